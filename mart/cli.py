@@ -1,0 +1,82 @@
+"""The ``python -m mart`` command line.
+
+Exit codes everywhere: 0 done; 1 refused or invalid input (or a build whose
+error-severity tests failed); 2 any other failure. Results go to stdout, messages to
+stderr, and a user's mistake never prints a traceback.
+
+Commands are registered by the modules that own them (``cli_data`` for the dataset
+commands, ``cli_build`` for build/status/query/analyses): each exposes
+``register(subparsers)`` and sets ``func`` on its parser; ``func(args)`` returns
+the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+from mart.errors import BuildBusyError, InputError, MartError
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_ERROR = 2
+
+COMMAND_MODULES = ("mart.cli_data", "mart.cli_build")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad usage; a bad option is the user's mistake, so exit 1."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_REFUSED)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m mart",
+        description="TechMart Mart Explorer: datasets, builds and queries from the command line.",
+    )
+    parser.add_argument(
+        "--workspace",
+        help="workspace directory (default: $MART_WORKSPACE or ./workspace)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a command module not written yet
+            if exc.name != name:
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except BuildBusyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except MartError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # an internal failure: say so, keep the details for bug reports
+        print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if "--debug" in sys.argv or __import__("os").environ.get("MART_DEBUG"):
+            traceback.print_exc()
+        return EXIT_ERROR
