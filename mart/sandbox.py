@@ -1,0 +1,422 @@
+"""The SQL console: one read-only statement against the published mart, bounded.
+
+Two layers, so that either alone keeps the mart and the machine safe:
+
+1. **What is accepted** (:func:`check_sql`, before anything runs). Exactly one
+   statement, and only a read:
+
+   - ``SELECT`` in all its forms: ``WITH … SELECT``, ``FROM t``, ``VALUES``, set
+     operations, and the read-only shorthands DuckDB parses as a SELECT
+     (``SHOW``, ``SHOW TABLES``, ``DESCRIBE t``, ``SUMMARIZE t``);
+   - ``EXPLAIN`` / ``EXPLAIN ANALYZE`` of such a SELECT;
+   - ``PRAGMA`` only from :data:`READ_PRAGMAS` (table lists, table info, version).
+
+   Everything else is refused with a plain message: writes and DDL, ``COPY``,
+   ``EXPORT``, ``ATTACH``/``DETACH``, ``INSTALL``/``LOAD``, ``SET``/``RESET``/``USE``
+   and ``PRAGMA x = …``, ``CALL``, transactions, ``PREPARE``/``EXECUTE``,
+   ``CHECKPOINT``/``VACUUM``, ``PIVOT`` as a statement (use ``SELECT … PIVOT``).
+   A SELECT that calls a file-reading table function (``read_csv``, ``read_text``,
+   ``glob``, …) or scans a path (``FROM '/etc/passwd'``) is refused too.
+
+2. **How it runs** (:mod:`mart.db`). A cursor on a read-only connection with external
+   access off and the configuration locked, so a statement that slips past layer 1
+   still cannot read or write files, load extensions or loosen a setting; DuckDB's
+   errors for those are translated into the same plain messages.
+
+Bounds: at most ``row_limit`` rows come back (the query is wrapped in a LIMIT of
+``row_limit + 1`` so a huge result is never materialised; the extra row only tells
+that rows were cut), and a timer interrupts the query after ``timeout_s`` seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from mart.db import cached_cursor, query_df
+from mart.errors import SandboxError
+
+DEFAULT_ROW_LIMIT = 10_000
+DEFAULT_TIMEOUT_S = 10.0
+
+READ_PRAGMAS = frozenset(
+    {
+        "database_size",
+        "show_databases",
+        "show_tables",
+        "show_tables_expanded",
+        "table_info",
+        "storage_info",
+        "version",
+        "platform",
+        "functions",
+        "metadata_info",
+        "collations",
+    }
+)
+"""PRAGMAs that only read; every other PRAGMA is refused."""
+
+# Table functions that read files (DuckDB's own and common extensions'). Any name
+# starting with ``read_`` or ending with ``_scan`` is treated the same way.
+FILE_FUNCTIONS = frozenset(
+    {
+        "glob",
+        "sniff_csv",
+        "parquet_metadata",
+        "parquet_schema",
+        "parquet_file_metadata",
+        "parquet_kv_metadata",
+        "parquet_bloom_probe",
+        "iceberg_metadata",
+        "iceberg_snapshots",
+        "st_read",
+        "st_read_meta",
+        "load_aws_credentials",
+    }
+)
+
+MSG_EMPTY = "Enter a SQL query: the text holds no statement (only blanks, comments or ';')."
+MSG_MANY = "Only one statement at a time: the text holds {count} statements. Run them one by one."
+MSG_WRITE = (
+    "Writes are not allowed: the console reads the published mart only "
+    "({keyword} refused). Use SELECT."
+)
+MSG_FILES = (
+    "Reading files is not allowed in the console ({what} refused). "
+    "Query the mart's tables instead (see the list of tables)."
+)
+MSG_ADMIN = (
+    "ATTACH/INSTALL/LOAD/SET/COPY are not allowed in the console ({keyword} refused): "
+    "it reads the published mart with fixed settings."
+)
+MSG_OTHER = "Only reads are allowed in the console ({keyword} refused). Use SELECT."
+MSG_TIMEOUT = (
+    "The query took longer than {seconds:g} s and was stopped. "
+    "Add a WHERE or a LIMIT, or aggregate before joining."
+)
+
+_WRITE_TYPES = {
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "CREATE",
+    "CREATE_FUNC",
+    "DROP",
+    "ALTER",
+    "MERGE_INTO",
+    "COPY_DATABASE",
+}
+_ADMIN_TYPES = {"COPY", "EXPORT", "ATTACH", "DETACH", "LOAD", "SET", "VARIABLE_SET"}
+
+_LEADING_NOISE = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.DOTALL)
+_WORD = re.compile(r"[A-Za-z_]+")
+_EXPLAIN = re.compile(r"explain(?:\s+analy[sz]e)?\b", re.IGNORECASE)
+_PRAGMA = re.compile(r"pragma\s+(\w+)", re.IGNORECASE)
+_PATH_LIKE = re.compile(r"[/\\.:~]")
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """What one console query returned."""
+
+    columns: list[str]
+    dataframe: pd.DataFrame
+    row_count: int
+    truncated: bool
+    elapsed_s: float
+    notice: str | None = None
+
+
+@dataclass(frozen=True)
+class RelationInfo:
+    """A table or view of the mart, for the console's sidebar."""
+
+    schema: str
+    name: str
+    type: str  # "table" or "view"
+    row_count: int | None  # DuckDB's estimate for tables; None for views
+
+
+def _leading_keyword(text: str) -> str:
+    """The first word of ``text`` after comments and blanks, upper-cased (for messages)."""
+    rest = text[_LEADING_NOISE.match(text).end() :]  # type: ignore[union-attr]
+    word = _WORD.match(rest)
+    return word.group(0).upper() if word else "this statement"
+
+
+def _strip_leading_noise(text: str) -> str:
+    return text[_LEADING_NOISE.match(text).end() :]  # type: ignore[union-attr]
+
+
+def _parse(sql: str) -> list[Any]:
+    """DuckDB's statements of ``sql``; a syntax error becomes a :class:`SandboxError`."""
+    try:
+        return list(duckdb.extract_statements(sql))
+    except duckdb.Error as exc:
+        raise SandboxError(_plain(exc)) from None
+
+
+def _file_access(node: Any) -> str | None:
+    """The first file-reading function or path scan in a serialized SELECT, if any."""
+    if isinstance(node, dict):
+        if node.get("type") == "TABLE_FUNCTION":
+            function = node.get("function") or {}
+            name = str(function.get("function_name", "")).lower()
+            if name in FILE_FUNCTIONS or name.startswith("read_") or name.endswith("_scan"):
+                return f"{name}()"
+        if node.get("type") == "BASE_TABLE":
+            table = str(node.get("table_name", ""))
+            if _PATH_LIKE.search(table):
+                return f"FROM '{table}'"
+        if node.get("class") == "FUNCTION":
+            name = str(node.get("function_name", "")).lower()
+            if name in FILE_FUNCTIONS or name.startswith("read_"):
+                return f"{name}()"
+        children: Any = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    for child in children:
+        found = _file_access(child)
+        if found:
+            return found
+    return None
+
+
+_parser_lock = threading.Lock()
+_parser_connection: duckdb.DuckDBPyConnection | None = None
+
+
+@contextlib.contextmanager
+def _parser_cursor() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on one in-memory database used only to parse (opening one costs ~15 ms)."""
+    global _parser_connection
+    with _parser_lock:
+        if _parser_connection is None:
+            _parser_connection = duckdb.connect(
+                ":memory:", config={"enable_external_access": False}
+            )
+        cursor = _parser_connection.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+
+
+def _check_select(text: str) -> None:
+    """Refuse a SELECT that reads files; the connection would refuse it too."""
+    with _parser_cursor() as scratch:
+        (serialized,) = scratch.execute("select json_serialize_sql(?)", [text]).fetchone()
+    tree = json.loads(serialized)
+    if tree.get("error"):
+        # Shorthands such as SHOW/DESCRIBE may not serialize; they read the catalog only.
+        return
+    what = _file_access(tree.get("statements", []))
+    if what:
+        raise SandboxError(MSG_FILES.format(what=what))
+
+
+def check_sql(sql: str) -> str:
+    """Accept one read-only statement or raise :class:`SandboxError` saying why not.
+
+    Returns the kind accepted: ``"SELECT"``, ``"EXPLAIN"`` or ``"PRAGMA"``.
+    """
+    if not sql or not sql.strip():
+        raise SandboxError(MSG_EMPTY)
+    statements = _parse(sql)
+    if not statements:
+        raise SandboxError(MSG_EMPTY)
+    if len(statements) > 1:
+        raise SandboxError(MSG_MANY.format(count=len(statements)))
+    statement = statements[0]
+    try:
+        kind = statement.type.name
+    except ValueError:  # a statement type this duckdb build cannot name (UPDATE EXTENSIONS)
+        raise SandboxError(MSG_OTHER.format(keyword=_leading_keyword(sql))) from None
+    text = statement.query
+    keyword = _leading_keyword(text)
+    if kind == "SELECT":
+        _check_select(text)
+        return "SELECT"
+    if kind == "EXPLAIN":
+        body = _strip_leading_noise(text)
+        explained = _EXPLAIN.match(body)
+        inner = _parse(body[explained.end() :]) if explained else []
+        if len(inner) != 1 or inner[0].type.name != "SELECT":
+            raise SandboxError(MSG_OTHER.format(keyword="EXPLAIN of anything but SELECT"))
+        _check_select(inner[0].query)
+        return "EXPLAIN"
+    if kind == "PRAGMA":
+        pragma = _PRAGMA.match(_strip_leading_noise(text))
+        name = pragma.group(1).lower() if pragma else ""
+        if name in READ_PRAGMAS:
+            return "PRAGMA"
+        raise SandboxError(MSG_OTHER.format(keyword=f"PRAGMA {name}".strip()))
+    if kind in _WRITE_TYPES:
+        raise SandboxError(MSG_WRITE.format(keyword=keyword))
+    if kind in _ADMIN_TYPES:
+        raise SandboxError(MSG_ADMIN.format(keyword=keyword))
+    raise SandboxError(MSG_OTHER.format(keyword=keyword))
+
+
+def _plain(exc: BaseException) -> str:
+    """DuckDB's message for ``exc``, with the parts that only make sense to us replaced."""
+    message = str(exc).strip()
+    if isinstance(exc, duckdb.PermissionException) or "disabled by configuration" in message:
+        return MSG_FILES.format(what="file access")
+    if "configuration has been locked" in message:
+        return MSG_ADMIN.format(keyword="SET")
+    if "attached in read-only mode" in message or "read-only mode" in message:
+        return MSG_WRITE.format(keyword="a write")
+    return message or type(exc).__name__
+
+
+def run_sql(
+    db_path: str | os.PathLike[str],
+    sql: str,
+    *,
+    row_limit: int = DEFAULT_ROW_LIMIT,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> QueryResult:
+    """Run one read-only statement on the mart at ``db_path``, bounded in rows and time.
+
+    Raises :class:`SandboxError` for a refused statement, a SQL error (DuckDB's own
+    message) or a query stopped at the time limit; :class:`NotFoundError` when there
+    is no file at ``db_path``.
+    """
+    if isinstance(row_limit, bool) or not isinstance(row_limit, int) or row_limit < 1:
+        raise SandboxError(f"The row limit must be a positive whole number, not {row_limit!r}.")
+    if timeout_s <= 0:
+        raise SandboxError(f"The time limit must be positive, not {timeout_s!r} s.")
+    check_sql(sql)
+    started = time.perf_counter()
+    with cached_cursor(db_path) as cursor:
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()
+            # The query may have finished and the cursor closed meanwhile.
+            with contextlib.suppress(duckdb.Error):
+                cursor.interrupt()
+
+        timer = threading.Timer(timeout_s, stop)
+        timer.daemon = True
+        timer.start()
+        try:
+            relation = cursor.sql(sql)
+            frame = pd.DataFrame() if relation is None else relation.limit(row_limit + 1).df()
+        except duckdb.Error as exc:
+            if timed_out.is_set() or isinstance(exc, duckdb.InterruptException):
+                raise SandboxError(MSG_TIMEOUT.format(seconds=timeout_s)) from None
+            raise SandboxError(_plain(exc)) from None
+        finally:
+            timer.cancel()
+            timer.join()
+    elapsed = time.perf_counter() - started
+    truncated = len(frame) > row_limit
+    if truncated:
+        frame = frame.iloc[:row_limit]
+    notice = (
+        f"Showing the first {row_limit:,} rows: the result has more and the rest were cut. "
+        "Add a WHERE, a LIMIT or an aggregate to see what you need."
+        if truncated
+        else None
+    )
+    return QueryResult(
+        columns=[str(column) for column in frame.columns],
+        dataframe=frame,
+        row_count=len(frame),
+        truncated=truncated,
+        elapsed_s=elapsed,
+        notice=notice,
+    )
+
+
+def list_relations(db_path: str | os.PathLike[str]) -> list[RelationInfo]:
+    """The mart's tables and views (not DuckDB's internal ones), by schema then name."""
+    frame = query_df(
+        db_path,
+        """
+        select schema_name, table_name as name, 'table' as type, estimated_size as row_count
+        from duckdb_tables()
+        where not internal and not temporary and database_name = current_database()
+        union all
+        select schema_name, view_name, 'view', null
+        from duckdb_views()
+        where not internal and not temporary and database_name = current_database()
+        order by schema_name = 'main' desc, schema_name, name
+        """,
+    )
+    return [
+        RelationInfo(
+            schema=str(row.schema_name),
+            name=str(row.name),
+            type=str(row.type),
+            row_count=None if pd.isna(row.row_count) else int(row.row_count),
+        )
+        for row in frame.itertuples(index=False)
+    ]
+
+
+EXAMPLE_QUERIES: dict[str, str] = {
+    "Top 10 customers by lifetime value": """\
+select
+    customer_id,
+    customer_segment,
+    favorite_category,
+    transaction_count,
+    lifetime_value,
+    avg_order_value,
+    days_since_last_purchase
+from main.fct_customer_metrics
+order by lifetime_value desc, customer_id
+limit 10""",
+    "Customers and revenue by segment": """\
+select
+    customer_segment,
+    count(*) as customers,
+    sum(lifetime_value) as revenue,
+    round(avg(lifetime_value), 2) as avg_lifetime_value
+from main.fct_customer_metrics
+group by customer_segment
+order by revenue desc""",
+    "Monthly revenue": """\
+select
+    transaction_month,
+    count(*) as transactions,
+    count(distinct customer_id) as customers,
+    sum(amount) as revenue
+from main.fct_transactions
+group by transaction_month
+order by transaction_month""",
+    "Cohort retention": """\
+select
+    cohort_month,
+    months_since_first_purchase,
+    cohort_size,
+    active_customers,
+    retention_rate
+from main.fct_cohort_retention
+order by cohort_month, months_since_first_purchase""",
+    "Revenue by category": """\
+select
+    product_category,
+    count(*) as transactions,
+    sum(amount) as revenue
+from main.fct_transactions
+group by product_category
+order by revenue desc""",
+    "Tables in the mart": "show all tables",
+}
+"""Read queries against the mart for the console's examples menu, by title."""
