@@ -1,0 +1,69 @@
+{#-
+    Adapter-specific SQL behind dispatched macros. The default__ implementations are
+    DuckDB's; snowflake__ ones use the exercise's raw_data:field::TYPE form, so the same
+    models run on Snowflake by switching the dbt target.
+-#}
+
+{#- Parse a JSON column once into a record whose fields json_field() reads. -#}
+{% macro json_record(column, fields) %}
+    {{ return(adapter.dispatch('json_record', 'techmart')(column, fields)) }}
+{% endmacro %}
+
+{% macro default__json_record(column, fields) %}
+    {%- set structure = {} -%}
+    {%- for field in fields -%}
+        {%- do structure.update({field: 'VARCHAR'}) -%}
+    {%- endfor -%}
+    json_transform({{ column }}, '{{ tojson(structure) }}')
+{%- endmacro %}
+
+{% macro snowflake__json_record(column, fields) %}
+    {{ column }}
+{%- endmacro %}
+
+{#- One typed field of a parsed record; unreadable values become null (tests catch them). -#}
+{% macro json_field(record, field, data_type) %}
+    {{ return(adapter.dispatch('json_field', 'techmart')(record, field, data_type)) }}
+{% endmacro %}
+
+{% macro default__json_field(record, field, data_type) %}
+    {%- if data_type | lower in ('varchar', 'string', 'text') -%}
+        {{ record }}.{{ field }}
+    {%- else -%}
+        try_cast({{ record }}.{{ field }} as {{ data_type }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro snowflake__json_field(record, field, data_type) %}
+    {%- if data_type | lower in ('varchar', 'string', 'text') -%}
+        {{ record }}:{{ field }}::string
+    {%- else -%}
+        try_cast({{ record }}:{{ field }}::string as {{ data_type }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The JSON text of a raw record, for hashing. -#}
+{% macro json_text(column) %}
+    {{ return(adapter.dispatch('json_text', 'techmart')(column)) }}
+{% endmacro %}
+
+{% macro default__json_text(column) %}
+    cast({{ column }} as varchar)
+{%- endmacro %}
+
+{% macro snowflake__json_text(column) %}
+    to_json({{ column }})
+{%- endmacro %}
+
+{#- Integer division rounding toward zero, for non-negative operands. -#}
+{% macro integer_divide(numerator, denominator) %}
+    {{ return(adapter.dispatch('integer_divide', 'techmart')(numerator, denominator)) }}
+{% endmacro %}
+
+{% macro default__integer_divide(numerator, denominator) %}
+    (({{ numerator }}) // ({{ denominator }}))
+{%- endmacro %}
+
+{% macro snowflake__integer_divide(numerator, denominator) %}
+    floor(({{ numerator }}) / ({{ denominator }}))
+{%- endmacro %}
