@@ -5,7 +5,7 @@ error-severity tests failed); 2 any other failure. Results go to stdout, message
 stderr, and a user's mistake never prints a traceback.
 
 Commands are registered by the modules that own them (``cli_data`` for the dataset
-commands, ``cli_build`` for build/status/query/analyses): each exposes
+commands, ``cli_build`` for build/status, ``cli_query`` for query/analyses): each exposes
 ``register(subparsers)`` and sets ``func`` on its parser; ``func(args)`` returns
 the exit code.
 """
@@ -24,7 +24,7 @@ EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_ERROR = 2
 
-COMMAND_MODULES = ("mart.cli_data", "mart.cli_build")
+COMMAND_MODULES = ("mart.cli_data", "mart.cli_build", "mart.cli_query")
 
 
 class _Parser(argparse.ArgumentParser):
