@@ -1,0 +1,980 @@
+"""Reading user files into canonical raw records, with a validation report.
+
+Canonical schema (what every stored record holds; see ``mart.datasets`` for the
+stored format)::
+
+    transactions                          events
+    ------------                          ------
+    transaction_id    string (generated)  event_id          string (generated)
+    customer_id       string  REQUIRED    customer_id       string    REQUIRED
+    transaction_date  "YYYY-MM-DD" REQ.   session_id        string
+    amount            decimal(18,2) REQ.  event_type        string    REQUIRED
+    product_category  string ("Unknown")  event_timestamp   "YYYY-MM-DDTHH:MM:SS" REQUIRED
+                                          product_category  string
+
+A field with no column is generated (the id: ``T-``/``E-`` plus a hash of the source
+row's content, plus ``-<n>`` for the n-th identical row, so loading the same file again
+gives the same ids), defaulted (``product_category`` of a transaction is "Unknown";
+``--default FIELD=VALUE`` gives any other constant) or null. Every other column of the
+file is kept in the raw record under its own name (``source_<name>`` when the name is
+a canonical field that was mapped from another column).
+
+Formats: CSV/TSV (delimiter sniffed among ``, ; TAB |``; double-quote quoting; UTF-8
+with or without BOM, UTF-16 with BOM, else cp1252/latin-1), JSON (an array of objects
+or one object per line) and Parquet. Files are read by DuckDB with every column as
+VARCHAR, so ``"00042"`` stays ``"00042"``; a million-row file loads in seconds.
+
+Values:
+
+* dates and timestamps: ISO (``2024-01-15``, ``2024-01-15 10:00:00``,
+  ``2024-01-15T10:00:00``) and the unambiguous ``2024/01/15``, ``20240115``,
+  ``15 Jan 2024``, ``Jan 15, 2024`` are detected. ``15/01/2024`` could be day/month or
+  month/day, so such values need a date format (strptime syntax as DuckDB uses it,
+  e.g. ``%d/%m/%Y``). A date field also accepts a timestamp (its date is kept).
+* amounts: ``1234.56``, ``1,234.56``, ``$12.00``, ``€5``, ``USD 5``, ``(12.00)``
+  (negative), ``-3``, and the European ``1.234,56`` / ``12,50``; kept exact as
+  DECIMAL(18,2) (values with more decimals are rounded half away from zero, with a
+  warning), never through a float.
+
+Validation happens before anything is saved (DESIGN invariant 10). Structural
+problems refuse the load: an unreadable/binary/empty/header-only file, broken CSV
+rows or truncated JSON, a required field with no column, a non-empty value that
+cannot be read in a mapped column (unless a default is given). Empty values, duplicate
+ids, negative amounts and future dates are let in with warnings: the dbt tests are
+the place that catches them. Rows are numbered from the first data row (row 1 is
+the line after a CSV header; CSV syntax errors are reported by file line).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from mart.errors import InputError
+
+DATASETS = ("transactions", "events")
+
+FIELDS: dict[str, tuple[str, ...]] = {
+    "transactions": (
+        "transaction_id",
+        "customer_id",
+        "transaction_date",
+        "amount",
+        "product_category",
+    ),
+    "events": (
+        "event_id",
+        "customer_id",
+        "session_id",
+        "event_type",
+        "event_timestamp",
+        "product_category",
+    ),
+}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "transactions": ("customer_id", "transaction_date", "amount"),
+    "events": ("customer_id", "event_type", "event_timestamp"),
+}
+ID_FIELD = {"transactions": "transaction_id", "events": "event_id"}
+TIME_FIELD = {"transactions": "transaction_date", "events": "event_timestamp"}
+ID_PREFIX = {"transactions": "T-", "events": "E-"}
+FIELD_KINDS = {
+    "transaction_date": "date",
+    "event_timestamp": "timestamp",
+    "amount": "amount",
+}
+UNMAPPED_DEFAULTS = {("transactions", "product_category"): "Unknown"}
+
+MAX_PROBLEMS = 50
+DELIMITERS = (",", ";", "\t", "|")
+MAX_LINE_SIZE = 1 << 30
+SAMPLE_BYTES = 1 << 20
+
+# Unambiguous formats tried after ISO; a day/month order is never guessed.
+AUTO_DATE_FORMATS = (
+    "%Y/%m/%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y%m%d",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%b %d %Y",
+)
+AMBIGUOUS_DATE = r"\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}([ T].*)?"
+
+# Name synonyms, compared after lower-casing and removing everything but a-z0-9.
+# Earlier entries win; a column is suggested for one field only.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "transaction_id": (
+        "transactionid", "txnid", "txid", "transid", "transactionno", "transactionnumber",
+        "invoiceno", "invoicenumber", "invoiceid", "invoice", "orderid", "orderno",
+        "ordernumber", "order", "receiptid", "saleid", "id",
+    ),
+    "event_id": ("eventid", "eventno", "eventnumber", "hitid", "id"),
+    "customer_id": (
+        "customerid", "custid", "customerno", "customernumber", "customer", "clientid",
+        "client", "clientno", "userid", "user", "buyerid", "accountid", "memberid",
+        "shopperid", "customeremail", "email", "useremail",
+    ),
+    "session_id": ("sessionid", "session", "visitid", "visit", "sessionkey"),
+    "event_type": ("eventtype", "eventname", "event", "action", "activity", "type"),
+    "transaction_date": (
+        "transactiondate", "orderdate", "invoicedate", "purchasedate", "saledate",
+        "salesdate", "transactiontime", "transactiondatetime", "orderdatetime", "date",
+        "createdat", "created", "paidat", "processedat", "datetime", "timestamp", "time",
+    ),
+    "event_timestamp": (
+        "eventtimestamp", "eventtime", "eventdatetime", "timestamp", "ts", "occurredat",
+        "datetime", "time", "eventdate", "createdat", "created", "date",
+    ),
+    "amount": (
+        "amount", "transactionamount", "totalamount", "amountusd", "dollarvalue",
+        "dollaramount", "total", "ordertotal", "grandtotal", "totalprice", "sales",
+        "salesamount", "revenue", "value", "price", "subtotal", "lineitemprice",
+        "unitprice",
+    ),
+    "product_category": (
+        "productcategory", "category", "categoryname", "productcategoryname",
+        "producttype", "productline", "department", "productgroup", "itemcategory",
+    ),
+}
+
+
+# --------------------------------------------------------------------------- report
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of a validation: where (row, column, field), what, and the value."""
+
+    problem: str
+    row: int | None = None
+    column: str | None = None
+    field: str | None = None
+    value: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        elif self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}" + (f" ({self.field})" if self.field else ""))
+        elif self.field is not None:
+            where.append(f"field {self.field}")
+        shown = ""
+        if self.value is not None:
+            value = self.value if len(self.value) <= 60 else self.value[:57] + "..."
+            shown = f" [value {value!r}]"
+        return (", ".join(where) + ": " if where else "") + self.problem + shown
+
+
+@dataclass
+class ValidationReport:
+    """What a file holds and what is wrong with it; ``ok`` when nothing refuses it."""
+
+    dataset: str
+    source_name: str
+    file_format: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    row_count: int = 0
+    columns: list[str] = field(default_factory=list)
+    mapping: dict[str, str | None] = field(default_factory=dict)
+    generated: dict[str, str] = field(default_factory=dict)
+    extra_columns: list[str] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    error_count: int = 0
+    warnings: list[Problem] = field(default_factory=list)
+    warning_count: int = 0
+    warning_summary: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+    def add_error(self, problem: Problem, count: int = 1) -> None:
+        self.error_count += count
+        if len(self.errors) < MAX_PROBLEMS:
+            self.errors.append(problem)
+
+    def add_warning(self, problem: Problem, kind: str, count: int = 1) -> None:
+        self.warning_count += count
+        self.warning_summary[kind] = self.warning_summary.get(kind, 0) + count
+        if len(self.warnings) < MAX_PROBLEMS:
+            self.warnings.append(problem)
+
+    def to_text(self) -> str:
+        """The report as lines of text, for the command line and logs."""
+        lines = [f"{self.dataset} from {self.source_name}"]
+        if self.file_format:
+            detail = [self.file_format]
+            if self.encoding:
+                detail.append(f"encoding {self.encoding}")
+            if self.delimiter:
+                detail.append(f"delimiter {self.delimiter!r}")
+            lines.append(f"  format: {', '.join(detail)}; {self.row_count} data rows")
+        if self.mapping:
+            lines.append("  mapping:")
+            for name, column in self.mapping.items():
+                how = repr(column) if column else self.generated.get(name, "(none)")
+                lines.append(f"    {name:<18} <- {how}")
+        if self.extra_columns:
+            lines.append("  kept as extra columns: " + ", ".join(self.extra_columns))
+        if self.error_count:
+            lines.append(f"  ERRORS ({self.error_count}, load refused):")
+            lines += [f"    {problem}" for problem in self.errors]
+            if self.error_count > len(self.errors):
+                lines.append(f"    ... and {self.error_count - len(self.errors)} more")
+        if self.warning_count:
+            summary = ", ".join(f"{kind}: {n}" for kind, n in self.warning_summary.items())
+            lines.append(f"  warnings ({self.warning_count}; {summary}):")
+            lines += [f"    {problem}" for problem in self.warnings]
+            if self.warning_count > len(self.warnings):
+                lines.append(f"    ... and {self.warning_count - len(self.warnings)} more")
+        if not self.error_count and not self.warning_count:
+            lines.append("  no problems found")
+        return "\n".join(lines)
+
+
+class LoadRefusedError(InputError):
+    """A file was refused; ``report`` lists each problem with its row and column."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        shown = "\n".join(f"  {problem}" for problem in report.errors)
+        more = report.error_count - len(report.errors)
+        tail = f"\n  ... and {more} more" if more > 0 else ""
+        super().__init__(
+            f"{report.source_name} was not loaded into {report.dataset}: "
+            f"{report.error_count} problem(s); nothing was changed.\n{shown}{tail}"
+        )
+
+
+def _refuse(report: ValidationReport, problem: Problem) -> LoadRefusedError:
+    report.add_error(problem)
+    return LoadRefusedError(report)
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def normalize_name(name: str) -> str:
+    """A column name compared case-, space-, underscore- and punctuation-insensitively."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def suggest_mapping(dataset: str, columns: list[str]) -> dict[str, str | None]:
+    """A column for each canonical field of ``dataset``, guessed from the names.
+
+    Returns every field as a key, ``None`` where no column fits. A column is used for
+    one field at most; exact names win over synonyms, and earlier synonyms over later.
+    """
+    check_dataset(dataset)
+    normalized: dict[str, str] = {}
+    for column in columns:
+        normalized.setdefault(normalize_name(column), column)
+    mapping: dict[str, str | None] = dict.fromkeys(FIELDS[dataset])
+    used: set[str] = set()
+    # Rank 0 is the canonical name itself; then each synonym in order. Fields are
+    # filled rank by rank so that a specific synonym beats a generic one elsewhere.
+    max_rank = max(len(SYNONYMS[name]) for name in FIELDS[dataset]) + 1
+    for rank in range(max_rank):
+        for name in FIELDS[dataset]:
+            if mapping[name] is not None:
+                continue
+            candidates = (normalize_name(name), *SYNONYMS[name])
+            if rank >= len(candidates):
+                continue
+            column = normalized.get(candidates[rank])
+            if column is not None and column not in used:
+                mapping[name] = column
+                used.add(column)
+    return mapping
+
+
+def check_dataset(dataset: str) -> None:
+    """Refuse a dataset name that is not one of ``DATASETS``."""
+    if dataset not in FIELDS:
+        raise InputError(f"Unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}.")
+
+
+def parse_assignments(items: list[str] | None, what: str) -> dict[str, str]:
+    """``["field=value", ...]`` (the CLI's --map and --default) as a dict."""
+    result: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"{what} {item!r} is not FIELD=VALUE (e.g. customer_id=CustomerID).")
+        result[name.strip()] = value
+    return result
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class FileInfo:
+    """How a file was read: its format, encoding, delimiter, columns and row count."""
+
+    name: str
+    file_format: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    columns: list[str] = field(default_factory=list)
+    row_count: int = 0
+
+
+def _binary_reason(head: bytes) -> str | None:
+    """Why the first bytes look like a non-text file, or None when they look like text."""
+    if head.startswith(b"PK\x03\x04"):
+        return "is a ZIP archive or an Excel workbook; save it as CSV and load that"
+    if head.startswith(b"\x1f\x8b"):
+        return "is gzip-compressed; decompress it first"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None  # UTF-16 text with a BOM
+    if b"\x00" in head:
+        return "is a binary file, not CSV, JSON or Parquet"
+    controls = sum(1 for byte in head if byte < 32 and byte not in (9, 10, 13, 12))
+    if head and controls / len(head) > 0.05:
+        return "is a binary file, not CSV, JSON or Parquet"
+    return None
+
+
+def _detect_encoding(path: Path, head: bytes) -> str:
+    """``utf-8``, ``utf-8-sig``, ``utf-16`` or, when not valid UTF-8, cp1252/latin-1."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 22):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        try:
+            with path.open("rb") as handle:
+                dec = codecs.getincrementaldecoder("cp1252")()
+                while chunk := handle.read(1 << 22):
+                    dec.decode(chunk)
+            return "cp1252"
+        except UnicodeDecodeError:
+            return "latin-1"
+    return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+
+
+def _transcode(path: Path, encoding: str, target: Path) -> None:
+    """Copy a text file as UTF-8, in chunks."""
+    with (
+        path.open("r", encoding=encoding, newline="") as src,
+        target.open("w", encoding="utf-8", newline="") as dst,
+    ):
+        shutil.copyfileobj(src, dst, 1 << 22)
+
+
+def _sniff_csv(sample: str) -> tuple[str, list[str]]:
+    """The delimiter and header of a CSV sample (text of its first megabyte)."""
+    lines = sample.splitlines(keepends=True)
+    if len(sample.encode("utf-8", "ignore")) >= SAMPLE_BYTES - 8 and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut off
+    lines = [line for line in lines[:500] if line.strip()]
+    text = "".join(lines)
+    best: tuple[tuple[float, int, int], str, list[str]] | None = None
+    for priority, delimiter in enumerate(DELIMITERS):
+        try:
+            rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"'))
+        except csv.Error:
+            continue
+        if not rows:
+            continue
+        width = len(rows[0])
+        body = rows[1:]
+        consistent = sum(1 for row in body if len(row) == width) / len(body) if body else 1.0
+        score = (consistent if width > 1 else -1.0, width, -priority)
+        if best is None or score > best[0]:
+            best = (score, delimiter, rows[0])
+    if best is None:
+        return ",", []
+    return best[1], best[2]
+
+
+def _clean_header(names: list[str]) -> list[str]:
+    """Header names stripped, blanks named ``column_<n>``, duplicates suffixed ``_2``."""
+    result: list[str] = []
+    seen: set[str] = {"_row"}
+    for index, raw in enumerate(names, start=1):
+        name = raw.strip().lstrip("\ufeff").strip() or f"column_{index}"
+        candidate, suffix = name, 2
+        while candidate.lower() in seen:
+            candidate, suffix = f"{name}_{suffix}", suffix + 1
+        seen.add(candidate.lower())
+        result.append(candidate)
+    return result
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _duckdb_message(exc: Exception) -> str:
+    """The first line of a DuckDB error without the error class prefix."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return re.sub(r"^[A-Za-z ]*Error: ", "", first)
+
+
+def read_source(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    report: ValidationReport,
+    table: str = "source",
+) -> FileInfo:
+    """Read ``path`` into table ``table`` of ``con``: ``_row`` plus one VARCHAR per column.
+
+    Raises ``LoadRefusedError`` (with ``report`` filled in) when the file cannot be
+    read: missing, empty, binary, header-only, broken CSV rows, malformed JSON.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise _refuse(report, Problem(f"file {str(path)!r} does not exist"))
+    if path.stat().st_size == 0:
+        raise _refuse(report, Problem("the file is empty"))
+    with path.open("rb") as handle:
+        head = handle.read(SAMPLE_BYTES)
+    info = FileInfo(name=report.source_name, file_format="parquet")
+    tmpdir = Path(tempfile.mkdtemp(prefix="mart-load-"))
+    try:
+        if head.startswith(b"PAR1"):
+            _read_parquet(con, path, table, report)
+        else:
+            reason = _binary_reason(head[:65536])
+            if reason:
+                raise _refuse(report, Problem(f"the file {reason}"))
+            encoding = _detect_encoding(path, head)
+            info.encoding = encoding
+            readable = path
+            if encoding not in ("utf-8", "utf-8-sig"):
+                readable = tmpdir / "utf8.txt"
+                _transcode(path, encoding, readable)
+                with readable.open("rb") as handle:
+                    head = handle.read(SAMPLE_BYTES)
+            text_head = head.decode("utf-8", errors="ignore").lstrip("\ufeff")
+            if not text_head.strip():
+                raise _refuse(report, Problem("the file holds only blank lines"))
+            if text_head.lstrip()[:1] in ("[", "{"):
+                info.file_format = "json"
+                _read_json(con, readable, table, report)
+            else:
+                info.file_format = "csv"
+                delimiter, header = _sniff_csv(text_head)
+                info.delimiter = delimiter
+                _read_csv(con, readable, table, delimiter, _clean_header(header), report)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    info.columns = [
+        name for (name,) in con.execute(
+            "select column_name from duckdb_columns() where table_name = ? order by column_index",
+            [table],
+        ).fetchall() if name != "_row"
+    ]
+    info.row_count = int(con.execute(f"select count(*) from {table}").fetchall()[0][0])
+    report.file_format, report.encoding, report.delimiter = (
+        info.file_format, info.encoding, info.delimiter,
+    )
+    report.columns, report.row_count = list(info.columns), info.row_count
+    if info.row_count == 0:
+        raise _refuse(report, Problem("the file has a header but no data rows"))
+    return info
+
+
+def _read_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    delimiter: str,
+    header: list[str],
+    report: ValidationReport,
+) -> None:
+    if not header:
+        raise _refuse(report, Problem("no header row found"))
+    columns = "{" + ", ".join(f"{_sql_str(name)}: 'VARCHAR'" for name in header) + "}"
+    source = (
+        f"read_csv({_sql_str(str(path))}, auto_detect=false, header=true, "
+        f"delim={_sql_str(delimiter)}, quote='\"', escape='\"', columns={columns}, "
+        f"max_line_size={MAX_LINE_SIZE}, store_rejects=true, "
+        f"rejects_table='mart_rejects', rejects_scan='mart_rejects_scan')"
+    )
+    try:
+        con.execute(f"create or replace temp table csv_raw as select * from {source}")
+    except duckdb.Error as exc:
+        problem = Problem(f"the file cannot be read as CSV: {_duckdb_message(exc)}")
+        raise _refuse(report, problem) from None
+    rejects = con.execute(
+        "select line, column_name, error_type, csv_line, error_message from mart_rejects "
+        "order by line"
+    ).fetchall()
+    if rejects:
+        for line, column, _kind, text, message in rejects:
+            report.add_error(Problem(
+                message.rstrip("."), line=int(line), column=column or None,
+                value=(text or "").rstrip("\r\n"),
+            ))
+        raise LoadRefusedError(report)
+    select = ", ".join(_ident(name) for name in header)
+    con.execute(
+        f"create or replace temp table {table} as "
+        f"select (rowid + 1)::BIGINT as _row, {select} from csv_raw order by rowid"
+    )
+    con.execute("drop table csv_raw")
+
+
+def _read_json(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, report: ValidationReport
+) -> None:
+    source = (
+        f"read_json_objects({_sql_str(str(path))}, format='auto', "
+        f"maximum_object_size={MAX_LINE_SIZE})"
+    )
+    try:
+        con.execute(f"create or replace temp table json_raw as select json from {source}")
+    except duckdb.Error as exc:
+        message = _duckdb_message(exc)
+        found = re.search(r"record/value (\d+)", message)
+        raise _refuse(report, Problem(
+            f"the file is not valid JSON (truncated or malformed): {message}",
+            row=int(found.group(1)) if found else None,
+        )) from None
+    not_objects = con.execute(
+        "select rowid + 1, left(json::VARCHAR, 80) from json_raw "
+        "where json_type(json) <> 'OBJECT' order by rowid limit ?", [MAX_PROBLEMS]
+    ).fetchall()
+    if not_objects:
+        count = con.execute(
+            "select count(*) from json_raw where json_type(json) <> 'OBJECT'"
+        ).fetchall()[0][0]
+        for row, text in not_objects:
+            report.add_error(Problem("each record must be a JSON object", row=row, value=text))
+        report.error_count += count - len(not_objects)
+        raise LoadRefusedError(report)
+    keys = [
+        key for (key,) in con.execute(
+            "select key from (select unnest(json_keys(json)) as key, rowid as r from json_raw) "
+            "group by key order by min(r)"
+        ).fetchall()
+    ]
+    if not keys:
+        raise _refuse(report, Problem("the JSON records have no fields"))
+    header = _clean_header(keys)
+    quoted = ('$."' + key.replace('"', '\\"') + '"' for key in keys)
+    paths = "[" + ", ".join(_sql_str(path) for path in quoted) + "]"
+    select = ", ".join(f"vals[{i + 1}] as {_ident(name)}" for i, name in enumerate(header))
+    con.execute(
+        f"create or replace temp table {table} as "
+        f"select _row, {select} from ("
+        f"  select (rowid + 1)::BIGINT as _row, json_extract_string(json, {paths}) as vals "
+        f"  from json_raw) order by _row"
+    )
+    con.execute("drop table json_raw")
+
+
+def _read_parquet(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, report: ValidationReport
+) -> None:
+    source = f"read_parquet({_sql_str(str(path))})"
+    try:
+        described = con.execute(f"describe select * from {source}").fetchall()
+        header = _clean_header([row[0] for row in described])
+        select = ", ".join(
+            f"{_ident(row[0])}::VARCHAR as {_ident(name)}"
+            for row, name in zip(described, header, strict=True)
+        )
+        con.execute(
+            f"create or replace temp table {table} as "
+            f"select row_number() over ()::BIGINT as _row, {select} from {source}"
+        )
+    except duckdb.Error as exc:
+        raise _refuse(report, Problem(
+            f"the file cannot be read as Parquet: {_duckdb_message(exc)}"
+        )) from None
+
+
+def preview_file(path: str | os.PathLike[str], limit: int = 20) -> tuple[FileInfo, pd.DataFrame]:
+    """How ``path`` reads (format, encoding, columns, rows) and its first ``limit`` rows.
+
+    Raises ``LoadRefusedError`` when the file cannot be read at all.
+    """
+    path = Path(path)
+    report = ValidationReport(dataset="(preview)", source_name=path.name)
+    with duckdb.connect() as con:
+        info = read_source(con, path, report)
+        frame = con.execute(
+            "select * exclude (_row) from source order by _row limit ?", [limit]
+        ).df()
+    return info, frame
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+_MACROS = r"""
+create or replace temp macro mart_clean(v) as nullif(trim(v), '');
+create or replace temp macro mart_amount_s1(v) as regexp_replace(
+    regexp_replace(trim(v), '^(USD|EUR|GBP|CAD|AUD)\s*|\s*(USD|EUR|GBP|CAD|AUD)$', '', 'i'),
+    '[\s$€£¥''\x{00A0}]', '', 'g');
+create or replace temp macro mart_amount_s2(s) as case
+    when regexp_full_match(s, '\((.*)\)') then '-' || substr(s, 2, length(s) - 2)
+    when regexp_full_match(s, '[0-9.,]+-') then '-' || rtrim(s, '-')
+    else s end;
+create or replace temp macro mart_amount_s3(s) as case
+    when regexp_full_match(s, '[+-]?[0-9]{1,3}(\.[0-9]{3})+,[0-9]+')
+      or regexp_full_match(s, '[+-]?[0-9]+,[0-9]{1,2}')
+        then replace(replace(s, '.', ''), ',', '.')
+    when regexp_full_match(s, '[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?')
+        then replace(s, ',', '')
+    else s end;
+create or replace temp macro mart_amount_text(v) as
+    mart_amount_s3(mart_amount_s2(mart_amount_s1(v)));
+create or replace temp macro mart_amount(v) as (
+    case when regexp_full_match(mart_amount_text(v), '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)')
+         then try_cast(mart_amount_text(v) as DECIMAL(18, 2)) end
+);
+"""
+
+
+def _time_expr(value: str, kind: str, date_format: str | None) -> str:
+    """SQL parsing ``value`` (VARCHAR) to a TIMESTAMP, NULL when it cannot be read."""
+    if date_format:
+        return f"try_strptime({value}, {_sql_str(date_format)})"
+    formats = "[" + ", ".join(_sql_str(fmt) for fmt in AUTO_DATE_FORMATS) + "]"
+    iso = f"try_cast(regexp_replace({value}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$', '') as TIMESTAMP)"
+    return f"coalesce({iso}, try_strptime({value}, {formats}))"
+
+
+def _format_expr(parsed: str, kind: str) -> str:
+    """SQL formatting a parsed value as the canonical JSON value."""
+    if kind == "date":
+        return f"strftime({parsed}, '%Y-%m-%d')"
+    if kind == "timestamp":
+        return (
+            f"case when microsecond({parsed}) % 1000000 = 0 "
+            f"then strftime({parsed}, '%Y-%m-%dT%H:%M:%S') "
+            f"else strftime({parsed}, '%Y-%m-%dT%H:%M:%S.%f') end"
+        )
+    return parsed
+
+
+def _parse_expr(value: str, kind: str, date_format: str | None) -> str:
+    if kind == "amount":
+        return f"mart_amount({value})"
+    if kind in ("date", "timestamp"):
+        return _time_expr(value, kind, date_format)
+    return value
+
+
+def _check_default(dataset: str, name: str, value: str, date_format: str | None,
+                   con: duckdb.DuckDBPyConnection) -> None:
+    kind = FIELD_KINDS.get(name)
+    if kind is None:
+        return
+    parsed = con.execute(f"select {_parse_expr('?', kind, date_format)}", [value]).fetchall()[0][0]
+    if parsed is None:
+        raise InputError(
+            f"The default for {name}, {value!r}, is not a valid "
+            f"{'amount' if kind == 'amount' else 'date'}."
+        )
+
+
+def prepare_records(
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    path: str | os.PathLike[str],
+    *,
+    mapping: Mapping[str, str | None] | None = None,
+    date_format: str | None = None,
+    defaults: Mapping[str, str] | None = None,
+    source_name: str | None = None,
+    today: date | None = None,
+) -> ValidationReport:
+    """Read, map and validate ``path``; leave table ``records(_row, raw_data)`` in ``con``.
+
+    ``mapping`` overrides the suggested column of the fields it names (``None`` or ""
+    unmaps one). Raises ``LoadRefusedError`` with the report when a structural problem
+    is found; otherwise returns the report (whose warnings list the semantic problems).
+    """
+    check_dataset(dataset)
+    path = Path(path)
+    report = ValidationReport(dataset=dataset, source_name=source_name or path.name)
+    fields = FIELDS[dataset]
+    defaults = dict(defaults or {})
+    for name in list(defaults) + list(mapping or {}):
+        if name not in fields:
+            raise InputError(
+                f"{name!r} is not a field of {dataset}: fields are {', '.join(fields)}."
+            )
+    con.execute(_MACROS)
+    for name, value in defaults.items():
+        _check_default(dataset, name, value, date_format, con)
+
+    info = read_source(con, path, report)
+    chosen = suggest_mapping(dataset, info.columns)
+    for name, column in (mapping or {}).items():
+        chosen[name] = column or None
+    report.mapping = dict(chosen)
+    by_lower = {column.lower(): column for column in info.columns}
+    for name, column in chosen.items():
+        if column is not None and column not in info.columns:
+            if column.lower() in by_lower:
+                chosen[name] = report.mapping[name] = by_lower[column.lower()]
+                continue
+            report.add_error(Problem(
+                f"no column named {column!r}; the file's columns are: "
+                + ", ".join(repr(c) for c in info.columns),
+                field=name,
+            ))
+    for name in REQUIRED[dataset]:
+        if chosen.get(name) is None and name not in defaults:
+            report.add_error(Problem(
+                f"required field {name} has no column; map one of "
+                + ", ".join(repr(c) for c in info.columns)
+                + f" (e.g. --map {name}=COLUMN) or give --default {name}=VALUE",
+                field=name,
+            ))
+    if report.error_count:
+        raise LoadRefusedError(report)
+
+    id_field = ID_FIELD[dataset]
+    mapped_columns = {column for column in chosen.values() if column}
+    reserved = set(fields) | {"record_number"}
+    extras: list[tuple[str, str]] = []
+    for column in info.columns:
+        if column in mapped_columns:
+            continue
+        key = column if column not in reserved else f"source_{column}"
+        extras.append((column, key))
+    report.extra_columns = [column for column, _ in extras]
+
+    # One pass computes each field's raw text and parsed value.
+    selects = ["_row"]
+    for name in fields:
+        column = chosen.get(name)
+        kind = FIELD_KINDS.get(name, "string")
+        raw = f"mart_clean({_ident(column)})" if column else "NULL::VARCHAR"
+        selects.append(f"{raw} as {_ident(name + '__raw')}")
+        selects.append(f"{_parse_expr(_ident(name + '__raw'), kind, date_format)} "
+                       f"as {_ident(name + '__val')}")
+    # Lateral column aliases let each __val refer to its __raw.
+    all_columns = ", ".join(f"coalesce({_ident(c)}, '')" for c in info.columns)
+    selects.append(f"md5(concat_ws(chr(31), {all_columns})) as _hash")
+    con.execute(f"create or replace temp table parsed as select {', '.join(selects)} from source")
+
+    _collect_problems(con, dataset, chosen, defaults, date_format, report, today or date.today())
+    if report.error_count:
+        raise LoadRefusedError(report)
+
+    pairs = []
+    for name in fields:
+        kind = FIELD_KINDS.get(name, "string")
+        value = _ident(name + "__val")
+        if name in defaults:
+            default = f"{_parse_expr(_sql_str(defaults[name]), kind, date_format)}"
+            value = f"coalesce({value}, {default})"
+        if chosen.get(name) is None and name not in defaults:
+            if name == id_field:
+                value = (
+                    f"{_sql_str(ID_PREFIX[dataset])} || substr(_hash, 1, 16) || "
+                    f"case when _occurrence > 1 then '-' || _occurrence else '' end"
+                )
+                report.generated[name] = "(generated from a hash of each row)"
+            elif (dataset, name) in UNMAPPED_DEFAULTS:
+                value = _sql_str(UNMAPPED_DEFAULTS[(dataset, name)])
+                report.generated[name] = f"(default {UNMAPPED_DEFAULTS[(dataset, name)]!r})"
+            else:
+                report.generated[name] = "(null)"
+        elif chosen.get(name) is None:
+            report.generated[name] = f"(default {defaults[name]!r})"
+        if kind in ("date", "timestamp"):
+            value = _format_expr(value, kind)
+        pairs.append(f"{_sql_str(name)}, {value}")
+    for column, key in extras:
+        pairs.append(f"{_sql_str(key)}, source.{_ident(column)}")
+    con.execute(
+        "create or replace temp table records as "
+        f"select parsed._row, json_object({', '.join(pairs)})::VARCHAR as raw_data "
+        "from (select *, row_number() over (partition by _hash order by _row) as _occurrence "
+        "      from parsed) as parsed "
+        "join source using (_row) order by parsed._row"
+    )
+    con.execute("drop table parsed")
+    return report
+
+
+def _collect_problems(
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    chosen: Mapping[str, str | None],
+    defaults: Mapping[str, str],
+    date_format: str | None,
+    report: ValidationReport,
+    today: date,
+) -> None:
+    """Fill ``report`` with unreadable values (errors) and semantic warnings."""
+    def rows(sql: str, params: list | None = None) -> list[tuple]:
+        return con.execute(sql, params or []).fetchall()
+
+    def count(sql: str, params: list | None = None) -> int:
+        return int(con.execute(sql, params or []).fetchall()[0][0])
+
+    for name in FIELDS[dataset]:
+        column = chosen.get(name)
+        if column is None:
+            continue
+        raw, val = _ident(name + "__raw"), _ident(name + "__val")
+        kind = FIELD_KINDS.get(name)
+        if kind is not None:
+            bad_where = f"{raw} is not null and {val} is null"
+            total = count(f"select count(*) from parsed where {bad_where}")
+            if total:
+                sample = rows(
+                    f"select _row, {raw} from parsed where {bad_where} order by _row limit ?",
+                    [MAX_PROBLEMS],
+                )
+                what = "an amount" if kind == "amount" else "a date"
+                hint = ""
+                if kind != "amount":
+                    ambiguous = any(re.fullmatch(AMBIGUOUS_DATE, v) for _, v in sample)
+                    if date_format:
+                        hint = f" with the format {date_format!r}"
+                    elif ambiguous:
+                        hint = (" (day/month order is ambiguous: give a date format such as "
+                                "%d/%m/%Y or %m/%d/%Y)")
+                    else:
+                        hint = " (give a date format, e.g. %d.%m.%Y)"
+                if name in defaults:
+                    problem = f"cannot read as {what}; the default {defaults[name]!r} is used"
+                    for row, value in sample:
+                        report.add_warning(
+                            Problem(problem, row=row, column=column, field=name, value=value),
+                            "defaulted", 1,
+                        )
+                    report.warning_count += total - len(sample)
+                    report.warning_summary["defaulted"] += total - len(sample)
+                else:
+                    for row, value in sample:
+                        report.add_error(Problem(
+                            f"cannot read as {what}{hint}", row=row, column=column,
+                            field=name, value=value,
+                        ))
+                    report.error_count += total - len(sample)
+        empty = count(f"select count(*) from parsed where {raw} is null")
+        if empty:
+            sample = rows(f"select _row from parsed where {raw} is null order by _row limit 5")
+            listed = ", ".join(str(r) for (r,) in sample) + (", ..." if empty > 5 else "")
+            note = (f"; the default {defaults[name]!r} is used" if name in defaults
+                    else "; kept as null (the dbt tests will flag it)")
+            report.add_warning(
+                Problem(f"empty in {empty} row(s): {listed}{note}", column=column, field=name),
+                "empty values", empty,
+            )
+    if report.error_count:
+        return
+
+    id_field = ID_FIELD[dataset]
+    if chosen.get(id_field):
+        val = _ident(id_field + "__val")
+        dups = rows(
+            f"select {val}, count(*), list(_row order by _row)[1:5] from parsed "
+            f"where {val} is not null group by {val} having count(*) > 1 "
+            f"order by min(_row) limit 10"
+        )
+        if dups:
+            total = count(
+                f"select coalesce(sum(n), 0) from (select count(*) as n from parsed "
+                f"where {val} is not null group by {val} having count(*) > 1)"
+            )
+            for key, n, some in dups:
+                report.add_warning(Problem(
+                    f"duplicate {id_field} in {n} rows: " + ", ".join(map(str, some)),
+                    column=chosen[id_field], field=id_field, value=key,
+                ), "duplicate ids", 0)
+            report.warning_count += total
+            report.warning_summary["duplicate ids"] += total
+    if dataset == "transactions" and chosen.get("amount"):
+        val, raw = _ident("amount__val"), _ident("amount__raw")
+        neg = count(f"select count(*) from parsed where {val} < 0")
+        if neg:
+            for row, value in rows(
+                f"select _row, {raw} from parsed where {val} < 0 order by _row limit 5"
+            ):
+                report.add_warning(Problem(
+                    "negative amount (a refund?)", row=row, column=chosen["amount"],
+                    field="amount", value=value,
+                ), "negative amounts", 0)
+            report.warning_count += neg
+            report.warning_summary["negative amounts"] += neg
+        rounded = count(
+            f"select count(*) from parsed where {val} is not null and "
+            f"try_cast(mart_amount_text({raw}) as DECIMAL(38, 10)) <> {val}"
+        )
+        if rounded:
+            report.add_warning(Problem(
+                f"{rounded} amount(s) have more than 2 decimals and were rounded to cents",
+                column=chosen["amount"], field="amount",
+            ), "rounded amounts", rounded)
+    time_field = TIME_FIELD[dataset]
+    if chosen.get(time_field):
+        val, raw = _ident(time_field + "__val"), _ident(time_field + "__raw")
+        future_where = f"{val} >= ?::DATE + 1"
+        future = count(f"select count(*) from parsed where {future_where}", [today])
+        if future:
+            for row, value in rows(
+                f"select _row, {raw} from parsed where {future_where} order by _row limit 5",
+                [today],
+            ):
+                report.add_warning(Problem(
+                    f"date in the future (after {today.isoformat()})", row=row,
+                    column=chosen[time_field], field=time_field, value=value,
+                ), "future dates", 0)
+            report.warning_count += future
+            report.warning_summary["future dates"] += future
+
+
+def validate_file(
+    dataset: str,
+    path: str | os.PathLike[str],
+    *,
+    mapping: Mapping[str, str | None] | None = None,
+    date_format: str | None = None,
+    defaults: Mapping[str, str] | None = None,
+    source_name: str | None = None,
+) -> ValidationReport:
+    """The validation report for loading ``path`` into ``dataset``, saving nothing.
+
+    Unlike ``load_file`` this returns a report with errors instead of raising.
+    """
+    with duckdb.connect() as con:
+        try:
+            return prepare_records(
+                con, dataset, path, mapping=mapping, date_format=date_format,
+                defaults=defaults, source_name=source_name,
+            )
+        except LoadRefusedError as exc:
+            return exc.report
