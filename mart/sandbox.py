@@ -227,11 +227,33 @@ def _check_select(text: str) -> None:
         raise SandboxError(MSG_FILES.format(what=what))
 
 
-def check_sql(sql: str) -> str:
-    """Accept one read-only statement or raise :class:`SandboxError` saying why not.
+def _kind(statement: Any, text: str) -> str:
+    """The statement's type name; one this duckdb build cannot name is refused."""
+    try:
+        return str(statement.type.name)
+    except ValueError:  # e.g. UPDATE EXTENSIONS: type 29 has no name in the enum
+        raise SandboxError(MSG_OTHER.format(keyword=_leading_keyword(text))) from None
 
-    Returns the kind accepted: ``"SELECT"``, ``"EXPLAIN"`` or ``"PRAGMA"``.
+
+def _trim_end(text: str) -> str:
+    """``text`` without trailing comments and semicolons.
+
+    DuckDB drops a final ``;`` itself, but not ``; -- a comment``, and a statement that
+    ends in either cannot be wrapped in a LIMIT. The tokenizer knows what is a comment
+    and what is inside a string, so only real trailing ones are cut.
     """
+    cut = len(text)
+    for position, token_type in reversed(duckdb.tokenize(text)):
+        is_comment = token_type == duckdb.token_type.comment
+        is_semicolon = token_type == duckdb.token_type.operator and text[position] == ";"
+        if not (is_comment or is_semicolon):
+            break
+        cut = position
+    return text[:cut].rstrip()
+
+
+def _accept(sql: str) -> tuple[str, str]:
+    """The kind and the text of the one read-only statement in ``sql``; else refuse."""
     if not sql or not sql.strip():
         raise SandboxError(MSG_EMPTY)
     statements = _parse(sql)
@@ -239,35 +261,39 @@ def check_sql(sql: str) -> str:
         raise SandboxError(MSG_EMPTY)
     if len(statements) > 1:
         raise SandboxError(MSG_MANY.format(count=len(statements)))
-    statement = statements[0]
-    try:
-        kind = statement.type.name
-    except ValueError:  # a statement type this duckdb build cannot name (UPDATE EXTENSIONS)
-        raise SandboxError(MSG_OTHER.format(keyword=_leading_keyword(sql))) from None
-    text = statement.query
+    text = _trim_end(statements[0].query)
+    kind = _kind(statements[0], text)
     keyword = _leading_keyword(text)
     if kind == "SELECT":
         _check_select(text)
-        return "SELECT"
+        return "SELECT", text
     if kind == "EXPLAIN":
         body = _strip_leading_noise(text)
         explained = _EXPLAIN.match(body)
         inner = _parse(body[explained.end() :]) if explained else []
-        if len(inner) != 1 or inner[0].type.name != "SELECT":
+        if len(inner) != 1 or _kind(inner[0], text) != "SELECT":
             raise SandboxError(MSG_OTHER.format(keyword="EXPLAIN of anything but SELECT"))
         _check_select(inner[0].query)
-        return "EXPLAIN"
+        return "EXPLAIN", text
     if kind == "PRAGMA":
         pragma = _PRAGMA.match(_strip_leading_noise(text))
         name = pragma.group(1).lower() if pragma else ""
         if name in READ_PRAGMAS:
-            return "PRAGMA"
+            return "PRAGMA", text
         raise SandboxError(MSG_OTHER.format(keyword=f"PRAGMA {name}".strip()))
     if kind in _WRITE_TYPES:
         raise SandboxError(MSG_WRITE.format(keyword=keyword))
     if kind in _ADMIN_TYPES:
         raise SandboxError(MSG_ADMIN.format(keyword=keyword))
     raise SandboxError(MSG_OTHER.format(keyword=keyword))
+
+
+def check_sql(sql: str) -> str:
+    """Accept one read-only statement or raise :class:`SandboxError` saying why not.
+
+    Returns the kind accepted: ``"SELECT"``, ``"EXPLAIN"`` or ``"PRAGMA"``.
+    """
+    return _accept(sql)[0]
 
 
 def _plain(exc: BaseException) -> str:
@@ -299,7 +325,7 @@ def run_sql(
         raise SandboxError(f"The row limit must be a positive whole number, not {row_limit!r}.")
     if timeout_s <= 0:
         raise SandboxError(f"The time limit must be positive, not {timeout_s!r} s.")
-    check_sql(sql)
+    _, statement = _accept(sql)
     started = time.perf_counter()
     with cached_cursor(db_path) as cursor:
         timed_out = threading.Event()
@@ -314,7 +340,7 @@ def run_sql(
         timer.daemon = True
         timer.start()
         try:
-            relation = cursor.sql(sql)
+            relation = cursor.sql(statement)
             frame = pd.DataFrame() if relation is None else relation.limit(row_limit + 1).df()
         except duckdb.Error as exc:
             if timed_out.is_set() or isinstance(exc, duckdb.InterruptException):

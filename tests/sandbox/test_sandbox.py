@@ -1,0 +1,377 @@
+"""mart.sandbox: one read at a time, plain refusals, bounded rows and time."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from mart import db, sandbox
+from mart.errors import InputError, NotFoundError, SandboxError
+
+
+def _refusal(mart_db: Path, sql: str) -> str:
+    with pytest.raises(SandboxError) as caught:
+        sandbox.run_sql(mart_db, sql)
+    message = str(caught.value)
+    assert "Traceback" not in message
+    return message
+
+
+def _unchanged(mart_db: Path) -> None:
+    counts = db.query_df(
+        mart_db,
+        "select (select count(*) from main.fct_transactions) as transactions, "
+        "(select count(*) from duckdb_tables() where not internal) as tables",
+    )
+    assert counts.transactions[0] == 6
+    assert counts.tables[0] == 6
+
+
+# -- refusals -----------------------------------------------------------------------
+
+FILE_READS = [
+    "select * from read_csv('{secret}')",
+    "select * from read_csv_auto('{secret}')",
+    "select * from read_text('{secret}')",
+    "select * from read_blob('{secret}')",
+    "select * from read_parquet('{secret}')",
+    "select * from read_json_auto('{secret}')",
+    "select * from parquet_scan('{secret}')",
+    "select * from glob('{secret_dir}/*')",
+    "select * from sniff_csv('{secret}')",
+    "select * from '{secret}'",
+    "from '/etc/passwd'",
+    'select * from "{secret}"',
+    "select count(*) from main.fct_transactions where 1 in (select 1 from read_text('{secret}'))",
+    "with leak as (select * from read_csv('{secret}')) select * from leak",
+    "explain analyze select * from read_text('{secret}')",
+]
+
+
+@pytest.mark.parametrize("sql", FILE_READS)
+def test_file_reads_are_refused(mart_db: Path, secret_file: Path, sql: str) -> None:
+    message = _refusal(mart_db, sql.format(secret=secret_file, secret_dir=secret_file.parent))
+    assert message.startswith("Reading files is not allowed in the console")
+    assert "hunter2" not in message
+
+
+def test_file_read_hidden_from_the_parser_is_stopped_by_the_connection(
+    mart_db: Path, secret_file: Path
+) -> None:
+    # query() takes its SQL as a string, so only the connection configuration sees it.
+    hidden = f"select * from query('select * from read_text(''{secret_file}'')')"
+    sandbox.check_sql(hidden)  # the parser layer lets it through ...
+    message = _refusal(mart_db, hidden)  # ... and the locked connection refuses it
+    assert message.startswith("Reading files is not allowed in the console")
+    assert "hunter2" not in message
+
+
+@pytest.mark.parametrize(
+    ("sql", "keyword"),
+    [
+        ("copy main.fct_transactions to '{secret_dir}/out.csv'", "COPY"),
+        ("copy (select 1) to '{secret_dir}/out.parquet' (format parquet)", "COPY"),
+        ("copy main.fct_transactions from '{secret}'", "COPY"),
+        ("export database '{secret_dir}/export'", "EXPORT"),
+        ("attach '{secret_dir}/other.duckdb' as other", "ATTACH"),
+        ("attach ':memory:' as scratch", "ATTACH"),
+        ("detach bronze", "DETACH"),
+        ("install httpfs", "INSTALL"),
+        ("force install httpfs", "FORCE"),
+        ("load httpfs", "LOAD"),
+        ("set enable_external_access = true", "SET"),
+        ("set lock_configuration = false", "SET"),
+        ("reset threads", "RESET"),
+        ("set variable leak = 1", "SET"),
+        ("pragma threads = 1", "PRAGMA"),
+        ("use bronze", "USE"),
+    ],
+)
+def test_admin_statements_are_refused(
+    mart_db: Path, secret_file: Path, sql: str, keyword: str
+) -> None:
+    statement = sql.format(secret=secret_file, secret_dir=secret_file.parent)
+    message = _refusal(mart_db, statement)
+    assert message.startswith("ATTACH/INSTALL/LOAD/SET/COPY are not allowed in the console")
+    assert f"({keyword} refused)" in message
+    assert sorted(path.name for path in secret_file.parent.iterdir()) == [
+        "mart.duckdb",
+        "secret.csv",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sql", "keyword"),
+    [
+        ("create table main.x as select 1 as a", "CREATE"),
+        ("create temp table x as select 1 as a", "CREATE"),
+        ("create or replace view main.fct_transactions as select 1 as a", "CREATE"),
+        ("create macro m(a) as a", "CREATE"),
+        ("insert into main.fct_transactions (transaction_id) values ('T9')", "INSERT"),
+        ("update main.fct_customer_metrics set lifetime_value = 0", "UPDATE"),
+        ("update main.fct_customer_metrics set lifetime_value = 0 returning *", "UPDATE"),
+        ("delete from main.fct_transactions", "DELETE"),
+        ("drop table main.fct_transactions", "DROP"),
+        ("alter table main.fct_transactions rename to t", "ALTER"),
+        ("  -- a comment first\n/* and another */ DROP TABLE main.fct_transactions", "DROP"),
+        (
+            "merge into main.fct_transactions as target using main.fct_transactions as source "
+            "on target.transaction_id = source.transaction_id when matched then delete",
+            "MERGE",
+        ),
+    ],
+)
+def test_writes_are_refused(mart_db: Path, sql: str, keyword: str) -> None:
+    message = _refusal(mart_db, sql)
+    assert message.startswith("Writes are not allowed")
+    assert f"({keyword} refused)" in message
+    _unchanged(mart_db)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "pragma enable_profiling",
+        "pragma disable_checkpoint_on_shutdown",
+        "call pragma_version()",
+        "checkpoint",
+        "vacuum",
+        "analyze",
+        "begin transaction",
+        "prepare leak as select 1",
+        "pivot main.fct_transactions on product_category using sum(amount)",
+        "explain delete from main.fct_transactions",
+        "update extensions",
+    ],
+)
+def test_other_non_reads_are_refused(mart_db: Path, sql: str) -> None:
+    assert _refusal(mart_db, sql).startswith("Only reads are allowed in the console")
+
+
+@pytest.mark.parametrize(
+    ("sql", "count"),
+    [
+        ("select 1; select 2", 2),
+        ("select 1; drop table main.fct_transactions", 2),
+        ("select 1;\ndrop table main.fct_transactions;", 2),
+        ("select 1 -- a comment; that ends here\n; drop table main.fct_transactions", 2),
+        ("select 1; /* hidden */ drop table main.fct_transactions", 2),
+        ("select 1;;select 2;;select 3", 3),
+    ],
+)
+def test_one_statement_at_a_time(mart_db: Path, sql: str, count: int) -> None:
+    message = _refusal(mart_db, sql)
+    assert message.startswith("Only one statement at a time")
+    assert f"{count} statements" in message
+    _unchanged(mart_db)
+
+
+@pytest.mark.parametrize("sql", ["", "   ", ";", "; ;", ";;\n;", "-- only a comment", "/* x */ ;"])
+def test_empty_text_is_refused(mart_db: Path, sql: str) -> None:
+    assert _refusal(mart_db, sql).startswith("Enter a SQL query")
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("select 1 as answer;", 1),
+        ("select 1 as answer;;", 1),
+        ("select 1 as answer; -- drop table main.fct_transactions", 1),
+        ("select 1 as answer /* ; drop table main.fct_transactions */", 1),
+        (
+            "select ';drop table main.fct_transactions' as answer",
+            ";drop table main.fct_transactions",
+        ),
+        ("select $$; drop table x$$ as answer", "; drop table x"),
+        ("-- the answer\nselect 42 as answer", 42),
+    ],
+)
+def test_semicolons_and_comments_inside_one_statement(
+    mart_db: Path, sql: str, expected: object
+) -> None:
+    result = sandbox.run_sql(mart_db, sql)
+    assert result.dataframe.answer.tolist() == [expected]
+    _unchanged(mart_db)
+
+
+def test_refusals_are_input_errors() -> None:
+    # The command line exits 1 for an InputError: a refused query is the user's input.
+    assert issubclass(SandboxError, InputError)
+
+
+# -- what is accepted, and its results ----------------------------------------------
+
+
+def test_select_returns_correct_values(mart_db: Path) -> None:
+    result = sandbox.run_sql(
+        mart_db,
+        "select customer_id, lifetime_value from main.fct_customer_metrics "
+        "order by lifetime_value desc",
+    )
+    assert result.columns == ["customer_id", "lifetime_value"]
+    assert result.dataframe.customer_id.tolist() == ["C001", "C002", "C003"]
+    assert result.row_count == 3
+    assert not result.truncated
+    assert result.notice is None
+    assert 0 <= result.elapsed_s < 10
+
+
+def test_cte_with_aggregates(mart_db: Path) -> None:
+    result = sandbox.run_sql(
+        mart_db,
+        """
+        with per_customer as (
+            select customer_id, sum(amount) as spend, count(*) as orders
+            from main.fct_transactions
+            group by customer_id
+        )
+        select customer_id, spend, orders
+        from per_customer
+        order by spend desc
+        """,
+    )
+    rows = [
+        (customer, Decimal(str(spend)).quantize(Decimal("0.01")), orders)
+        for customer, spend, orders in result.dataframe.itertuples(index=False)
+    ]
+    assert rows == [
+        ("C001", Decimal("1200.50"), 3),
+        ("C002", Decimal("450.00"), 2),
+        ("C003", Decimal("80.25"), 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sql", "first_column"),
+    [
+        ("from main.fct_customer_metrics", "customer_id"),
+        ("values (1, 'a')", "col0"),
+        ("show tables", "name"),
+        ("show all tables", "database"),
+        ("describe main.fct_transactions", "column_name"),
+        ("summarize main.fct_transactions", "column_name"),
+        ("pragma show_tables", "name"),
+        ("pragma table_info('main.fct_transactions')", "cid"),
+        ("explain select * from main.fct_transactions", "explain_key"),
+        ("explain analyze select count(*) from main.fct_transactions", "explain_key"),
+        ("(select 1 as a) union all (select 2)", "a"),
+        ("select * from query_table('main.fct_transactions')", "transaction_id"),
+    ],
+)
+def test_read_shorthands_are_accepted(mart_db: Path, sql: str, first_column: str) -> None:
+    result = sandbox.run_sql(mart_db, sql)
+    assert result.columns[0] == first_column
+    assert result.row_count >= 1
+
+
+def test_sql_errors_keep_duckdbs_message(mart_db: Path) -> None:
+    syntax = _refusal(mart_db, "selec * from main.fct_transactions")
+    assert syntax.startswith("Parser Error: syntax error")
+    missing = _refusal(mart_db, "select * from main.no_such_table")
+    assert missing.startswith("Catalog Error") and "no_such_table" in missing
+    column = _refusal(mart_db, "select no_such_column from main.fct_transactions")
+    assert column.startswith("Binder Error") and "no_such_column" in column
+    conversion = _refusal(mart_db, "select cast('abc' as integer)")
+    assert conversion.startswith("Conversion Error")
+
+
+def test_missing_database_is_not_found(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError):
+        sandbox.run_sql(tmp_path / "nothing.duckdb", "select 1")
+
+
+def test_statement_leaves_no_state_behind(mart_db: Path) -> None:
+    # Each query runs on a fresh cursor: a refused USE could not change the schema, and
+    # the next query still resolves unqualified names in main.
+    _refusal(mart_db, "use bronze")
+    assert (
+        sandbox.run_sql(mart_db, "select count(*) as n from fct_transactions").dataframe.n[0] == 6
+    )
+
+
+# -- limits -------------------------------------------------------------------------
+
+
+def test_row_limit_cuts_and_says_so(mart_db: Path) -> None:
+    result = sandbox.run_sql(mart_db, "select * from main.big_20k order by id desc")
+    assert result.row_count == 10_000
+    assert len(result.dataframe) == 10_000
+    assert result.truncated
+    assert result.notice is not None and "10,000" in result.notice
+    # The rows kept are the first ones in the query's order.
+    assert result.dataframe.id.iloc[0] == 19_999
+    assert result.dataframe.id.iloc[-1] == 10_000
+
+
+def test_result_at_the_limit_is_not_cut(mart_db: Path) -> None:
+    result = sandbox.run_sql(mart_db, "select * from main.big_10k")
+    assert result.row_count == 10_000
+    assert not result.truncated
+    assert result.notice is None
+
+
+def test_row_limit_is_a_parameter(mart_db: Path) -> None:
+    result = sandbox.run_sql(mart_db, "select * from main.big_10k order by id", row_limit=25)
+    assert result.row_count == 25 and result.truncated
+    assert result.dataframe.id.tolist() == list(range(25))
+    with pytest.raises(SandboxError):
+        sandbox.run_sql(mart_db, "select 1", row_limit=0)
+
+
+def test_time_limit_interrupts_a_slow_query(mart_db: Path) -> None:
+    started = time.perf_counter()
+    with pytest.raises(SandboxError, match=r"took longer than 0.5 s and was stopped"):
+        sandbox.run_sql(
+            mart_db,
+            "select count(*) from range(1000000) as a, range(1000000) as b",
+            timeout_s=0.5,
+        )
+    assert time.perf_counter() - started < 3.0
+    # The connection is usable straight after.
+    assert sandbox.run_sql(mart_db, "select 42 as answer").dataframe.answer[0] == 42
+
+
+def test_fast_query_is_not_interrupted_later(mart_db: Path) -> None:
+    for _ in range(3):
+        assert sandbox.run_sql(mart_db, "select 1 as a", timeout_s=0.05).dataframe.a[0] == 1
+    time.sleep(0.1)  # a stray timer must not hit the next query
+    assert sandbox.run_sql(mart_db, "select 2 as a").dataframe.a[0] == 2
+
+
+# -- sidebar and examples -----------------------------------------------------------
+
+
+def test_list_relations(mart_db: Path) -> None:
+    relations = {(item.schema, item.name): item for item in sandbox.list_relations(mart_db)}
+    assert set(relations) == {
+        ("main", "fct_customer_metrics"),
+        ("main", "fct_transactions"),
+        ("main", "fct_cohort_retention"),
+        ("main", "dim_customers"),
+        ("main", "big_20k"),
+        ("main", "big_10k"),
+        ("bronze", "raw_transactions"),
+    }
+    assert relations[("main", "big_20k")].type == "table"
+    assert relations[("main", "big_20k")].row_count == 20_000
+    assert relations[("main", "dim_customers")].type == "view"
+    assert relations[("main", "dim_customers")].row_count is None
+    assert sandbox.list_relations(mart_db)[0].schema == "main"
+
+
+@pytest.mark.parametrize("title", list(sandbox.EXAMPLE_QUERIES))
+def test_example_queries_are_accepted_reads(mart_db: Path, title: str) -> None:
+    sql = sandbox.EXAMPLE_QUERIES[title]
+    assert sandbox.check_sql(sql) == "SELECT"
+    result = sandbox.run_sql(mart_db, sql)
+    assert result.row_count >= 1
+
+
+def test_example_query_values(mart_db: Path) -> None:
+    top = sandbox.run_sql(mart_db, sandbox.EXAMPLE_QUERIES["Top 10 customers by lifetime value"])
+    assert top.dataframe.customer_id.tolist() == ["C001", "C002", "C003"]
+    monthly = sandbox.run_sql(mart_db, sandbox.EXAMPLE_QUERIES["Monthly revenue"]).dataframe
+    assert [round(float(value), 2) for value in monthly.revenue] == [1200.0, 200.5, 330.25]
