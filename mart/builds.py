@@ -1,0 +1,1227 @@
+"""Builds of the mart: one at a time, each in its own directory, published atomically.
+
+A build ``N`` lives in ``workspace/builds/<N>/``::
+
+    build.json      its record (:class:`BuildRecord`), rewritten atomically on each change
+    events.jsonl    per-node progress, one JSON object a line (see :class:`mart.worker.EventLog`)
+    mart.duckdb     the mart it built: a copy of the published file, plus this build's work
+    target/         dbt artifacts (manifest.json, run_results.json; docs when generated)
+    logs/           dbt's log
+    docs.json       docs generation status (``running`` | ``ready`` | ``failed``)
+    cancel          present when someone asked to cancel the build
+
+``builds/current`` names the published build; publishing is one atomic rewrite of that
+file, so a reader sees the old or the new mart, never a half-built one. One build runs
+at a time across processes: the builder holds ``fcntl.flock`` on ``build.lock`` (the
+kernel releases it when the process dies, so a crash never leaves a stale lock), and the
+file holds JSON saying who holds it. The dbt work itself happens in a pre-warmed worker
+process (:mod:`mart.worker`), so the caller pays only for the build, not for importing
+dbt and parsing the project.
+
+This module imports neither dbt nor Streamlit: the app's server process holds one
+:class:`BuildManager` and every browser session polls it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import itertools
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from mart.errors import BuildBusyError, InputError, MartError, NotFoundError
+from mart.worker import DB_FILE_NAME, EventLog, now_iso, read_events, vars_key
+from mart.workspace import (
+    DBT_PROJECT_DIR,
+    PROJECT_ROOT,
+    Workspace,
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+)
+
+RUNNING = "running"
+PUBLISHED = "published"
+FAILED = "failed"
+CANCELLED = "cancelled"
+INTERRUPTED = "interrupted"
+STATUSES = (RUNNING, PUBLISHED, FAILED, CANCELLED, INTERRUPTED)
+
+#: The datasets a build loads, and the bronze table each one fills.
+BRONZE_TABLES = {"transactions": "raw_transactions", "events": "raw_events"}
+#: Vars every build passes: the engine loads bronze itself (see dbt_project.yml).
+ENGINE_VARS: dict[str, Any] = {"bronze_autoload": False}
+DEFAULT_KEEP = 5
+
+EventCallback = Callable[[dict[str, Any]], None]
+
+
+def _empty_tests() -> dict[str, int]:
+    return {"pass": 0, "fail": 0, "warn": 0, "error": 0, "skipped": 0}
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """One dataset version a build loads into bronze."""
+
+    dataset: str
+    table: str
+    version: str
+    path: Path
+    rows: int | None = None
+    source_file: str | None = None
+
+
+@dataclass
+class BuildRecord:
+    """Everything known about one build; ``builds/<N>/build.json`` on disk.
+
+    ``status`` is one of ``running``, ``published`` (it passed, or was published
+    anyway, and was the live mart at some point — :attr:`is_current` says whether it
+    still is), ``failed``, ``cancelled``, ``interrupted`` (its process died).
+    ``failure`` says why a build failed: ``"tests"`` (error-severity tests failed; the
+    mart was built and can still be published with :meth:`BuildManager.publish`) or
+    ``"error"`` (dbt or a model failed).
+    """
+
+    build_id: int
+    status: str
+    started_at: str
+    finished_at: str | None = None
+    duration_s: float | None = None
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict)
+    publish_on_test_failure: bool = False
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    tests: dict[str, int] = field(default_factory=_empty_tests)
+    failing_tests: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    failure: str | None = None
+    published_at: str | None = None
+    published_anyway: bool = False
+    db_path: str = ""
+    pid: int | None = None
+    host: str | None = None
+    worker_pid: int | None = None
+    files_pruned: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    # Filled in when read, not stored:
+    is_current: bool = False
+    docs_ready: bool = False
+
+    _DERIVED = ("is_current", "docs_ready")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form (without the derived fields)."""
+        data = asdict(self)
+        for name in self._DERIVED:
+            data.pop(name, None)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BuildRecord:
+        known = {item.name for item in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+    @property
+    def build_dir(self) -> Path:
+        return Path(self.db_path).parent
+
+    @property
+    def tests_failed(self) -> bool:
+        """Whether error-severity tests failed (the mart itself was built)."""
+        return self.failure == "tests" or bool(self.tests.get("fail") or self.tests.get("error"))
+
+    @property
+    def finished(self) -> bool:
+        return self.status != RUNNING
+
+    def summary(self) -> str:
+        """One line for people: ``build 3 published in 0.91 s — tests 31 pass, 0 fail``."""
+        tests = self.tests
+        text = f"build {self.build_id} {self.status}"
+        if self.duration_s is not None:
+            text += f" in {self.duration_s:.2f} s"
+        text += (
+            f" — tests {tests.get('pass', 0)} pass, {tests.get('fail', 0)} fail, "
+            f"{tests.get('warn', 0)} warn, {tests.get('error', 0)} error, "
+            f"{tests.get('skipped', 0)} skipped"
+        )
+        if self.error:
+            text += f" — {self.error}"
+        return text
+
+
+# -- the cross-process lock ------------------------------------------------------------
+
+
+class BuildLock:
+    """``fcntl.flock`` on ``workspace/build.lock``; the file says who holds it.
+
+    flock belongs to the open file, not the process, so two threads of one process
+    exclude each other too; the kernel drops it when the holder dies, so a lock is
+    never stale — only the JSON in the file can be, and it is overwritten on acquire.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; never blocks."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by children
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def acquire(
+        self,
+        wait: bool = True,
+        on_wait: Callable[[dict[str, Any] | None], None] | None = None,
+        poll_s: float = 0.05,
+    ) -> bool:
+        """Take the lock, waiting if ``wait``; ``on_wait(holder)`` is told once whom for."""
+        told = False
+        while not self.try_acquire():
+            if not wait:
+                return False
+            if not told and on_wait is not None:
+                on_wait(self.holder(self.path))
+                told = True
+            time.sleep(poll_s)
+        return True
+
+    def describe(self, info: dict[str, Any]) -> None:
+        """Say who holds the lock (pid, host, build id, started_at)."""
+        if self._fd is None:
+            raise RuntimeError("describe() needs the lock held")
+        data = json.dumps(info, default=str).encode()
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, data, 0)
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+    @staticmethod
+    def holder(path: Path) -> dict[str, Any] | None:
+        """Who holds (or last held) the lock, from the file; None if unknown."""
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+            return json.loads(text) if text else None
+        except (OSError, json.JSONDecodeError):
+            return None
+
+
+def describe_holder(holder: dict[str, Any] | None) -> str:
+    """``build 4 (pid 123 on laptop, started 12:01:02)`` or ``another build``."""
+    if not holder:
+        return "another build"
+    text = f"build {holder.get('build_id', '?')}"
+    text += f" (pid {holder.get('pid', '?')} on {holder.get('host', '?')}"
+    if holder.get("started_at"):
+        text += f", started {holder['started_at']}"
+    return text + ")"
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child is dead for our purposes.
+    with contextlib.suppress(OSError):
+        status = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][:1]
+        if status == "Z":
+            return False
+    return True
+
+
+def _is_our_worker(pid: int | None) -> bool:
+    """Whether ``pid`` is (still) a ``mart.worker`` process, so killing it is safe."""
+    if not _pid_alive(pid):
+        return False
+    try:
+        return b"mart.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+# -- the worker process, seen from the manager ------------------------------------------
+
+
+class WorkerProcess:
+    """A ``python -m mart.worker`` child: warming up, waiting for a job, or running one."""
+
+    _counter = itertools.count(1)
+
+    def __init__(
+        self,
+        ws: Workspace,
+        project_dir: Path,
+        profiles_dir: Path,
+        variables: dict[str, Any],
+        python: str,
+        parse: bool = True,
+    ) -> None:
+        self.project_dir = project_dir
+        self.profiles_dir = profiles_dir
+        self.vars = dict(variables)
+        name = f"{os.getpid()}-{next(self._counter)}"
+        workers_dir = ws.root / "workers"
+        workers_dir.mkdir(parents=True, exist_ok=True)
+        self.work_dir = workers_dir / name
+        self.log_path = workers_dir / f"{name}.log"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(PROJECT_ROOT), *filter(None, [env.get("PYTHONPATH")])]
+        )
+        env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        args = [
+            python,
+            "-m",
+            "mart.worker",
+            "--work-dir",
+            str(self.work_dir),
+            "--project-dir",
+            str(project_dir),
+            "--profiles-dir",
+            str(profiles_dir),
+            "--vars",
+            vars_key(variables),
+        ]
+        if not parse:
+            args.append("--no-parse")
+        with self.log_path.open("ab") as log:
+            self.popen = subprocess.Popen(
+                args,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                cwd=str(PROJECT_ROOT),
+                env=env,
+                start_new_session=True,  # its own process group: cancel kills all of it
+            )
+        self.pid = self.popen.pid
+        self.ready = threading.Event()
+        self.ready_info: dict[str, Any] = {}
+        self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.exited = threading.Event()
+        self.assigned = False
+        threading.Thread(target=self._read, name=f"worker-{self.pid}", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for raw in self.popen.stdout:
+            try:
+                message = json.loads(raw)
+            except json.JSONDecodeError:
+                continue
+            if message.get("type") == "ready":
+                self.ready_info = message
+                self.ready.set()
+            else:
+                self.messages.put(message)
+        self.popen.wait()
+        self.exited.set()
+        self.ready.set()
+        self.messages.put(None)
+
+    @property
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def matches(self, project_dir: Path, profiles_dir: Path) -> bool:
+        return self.project_dir == project_dir and self.profiles_dir == profiles_dir
+
+    def send(self, job: dict[str, Any]) -> None:
+        """Hand the worker its one job."""
+        assert self.popen.stdin is not None
+        self.assigned = True
+        self.popen.stdin.write((json.dumps(job, default=str) + "\n").encode())
+        self.popen.stdin.flush()
+
+    def close_stdin(self) -> None:
+        """Let go of the worker: an unassigned worker exits, a detached one carries on."""
+        with contextlib.suppress(OSError, ValueError):
+            if self.popen.stdin is not None:
+                self.popen.stdin.close()
+
+    def kill(self) -> None:
+        """Kill the worker's whole process group at once."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+    def stderr_tail(self, limit: int = 2000) -> str:
+        try:
+            with self.log_path.open("rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                size = handle.tell()
+                handle.seek(max(0, size - limit))
+                return handle.read().decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
+
+    def dispose_log(self, build_dir: Path | None) -> None:
+        """Keep the worker's stderr with its build (or drop it if it never built)."""
+        with contextlib.suppress(OSError):
+            if build_dir is not None and build_dir.is_dir():
+                os.replace(self.log_path, build_dir / "worker.log")
+            else:
+                self.log_path.unlink(missing_ok=True)
+
+
+# -- dataset inputs ------------------------------------------------------------------------
+
+
+def head_inputs(ws: Workspace) -> list[DatasetInput]:
+    """The HEAD version of each dataset, as bronze inputs (via :mod:`mart.datasets`)."""
+    try:
+        from mart import datasets
+    except ModuleNotFoundError as exc:
+        if exc.name != "mart.datasets":
+            raise
+        return _layout_head_inputs(ws)
+    inputs = []
+    for dataset, table in BRONZE_TABLES.items():
+        try:
+            version = datasets.head(ws, dataset)
+        except NotFoundError:
+            version = None
+        if version is None:
+            raise InputError(
+                f"Dataset '{dataset}' has no version to build from yet: load data first "
+                "(python -m mart reset loads the bundled sample)."
+            )
+        path = Path(datasets.version_path(ws, dataset, version.id))
+        source = next(
+            (
+                getattr(version, name)
+                for name in ("source_file", "source_name", "filename", "source")
+                if isinstance(getattr(version, name, None), str) and getattr(version, name)
+            ),
+            None,
+        )
+        inputs.append(
+            DatasetInput(
+                dataset=dataset,
+                table=table,
+                version=str(version.id),
+                path=path,
+                rows=getattr(version, "row_count", None),
+                source_file=source or path.name,
+            )
+        )
+    return inputs
+
+
+def _layout_head_inputs(ws: Workspace) -> list[DatasetInput]:
+    """HEAD inputs read straight from the workspace layout (``datasets/<d>/HEAD``)."""
+    inputs = []
+    for dataset, table in BRONZE_TABLES.items():
+        head = ws.dataset_dir(dataset) / "HEAD"
+        try:
+            version = head.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            version = ""
+        if not version:
+            raise InputError(
+                f"Dataset '{dataset}' has no version to build from yet: load data first."
+            )
+        stem = f"{int(version):06d}" if version.isdigit() else version
+        path = ws.dataset_dir(dataset) / "versions" / f"{stem}.parquet"
+        meta = read_json(path.with_suffix(".json"), default={}) or {}
+        inputs.append(
+            DatasetInput(
+                dataset=dataset,
+                table=table,
+                version=version,
+                path=path,
+                rows=meta.get("row_count"),
+                source_file=meta.get("source_file") or path.name,
+            )
+        )
+    return inputs
+
+
+# -- the manager ---------------------------------------------------------------------------
+
+
+@dataclass
+class _ActiveBuild:
+    build_id: int
+    build_dir: Path
+    record: BuildRecord
+    lock: BuildLock
+    log: EventLog
+    run_vars: dict[str, Any]
+    inputs: list[DatasetInput]
+    source_db: Path | None
+    on_event: EventCallback | None
+    started: float
+    cancel_requested: bool = False
+    worker: WorkerProcess | None = None
+    finished: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class BuildManager:
+    """Starts, tracks, cancels, publishes and prunes builds of one workspace.
+
+    Thread-safe; one instance per process is enough (the app keeps it in
+    ``st.cache_resource``). Every method reads the shared state from disk, so builds
+    started by other processes (the CLI) are seen too.
+    """
+
+    def __init__(
+        self,
+        ws: Workspace | None = None,
+        *,
+        project_dir: Path | None = None,
+        profiles_dir: Path | None = None,
+        keep: int = DEFAULT_KEEP,
+        inputs: Callable[[Workspace], list[DatasetInput]] | None = None,
+        prewarm_after_build: bool = True,
+        python: str | None = None,
+    ) -> None:
+        """``keep``: how many recent builds keep their files (the published one always).
+
+        ``inputs`` resolves the dataset versions to load (default: each dataset's HEAD).
+        ``prewarm_after_build``: warm the next worker as soon as a build ends (the app
+        wants it; a one-shot CLI process does not).
+        """
+        self.ws = ws or Workspace.from_env()
+        self.project_dir = Path(project_dir or DBT_PROJECT_DIR).resolve()
+        self.profiles_dir = Path(profiles_dir or self.project_dir).resolve()
+        self.keep = max(1, int(keep))
+        self._inputs = inputs or head_inputs
+        self.prewarm_after_build = prewarm_after_build
+        self.python = python or sys.executable
+        self.host = socket.gethostname()
+        self._state = threading.RLock()
+        self._active: dict[int, _ActiveBuild] = {}
+        self._warm: WorkerProcess | None = None
+        self.ws.builds_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- paths -----------------------------------------------------------------------
+
+    @property
+    def current_pointer(self) -> Path:
+        return self.ws.builds_dir / "current"
+
+    def _record_path(self, build_id: int) -> Path:
+        return self.ws.build_dir(build_id) / "build.json"
+
+    # -- warm workers ----------------------------------------------------------------
+
+    def prewarm(self, vars: dict[str, Any] | None = None) -> None:
+        """Start warming a worker in the background (import dbt, parse), if none is.
+
+        ``vars``: the user vars the next build will likely use (default: the last
+        build's), so the worker parses with them and the build needs no re-parse.
+        Returns at once.
+        """
+        with self._state:
+            if self._warm is not None and self._warm.alive:
+                return
+            if vars is None:
+                last = self._latest_record()
+                vars = last.vars if last else {}
+            self._warm = self._spawn_worker({**ENGINE_VARS, **vars})
+
+    def wait_warm(self, timeout: float = 60.0) -> bool:
+        """Block until the warm worker is ready (for benchmarks and tests)."""
+        with self._state:
+            worker = self._warm
+        return worker is not None and worker.ready.wait(timeout) and worker.alive
+
+    def shutdown(self) -> None:
+        """Let the idle warm worker go (it exits); running builds are not touched."""
+        with self._state:
+            worker, self._warm = self._warm, None
+        if worker is not None and not worker.assigned:
+            worker.close_stdin()
+            worker.kill()
+            worker.exited.wait(5)
+            worker.dispose_log(None)
+            shutil.rmtree(worker.work_dir, ignore_errors=True)
+
+    def _spawn_worker(self, variables: dict[str, Any], parse: bool = True) -> WorkerProcess:
+        return WorkerProcess(
+            self.ws, self.project_dir, self.profiles_dir, variables, self.python, parse=parse
+        )
+
+    def _take_worker(self, run_vars: dict[str, Any]) -> WorkerProcess:
+        with self._state:
+            worker, self._warm = self._warm, None
+        if worker is not None and worker.alive and worker.matches(
+            self.project_dir, self.profiles_dir
+        ):
+            return worker  # it re-parses by itself if the vars or files changed
+        if worker is not None:
+            worker.kill()
+            worker.dispose_log(None)
+            shutil.rmtree(worker.work_dir, ignore_errors=True)
+        return self._spawn_worker(run_vars)
+
+    # -- starting builds -------------------------------------------------------------
+
+    def start_build(
+        self,
+        vars: dict[str, Any] | None = None,
+        publish_on_test_failure: bool = False,
+        wait: bool = True,
+        on_event: EventCallback | None = None,
+    ) -> int:
+        """Start a build in the background and return its id.
+
+        With ``wait`` it first waits for any other build to finish (``on_event`` gets
+        a ``{"type": "waiting", "holder": …, "message": …}`` event saying whose);
+        without, it raises :class:`BuildBusyError` at once. Progress goes to
+        ``on_event`` (called from a background thread) and to the build's events file.
+        """
+        user_vars = dict(vars or {})
+        lock = BuildLock(self.ws.lock_path)
+
+        def told_to_wait(holder: dict[str, Any] | None) -> None:
+            if on_event is not None:
+                on_event(
+                    {
+                        "type": "waiting",
+                        "holder": holder,
+                        "message": f"waiting for {describe_holder(holder)} to finish",
+                    }
+                )
+
+        if not lock.acquire(wait=wait, on_wait=told_to_wait):
+            raise BuildBusyError(
+                f"A build is already running: {describe_holder(BuildLock.holder(lock.path))}. "
+                "Wait for it to finish, or cancel it."
+            )
+        try:
+            self._recover_locked()
+            inputs = self._inputs(self.ws)
+            build_id = self._next_build_id()
+            build_dir = self.ws.build_dir(build_id)
+            build_dir.mkdir(parents=True)
+            started_at = now_iso()
+            lock.describe(
+                {
+                    "pid": os.getpid(),
+                    "host": self.host,
+                    "build_id": build_id,
+                    "started_at": started_at,
+                }
+            )
+            published = self.published()
+            source_db = (
+                Path(published.db_path)
+                if published is not None and Path(published.db_path).exists()
+                else None
+            )
+            record = BuildRecord(
+                build_id=build_id,
+                status=RUNNING,
+                started_at=started_at,
+                datasets={
+                    item.dataset: {
+                        "version": item.version,
+                        "rows": item.rows,
+                        "path": str(item.path),
+                        "source_file": item.source_file,
+                    }
+                    for item in inputs
+                },
+                vars=user_vars,
+                publish_on_test_failure=publish_on_test_failure,
+                db_path=str(build_dir / DB_FILE_NAME),
+                pid=os.getpid(),
+                host=self.host,
+            )
+            if published is not None:
+                record.timings["based_on_build"] = published.build_id
+            self._save(record)
+            log = EventLog(build_dir / "events.jsonl", build_id)
+            first = log.append(
+                "build_started",
+                datasets=record.datasets,
+                vars=user_vars,
+                based_on=published.build_id if published else None,
+            )
+        except BaseException:
+            lock.release()
+            raise
+        active = _ActiveBuild(
+            build_id=build_id,
+            build_dir=build_dir,
+            record=record,
+            lock=lock,
+            log=log,
+            run_vars={**ENGINE_VARS, **user_vars},
+            inputs=inputs,
+            source_db=source_db,
+            on_event=on_event,
+            started=time.perf_counter(),
+        )
+        with self._state:
+            self._active[build_id] = active
+        self._notify(active, first)
+        threading.Thread(
+            target=self._run, args=(active,), name=f"build-{build_id}", daemon=True
+        ).start()
+        return build_id
+
+    def request_build(
+        self,
+        vars: dict[str, Any] | None = None,
+        publish_on_test_failure: bool = False,
+        wait: bool = True,
+        on_event: EventCallback | None = None,
+    ) -> BuildRecord:
+        """Run a build to the end and return its record (see :meth:`start_build`).
+
+        The record's status is ``published``, ``failed`` (``failure`` says whether
+        tests failed or dbt did), ``cancelled`` or ``interrupted``.
+        """
+        build_id = self.start_build(vars, publish_on_test_failure, wait, on_event)
+        self.wait(build_id)
+        return self.get(build_id)
+
+    def wait(self, build_id: int, timeout: float | None = None) -> BuildRecord:
+        """Block until a build of this process has finished; return its record."""
+        with self._state:
+            active = self._active.get(build_id)
+        if active is not None:
+            active.done.wait(timeout)
+        return self.get(build_id)
+
+    # -- the build thread ------------------------------------------------------------
+
+    def _notify(self, active: _ActiveBuild, event: dict[str, Any]) -> None:
+        if active.on_event is not None:
+            with contextlib.suppress(Exception):  # a UI callback must not break a build
+                active.on_event(event)
+
+    def _run(self, active: _ActiveBuild) -> None:
+        result: dict[str, Any] | None = None
+        error: str | None = None
+        worker: WorkerProcess | None = None
+        try:
+            worker = self._take_worker(active.run_vars)
+            active.worker = worker
+            active.record.worker_pid = worker.pid
+            self._save(active.record)
+            if active.cancel_requested:
+                worker.kill()
+            else:
+                worker.send(self._job(active))
+            while True:
+                message = worker.messages.get()
+                if message is None:
+                    break
+                kind = message.get("type")
+                if kind == "event":
+                    self._notify(active, message["event"])
+                elif kind == "result":
+                    result = message["result"]
+                    break
+                elif kind == "error":
+                    error = message.get("message")
+        except Exception as exc:  # the manager's own failure: record it, never hang
+            error = f"{type(exc).__name__}: {exc}"
+        try:
+            self._finish(active, result, error, worker)
+        finally:
+            active.finished.set()
+            active.lock.release()
+            with self._state:
+                self._active.pop(active.build_id, None)
+            if worker is not None:
+                worker.close_stdin()  # detached: it finishes the docs on its own
+                self._reap_later(worker, active.build_dir)
+            with contextlib.suppress(Exception):
+                self.prune()
+            active.done.set()
+            if self.prewarm_after_build:
+                with contextlib.suppress(Exception):
+                    self.prewarm(active.record.vars)
+
+    def _job(self, active: _ActiveBuild) -> dict[str, Any]:
+        return {
+            "kind": "build",
+            "build_id": active.build_id,
+            "build_dir": str(active.build_dir),
+            "source_db": str(active.source_db) if active.source_db else None,
+            "inputs": [
+                {
+                    "table": item.table,
+                    "dataset": item.dataset,
+                    "version": item.version,
+                    "path": str(item.path),
+                    "source_file": item.source_file,
+                }
+                for item in active.inputs
+            ],
+            "vars": active.run_vars,
+            "project_dir": str(self.project_dir),
+            "profiles_dir": str(self.profiles_dir),
+            "publish_on_test_failure": active.record.publish_on_test_failure,
+            "docs": True,
+        }
+
+    def _reap_later(self, worker: WorkerProcess, build_dir: Path) -> None:
+        def reap() -> None:
+            worker.exited.wait()
+            worker.dispose_log(build_dir)
+
+        threading.Thread(target=reap, name=f"reap-{worker.pid}", daemon=True).start()
+
+    def _finish(
+        self,
+        active: _ActiveBuild,
+        result: dict[str, Any] | None,
+        error: str | None,
+        worker: WorkerProcess | None,
+    ) -> None:
+        """Decide the outcome, publish if it passed, write the record and last event."""
+        record = active.record
+        cancelled = active.cancel_requested or (active.build_dir / "cancel").exists()
+        if result is None:
+            if cancelled:
+                record.status, record.error = CANCELLED, "Cancelled by the user."
+            else:
+                detail = error
+                if worker is not None and not detail:
+                    worker.exited.wait(5)
+                    code = worker.popen.returncode
+                    tail = worker.stderr_tail(600)
+                    detail = f"the build worker stopped unexpectedly (exit code {code})"
+                    if tail:
+                        detail += f": …{tail[-400:]}"
+                record.status = INTERRUPTED if error is None else FAILED
+                record.failure = "error"
+                record.error = detail or "the build stopped unexpectedly"
+        else:
+            record.nodes = result.get("nodes") or []
+            record.tests = result.get("tests") or _empty_tests()
+            record.failing_tests = result.get("failing_tests") or []
+            record.timings.update(
+                {key: round(value, 4) for key, value in (result.get("timings") or {}).items()}
+            )
+            if not result.get("ok") or result.get("errored_nodes"):
+                record.status, record.failure = FAILED, "error"
+                record.error = result.get("error") or "dbt build failed"
+            elif result.get("tests_failed") and not record.publish_on_test_failure:
+                record.status, record.failure = FAILED, "tests"
+                names = [item["name"] for item in record.failing_tests if item["status"] != "warn"]
+                record.error = (
+                    f"{len(names)} error-severity test(s) failed: {', '.join(names[:5])}"
+                    + (" …" if len(names) > 5 else "")
+                    + ". The previous build stays published."
+                )
+            else:
+                if result.get("tests_failed"):
+                    record.failure = "tests"
+                    record.published_anyway = True
+                record.status = PUBLISHED
+        record.finished_at = now_iso()
+        record.duration_s = round(time.perf_counter() - active.started, 3)
+        if record.status == PUBLISHED:
+            record.published_at = record.finished_at
+            self._save(record)  # the record first: a published pointer always has one
+            atomic_write_text(self.current_pointer, f"{record.build_id}\n")
+        else:
+            self._save(record)
+        event = active.log.append(
+            "build_finished",
+            status=record.status,
+            duration_s=record.duration_s,
+            tests=record.tests,
+            failure=record.failure,
+            error=record.error,
+            published=record.status == PUBLISHED,
+        )
+        self._notify(active, event)
+
+    # -- cancel ----------------------------------------------------------------------
+
+    def cancel(self, build_id: int) -> bool:
+        """Stop a running build now (kill its worker); it ends ``cancelled``.
+
+        Works for builds started by other processes on this machine too. Returns
+        False if the build is not running (any more).
+        """
+        with self._state:
+            active = self._active.get(build_id)
+        if active is not None:
+            if active.finished.is_set():
+                return False
+            active.cancel_requested = True
+            (active.build_dir / "cancel").touch()
+            if active.worker is not None:
+                active.worker.kill()
+            return True
+        record = self._load(build_id)
+        if record is None or record.status != RUNNING or record.host != self.host:
+            return False
+        (self.ws.build_dir(build_id) / "cancel").touch()
+        if _is_our_worker(record.worker_pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(int(record.worker_pid or 0), signal.SIGKILL)
+            return True
+        return False
+
+    # -- publishing ------------------------------------------------------------------
+
+    def publish(self, build_id: int, wait: bool = True) -> BuildRecord:
+        """Publish an existing build (e.g. "publish anyway" after failed tests).
+
+        Only a build whose mart was built (status ``published``, or ``failed`` because
+        tests failed) whose files were not pruned can be published. Docs are generated
+        in the background if that build has none yet.
+        """
+        lock = BuildLock(self.ws.lock_path)
+        if not lock.acquire(wait=wait):
+            raise BuildBusyError(
+                f"A build is running: {describe_holder(BuildLock.holder(lock.path))}. "
+                "Publish when it has finished."
+            )
+        try:
+            record = self.get(build_id)
+            if record.status not in (PUBLISHED, FAILED) or (
+                record.status == FAILED and record.failure != "tests"
+            ):
+                raise InputError(
+                    f"Build {build_id} is {record.status}"
+                    + (" (dbt failed)" if record.failure == "error" else "")
+                    + ": only a build whose models were all built can be published."
+                )
+            if record.files_pruned or not Path(record.db_path).exists():
+                raise InputError(
+                    f"Build {build_id}'s files were pruned; rebuild instead of publishing it."
+                )
+            if record.status == FAILED:
+                record.status = PUBLISHED
+                record.published_anyway = True
+            record.published_at = now_iso()
+            self._save(record)
+            atomic_write_text(self.current_pointer, f"{build_id}\n")
+            EventLog(record.build_dir / "events.jsonl", build_id).append(
+                "published", anyway=record.published_anyway
+            )
+        finally:
+            lock.release()
+        if not self._docs_ready(record.build_dir):
+            self.generate_docs(build_id)
+        return self.get(build_id)
+
+    def generate_docs(self, build_id: int) -> None:
+        """Generate the static docs of a build in a background worker process."""
+        record = self.get(build_id)
+        status = read_json(record.build_dir / "docs.json", default={}) or {}
+        if status.get("status") == "running" and _pid_alive(status.get("pid")):
+            return
+        worker = self._spawn_worker({**ENGINE_VARS, **record.vars}, parse=False)
+        worker.send(
+            {
+                "kind": "docs",
+                "build_id": build_id,
+                "build_dir": str(record.build_dir),
+                "vars": {**ENGINE_VARS, **record.vars},
+                "project_dir": str(self.project_dir),
+                "profiles_dir": str(self.profiles_dir),
+            }
+        )
+        worker.close_stdin()
+        self._reap_later(worker, record.build_dir)
+
+    # -- reading state -----------------------------------------------------------------
+
+    def _load(self, build_id: int) -> BuildRecord | None:
+        data = read_json(self._record_path(build_id))
+        if not data:
+            return None
+        record = BuildRecord.from_dict(data)
+        record.is_current = self._current_id() == build_id
+        record.docs_ready = self._docs_ready(record.build_dir)
+        return record
+
+    def _save(self, record: BuildRecord) -> None:
+        atomic_write_json(self._record_path(record.build_id), record.to_dict())
+
+    @staticmethod
+    def _docs_ready(build_dir: Path) -> bool:
+        return (build_dir / "target" / "static_index.html").exists()
+
+    def _current_id(self) -> int | None:
+        try:
+            text = self.current_pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return int(text) if text.isdigit() else None
+
+    def _build_ids(self) -> list[int]:
+        if not self.ws.builds_dir.is_dir():
+            return []
+        return sorted(
+            int(entry.name)
+            for entry in self.ws.builds_dir.iterdir()
+            if entry.name.isdigit() and entry.is_dir()
+        )
+
+    def _next_build_id(self) -> int:
+        ids = self._build_ids()
+        return (ids[-1] + 1) if ids else 1
+
+    def _latest_record(self) -> BuildRecord | None:
+        for build_id in reversed(self._build_ids()):
+            record = self._load(build_id)
+            if record is not None:
+                return record
+        return None
+
+    def get(self, build_id: int) -> BuildRecord:
+        """The record of build ``build_id``; NotFoundError if there is none."""
+        record = self._load(int(build_id))
+        if record is None:
+            raise NotFoundError(f"There is no build {build_id}.")
+        return record
+
+    def history(self) -> list[BuildRecord]:
+        """Every build's record, newest first."""
+        records = (self._load(build_id) for build_id in reversed(self._build_ids()))
+        return [record for record in records if record is not None]
+
+    def published(self) -> BuildRecord | None:
+        """The published build, or None before the first successful build."""
+        build_id = self._current_id()
+        return self._load(build_id) if build_id is not None else None
+
+    def published_db_path(self) -> Path | None:
+        """The DuckDB file readers should open (read-only), or None if none is published."""
+        record = self.published()
+        if record is None:
+            return None
+        path = Path(record.db_path)
+        return path if path.exists() else None
+
+    def running_build(self) -> BuildRecord | None:
+        """The build running now (in any process), or None."""
+        with self._state:
+            active_ids = sorted(self._active)
+        if active_ids:
+            return self._load(active_ids[-1])
+        for build_id in reversed(self._build_ids()[-3:]):
+            record = self._load(build_id)
+            if record is not None and record.status == RUNNING and self._alive_elsewhere(record):
+                return record
+        return None
+
+    def current_build(self) -> BuildRecord | None:
+        """The build a UI should show now: the running one, else the latest one."""
+        return self.running_build() or self._latest_record()
+
+    def events(self, build_id: int, since: int = 0) -> list[dict[str, Any]]:
+        """The build's progress events from ``seq`` ``since`` on (poll with the last seq+1)."""
+        return read_events(self.ws.build_dir(int(build_id)) / "events.jsonl", since)
+
+    def status(self) -> dict[str, Any]:
+        """The workspace summary behind ``python -m mart status --json``."""
+        datasets: dict[str, Any] = {}
+        try:
+            inputs = {item.dataset: item for item in self._inputs(self.ws)}
+        except MartError:
+            inputs = {}
+        except Exception:
+            inputs = {}
+        for dataset in BRONZE_TABLES:
+            item = inputs.get(dataset)
+            datasets[dataset] = (
+                {"version": item.version, "rows": item.rows} if item is not None else None
+            )
+        published = self.published()
+        latest = self.current_build()
+        return {
+            "datasets": datasets,
+            "published": None
+            if published is None
+            else {
+                "build_id": published.build_id,
+                "path": published.db_path,
+                "finished_at": published.finished_at,
+                "tests": published.tests,
+            },
+            "last_build": None
+            if latest is None
+            else {
+                "build_id": latest.build_id,
+                "status": latest.status,
+                "duration_s": latest.duration_s,
+                "tests": latest.tests,
+            },
+        }
+
+    # -- recovery and pruning ------------------------------------------------------------
+
+    def _alive_elsewhere(self, record: BuildRecord) -> bool:
+        """Whether the process that runs ``record`` may still be alive."""
+        if record.host and record.host != self.host:
+            return True  # cannot tell; the lock decides
+        if record.pid == os.getpid():
+            with self._state:
+                return record.build_id in self._active
+        return _pid_alive(record.pid)
+
+    def recover(self) -> list[int]:
+        """Mark builds left ``running`` by a dead process as ``interrupted``.
+
+        Call it at app start (builds call it too). If no one holds the build lock,
+        every ``running`` record is stale; otherwise only those whose process is gone.
+        Also clears the stale holder info and leftovers of dead workers. Returns the
+        ids it marked.
+        """
+        lock = BuildLock(self.ws.lock_path)
+        got = lock.try_acquire()
+        try:
+            return self._recover_locked(all_stale=got)
+        finally:
+            if got:
+                lock.release()
+
+    def _recover_locked(self, all_stale: bool = True) -> list[int]:
+        marked = []
+        with self._state:
+            active = set(self._active)
+        for build_id in self._build_ids():
+            if build_id in active:
+                continue
+            record = self._load(build_id)
+            if record is None:
+                # A directory without a record: a crash between mkdir and the first
+                # write. Give it a record so the id is never reused ambiguously.
+                if all_stale:
+                    self._save(
+                        BuildRecord(
+                            build_id=build_id,
+                            status=INTERRUPTED,
+                            started_at=now_iso(),
+                            finished_at=now_iso(),
+                            error="interrupted before it started",
+                            failure="error",
+                            db_path=str(self.ws.build_dir(build_id) / DB_FILE_NAME),
+                        )
+                    )
+                    marked.append(build_id)
+                continue
+            self._recover_docs(record)
+            if record.status != RUNNING:
+                continue
+            if not all_stale and self._alive_elsewhere(record):
+                continue
+            if _is_our_worker(record.worker_pid):  # an orphan: it must not write on
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(int(record.worker_pid or 0), signal.SIGKILL)
+            cancelled = (record.build_dir / "cancel").exists()
+            record.status = CANCELLED if cancelled else INTERRUPTED
+            record.failure = None if cancelled else "error"
+            record.error = (
+                "Cancelled by the user."
+                if cancelled
+                else "Interrupted: the build's process stopped before it finished "
+                "(killed, crashed or powered off). The published mart is unchanged."
+            )
+            record.finished_at = record.finished_at or now_iso()
+            self._save(record)
+            with contextlib.suppress(OSError):
+                EventLog(record.build_dir / "events.jsonl", build_id).append(
+                    "build_finished",
+                    status=record.status,
+                    duration_s=None,
+                    tests=record.tests,
+                    failure=record.failure,
+                    error=record.error,
+                    published=False,
+                )
+            marked.append(build_id)
+        self._clean_workers()
+        return marked
+
+    def _recover_docs(self, record: BuildRecord) -> None:
+        path = record.build_dir / "docs.json"
+        status = read_json(path, default=None)
+        if status and status.get("status") == "running" and not _pid_alive(status.get("pid")):
+            atomic_write_json(path, {"status": "failed", "error": "interrupted"})
+            shutil.rmtree(record.build_dir / ".docs", ignore_errors=True)
+
+    def _clean_workers(self) -> None:
+        """Remove scratch dirs and logs of workers whose manager process is gone."""
+        workers = self.ws.root / "workers"
+        if not workers.is_dir():
+            return
+        for entry in workers.iterdir():
+            owner = entry.name.split("-", 1)[0]
+            if owner.isdigit() and not _pid_alive(int(owner)):
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+
+    def prune(self) -> list[int]:
+        """Delete the files of all but the last ``keep`` builds (never the published one).
+
+        Records and events stay; ``files_pruned`` is set. Returns the pruned ids.
+        """
+        ids = self._build_ids()
+        keep = set(ids[-self.keep :])
+        current = self._current_id()
+        if current is not None:
+            keep.add(current)
+        with self._state:
+            keep |= set(self._active)
+        pruned = []
+        for build_id in ids:
+            if build_id in keep:
+                continue
+            record = self._load(build_id)
+            if record is None or record.status == RUNNING or record.files_pruned:
+                continue
+            build_dir = record.build_dir
+            for name in (DB_FILE_NAME, DB_FILE_NAME + ".wal"):
+                (build_dir / name).unlink(missing_ok=True)
+            for name in ("target", "logs", ".docs"):
+                shutil.rmtree(build_dir / name, ignore_errors=True)
+            record.files_pruned = True
+            self._save(record)
+            pruned.append(build_id)
+        return pruned

@@ -1,0 +1,709 @@
+"""The pre-warmed dbt build worker: a child process that runs exactly one job.
+
+Started by :class:`mart.builds.BuildManager` as ``python -m mart.worker``. It imports
+dbt and parses the project *before* a build is requested, so a click pays only for
+the build itself; then it reads one JSON job from stdin, runs it and exits. A fresh
+worker is warmed for the next build, so no dbt global state, open DuckDB handle or
+lock ever leaks from one build into the next, and cancel is simply a kill of the
+worker's process group.
+
+Protocol (all messages are one JSON object per line):
+
+* worker → manager, on the worker's original stdout (dbt's own console output is
+  redirected to stderr so it can never corrupt the channel):
+
+  - ``{"type": "ready", "pid", "parse_s", "import_s", "fingerprint", "vars"}`` once warm;
+  - ``{"type": "event", "event": {...}}`` for each progress event (also appended to
+    ``builds/<N>/events.jsonl``, see :class:`EventLog`);
+  - ``{"type": "result", "result": {...}}`` when the build is over and the worker has
+    closed every DuckDB handle on ``builds/<N>/mart.duckdb`` (safe to publish);
+  - ``{"type": "docs", "ready": bool, "error": str|None}`` after docs generation;
+  - ``{"type": "error", "message": str}`` if the job could not run at all.
+
+* manager → worker, on stdin: one line, the job::
+
+      {"kind": "build", "build_id": 7, "build_dir": "...", "source_db": "...|null",
+       "inputs": [{"table": "raw_transactions", "dataset": "transactions",
+                   "version": "3", "path": ".../000003.parquet", "source_file": "..."}],
+       "vars": {...}, "project_dir": "...", "profiles_dir": "...", "docs": true}
+
+  or ``{"kind": "docs", "build_id", "build_dir", "vars", "project_dir", "profiles_dir"}``.
+
+  If stdin reaches EOF before the build result is sent (the manager died), the worker
+  exits at once: an orphaned build must not outlive its manager. After the result
+  is sent the worker is detached and finishes docs generation on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+DB_FILE_NAME = "mart.duckdb"
+# Directories inside a dbt project that are outputs, not inputs, of a parse.
+_IGNORED_DIRS = {"target", "logs", "__pycache__", ".git", ".venv"}
+_IGNORED_SUFFIXES = (".duckdb", ".duckdb.wal", ".pyc", ".tmp")
+_IGNORED_FILES = {".user.yml"}
+# Node kinds whose row count is worth reporting (views would have to run to count).
+_COUNTED_MATERIALIZATIONS = {"table", "incremental", "snapshot", "seed"}
+_TEST_TYPES = {"test", "unit_test"}
+
+
+def now_iso() -> str:
+    """The current UTC time as an ISO-8601 string with a ``Z``-free offset."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def project_fingerprint(project_dir: Path, profiles_dir: Path | None = None) -> str:
+    """A hash of every input file of the dbt project (and its profiles.yml).
+
+    Content-based rather than mtime-based, so an edit is seen even when it lands in
+    the same filesystem clock tick as the parse; a project has few small files, so
+    hashing them all costs about a millisecond.
+    """
+    digest = hashlib.sha256()
+    roots = [project_dir]
+    if profiles_dir is not None and Path(profiles_dir).resolve() != Path(project_dir).resolve():
+        roots.append(profiles_dir)
+    for root in roots:
+        root = Path(root)
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d not in _IGNORED_DIRS)
+            if root != project_dir and Path(dirpath) == root:
+                filenames = [name for name in filenames if name == "profiles.yml"]
+            for name in sorted(filenames):
+                if name in _IGNORED_FILES or name.endswith(_IGNORED_SUFFIXES):
+                    continue
+                path = Path(dirpath) / name
+                try:
+                    data = path.read_bytes()
+                except OSError:
+                    continue
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(b"\0")
+                digest.update(hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
+def vars_key(variables: dict[str, Any] | None) -> str:
+    """A canonical string for a vars mapping, to compare parse-time and build-time vars."""
+    return json.dumps(variables or {}, sort_keys=True, default=str)
+
+
+class EventLog:
+    """Append-only progress log of one build: ``builds/<N>/events.jsonl``.
+
+    One JSON object per line, each with ``seq`` (0, 1, 2 … = its line number), ``ts``
+    (ISO time), ``build_id`` and ``type``. Only one process writes at a time (the
+    manager before and after the worker, the worker while it runs), and every line is
+    written and flushed whole, so any number of readers can tail the file.
+    """
+
+    def __init__(self, path: Path, build_id: int) -> None:
+        self.path = path
+        self.build_id = build_id
+        self._lock = threading.Lock()
+        try:
+            with path.open("rb") as handle:
+                self._seq = sum(1 for _ in handle)
+        except FileNotFoundError:
+            self._seq = 0
+
+    def append(self, event_type: str, **fields: Any) -> dict[str, Any]:
+        """Write one event and return it (with its ``seq``)."""
+        with self._lock:
+            event = {
+                "seq": self._seq,
+                "ts": now_iso(),
+                "build_id": self.build_id,
+                "type": event_type,
+                **fields,
+            }
+            line = json.dumps(event, default=str) + "\n"
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(line)
+                handle.flush()
+            self._seq += 1
+            return event
+
+
+def read_events(path: Path, since: int = 0) -> list[dict[str, Any]]:
+    """The events of a log from ``seq`` ``since`` on; a torn last line is skipped."""
+    events: list[dict[str, Any]] = []
+    try:
+        with path.open("r", encoding="utf-8") as handle:
+            for index, line in enumerate(handle):
+                if index < since:
+                    continue
+                if not line.endswith("\n"):
+                    break  # being written right now; the next poll gets it whole
+                try:
+                    events.append(json.loads(line))
+                except json.JSONDecodeError:
+                    break
+    except FileNotFoundError:
+        pass
+    return events
+
+
+def _sql_string(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def load_bronze(db_path: Path, inputs: list[dict[str, Any]]) -> dict[str, int]:
+    """Create the bronze tables in ``db_path`` from the dataset versions' parquet files.
+
+    The connection is closed before returning, so dbt can open the file next.
+    Returns the number of rows loaded per table.
+    """
+    import duckdb
+
+    counts: dict[str, int] = {}
+    con = duckdb.connect(str(db_path))
+    try:
+        con.execute("create schema if not exists bronze")
+        for item in inputs:
+            table = item["table"]
+            batch_id = f"{item['dataset']}@v{item['version']}"
+            con.execute(
+                f"create or replace table bronze.{table} as select "
+                "cast(raw_data as json) as raw_data, "
+                "current_timestamp as _loaded_at, "
+                f"{_sql_string(batch_id)} as _batch_id, "
+                f"{_sql_string(item.get('source_file') or Path(item['path']).name)} "
+                "as _source_file, "
+                "record_number as _record_number "
+                f"from read_parquet({_sql_string(item['path'])})"
+            )
+            row = con.execute(f"select count(*) from bronze.{table}").fetchone()
+            counts[table] = int(row[0]) if row else 0
+    finally:
+        con.close()
+    return counts
+
+
+class _Channel:
+    """The worker's message channel to the manager (the original stdout)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+        self.broken = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.broken:
+            return
+        with self._lock:
+            try:
+                self._stream.write(json.dumps(message, default=str) + "\n")
+                self._stream.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                self.broken = True  # the manager is gone; keep going quietly
+
+
+class Worker:
+    """One warm dbt process: holds the parsed manifest and runs one job with it."""
+
+    def __init__(
+        self,
+        work_dir: Path,
+        project_dir: Path,
+        profiles_dir: Path,
+        variables: dict[str, Any],
+        channel: _Channel,
+    ) -> None:
+        self.work_dir = work_dir
+        self.project_dir = project_dir
+        self.profiles_dir = profiles_dir
+        self.vars = variables
+        self.channel = channel
+        self.manifest: Any = None
+        self.fingerprint = ""
+        self.import_s = 0.0
+        self.parse_s = 0.0
+
+    # -- warm-up -------------------------------------------------------------------
+
+    def warm(self, parse: bool = True) -> None:
+        """Import dbt and parse the project (the slow part, done before any click)."""
+        started = time.perf_counter()
+        from dbt.cli.main import dbtRunner  # noqa: F401  (the import is the point)
+
+        self.import_s = time.perf_counter() - started
+        if parse:
+            self.parse()
+
+    def _common_args(self, target_path: Path, log_path: Path, variables: dict[str, Any]) -> list:
+        return [
+            "--project-dir",
+            str(self.project_dir),
+            "--profiles-dir",
+            str(self.profiles_dir),
+            "--target-path",
+            str(target_path),
+            "--log-path",
+            str(log_path),
+            "--vars",
+            vars_key(variables),
+        ]
+
+    def parse(self, variables: dict[str, Any] | None = None) -> None:
+        """Parse the project into the worker's own target dir (partial parsing applies)."""
+        from dbt.cli.main import dbtRunner
+
+        if variables is not None:
+            self.vars = variables
+        started = time.perf_counter()
+        # The manifest records each node's database, which dbt-duckdb derives from the
+        # file's stem, so the placeholder has the same name as every build's file.
+        os.environ["MART_DUCKDB_PATH"] = str(self.work_dir / DB_FILE_NAME)
+        fingerprint = project_fingerprint(self.project_dir, self.profiles_dir)
+        result = dbtRunner().invoke(
+            [
+                "--quiet",
+                "--no-send-anonymous-usage-stats",
+                "--no-version-check",
+                "parse",
+                *self._common_args(self.work_dir / "target", self.work_dir / "logs", self.vars),
+            ]
+        )
+        if not result.success or result.result is None:
+            raise RuntimeError(f"dbt could not parse the project: {result.exception}")
+        self.manifest = result.result
+        self.fingerprint = fingerprint
+        self.parse_s = time.perf_counter() - started
+
+    def ensure_current(self, project_dir: Path, profiles_dir: Path, variables: dict) -> bool:
+        """Re-parse if the project files, the project or the vars changed since warm-up.
+
+        Returns whether a parse was needed.
+        """
+        if Path(project_dir) != self.project_dir or Path(profiles_dir) != self.profiles_dir:
+            self.project_dir = Path(project_dir)
+            self.profiles_dir = Path(profiles_dir)
+            self.fingerprint = ""
+        current = project_fingerprint(self.project_dir, self.profiles_dir)
+        if current == self.fingerprint and vars_key(variables) == vars_key(self.vars):
+            return False
+        self.parse(variables)
+        return True
+
+    # -- the build -------------------------------------------------------------------
+
+    def planned_nodes(self) -> int:
+        """How many nodes ``dbt build`` will run: the progress bar's 100 %."""
+        if self.manifest is None:
+            return 0
+        total = 0
+        for node in self.manifest.nodes.values():
+            kind = str(node.resource_type)
+            if kind not in {"model", "seed", "snapshot", "test"}:
+                continue
+            config = getattr(node, "config", None)
+            if config is not None and not getattr(config, "enabled", True):
+                continue
+            if kind == "model" and getattr(config, "materialized", "") == "ephemeral":
+                continue
+            total += 1
+        return total + len(getattr(self.manifest, "unit_tests", {}) or {})
+
+    def build(self, job: dict[str, Any]) -> None:
+        """Run one build job: copy, bronze, dbt build, close, report, then docs."""
+        build_dir = Path(job["build_dir"])
+        db_path = build_dir / DB_FILE_NAME
+        log = EventLog(build_dir / "events.jsonl", int(job["build_id"]))
+        timings: dict[str, float] = {}
+
+        def emit(event_type: str, **fields: Any) -> None:
+            event = log.append(event_type, **fields)
+            self.channel.send({"type": "event", "event": event})
+
+        result: dict[str, Any] = {"ok": False, "error": None, "timings": timings}
+        try:
+            started = time.perf_counter()
+            emit("phase", phase="copy")
+            source = job.get("source_db")
+            if source:
+                shutil.copyfile(source, db_path)
+            timings["copy_s"] = time.perf_counter() - started
+
+            started = time.perf_counter()
+            emit("phase", phase="bronze")
+            loaded = load_bronze(db_path, job["inputs"])
+            timings["bronze_s"] = time.perf_counter() - started
+            result["bronze_rows"] = loaded
+
+            started = time.perf_counter()
+            reparsed = self.ensure_current(
+                Path(job["project_dir"]), Path(job["profiles_dir"]), job.get("vars") or {}
+            )
+            timings["parse_s"] = time.perf_counter() - started
+            result["reparsed"] = reparsed
+            if reparsed:
+                emit("phase", phase="parse", duration_s=round(timings["parse_s"], 3))
+
+            emit("plan", total=self.planned_nodes())
+            emit("phase", phase="dbt")
+            started = time.perf_counter()
+            run = self._run_dbt(job, build_dir, db_path, emit)
+            timings["dbt_s"] = time.perf_counter() - started
+            result.update(run)
+        except Exception as exc:  # reported to the manager, which marks the build failed
+            result["error"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            started = time.perf_counter()
+            close_duckdb()
+            timings["close_s"] = time.perf_counter() - started
+
+        if result["ok"]:
+            with contextlib.suppress(Exception):
+                from dbt.parser.manifest import write_manifest
+
+                write_manifest(self.manifest, str(build_dir / "target"))
+        self.channel.send({"type": "result", "result": result})
+        detach()
+
+        will_publish = (
+            result["ok"]
+            and not result.get("errored_nodes")
+            and (not result.get("tests_failed") or job.get("publish_on_test_failure"))
+        )
+        if job.get("docs") and will_publish:
+            self.docs({**job, "manifest_in_memory": True})
+
+    def _run_dbt(
+        self,
+        job: dict[str, Any],
+        build_dir: Path,
+        db_path: Path,
+        emit: Callable[..., None],
+    ) -> dict[str, Any]:
+        """Invoke ``dbt build`` with the warm manifest; summarise its results."""
+        from dbt.cli.main import dbtRunner
+
+        os.environ["MART_DUCKDB_PATH"] = str(db_path)
+        index = {"started": 0, "finished": 0}
+        index_lock = threading.Lock()
+
+        def on_event(msg: Any) -> None:
+            name = msg.info.name
+            if name == "NodeStart":
+                info = msg.data.node_info
+                with index_lock:
+                    index["started"] += 1
+                    position = index["started"]
+                emit(
+                    "node_started",
+                    unique_id=info.unique_id,
+                    name=info.node_name,
+                    resource_type=info.resource_type,
+                    index=position,
+                )
+            elif name == "NodeFinished":
+                info = msg.data.node_info
+                run_result = msg.data.run_result
+                status = str(run_result.status)
+                rows: int | None
+                if info.resource_type in _TEST_TYPES:
+                    rows = int(run_result.num_failures or 0)
+                elif status == "success" and info.materialized in _COUNTED_MATERIALIZATIONS:
+                    rows = count_rows(info.node_relation)
+                else:
+                    rows = None
+                with index_lock:
+                    index["finished"] += 1
+                    position = index["finished"]
+                emit(
+                    "node_finished",
+                    unique_id=info.unique_id,
+                    name=info.node_name,
+                    resource_type=info.resource_type,
+                    materialized=info.materialized,
+                    status=status,
+                    rows=rows,
+                    failures=int(run_result.num_failures or 0)
+                    if info.resource_type in _TEST_TYPES
+                    else None,
+                    duration_s=round(float(run_result.execution_time or 0.0), 4),
+                    message=run_result.message or None,
+                    index=position,
+                )
+
+        args = [
+            "--quiet",
+            "--no-send-anonymous-usage-stats",
+            "--no-version-check",
+            "build",
+            *self._common_args(build_dir / "target", build_dir / "logs", job.get("vars") or {}),
+            "--store-failures",
+        ]
+        runner = dbtRunner(manifest=self.manifest, callbacks=[on_event])
+        outcome = runner.invoke(args)
+        summary = summarise(outcome.result)
+        summary["success"] = bool(outcome.success)
+        if outcome.exception is not None:
+            summary["ok"] = False
+            summary["error"] = f"{type(outcome.exception).__name__}: {outcome.exception}"
+        elif outcome.result is None:
+            summary["ok"] = False
+            summary["error"] = "dbt build returned no results"
+        else:
+            summary["ok"] = True
+            if summary["errored_nodes"]:
+                first = summary["errored_nodes"][0]
+                summary["error"] = f"{first['resource_type']} {first['name']} failed: " + (
+                    first.get("message") or "error"
+                )
+        return summary
+
+    # -- docs ------------------------------------------------------------------------
+
+    def docs(self, job: dict[str, Any]) -> None:
+        """``dbt docs generate --static`` for a finished build, off the critical path.
+
+        The catalog is read from a private copy of the build's file, because readers
+        may already have the published file open and DuckDB allows readers or one
+        writer, never both. Output lands in ``builds/<N>/target``; ``static_index.html``
+        is moved in last, so its presence means the docs are ready.
+        """
+        from dbt.cli.main import dbtRunner
+
+        build_dir = Path(job["build_dir"])
+        status_path = build_dir / "docs.json"
+        scratch = build_dir / ".docs"
+        _write_json(status_path, {"status": "running", "pid": os.getpid(), "started_at": now_iso()})
+        try:
+            shutil.rmtree(scratch, ignore_errors=True)
+            (scratch / "target").mkdir(parents=True)
+            shutil.copyfile(build_dir / DB_FILE_NAME, scratch / DB_FILE_NAME)
+            shutil.copyfile(
+                build_dir / "target" / "manifest.json", scratch / "target" / "manifest.json"
+            )
+            manifest = self.manifest if job.get("manifest_in_memory") else None
+            if manifest is None:
+                manifest = _load_manifest(build_dir / "target" / "manifest.json")
+            os.environ["MART_DUCKDB_PATH"] = str(scratch / DB_FILE_NAME)
+            outcome = dbtRunner(manifest=manifest).invoke(
+                [
+                    "--quiet",
+                    "--no-send-anonymous-usage-stats",
+                    "--no-version-check",
+                    "docs",
+                    "generate",
+                    "--static",
+                    "--no-compile",
+                    *self._common_args(
+                        scratch / "target", build_dir / "logs", job.get("vars") or {}
+                    ),
+                ]
+            )
+            close_duckdb()
+            if not outcome.success:
+                raise RuntimeError(str(outcome.exception or "dbt docs generate failed"))
+            target = build_dir / "target"
+            for name in ("catalog.json", "index.html", "static_index.html"):
+                os.replace(scratch / "target" / name, target / name)
+            _write_json(status_path, {"status": "ready", "finished_at": now_iso()})
+            self.channel.send({"type": "docs", "ready": True, "error": None})
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            _write_json(status_path, {"status": "failed", "error": message})
+            self.channel.send({"type": "docs", "ready": False, "error": message})
+        finally:
+            close_duckdb()
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _load_manifest(path: Path) -> Any:
+    """A Manifest object from a ``manifest.json`` written by an earlier build."""
+    from dbt.contracts.graph.manifest import Manifest, WritableManifest
+
+    return Manifest.from_writable_manifest(WritableManifest.read_and_check_versions(str(path)))
+
+
+def _write_json(path: Path, data: Any) -> None:
+    from mart.workspace import atomic_write_json
+
+    atomic_write_json(path, data)
+
+
+def count_rows(relation: Any) -> int | None:
+    """Row count of a just-built relation, on a separate cursor of dbt's own connection."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+        env = DuckDBConnectionManager._ENV
+        conn = getattr(env, "conn", None)
+        if conn is None or not relation.relation_name:
+            return None
+        cursor = conn.cursor()
+        try:
+            row = cursor.execute(f"select count(*) from {relation.relation_name}").fetchone()
+        finally:
+            cursor.close()
+        return int(row[0]) if row else None
+    except Exception:
+        return None
+
+
+def close_duckdb() -> None:
+    """Close dbt-duckdb's kept-open database, so the file is free for readers."""
+    try:
+        from dbt.adapters.factory import cleanup_connections
+
+        cleanup_connections()
+    except Exception:
+        pass
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+        with DuckDBConnectionManager._LOCK:
+            env = DuckDBConnectionManager._ENV
+            if env is not None:
+                env.close()
+            DuckDBConnectionManager._ENV = None
+    except Exception:
+        pass
+
+
+def summarise(execution: Any) -> dict[str, Any]:
+    """Node results, test summary and failures from dbt's RunExecutionResult."""
+    nodes: list[dict[str, Any]] = []
+    tests = {"pass": 0, "fail": 0, "warn": 0, "error": 0, "skipped": 0}
+    failing: list[dict[str, Any]] = []
+    errored: list[dict[str, Any]] = []
+    tests_failed = False
+    for result in getattr(execution, "results", None) or []:
+        node = result.node
+        kind = str(node.resource_type)
+        status = str(result.status)
+        config = getattr(node, "config", None)
+        severity = str(getattr(config, "severity", "") or "").lower() or None
+        entry: dict[str, Any] = {
+            "unique_id": node.unique_id,
+            "name": node.name,
+            "resource_type": kind,
+            "status": status,
+            "duration_s": round(float(result.execution_time or 0.0), 4),
+            "message": result.message,
+            "failures": result.failures,
+            "relation": getattr(node, "relation_name", None),
+        }
+        if kind in _TEST_TYPES:
+            entry["severity"] = severity or ("error" if kind == "unit_test" else None)
+            key = status if status in tests else ("pass" if status == "success" else "error")
+            tests[key] += 1
+            if status in {"fail", "error", "warn"}:
+                failing.append(entry)
+            if status in {"fail", "error"}:
+                tests_failed = True
+        elif status == "error":
+            errored.append(entry)
+        nodes.append(entry)
+    return {
+        "nodes": nodes,
+        "tests": tests,
+        "failing_tests": failing,
+        "errored_nodes": errored,
+        "tests_failed": tests_failed,
+    }
+
+
+_DETACHED = threading.Event()
+
+
+def detach() -> None:
+    """From now on the worker outlives its manager (it only finishes docs)."""
+    _DETACHED.set()
+
+
+def _watch_stdin() -> None:
+    """Exit at once if the manager goes away before the result was sent."""
+    # os.read, not sys.stdin: a daemon thread blocked inside the buffered reader
+    # would hold its lock at interpreter shutdown.
+    try:
+        while os.read(0, 65536):
+            pass
+    except OSError:
+        pass
+    if not _DETACHED.is_set():
+        os._exit(75)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m mart.worker``."""
+    parser = argparse.ArgumentParser(prog="python -m mart.worker")
+    parser.add_argument("--work-dir", required=True, help="this worker's scratch directory")
+    parser.add_argument("--project-dir", required=True)
+    parser.add_argument("--profiles-dir", required=True)
+    parser.add_argument("--vars", default="{}", help="vars (JSON) to parse with")
+    parser.add_argument(
+        "--no-parse", action="store_true", help="only import dbt (for docs jobs)"
+    )
+    args = parser.parse_args(argv)
+
+    # The protocol owns the original stdout; dbt's console output goes to stderr.
+    channel = _Channel(os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1))
+    os.dup2(2, 1)
+
+    work_dir = Path(args.work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    worker = Worker(
+        work_dir,
+        Path(args.project_dir),
+        Path(args.profiles_dir),
+        json.loads(args.vars),
+        channel,
+    )
+    try:
+        try:
+            worker.warm(parse=not args.no_parse)
+        except Exception as exc:  # the job can still re-parse; report and go on
+            worker.manifest = None
+            channel.send({"type": "warn", "message": f"warm-up parse failed: {exc}"})
+        channel.send(
+            {
+                "type": "ready",
+                "pid": os.getpid(),
+                "import_s": round(worker.import_s, 3),
+                "parse_s": round(worker.parse_s, 3),
+                "fingerprint": worker.fingerprint,
+                "vars": worker.vars,
+            }
+        )
+        line = sys.stdin.readline()
+        if not line.strip():
+            return 0
+        job = json.loads(line)
+        threading.Thread(target=_watch_stdin, name="stdin-watch", daemon=True).start()
+        try:
+            if job.get("kind") == "docs":
+                detach()
+                worker.docs(job)
+            else:
+                worker.build(job)
+        except Exception as exc:
+            channel.send({"type": "error", "message": f"{type(exc).__name__}: {exc}"})
+            return 2
+        return 0
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stderr.flush()
+    # Skip interpreter teardown: dbt's thread pools and the stdin watcher are daemons.
+    os._exit(code)
