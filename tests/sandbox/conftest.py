@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -66,10 +67,17 @@ def mart_factory() -> Callable[[Path], Path]:
     return make_mart
 
 
+@pytest.fixture(scope="session")
+def _mart_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_mart(tmp_path_factory.mktemp("template") / "mart.duckdb")
+
+
 @pytest.fixture
-def mart_db(tmp_path: Path) -> Path:
-    """A published-mart-like DuckDB file (closed; no connection held)."""
-    return make_mart(tmp_path / "mart.duckdb")
+def mart_db(tmp_path: Path, _mart_template: Path) -> Path:
+    """A published-mart-like DuckDB file of this test's own (closed; no connection held)."""
+    path = tmp_path / "mart.duckdb"
+    shutil.copyfile(_mart_template, path)
+    return path
 
 
 @pytest.fixture
