@@ -16,7 +16,9 @@ Two layers, so that either alone keeps the mart and the machine safe:
    and ``PRAGMA x = …``, ``CALL``, transactions, ``PREPARE``/``EXECUTE``,
    ``CHECKPOINT``/``VACUUM``, ``PIVOT`` as a statement (use ``SELECT … PIVOT``).
    A SELECT that calls a file-reading table function (``read_csv``, ``read_text``,
-   ``glob``, …) or scans a path (``FROM '/etc/passwd'``) is refused too.
+   ``glob``, …), scans a path (``FROM '/etc/passwd'``), calls a function with a side
+   effect (:data:`SIDE_EFFECT_FUNCTIONS`: checkpoints, logging, profiling, Python
+   object scans) or hides SQL text in ``query('…')`` is refused too.
 
 2. **How it runs** (:mod:`mart.db`). A cursor on a read-only connection with external
    access off and the configuration locked, so a statement that slips past layer 1
@@ -85,6 +87,38 @@ FILE_FUNCTIONS = frozenset(
     }
 )
 
+# Functions callable from a SELECT that change state or run serialized plans. The locked
+# configuration already stops most of them (logging, profiling, grammar extensions);
+# refusing them here gives a plain message and covers the rest (checkpoints, log
+# truncation, Python object scans, which need pointers SQL cannot make anyway).
+SIDE_EFFECT_FUNCTIONS = frozenset(
+    {
+        "checkpoint",
+        "force_checkpoint",
+        "enable_logging",
+        "disable_logging",
+        "truncate_duckdb_logs",
+        "write_log",
+        "enable_profiling",
+        "disable_profiling",
+        "add_grammar_extension",
+        "remove_grammar_extension",
+        "create_external_resource",
+        "register_external_resource",
+        "register_external_resource_type",
+        "deregister_external_resource",
+        "destroy_external_resource",
+        "json_execute_serialized_sql",
+        "arrow_scan",
+        "arrow_scan_dumb",
+        "python_arrow_scan",
+        "pandas_scan",
+        "python_map_function",
+        "setval",
+        "nextval",
+    }
+)
+
 MSG_EMPTY = "Enter a SQL query: the text holds no statement (only blanks, comments or ';')."
 MSG_MANY = "Only one statement at a time: the text holds {count} statements. Run them one by one."
 MSG_WRITE = (
@@ -100,6 +134,10 @@ MSG_ADMIN = (
     "it reads the published mart with fixed settings."
 )
 MSG_OTHER = "Only reads are allowed in the console ({keyword} refused). Use SELECT."
+MSG_NESTED = (
+    "query() is not allowed in the console: it runs SQL text that cannot be checked "
+    "first. Write that query directly instead."
+)
 MSG_TIMEOUT = (
     "The query took longer than {seconds:g} s and was stopped. "
     "Add a WHERE or a LIMIT, or aggregate before joining."
@@ -166,29 +204,31 @@ def _parse(sql: str) -> list[Any]:
         raise SandboxError(_plain(exc)) from None
 
 
-def _file_access(node: Any) -> str | None:
-    """The first file-reading function or path scan in a serialized SELECT, if any."""
+def _refusal_in(node: Any) -> str | None:
+    """Why a serialized SELECT is refused (a file read or a side effect), if it is."""
     if isinstance(node, dict):
+        name = ""
         if node.get("type") == "TABLE_FUNCTION":
-            function = node.get("function") or {}
-            name = str(function.get("function_name", "")).lower()
-            if name in FILE_FUNCTIONS or name.startswith("read_") or name.endswith("_scan"):
-                return f"{name}()"
+            name = str((node.get("function") or {}).get("function_name", "")).lower()
+        elif node.get("class") == "FUNCTION":
+            name = str(node.get("function_name", "")).lower()
+        if name in SIDE_EFFECT_FUNCTIONS:
+            return MSG_OTHER.format(keyword=f"{name}()")
+        if name == "query":
+            return MSG_NESTED
+        if name in FILE_FUNCTIONS or name.startswith("read_") or name.endswith("_scan"):
+            return MSG_FILES.format(what=f"{name}()")
         if node.get("type") == "BASE_TABLE":
             table = str(node.get("table_name", ""))
             if _PATH_LIKE.search(table):
-                return f"FROM '{table}'"
-        if node.get("class") == "FUNCTION":
-            name = str(node.get("function_name", "")).lower()
-            if name in FILE_FUNCTIONS or name.startswith("read_"):
-                return f"{name}()"
+                return MSG_FILES.format(what=f"FROM '{table}'")
         children: Any = node.values()
     elif isinstance(node, list):
         children = node
     else:
         return None
     for child in children:
-        found = _file_access(child)
+        found = _refusal_in(child)
         if found:
             return found
     return None
@@ -222,9 +262,9 @@ def _check_select(text: str) -> None:
     if tree.get("error"):
         # Shorthands such as SHOW/DESCRIBE may not serialize; they read the catalog only.
         return
-    what = _file_access(tree.get("statements", []))
-    if what:
-        raise SandboxError(MSG_FILES.format(what=what))
+    refusal = _refusal_in(tree.get("statements", []))
+    if refusal:
+        raise SandboxError(refusal)
 
 
 def _kind(statement: Any, text: str) -> str:

@@ -53,20 +53,62 @@ FILE_READS = [
 
 @pytest.mark.parametrize("sql", FILE_READS)
 def test_file_reads_are_refused(mart_db: Path, secret_file: Path, sql: str) -> None:
-    message = _refusal(mart_db, sql.format(secret=secret_file, secret_dir=secret_file.parent))
+    statement = sql.format(secret=secret_file, secret_dir=secret_file.parent)
+    message = _refusal(mart_db, statement)
     assert message.startswith("Reading files is not allowed in the console")
     assert "hunter2" not in message
+    # Refused before anything runs, too (the connection alone: tests/sandbox/test_db.py).
+    with pytest.raises(SandboxError, match="Reading files is not allowed"):
+        sandbox.check_sql(statement)
 
 
 def test_file_read_hidden_from_the_parser_is_stopped_by_the_connection(
     mart_db: Path, secret_file: Path
 ) -> None:
-    # query() takes its SQL as a string, so only the connection configuration sees it.
-    hidden = f"select * from query('select * from read_text(''{secret_file}'')')"
-    sandbox.check_sql(hidden)  # the parser layer lets it through ...
+    # query_table() takes a name as a string, which DuckDB resolves with a replacement
+    # scan: only the connection configuration sees that it is a file.
+    hidden = f"select * from query_table('{secret_file}')"
+    assert sandbox.check_sql(hidden) == "SELECT"  # the parser layer lets it through ...
     message = _refusal(mart_db, hidden)  # ... and the locked connection refuses it
     assert message.startswith("Reading files is not allowed in the console")
     assert "hunter2" not in message
+
+
+def test_sql_hidden_in_a_string_is_refused(mart_db: Path, secret_file: Path) -> None:
+    message = _refusal(
+        mart_db, f"select * from query('select * from read_text(''{secret_file}'')')"
+    )
+    assert message.startswith("query() is not allowed in the console")
+    assert _refusal(mart_db, "select * from query('select 1')").startswith("query() is not")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select * from checkpoint()",
+        "select * from force_checkpoint()",
+        "select * from enable_logging()",
+        "select * from truncate_duckdb_logs()",
+        "select write_log('x')",
+        "select * from enable_profiling()",
+        "select * from json_execute_serialized_sql(json_serialize_sql('select 1'))",
+        "select count(*) from main.fct_transactions where 0 < (select count(*) from checkpoint())",
+    ],
+)
+def test_side_effect_functions_are_refused(mart_db: Path, sql: str) -> None:
+    assert _refusal(mart_db, sql).startswith("Only reads are allowed in the console")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "with gone as (delete from main.fct_transactions returning *) select * from gone",
+        "with changed as (update main.fct_transactions set amount = 0 returning *) select 1",
+    ],
+)
+def test_writes_hidden_in_a_select_are_refused(mart_db: Path, sql: str) -> None:
+    assert _refusal(mart_db, sql).startswith("Writes are not allowed")
+    _unchanged(mart_db)
 
 
 @pytest.mark.parametrize(
@@ -259,6 +301,8 @@ def test_cte_with_aggregates(mart_db: Path) -> None:
         ("explain analyze select count(*) from main.fct_transactions", "explain_key"),
         ("(select 1 as a) union all (select 2)", "a"),
         ("select * from query_table('main.fct_transactions')", "transaction_id"),
+        ("select * from duckdb_settings() where name = 'lock_configuration'", "name"),
+        ("select current_setting('enable_external_access') as setting", "setting"),
     ],
 )
 def test_read_shorthands_are_accepted(mart_db: Path, sql: str, first_column: str) -> None:
