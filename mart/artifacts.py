@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from mart.errors import InputError, NotFoundError
+from mart.errors import InputError, MartError, NotFoundError
 
 BUILD_COMMANDS = frozenset({"build", "run", "test", "seed", "snapshot", "retry"})
 """dbt commands whose run_results statuses describe a build (not a compile)."""
@@ -504,7 +504,10 @@ def count_rows(db_path: str | os.PathLike[str], relations: Iterable[str]) -> dic
 
 
 def failing_rows(
-    db_path: str | os.PathLike[str], test: TestResult | str, limit: int = 100, *,
+    db_path: str | os.PathLike[str],
+    test: TestResult | str,
+    limit: int = 100,
+    *,
     artifacts: BuildArtifacts | None = None,
 ) -> pd.DataFrame:
     """Up to ``limit`` stored failing rows of ``test`` from the build's DuckDB file.
@@ -530,8 +533,7 @@ def failing_rows(
         )
     if not test.stored_failures_relation:
         raise InputError(
-            f"The failing rows of {test.name} are not stored: the test does not set "
-            "store_failures."
+            f"The failing rows of {test.name} are not stored: the test does not set store_failures."
         )
     con = connect_readonly(db_path)
     try:
@@ -554,12 +556,8 @@ def failing_rows(
         con.close()
 
 
-_REF = re.compile(
-    r"\{\{\s*ref\(\s*(['\"])([^'\"]+)\1\s*(?:,\s*(['\"])([^'\"]+)\3\s*)?\)\s*\}\}"
-)
-_SOURCE = re.compile(
-    r"\{\{\s*source\(\s*(['\"])([^'\"]+)\1\s*,\s*(['\"])([^'\"]+)\3\s*\)\s*\}\}"
-)
+_REF = re.compile(r"\{\{\s*ref\(\s*(['\"])([^'\"]+)\1\s*(?:,\s*(['\"])([^'\"]+)\3\s*)?\)\s*\}\}")
+_SOURCE = re.compile(r"\{\{\s*source\(\s*(['\"])([^'\"]+)\1\s*,\s*(['\"])([^'\"]+)\3\s*\)\s*\}\}")
 _JINJA = re.compile(r"\{\{|\{%|\{#")
 
 
@@ -617,7 +615,9 @@ def _read_json(path: Path) -> Any:
     except FileNotFoundError:
         return None
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path} is not valid JSON ({exc}): the build's artifacts are damaged.")
+        raise MartError(
+            f"{path} is not valid JSON ({exc}): the build's artifacts are damaged; rebuild."
+        ) from None
 
 
 def _replace(obj: Any, **changes: Any) -> Any:
@@ -778,9 +778,7 @@ def _parse(
             if raw["resource_type"] in {"model", "snapshot", "seed", "source"}
             else None,
             status=status,
-            execution_time=result.get("execution_time")
-            if status and status != "skipped"
-            else None,
+            execution_time=result.get("execution_time") if status and status != "skipped" else None,
             rows_affected=int(rows_affected) if isinstance(rows_affected, int) else None,
             description=str(raw.get("description") or "").strip(),
             tags=tuple(raw.get("tags") or config.get("tags") or ()),
