@@ -38,8 +38,14 @@ def _cmd_load(args: argparse.Namespace) -> int:
     mapping = {k: (v or None) for k, v in parse_assignments(args.map, "--map").items()}
     defaults = parse_assignments(args.default, "--default")
     result = datasets.load_file(
-        _workspace(args), args.dataset, args.file, mode=args.mode, mapping=mapping,
-        date_format=args.date_format, defaults=defaults, message=args.message,
+        _workspace(args),
+        args.dataset,
+        args.file,
+        mode=args.mode,
+        mapping=mapping,
+        date_format=args.date_format,
+        defaults=defaults,
+        message=args.message,
     )
     print(result.report.to_text())
     version = result.version
@@ -68,9 +74,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from mart.generate import DEFAULT_AS_OF, DEFAULT_DAYS, generate
 
     versions = generate(
-        _workspace(args), customers=args.customers, transactions=args.transactions,
-        events=args.events, seed=args.seed, as_of=args.as_of or DEFAULT_AS_OF,
-        days=args.days or DEFAULT_DAYS, message=args.message,
+        _workspace(args),
+        customers=args.customers,
+        transactions=args.transactions,
+        events=args.events,
+        seed=args.seed,
+        as_of=args.as_of or DEFAULT_AS_OF,
+        days=args.days or DEFAULT_DAYS,
+        message=args.message,
     )
     for name, version in versions.items():
         print(f"{name}: v{version.id} ({version.row_count} rows) {version.message}")
@@ -121,7 +132,8 @@ def _version_number(text: str) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the dataset commands to the ``python -m mart`` parser."""
     reset = subparsers.add_parser(
-        "reset", help="new versions of both datasets equal to the bundled sample",
+        "reset",
+        help="new versions of both datasets equal to the bundled sample",
         description="Create a new version of transactions (the 8 sample transactions) and "
         "events (the sample events). History is kept; undo goes back.",
     )
@@ -129,7 +141,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     reset.set_defaults(func=_cmd_reset)
 
     load = subparsers.add_parser(
-        "load", help="load a CSV/TSV, JSON or Parquet file as a new version",
+        "load",
+        help="load a CSV/TSV, JSON or Parquet file as a new version",
         description="Validate FILE, map its columns onto the dataset's fields and save it "
         "as a new HEAD version. Structural problems refuse the load (exit 1, nothing "
         "changes); empty values, duplicates, negative amounts and future dates are let in "
@@ -137,29 +150,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     load.add_argument("dataset", choices=DATASETS, help="which dataset")
     load.add_argument("file", help="path of the file to load")
-    load.add_argument("--mode", choices=("replace", "append"), default="replace",
-                      help="replace HEAD's rows (default) or append to them")
-    load.add_argument("--map", action="append", metavar="FIELD=COLUMN",
-                      help="use COLUMN for FIELD (repeatable; FIELD= unmaps a guess)")
-    load.add_argument("--date-format", metavar="FMT",
-                      help="strptime format of the date column, e.g. %%d/%%m/%%Y or %%Y%%m%%d")
-    load.add_argument("--default", action="append", metavar="FIELD=VALUE",
-                      help="value for FIELD when it has no column, is empty or unreadable "
-                      "(repeatable)")
+    load.add_argument(
+        "--mode",
+        choices=("replace", "append"),
+        default="replace",
+        help="replace HEAD's rows (default) or append to them",
+    )
+    load.add_argument(
+        "--map",
+        action="append",
+        metavar="FIELD=COLUMN",
+        help="use COLUMN for FIELD (repeatable; FIELD= unmaps a guess)",
+    )
+    load.add_argument(
+        "--date-format",
+        metavar="FMT",
+        help="strptime format of the date column, e.g. %%d/%%m/%%Y or %%Y%%m%%d",
+    )
+    load.add_argument(
+        "--default",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="value for FIELD when it has no column, is empty or unreadable (repeatable)",
+    )
     load.add_argument("--message", help="version message")
     load.set_defaults(func=_cmd_load)
 
     gen = subparsers.add_parser(
-        "generate", help="generate synthetic transactions and events as new versions",
+        "generate",
+        help="generate synthetic transactions and events as new versions",
         description="Generate deterministic synthetic data (seeded) with repeat purchases, "
         "churn, seasonality and a consistent events funnel; saves a new version of both "
         "datasets.",
     )
     gen.add_argument("--customers", type=_positive, required=True, help="number of customers")
-    gen.add_argument("--transactions", type=_positive, required=True,
-                     help="number of transactions")
-    gen.add_argument("--events", type=_positive,
-                     help="number of events (default about 4 per transaction)")
+    gen.add_argument("--transactions", type=_positive, required=True, help="number of transactions")
+    gen.add_argument(
+        "--events", type=_positive, help="number of events (default about 4 per transaction)"
+    )
     gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     gen.add_argument("--as-of", type=_date, help="dates end the day before (default 2025-01-01)")
     gen.add_argument("--days", type=_positive, help="length of the date range (default 730)")
@@ -167,14 +195,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.set_defaults(func=_cmd_generate)
 
     history = subparsers.add_parser(
-        "history", help="list the versions of a dataset (or both)",
+        "history",
+        help="list the versions of a dataset (or both)",
         description="List versions newest first; * marks HEAD.",
     )
     history.add_argument("dataset", nargs="?", choices=DATASETS, help="which dataset")
     history.set_defaults(func=_cmd_history)
 
     undo = subparsers.add_parser(
-        "undo", help="move HEAD back to its parent version",
+        "undo",
+        help="move HEAD back to its parent version",
         description="Move HEAD of DATASET (or of both) back to its parent. Nothing is "
         "deleted: restore brings the undone version back.",
     )
@@ -182,7 +212,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     undo.set_defaults(func=_cmd_undo)
 
     restore = subparsers.add_parser(
-        "restore", help="make an old version HEAD again (as a new version)",
+        "restore",
+        help="make an old version HEAD again (as a new version)",
         description="Create a new HEAD version with the records of VERSION.",
     )
     restore.add_argument("dataset", choices=DATASETS, help="which dataset")
@@ -191,7 +222,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     restore.set_defaults(func=_cmd_restore)
 
     diff = subparsers.add_parser(
-        "diff", help="rows added, removed and changed between two versions",
+        "diff",
+        help="rows added, removed and changed between two versions",
         description="Compare version A with version B, matching records by "
         "transaction_id / event_id.",
     )
@@ -199,4 +231,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     diff.add_argument("a", type=_version_number, help="older version")
     diff.add_argument("b", type=_version_number, help="newer version")
     diff.set_defaults(func=_cmd_diff)
-

@@ -227,9 +227,7 @@ def _version_ids(ws: Workspace, dataset: str) -> list[int]:
     directory = _versions_dir(ws, dataset)
     if not directory.is_dir():
         return []
-    return sorted(
-        int(p.stem) for p in directory.glob("*.json") if re.fullmatch(r"\d+", p.stem)
-    )
+    return sorted(int(p.stem) for p in directory.glob("*.json") if re.fullmatch(r"\d+", p.stem))
 
 
 def _read_meta(ws: Workspace, dataset: str, version_id: int) -> Version:
@@ -238,9 +236,7 @@ def _read_meta(ws: Workspace, dataset: str, version_id: int) -> Version:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         known = ", ".join(str(i) for i in _version_ids(ws, dataset)) or "none"
-        raise NotFoundError(
-            f"{dataset} has no version {version_id} (versions: {known})."
-        ) from None
+        raise NotFoundError(f"{dataset} has no version {version_id} (versions: {known}).") from None
     return Version(
         dataset=dataset,
         id=int(data["id"]),
@@ -289,9 +285,10 @@ def _reserve_id(ws: Workspace, dataset: str) -> tuple[int, Path]:
         except FileExistsError:
             candidate += 1
             continue
-        if _meta_path(ws, dataset, candidate).exists() or version_path(
-            ws, dataset, candidate
-        ).exists():
+        if (
+            _meta_path(ws, dataset, candidate).exists()
+            or version_path(ws, dataset, candidate).exists()
+        ):
             claim.unlink(missing_ok=True)
             candidate += 1
             continue
@@ -366,10 +363,12 @@ def _conflict(ws: Workspace, dataset: str, base: int, current: int | None) -> Co
 
 
 def _write_lines(path: Path, lines: Sequence[str]) -> None:
-    table = pa.table({
-        "record_number": pa.array(range(1, len(lines) + 1), pa.int64()),
-        "raw_data": pa.array(lines, pa.string()),
-    })
+    table = pa.table(
+        {
+            "record_number": pa.array(range(1, len(lines) + 1), pa.int64()),
+            "raw_data": pa.array(lines, pa.string()),
+        }
+    )
     pq.write_table(table, path)
 
 
@@ -394,8 +393,12 @@ def _ensure_seeded(ws: Workspace, dataset: str) -> int:
             return existing[-1]
     lines = _sample_lines(dataset)
     version = create_version(
-        ws, dataset, lambda path: _write_lines(path, lines),
-        message="Bundled sample data", kind="seed", source=SAMPLE_FILES[dataset].name,
+        ws,
+        dataset,
+        lambda path: _write_lines(path, lines),
+        message="Bundled sample data",
+        kind="seed",
+        source=SAMPLE_FILES[dataset].name,
     )
     # Two first uses at once may both seed: the later one is a second, equal version.
     return _read_head_id(ws, dataset) or version.id
@@ -427,16 +430,12 @@ def undo(ws: Workspace, dataset: str) -> Version:
     with _dataset_lock(ws, dataset):
         current = _read_meta(ws, dataset, _read_head_id(ws, dataset))
         if current.parent is None:
-            raise InputError(
-                f"Nothing to undo: {dataset} v{current.id} is the first version."
-            )
+            raise InputError(f"Nothing to undo: {dataset} v{current.id} is the first version.")
         _set_head(ws, dataset, current.parent, "undo")
         return _read_meta(ws, dataset, current.parent)
 
 
-def restore(
-    ws: Workspace, dataset: str, version_id: int, message: str | None = None
-) -> Version:
+def restore(ws: Workspace, dataset: str, version_id: int, message: str | None = None) -> Version:
     """A new HEAD version with the records of ``version_id``; history is untouched."""
     source = get_version(ws, dataset, version_id)
     if _read_head_id(ws, dataset) == source.id:
@@ -450,8 +449,13 @@ def restore(
             shutil.copyfile(original, path)
 
     return create_version(
-        ws, dataset, write, message=message or f"Restore v{source.id}: {source.message}",
-        kind="restore", source=source.source, restored_from=source.id,
+        ws,
+        dataset,
+        write,
+        message=message or f"Restore v{source.id}: {source.message}",
+        kind="restore",
+        source=source.source,
+        restored_from=source.id,
     )
 
 
@@ -462,8 +466,11 @@ def reset_to_sample(ws: Workspace, message: str | None = None) -> dict[str, Vers
         _ensure_seeded(ws, dataset)
         lines = _sample_lines(dataset)
         result[dataset] = create_version(
-            ws, dataset, lambda path, lines=lines: _write_lines(path, lines),
-            message=message or "Reset to the bundled sample", kind="reset",
+            ws,
+            dataset,
+            lambda path, lines=lines: _write_lines(path, lines),
+            message=message or "Reset to the bundled sample",
+            kind="reset",
             source=SAMPLE_FILES[dataset].name,
         )
     return result
@@ -509,14 +516,20 @@ def diff(ws: Workspace, dataset: str, a: int, b: int, examples: int = 10) -> Ver
 
         def keys(where: str, column: str) -> list[str]:
             return [
-                r[0] for r in con.execute(
+                r[0]
+                for r in con.execute(
                     f"select {column} from d where {where} order by {column} limit ?", [examples]
                 ).fetchall()
             ]
 
         return VersionDiff(
-            dataset=dataset, a=va.id, b=vb.id, key=ID_FIELD[dataset],
-            added=int(counts[0]), removed=int(counts[1]), changed=int(counts[2]),
+            dataset=dataset,
+            a=va.id,
+            b=vb.id,
+            key=ID_FIELD[dataset],
+            added=int(counts[0]),
+            removed=int(counts[1]),
+            changed=int(counts[2]),
             unchanged=int(counts[3]),
             added_keys=keys("ka is null", "kb"),
             removed_keys=keys("kb is null", "ka"),
@@ -552,8 +565,13 @@ def load_file(
     name = source_name or Path(path).name
     with duckdb.connect() as con:
         report = prepare_records(
-            con, dataset, path, mapping=mapping, date_format=date_format,
-            defaults=defaults, source_name=name,
+            con,
+            dataset,
+            path,
+            mapping=mapping,
+            date_format=date_format,
+            defaults=defaults,
+            source_name=name,
         )
         if mode == "append":
             base_path = version_path(ws, dataset, base.id)
@@ -567,9 +585,7 @@ def load_file(
             query = "select _row as record_number, raw_data from records order by _row"
 
         def write(target: Path) -> None:
-            con.execute(
-                f"copy ({query}) to {_sql_path(target)} (format parquet, compression zstd)"
-            )
+            con.execute(f"copy ({query}) to {_sql_path(target)} (format parquet, compression zstd)")
 
         summary = {
             "file_rows": report.row_count,
@@ -578,10 +594,14 @@ def load_file(
             "mapping": report.mapping,
         }
         version = create_version(
-            ws, dataset, write,
+            ws,
+            dataset,
+            write,
             message=message or f"{mode.capitalize()} from {name} ({report.row_count} rows)",
-            kind=f"load-{mode}", source=name,
-            expected_head=base.id if mode == "append" else None, summary=summary,
+            kind=f"load-{mode}",
+            source=name,
+            expected_head=base.id if mode == "append" else None,
+            summary=summary,
         )
     return LoadResult(version=version, report=report)
 
@@ -610,8 +630,9 @@ def _filter_sql(
     if text:
         # Search the values, not the keys: drop every '"key":' before matching.
         clauses.append("""regexp_replace(raw_data, '"[^"]*"\\s*:', '', 'g') ilike ?""")
-        params.append("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                      + "%")
+        params.append(
+            "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
         clauses[-1] += " escape '\\'"
     return (" where " + " and ".join(clauses)) if clauses else "", params
 
@@ -640,10 +661,13 @@ def count_records(
     get_version(ws, dataset, vid)
     where, params = _filter_sql(dataset, customer_id, date_from, date_to, text)
     with duckdb.connect() as con:
-        return int(con.execute(
-            f"select count(*) from read_parquet({_sql_path(version_path(ws, dataset, vid))})"
-            f"{where}", params,
-        ).fetchall()[0][0])
+        return int(
+            con.execute(
+                f"select count(*) from read_parquet({_sql_path(version_path(ws, dataset, vid))})"
+                f"{where}",
+                params,
+            ).fetchall()[0][0]
+        )
 
 
 def read_records(
@@ -681,7 +705,8 @@ def read_records(
             params,
         )
         keys = [
-            k for (k,) in con.execute(
+            k
+            for (k,) in con.execute(
                 "select key from (select unnest(json_keys(raw_data)) as key, record_number "
                 "from picked) group by key order by min(record_number)"
             ).fetchall()
@@ -759,9 +784,17 @@ def _edit_amount(value: Any) -> Decimal:
     return -amount if negative else amount
 
 
-_EDIT_TIME_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
-                      "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M",
-                      "%Y-%m-%d %H:%M", "%Y/%m/%d", "%Y%m%d")
+_EDIT_TIME_FORMATS = (
+    "%Y-%m-%d",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d",
+    "%Y%m%d",
+)
 
 
 def _edit_time(name: str, value: Any) -> str:
@@ -781,8 +814,7 @@ def _edit_time(name: str, value: Any) -> str:
             except ValueError:
                 continue
         if moment is None:
-            hint = (" (day/month order is ambiguous)" if re.fullmatch(AMBIGUOUS_DATE, text)
-                    else "")
+            hint = " (day/month order is ambiguous)" if re.fullmatch(AMBIGUOUS_DATE, text) else ""
             raise InputError(
                 f"{text!r} is not a date for {name}{hint}: use YYYY-MM-DD"
                 + (" or YYYY-MM-DDTHH:MM:SS." if name == "event_timestamp" else ".")
@@ -842,7 +874,12 @@ def apply_edits(
     current = head(ws, dataset)
     if current.id != int(base_version):
         raise _keep_edits(
-            ws, dataset, int(base_version), updates, inserts, delete_set,
+            ws,
+            dataset,
+            int(base_version),
+            updates,
+            inserts,
+            delete_set,
             _conflict(ws, dataset, int(base_version), current.id),
         )
     if not updates and not inserts and not delete_set:
@@ -853,19 +890,24 @@ def apply_edits(
         found: dict[int, str] = {}
         if wanted:
             con.register("wanted", pa.table({"n": pa.array(wanted, pa.int64())}))
-            found = dict(con.execute(
-                f"select record_number, raw_data from read_parquet({_sql_path(path)}) "
-                "where record_number in (select n from wanted)"
-            ).fetchall())
+            found = dict(
+                con.execute(
+                    f"select record_number, raw_data from read_parquet({_sql_path(path)}) "
+                    "where record_number in (select n from wanted)"
+                ).fetchall()
+            )
         missing = [n for n in wanted if n not in found]
         if missing:
             raise InputError(
                 f"{dataset} v{current.id} has no record number(s) "
-                + ", ".join(map(str, missing[:20])) + "; reload the data and try again."
+                + ", ".join(map(str, missing[:20]))
+                + "; reload the data and try again."
             )
-        max_number = int(con.execute(
-            f"select coalesce(max(record_number), 0) from read_parquet({_sql_path(path)})"
-        ).fetchall()[0][0])
+        max_number = int(
+            con.execute(
+                f"select coalesce(max(record_number), 0) from read_parquet({_sql_path(path)})"
+            ).fetchall()[0][0]
+        )
         numbers: list[int] = []
         texts: list[str] = []
         for number, changes in sorted(updates.items()):
@@ -886,10 +928,15 @@ def apply_edits(
                 record[id_field] = f"{ID_PREFIX[dataset]}{stamp}-{index}"
             numbers.append(max_number + index)
             texts.append(dump_record(record))
-        con.register("changed", pa.table({
-            "record_number": pa.array(numbers, pa.int64()),
-            "raw_data": pa.array(texts, pa.string()),
-        }))
+        con.register(
+            "changed",
+            pa.table(
+                {
+                    "record_number": pa.array(numbers, pa.int64()),
+                    "raw_data": pa.array(texts, pa.string()),
+                }
+            ),
+        )
         con.register("deleted", pa.table({"n": pa.array(sorted(delete_set), pa.int64())}))
         query = (
             f"select base.record_number, coalesce(changed.raw_data, base.raw_data) as raw_data "
@@ -908,21 +955,24 @@ def apply_edits(
             parts.append(f"{len(delete_set)} deleted")
 
         def write(target: Path) -> None:
-            con.execute(
-                f"copy ({query}) to {_sql_path(target)} (format parquet, compression zstd)"
-            )
+            con.execute(f"copy ({query}) to {_sql_path(target)} (format parquet, compression zstd)")
 
         try:
             return create_version(
-                ws, dataset, write, message=message or "Edit: " + ", ".join(parts),
-                kind="edit", expected_head=current.id,
-                summary={"changed": len(numbers) - len(inserts), "added": len(inserts),
-                         "deleted": len(delete_set)},
+                ws,
+                dataset,
+                write,
+                message=message or "Edit: " + ", ".join(parts),
+                kind="edit",
+                expected_head=current.id,
+                summary={
+                    "changed": len(numbers) - len(inserts),
+                    "added": len(inserts),
+                    "deleted": len(delete_set),
+                },
             )
         except ConflictError as exc:
-            raise _keep_edits(
-                ws, dataset, current.id, updates, inserts, delete_set, exc
-            ) from None
+            raise _keep_edits(ws, dataset, current.id, updates, inserts, delete_set, exc) from None
 
 
 def _keep_edits(
@@ -937,13 +987,16 @@ def _keep_edits(
     """Save refused edits under ``datasets/<dataset>/conflicts/`` and say where."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     path = ws.dataset_dir(dataset) / "conflicts" / f"{stamp}-base{base}.json"
-    atomic_write_json(path, {
-        "dataset": dataset,
-        "base_version": base,
-        "updates": {str(k): dict(v) for k, v in updates.items()},
-        "inserts": [dict(row) for row in inserts],
-        "deletes": sorted(deletes),
-    })
+    atomic_write_json(
+        path,
+        {
+            "dataset": dataset,
+            "base_version": base,
+            "updates": {str(k): dict(v) for k, v in updates.items()},
+            "inserts": [dict(row) for row in inserts],
+            "deletes": sorted(deletes),
+        },
+    )
     kept = ConflictError(f"{error} Your edits were kept in {path}.")
     kept.saved_edits_path = path  # type: ignore[attr-defined]
     return kept

@@ -43,8 +43,14 @@ from mart.errors import InputError
 from mart.workspace import Workspace
 
 CATEGORIES = (
-    "Electronics", "Accessories", "Audio", "Computers", "Gaming", "Smart Home",
-    "Cameras", "Wearables",
+    "Electronics",
+    "Accessories",
+    "Audio",
+    "Computers",
+    "Gaming",
+    "Smart Home",
+    "Cameras",
+    "Wearables",
 )
 CATEGORY_WEIGHTS = np.array([0.24, 0.22, 0.14, 0.10, 0.10, 0.08, 0.06, 0.06])
 PRICE_FACTOR = np.array([2.2, 0.45, 1.2, 4.5, 1.6, 1.4, 3.0, 1.8])
@@ -165,13 +171,16 @@ def generate_data(
     order = np.lexsort((tx_seconds, tx_day))
     tx_customer = buyers[owner][order]
     tx_day, cents, category, tx_seconds = (
-        tx_day[order], cents[order], category[order], tx_seconds[order],
+        tx_day[order],
+        cents[order],
+        category[order],
+        tx_seconds[order],
     )
 
     # Events: purchase sessions first, then abandoned carts and browse-only sessions.
     budget = events - n_tx
     purchase_extra = min(3 * n_tx, round(0.65 * budget))
-    base, rem = (divmod(purchase_extra, n_tx) if n_tx else (0, 0))
+    base, rem = divmod(purchase_extra, n_tx) if n_tx else (0, 0)
     pre_steps = np.full(n_tx, base, dtype=np.int64)
     pre_steps[rng.permutation(n_tx)[:rem]] += 1
     rest = budget - purchase_extra
@@ -188,18 +197,20 @@ def generate_data(
     within = _within(rng.integers(20, 400, session_of.size), size)
     duration = within[np.cumsum(size) - 1] if n_tx else within
     back = duration[session_of] - within if n_tx else within
-    parts.append({
-        "customer": tx_customer[session_of],
-        "session_key": session_of,
-        "step": step,
-        "seconds": end_seconds[session_of] - back,
-        "category": np.where(step == 0, -1, category[session_of]),
-    })
+    parts.append(
+        {
+            "customer": tx_customer[session_of],
+            "session_key": session_of,
+            "step": step,
+            "seconds": end_seconds[session_of] - back,
+            "category": np.where(step == 0, -1, category[session_of]),
+        }
+    )
 
     # Non-purchase sessions: (customer, steps) with steps 3 (abandoned), 2 or 1 (browse).
-    session_steps = np.concatenate([
-        np.full(n_abandoned, 3), np.full(n_browse, 2), np.full(single, 1)
-    ]).astype(np.int64)
+    session_steps = np.concatenate(
+        [np.full(n_abandoned, 3), np.full(n_browse, 2), np.full(single, 1)]
+    ).astype(np.int64)
     n_other = session_steps.size
     other_customer = rng.integers(0, customers, n_other)
     browse_slots = np.arange(n_abandoned, n_other)
@@ -213,13 +224,15 @@ def generate_data(
         np.cumsum(session_steps) - session_steps, session_steps
     )
     gaps = rng.integers(20, 400, session_of.size)
-    parts.append({
-        "customer": other_customer[session_of],
-        "session_key": n_tx + session_of,
-        "step": position,
-        "seconds": other_start[session_of] + _within(gaps, session_steps),
-        "category": np.where(position == 0, -1, other_category[session_of]),
-    })
+    parts.append(
+        {
+            "customer": other_customer[session_of],
+            "session_key": n_tx + session_of,
+            "step": position,
+            "seconds": other_start[session_of] + _within(gaps, session_steps),
+            "category": np.where(position == 0, -1, other_category[session_of]),
+        }
+    )
 
     ev = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
     order = np.lexsort((ev["step"], ev["session_key"], ev["seconds"]))
@@ -230,21 +243,25 @@ def generate_data(
     rank[np.argsort(first_seen[1], kind="stable")] = np.arange(first_seen[0].size)
     session_number = rank[np.searchsorted(first_seen[0], ev["session_key"])] + 1
 
-    tx_table = pa.table({
-        "number": pa.array(np.arange(1, n_tx + 1, dtype=np.int64)),
-        "customer": pa.array(tx_customer.astype(np.int64) + 1),
-        "day": pa.array(tx_day.astype(np.int64)),
-        "cents": pa.array(cents),
-        "category": pa.array(category.astype(np.int64)),
-    })
-    ev_table = pa.table({
-        "number": pa.array(np.arange(1, ev["step"].size + 1, dtype=np.int64)),
-        "customer": pa.array(ev["customer"].astype(np.int64) + 1),
-        "session": pa.array(session_number.astype(np.int64)),
-        "step": pa.array(ev["step"].astype(np.int64)),
-        "seconds": pa.array(ev["seconds"].astype(np.int64)),
-        "category": pa.array(ev["category"].astype(np.int64)),
-    })
+    tx_table = pa.table(
+        {
+            "number": pa.array(np.arange(1, n_tx + 1, dtype=np.int64)),
+            "customer": pa.array(tx_customer.astype(np.int64) + 1),
+            "day": pa.array(tx_day.astype(np.int64)),
+            "cents": pa.array(cents),
+            "category": pa.array(category.astype(np.int64)),
+        }
+    )
+    ev_table = pa.table(
+        {
+            "number": pa.array(np.arange(1, ev["step"].size + 1, dtype=np.int64)),
+            "customer": pa.array(ev["customer"].astype(np.int64) + 1),
+            "session": pa.array(session_number.astype(np.int64)),
+            "step": pa.array(ev["step"].astype(np.int64)),
+            "seconds": pa.array(ev["seconds"].astype(np.int64)),
+            "category": pa.array(ev["category"].astype(np.int64)),
+        }
+    )
     return GeneratedData(start=start, customers=customers, transactions=tx_table, events=ev_table)
 
 
@@ -270,8 +287,7 @@ def _writer(
         con.register(name, table)
         target = "'" + str(path).replace("'", "''") + "'"
         con.execute(
-            f"copy ({select}) to {target} (format parquet, compression zstd, "
-            "row_group_size 200000)"
+            f"copy ({select}) to {target} (format parquet, compression zstd, row_group_size 200000)"
         )
         con.unregister(name)
 
@@ -323,17 +339,32 @@ def generate(
     label = message or (
         f"Generated: {customers} customers, {n_tx} transactions, {n_ev} events (seed {seed})"
     )
-    summary = {"customers": customers, "transactions": n_tx, "events": n_ev, "seed": seed,
-               "as_of": as_of.isoformat(), "days": days}
+    summary = {
+        "customers": customers,
+        "transactions": n_tx,
+        "events": n_ev,
+        "seed": seed,
+        "as_of": as_of.isoformat(),
+        "days": days,
+    }
     with duckdb.connect() as con:
         return {
             "transactions": create_version(
-                ws, "transactions", _writer(con, "gen_transactions", data.transactions,
-                                            tx_select),
-                message=label, kind="generate", source="generator", summary=summary,
+                ws,
+                "transactions",
+                _writer(con, "gen_transactions", data.transactions, tx_select),
+                message=label,
+                kind="generate",
+                source="generator",
+                summary=summary,
             ),
             "events": create_version(
-                ws, "events", _writer(con, "gen_events", data.events, ev_select),
-                message=label, kind="generate", source="generator", summary=summary,
+                ws,
+                "events",
+                _writer(con, "gen_events", data.events, ev_select),
+                message=label,
+                kind="generate",
+                source="generator",
+                summary=summary,
             ),
         }

@@ -120,36 +120,109 @@ AMBIGUOUS_DATE = r"\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}([ T].*)?"
 # Earlier entries win; a column is suggested for one field only.
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "transaction_id": (
-        "transactionid", "txnid", "txid", "transid", "transactionno", "transactionnumber",
-        "invoiceno", "invoicenumber", "invoiceid", "invoice", "orderid", "orderno",
-        "ordernumber", "order", "receiptid", "saleid", "id",
+        "transactionid",
+        "txnid",
+        "txid",
+        "transid",
+        "transactionno",
+        "transactionnumber",
+        "invoiceno",
+        "invoicenumber",
+        "invoiceid",
+        "invoice",
+        "orderid",
+        "orderno",
+        "ordernumber",
+        "order",
+        "receiptid",
+        "saleid",
+        "id",
     ),
     "event_id": ("eventid", "eventno", "eventnumber", "hitid", "id"),
     "customer_id": (
-        "customerid", "custid", "customerno", "customernumber", "customer", "clientid",
-        "client", "clientno", "userid", "user", "buyerid", "accountid", "memberid",
-        "shopperid", "customeremail", "email", "useremail",
+        "customerid",
+        "custid",
+        "customerno",
+        "customernumber",
+        "customer",
+        "clientid",
+        "client",
+        "clientno",
+        "userid",
+        "user",
+        "buyerid",
+        "accountid",
+        "memberid",
+        "shopperid",
+        "customeremail",
+        "email",
+        "useremail",
     ),
     "session_id": ("sessionid", "session", "visitid", "visit", "sessionkey"),
     "event_type": ("eventtype", "eventname", "event", "action", "activity", "type"),
     "transaction_date": (
-        "transactiondate", "orderdate", "invoicedate", "purchasedate", "saledate",
-        "salesdate", "transactiontime", "transactiondatetime", "orderdatetime", "date",
-        "createdat", "created", "paidat", "processedat", "datetime", "timestamp", "time",
+        "transactiondate",
+        "orderdate",
+        "invoicedate",
+        "purchasedate",
+        "saledate",
+        "salesdate",
+        "transactiontime",
+        "transactiondatetime",
+        "orderdatetime",
+        "date",
+        "createdat",
+        "created",
+        "paidat",
+        "processedat",
+        "datetime",
+        "timestamp",
+        "time",
     ),
     "event_timestamp": (
-        "eventtimestamp", "eventtime", "eventdatetime", "timestamp", "ts", "occurredat",
-        "datetime", "time", "eventdate", "createdat", "created", "date",
+        "eventtimestamp",
+        "eventtime",
+        "eventdatetime",
+        "timestamp",
+        "ts",
+        "occurredat",
+        "datetime",
+        "time",
+        "eventdate",
+        "createdat",
+        "created",
+        "date",
     ),
     "amount": (
-        "amount", "transactionamount", "totalamount", "amountusd", "dollarvalue",
-        "dollaramount", "total", "ordertotal", "grandtotal", "totalprice", "sales",
-        "salesamount", "revenue", "value", "price", "subtotal", "lineitemprice",
+        "amount",
+        "transactionamount",
+        "totalamount",
+        "amountusd",
+        "dollarvalue",
+        "dollaramount",
+        "total",
+        "ordertotal",
+        "grandtotal",
+        "totalprice",
+        "sales",
+        "salesamount",
+        "revenue",
+        "value",
+        "price",
+        "subtotal",
+        "lineitemprice",
         "unitprice",
     ),
     "product_category": (
-        "productcategory", "category", "categoryname", "productcategoryname",
-        "producttype", "productline", "department", "productgroup", "itemcategory",
+        "productcategory",
+        "category",
+        "categoryname",
+        "productcategoryname",
+        "producttype",
+        "productline",
+        "department",
+        "productgroup",
+        "itemcategory",
     ),
 }
 
@@ -491,14 +564,18 @@ def read_source(
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     info.columns = [
-        name for (name,) in con.execute(
+        name
+        for (name,) in con.execute(
             "select column_name from duckdb_columns() where table_name = ? order by column_index",
             [table],
-        ).fetchall() if name != "_row"
+        ).fetchall()
+        if name != "_row"
     ]
     info.row_count = int(con.execute(f"select count(*) from {table}").fetchall()[0][0])
     report.file_format, report.encoding, report.delimiter = (
-        info.file_format, info.encoding, info.delimiter,
+        info.file_format,
+        info.encoding,
+        info.delimiter,
     )
     report.columns, report.row_count = list(info.columns), info.row_count
     if info.row_count == 0:
@@ -533,11 +610,19 @@ def _read_csv(
         "order by line"
     ).fetchall()
     if rejects:
+        seen_lines: set[int] = set()
         for line, column, _kind, text, message in rejects:
-            report.add_error(Problem(
-                message.rstrip("."), line=int(line), column=column or None,
-                value=(text or "").rstrip("\r\n"),
-            ))
+            if line in seen_lines:  # one problem per line: a short row reports each gap
+                continue
+            seen_lines.add(line)
+            report.add_error(
+                Problem(
+                    message.rstrip("."),
+                    line=int(line),
+                    column=column or None,
+                    value=(text or "").rstrip("\r\n"),
+                )
+            )
         raise LoadRefusedError(report)
     select = ", ".join(_ident(name) for name in header)
     con.execute(
@@ -559,13 +644,17 @@ def _read_json(
     except duckdb.Error as exc:
         message = _duckdb_message(exc)
         found = re.search(r"record/value (\d+)", message)
-        raise _refuse(report, Problem(
-            f"the file is not valid JSON (truncated or malformed): {message}",
-            row=int(found.group(1)) if found else None,
-        )) from None
+        raise _refuse(
+            report,
+            Problem(
+                f"the file is not valid JSON (truncated or malformed): {message}",
+                row=int(found.group(1)) if found else None,
+            ),
+        ) from None
     not_objects = con.execute(
         "select rowid + 1, left(json::VARCHAR, 80) from json_raw "
-        "where json_type(json) <> 'OBJECT' order by rowid limit ?", [MAX_PROBLEMS]
+        "where json_type(json) <> 'OBJECT' order by rowid limit ?",
+        [MAX_PROBLEMS],
     ).fetchall()
     if not_objects:
         count = con.execute(
@@ -576,7 +665,8 @@ def _read_json(
         report.error_count += count - len(not_objects)
         raise LoadRefusedError(report)
     keys = [
-        key for (key,) in con.execute(
+        key
+        for (key,) in con.execute(
             "select key from (select unnest(json_keys(json)) as key, rowid as r from json_raw) "
             "group by key order by min(r)"
         ).fetchall()
@@ -612,9 +702,9 @@ def _read_parquet(
             f"select row_number() over ()::BIGINT as _row, {select} from {source}"
         )
     except duckdb.Error as exc:
-        raise _refuse(report, Problem(
-            f"the file cannot be read as Parquet: {_duckdb_message(exc)}"
-        )) from None
+        raise _refuse(
+            report, Problem(f"the file cannot be read as Parquet: {_duckdb_message(exc)}")
+        ) from None
 
 
 def preview_file(path: str | os.PathLike[str], limit: int = 20) -> tuple[FileInfo, pd.DataFrame]:
@@ -690,8 +780,9 @@ def _parse_expr(value: str, kind: str, date_format: str | None) -> str:
     return value
 
 
-def _check_default(dataset: str, name: str, value: str, date_format: str | None,
-                   con: duckdb.DuckDBPyConnection) -> None:
+def _check_default(
+    dataset: str, name: str, value: str, date_format: str | None, con: duckdb.DuckDBPyConnection
+) -> None:
     kind = FIELD_KINDS.get(name)
     if kind is None:
         return
@@ -745,19 +836,23 @@ def prepare_records(
             if column.lower() in by_lower:
                 chosen[name] = report.mapping[name] = by_lower[column.lower()]
                 continue
-            report.add_error(Problem(
-                f"no column named {column!r}; the file's columns are: "
-                + ", ".join(repr(c) for c in info.columns),
-                field=name,
-            ))
+            report.add_error(
+                Problem(
+                    f"no column named {column!r}; the file's columns are: "
+                    + ", ".join(repr(c) for c in info.columns),
+                    field=name,
+                )
+            )
     for name in REQUIRED[dataset]:
         if chosen.get(name) is None and name not in defaults:
-            report.add_error(Problem(
-                f"required field {name} has no column; map one of "
-                + ", ".join(repr(c) for c in info.columns)
-                + f" (e.g. --map {name}=COLUMN) or give --default {name}=VALUE",
-                field=name,
-            ))
+            report.add_error(
+                Problem(
+                    f"required field {name} has no column; map one of "
+                    + ", ".join(repr(c) for c in info.columns)
+                    + f" (e.g. --map {name}=COLUMN) or give --default {name}=VALUE",
+                    field=name,
+                )
+            )
     if report.error_count:
         raise LoadRefusedError(report)
 
@@ -779,8 +874,9 @@ def prepare_records(
         kind = FIELD_KINDS.get(name, "string")
         raw = f"mart_clean({_ident(column)})" if column else "NULL::VARCHAR"
         selects.append(f"{raw} as {_ident(name + '__raw')}")
-        selects.append(f"{_parse_expr(_ident(name + '__raw'), kind, date_format)} "
-                       f"as {_ident(name + '__val')}")
+        selects.append(
+            f"{_parse_expr(_ident(name + '__raw'), kind, date_format)} as {_ident(name + '__val')}"
+        )
     # Lateral column aliases let each __val refer to its __raw.
     all_columns = ", ".join(f"coalesce({_ident(c)}, '')" for c in info.columns)
     selects.append(f"md5(concat_ws(chr(31), {all_columns})) as _hash")
@@ -837,6 +933,7 @@ def _collect_problems(
     today: date,
 ) -> None:
     """Fill ``report`` with unreadable values (errors) and semantic warnings."""
+
     def rows(sql: str, params: list | None = None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
 
@@ -864,8 +961,10 @@ def _collect_problems(
                     if date_format:
                         hint = f" with the format {date_format!r}"
                     elif ambiguous:
-                        hint = (" (day/month order is ambiguous: give a date format such as "
-                                "%d/%m/%Y or %m/%d/%Y)")
+                        hint = (
+                            " (day/month order is ambiguous: give a date format such as "
+                            "%d/%m/%Y or %m/%d/%Y)"
+                        )
                     else:
                         hint = " (give a date format, e.g. %d.%m.%Y)"
                 if name in defaults:
@@ -873,26 +972,36 @@ def _collect_problems(
                     for row, value in sample:
                         report.add_warning(
                             Problem(problem, row=row, column=column, field=name, value=value),
-                            "defaulted", 1,
+                            "defaulted",
+                            1,
                         )
                     report.warning_count += total - len(sample)
                     report.warning_summary["defaulted"] += total - len(sample)
                 else:
                     for row, value in sample:
-                        report.add_error(Problem(
-                            f"cannot read as {what}{hint}", row=row, column=column,
-                            field=name, value=value,
-                        ))
+                        report.add_error(
+                            Problem(
+                                f"cannot read as {what}{hint}",
+                                row=row,
+                                column=column,
+                                field=name,
+                                value=value,
+                            )
+                        )
                     report.error_count += total - len(sample)
         empty = count(f"select count(*) from parsed where {raw} is null")
         if empty:
             sample = rows(f"select _row from parsed where {raw} is null order by _row limit 5")
             listed = ", ".join(str(r) for (r,) in sample) + (", ..." if empty > 5 else "")
-            note = (f"; the default {defaults[name]!r} is used" if name in defaults
-                    else "; kept as null (the dbt tests will flag it)")
+            note = (
+                f"; the default {defaults[name]!r} is used"
+                if name in defaults
+                else "; kept as null (the dbt tests will flag it)"
+            )
             report.add_warning(
                 Problem(f"empty in {empty} row(s): {listed}{note}", column=column, field=name),
-                "empty values", empty,
+                "empty values",
+                empty,
             )
     if report.error_count:
         return
@@ -911,10 +1020,16 @@ def _collect_problems(
                 f"where {val} is not null group by {val} having count(*) > 1)"
             )
             for key, n, some in dups:
-                report.add_warning(Problem(
-                    f"duplicate {id_field} in {n} rows: " + ", ".join(map(str, some)),
-                    column=chosen[id_field], field=id_field, value=key,
-                ), "duplicate ids", 0)
+                report.add_warning(
+                    Problem(
+                        f"duplicate {id_field} in {n} rows: " + ", ".join(map(str, some)),
+                        column=chosen[id_field],
+                        field=id_field,
+                        value=key,
+                    ),
+                    "duplicate ids",
+                    0,
+                )
             report.warning_count += total
             report.warning_summary["duplicate ids"] += total
     if dataset == "transactions" and chosen.get("amount"):
@@ -924,10 +1039,17 @@ def _collect_problems(
             for row, value in rows(
                 f"select _row, {raw} from parsed where {val} < 0 order by _row limit 5"
             ):
-                report.add_warning(Problem(
-                    "negative amount (a refund?)", row=row, column=chosen["amount"],
-                    field="amount", value=value,
-                ), "negative amounts", 0)
+                report.add_warning(
+                    Problem(
+                        "negative amount (a refund?)",
+                        row=row,
+                        column=chosen["amount"],
+                        field="amount",
+                        value=value,
+                    ),
+                    "negative amounts",
+                    0,
+                )
             report.warning_count += neg
             report.warning_summary["negative amounts"] += neg
         rounded = count(
@@ -935,10 +1057,15 @@ def _collect_problems(
             f"try_cast(mart_amount_text({raw}) as DECIMAL(38, 10)) <> {val}"
         )
         if rounded:
-            report.add_warning(Problem(
-                f"{rounded} amount(s) have more than 2 decimals and were rounded to cents",
-                column=chosen["amount"], field="amount",
-            ), "rounded amounts", rounded)
+            report.add_warning(
+                Problem(
+                    f"{rounded} amount(s) have more than 2 decimals and were rounded to cents",
+                    column=chosen["amount"],
+                    field="amount",
+                ),
+                "rounded amounts",
+                rounded,
+            )
     time_field = TIME_FIELD[dataset]
     if chosen.get(time_field):
         val, raw = _ident(time_field + "__val"), _ident(time_field + "__raw")
@@ -949,10 +1076,17 @@ def _collect_problems(
                 f"select _row, {raw} from parsed where {future_where} order by _row limit 5",
                 [today],
             ):
-                report.add_warning(Problem(
-                    f"date in the future (after {today.isoformat()})", row=row,
-                    column=chosen[time_field], field=time_field, value=value,
-                ), "future dates", 0)
+                report.add_warning(
+                    Problem(
+                        f"date in the future (after {today.isoformat()})",
+                        row=row,
+                        column=chosen[time_field],
+                        field=time_field,
+                        value=value,
+                    ),
+                    "future dates",
+                    0,
+                )
             report.warning_count += future
             report.warning_summary["future dates"] += future
 
@@ -973,8 +1107,13 @@ def validate_file(
     with duckdb.connect() as con:
         try:
             return prepare_records(
-                con, dataset, path, mapping=mapping, date_format=date_format,
-                defaults=defaults, source_name=source_name,
+                con,
+                dataset,
+                path,
+                mapping=mapping,
+                date_format=date_format,
+                defaults=defaults,
+                source_name=source_name,
             )
         except LoadRefusedError as exc:
             return exc.report

@@ -1,0 +1,576 @@
+"""Reading messy files: formats, encodings, mapping, values and the validation report."""
+
+from __future__ import annotations
+
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from mart import datasets
+from mart.errors import InputError
+from mart.loading import (
+    MAX_PROBLEMS,
+    LoadRefusedError,
+    preview_file,
+    suggest_mapping,
+    validate_file,
+)
+
+HEADER = "transaction_id,customer_id,transaction_date,amount,product_category\n"
+
+
+def load(ws, path: Path, dataset: str = "transactions", **kwargs) -> datasets.LoadResult:
+    return datasets.load_file(ws, dataset, path, **kwargs)
+
+
+def refused(ws, path: Path, dataset: str = "transactions", **kwargs) -> LoadRefusedError:
+    before = datasets.head(ws, dataset).id
+    with pytest.raises(LoadRefusedError) as caught:
+        datasets.load_file(ws, dataset, path, **kwargs)
+    assert datasets.head(ws, dataset).id == before, "a refused load must change nothing"
+    assert len(datasets.list_versions(ws, dataset)) == 1
+    return caught.value
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def test_plain_csv_is_stored_exactly(ws, write_file, stored, stored_text):
+    path = write_file(
+        "t.csv", HEADER + "00042,C001,2024-03-01,150.00,Audio\nT2,C2,2024-03-02,7.5,\n"
+    )
+    result = load(ws, path)
+    assert result.version.row_count == 2
+    assert result.report.ok
+    rows = stored("transactions")
+    assert rows[0] == {
+        "transaction_id": "00042",
+        "customer_id": "C001",
+        "transaction_date": "2024-03-01",
+        "amount": Decimal("150.00"),
+        "product_category": "Audio",
+    }
+    assert str(rows[1]["amount"]) == "7.50"
+    assert rows[1]["product_category"] is None  # mapped but empty: kept null, warned
+    assert '"amount":150.00' in stored_text("transactions")[0]
+    assert result.report.warning_summary == {"empty values": 1}
+
+
+def test_bom_crlf_semicolons_quotes_and_european_amounts(ws, write_file, stored):
+    text = (
+        "\ufeffCustomer ID;Order Date;Total ($);Note\r\n"
+        '00042;2024-01-15;"1.234,56";"a;b, c"\r\n'
+        'C2;2024/01/16;€5;"say ""hi"""\r\n'
+    )
+    result = load(ws, write_file("eu.csv", text))
+    assert result.report.delimiter == ";"
+    assert result.report.encoding == "utf-8-sig"
+    rows = stored("transactions")
+    assert [r["customer_id"] for r in rows] == ["00042", "C2"]
+    assert [str(r["amount"]) for r in rows] == ["1234.56", "5.00"]
+    assert [r["transaction_date"] for r in rows] == ["2024-01-15", "2024-01-16"]
+    assert rows[0]["Note"] == "a;b, c"
+    assert rows[1]["Note"] == 'say "hi"'
+    assert all(r["product_category"] == "Unknown" for r in rows)
+
+
+def test_tab_separated_with_quoted_commas(ws, write_file, stored):
+    text = 'cust_id\tdate\tprice\tcategory\n"C,1"\t2024-02-01\t"1,234.50"\tGaming\n'
+    load(ws, write_file("t.tsv", text))
+    (row,) = stored("transactions")
+    assert row["customer_id"] == "C,1"
+    assert str(row["amount"]) == "1234.50"
+    assert row["product_category"] == "Gaming"
+
+
+def test_pipe_delimited(ws, write_file, stored):
+    load(ws, write_file("p.txt", "client_id|order_date|revenue\nK9|2024-05-05|10\n"))
+    assert stored("transactions")[0]["customer_id"] == "K9"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "expected_encoding"),
+    [("latin-1", "cp1252"), ("cp1252", "cp1252"), ("utf-16", "utf-16")],
+)
+def test_non_utf8_encodings(ws, write_file, stored, encoding, expected_encoding):
+    note = "Zürich café" + (" €" if encoding != "latin-1" else "")
+    text = f"CustomerID,InvoiceDate,Sales,Note\nJosé,2024-01-01,3.00,{note}\n"
+    result = load(ws, write_file("enc.csv", text, encoding=encoding))
+    assert result.report.encoding == expected_encoding
+    (row,) = stored("transactions")
+    assert row["customer_id"] == "José"
+    assert row["Note"] == note
+
+
+def test_latin1_bytes_that_are_not_cp1252(ws, write_file, stored):
+    # 0x81 is undefined in cp1252, so the file can only be latin-1.
+    data = b"customer_id,date,amount,Note\nA\xe9,2024-01-01,1,x\x81y\n"
+    result = load(ws, write_file("l1.csv", data))
+    assert result.report.encoding == "latin-1"
+    assert stored("transactions")[0]["customer_id"] == "Aé"
+
+
+def test_unicode_values_survive(ws, write_file, stored):
+    load(
+        ws,
+        write_file(
+            "u.csv", "customer_id,date,amount,category\n北京-Zoë 🎧,2024-01-01,9.99,Äudio\n"
+        ),
+    )
+    (row,) = stored("transactions")
+    assert row["customer_id"] == "北京-Zoë 🎧"
+    assert row["product_category"] == "Äudio"
+
+
+def test_leading_zeros_stay_strings_everywhere(ws, write_file, stored):
+    load(ws, write_file("z.csv", HEADER + "007,00042,2024-01-01,1.00,0001\n"))
+    (row,) = stored("transactions")
+    assert (row["transaction_id"], row["customer_id"], row["product_category"]) == (
+        "007",
+        "00042",
+        "0001",
+    )
+
+
+def test_five_megabyte_line_is_kept(ws, write_file, stored):
+    big = "x" * (5 * 1024 * 1024)
+    path = write_file(
+        "big.csv", f"customer_id,date,amount,blob\nC1,2024-01-01,1,{big}\nC2,2024-01-02,2,s\n"
+    )
+    result = load(ws, path)
+    assert result.version.row_count == 2
+    rows = stored("transactions")
+    assert len(rows[0]["blob"]) == len(big)
+    assert rows[1]["customer_id"] == "C2"
+
+
+def test_unknown_columns_are_kept_and_clashing_names_prefixed(ws, write_file, stored):
+    text = (
+        "Customer ID,Order Date,Total,amount,record_number,Colour\nC1,2024-01-01,5.00,junk,77,red\n"
+    )
+    assert suggest_mapping("transactions", text.splitlines()[0].split(","))["amount"] == "amount"
+    result = load(ws, write_file("x.csv", text), mapping={"amount": "Total"})
+    (row,) = stored("transactions")
+    assert row["amount"] == Decimal("5.00")
+    assert row["source_amount"] == "junk"
+    assert row["source_record_number"] == "77"
+    assert row["Colour"] == "red"
+    assert result.report.extra_columns == ["amount", "record_number", "Colour"]
+
+
+def test_ragged_row_is_refused_with_its_line(ws, write_file):
+    path = write_file("r.csv", HEADER + "T1,C1,2024-01-01,1,A\nT2,C2,2024-01-02,2,A,extra\nT3,C3\n")
+    error = refused(ws, path)
+    lines = [p.line for p in error.report.errors]
+    assert lines == [3, 4]
+    assert "Expected Number of Columns" in str(error)
+
+
+def test_unterminated_quote_is_refused(ws, write_file):
+    error = refused(ws, write_file("q.csv", HEADER + 'T1,C1,2024-01-01,1,"Audio\n'))
+    assert error.report.errors[0].line == 2
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", "empty"),
+        (HEADER.encode(), "no data rows"),
+        (b"\n\n  \n", "blank"),
+        (bytes(range(256)) * 40, "binary"),
+        (b"PK\x03\x04" + b"\x00" * 100, "Excel"),
+        (b"\x1f\x8b\x08\x00" + b"\x00" * 50, "gzip"),
+    ],
+    ids=["empty", "header-only", "blank-lines", "binary", "xlsx", "gzip"],
+)
+def test_unreadable_files_are_refused(ws, write_file, content, words):
+    error = refused(ws, write_file("bad.csv", content))
+    assert words in str(error)
+    assert isinstance(error, InputError)
+
+
+def test_missing_file_is_refused(ws, tmp_path):
+    error = refused(ws, tmp_path / "nope.csv")
+    assert "does not exist" in str(error)
+
+
+def test_missing_required_column_names_the_field_and_the_columns(ws, write_file):
+    error = refused(ws, write_file("m.csv", "customer_id,amount,Colour\nC1,5,red\n"))
+    assert error.report.errors[0].field == "transaction_date"
+    assert "'Colour'" in str(error)
+    assert "--map transaction_date=COLUMN" in str(error)
+
+
+def test_unreadable_values_are_listed_by_row_and_column(ws, write_file):
+    text = HEADER + "T1,C1,2024-01-01,1.00,A\nT2,C2,2024-13-45,2.00,A\nT3,C3,2024-01-03,abc,A\n"
+    error = refused(ws, write_file("v.csv", text))
+    found = {(p.row, p.column, p.value) for p in error.report.errors}
+    assert found == {(2, "transaction_date", "2024-13-45"), (3, "amount", "abc")}
+    assert "row 2, column 'transaction_date'" in str(error)
+
+
+def test_a_default_lets_unreadable_values_in_with_warnings(ws, write_file, stored):
+    text = HEADER + "T1,C1,2024-01-01,1.00,A\nT2,C2,2024-01-02,n/a,A\nT3,,2024-01-03,,A\n"
+    result = load(ws, write_file("d.csv", text), defaults={"amount": "0"})
+    rows = stored("transactions")
+    assert [str(r["amount"]) for r in rows] == ["1.00", "0.00", "0.00"]
+    assert rows[2]["customer_id"] is None  # empty, no default: reaches the not_null test
+    assert result.report.warning_summary["defaulted"] == 1
+
+
+def test_a_default_for_an_unmapped_field(ws, write_file, stored):
+    load(
+        ws,
+        write_file("c.csv", "customer_id,date,amount\nC1,2024-01-01,1\n"),
+        defaults={"product_category": "Gadgets"},
+    )
+    assert stored("transactions")[0]["product_category"] == "Gadgets"
+
+
+def test_an_invalid_default_is_refused(ws, write_file):
+    with pytest.raises(InputError, match="default for amount"):
+        load(
+            ws,
+            write_file("c.csv", "customer_id,date,amount\nC1,2024-01-01,1\n"),
+            defaults={"amount": "lots"},
+        )
+
+
+def test_the_report_lists_at_most_fifty_problems_plus_a_count(ws, write_file):
+    rows = "".join(f"T{i},C{i},bad-{i},1,A\n" for i in range(120))
+    error = refused(ws, write_file("many.csv", HEADER + rows))
+    assert error.report.error_count == 120
+    assert len(error.report.errors) == MAX_PROBLEMS
+    assert "and 70 more" in str(error)
+
+
+def test_semantic_problems_are_warnings_not_errors(ws, write_file, stored):
+    text = HEADER + "T1,C1,2024-01-01,10,A\nT1,C2,2024-01-02,-5.00,A\nT3,,2999-01-01,3,A\n"
+    result = load(ws, write_file("s.csv", text))
+    assert result.report.ok
+    assert result.report.warning_summary == {
+        "empty values": 1,
+        "duplicate ids": 2,
+        "negative amounts": 1,
+        "future dates": 1,
+    }
+    rows = stored("transactions")
+    assert len(rows) == 3
+    assert rows[1]["amount"] == Decimal("-5.00")
+    assert rows[2]["customer_id"] is None
+    assert "duplicate transaction_id" in result.report.to_text()
+
+
+# --------------------------------------------------------------------------- values
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1234.56", "1234.56"),
+        ("1,234.56", "1234.56"),
+        ("$12.00", "12.00"),
+        ("€5", "5.00"),
+        ("(12.00)", "-12.00"),
+        ("1.234,56", "1234.56"),
+        ("12,50", "12.50"),
+        ("USD 7.5", "7.50"),
+        (" 3 ", "3.00"),
+        ("-4.10", "-4.10"),
+        ("£1,000,000", "1000000.00"),
+        ("0.005", "0.01"),
+        ("007.50", "7.50"),
+    ],
+)
+def test_amount_formats(ws, write_file, stored, stored_text, text, expected):
+    load(ws, write_file("a.csv", f'customer_id,date,amount\nC1,2024-01-01,"{text}"\n'))
+    assert str(stored("transactions")[0]["amount"]) == expected
+    json.loads(stored_text("transactions")[0])  # always valid JSON (no leading zeros)
+
+
+@pytest.mark.parametrize("text", ["abc", "1e3", "12.3.4", "1,2,3", "$", "nan", "1" * 20])
+def test_bad_amounts_are_refused(ws, write_file, text):
+    error = refused(ws, write_file("a.csv", f'customer_id,date,amount\nC1,2024-01-01,"{text}"\n'))
+    assert error.report.errors[0].column == "amount"
+
+
+@pytest.mark.parametrize(
+    ("text", "date_format", "expected"),
+    [
+        ("2024-01-15", None, "2024-01-15"),
+        ("2024-01-15 10:30:00", None, "2024-01-15"),
+        ("2024-01-15T10:30:00Z", None, "2024-01-15"),
+        ("2024/01/15", None, "2024-01-15"),
+        ("20240115", None, "2024-01-15"),
+        ("15 Jan 2024", None, "2024-01-15"),
+        ("Jan 15, 2024", None, "2024-01-15"),
+        ("15/01/2024", "%d/%m/%Y", "2024-01-15"),
+        ("01/15/2024 8:26", "%m/%d/%Y %H:%M", "2024-01-15"),
+        ("15.01.2024", "%d.%m.%Y", "2024-01-15"),
+    ],
+)
+def test_date_formats(ws, write_file, stored, text, date_format, expected):
+    path = write_file("d.csv", f'customer_id,date,amount\nC1,"{text}",1\n')
+    load(ws, path, date_format=date_format)
+    assert stored("transactions")[0]["transaction_date"] == expected
+
+
+def test_day_month_dates_need_a_format(ws, write_file):
+    error = refused(ws, write_file("d.csv", "customer_id,date,amount\nC1,15/01/2024,1\n"))
+    assert "ambiguous" in str(error)
+    assert "%d/%m/%Y" in str(error)
+
+
+def test_a_wrong_date_format_is_reported(ws, write_file):
+    path = write_file("d.csv", "customer_id,date,amount\nC1,2024-01-15,1\n")
+    error = refused(ws, path, date_format="%d/%m/%Y")
+    assert "with the format '%d/%m/%Y'" in str(error)
+
+
+def test_event_timestamps_are_canonical(ws, write_file, stored):
+    text = (
+        "user_id,session,event,ts,category\n"
+        "U1,S1,page_view,2024-01-15 10:30:00,\n"
+        "U1,S1,purchase,2024-01-15T10:31:02.250,Audio\n"
+        "U1,S1,product_view,2024-01-15,Audio\n"
+    )
+    result = load(ws, write_file("e.csv", text), dataset="events")
+    assert result.report.mapping == {
+        "event_id": None,
+        "customer_id": "user_id",
+        "session_id": "session",
+        "event_type": "event",
+        "event_timestamp": "ts",
+        "product_category": "category",
+    }
+    rows = stored("events")
+    assert [r["event_timestamp"] for r in rows] == [
+        "2024-01-15T10:30:00",
+        "2024-01-15T10:31:02.250000",
+        "2024-01-15T00:00:00",
+    ]
+    assert all(r["event_id"].startswith("E-") for r in rows)
+    assert rows[0]["product_category"] is None
+
+
+# --------------------------------------------------------------------------- generated ids
+
+
+def test_generated_ids_are_unique_and_stable_across_loads(ws, write_file, stored):
+    text = "customer_id,date,amount\nC1,2024-01-01,5\nC1,2024-01-01,5\nC2,2024-01-01,5\n"
+    path = write_file("g.csv", text)
+    load(ws, path)
+    first = [r["transaction_id"] for r in stored("transactions")]
+    load(ws, path)
+    second = [r["transaction_id"] for r in stored("transactions")]
+    assert first == second
+    assert len(set(first)) == 3
+    assert first[1] == first[0] + "-2"  # the second identical row
+    assert all(t.startswith("T-") for t in first)
+
+
+# --------------------------------------------------------------------------- JSON, Parquet
+
+
+def test_json_array_with_extra_and_nested_keys(ws, write_file, stored):
+    records = [
+        {"CustomerID": "00042", "InvoiceDate": "2024-01-01", "Total": 150.00, "tags": ["a"]},
+        {"CustomerID": 17, "InvoiceDate": "2024-01-02", "Total": "12.5", "late_key": True},
+    ]
+    result = load(ws, write_file("a.json", json.dumps(records)))
+    assert result.report.file_format == "json"
+    rows = stored("transactions")
+    assert rows[0]["customer_id"] == "00042"
+    assert rows[1]["customer_id"] == "17"
+    assert [str(r["amount"]) for r in rows] == ["150.00", "12.50"]
+    assert rows[0]["tags"] == '["a"]'
+    assert rows[1]["late_key"] == "true"  # a key first seen late is still kept
+
+
+def test_json_lines(ws, write_file, stored):
+    text = (
+        '{"customer_id": "C1", "date": "2024-01-01", "amount": 1}\n'
+        '{"customer_id": "C2", "date": "2024-01-02", "amount": 2}\n'
+    )
+    load(ws, write_file("a.jsonl", text))
+    assert [r["customer_id"] for r in stored("transactions")] == ["C1", "C2"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"customer_id": "C1", "date": "2024-01-01", "amount": 1}, {"customer_id": "C2", "da',
+        '{"customer_id": "C1", "date": "2024-01-01", "amount": 1}\n{"customer_id": "C2", "da\n',
+    ],
+    ids=["array", "lines"],
+)
+def test_truncated_json_is_refused(ws, write_file, text):
+    error = refused(ws, write_file("t.json", text))
+    assert "not valid JSON" in str(error)
+
+
+def test_json_that_is_not_objects_is_refused(ws, write_file):
+    error = refused(ws, write_file("n.json", "[1, 2, 3]"))
+    assert "JSON object" in str(error)
+
+
+def test_parquet_with_typed_columns(ws, tmp_path, stored):
+    path = tmp_path / "t.parquet"
+    duckdb.execute(
+        "copy (select 42 as customer_id, DATE '2024-02-03' as order_date, "
+        "12.30::DECIMAL(10, 2) as revenue, 'Audio' as category) to "
+        f"'{path}' (format parquet)"
+    )
+    result = load(ws, path)
+    assert result.report.file_format == "parquet"
+    (row,) = stored("transactions")
+    assert (row["customer_id"], row["transaction_date"], str(row["amount"])) == (
+        "42",
+        "2024-02-03",
+        "12.30",
+    )
+
+
+def test_a_broken_parquet_file_is_refused(ws, write_file):
+    error = refused(ws, write_file("b.parquet", b"PAR1" + os.urandom(64)))
+    assert "Parquet" in str(error)
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def test_mapping_uci_online_retail():
+    header = [
+        "InvoiceNo",
+        "StockCode",
+        "Description",
+        "Quantity",
+        "InvoiceDate",
+        "UnitPrice",
+        "CustomerID",
+        "Country",
+    ]
+    assert suggest_mapping("transactions", header) == {
+        "transaction_id": "InvoiceNo",
+        "customer_id": "CustomerID",
+        "transaction_date": "InvoiceDate",
+        "amount": "UnitPrice",
+        "product_category": None,
+    }
+
+
+def test_mapping_shopify_orders_export():
+    header = [
+        "Name",
+        "Email",
+        "Financial Status",
+        "Paid at",
+        "Fulfillment Status",
+        "Currency",
+        "Subtotal",
+        "Shipping",
+        "Taxes",
+        "Total",
+        "Discount Code",
+        "Created at",
+        "Lineitem quantity",
+        "Lineitem name",
+        "Lineitem price",
+        "Id",
+        "Vendor",
+    ]
+    assert suggest_mapping("transactions", header) == {
+        "transaction_id": "Id",
+        "customer_id": "Email",
+        "transaction_date": "Created at",
+        "amount": "Total",
+        "product_category": None,
+    }
+
+
+def test_mapping_spreadsheet_headers():
+    header = ["Customer ID", "Order Date", "Total ($)", "Category", "Order ID"]
+    assert suggest_mapping("transactions", header) == {
+        "transaction_id": "Order ID",
+        "customer_id": "Customer ID",
+        "transaction_date": "Order Date",
+        "amount": "Total ($)",
+        "product_category": "Category",
+    }
+
+
+@pytest.mark.parametrize(
+    ("columns", "field", "expected"),
+    [
+        (["cust_id", "order_date", "dollar_value"], "customer_id", "cust_id"),
+        (["client_id", "date", "sales"], "amount", "sales"),
+        (["CUSTOMER_ID", "TRANSACTION_DATE", "AMOUNT"], "transaction_date", "TRANSACTION_DATE"),
+        (["customerid", "price", "revenue"], "amount", "revenue"),
+        (["order_id", "customer", "order_date", "price"], "transaction_id", "order_id"),
+    ],
+)
+def test_mapping_synonyms(columns, field, expected):
+    assert suggest_mapping("transactions", columns)[field] == expected
+
+
+def test_mapping_events_headers():
+    header = ["EventID", "UserId", "SessionID", "EventType", "Timestamp", "ProductCategory"]
+    assert suggest_mapping("events", header) == {
+        "event_id": "EventID",
+        "customer_id": "UserId",
+        "session_id": "SessionID",
+        "event_type": "EventType",
+        "event_timestamp": "Timestamp",
+        "product_category": "ProductCategory",
+    }
+
+
+def test_explicit_mapping_overrides_and_unmaps(ws, write_file, stored):
+    text = "id,cust,date,total,net\nX1,C1,2024-01-01,10.00,8.00\n"
+    result = load(
+        ws,
+        write_file("o.csv", text),
+        mapping={"amount": "net", "transaction_id": None, "customer_id": "CUST"},
+    )
+    (row,) = stored("transactions")
+    assert str(row["amount"]) == "8.00"
+    assert row["transaction_id"].startswith("T-")
+    assert row["customer_id"] == "C1"  # column names match case-insensitively
+    assert result.report.mapping["customer_id"] == "cust"
+
+
+def test_mapping_to_unknown_field_or_dataset_is_refused(ws, write_file):
+    path = write_file("o.csv", "customer_id,date,amount\nC1,2024-01-01,1\n")
+    with pytest.raises(InputError, match="not a field of transactions"):
+        load(ws, path, mapping={"price": "amount"})
+    with pytest.raises(InputError, match="Unknown dataset"):
+        suggest_mapping("orders", ["a"])
+
+
+# --------------------------------------------------------------------------- dry runs
+
+
+def test_validate_file_returns_errors_without_saving(ws, write_file):
+    report = validate_file("transactions", write_file("v.csv", "customer_id,amount\nC1,1\n"))
+    assert not report.ok
+    assert report.errors[0].field == "transaction_date"
+    assert "load refused" in report.to_text()
+    assert len(datasets.list_versions(ws, "transactions")) == 1
+
+
+def test_preview_file(write_file):
+    info, frame = preview_file(write_file("p.csv", "a;b\n1;00\n2;x\n3;y\n"), limit=2)
+    assert (info.file_format, info.delimiter, info.columns, info.row_count) == (
+        "csv",
+        ";",
+        ["a", "b"],
+        3,
+    )
+    assert frame.to_dict("records") == [{"a": "1", "b": "00"}, {"a": "2", "b": "x"}]
