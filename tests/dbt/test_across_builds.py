@@ -1,0 +1,200 @@
+"""What only shows across builds: SCD2 history, the incremental fact, vars and their checks."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+
+def _execute(db_path, sql: str) -> None:
+    with duckdb.connect(str(db_path)) as connection:
+        connection.execute(sql)
+
+
+def _fetch(db_path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        return connection.sql(sql).fetchall()
+
+
+NO_AUTOLOAD = {"bronze_autoload": False}
+
+
+def test_snapshot_records_a_segment_change(build_copy, dbt):
+    db_path, target = build_copy
+    # C002 buys 100.00 more: 424.99 -> 524.99, Medium Value -> High Value.
+    _execute(
+        db_path,
+        """
+        insert into bronze.raw_transactions
+        select '{"transaction_id": "T009", "customer_id": "C002", "transaction_date":
+                 "2024-02-25", "amount": 100.00, "product_category": "Audio"}'::json,
+               now()::timestamp, 'test', 'test', 9
+        """,
+    )
+    dbt(["build"], db_path, target, variables=NO_AUTOLOAD)
+    history = _fetch(
+        db_path,
+        """
+        select customer_segment, is_current, valid_to is null, lifetime_value
+        from dim_customer_segment_history where customer_id = 'C002' order by valid_from
+        """,
+    )
+    assert [(row[0], row[1], row[2]) for row in history] == [
+        ("Medium Value", False, False),
+        ("High Value", True, True),
+    ]
+    assert str(history[1][3]) == "524.99"
+    # Customers that did not change keep a single, current row.
+    assert _fetch(
+        db_path, "select count(*) from dim_customer_segment_history where customer_id = 'C001'"
+    ) == [(1,)]
+
+
+def test_incremental_equals_full_refresh(build_copy, tmp_path, dbt):
+    db_path, target = build_copy
+    _execute(
+        db_path,
+        """
+        delete from bronze.raw_transactions where raw_data->>'transaction_id' = 'T004';
+        update bronze.raw_transactions
+           set raw_data = json_merge_patch(raw_data, '{"amount": 80.00}')
+         where raw_data->>'transaction_id' = 'T007';
+        insert into bronze.raw_transactions
+        select '{"transaction_id": "T010", "customer_id": "C005", "transaction_date":
+                 "2024-02-26", "amount": 19.99, "product_category": "Audio"}'::json,
+               now()::timestamp, 'test', 'test', 10;
+        """,
+    )
+    dbt(["build"], db_path, target, variables=NO_AUTOLOAD)
+    columns = "transaction_id, customer_id, product_category, amount, transaction_date"
+    incremental = _fetch(db_path, f"select {columns} from fct_transactions order by 1")
+    ids = [row[0] for row in incremental]
+    assert "T004" not in ids and "T010" in ids
+    assert dict((row[0], str(row[3])) for row in incremental)["T007"] == "80.00"
+
+    full_target = tmp_path / "full"
+    dbt(
+        ["build", "--full-refresh", "--select", "fct_transactions"],
+        db_path,
+        full_target,
+        variables=NO_AUTOLOAD,
+    )
+    full = _fetch(db_path, f"select {columns} from fct_transactions order by 1")
+    assert incremental == full
+
+
+def test_threshold_vars_change_segments(build_copy, dbt):
+    db_path, target = build_copy
+    dbt(
+        ["build"],
+        db_path,
+        target,
+        variables={**NO_AUTOLOAD, "high_value_threshold": 400, "medium_value_threshold": 355},
+    )
+    segments = dict(
+        _fetch(db_path, "select customer_id, customer_segment from fct_customer_metrics")
+    )
+    assert segments == {
+        "C001": "Medium Value",
+        "C002": "High Value",
+        "C003": "High Value",
+        "C004": "Low Value",
+    }
+
+
+def test_bad_threshold_vars_fail_with_a_clear_message(build_copy, dbt):
+    db_path, target = build_copy
+    result = dbt(
+        ["build", "--select", "fct_customer_metrics"],
+        db_path,
+        target,
+        variables={**NO_AUTOLOAD, "high_value_threshold": 100, "medium_value_threshold": 200},
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "must be greater than medium_value_threshold" in result.stdout
+
+    result = dbt(
+        ["build", "--select", "fct_customer_metrics"],
+        db_path,
+        target,
+        variables={**NO_AUTOLOAD, "high_value_threshold": "lots"},
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "must be a non-negative number" in result.stdout
+
+
+def test_bad_as_of_date_fails_with_a_clear_message(build_copy, dbt):
+    db_path, target = build_copy
+    result = dbt(
+        ["build", "--select", "fct_customer_metrics"],
+        db_path,
+        target,
+        variables={**NO_AUTOLOAD, "as_of_date": "01/03/2024"},
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "as_of_date must be a date written YYYY-MM-DD" in result.stdout
+
+
+def _failed_tests(stdout: str) -> set[str]:
+    return set(re.findall(r"FAIL \d+ (\S+)", stdout))
+
+
+def test_semantic_problems_fail_the_named_tests(build_copy, dbt):
+    db_path, target = build_copy
+    _execute(
+        db_path,
+        """
+        insert into bronze.raw_transactions values
+        ('{"transaction_id": "T001", "customer_id": "C009", "transaction_date": "2024-02-01",
+           "amount": 10.00, "product_category": "Audio"}', now()::timestamp, 't', 't', 9),
+        ('{"transaction_id": "T011", "customer_id": "C009", "transaction_date": "2024-02-01",
+           "amount": -5.00, "product_category": "Audio"}', now()::timestamp, 't', 't', 10),
+        ('{"transaction_id": "T012", "customer_id": "C009", "transaction_date": "2024-05-01",
+           "amount": 5.00, "product_category": "Audio"}', now()::timestamp, 't', 't', 11),
+        ('{"transaction_id": "T013", "customer_id": null, "transaction_date": "2024-02-01",
+           "amount": 5.00, "product_category": "Audio"}', now()::timestamp, 't', 't', 12)
+        """,
+    )
+    result = dbt(["build"], db_path, target, variables=NO_AUTOLOAD, check=False)
+    assert result.returncode != 0
+    assert _failed_tests(result.stdout) == {
+        "unique_stg_transactions_transaction_id",
+        "not_negative_stg_transactions_amount",
+        "not_after_as_of_date_stg_transactions_transaction_date",
+        "not_null_stg_transactions_customer_id",
+    }
+    # the failing rows are kept for the app to show
+    dupes = _fetch(
+        db_path,
+        "select * from main_dbt_test__audit.unique_stg_transactions_transaction_id",
+    )
+    assert dupes == [("T001", 2)]
+    negatives = _fetch(
+        db_path,
+        "select transaction_id from main_dbt_test__audit.not_negative_stg_transactions_amount",
+    )
+    assert negatives == [("T011",)]
+
+
+def test_unreadable_values_fail_the_source_test(build_copy, dbt):
+    db_path, target = build_copy
+    _execute(
+        db_path,
+        """
+        insert into bronze.raw_transactions values
+        ('{"transaction_id": "T013", "customer_id": "C009", "transaction_date": "someday",
+           "amount": "12,50", "product_category": "Audio"}', now()::timestamp, 't', 't', 12)
+        """,
+    )
+    result = dbt(["build"], db_path, target, variables=NO_AUTOLOAD, check=False)
+    assert result.returncode != 0
+    assert _failed_tests(result.stdout) == {"raw_transactions_fields_are_readable"}
+    rows = _fetch(
+        db_path,
+        "select _record_number from main_dbt_test__audit.raw_transactions_fields_are_readable",
+    )
+    assert rows == [(12,)]
