@@ -1,0 +1,88 @@
+"""What every page shares: the workspace, the build manager, the published build, and
+query caching keyed by the published build id (so a new build refreshes every page).
+
+Pages call these instead of touching Streamlit caching themselves; all domain logic stays
+in ``mart/``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from mart.errors import MartError
+from mart.workspace import Workspace
+
+
+def workspace() -> Workspace:
+    """The workspace of this app process ($MART_WORKSPACE or ./workspace)."""
+    return Workspace.from_env()
+
+
+@st.cache_resource(show_spinner=False)
+def _manager_for(root: str) -> Any:
+    from mart.builds import BuildManager
+
+    return BuildManager(Workspace(Path(root)))
+
+
+def manager() -> Any:
+    """The process-wide build manager (one per workspace)."""
+    return _manager_for(str(workspace().root))
+
+
+def published() -> tuple[int, Path] | None:
+    """(build id, DuckDB path) of the published build, or None before the first one."""
+    record = manager().published()
+    if record is None:
+        return None
+    path = manager().published_db_path()
+    if path is None or not Path(path).exists():
+        return None
+    return int(record.build_id), Path(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _cached_call(module: str, function: str, build_id: int, db_path: str, args: tuple) -> Any:
+    target: Callable[..., Any] = getattr(importlib.import_module(module), function)
+    return target(db_path, *args)
+
+
+def cached(function: Callable[..., Any], *args: Any) -> Any:
+    """Call ``function(db_path, *args)`` on the published build, cached per build id.
+
+    ``function`` must be a module-level function in ``mart`` taking the DuckDB path first;
+    its arguments must be hashable. Returns None when nothing is published yet.
+    """
+    current = published()
+    if current is None:
+        return None
+    build_id, db_path = current
+    return _cached_call(function.__module__, function.__name__, build_id, str(db_path), args)
+
+
+def require_published() -> tuple[int, Path]:
+    """The published build, or an explanation on the page and a stop."""
+    current = published()
+    if current is None:
+        st.info(
+            "No mart has been published yet. Click **Rebuild mart** in the sidebar "
+            "(the first start builds the sample by itself)."
+        )
+        st.stop()
+    return current
+
+
+def show_error(error: Exception) -> None:
+    """Show an error as a sentence; unexpected errors get a short generic line, no traceback."""
+    if isinstance(error, MartError | ValueError):
+        st.error(str(error))
+    else:
+        st.error(
+            f"Something went wrong ({type(error).__name__}: {error}). "
+            "Nothing was changed; try again, or check the terminal running the app."
+        )
