@@ -66,6 +66,27 @@ def test_replacement_scans_are_off(mart_db: Path, secret_file: Path) -> None:
         assert "getenv" in _refused(con, "select getenv('HOME')")
 
 
+def test_every_option_is_in_force(mart_db: Path) -> None:
+    with db.connect_readonly(mart_db) as con:
+        settings = dict(
+            con.sql(
+                "select name, value from duckdb_settings() where name in $names",
+                params={"names": list(db.READ_CONFIG)},
+            ).fetchall()
+        )
+    assert settings == {
+        "enable_external_access": "false",
+        "autoinstall_known_extensions": "false",
+        "autoload_known_extensions": "false",
+        "allow_community_extensions": "false",
+        "allow_extension_repositories": "forbidden",
+        "allow_persistent_secrets": "false",
+        "python_enable_replacements": "false",
+        "allowed_configs": "[enable_progress_bar]",
+        "lock_configuration": "true",
+    }
+
+
 @pytest.mark.parametrize(
     "sql",
     [
@@ -111,13 +132,31 @@ def test_connection_is_read_only(mart_db: Path, sql: str) -> None:
     assert db.query_df(mart_db, "select count(*) as n from main.fct_transactions").n[0] == 6
 
 
+_PROGRESS_CHILD = textwrap.dedent(
+    """
+    import sys
+    from mart import db
+    setting = "select current_setting('enable_progress_bar')"
+    with db.connect_readonly(sys.argv[1]) as con:
+        print(con.sql(setting).fetchall()[0][0])
+    with db.cached_cursor(sys.argv[1]) as cursor:
+        print(cursor.sql(setting).fetchall()[0][0])
+    """
+)
+
+
 def test_progress_bar_is_off_everywhere(mart_db: Path) -> None:
-    # DuckDB prints it to stdout, which would corrupt `python -m mart query` output.
-    setting = "select current_setting('enable_progress_bar') as on"
-    with db.connect_readonly(mart_db) as con:
-        assert con.sql(setting).fetchall() == [(False,)]
-    with db.cached_cursor(mart_db) as cursor:
-        assert cursor.sql(setting).fetchall() == [(False,)]
+    # DuckDB prints it to stdout, which would corrupt `python -m mart query` output. It is
+    # on by default in a plain process (not under pytest), so look from a child process.
+    child = subprocess.run(
+        [sys.executable, "-c", _PROGRESS_CHILD, str(mart_db)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert child.stdout.split() == ["False", "False"]
 
 
 def test_missing_file_is_not_found(tmp_path: Path) -> None:

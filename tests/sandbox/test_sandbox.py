@@ -365,6 +365,7 @@ def test_row_limit_is_a_parameter(mart_db: Path) -> None:
         sandbox.run_sql(mart_db, "select 1", row_limit=0)
 
 
+@pytest.mark.timeout(60)  # without the time limit the query would run for hours
 def test_time_limit_interrupts_a_slow_query(mart_db: Path) -> None:
     started = time.perf_counter()
     with pytest.raises(SandboxError, match=r"took longer than 0.5 s and was stopped"):
@@ -419,3 +420,14 @@ def test_example_query_values(mart_db: Path) -> None:
     assert top.dataframe.customer_id.tolist() == ["C001", "C002", "C003"]
     monthly = sandbox.run_sql(mart_db, sandbox.EXAMPLE_QUERIES["Monthly revenue"]).dataframe
     assert [round(float(value), 2) for value in monthly.revenue] == [1200.0, 200.5, 330.25]
+
+
+def test_rows_past_the_limit_are_never_computed(mart_db: Path) -> None:
+    # The statement is wrapped in a LIMIT, so DuckDB stops producing rows soon after
+    # row_limit + 1; materialising the whole result would reach the error() rows.
+    sql = (
+        "select case when range < 500000 then range else error('computed past the limit') end "
+        "as id from range(2000000)"
+    )
+    result = sandbox.run_sql(mart_db, sql)
+    assert result.truncated and result.row_count == 10_000
