@@ -514,12 +514,15 @@ class BuildManager:
         inputs: Callable[[Workspace], list[DatasetInput]] | None = None,
         prewarm_after_build: bool = True,
         python: str | None = None,
+        threads: int | None = None,
+        log_level_file: str | None = None,
     ) -> None:
         """``keep``: how many recent builds keep their files (the published one always).
 
         ``inputs`` resolves the dataset versions to load (default: each dataset's HEAD).
         ``prewarm_after_build``: warm the next worker as soon as a build ends (the app
-        wants it; a one-shot CLI process does not).
+        wants it; a one-shot CLI process does not). ``threads`` overrides the profile's
+        dbt threads; ``log_level_file`` dbt's log file level (default: dbt's, debug).
         """
         self.ws = ws or Workspace.from_env()
         self.project_dir = Path(project_dir or DBT_PROJECT_DIR).resolve()
@@ -528,6 +531,8 @@ class BuildManager:
         self._inputs = inputs or head_inputs
         self.prewarm_after_build = prewarm_after_build
         self.python = python or sys.executable
+        self.threads = threads
+        self.log_level_file = log_level_file
         self.host = socket.gethostname()
         self._state = threading.RLock()
         self._active: dict[int, _ActiveBuild] = {}
@@ -798,6 +803,8 @@ class BuildManager:
             "profiles_dir": str(self.profiles_dir),
             "publish_on_test_failure": active.record.publish_on_test_failure,
             "docs": True,
+            "threads": self.threads,
+            "log_level_file": self.log_level_file,
         }
 
     def _reap_later(self, worker: WorkerProcess, build_dir: Path) -> None:

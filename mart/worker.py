@@ -317,7 +317,10 @@ class Worker:
             if kind == "model" and getattr(config, "materialized", "") == "ephemeral":
                 continue
             total += 1
-        return total + len(getattr(self.manifest, "unit_tests", {}) or {})
+        # dbt build also visits exposures (as no-ops) and runs unit tests.
+        extra = len(getattr(self.manifest, "unit_tests", {}) or {})
+        extra += len(getattr(self.manifest, "exposures", {}) or {})
+        return total + extra
 
     def build(self, job: dict[str, Any]) -> None:
         """Run one build job: copy, bronze, dbt build, close, report, then docs."""
@@ -367,13 +370,16 @@ class Worker:
             close_duckdb()
             timings["close_s"] = time.perf_counter() - started
 
-        if result["ok"]:
-            with contextlib.suppress(Exception):
-                from dbt.parser.manifest import write_manifest
-
-                write_manifest(self.manifest, str(build_dir / "target"))
         self.channel.send({"type": "result", "result": result})
         detach()
+        if result["ok"]:
+            # The full manifest (with compiled SQL) replaces the parse-time copy; writing
+            # it takes a few hundred ms, so it happens after the result, not before.
+            with contextlib.suppress(Exception):
+                target = build_dir / "target"
+                tmp = target / ".manifest.json.tmp"
+                self.manifest.write(str(tmp))
+                os.replace(tmp, target / "manifest.json")
 
         will_publish = (
             result["ok"]
@@ -449,8 +455,24 @@ class Worker:
             *self._common_args(build_dir / "target", build_dir / "logs", job.get("vars") or {}),
             "--store-failures",
         ]
+        # dbt would write manifest.json (slow: it is large) and run_results.json at the
+        # end of the run; instead the parse-time manifest is copied in now, run_results
+        # written below, and the full manifest after the result was reported.
+        args.append("--no-write-json")
+        if job.get("threads"):
+            args += ["--threads", str(int(job["threads"]))]
+        if job.get("log_level_file"):
+            args += ["--log-level-file", str(job["log_level_file"])]
+        target = build_dir / "target"
+        target.mkdir(parents=True, exist_ok=True)
+        parsed_manifest = self.work_dir / "target" / "manifest.json"
+        if parsed_manifest.exists():
+            shutil.copyfile(parsed_manifest, target / "manifest.json")
         runner = dbtRunner(manifest=self.manifest, callbacks=[on_event])
         outcome = runner.invoke(args)
+        if outcome.result is not None and hasattr(outcome.result, "write"):
+            with contextlib.suppress(Exception):
+                outcome.result.write(str(target / "run_results.json"))
         summary = summarise(outcome.result)
         summary["success"] = bool(outcome.success)
         if outcome.exception is not None:
