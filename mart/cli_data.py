@@ -186,7 +186,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--customers", type=_positive, required=True, help="number of customers")
     gen.add_argument("--transactions", type=_positive, required=True, help="number of transactions")
     gen.add_argument(
-        "--events", type=_positive, help="number of events (default about 4 per transaction)"
+        "--events", type=_positive, help="number of events (default about 5 per transaction)"
     )
     gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     gen.add_argument("--as-of", type=_date, help="dates end the day before (default 2025-01-01)")

@@ -19,7 +19,7 @@ Deterministic from ``seed``: the same arguments give byte-identical records. Sha
   The other events are abandoned carts (page_view, product_view, add_to_cart) and
   browse-only sessions (page_view, product_view); every non-buyer gets a browse
   session while the event budget lasts. So there are exactly as many purchase events
-  as transactions, and ``events`` (default about 4 per transaction) is exact.
+  as transactions, and ``events`` (default about 5 per transaction) is exact.
 * **Dates**: ``days`` days (default 730) ending the day before ``as_of`` (default
   2025-01-01), so every date is in the past for an as_of_date of 2025-01-01 or later.
 
@@ -38,7 +38,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from mart.datasets import Version, create_version
+from mart.datasets import Version, create_version, head
 from mart.errors import InputError
 from mart.workspace import Workspace
 
@@ -111,7 +111,7 @@ def generate_data(
         raise InputError("--days must be at least 1.")
     if events is None:
         buyers_guess = min(transactions, max(1, round(BUYER_SHARE * customers)))
-        events = 4 * transactions + 2 * (customers - buyers_guess)
+        events = 5 * transactions + 2 * (customers - buyers_guess)
     if events < transactions:
         raise InputError(
             f"--events ({events}) must be at least --transactions ({transactions}): "
@@ -307,6 +307,8 @@ def generate(
 ) -> dict[str, Version]:
     """Generate data and save it as a new HEAD version of both datasets."""
     data = generate_data(customers, transactions, events, seed=seed, as_of=as_of, days=days)
+    for name in ("transactions", "events"):
+        head(ws, name)  # seed version 1 first, so undo goes back to the sample
     n_tx, n_ev = data.transactions.num_rows, data.events.num_rows
     cw = _width(customers, 6)
     tw = _width(n_tx, 7)

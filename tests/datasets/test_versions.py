@@ -1,0 +1,387 @@
+"""Versions, HEAD, undo/restore/diff, edits with optimistic concurrency, reading records."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from mart import datasets
+from mart.errors import ConflictError, InputError, NotFoundError
+from mart.workspace import PROJECT_ROOT, SAMPLE_DATA_DIR, Workspace
+
+CSV = "transaction_id,customer_id,transaction_date,amount,product_category\n"
+
+
+def sample_lines(name: str) -> list[str]:
+    text = (SAMPLE_DATA_DIR / f"{name}.jsonl").read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def test_first_use_seeds_version_one_from_the_sample(ws, stored_text):
+    for name, count in (("transactions", 8), ("events", 32)):
+        version = datasets.head(ws, name)
+        assert (version.id, version.parent, version.row_count, version.kind) == (
+            1,
+            None,
+            count,
+            "seed",
+        )
+        assert stored_text(name) == sample_lines(name)
+    path = datasets.version_path(ws, "transactions", 1)
+    assert path == ws.root / "datasets/transactions/versions/000001.parquet"
+    assert (ws.root / "datasets/transactions/HEAD").read_text().strip() == "1"
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["message"] and meta["created_at"] and meta["source"] == "transactions.jsonl"
+
+
+def test_stored_format_is_the_contract(ws):
+    datasets.head(ws, "transactions")
+    path = datasets.version_path(ws, "transactions", 1)
+    con = duckdb.connect()
+    columns = con.execute(f"describe select * from read_parquet('{path}')").fetchall()
+    assert [(c[0], c[1]) for c in columns] == [("record_number", "BIGINT"), ("raw_data", "VARCHAR")]
+    # The build engine's bronze load must work on it.
+    rows = con.execute(
+        f"select cast(raw_data as json) ->> 'amount' from read_parquet('{path}') "
+        "order by record_number"
+    ).fetchall()
+    assert [Decimal(r[0]) for r in rows][:2] == [Decimal("150.00"), Decimal("75.50")]
+
+
+def test_two_workspaces_never_interfere(tmp_path, write_file):
+    one = Workspace.from_env(tmp_path / "one")
+    two = Workspace.from_env(tmp_path / "two")
+    datasets.load_file(one, "transactions", write_file("a.csv", CSV + "T1,C1,2024-01-01,1,A\n"))
+    assert datasets.head(one, "transactions").id == 2
+    assert datasets.head(two, "transactions").id == 1
+
+
+def test_replace_then_append(ws, write_file, stored):
+    first = datasets.load_file(
+        ws, "transactions", write_file("a.csv", CSV + "T1,C1,2024-01-01,1,A\n")
+    )
+    assert first.version.row_count == 1
+    assert first.version.parent == 1
+    second = datasets.load_file(
+        ws,
+        "transactions",
+        write_file("b.csv", CSV + "T2,C2,2024-01-02,2,B\nT3,C3,2024-01-03,3,C\n"),
+        mode="append",
+        message="more rows",
+    )
+    assert second.version.row_count == 3
+    assert second.version.message == "more rows"
+    assert second.version.kind == "load-append"
+    assert [r["transaction_id"] for r in stored("transactions")] == ["T1", "T2", "T3"]
+    numbers = duckdb.execute(
+        "select list(record_number order by record_number) from read_parquet(?)",
+        [str(datasets.version_path(ws, "transactions", second.version.id))],
+    ).fetchall()[0][0]
+    assert numbers == [1, 2, 3]
+    with pytest.raises(InputError, match="Unknown mode"):
+        datasets.load_file(ws, "transactions", write_file("c.csv", CSV), mode="merge")
+
+
+def test_versions_are_never_overwritten(ws, write_file):
+    datasets.head(ws, "transactions")
+    original = datasets.version_path(ws, "transactions", 1).read_bytes()
+    datasets.load_file(ws, "transactions", write_file("a.csv", CSV + "T1,C1,2024-01-01,1,A\n"))
+    datasets.undo(ws, "transactions")
+    datasets.restore(ws, "transactions", 2)
+    datasets.reset_to_sample(ws)
+    assert datasets.version_path(ws, "transactions", 1).read_bytes() == original
+    assert [v.id for v in datasets.list_versions(ws, "transactions")] == [1, 2, 3, 4]
+
+
+def test_undo_walks_back_and_restore_brings_a_version_back(ws, write_file, stored):
+    for i in (1, 2):
+        datasets.load_file(
+            ws, "transactions", write_file(f"{i}.csv", CSV + f"T{i},C1,2024-01-01,1,A\n")
+        )
+    assert datasets.head(ws, "transactions").id == 3
+    assert datasets.undo(ws, "transactions").id == 2
+    assert datasets.undo(ws, "transactions").id == 1
+    with pytest.raises(InputError, match="Nothing to undo"):
+        datasets.undo(ws, "transactions")
+    restored = datasets.restore(ws, "transactions", 3)
+    assert (restored.id, restored.parent, restored.restored_from, restored.kind) == (
+        4,
+        1,
+        3,
+        "restore",
+    )
+    assert [r["transaction_id"] for r in stored("transactions")] == ["T2"]
+    assert datasets.undo(ws, "transactions").id == 1
+    with pytest.raises(InputError, match="already HEAD"):
+        datasets.restore(ws, "transactions", 1)
+    with pytest.raises(NotFoundError, match="no version 9"):
+        datasets.restore(ws, "transactions", 9)
+    log = (ws.dataset_dir("transactions") / "log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["action"] for line in log][-2:] == ["restore", "undo"]
+
+
+def test_reset_to_sample_creates_new_versions_of_both(ws, write_file, stored_text):
+    datasets.load_file(ws, "transactions", write_file("a.csv", CSV + "T1,C1,2024-01-01,1,A\n"))
+    versions = datasets.reset_to_sample(ws)
+    assert versions["transactions"].id == 3 and versions["events"].id == 2
+    assert versions["transactions"].row_count == 8
+    assert stored_text("transactions") == sample_lines("transactions")
+    assert stored_text("events") == sample_lines("events")
+
+
+def test_diff_counts_added_removed_changed(ws, write_file):
+    base = datasets.head(ws, "transactions").id
+    new = datasets.apply_edits(
+        ws,
+        "transactions",
+        base,
+        updates={1: {"amount": "151.00"}, 3: {"product_category": "Audio"}},
+        deletes=[8],
+        inserts=[
+            {
+                "transaction_id": "T100",
+                "customer_id": "C9",
+                "transaction_date": "2024-03-01",
+                "amount": "9.99",
+            }
+        ],
+    )
+    result = datasets.diff(ws, "transactions", base, new.id)
+    assert (result.added, result.removed, result.changed, result.unchanged) == (1, 1, 2, 5)
+    assert result.added_keys == ["T100"]
+    assert result.removed_keys == ["T008"]
+    assert result.changed_keys == ["T001", "T003"]
+    assert "added 1, removed 1, changed 2" in result.to_text()
+    same = datasets.diff(ws, "transactions", base, base)
+    assert (same.added, same.removed, same.changed, same.unchanged) == (0, 0, 0, 8)
+
+
+def test_diff_matches_duplicate_ids_by_occurrence(ws, write_file):
+    datasets.load_file(
+        ws,
+        "transactions",
+        write_file("a.csv", CSV + "T1,C1,2024-01-01,1,A\nT1,C1,2024-01-01,1,A\n"),
+    )
+    datasets.load_file(ws, "transactions", write_file("b.csv", CSV + "T1,C1,2024-01-01,1,A\n"))
+    result = datasets.diff(ws, "transactions", 2, 3)
+    assert (result.added, result.removed, result.changed, result.unchanged) == (0, 1, 0, 1)
+
+
+# --------------------------------------------------------------------------- edits
+
+
+def test_edits_keep_untouched_fields_and_exact_amounts(ws, stored, stored_text):
+    base = datasets.head(ws, "transactions")
+    new = datasets.apply_edits(
+        ws,
+        "transactions",
+        base.id,
+        updates={
+            2: {"customer_id": "C777", "note": "checked", "record_number": 99},
+            4: {"customer_id": ""},
+        },
+    )
+    assert (new.parent, new.kind, new.row_count) == (base.id, "edit", 8)
+    rows = stored("transactions")
+    assert rows[1] == {
+        "transaction_id": "T002",
+        "customer_id": "C777",
+        "transaction_date": "2024-01-20",
+        "amount": Decimal("75.50"),
+        "product_category": "Accessories",
+        "note": "checked",
+    }
+    assert rows[3]["customer_id"] is None  # a cleared cell is null: the dbt test catches it
+    assert '"amount": 75.50' in stored_text("transactions")[1]
+    assert stored_text("transactions")[0] == stored_text("transactions", 1)[0]
+
+
+def test_edit_values_are_normalised_or_refused(ws, stored):
+    base = datasets.head(ws, "transactions").id
+    datasets.apply_edits(
+        ws,
+        "transactions",
+        base,
+        updates={1: {"amount": 12.5, "transaction_date": "2024/03/04"}, 2: {"amount": "$1,234.5"}},
+    )
+    rows = stored("transactions")
+    assert (str(rows[0]["amount"]), rows[0]["transaction_date"]) == ("12.50", "2024-03-04")
+    assert str(rows[1]["amount"]) == "1234.50"
+    head = datasets.head(ws, "transactions").id
+    with pytest.raises(InputError, match="record 1, amount"):
+        datasets.apply_edits(ws, "transactions", head, updates={1: {"amount": "lots"}})
+    with pytest.raises(InputError, match="ambiguous"):
+        datasets.apply_edits(
+            ws, "transactions", head, updates={1: {"transaction_date": "04/03/2024"}}
+        )
+    with pytest.raises(InputError, match="no record number"):
+        datasets.apply_edits(ws, "transactions", head, updates={99: {"amount": 1}})
+    with pytest.raises(InputError, match="no edits"):
+        datasets.apply_edits(ws, "transactions", head)
+    assert datasets.head(ws, "transactions").id == head
+
+
+def test_inserts_get_new_record_numbers_and_ids(ws, stored):
+    base = datasets.head(ws, "events").id
+    new = datasets.apply_edits(
+        ws,
+        "events",
+        base,
+        deletes=[32],
+        inserts=[
+            {
+                "customer_id": "C9",
+                "event_type": "page_view",
+                "event_timestamp": "2024-03-01 10:00:00",
+            }
+        ],
+    )
+    assert new.row_count == 32
+    frame = datasets.read_records(ws, "events", limit=None)
+    assert frame["record_number"].tolist()[-2:] == [31, 33]
+    last = frame.iloc[-1]
+    assert last["event_timestamp"] == "2024-03-01T10:00:00"
+    assert last["event_id"].startswith("E-")
+    # A later insert never reuses a deleted record number.
+    again = datasets.apply_edits(ws, "events", new.id, inserts=[{"customer_id": "C8"}])
+    assert datasets.read_records(ws, "events", again.id, limit=None)["record_number"].max() == 34
+
+
+def test_an_edit_on_a_stale_version_is_refused_and_nothing_is_lost(ws, write_file, stored):
+    base = datasets.head(ws, "transactions").id
+    datasets.load_file(
+        ws,
+        "transactions",
+        write_file("a.csv", CSV + "T9,C9,2024-01-01,1,A\n"),
+        mode="append",
+        message="someone else's change",
+    )
+    before = [v.id for v in datasets.list_versions(ws, "transactions")]
+    with pytest.raises(ConflictError) as caught:
+        datasets.apply_edits(ws, "transactions", base, updates={1: {"amount": "1.00"}})
+    message = str(caught.value)
+    assert f"based on version {base}" in message and "HEAD is now version 2" in message
+    assert "someone else's change" in message
+    assert [v.id for v in datasets.list_versions(ws, "transactions")] == before
+    assert stored("transactions")[-1]["transaction_id"] == "T9"
+    kept = json.loads(Path(caught.value.saved_edits_path).read_text())
+    assert kept["updates"] == {"1": {"amount": "1.00"}}
+
+
+def test_an_append_racing_another_change_is_refused(ws, write_file, monkeypatch):
+    # Simulate another process committing while this load is being written.
+    real = datasets.create_version
+
+    def racing(ws_, dataset, write, **kwargs):
+        if kwargs.get("kind") == "load-append":
+            datasets.restore(ws_, dataset, 1)  # someone else moves HEAD meanwhile
+        return real(ws_, dataset, write, **kwargs)
+
+    datasets.load_file(ws, "transactions", write_file("a.csv", CSV + "T9,C9,2024-01-01,1,A\n"))
+    monkeypatch.setattr(datasets, "create_version", racing)
+    with pytest.raises(ConflictError):
+        datasets.load_file(
+            ws, "transactions", write_file("b.csv", CSV + "T8,C8,2024-01-01,1,A\n"), mode="append"
+        )
+    versions = datasets.list_versions(ws, "transactions")
+    assert [v.kind for v in versions] == ["seed", "load-replace", "restore"]
+    assert not list(datasets.version_path(ws, "transactions", 1).parent.glob(".*tmp"))
+
+
+def test_concurrent_processes_never_share_a_version_id(ws):
+    datasets.head(ws, "transactions")
+    script = (
+        "import sys; from mart import datasets; from mart.workspace import Workspace\n"
+        "ws = Workspace.from_env(sys.argv[1])\n"
+        "for _ in range(6): datasets.reset_to_sample(ws)\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(ws.root)], cwd=PROJECT_ROOT)
+        for _ in range(3)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    versions = datasets.list_versions(ws, "transactions")
+    assert [v.id for v in versions] == list(range(1, 20))
+    assert datasets.head(ws, "transactions").id == 19
+    assert not list(datasets.version_path(ws, "transactions", 1).parent.glob("*.claim"))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def test_read_records_flat_with_filters(ws, write_file):
+    text = (
+        CSV.strip()
+        + ",Colour\n"
+        + "".join(
+            f"T{i:03d},C{i % 3},2024-01-{i:02d},{i}.50,Cat{i % 2},{'red' if i == 5 else ''}\n"
+            for i in range(1, 21)
+        )
+    )
+    version = datasets.load_file(ws, "transactions", write_file("r.csv", text)).version
+    frame = datasets.read_records(ws, "transactions")
+    assert list(frame.columns) == [
+        "record_number",
+        "transaction_id",
+        "customer_id",
+        "transaction_date",
+        "amount",
+        "product_category",
+        "Colour",
+    ]
+    assert frame.attrs["version_id"] == version.id
+    assert frame.iloc[0]["amount"] == "1.50"
+    assert frame.iloc[4]["Colour"] == "red"
+    by_customer = datasets.read_records(ws, "transactions", customer_id="C1")
+    assert by_customer["transaction_id"].tolist() == [
+        "T001",
+        "T004",
+        "T007",
+        "T010",
+        "T013",
+        "T016",
+        "T019",
+    ]
+    dated = datasets.read_records(ws, "transactions", date_from="2024-01-05", date_to="2024-01-07")
+    assert dated["record_number"].tolist() == [5, 6, 7]
+    assert datasets.read_records(ws, "transactions", text="RED")["transaction_id"].tolist() == [
+        "T005"
+    ]
+    # Keys are not searched, only values.
+    assert datasets.read_records(ws, "transactions", text="amount").empty
+    page = datasets.read_records(ws, "transactions", limit=5, offset=5)
+    assert page["record_number"].tolist() == [6, 7, 8, 9, 10]
+    assert datasets.count_records(ws, "transactions", customer_id="C1") == 7
+    old = datasets.read_records(ws, "transactions", 1)
+    assert len(old) == 8 and "Colour" not in old.columns
+
+
+def test_read_records_of_a_filtered_subset_can_be_saved(ws):
+    frame = datasets.read_records(ws, "transactions", customer_id="C002")
+    assert frame["record_number"].tolist() == [3, 6]
+    edited = {int(row.record_number): {"amount": "1.00"} for row in frame.itertuples()}
+    new = datasets.apply_edits(ws, "transactions", frame.attrs["version_id"], updates=edited)
+    after = datasets.read_records(ws, "transactions", new.id, limit=None)
+    assert after["amount"].tolist() == [
+        "150.00",
+        "75.50",
+        "1.00",
+        "45.00",
+        "500.00",
+        "1.00",
+        "89.99",
+        "350.00",
+    ]
+
+
+def test_unknown_dataset_and_version(ws):
+    with pytest.raises(InputError, match="Unknown dataset"):
+        datasets.head(ws, "orders")
+    with pytest.raises(NotFoundError):
+        datasets.read_records(ws, "events", 5)
