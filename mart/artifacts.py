@@ -698,7 +698,7 @@ def _compiled_file(target: Path, raw: dict[str, Any]) -> str | None:
     return None
 
 
-def _leading_comment(sql: str) -> str:
+def leading_comment(sql: str) -> str:
     """The ``--`` comment lines at the top of ``sql``, joined."""
     lines: list[str] = []
     for line in sql.splitlines():
@@ -829,7 +829,7 @@ def _parse(
         analyses[str(raw["name"])] = Analysis(
             unique_id=node_id,
             name=str(raw["name"]),
-            description=str(raw.get("description") or "").strip() or _leading_comment(raw_sql),
+            description=str(raw.get("description") or "").strip() or leading_comment(raw_sql),
             raw_sql=raw_sql,
             compiled_sql=compiled or None,
             depends_on=tuple((raw.get("depends_on") or {}).get("nodes") or ()),

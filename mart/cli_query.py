@@ -1,0 +1,470 @@
+"""The ``query`` and ``analyses`` commands: read the published mart from the shell.
+
+``python -m mart query "select ..." [--format table|csv|json]`` and
+``python -m mart query --analysis top_customers`` run one statement on the published
+build through the SQL sandbox (:func:`mart.sandbox.run_sql`: read-only, one statement,
+row and time limits). ``python -m mart analyses`` lists the dbt analyses.
+
+Output: results on stdout, everything else (row count, the "rows were cut" notice,
+errors) on stderr, so ``--format csv > file.csv`` holds only the data.
+
+Values are printed exactly:
+
+- DECIMAL values keep their scale: ``500.00`` prints as ``500.00`` in all formats,
+  and in JSON as a *number* written with that exact text (``"lifetime_value": 500.00``),
+  so no cent is lost or invented by a float round trip. (The sandbox returns a pandas
+  frame whose DECIMAL columns are floats; the column types are read with a
+  ``DESCRIBE`` of the same statement and each value is rounded back to its declared
+  scale, which is exact for values below 10^13 at 2 decimals.)
+- DATE values print as ``2024-01-15``; timestamps as ISO 8601.
+- NULL is ``null`` in JSON, empty in CSV and ``NULL`` in the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mart.errors import InputError, NotFoundError
+from mart.workspace import DBT_PROJECT_DIR, Workspace
+
+MSG_NOTHING_PUBLISHED = "No published build yet: run `python -m mart build` first."
+FORMATS = ("table", "csv", "json")
+MAX_CELL = 60  # characters per table cell before it is cut with "…"
+
+
+# -- the published build -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedBuild:
+    """Where the published build's DuckDB file and dbt artifacts are."""
+
+    build_id: int
+    db_path: Path
+    target_dir: Path
+
+
+def _pointer_build(ws: Workspace) -> PublishedBuild | None:
+    """The build named by ``builds/current``, read directly."""
+    try:
+        text = (ws.builds_dir / "current").read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    if not text.isdigit():
+        return None
+    build_id = int(text)
+    db_path = ws.build_dir(build_id) / "mart.duckdb"
+    if not db_path.is_file():
+        return None
+    return PublishedBuild(build_id, db_path, ws.build_dir(build_id) / "target")
+
+
+def published_build(ws: Workspace) -> PublishedBuild | None:
+    """The published build of ``ws``, or None when nothing is published.
+
+    Asks :class:`mart.builds.BuildManager` (imported lazily, it is another module's);
+    when that module is missing or knows no record for the published build (a
+    workspace assembled by hand), reads the ``builds/current`` pointer itself.
+    """
+    try:
+        from mart.builds import BuildManager
+    except ModuleNotFoundError as exc:
+        if exc.name != "mart.builds":
+            raise
+        return _pointer_build(ws)
+    manager = BuildManager(ws, prewarm_after_build=False)
+    record = manager.published()
+    db_path = manager.published_db_path()
+    if record is None or db_path is None:
+        return _pointer_build(ws)
+    build_id = int(getattr(record, "build_id", None) or record.id)  # type: ignore[attr-defined]
+    return PublishedBuild(build_id, Path(db_path), ws.build_dir(build_id) / "target")
+
+
+def require_published(ws: Workspace) -> PublishedBuild:
+    """The published build, or a NotFoundError telling the user to build first."""
+    build = published_build(ws)
+    if build is None:
+        raise NotFoundError(MSG_NOTHING_PUBLISHED)
+    return build
+
+
+# -- analyses ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnalysisInfo:
+    """Name and one-line description of an analysis, for the listing."""
+
+    name: str
+    summary: str
+
+
+def _project_analyses(project_dir: Path = DBT_PROJECT_DIR) -> list[AnalysisInfo]:
+    """Analyses read straight from the dbt project's files (before any build)."""
+    from mart.artifacts import leading_comment
+
+    folder = project_dir / "analyses"
+    return [
+        AnalysisInfo(path.stem, leading_comment(path.read_text(encoding="utf-8")))
+        for path in sorted(folder.glob("*.sql"))
+    ]
+
+
+def list_analyses(ws: Workspace) -> list[AnalysisInfo]:
+    """The published build's analyses; the project's own files if nothing is published."""
+    from mart.artifacts import BuildArtifacts
+
+    build = published_build(ws)
+    if build is not None and (build.target_dir / "manifest.json").is_file():
+        artifacts = BuildArtifacts.load(build.target_dir)
+        return [AnalysisInfo(a.name, a.summary) for a in artifacts.analyses.values()]
+    return _project_analyses()
+
+
+def analysis_sql(build: PublishedBuild, name: str) -> str:
+    """Runnable SQL of analysis ``name`` for the published build."""
+    from mart.artifacts import BuildArtifacts, compiled_analysis_sql
+
+    if not (build.target_dir / "manifest.json").is_file():
+        raise NotFoundError(
+            f"The published build {build.build_id} has no dbt artifacts "
+            f"({build.target_dir / 'manifest.json'} is missing): rebuild the mart."
+        )
+    return compiled_analysis_sql(BuildArtifacts.load(build.target_dir), name)
+
+
+# -- values ------------------------------------------------------------------------------
+
+_DECIMAL = re.compile(r"DECIMAL\(\s*\d+\s*,\s*(\d+)\s*\)", re.IGNORECASE)
+_INTEGER_TYPES = {
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+}
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NaT:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    try:
+        return bool(pd.isna(value)) if np.ndim(value) == 0 else False
+    except (TypeError, ValueError):
+        return False
+
+
+def normalise(value: Any, column_type: str | None = None) -> Any:
+    """A cell as a plain Python value: None, bool, int, float, Decimal, str, list, dict.
+
+    ``column_type`` is DuckDB's type of the column when known; it restores a DECIMAL's
+    scale and tells a DATE from a TIMESTAMP.
+    """
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [normalise(item) for item in list(value)]
+    if isinstance(value, dict):
+        return {str(key): normalise(item) for key, item in value.items()}
+    if _is_missing(value):
+        return None
+    kind = (column_type or "").upper()
+    decimal = _DECIMAL.fullmatch(kind)
+    if isinstance(value, Decimal):
+        return value
+    if decimal and isinstance(value, (int, float, np.integer, np.floating)):
+        scale = int(decimal.group(1))
+        return Decimal(f"{float(value):.{scale}f}")
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        if kind in _INTEGER_TYPES and float(value).is_integer():
+            return int(value)
+        return float(value)
+    if isinstance(value, pd.Timestamp):
+        if kind == "DATE":
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, pd.Timedelta):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "\\x" + bytes(value).hex()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value if isinstance(value, str) else str(value)
+
+
+def result_rows(frame: pd.DataFrame, types: Sequence[str | None] | None = None) -> list[list[Any]]:
+    """The frame's rows as lists of :func:`normalise`\\ d values."""
+    kinds = list(types) if types is not None else []
+    kinds += [None] * (frame.shape[1] - len(kinds))
+    return [
+        [normalise(value, kinds[index]) for index, value in enumerate(row)]
+        for row in frame.itertuples(index=False, name=None)
+    ]
+
+
+def _json_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() else "null"
+    if isinstance(value, float):
+        return json.dumps(value) if math.isfinite(value) else "null"
+    if isinstance(value, list):
+        return "[" + ", ".join(_json_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ", ".join(
+                f"{json.dumps(key, ensure_ascii=False)}: {_json_value(item)}"
+                for key, item in value.items()
+            )
+            + "}"
+        )
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _unique_names(columns: Sequence[str]) -> list[str]:
+    """Column names made unique for JSON keys (``a``, ``a_2``)."""
+    seen: dict[str, int] = {}
+    names = []
+    for column in columns:
+        count = seen.get(column, 0) + 1
+        seen[column] = count
+        names.append(column if count == 1 else f"{column}_{count}")
+    return names
+
+
+def format_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """An array of row objects, one row per line; decimals as numbers with exact text."""
+    keys = [json.dumps(name, ensure_ascii=False) for name in _unique_names(columns)]
+    lines = [
+        "  {"
+        + ", ".join(f"{key}: {_json_value(value)}" for key, value in zip(keys, row, strict=True))
+        + "}"
+        for row in rows
+    ]
+    return "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (list, dict)):
+        return _json_value(value)
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """CSV with a header row (pandas' writer); NULL is an empty field."""
+    frame = pd.DataFrame(
+        [[_text(value) if value is not None else None for value in row] for row in rows],
+        columns=list(columns),
+        dtype=object,
+    )
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
+def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A fixed-width table: numbers right-aligned, long cells cut with an ellipsis."""
+
+    def cell(value: Any) -> str:
+        text = "NULL" if value is None else _text(value).replace("\n", " ")
+        return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+    cells = [[cell(value) for value in row] for row in rows]
+    numeric = [
+        bool(rows)
+        and all(
+            row[index] is None
+            or (isinstance(row[index], (int, float, Decimal)) and not isinstance(row[index], bool))
+            for row in rows
+        )
+        for index in range(len(columns))
+    ]
+    widths = [
+        max([len(str(name))] + [len(row[index]) for row in cells])
+        for index, name in enumerate(columns)
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            value.rjust(widths[index]) if numeric[index] else value.ljust(widths[index])
+            for index, value in enumerate(values)
+        ]
+        return "  ".join(parts).rstrip()
+
+    out = [line([str(name) for name in columns]), "  ".join("-" * width for width in widths)]
+    out += [line(row) for row in cells]
+    return "\n".join(out) + "\n"
+
+
+FORMATTERS = {"table": format_table, "csv": format_csv, "json": format_json}
+
+
+# -- running -----------------------------------------------------------------------------
+
+
+def column_types(db_path: Path, sql: str, count: int) -> list[str | None] | None:
+    """DuckDB's type of each result column of ``sql`` (a DESCRIBE through the sandbox).
+
+    None when the statement cannot be described (SHOW, PRAGMA, EXPLAIN, ...): values
+    are then printed from what pandas holds.
+    """
+    from mart.errors import SandboxError
+    from mart.sandbox import run_sql
+
+    try:
+        described = run_sql(db_path, f"describe {sql}", row_limit=max(count, 1) + 10)
+    except SandboxError:
+        return None
+    frame = described.dataframe
+    if "column_type" not in frame.columns or len(frame) != count:
+        return None
+    return [str(kind) for kind in frame["column_type"]]
+
+
+def _write(text: str) -> None:
+    """Write to stdout; a closed pipe (``| head``) is not an error."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would complain again at exit while flushing; point stdout at devnull.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from mart.sandbox import run_sql
+
+    if (args.sql is None) == (args.analysis is None):
+        raise InputError("Give either a SQL statement or --analysis NAME (one of them).")
+    sql = args.sql
+    if sql == "-":
+        sql = sys.stdin.read()
+    ws = Workspace.from_env(getattr(args, "workspace", None))
+    build = require_published(ws)
+    if args.analysis is not None:
+        sql = analysis_sql(build, args.analysis)
+    result = run_sql(build.db_path, sql, row_limit=args.max_rows, timeout_s=args.timeout)
+    columns = [str(column) for column in result.columns]
+    types = column_types(build.db_path, sql, len(columns)) if columns else None
+    rows = result_rows(result.dataframe, types)
+    _write(FORMATTERS[args.format](columns, rows))
+    if result.notice:
+        print(result.notice, file=sys.stderr)
+    plural = "" if result.row_count == 1 else "s"
+    print(
+        f"({result.row_count:,} row{plural} in {result.elapsed_s:.2f} s, build {build.build_id})",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _cmd_analyses(args: argparse.Namespace) -> int:
+    ws = Workspace.from_env(getattr(args, "workspace", None))
+    if args.name:
+        _write(analysis_sql(require_published(ws), args.name).rstrip() + "\n")
+        return 0
+    analyses = list_analyses(ws)
+    if not analyses:
+        print("The dbt project has no analyses.", file=sys.stderr)
+        return 0
+    width = max(len(item.name) for item in analyses)
+    _write("".join(f"{item.name.ljust(width)}  {item.summary}\n" for item in analyses))
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``query`` and ``analyses`` to the ``python -m mart`` command line."""
+    from mart.sandbox import DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT_S
+
+    query = subparsers.add_parser(
+        "query",
+        help="run one read-only SQL statement (or a dbt analysis) on the published mart",
+        description=(
+            "Run one read-only statement on the published mart through the SQL sandbox. "
+            "Results go to stdout; the row count and notices to stderr. "
+            "Exit 1 when the statement is refused or fails."
+        ),
+    )
+    query.add_argument("sql", nargs="?", help="the SQL statement ('-' reads it from stdin)")
+    query.add_argument("--analysis", metavar="NAME", help="run a dbt analysis instead")
+    query.add_argument("--format", choices=FORMATS, default="table", help="output format")
+    query.add_argument(
+        "--max-rows",
+        type=_positive_int,
+        default=DEFAULT_ROW_LIMIT,
+        help=f"rows to return at most (default {DEFAULT_ROW_LIMIT:,})",
+    )
+    query.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=DEFAULT_TIMEOUT_S,
+        help=f"seconds before the query is stopped (default {DEFAULT_TIMEOUT_S:g})",
+    )
+    query.set_defaults(func=_cmd_query)
+
+    analyses = subparsers.add_parser(
+        "analyses",
+        help="list the dbt analyses (or print one's SQL)",
+        description="List the dbt analyses with a one-line description; "
+        "with NAME, print that analysis' runnable SQL for the published build.",
+    )
+    analyses.add_argument("name", nargs="?", help="an analysis to print the SQL of")
+    analyses.set_defaults(func=_cmd_analyses)
