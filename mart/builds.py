@@ -79,7 +79,7 @@ class DatasetInput:
 
     dataset: str
     table: str
-    version: str
+    version: int | str
     path: Path
     rows: int | None = None
     source_file: str | None = None
@@ -437,7 +437,7 @@ def head_inputs(ws: Workspace) -> list[DatasetInput]:
             DatasetInput(
                 dataset=dataset,
                 table=table,
-                version=str(version.id),
+                version=version.id,
                 path=path,
                 rows=getattr(version, "row_count", None),
                 source_file=source or path.name,
@@ -460,13 +460,14 @@ def _layout_head_inputs(ws: Workspace) -> list[DatasetInput]:
                 f"Dataset '{dataset}' has no version to build from yet: load data first."
             )
         stem = f"{int(version):06d}" if version.isdigit() else version
+        version_id: int | str = int(version) if version.isdigit() else version
         path = ws.dataset_dir(dataset) / "versions" / f"{stem}.parquet"
         meta = read_json(path.with_suffix(".json"), default={}) or {}
         inputs.append(
             DatasetInput(
                 dataset=dataset,
                 table=table,
-                version=version,
+                version=version_id,
                 path=path,
                 rows=meta.get("row_count"),
                 source_file=meta.get("source_file") or path.name,

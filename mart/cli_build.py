@@ -1,0 +1,180 @@
+"""Build commands of ``python -m mart``: ``build`` and ``status``.
+
+``build`` exits 0 when the new mart was published, 1 when error-severity tests failed
+(nothing published; the previous build stays live), 2 on any other failure (dbt or a
+model failed, the build was cancelled or interrupted, or ``--no-wait`` found another
+build running). Per-node progress goes to stderr, the outcome to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from mart.errors import InputError
+
+EXIT_OK = 0
+EXIT_TESTS_FAILED = 1
+EXIT_ERROR = 2
+
+
+def parse_var(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` → (key, value); VALUE is JSON if it parses as JSON, else a string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise InputError(f"--var expects KEY=VALUE, got {text!r}.")
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``build`` and ``status`` to the ``python -m mart`` parser."""
+    build = subparsers.add_parser(
+        "build",
+        help="build the mart from the HEAD dataset versions and publish it if tests pass",
+        description=(
+            "Build the mart with dbt into a new build directory; publish it if no "
+            "error-severity test failed. Exit 0 published, 1 tests failed, 2 error."
+        ),
+    )
+    build.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a dbt var for this build (repeatable), e.g. --var high_value_threshold=300",
+    )
+    build.add_argument(
+        "--publish-on-test-failure",
+        action="store_true",
+        help="publish even if error-severity tests fail",
+    )
+    build.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="exit 2 at once if another build is running instead of waiting for it",
+    )
+    build.set_defaults(func=cmd_build)
+
+    status = subparsers.add_parser(
+        "status", help="dataset versions, the published build and the last build"
+    )
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(func=cmd_status)
+
+
+def _manager(args: argparse.Namespace, **options: Any) -> Any:
+    from mart.builds import BuildManager
+    from mart.workspace import Workspace
+
+    return BuildManager(Workspace.from_env(getattr(args, "workspace", None)), **options)
+
+
+class _Progress:
+    """Prints one stderr line per finished node, dbt-style: ``[ 5/84] OK   model x``."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "waiting":
+            print(event.get("message", "waiting for another build"), file=sys.stderr)
+        elif kind == "build_started":
+            print(f"build {event.get('build_id')} started", file=sys.stderr)
+        elif kind == "phase" and event.get("phase") == "parse":
+            print("project or vars changed: parsed again", file=sys.stderr)
+        elif kind == "plan":
+            self.total = int(event.get("total") or 0)
+        elif kind == "node_finished":
+            width = len(str(self.total or 0))
+            status = str(event.get("status", "")).upper()
+            detail = []
+            if event.get("rows") is not None and event.get("resource_type") not in {
+                "test",
+                "unit_test",
+            }:
+                detail.append(f"{event['rows']} rows")
+            if event.get("failures"):
+                detail.append(f"{event['failures']} failing rows")
+            if event.get("duration_s") is not None:
+                detail.append(f"{event['duration_s']:.2f} s")
+            suffix = f" ({', '.join(detail)})" if detail else ""
+            print(
+                f"[{event.get('index', 0):>{width}}/{self.total}] {status:<8} "
+                f"{event.get('resource_type')} {event.get('name')}{suffix}",
+                file=sys.stderr,
+            )
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Run one build to the end; its exit code says what happened."""
+    from mart.builds import CANCELLED, INTERRUPTED, PUBLISHED
+
+    variables = dict(parse_var(item) for item in args.var)
+    manager = _manager(args, prewarm_after_build=False)
+    record = manager.request_build(
+        vars=variables,
+        publish_on_test_failure=args.publish_on_test_failure,
+        wait=not args.no_wait,
+        on_event=_Progress(),
+    )
+    print(record.summary())
+    for test in record.failing_tests:
+        print(
+            f"  {test['status'].upper():<5} {test['name']}"
+            + (f" ({test['failures']} failing rows)" if test.get("failures") else "")
+            + (f" -> {test['relation']}" if test.get("relation") else ""),
+            file=sys.stderr,
+        )
+    if record.status == PUBLISHED:
+        print(f"published: {record.db_path}")
+        return EXIT_OK
+    if record.status in (CANCELLED, INTERRUPTED) or record.failure != "tests":
+        return EXIT_ERROR
+    return EXIT_TESTS_FAILED
+
+
+def _tests_text(tests: dict[str, int]) -> str:
+    return ", ".join(f"{tests.get(key, 0)} {key}" for key in ("pass", "fail", "warn", "error"))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print the workspace summary (``--json`` for the machine-readable form)."""
+    manager = _manager(args)
+    manager.recover()
+    status = manager.status()
+    if args.json:
+        print(json.dumps(status, indent=2, default=str))
+        return EXIT_OK
+    lines = ["datasets:"]
+    for name, info in status["datasets"].items():
+        lines.append(
+            f"  {name}: version {info['version']}, {info['rows']} rows"
+            if info
+            else f"  {name}: no data"
+        )
+    published = status["published"]
+    if published:
+        lines.append(
+            f"published: build {published['build_id']} ({published['finished_at']}) — "
+            f"tests {_tests_text(published['tests'])}"
+        )
+        lines.append(f"  {published['path']}")
+    else:
+        lines.append("published: nothing yet (run `python -m mart build`)")
+    last = status["last_build"]
+    if last:
+        duration = f" in {last['duration_s']:.2f} s" if last.get("duration_s") else ""
+        lines.append(
+            f"last build: {last['build_id']} {last['status']}{duration} — "
+            f"tests {_tests_text(last['tests'])}"
+        )
+    print("\n".join(lines))
+    return EXIT_OK
