@@ -1,0 +1,471 @@
+"""Figures for the mart's pages: pure functions from an aggregated DataFrame to a plotly Figure.
+
+Each figure has a title and unit-labelled axes ($, %, customers). No template and no
+background colour is set, so Streamlit's light or dark theme applies; the colours used
+are mid-tones that read on white and on near-black alike. Inputs come from
+:mod:`mart.insights`, which aggregates in SQL, so no figure gets more than a few thousand
+points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+SEGMENTS: tuple[str, ...] = ("High Value", "Medium Value", "Low Value")
+
+SEGMENT_COLOURS: dict[str, str] = {
+    "High Value": "#4c78a8",
+    "Medium Value": "#f58518",
+    "Low Value": "#54a24b",
+}
+"""One colour per segment, the same on every chart."""
+
+PALETTE: tuple[str, ...] = (
+    "#4c78a8",
+    "#f58518",
+    "#54a24b",
+    "#e45756",
+    "#72b7b2",
+    "#b279a2",
+    "#eeca3b",
+    "#ff9da6",
+    "#9d755d",
+    "#bab0ac",
+)
+"""Categorical mid-tones (Tableau 10) for categories and event types."""
+
+EVENT_ORDER: tuple[str, ...] = ("page_view", "product_view", "add_to_cart", "purchase")
+
+# Viridis reads in both themes: dark cells are dark blue, bright ones yellow.
+RETENTION_SCALE = "Viridis"
+
+_MARGIN = {"l": 10, "r": 10, "t": 60, "b": 10}
+
+
+def _base(figure: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
+    figure.update_layout(
+        title={"text": title},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        margin=_MARGIN,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right"},
+        hoverlabel={"namelength": -1},
+    )
+    return figure
+
+
+def colour_for(name: str, index: int) -> str:
+    """A segment's own colour, or the palette colour at ``index`` for anything else."""
+    return SEGMENT_COLOURS.get(name, PALETTE[index % len(PALETTE)])
+
+
+def _empty(title: str, message: str, x_title: str = "", y_title: str = "") -> go.Figure:
+    figure = _base(go.Figure(), title, x_title, y_title)
+    figure.add_annotation(text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return figure
+
+
+# -- segments ----------------------------------------------------------------------------
+
+
+def segment_bars(frame: pd.DataFrame, measure: str = "count") -> go.Figure:
+    """Customers (``measure="count"``) or lifetime value (``"value"``) per segment.
+
+    Every row is a bar, so empty segments show as zero. Input: segment_distribution.
+    """
+    if measure not in {"count", "value"}:
+        raise ValueError(f"measure must be 'count' or 'value', not {measure!r}")
+    segments = [str(name) for name in frame["customer_segment"]]
+    if measure == "count":
+        values = frame["customer_count"].tolist()
+        shares = frame["share_of_customers"].tolist()
+        title, y_title = "Customers per segment", "Customers"
+        text = [f"{value:,} ({share:.0%})" for value, share in zip(values, shares, strict=True)]
+        hover = "%{x}: %{y:,} customers<extra></extra>"
+    else:
+        values = frame["total_revenue"].tolist()
+        shares = frame["share_of_revenue"].tolist()
+        title, y_title = "Lifetime value per segment", "Lifetime value ($)"
+        text = [f"${value:,.0f} ({share:.0%})" for value, share in zip(values, shares, strict=True)]
+        hover = "%{x}: $%{y:,.2f}<extra></extra>"
+    figure = go.Figure(
+        go.Bar(
+            x=segments,
+            y=values,
+            text=text,
+            textposition="auto",
+            marker_color=[colour_for(name, index) for index, name in enumerate(segments)],
+            hovertemplate=hover,
+            name=y_title,
+        )
+    )
+    _base(figure, title, "Segment", y_title)
+    if measure == "value":
+        figure.update_yaxes(tickprefix="$", tickformat=",.0f")
+    figure.update_layout(showlegend=False)
+    return figure
+
+
+def ltv_histogram(frame: pd.DataFrame) -> go.Figure:
+    """Customers per lifetime-value bin, stacked by segment (input: insights.ltv_histogram)."""
+    title = "Lifetime value distribution"
+    if frame.empty:
+        return _empty(title, "No customers yet", "Lifetime value ($)", "Customers")
+    figure = go.Figure()
+    present = [name for name in SEGMENTS if name in set(frame["customer_segment"])]
+    present += sorted(set(frame["customer_segment"]) - set(SEGMENTS))
+    for index, segment in enumerate(present):
+        rows = frame[frame["customer_segment"] == segment]
+        widths = (rows["bin_end"] - rows["bin_start"]).tolist()
+        labels = [
+            f"${start:,.0f} and above" if overflow else f"${start:,.0f} – ${end:,.0f}"
+            for start, end, overflow in zip(
+                rows["bin_start"], rows["bin_end"], rows["is_overflow"], strict=True
+            )
+        ]
+        figure.add_trace(
+            go.Bar(
+                x=rows["bin_start"].tolist(),
+                y=rows["customer_count"].tolist(),
+                width=widths,
+                offset=0,
+                name=segment,
+                marker_color=colour_for(segment, index),
+                customdata=labels,
+                hovertemplate="%{customdata}: %{y:,} customers<extra>" + segment + "</extra>",
+            )
+        )
+    _base(figure, title, "Lifetime value ($)", "Customers")
+    figure.update_layout(barmode="stack", bargap=0.02)
+    figure.update_xaxes(tickprefix="$", tickformat=",.0f")
+    return figure
+
+
+def ltv_box(stats: pd.DataFrame) -> go.Figure:
+    """Lifetime value per segment as boxes from precomputed quartiles (whiskers: min–p95)."""
+    title = "Lifetime value by segment (whiskers: minimum to 95th percentile)"
+    figure = go.Figure()
+    for index, row in enumerate(stats.itertuples(index=False)):
+        figure.add_trace(
+            go.Box(
+                x=[row.customer_segment],
+                q1=[row.q1],
+                median=[row.median],
+                q3=[row.q3],
+                lowerfence=[row.min],
+                upperfence=[row.p95],
+                mean=[row.mean],
+                name=str(row.customer_segment),
+                marker_color=colour_for(str(row.customer_segment), index),
+                boxpoints=False,
+            )
+        )
+    _base(figure, title, "Segment", "Lifetime value ($)")
+    figure.update_yaxes(tickprefix="$", tickformat=",.0f")
+    figure.update_layout(showlegend=False)
+    return figure
+
+
+def top_customers_bar(frame: pd.DataFrame) -> go.Figure:
+    """The top customers' lifetime value, most valuable on top, coloured by segment."""
+    title = f"Top {len(frame)} customers by lifetime value"
+    figure = go.Figure()
+    rows = frame.iloc[::-1]  # horizontal bars draw bottom-up
+    for index, segment in enumerate([s for s in SEGMENTS if s in set(rows["customer_segment"])]):
+        part = rows[rows["customer_segment"] == segment]
+        figure.add_trace(
+            go.Bar(
+                x=part["lifetime_value"].tolist(),
+                y=part["customer_id"].tolist(),
+                orientation="h",
+                name=segment,
+                marker_color=colour_for(segment, index),
+                hovertemplate="%{y}: $%{x:,.2f}<extra>" + segment + "</extra>",
+            )
+        )
+    _base(figure, title, "Lifetime value ($)", "Customer")
+    figure.update_yaxes(
+        categoryorder="array", categoryarray=rows["customer_id"].tolist(), type="category"
+    )
+    figure.update_xaxes(tickprefix="$", tickformat=",.0f")
+    figure.update_layout(height=max(320, 22 * len(frame) + 120))
+    return figure
+
+
+def favourite_category_bar(frame: pd.DataFrame) -> go.Figure:
+    """Customers per favourite category, most popular first."""
+    categories = [str(name) for name in frame["favorite_category"].fillna("(none)")]
+    figure = go.Figure(
+        go.Bar(
+            x=categories,
+            y=frame["customer_count"].tolist(),
+            marker_color=[PALETTE[index % len(PALETTE)] for index in range(len(categories))],
+            customdata=frame["lifetime_value"].tolist(),
+            hovertemplate="%{x}: %{y:,} customers, $%{customdata:,.2f} lifetime value"
+            "<extra></extra>",
+            name="Customers",
+        )
+    )
+    _base(figure, "Favourite category distribution", "Favourite category", "Customers")
+    figure.update_layout(showlegend=False)
+    return figure
+
+
+# -- one customer ------------------------------------------------------------------------
+
+
+def events_timeline(events: pd.DataFrame, transactions: pd.DataFrame) -> go.Figure:
+    """A customer's events by type over time, with transactions (sized by amount) on top."""
+    title = "Events and transactions over time"
+    if events.empty and transactions.empty:
+        return _empty(title, "No events or transactions for this customer", "Time", "Activity")
+    figure = go.Figure()
+    kinds = [kind for kind in EVENT_ORDER if kind in set(events["event_type"])]
+    kinds += sorted(set(events["event_type"].dropna()) - set(EVENT_ORDER))
+    for index, kind in enumerate(kinds):
+        rows = events[events["event_type"] == kind]
+        figure.add_trace(
+            go.Scatter(
+                x=rows["event_at"].tolist(),
+                y=[kind] * len(rows),
+                mode="markers",
+                name=kind,
+                marker={"color": PALETTE[index % len(PALETTE)], "size": 10, "symbol": "circle"},
+                customdata=rows[["session_id", "product_category"]].fillna("").values.tolist(),
+                hovertemplate="%{x|%Y-%m-%d %H:%M}<br>session %{customdata[0]}"
+                "<br>%{customdata[1]}<extra>" + kind + "</extra>",
+            )
+        )
+    if not transactions.empty:
+        amounts = transactions["amount"].astype(float)
+        biggest = max(float(amounts.abs().max()), 0.01)
+        figure.add_trace(
+            go.Scatter(
+                x=transactions["transaction_date"].tolist(),
+                y=["transaction"] * len(transactions),
+                mode="markers",
+                name="transaction",
+                marker={
+                    "color": "#e45756",
+                    "symbol": "diamond",
+                    "size": [8 + 16 * abs(value) / biggest for value in amounts],
+                },
+                customdata=transactions[["transaction_id", "product_category"]]
+                .fillna("")
+                .values.tolist(),
+                text=[f"${value:,.2f}" for value in amounts],
+                hovertemplate="%{x|%Y-%m-%d} %{customdata[0]}<br>%{customdata[1]} %{text}"
+                "<extra>transaction</extra>",
+            )
+        )
+    order = ["transaction", *reversed(kinds)]
+    _base(figure, title, "Date", "Activity")
+    figure.update_yaxes(categoryorder="array", categoryarray=order[::-1], type="category")
+    figure.update_layout(height=320)
+    return figure
+
+
+# -- retention and behaviour -------------------------------------------------------------
+
+
+def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
+    """Retention (%) by cohort month (rows) and months since first purchase (columns).
+
+    Cells after the as-of date are blank. The colour scale tops out at the highest
+    retention after month 0 (month 0 is 100% by definition), so later months stay
+    readable; month-0 cells saturate.
+    """
+    title = "Cohort retention: customers buying again, by months since first purchase"
+    if frame.empty:
+        return _empty(title, "No purchases yet", "Months since first purchase", "Cohort")
+    grid = frame.assign(
+        cohort=pd.to_datetime(frame["cohort_month"]).dt.strftime("%Y-%m"),
+        percent=frame["retention_rate"].astype(float) * 100,
+    )
+    z = grid.pivot(index="cohort", columns="months_since_first_purchase", values="percent")
+    sizes = grid.pivot(index="cohort", columns="months_since_first_purchase", values="cohort_size")
+    active = grid.pivot(
+        index="cohort", columns="months_since_first_purchase", values="active_customers"
+    )
+    later = grid.loc[grid["months_since_first_purchase"] > 0, "percent"]
+    top = float(later.max()) if not later.empty and later.max() > 0 else 100.0
+    custom = [
+        [
+            [
+                None if pd.isna(active.iloc[r, c]) else int(active.iloc[r, c]),
+                None if pd.isna(sizes.iloc[r, c]) else int(sizes.iloc[r, c]),
+            ]
+            for c in range(z.shape[1])
+        ]
+        for r in range(z.shape[0])
+    ]
+    figure = go.Figure(
+        go.Heatmap(
+            z=z.values.tolist(),
+            x=[int(value) for value in z.columns],
+            y=list(z.index),
+            colorscale=RETENTION_SCALE,
+            zmin=0,
+            zmax=top,
+            texttemplate="%{z:.0f}%",
+            customdata=custom,
+            hovertemplate="cohort %{y}, month %{x}: %{z:.1f}%"
+            " (%{customdata[0]} of %{customdata[1]} customers)<extra></extra>",
+            colorbar={"title": {"text": "Retention (%)"}, "ticksuffix": "%"},
+            xgap=1,
+            ygap=1,
+            hoverongaps=False,
+        )
+    )
+    _base(figure, title, "Months since first purchase", "Cohort (month of first purchase)")
+    figure.update_yaxes(autorange="reversed", type="category")
+    figure.update_xaxes(dtick=1, side="bottom")
+    figure.update_layout(height=max(360, 24 * z.shape[0] + 140))
+    return figure
+
+
+def monthly_revenue_chart(frame: pd.DataFrame) -> go.Figure:
+    """Revenue per month as bars (hover: transactions and buying customers)."""
+    title = "Revenue per month"
+    if frame.empty:
+        return _empty(title, "No transactions yet", "Month", "Revenue ($)")
+    figure = go.Figure(
+        go.Bar(
+            x=pd.to_datetime(frame["transaction_month"]).tolist(),
+            y=frame["revenue"].tolist(),
+            marker_color=PALETTE[0],
+            customdata=frame[["transaction_count", "customer_count"]].values.tolist(),
+            hovertemplate="%{x|%b %Y}: $%{y:,.2f}<br>%{customdata[0]:,} transactions, "
+            "%{customdata[1]:,} customers<extra></extra>",
+            name="Revenue",
+        )
+    )
+    _base(figure, title, "Month", "Revenue ($)")
+    figure.update_yaxes(tickprefix="$", tickformat=",.0f")
+    figure.update_xaxes(tickformat="%b %Y", dtick="M3" if len(frame) > 12 else "M1")
+    figure.update_layout(showlegend=False)
+    return figure
+
+
+def segment_metric_bar(
+    frame: pd.DataFrame, column: str, title: str, y_title: str, money: bool = False
+) -> go.Figure:
+    """One behaviour metric per segment (AOV, transactions per customer, ...).
+
+    Segments without customers show no bar; their label stays on the axis.
+    """
+    segments = [str(name) for name in frame["customer_segment"]]
+    values = [None if pd.isna(value) else float(value) for value in frame[column]]
+    text = [
+        "–" if value is None else (f"${value:,.2f}" if money else f"{value:,.2f}")
+        for value in values
+    ]
+    figure = go.Figure(
+        go.Bar(
+            x=segments,
+            y=values,
+            text=text,
+            textposition="auto",
+            marker_color=[colour_for(name, index) for index, name in enumerate(segments)],
+            hovertemplate="%{x}: %{text}<extra></extra>",
+            name=y_title,
+        )
+    )
+    _base(figure, title, "Segment", y_title)
+    if money:
+        figure.update_yaxes(tickprefix="$", tickformat=",.2f")
+    figure.update_layout(showlegend=False)
+    return figure
+
+
+def category_mix_chart(frame: pd.DataFrame, segments: Sequence[str] = SEGMENTS) -> go.Figure:
+    """Share of each segment's revenue by product category (100% stacked bars)."""
+    title = "Category mix by segment (share of segment revenue)"
+    if frame.empty:
+        return _empty(title, "No transactions yet", "Segment", "Share of segment revenue (%)")
+    order = [name for name in segments if name in set(frame["customer_segment"])]
+    totals = frame.groupby("product_category")["revenue"].sum().sort_values(ascending=False)
+    figure = go.Figure()
+    for index, category in enumerate(totals.index):
+        rows = frame[frame["product_category"] == category].set_index("customer_segment")
+        shares = [
+            float(rows.loc[name, "share_of_segment_revenue"]) * 100 if name in rows.index else 0.0
+            for name in order
+        ]
+        revenue = [
+            float(rows.loc[name, "revenue"]) if name in rows.index else 0.0 for name in order
+        ]
+        figure.add_trace(
+            go.Bar(
+                x=order,
+                y=shares,
+                name=str(category),
+                marker_color=PALETTE[index % len(PALETTE)],
+                customdata=revenue,
+                hovertemplate="%{x}, " + str(category) + ": %{y:.1f}% ($%{customdata:,.2f})"
+                "<extra></extra>",
+            )
+        )
+    _base(figure, title, "Segment", "Share of segment revenue (%)")
+    figure.update_layout(barmode="stack")
+    figure.update_yaxes(ticksuffix="%", range=[0, 100])
+    return figure
+
+
+# -- analyses ----------------------------------------------------------------------------
+
+
+def analysis_figure(name: str, frame: pd.DataFrame) -> go.Figure | None:
+    """A fitting chart for a dbt analysis' result, or None when no chart fits."""
+    if frame.empty:
+        return None
+    columns = set(frame.columns)
+    if name == "retention_rate" and {"measure", "cohort_month", "rate"} <= columns:
+        cohorts = frame[frame["measure"] == "cohort retention"]
+        if cohorts.empty:
+            return None
+        grid = pd.DataFrame(
+            {
+                "cohort_month": pd.to_datetime(cohorts["cohort_month"]),
+                "months_since_first_purchase": cohorts["months_since_first_purchase"].astype(int),
+                "cohort_size": cohorts["customers"],
+                "active_customers": cohorts["retained_customers"],
+                "retention_rate": cohorts["rate"].astype(float),
+            }
+        )
+        return cohort_heatmap(grid)
+    if name == "segment_distribution" and {"customer_segment", "customer_count"} <= columns:
+        return segment_bars(frame, "count")
+    if name == "top_customers" and {"customer_id", "lifetime_value"} <= columns:
+        return top_customers_bar(frame)
+    if name == "favorite_category" and {"favorite_category", "customer_count"} <= columns:
+        return favourite_category_bar(frame)
+    return generic_bar(frame, name)
+
+
+def generic_bar(frame: pd.DataFrame, title: str) -> go.Figure | None:
+    """A bar chart of the first numeric column by the first text column (≤ 100 rows)."""
+    if frame.empty or len(frame) > 100:
+        return None
+    labels = [c for c in frame.columns if frame[c].dtype == object or str(frame[c].dtype) == "str"]
+    numbers = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    numbers = [c for c in numbers if not pd.api.types.is_bool_dtype(frame[c])]
+    if not labels or not numbers:
+        return None
+    label, value = labels[0], numbers[0]
+    figure = go.Figure(
+        go.Bar(
+            x=frame[label].astype(str).tolist(),
+            y=frame[value].tolist(),
+            marker_color=PALETTE[0],
+            name=value,
+        )
+    )
+    _base(figure, f"{title}: {value} by {label}", label, value)
+    figure.update_layout(showlegend=False)
+    return figure

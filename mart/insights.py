@@ -1,0 +1,547 @@
+"""The business questions as queries on a published mart: KPIs, segments, LTV, retention.
+
+Every function takes the DuckDB path first and returns a DataFrame or a dataclass, so
+pages cache them per published build (``ui.common.cached``) and hold no SQL. All
+aggregation happens in DuckDB: a chart never receives more than a few thousand rows,
+whatever the size of the mart. Money is summed and averaged on DECIMAL in SQL (half away
+from zero, like the marts); frames carry it as float only for display.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from mart.db import cached_cursor, query_df
+from mart.errors import InputError
+from mart.workspace import DBT_PROJECT_DIR
+
+DbPath = str | os.PathLike[str]
+
+SEGMENTS: tuple[str, ...] = ("High Value", "Medium Value", "Low Value")
+"""The three customer segments, most valuable first (macros/segmentation.sql)."""
+
+THRESHOLD_VARS = ("high_value_threshold", "medium_value_threshold")
+
+MAX_TOP_N = 1_000
+MAX_SEARCH_RESULTS = 200
+MAX_CUSTOMER_ROWS = 5_000
+
+
+# -- segment thresholds ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The lifetime-value thresholds a build segmented customers with."""
+
+    high: Decimal
+    medium: Decimal
+    is_default: bool = False
+
+    def as_vars(self) -> dict[str, float | int]:
+        """The dbt vars for a build with these thresholds (whole numbers stay ints)."""
+        return {
+            "high_value_threshold": _plain_number(self.high),
+            "medium_value_threshold": _plain_number(self.medium),
+        }
+
+    def describe(self) -> str:
+        """One line: the rule in words."""
+        return (
+            f"High Value ≥ ${self.high:,.2f} · Medium Value ≥ ${self.medium:,.2f} · "
+            f"Low Value below ${self.medium:,.2f}"
+        )
+
+
+def _plain_number(value: Decimal) -> float | int:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+@lru_cache(maxsize=1)
+def default_thresholds() -> Thresholds:
+    """The thresholds in dbt_project.yml's vars (what a build without vars uses)."""
+    try:
+        project = yaml.safe_load((Path(DBT_PROJECT_DIR) / "dbt_project.yml").read_text())
+        project_vars = project.get("vars", {}) or {}
+        return Thresholds(
+            high=Decimal(str(project_vars.get("high_value_threshold", 500))),
+            medium=Decimal(str(project_vars.get("medium_value_threshold", 200))),
+            is_default=True,
+        )
+    except (OSError, ValueError, ArithmeticError, AttributeError, yaml.YAMLError):
+        return Thresholds(high=Decimal(500), medium=Decimal(200), is_default=True)
+
+
+def thresholds_from_vars(build_vars: dict[str, Any] | None) -> Thresholds:
+    """The thresholds a build used, from its record's vars (defaults where not given)."""
+    defaults = default_thresholds()
+    build_vars = build_vars or {}
+    if not any(name in build_vars for name in THRESHOLD_VARS):
+        return defaults
+    try:
+        high = Decimal(str(build_vars.get("high_value_threshold", defaults.high)))
+        medium = Decimal(str(build_vars.get("medium_value_threshold", defaults.medium)))
+    except ArithmeticError:
+        return defaults
+    return Thresholds(high=high, medium=medium, is_default=False)
+
+
+def validate_thresholds(high: float | Decimal, medium: float | Decimal) -> Thresholds:
+    """New thresholds from a form; InputError unless high > medium ≥ 0, both finite."""
+    try:
+        high_d = Decimal(str(high)).quantize(Decimal("0.01"))
+        medium_d = Decimal(str(medium)).quantize(Decimal("0.01"))
+    except ArithmeticError:
+        raise InputError("Thresholds must be numbers in dollars, such as 500 or 199.99.") from None
+    if not (high_d.is_finite() and medium_d.is_finite()):
+        raise InputError("Thresholds must be finite numbers in dollars.")
+    if medium_d < 0:
+        raise InputError(f"The medium threshold must be $0 or more, not ${medium_d:,.2f}.")
+    if high_d <= medium_d:
+        raise InputError(
+            f"The high threshold (${high_d:,.2f}) must be greater than the medium threshold "
+            f"(${medium_d:,.2f})."
+        )
+    return Thresholds(high=high_d, medium=medium_d)
+
+
+# -- KPIs --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """The headline numbers of the mart."""
+
+    known_customers: int
+    purchasing_customers: int
+    transactions: int
+    revenue: Decimal
+    avg_order_value: Decimal | None
+    avg_lifetime_value: Decimal | None
+    repeat_purchase_rate: Decimal | None
+    month_1_retention_rate: Decimal | None
+    first_transaction: date | None
+    last_transaction: date | None
+    as_of_date: date | None
+
+
+def _one(db_path: DbPath, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
+    with cached_cursor(db_path) as cursor:
+        return cursor.execute(sql, params or []).fetchone()
+
+
+def kpis(db_path: DbPath) -> Kpis:
+    """Customers, transactions, revenue, AOV, average LTV and retention, exact decimals."""
+    row = _one(
+        db_path,
+        """
+        with metrics as (
+            select
+                count(*) as purchasing_customers,
+                coalesce(sum(transaction_count), 0) as transactions,
+                coalesce(sum(lifetime_value), 0) as revenue,
+                min(first_purchase_date) as first_transaction,
+                max(last_purchase_date) as last_transaction
+            from main.fct_customer_metrics
+        )
+        select
+            (select count(*) from main.dim_customers) as known_customers,
+            metrics.purchasing_customers,
+            metrics.transactions,
+            cast(metrics.revenue as decimal(18, 2)) as revenue,
+            case when metrics.transactions > 0 then cast(round(
+                cast(metrics.revenue as decimal(38, 6)) / metrics.transactions, 2)
+                as decimal(18, 2)) end as avg_order_value,
+            case when metrics.purchasing_customers > 0 then cast(round(
+                cast(metrics.revenue as decimal(38, 6)) / metrics.purchasing_customers, 2)
+                as decimal(18, 2)) end as avg_lifetime_value,
+            summary.repeat_purchase_rate,
+            summary.month_1_retention_rate,
+            metrics.first_transaction,
+            metrics.last_transaction,
+            cast(summary.as_of_date as date) as as_of_date
+        from metrics
+        left join main.fct_retention_summary as summary on true
+        """,
+    )
+    assert row is not None  # an aggregate always returns a row
+    return Kpis(
+        known_customers=int(row[0]),
+        purchasing_customers=int(row[1]),
+        transactions=int(row[2]),
+        revenue=Decimal(row[3] or 0),
+        avg_order_value=row[4],
+        avg_lifetime_value=row[5],
+        repeat_purchase_rate=row[6],
+        month_1_retention_rate=row[7],
+        first_transaction=row[8],
+        last_transaction=row[9],
+        as_of_date=row[10],
+    )
+
+
+# -- segments and lifetime value ---------------------------------------------------------
+
+
+def segment_distribution(db_path: DbPath) -> pd.DataFrame:
+    """One row per segment (all three, empty ones with zeros): size, value, behaviour."""
+    return query_df(
+        db_path,
+        """
+        select
+            customer_segment,
+            customer_count,
+            total_revenue,
+            coalesce(share_of_customers, 0) as share_of_customers,
+            coalesce(share_of_revenue, 0) as share_of_revenue,
+            transaction_count,
+            avg_order_value,
+            avg_lifetime_value,
+            avg_transactions_per_customer,
+            avg_categories_per_customer
+        from main.fct_segment_behaviour
+        order by segment_order
+        """,
+    )
+
+
+def _nice_step(raw: float) -> float:
+    """A round bin width (1, 2, 2.5 or 5 times a power of ten) not below ``raw``."""
+    if raw <= 0 or not math.isfinite(raw):
+        return 1.0
+    power = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 2.5, 5, 10):
+        if raw <= factor * power:
+            return factor * power
+    return 10 * power
+
+
+def ltv_histogram(db_path: DbPath, bins: int = 30) -> pd.DataFrame:
+    """Customers per lifetime-value bin and segment, binned in SQL.
+
+    Bins have a round width and cover up to the 99th percentile; the last bin holds
+    everything above (``is_overflow``), so one whale does not squash the chart. Columns:
+    bin_start, bin_end, customer_segment, customer_count, is_overflow.
+    """
+    bins = max(1, min(int(bins), 200))
+    bounds = _one(
+        db_path,
+        "select quantile_cont(lifetime_value, 0.99), max(lifetime_value) "
+        "from main.fct_customer_metrics",
+    )
+    if bounds is None or bounds[1] is None:
+        return pd.DataFrame(
+            columns=["bin_start", "bin_end", "customer_segment", "customer_count", "is_overflow"]
+        )
+    p99, top = float(bounds[0]), float(bounds[1])
+    step = _nice_step(max(p99, 0.01) / bins)
+    last = int(math.floor(top / step))
+    cap = min(last, bins)
+    frame = query_df(
+        db_path,
+        """
+        with binned as (
+            select
+                least(cast(floor(greatest(lifetime_value, 0) / $step) as integer), $cap)
+                    as bin_index,
+                customer_segment
+            from main.fct_customer_metrics
+        )
+        select
+            bin_index,
+            customer_segment,
+            count(*) as customer_count
+        from binned
+        group by all
+        order by bin_index, customer_segment
+        """,
+        {"step": step, "cap": cap},
+    )
+    frame["bin_start"] = frame["bin_index"] * step
+    frame["is_overflow"] = (frame["bin_index"] == cap) & (last > cap)
+    frame["bin_end"] = frame["bin_start"] + step
+    frame.loc[frame["is_overflow"], "bin_end"] = top
+    return frame[["bin_start", "bin_end", "customer_segment", "customer_count", "is_overflow"]]
+
+
+def ltv_box_stats(db_path: DbPath) -> pd.DataFrame:
+    """Lifetime value quartiles per segment (for box plots without shipping raw rows).
+
+    Columns: customer_segment, customer_count, min, q1, median, q3, max, p95, mean.
+    Segments without customers are left out (a box needs data).
+    """
+    return query_df(
+        db_path,
+        """
+        with segments as (
+            select * from (values ('High Value', 1), ('Medium Value', 2), ('Low Value', 3))
+                as segments (customer_segment, segment_order)
+        )
+        select
+            segments.customer_segment,
+            count(*) as customer_count,
+            min(lifetime_value) as min,
+            quantile_cont(lifetime_value, 0.25) as q1,
+            quantile_cont(lifetime_value, 0.5) as median,
+            quantile_cont(lifetime_value, 0.75) as q3,
+            max(lifetime_value) as max,
+            quantile_cont(lifetime_value, 0.95) as p95,
+            round(avg(lifetime_value), 2) as mean
+        from main.fct_customer_metrics as metrics
+        inner join segments on metrics.customer_segment = segments.customer_segment
+        group by segments.customer_segment, segments.segment_order
+        order by segments.segment_order
+        """,
+    )
+
+
+def top_customers(db_path: DbPath, n: int = 10) -> pd.DataFrame:
+    """The ``n`` most valuable customers (ties by customer id, like the analysis)."""
+    limit = max(1, min(int(n), MAX_TOP_N))
+    return query_df(
+        db_path,
+        """
+        select
+            customer_id,
+            customer_segment,
+            lifetime_value,
+            transaction_count,
+            avg_order_value,
+            favorite_category,
+            first_purchase_date,
+            last_purchase_date,
+            days_since_last_purchase
+        from main.fct_customer_metrics
+        order by lifetime_value desc, customer_id asc
+        limit $limit
+        """,
+        {"limit": limit},
+    )
+
+
+def favourite_categories(db_path: DbPath) -> pd.DataFrame:
+    """Customers and their lifetime value per favourite category, most popular first."""
+    return query_df(
+        db_path,
+        """
+        select
+            favorite_category,
+            count(*) as customer_count,
+            sum(lifetime_value) as lifetime_value
+        from main.fct_customer_metrics
+        group by favorite_category
+        order by customer_count desc, favorite_category asc
+        """,
+    )
+
+
+# -- one customer ------------------------------------------------------------------------
+
+
+def search_customers(db_path: DbPath, text: str = "", limit: int = 50) -> pd.DataFrame:
+    """Customers whose id contains ``text`` (any case), exact match first, then by value.
+
+    Empty text lists the most valuable customers. At most ``limit`` rows (≤ 200).
+    """
+    limit = max(1, min(int(limit), MAX_SEARCH_RESULTS))
+    needle = (text or "").strip()
+    return query_df(
+        db_path,
+        """
+        select customer_id, customer_segment, lifetime_value, transaction_count
+        from main.dim_customers
+        where $needle = '' or contains(lower(customer_id), lower($needle))
+        order by lower(customer_id) = lower($needle) desc, lifetime_value desc, customer_id
+        limit $limit
+        """,
+        {"needle": needle, "limit": limit},
+    )
+
+
+def customer_profile(db_path: DbPath, customer_id: str) -> dict[str, Any] | None:
+    """Everything the mart knows about one customer (dim_customers + age), or None."""
+    frame = query_df(
+        db_path,
+        """
+        select
+            customers.*,
+            metrics.customer_age_days,
+            metrics.days_since_last_purchase
+        from main.dim_customers as customers
+        left join main.fct_customer_metrics as metrics
+            on customers.customer_id = metrics.customer_id
+        where customers.customer_id = $customer_id
+        """,
+        {"customer_id": customer_id},
+    )
+    if frame.empty:
+        return None
+    return {key: (None if _missing(value) else value) for key, value in frame.iloc[0].items()}
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def customer_transactions(db_path: DbPath, customer_id: str) -> pd.DataFrame:
+    """The customer's transactions, oldest first (at most 5,000)."""
+    return query_df(
+        db_path,
+        """
+        select transaction_id, transaction_date, product_category, amount, is_refund
+        from main.fct_transactions
+        where customer_id = $customer_id
+        order by transaction_date, transaction_id
+        limit $limit
+        """,
+        {"customer_id": customer_id, "limit": MAX_CUSTOMER_ROWS},
+    )
+
+
+def customer_events(db_path: DbPath, customer_id: str) -> pd.DataFrame:
+    """The customer's events, oldest first (at most 5,000)."""
+    return query_df(
+        db_path,
+        """
+        select event_id, session_id, event_type, product_category, event_at
+        from main.stg_events
+        where customer_id = $customer_id
+        order by event_at, event_id
+        limit $limit
+        """,
+        {"customer_id": customer_id, "limit": MAX_CUSTOMER_ROWS},
+    )
+
+
+def customer_segment_history(db_path: DbPath, customer_id: str) -> pd.DataFrame:
+    """The customer's SCD2 rows from the snapshot, oldest first; the open row is current."""
+    return query_df(
+        db_path,
+        """
+        select
+            customer_segment,
+            lifetime_value,
+            transaction_count,
+            favorite_category,
+            is_repeat_customer,
+            valid_from,
+            valid_to,
+            is_current
+        from main.dim_customer_segment_history
+        where customer_id = $customer_id
+        order by valid_from, valid_to nulls last
+        """,
+        {"customer_id": customer_id},
+    )
+
+
+# -- retention and behaviour -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetentionSummary:
+    """fct_retention_summary's one row."""
+
+    as_of_date: date | None
+    purchasing_customers: int
+    repeat_customers: int
+    active_last_90_days: int
+    repeat_purchase_rate: Decimal | None
+    customers_with_month_1: int
+    retained_month_1: int
+    month_1_retention_rate: Decimal | None
+
+
+def retention_summary(db_path: DbPath) -> RetentionSummary:
+    """The overall repeat-purchase rate and month-1 retention."""
+    row = _one(
+        db_path,
+        """
+        select
+            cast(as_of_date as date), purchasing_customers, repeat_customers,
+            active_last_90_days, repeat_purchase_rate, customers_with_month_1,
+            retained_month_1, month_1_retention_rate
+        from main.fct_retention_summary
+        """,
+    )
+    if row is None:
+        return RetentionSummary(None, 0, 0, 0, None, 0, 0, None)
+    return RetentionSummary(
+        as_of_date=row[0],
+        purchasing_customers=int(row[1] or 0),
+        repeat_customers=int(row[2] or 0),
+        active_last_90_days=int(row[3] or 0),
+        repeat_purchase_rate=row[4],
+        customers_with_month_1=int(row[5] or 0),
+        retained_month_1=int(row[6] or 0),
+        month_1_retention_rate=row[7],
+    )
+
+
+def cohort_retention(db_path: DbPath) -> pd.DataFrame:
+    """Cohort × months-since-first-purchase grid: cohort_size, active customers, rate."""
+    return query_df(
+        db_path,
+        """
+        select
+            cohort_month,
+            months_since_first_purchase,
+            cohort_size,
+            active_customers,
+            retention_rate
+        from main.fct_cohort_retention
+        order by cohort_month, months_since_first_purchase
+        """,
+    )
+
+
+def segment_category_mix(db_path: DbPath) -> pd.DataFrame:
+    """Revenue and transactions per segment and category, segments in value order."""
+    return query_df(
+        db_path,
+        """
+        select
+            customer_segment,
+            product_category,
+            transaction_count,
+            customer_count,
+            revenue,
+            share_of_segment_revenue
+        from main.fct_segment_category_mix
+        order by
+            case customer_segment
+                when 'High Value' then 1 when 'Medium Value' then 2 else 3 end,
+            revenue desc,
+            product_category
+        """,
+    )
+
+
+def monthly_revenue(db_path: DbPath) -> pd.DataFrame:
+    """Revenue, transactions and buying customers per calendar month, oldest first."""
+    return query_df(
+        db_path,
+        """
+        select
+            transaction_month,
+            count(*) as transaction_count,
+            count(distinct customer_id) as customer_count,
+            sum(amount) as revenue
+        from main.fct_transactions
+        group by transaction_month
+        order by transaction_month
+        """,
+    )
