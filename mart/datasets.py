@@ -38,7 +38,6 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -54,6 +53,7 @@ from mart.loading import (
     LoadRefusedError,
     ValidationReport,
     check_dataset,
+    connect,
     prepare_records,
 )
 from mart.workspace import SAMPLE_DATA_DIR, Workspace, atomic_write_json, atomic_write_text
@@ -502,7 +502,7 @@ def diff(ws: Workspace, dataset: str, a: int, b: int, examples: int = 10) -> Ver
             f"{_sql_path(version_path(ws, dataset, version.id))})"
         )
 
-    with duckdb.connect() as con:
+    with connect() as con:
         con.execute(
             f"create temp table d as select a.k as ka, b.k as kb, a.n as na, b.n as nb, "
             f"a.j as ja, b.j as jb from ({side(va)}) a full outer join ({side(vb)}) b "
@@ -563,7 +563,7 @@ def load_file(
         raise InputError(f"Unknown mode {mode!r}: use replace or append.")
     base = head(ws, dataset)
     name = source_name or Path(path).name
-    with duckdb.connect() as con:
+    with connect() as con:
         report = prepare_records(
             con,
             dataset,
@@ -660,7 +660,7 @@ def count_records(
     vid = version_id if version_id is not None else head(ws, dataset).id
     get_version(ws, dataset, vid)
     where, params = _filter_sql(dataset, customer_id, date_from, date_to, text)
-    with duckdb.connect() as con:
+    with connect() as con:
         return int(
             con.execute(
                 f"select count(*) from read_parquet({_sql_path(version_path(ws, dataset, vid))})"
@@ -698,7 +698,7 @@ def read_records(
         limit_sql = " limit ? offset ?"
         params += [int(limit), int(offset)]
     path = version_path(ws, dataset, vid)
-    with duckdb.connect() as con:
+    with connect() as con:
         con.execute(
             f"create temp table picked as select record_number, raw_data "
             f"from read_parquet({_sql_path(path)}){where} order by record_number{limit_sql}",
@@ -886,7 +886,7 @@ def apply_edits(
         raise InputError("There are no edits to save.")
     path = version_path(ws, dataset, current.id)
     wanted = sorted(set(updates) | delete_set)
-    with duckdb.connect() as con:
+    with connect() as con:
         found: dict[int, str] = {}
         if wanted:
             con.register("wanted", pa.table({"n": pa.array(wanted, pa.int64())}))

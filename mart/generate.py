@@ -40,6 +40,7 @@ import pyarrow as pa
 
 from mart.datasets import Version, create_version, head
 from mart.errors import InputError
+from mart.loading import connect
 from mart.workspace import Workspace
 
 CATEGORIES = (
@@ -349,7 +350,7 @@ def generate(
         "as_of": as_of.isoformat(),
         "days": days,
     }
-    with duckdb.connect() as con:
+    with connect() as con:
         return {
             "transactions": create_version(
                 ws,

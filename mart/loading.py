@@ -501,6 +501,13 @@ def _clean_header(names: list[str]) -> list[str]:
     return result
 
 
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection for file work (no progress bar on stdout)."""
+    con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
+    return con
+
+
 def _sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -714,7 +721,7 @@ def preview_file(path: str | os.PathLike[str], limit: int = 20) -> tuple[FileInf
     """
     path = Path(path)
     report = ValidationReport(dataset="(preview)", source_name=path.name)
-    with duckdb.connect() as con:
+    with connect() as con:
         info = read_source(con, path, report)
         frame = con.execute(
             "select * exclude (_row) from source order by _row limit ?", [limit]
@@ -1104,7 +1111,7 @@ def validate_file(
 
     Unlike ``load_file`` this returns a report with errors instead of raising.
     """
-    with duckdb.connect() as con:
+    with connect() as con:
         try:
             return prepare_records(
                 con,
