@@ -10,20 +10,20 @@ select
 from {{ ref('fct_retention_summary') }}
 union all
 select
-    'overall',
-    1,
-    customers_with_month_1,
-    retained_month_1,
-    month_1_retention_rate,
-    'month-1 retention'
+    'overall' as cohort_month,
+    1 as months_since_first_purchase,
+    customers_with_month_1 as customers,
+    retained_month_1 as retained_customers,
+    month_1_retention_rate as rate,
+    'month-1 retention' as measure
 from {{ ref('fct_retention_summary') }}
 union all
 select
-    cast(cohort_month as varchar),
+    cast(cohort_month as varchar) as cohort_month,
     months_since_first_purchase,
-    cohort_size,
-    active_customers,
-    retention_rate,
-    'cohort retention'
+    cohort_size as customers,
+    active_customers as retained_customers,
+    retention_rate as rate,
+    'cohort retention' as measure
 from {{ ref('fct_cohort_retention') }}
-order by measure desc, cohort_month, months_since_first_purchase
+order by measure desc, cohort_month asc, months_since_first_purchase asc

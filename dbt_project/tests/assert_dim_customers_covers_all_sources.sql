@@ -2,9 +2,11 @@
 with
 
 source_customers as (
-    select customer_id from {{ ref('stg_transactions') }} where customer_id is not null
+    select customer_id from {{ ref('stg_transactions') }}
+    where customer_id is not null
     union
-    select customer_id from {{ ref('stg_events') }} where customer_id is not null
+    select customer_id from {{ ref('stg_events') }}
+    where customer_id is not null
 )
 
 select source_customers.customer_id

@@ -3,18 +3,33 @@
 with
 
 expected as (
-    select transaction_id, customer_id, product_category, amount, transaction_date, _record_hash
+    select
+        transaction_id,
+        customer_id,
+        product_category,
+        amount,
+        transaction_date,
+        _record_hash
     from {{ ref('stg_transactions') }}
     where transaction_id is not null
 ),
 
 actual as (
-    select transaction_id, customer_id, product_category, amount, transaction_date, _record_hash
+    select
+        transaction_id,
+        customer_id,
+        product_category,
+        amount,
+        transaction_date,
+        _record_hash
     from {{ ref('fct_transactions') }}
 ),
 
 missing as (
-    select 'missing from fct_transactions' as problem, * from (
+    select
+        'missing from fct_transactions' as problem,
+        *
+    from (
         select * from expected
         except
         select * from actual
@@ -22,7 +37,10 @@ missing as (
 ),
 
 extra as (
-    select 'not in staging' as problem, * from (
+    select
+        'not in staging' as problem,
+        *
+    from (
         select * from actual
         except
         select * from expected

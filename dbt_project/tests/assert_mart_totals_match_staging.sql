@@ -42,7 +42,8 @@ from staging
 cross join customer_fact
 cross join transaction_fact
 cross join segments
-where staging.transaction_count != customer_fact.transaction_count
+where
+    staging.transaction_count != customer_fact.transaction_count
     or staging.transaction_count != transaction_fact.transaction_count
     or staging.transaction_count != segments.transaction_count
     or coalesce(staging.revenue, 0) != coalesce(customer_fact.revenue, 0)

@@ -5,7 +5,10 @@
 with
 
 customers as (
-    select customer_id, lifetime_value, customer_segment
+    select
+        customer_id,
+        lifetime_value,
+        customer_segment
     from {{ ref('dim_customers') }}
 ),
 

@@ -14,9 +14,9 @@ final as (
         transaction_count,
         lifetime_value,
         is_repeat_customer,
-        dbt_valid_to is null as is_current,
         dbt_valid_from as valid_from,
-        dbt_valid_to as valid_to
+        dbt_valid_to as valid_to,
+        dbt_valid_to is null as is_current
     from snapshot
 )
 

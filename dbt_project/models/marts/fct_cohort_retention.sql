@@ -9,7 +9,8 @@ transactions as (
         customer_id,
         cast({{ dbt.date_trunc('month', 'transaction_date') }} as date) as activity_month
     from {{ ref('stg_transactions') }}
-    where customer_id is not null
+    where
+        customer_id is not null
         and transaction_date is not null
         and transaction_date <= {{ as_of_date() }}
 ),
@@ -55,7 +56,9 @@ activity as (
     from transactions
     inner join first_months
         on transactions.customer_id = first_months.customer_id
-    group by 1, 2
+    group by
+        first_months.cohort_month,
+        {{ dbt.datediff('first_months.cohort_month', 'transactions.activity_month', 'month') }}
 ),
 
 grid as (
@@ -65,7 +68,8 @@ grid as (
         month_offsets.months_since_first_purchase
     from cohort_sizes
     cross join month_offsets
-    where {{ dbt.dateadd('month', 'month_offsets.months_since_first_purchase', 'cohort_sizes.cohort_month') }}
+    where
+        {{ dbt.dateadd('month', 'month_offsets.months_since_first_purchase', 'cohort_sizes.cohort_month') }}
         <= {{ as_of_date() }}
 ),
 
@@ -76,15 +80,16 @@ final as (
         cast({{ dbt.dateadd('month', 'grid.months_since_first_purchase', 'grid.cohort_month') }} as date)
             as activity_month,
         grid.cohort_size,
-        coalesce(activity.active_customers, 0) as active_customers,
         cast(
             round(cast(coalesce(activity.active_customers, 0) as decimal(18, 6)) / grid.cohort_size, 4)
             as decimal(7, 4)
-        ) as retention_rate
+        ) as retention_rate,
+        coalesce(activity.active_customers, 0) as active_customers
     from grid
     left join activity
-        on grid.cohort_month = activity.cohort_month
-        and grid.months_since_first_purchase = activity.months_since_first_purchase
+        on
+            grid.cohort_month = activity.cohort_month
+            and grid.months_since_first_purchase = activity.months_since_first_purchase
 )
 
 select * from final

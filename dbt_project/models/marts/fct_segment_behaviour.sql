@@ -10,8 +10,10 @@ customers as (
 
 segments as (
     {% for name in segment_names() %}
-    select '{{ name }}' as customer_segment, {{ loop.index }} as segment_order
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ name }}' as customer_segment,
+            {{ loop.index }} as segment_order
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
@@ -40,11 +42,13 @@ final as (
         coalesce(per_segment.customer_count, 0) as customer_count,
         coalesce(per_segment.transaction_count, 0) as transaction_count,
         coalesce(per_segment.total_revenue, cast(0 as decimal(18, 2))) as total_revenue,
-        case when per_segment.transaction_count > 0
-            then {{ decimal_average('per_segment.total_revenue', 'per_segment.transaction_count') }}
+        case
+            when per_segment.transaction_count > 0
+                then {{ decimal_average('per_segment.total_revenue', 'per_segment.transaction_count') }}
         end as avg_order_value,
-        case when per_segment.customer_count > 0
-            then {{ decimal_average('per_segment.total_revenue', 'per_segment.customer_count') }}
+        case
+            when per_segment.customer_count > 0
+                then {{ decimal_average('per_segment.total_revenue', 'per_segment.customer_count') }}
         end as avg_lifetime_value,
         cast(
             round(cast(per_segment.transaction_count as decimal(18, 6)) / per_segment.customer_count, 2)

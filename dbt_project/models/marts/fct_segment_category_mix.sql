@@ -7,7 +7,10 @@ transactions as (
 ),
 
 customers as (
-    select customer_id, customer_segment from {{ ref('fct_customer_metrics') }}
+    select
+        customer_id,
+        customer_segment
+    from {{ ref('fct_customer_metrics') }}
 ),
 
 mix as (

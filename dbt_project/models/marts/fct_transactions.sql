@@ -23,20 +23,16 @@ transactions as (
     where transaction_id is not null
 ),
 
-{% if is_incremental() %}
 changed as (
     select transactions.*
     from transactions
-    left join {{ this }} as existing
-        on transactions.transaction_id = existing.transaction_id
-        and transactions._record_hash = existing._record_hash
-    where existing.transaction_id is null
+    {% if is_incremental() %}
+        left join {{ this }} as existing
+            on transactions.transaction_id = existing.transaction_id
+            and transactions._record_hash = existing._record_hash
+        where existing.transaction_id is null
+    {% endif %}
 ),
-{% else %}
-changed as (
-    select * from transactions
-),
-{% endif %}
 
 final as (
     select
