@@ -1,0 +1,241 @@
+"""mart.lineage: filtering, layout and the four renderings, on the real build's graph."""
+
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+
+import pytest
+from PIL import Image
+
+from mart import lineage
+from mart.artifacts import BuildArtifacts, LineageGraph, Node
+from mart.errors import NotFoundError
+
+
+def _labels(graph: LineageGraph) -> set[str]:
+    return {node.label for node in graph.nodes.values()}
+
+
+def test_tests_hidden_by_default_but_counted(good_artifacts: BuildArtifacts) -> None:
+    shown = lineage.filter_graph(good_artifacts.graph)
+    assert shown.nodes and not any(node.is_test for node in shown.nodes.values())
+    assert shown.find("fct_customer_metrics").test_count >= 5
+    assert all(parent in shown.nodes and child in shown.nodes for parent, child in shown.edges)
+    with_tests = lineage.filter_graph(good_artifacts.graph, show_tests=True)
+    assert len(with_tests.nodes) == len(good_artifacts.graph.nodes)
+    assert any(node.resource_type == "unit_test" for node in with_tests.nodes.values())
+
+
+def test_focus_hops(good_artifacts: BuildArtifacts) -> None:
+    graph = good_artifacts.graph
+    near = lineage.filter_graph(
+        graph, focus_node="int_customer_transactions", upstream=1, downstream=1
+    )
+    assert _labels(near) == {
+        "int_customer_transactions",
+        "stg_transactions",
+        "fct_customer_metrics",
+    }
+    upstream_all = lineage.filter_graph(
+        graph, focus_node="fct_customer_metrics", upstream=None, downstream=0
+    )
+    assert "bronze.raw_transactions" in _labels(upstream_all)
+    assert "dim_customers" not in _labels(upstream_all)
+    downstream = lineage.focus(lineage.hide_tests(graph), "dim_customers", 0, 2)
+    assert {"customers_snapshot", "dim_customer_segment_history"} <= _labels(downstream)
+    assert "fct_customer_metrics" not in _labels(downstream)
+    with_tests = lineage.filter_graph(
+        graph, show_tests=True, focus_node="stg_transactions", upstream=0, downstream=1
+    )
+    assert "unique_stg_transactions_transaction_id" in _labels(with_tests)
+    with pytest.raises(NotFoundError):
+        lineage.focus(graph, "no_such_model")
+
+
+def test_search_and_type_filter(good_artifacts: BuildArtifacts) -> None:
+    graph = good_artifacts.graph
+    found = lineage.filter_graph(graph, search_text="CUSTOMER_METRICS")
+    assert _labels(found) == {"fct_customer_metrics"}
+    raw = lineage.search(lineage.hide_tests(graph), "raw_")
+    assert _labels(raw) == {"bronze.raw_transactions", "bronze.raw_events"}
+    models_only = lineage.filter_graph(graph, resource_types=["model", "source"])
+    assert {node.resource_type for node in models_only.nodes.values()} == {"model", "source"}
+    assert lineage.search(graph, "  ") is graph
+
+
+def test_neighbours(good_artifacts: BuildArtifacts) -> None:
+    near = lineage.neighbours(good_artifacts.graph, "fct_customer_metrics")
+    assert [node.name for node in near.upstream] == [
+        "int_customer_category_spend",
+        "int_customer_transactions",
+    ]
+    downstream = [node.name for node in near.downstream]
+    assert "dim_customers" in downstream and "top_customers" in downstream
+    assert not any(node.is_test for node in near.downstream)
+    with_tests = lineage.neighbours(
+        good_artifacts.graph, "fct_customer_metrics", include_tests=True
+    )
+    assert any(node.is_test for node in with_tests.downstream)
+
+
+def test_layout_columns_follow_layers(good_artifacts: BuildArtifacts) -> None:
+    graph = lineage.filter_graph(good_artifacts.graph)
+    place = lineage.layout(graph)
+    assert set(place.positions) == set(graph.nodes)
+    assert len(set(place.positions.values())) == len(place.positions)  # no overlaps
+
+    def x(label: str) -> float:
+        return place.positions[graph.find(label).unique_id][0]
+
+    order = [
+        "bronze.raw_transactions",
+        "stg_transactions",
+        "int_customer_transactions",
+        "fct_customer_metrics",
+        "customers_snapshot",
+        "mart_explorer_app",
+        "top_customers",
+    ]
+    xs = [x(label) for label in order]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs)
+    # A mart built from another mart sits right of it, still under the marts header.
+    assert x("dim_customers") > x("fct_customer_metrics")
+    headers = [label for _, label in place.headers()]
+    assert headers == [
+        "bronze sources",
+        "staging",
+        "intermediate",
+        "marts",
+        "snapshots",
+        "exposure",
+        "analyses",
+    ]
+
+
+def test_barycentre_ordering_reduces_crossings(good_artifacts: BuildArtifacts) -> None:
+    graph = lineage.filter_graph(good_artifacts.graph, show_tests=True)
+    alphabetical = lineage.layout(graph, sweeps=0)
+    ordered = lineage.layout(graph)
+    assert ordered.crossings < alphabetical.crossings
+    tests_x = {
+        place_x
+        for node_id, (place_x, _) in ordered.positions.items()
+        if graph.nodes[node_id].is_test
+    }
+    # Tests sit in their own columns, next to what they test.
+    assert all(
+        ordered.column_of(node_id).key == "tests"
+        for node_id in graph.nodes
+        if graph.nodes[node_id].is_test
+    )
+    assert tests_x
+
+
+def _synthetic(size: int) -> LineageGraph:
+    """A layered graph of ``size`` models: each depends on two of the layer before."""
+    layers = ["staging", "intermediate", "marts"]
+    nodes: dict[str, Node] = {}
+    edges = []
+    per_layer = size // len(layers)
+    for layer_no, layer in enumerate(layers):
+        for index in range(per_layer):
+            node_id = f"model.p.{layer}_{index}"
+            nodes[node_id] = Node(node_id, f"{layer}_{index}", "model", layer, status="success")
+            if layer_no:
+                for step in (0, 7):
+                    parent = f"model.p.{layers[layer_no - 1]}_{(index * 3 + step) % per_layer}"
+                    edges.append((parent, node_id))
+    return LineageGraph(nodes=nodes, edges=tuple(edges))
+
+
+def test_large_graphs_filter_to_subgraphs() -> None:
+    graph = _synthetic(300)
+    place = lineage.layout(graph)
+    assert len(place.positions) == 300 and len(place.columns) == 3
+    focused = lineage.filter_graph(graph, focus_node="marts_5", upstream=2, downstream=0)
+    assert 3 <= len(focused.nodes) <= 7
+    assert lineage.layout(focused).positions
+    assert len(lineage.search(graph, "marts_1").nodes) == 11  # marts_1, marts_10..19
+
+
+def test_dot(good_artifacts: BuildArtifacts) -> None:
+    graph = lineage.filter_graph(good_artifacts.graph)
+    dot = lineage.to_dot(graph)
+    assert dot.startswith("digraph lineage {") and dot.rstrip().endswith("}")
+    assert "rankdir=LR;" in dot
+    assert '"cluster_staging"' in dot and '"cluster_marts"' in dot
+    for node_id in graph.nodes:
+        assert f'"{node_id}"' in dot
+    assert dot.count(" -> ") == len(graph.edges)
+    assert lineage.STATUS_COLOURS["ok"] in dot
+
+
+def test_svg_is_valid_and_names_every_node(failing_artifacts: BuildArtifacts) -> None:
+    graph = lineage.filter_graph(failing_artifacts.graph, show_tests=True)
+    svg = lineage.to_svg(graph, title="Failing build")
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert root.tag == f"{ns}svg"
+    groups = {g.get("id"): g for g in root.iter(f"{ns}g") if g.get("id")}
+    for node_id, node in graph.nodes.items():
+        assert node_id in groups
+        title = groups[node_id].find(f"{ns}title")
+        assert title is not None and node.label in (title.text or "")
+    assert len(root.findall(f".//{ns}path[@marker-end]")) == len(graph.edges)
+    failed = groups["test.techmart.unique_stg_transactions_transaction_id.ee9a78a396"]
+    assert failed.find(f"{ns}rect").get("stroke") == lineage.STATUS_COLOURS["failed"]
+    texts = "".join(element.text or "" for element in root.iter(f"{ns}text"))
+    assert "Failing build" in texts and "staging" in texts and "error / fail" in texts
+
+
+def _pixels(png: bytes, colour: str) -> int:
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    target = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return sum(1 for pixel in image.getdata() if pixel == target)
+
+
+def test_png_decodes_at_twice_the_svg_size(good_artifacts, failing_artifacts) -> None:
+    graph = lineage.filter_graph(good_artifacts.graph)
+    place = lineage.layout(graph)
+    png = lineage.to_png(graph, place)
+    image = Image.open(io.BytesIO(png))
+    assert image.format == "PNG"
+    svg_root = ET.fromstring(lineage.to_svg(graph, place))
+    assert image.width == int(float(svg_root.get("width")) * 2)
+    assert image.height == int(float(svg_root.get("height")) * 2)
+    assert image.width >= 2000 and image.height >= 600
+    # The failing test's box is drawn red-tinted; in the passing build only the legend is.
+    fill = lineage.STATUS_FILLS["failed"]
+    ok_png = lineage.to_png(lineage.filter_graph(good_artifacts.graph, show_tests=True), scale=1)
+    bad_png = lineage.to_png(
+        lineage.filter_graph(failing_artifacts.graph, show_tests=True), scale=1
+    )
+    assert _pixels(bad_png, fill) > _pixels(ok_png, fill) + 1000
+
+
+def test_plotly_figure(failing_artifacts: BuildArtifacts) -> None:
+    graph = lineage.filter_graph(failing_artifacts.graph)
+    figure = lineage.to_plotly(graph, title="Lineage of build 2")
+    assert figure.layout.title.text == "Lineage of build 2"
+    status_traces = [trace for trace in figure.data if trace.name in lineage.STATUS_LABELS.values()]
+    assert [trace.name for trace in status_traces] == list(lineage.STATUS_LABELS.values())
+    assert sum(len(trace.x) for trace in status_traces) == len(graph.nodes)
+    by_name = {trace.name: trace for trace in status_traces}
+    assert "stg_transactions" in by_name["success / pass"].text
+    assert "fct_customer_metrics" in by_name["skipped / not run"].text
+    # stg_transactions passed but one of its tests failed: a red outline.
+    ok = by_name["success / pass"]
+    index = list(ok.text).index("stg_transactions")
+    assert ok.marker.line.color[index] == lineage.STATUS_COLOURS["failed"]
+    assert figure.layout.paper_bgcolor == lineage.LIGHT["background"]
+    headers = [annotation.text for annotation in figure.layout.annotations]
+    assert "<b>staging</b>" in headers
+    dark = lineage.to_plotly(graph, dark=True)
+    assert dark.layout.paper_bgcolor == lineage.DARK["background"]
+
+    with_tests = lineage.filter_graph(failing_artifacts.graph, show_tests=True)
+    failed = next(t for t in lineage.to_plotly(with_tests).data if t.name == "error / fail")
+    assert "unique_stg_transactions_transaction_id" in failed.text
+    hover = failed.hovertext[list(failed.text).index("unique_stg_transactions_transaction_id")]
+    assert "status: fail" in hover
