@@ -871,7 +871,8 @@ class BuildManager:
             atomic_write_text(self.current_pointer, f"{record.build_id}\n")
         else:
             self._save(record)
-        event = active.log.append(
+        # A fresh log object: the worker appended since ours counted the lines.
+        event = EventLog(active.build_dir / "events.jsonl", active.build_id).append(
             "build_finished",
             status=record.status,
             duration_s=record.duration_s,

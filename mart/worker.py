@@ -610,6 +610,8 @@ def summarise(execution: Any) -> dict[str, Any]:
     for result in getattr(execution, "results", None) or []:
         node = result.node
         kind = str(node.resource_type)
+        if kind == "operation":
+            continue  # on-run-start/end hooks: not nodes of the graph
         status = str(result.status)
         config = getattr(node, "config", None)
         severity = str(getattr(config, "severity", "") or "").lower() or None

@@ -1,0 +1,60 @@
+"""Fixtures for the build engine tests: real dbt builds in temporary workspaces."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from mart import datasets
+from mart.builds import BuildManager
+from mart.workspace import SAMPLE_DATA_DIR, Workspace
+
+
+def sample_records(dataset: str) -> list[dict]:
+    """The bundled sample records of ``dataset``."""
+    text = (SAMPLE_DATA_DIR / f"{dataset}.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def commit_records(ws: Workspace, dataset: str, records: list[dict], message: str) -> int:
+    """Save ``records`` as the new HEAD version of ``dataset``; return its id."""
+    lines = [json.dumps(record) for record in records]
+
+    def write(path: Path) -> None:
+        table = pa.table(
+            {
+                "record_number": pa.array(range(1, len(lines) + 1), pa.int64()),
+                "raw_data": pa.array(lines, pa.string()),
+            }
+        )
+        pq.write_table(table, path)
+
+    return datasets.create_version(ws, dataset, write, message=message, kind="test").id
+
+
+@pytest.fixture(scope="module")
+def module_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """A workspace shared by the tests of one module (builds are slow; share them)."""
+    root = tmp_path_factory.mktemp("workspace")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MART_WORKSPACE", str(root))
+    try:
+        yield Workspace.from_env(root)
+    finally:
+        patch.undo()
+
+
+@pytest.fixture(scope="module")
+def manager(module_ws: Workspace) -> Iterator[BuildManager]:
+    """A build manager with a warm worker, shut down after the module."""
+    built = BuildManager(module_ws)
+    built.prewarm()
+    try:
+        yield built
+    finally:
+        built.shutdown()

@@ -1,0 +1,126 @@
+"""Fast checks of the engine's parts that need no dbt run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mart.builds import (
+    INTERRUPTED,
+    RUNNING,
+    BuildLock,
+    BuildManager,
+    BuildRecord,
+    describe_holder,
+)
+from mart.cli_build import parse_var
+from mart.errors import BuildBusyError, InputError
+from mart.worker import EventLog, project_fingerprint, read_events
+from mart.workspace import Workspace, atomic_write_json
+
+
+def test_parse_var_reads_json_values_and_keeps_strings() -> None:
+    assert parse_var("high_value_threshold=300") == ("high_value_threshold", 300)
+    assert parse_var("as_of_date=2024-03-01") == ("as_of_date", "2024-03-01")
+    assert parse_var("flag=true") == ("flag", True)
+    with pytest.raises(InputError):
+        parse_var("no-equals-sign")
+
+
+def test_lock_excludes_a_second_holder_and_says_who(workspace: Path) -> None:
+    ws = Workspace.from_env(workspace)
+    first, second = BuildLock(ws.lock_path), BuildLock(ws.lock_path)
+    assert first.try_acquire()
+    first.describe({"pid": os.getpid(), "host": "here", "build_id": 7})
+    assert not second.try_acquire()
+    holder = BuildLock.holder(ws.lock_path)
+    assert holder and holder["build_id"] == 7
+    assert "build 7" in describe_holder(holder)
+    first.release()
+    assert second.try_acquire()
+    second.release()
+
+
+def test_no_wait_build_is_refused_while_the_lock_is_held(workspace: Path) -> None:
+    ws = Workspace.from_env(workspace)
+    lock = BuildLock(ws.lock_path)
+    assert lock.try_acquire()
+    lock.describe({"pid": 4242, "host": "elsewhere", "build_id": 3})
+    try:
+        with pytest.raises(BuildBusyError, match="build 3"):
+            BuildManager(ws).start_build(wait=False)
+    finally:
+        lock.release()
+
+
+def test_lock_dies_with_its_process(workspace: Path) -> None:
+    ws = Workspace.from_env(workspace)
+    code = (
+        "import sys, time; from pathlib import Path; from mart.builds import BuildLock;"
+        f"lock = BuildLock(Path({str(ws.lock_path)!r})); assert lock.try_acquire();"
+        "print('held', flush=True); time.sleep(60)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "held"
+        assert not BuildLock(ws.lock_path).try_acquire()
+    finally:
+        child.kill()
+        child.wait()
+    lock = BuildLock(ws.lock_path)
+    assert lock.try_acquire()
+    lock.release()
+
+
+def test_recover_marks_a_running_record_of_a_dead_process_interrupted(workspace: Path) -> None:
+    ws = Workspace.from_env(workspace)
+    build_dir = ws.build_dir(1)
+    build_dir.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    record = BuildRecord(
+        build_id=1,
+        status=RUNNING,
+        started_at="2024-01-01T00:00:00+00:00",
+        db_path=str(build_dir / "mart.duckdb"),
+        pid=dead.pid,
+        host="irrelevant",
+    )
+    atomic_write_json(build_dir / "build.json", record.to_dict())
+    manager = BuildManager(ws)
+    assert manager.recover() == [1]
+    recovered = manager.get(1)
+    assert recovered.status == INTERRUPTED
+    assert "Interrupted" in (recovered.error or "")
+    assert manager.events(1)[-1]["type"] == "build_finished"
+    assert manager.published() is None
+    assert manager.running_build() is None
+
+
+def test_fingerprint_changes_when_a_model_changes(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    model = tmp_path / "models" / "a.sql"
+    model.write_text("select 1 as x\n")
+    before = project_fingerprint(tmp_path)
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "manifest.json").write_text("{}")
+    assert project_fingerprint(tmp_path) == before  # outputs are not inputs
+    model.write_text("select 2 as x\n")
+    assert project_fingerprint(tmp_path) != before
+
+
+def test_event_log_numbers_events_and_readers_skip_a_torn_line(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    log = EventLog(path, 5)
+    log.append("phase", phase="dbt")
+    log.append("node_started", unique_id="model.x")
+    assert [event["seq"] for event in read_events(path)] == [0, 1]
+    assert EventLog(path, 5).append("node_finished")["seq"] == 2  # a second writer continues
+    with path.open("a") as handle:
+        handle.write(json.dumps({"seq": 3})[:5])  # a line being written right now
+    assert [event["seq"] for event in read_events(path, since=1)] == [1, 2]
