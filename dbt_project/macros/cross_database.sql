@@ -4,7 +4,12 @@
     models run on Snowflake by switching the dbt target.
 -#}
 
-{#- Parse a JSON column once into a record whose fields json_field() reads. -#}
+{#-
+    Parse a JSON column once into a record whose fields json_field() reads.
+    fields: a list of keys (read as text) or a mapping of key to SQL type. On DuckDB,
+    typed keys are read straight from the JSON text: a DECIMAL amount never goes through
+    DOUBLE (1.005 → 1.01, exactly), and unreadable values become null.
+-#}
 {% macro json_record(column, fields) %}
     {{ return(adapter.dispatch('json_record', 'techmart')(column, fields)) }}
 {% endmacro %}
@@ -12,7 +17,8 @@
 {% macro default__json_record(column, fields) %}
     {%- set structure = {} -%}
     {%- for field in fields -%}
-        {%- do structure.update({field: 'VARCHAR'}) -%}
+        {%- set data_type = fields[field] if fields is mapping else 'varchar' -%}
+        {%- do structure.update({field: data_type | upper | replace(' ', '')}) -%}
     {%- endfor -%}
     json_transform({{ column }}, '{{ tojson(structure) }}')
 {%- endmacro %}

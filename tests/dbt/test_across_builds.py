@@ -198,3 +198,29 @@ def test_unreadable_values_fail_the_source_test(build_copy, dbt):
         "select _record_number from main_dbt_test__audit.raw_transactions_fields_are_readable",
     )
     assert rows == [(12,)]
+
+
+def test_amounts_are_read_exactly_from_json(build_copy, dbt):
+    """18-digit amounts survive (a DOUBLE would turn 9999999999999999.99 into 1e16)."""
+    db_path, target = build_copy
+    _execute(
+        db_path,
+        """
+        insert into bronze.raw_transactions values
+        ('{"transaction_id": "X1", "customer_id": "C1", "transaction_date": "2024-02-01",
+           "amount": 9999999999999999.99}', now()::timestamp, 't', 't', 1),
+        ('{"transaction_id": "X2", "customer_id": "C1", "transaction_date": "2024-02-01",
+           "amount": "0.10"}', now()::timestamp, 't', 't', 2),
+        ('{"transaction_id": "X3", "customer_id": "C1", "transaction_date": "2024-02-01",
+           "amount": 1.005}', now()::timestamp, 't', 't', 3)
+        """,
+    )
+    dbt(["run", "--select", "stg_transactions"], db_path, target, variables=NO_AUTOLOAD)
+    amounts = dict(
+        _fetch(
+            db_path,
+            "select transaction_id, cast(amount as varchar) from stg_transactions "
+            "where transaction_id like 'X%'",
+        )
+    )
+    assert amounts == {"X1": "9999999999999999.99", "X2": "0.10", "X3": "1.01"}

@@ -1,6 +1,7 @@
 {#-
     One row per raw transaction record, typed. Each JSON record is parsed once
-    (json_record) and its fields read from the parsed record. Values that cannot be read
+    (json_record) and its fields read from the parsed record; the amount is read as
+    DECIMAL straight from the JSON text. Values that cannot be read
     become null so the tests name the rows instead of the build crashing.
 -#}
 with
@@ -11,9 +12,13 @@ source as (
 
 parsed as (
     select
-        {{ json_record('raw_data', [
-            'transaction_id', 'customer_id', 'transaction_date', 'amount', 'product_category',
-        ]) }} as record,
+        {{ json_record('raw_data', {
+            'transaction_id': 'varchar',
+            'customer_id': 'varchar',
+            'transaction_date': 'varchar',
+            'amount': 'decimal(18, 2)',
+            'product_category': 'varchar',
+        }) }} as record,
         raw_data,
         _loaded_at,
         _batch_id,
