@@ -21,8 +21,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from mart.artifacts import BuildArtifacts
+from mart.artifacts import load_cached as load_artifacts
 from mart.db import cached_cursor, query_df
+from mart.db import table_preview as db_table_preview
 from mart.errors import InputError
+from mart.sandbox import QueryResult, run_sql
 from mart.workspace import DBT_PROJECT_DIR
 
 DbPath = str | os.PathLike[str]
@@ -545,3 +549,49 @@ def monthly_revenue(db_path: DbPath) -> pd.DataFrame:
         order by transaction_month
         """,
     )
+
+
+# -- the build's dbt artifacts -----------------------------------------------------------
+
+
+def target_dir(db_path: DbPath) -> Path:
+    """The dbt target directory of the build whose DuckDB file is ``db_path``."""
+    return Path(db_path).parent / "target"
+
+
+def docs_site_path(db_path: DbPath) -> Path | None:
+    """The build's one-file dbt docs site (``dbt docs generate --static``), if written yet."""
+    path = target_dir(db_path) / "static_index.html"
+    return path if path.is_file() else None
+
+
+def docs_status(db_path: DbPath) -> str:
+    """``ready``, ``running``, ``failed`` or ``unknown`` for the build's docs generation."""
+    if docs_site_path(db_path) is not None:
+        return "ready"
+    status_file = Path(db_path).parent / "docs.json"
+    try:
+        status = yaml.safe_load(status_file.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return "unknown"
+    value = status.get("status") if isinstance(status, dict) else None
+    return str(value) if value in {"running", "failed"} else "unknown"
+
+
+def build_artifacts(db_path: DbPath) -> BuildArtifacts:
+    """The parsed dbt artifacts (lineage, docs, tests, analyses) of the build at ``db_path``.
+
+    Remembered until an artifact file changes (docs generated later add the catalog).
+    """
+    return load_artifacts(target_dir(db_path), db_path)
+
+
+def run_analysis(db_path: DbPath, name: str, row_limit: int = 10_000) -> QueryResult:
+    """Run dbt analysis ``name`` (its compiled SQL) in the read-only sandbox."""
+    sql = build_artifacts(db_path).compiled_analysis_sql(name)
+    return run_sql(db_path, sql, row_limit=row_limit)
+
+
+def table_preview(db_path: DbPath, relation: str, limit: int = 100) -> pd.DataFrame:
+    """The first ``limit`` rows of ``schema.table`` in the published mart."""
+    return db_table_preview(db_path, relation, limit)

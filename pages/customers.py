@@ -1,6 +1,292 @@
-"""Customers page (work in progress)."""
+"""Customers: who the most valuable customers are and what they are worth.
 
+KPI tiles, the segment split by count and value, the lifetime-value distribution, the top
+customers and favourite categories; segment thresholds as a form that rebuilds the mart
+with those vars; and a drill-down into one customer with the SCD2 segment history.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
 import streamlit as st
 
+from mart import charts, insights
+from mart.errors import BuildBusyError, MartError
+from ui.common import cached, manager, require_published, show_error
+
+MONEY = st.column_config.NumberColumn(format="$%,.2f")
+COUNT = st.column_config.NumberColumn(format="%,d")
+
+
+def _money(value: Decimal | float | None) -> str:
+    return "–" if value is None else f"${value:,.2f}"
+
+
+def _percent(value: Decimal | float | None) -> str:
+    return "–" if value is None else f"{float(value):.1%}"
+
+
+def _published_thresholds() -> tuple[insights.Thresholds, dict[str, Any]]:
+    record = manager().published()
+    build_vars = dict(record.vars) if record is not None else {}
+    return insights.thresholds_from_vars(build_vars), build_vars
+
+
+def _kpi_tiles() -> None:
+    kpis: insights.Kpis = cached(insights.kpis)
+    tiles = st.columns(6)
+    tiles[0].metric(
+        "Customers",
+        f"{kpis.purchasing_customers:,}",
+        help=f"Customers with a purchase; {kpis.known_customers:,} known including browsers.",
+    )
+    tiles[1].metric("Revenue", _money(kpis.revenue), help="Sum of all transaction amounts.")
+    tiles[2].metric("Transactions", f"{kpis.transactions:,}")
+    tiles[3].metric("Avg order value", _money(kpis.avg_order_value))
+    tiles[4].metric("Avg lifetime value", _money(kpis.avg_lifetime_value))
+    tiles[5].metric(
+        "Repeat-purchase rate",
+        _percent(kpis.repeat_purchase_rate),
+        help="Share of purchasing customers with two or more transactions.",
+    )
+    if kpis.as_of_date is not None:
+        st.caption(
+            f"As of {kpis.as_of_date:%Y-%m-%d} · transactions from "
+            f"{kpis.first_transaction or '–'} to {kpis.last_transaction or '–'}"
+        )
+
+
+def _rebuild_with(thresholds: insights.Thresholds, build_vars: dict[str, Any]) -> None:
+    """Run a build with the new thresholds (other vars of the published build kept)."""
+    new_vars = {**build_vars, **thresholds.as_vars()}
+    try:
+        with st.spinner("Rebuilding the mart with the new thresholds…"):
+            record = manager().request_build(vars=new_vars, wait=False)
+    except BuildBusyError as error:
+        st.warning(str(error))
+        return
+    except (MartError, ValueError) as error:
+        show_error(error)
+        return
+    if record.status == "published":
+        st.session_state["customers_rebuilt"] = (
+            f"Build #{record.build_id} published with {thresholds.describe()}."
+        )
+        st.rerun()
+    else:
+        reason = record.failure or record.error or record.status
+        st.error(
+            f"Build #{record.build_id} did not publish ({reason}). The previous mart stays "
+            "published; see the Build page for details."
+        )
+
+
+def _thresholds_form() -> None:
+    current, build_vars = _published_thresholds()
+    origin = "project defaults" if current.is_default else "set for this build"
+    st.markdown(
+        f"**Thresholds of the published build** ({origin}): {current.describe()}",
+    )
+    notice = st.session_state.pop("customers_rebuilt", None)
+    if notice:
+        st.success(notice)
+    with st.form("thresholds_form"):
+        left, right, button = st.columns([2, 2, 2], vertical_alignment="bottom")
+        high = left.number_input(
+            "High Value from ($)",
+            min_value=0.0,
+            value=float(current.high),
+            step=50.0,
+            format="%.2f",
+            key="threshold_high",
+        )
+        medium = right.number_input(
+            "Medium Value from ($)",
+            min_value=0.0,
+            value=float(current.medium),
+            step=50.0,
+            format="%.2f",
+            key="threshold_medium",
+        )
+        submitted = button.form_submit_button(
+            "Rebuild with these thresholds", type="primary", use_container_width=True
+        )
+    if submitted:
+        try:
+            thresholds = insights.validate_thresholds(high, medium)
+        except (MartError, ValueError) as error:
+            st.error(str(error))
+            return
+        if thresholds.high == current.high and thresholds.medium == current.medium:
+            st.info("These are the thresholds of the published build already; nothing to do.")
+            return
+        _rebuild_with(thresholds, build_vars)
+
+
+def _segments() -> None:
+    st.subheader("Segments")
+    _thresholds_form()
+    frame: pd.DataFrame = cached(insights.segment_distribution)
+    left, right = st.columns(2)
+    left.plotly_chart(charts.segment_bars(frame, "count"), key="chart_segment_count")
+    right.plotly_chart(charts.segment_bars(frame, "value"), key="chart_segment_value")
+    st.dataframe(
+        frame[
+            [
+                "customer_segment",
+                "customer_count",
+                "total_revenue",
+                "share_of_customers",
+                "share_of_revenue",
+                "avg_lifetime_value",
+                "avg_order_value",
+            ]
+        ],
+        hide_index=True,
+        key="segment_table",
+        column_config={
+            "customer_segment": "Segment",
+            "customer_count": st.column_config.NumberColumn("Customers", format="%,d"),
+            "total_revenue": st.column_config.NumberColumn("Lifetime value", format="$%,.2f"),
+            "share_of_customers": st.column_config.NumberColumn(
+                "Share of customers", format="percent"
+            ),
+            "share_of_revenue": st.column_config.NumberColumn("Share of value", format="percent"),
+            "avg_lifetime_value": st.column_config.NumberColumn("Avg LTV", format="$%,.2f"),
+            "avg_order_value": st.column_config.NumberColumn("Avg order value", format="$%,.2f"),
+        },
+    )
+
+
+def _lifetime_value() -> None:
+    st.subheader("Lifetime value")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.ltv_histogram(cached(insights.ltv_histogram, 30)), key="chart_ltv")
+    right.plotly_chart(charts.ltv_box(cached(insights.ltv_box_stats)), key="chart_ltv_box")
+
+
+def _top_customers() -> None:
+    st.subheader("Most valuable customers")
+    count = st.select_slider(
+        "How many", options=[5, 10, 20, 50, 100], value=10, key="top_customers_n"
+    )
+    frame: pd.DataFrame = cached(insights.top_customers, int(count))
+    left, right = st.columns([3, 2])
+    left.plotly_chart(charts.top_customers_bar(frame), key="chart_top_customers")
+    right.dataframe(
+        frame[["customer_id", "customer_segment", "lifetime_value", "transaction_count"]],
+        hide_index=True,
+        key="top_customers_table",
+        column_config={
+            "customer_id": "Customer",
+            "customer_segment": "Segment",
+            "lifetime_value": st.column_config.NumberColumn("Lifetime value", format="$%,.2f"),
+            "transaction_count": st.column_config.NumberColumn("Transactions", format="%,d"),
+        },
+    )
+    st.plotly_chart(
+        charts.favourite_category_bar(cached(insights.favourite_categories)),
+        key="chart_favourite_category",
+    )
+
+
+def _customer_label(row: pd.Series) -> str:
+    return f"{row.customer_id} · {row.customer_segment} · ${row.lifetime_value:,.2f}"
+
+
+def _drill_down() -> None:
+    st.subheader("Customer drill-down")
+    text = st.text_input(
+        "Search customers by id",
+        key="customer_search",
+        placeholder="e.g. C001 — empty lists the most valuable",
+    )
+    matches: pd.DataFrame = cached(insights.search_customers, text.strip(), 50)
+    if matches.empty:
+        st.info(f"No customer id contains “{text}”.")
+        return
+    labels = {row.customer_id: _customer_label(row) for row in matches.itertuples(index=False)}
+    customer_id = st.selectbox(
+        f"Customer ({len(matches)} shown{', best matches first' if text else ''})",
+        options=list(labels),
+        format_func=lambda value: labels.get(value, value),
+        key="customer_pick",
+    )
+    if customer_id is None:
+        return
+    profile = cached(insights.customer_profile, customer_id)
+    if profile is None:
+        st.info(f"Customer {customer_id} is not in the published mart.")
+        return
+    tiles = st.columns(6)
+    tiles[0].metric("Segment", profile.get("customer_segment") or "–")
+    tiles[1].metric("Lifetime value", _money(profile.get("lifetime_value")))
+    tiles[2].metric("Transactions", f"{int(profile.get('transaction_count') or 0):,}")
+    tiles[3].metric("Avg order value", _money(profile.get("avg_order_value")))
+    tiles[4].metric("Favourite category", profile.get("favorite_category") or "–")
+    recency = profile.get("days_since_last_purchase")
+    tiles[5].metric(
+        "Last purchase",
+        "never" if recency is None else f"{int(recency)} days ago",
+        help=f"Recency status: {profile.get('recency_status') or '–'}",
+    )
+    st.caption(
+        f"Engagement: {profile.get('engagement_level')} · {int(profile.get('session_count') or 0)}"
+        f" sessions, {int(profile.get('event_count') or 0)} events · recency status "
+        f"{profile.get('recency_status')}"
+    )
+    history: pd.DataFrame = cached(insights.customer_segment_history, customer_id)
+    transactions: pd.DataFrame = cached(insights.customer_transactions, customer_id)
+    events: pd.DataFrame = cached(insights.customer_events, customer_id)
+    st.plotly_chart(charts.events_timeline(events, transactions), key="chart_customer_timeline")
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**Segment history (SCD2)** — {len(history)} version(s)")
+        st.dataframe(
+            history,
+            hide_index=True,
+            key="segment_history_table",
+            column_config={
+                "customer_segment": "Segment",
+                "lifetime_value": st.column_config.NumberColumn("LTV", format="$%,.2f"),
+                "transaction_count": "Transactions",
+                "favorite_category": "Favourite",
+                "is_repeat_customer": "Repeat",
+                "valid_from": st.column_config.DatetimeColumn(
+                    "Valid from", format="YYYY-MM-DD HH:mm:ss"
+                ),
+                "valid_to": st.column_config.DatetimeColumn(
+                    "Valid to", format="YYYY-MM-DD HH:mm:ss"
+                ),
+                "is_current": "Current",
+            },
+        )
+    with right:
+        st.markdown(f"**Transactions** — {len(transactions)}")
+        st.dataframe(
+            transactions,
+            hide_index=True,
+            key="customer_transactions_table",
+            column_config={
+                "transaction_id": "Id",
+                "transaction_date": st.column_config.DateColumn("Date"),
+                "product_category": "Category",
+                "amount": st.column_config.NumberColumn("Amount", format="$%,.2f"),
+                "is_refund": "Refund",
+            },
+        )
+
+
 st.title("Customers")
-st.info("Coming soon.")
+require_published()
+try:
+    _kpi_tiles()
+    _segments()
+    _lifetime_value()
+    _top_customers()
+    _drill_down()
+except Exception as error:  # noqa: BLE001 - a demo page never shows a traceback
+    show_error(error)

@@ -1,6 +1,134 @@
-"""Docs page (work in progress)."""
+"""Docs: the dbt docs site of the published build, and model docs browsable in the app."""
 
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
+import streamlit.components.v1 as components
+
+from mart import insights
+from mart.artifacts import LAYER_LABELS, BuildArtifacts, ModelDetails
+from ui.common import require_published, show_error
+
+VIEWS = ("Model docs", "dbt docs site")
+
+
+def _test_text(column_tests: tuple) -> str:
+    marks = {"pass": "✓", "fail": "✗", "error": "✗", "warn": "!", None: "·"}
+    return ", ".join(f"{test.test_name} {marks.get(test.status, '·')}" for test in column_tests)
+
+
+def _columns_frame(details: ModelDetails) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "column": column.name,
+                "type": column.data_type or "",
+                "description": column.description,
+                "tests": _test_text(column.tests),
+            }
+            for column in details.columns
+        ],
+        columns=["column", "type", "description", "tests"],
+    )
+
+
+def _model_docs(artifacts: BuildArtifacts) -> None:
+    documented = sorted(
+        artifacts.models.values(),
+        key=lambda details: (
+            list(LAYER_LABELS).index(details.node.layer)
+            if details.node.layer in LAYER_LABELS
+            else 99,
+            details.name,
+        ),
+    )
+    if not documented:
+        st.info("This build has no models.")
+        return
+    ids = [details.unique_id for details in documented]
+    labels = {
+        details.unique_id: f"{details.node.label} ({LAYER_LABELS.get(details.node.layer, '')})"
+        for details in documented
+    }
+    default = next(
+        (index for index, details in enumerate(documented) if details.name == "dim_customers"), 0
+    )
+    chosen = st.selectbox(
+        "Model", ids, index=default, format_func=lambda value: labels[value], key="docs_model"
+    )
+    details = artifacts.models[chosen]
+    node = details.node
+    st.markdown(f"### {node.label}")
+    facts = [f"**{node.resource_type}**", LAYER_LABELS.get(node.layer, node.layer)]
+    if node.materialization:
+        facts.append(f"materialized as {node.materialization}")
+    if node.relation:
+        facts.append(f"`{node.relation}`")
+    if node.row_count is not None:
+        facts.append(f"{node.row_count:,} rows")
+    st.markdown(" · ".join(facts))
+    st.markdown(details.description or "_No description._")
+    st.dataframe(
+        _columns_frame(details),
+        hide_index=True,
+        key="docs_columns",
+        column_config={"description": st.column_config.TextColumn(width="large")},
+    )
+    graph = artifacts.graph
+    upstream = [graph.nodes[i].label for i in details.depends_on if i in graph.nodes]
+    downstream = [
+        graph.nodes[i].label
+        for i in details.referenced_by
+        if i in graph.nodes and not graph.nodes[i].is_test
+    ]
+    st.markdown(
+        f"**Depends on:** {', '.join(upstream) or '–'}  \n"
+        f"**Used by:** {', '.join(downstream) or '–'}"
+    )
+    if details.raw_sql:
+        with st.expander("SQL"):
+            st.code(details.raw_sql, language="sql")
+
+
+def _docs_site(build_id: int, db_path: Path) -> None:
+    site = insights.docs_site_path(db_path)
+    if site is None:
+        status = insights.docs_status(db_path)
+        if status == "failed":
+            st.warning(
+                f"Generating the dbt docs site for build #{build_id} failed; the model docs "
+                "are still browsable here. Rebuild to try again."
+            )
+        else:
+            st.info(
+                f"The dbt docs site of build #{build_id} is still being generated (it runs "
+                "after publishing, off the critical path). Check again in a few seconds."
+            )
+        st.button("Check again", key="docs_refresh", icon=":material/refresh:")
+        return
+    html = site.read_text(encoding="utf-8")
+    st.download_button(
+        "Download the docs site (one HTML file; open it in any browser)",
+        data=html,
+        file_name=f"techmart-dbt-docs-build-{build_id}.html",
+        mime="text/html",
+        icon=":material/download:",
+        key="docs_download",
+        on_click="ignore",
+    )
+    components.html(html, height=800, scrolling=True)
+
 
 st.title("Docs")
-st.info("Coming soon.")
+build_id, published_db = require_published()
+try:
+    view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="docs_view")
+    if view == VIEWS[1]:
+        _docs_site(build_id, published_db)
+    else:
+        _model_docs(insights.build_artifacts(published_db))
+except Exception as error:  # noqa: BLE001 - a demo page never shows a traceback
+    show_error(error)

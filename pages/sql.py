@@ -1,6 +1,143 @@
-"""SQL & analyses page (work in progress)."""
+"""SQL & analyses: the dbt analyses as one-click queries, and a read-only SQL console.
 
+Analyses run their compiled SQL (from the build's dbt artifacts) through the sandbox; the
+console runs what you type through the same sandbox: one read-only statement, a row
+limit and a time limit, and plain messages for what it refuses.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
 
+from mart import charts, insights, sandbox
+from mart.errors import MartError
+from mart.sandbox import QueryResult
+from ui.common import cached, require_published, show_error
+
+PICK_EXAMPLE = "— pick an example query —"
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+def _result(result: QueryResult, name: str, key: str) -> None:
+    """A result table with its row count, notice and CSV download."""
+    st.caption(f"{result.row_count:,} row(s) in {result.elapsed_s * 1000:,.0f} ms")
+    if result.notice:
+        st.warning(result.notice)
+    st.dataframe(result.dataframe, hide_index=True, key=f"{key}_table")
+    st.download_button(
+        "Download CSV",
+        data=_csv(result.dataframe),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key=f"{key}_csv",
+        on_click="ignore",
+    )
+
+
+def _analyses(db_path: str) -> None:
+    st.subheader("dbt analyses")
+    artifacts = insights.build_artifacts(db_path)
+    names = sorted(artifacts.analyses)
+    if not names:
+        st.info("This build has no dbt analyses.")
+        return
+    st.caption("The project's `analyses/` folder: one click runs the compiled SQL on the mart.")
+    buttons = st.columns(len(names))
+    for column, name in zip(buttons, names, strict=True):
+        if column.button(
+            name.replace("_", " ").capitalize(),
+            key=f"analysis_{name}",
+            use_container_width=True,
+            type="primary" if st.session_state.get("analysis") == name else "secondary",
+        ):
+            st.session_state["analysis"] = name
+            st.rerun()
+    name = st.session_state.get("analysis")
+    if name not in artifacts.analyses:
+        st.info("Pick an analysis above to run it.")
+        return
+    analysis = artifacts.analyses[name]
+    if analysis.description or analysis.summary:
+        st.markdown(f"**{name}** — {analysis.description or analysis.summary}")
+    with st.expander("Compiled SQL"):
+        st.code(artifacts.compiled_analysis_sql(name), language="sql")
+    try:
+        result: QueryResult = cached(insights.run_analysis, name)
+    except (MartError, ValueError) as error:
+        st.error(str(error))
+        return
+    figure = charts.analysis_figure(name, result.dataframe)
+    if figure is not None:
+        st.plotly_chart(figure, key="analysis_chart")
+    _result(result, name, "analysis_result")
+
+
+def _use_example() -> None:
+    title = st.session_state.get("sql_example")
+    if title in sandbox.EXAMPLE_QUERIES:
+        st.session_state["sql_text"] = sandbox.EXAMPLE_QUERIES[title]
+
+
+def _console(db_path: str) -> None:
+    st.subheader("SQL console")
+    st.caption(
+        "Read-only: one SELECT (or SHOW / DESCRIBE / EXPLAIN) at a time on the published "
+        f"mart, at most {sandbox.DEFAULT_ROW_LIMIT:,} rows and "
+        f"{sandbox.DEFAULT_TIMEOUT_S:.0f} s. Files, ATTACH, INSTALL/LOAD and SET are refused."
+    )
+    st.session_state.setdefault(
+        "sql_text", next(iter(sandbox.EXAMPLE_QUERIES.values()), "select 42")
+    )
+    st.selectbox(
+        "Example queries",
+        [PICK_EXAMPLE, *sandbox.EXAMPLE_QUERIES],
+        key="sql_example",
+        on_change=_use_example,
+    )
+    with st.form("sql_form", border=False):
+        sql = st.text_area("SQL", key="sql_text", height=220)
+        run = st.form_submit_button("Run query", type="primary", icon=":material/play_arrow:")
+    if run:
+        try:
+            st.session_state["sql_result"] = sandbox.run_sql(db_path, sql)
+            st.session_state.pop("sql_error", None)
+        except (MartError, ValueError) as error:
+            st.session_state["sql_error"] = str(error)
+            st.session_state.pop("sql_result", None)
+    error = st.session_state.get("sql_error")
+    if error:
+        st.error(error, icon=":material/block:")
+    result = st.session_state.get("sql_result")
+    if result is not None:
+        _result(result, "query", "sql_result")
+    with st.expander("Tables and views in the mart"):
+        relations = cached(sandbox.list_relations)
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "relation": f"{item.schema}.{item.name}",
+                        "type": item.type,
+                        "rows (estimate)": item.row_count,
+                    }
+                    for item in relations or []
+                ]
+            ),
+            hide_index=True,
+            key="sql_relations",
+        )
+
+
 st.title("SQL & analyses")
-st.info("Coming soon.")
+_, published_db = require_published()
+try:
+    _analyses(str(published_db))
+    st.divider()
+    _console(str(published_db))
+except Exception as error:  # noqa: BLE001 - a demo page never shows a traceback
+    show_error(error)
