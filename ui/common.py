@@ -86,3 +86,62 @@ def show_error(error: Exception) -> None:
             f"Something went wrong ({type(error).__name__}: {error}). "
             "Nothing was changed; try again, or check the terminal running the app."
         )
+
+
+# -- additions for the frame, the sidebar and the part-1 pages (issue 5) ---------------
+
+
+@st.cache_resource(show_spinner=False)
+def _startup_for(root: str) -> dict[str, Any]:
+    """Once per process and workspace: recover stale builds, warm a worker, first build."""
+    state: dict[str, Any] = {"first_build": None, "error": None}
+    build_manager = _manager_for(root)
+    try:
+        build_manager.recover()
+        if not build_manager.history() and build_manager.running_build() is None:
+            # An empty workspace: build the bundled sample by itself, with progress.
+            state["first_build"] = build_manager.start_build(wait=False)
+        else:
+            build_manager.prewarm()
+    except Exception as exc:  # the app must still start; the sidebar says what failed
+        state["error"] = exc
+    return state
+
+
+def startup() -> dict[str, Any]:
+    """Run the one-time start-up of this workspace (see ``_startup_for``); cheap afterwards."""
+    return _startup_for(str(workspace().root))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _cached_dataset_call(
+    module: str, function: str, root: str, args: tuple, kwargs: tuple
+) -> Any:
+    target: Callable[..., Any] = getattr(importlib.import_module(module), function)
+    return target(Workspace(Path(root)), *args, **dict(kwargs))
+
+
+def cached_dataset(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``function(workspace, *args, **kwargs)``, cached on its arguments.
+
+    Only for reads of immutable dataset versions: pass an explicit version id so a new
+    version is a new cache key.
+    """
+    return _cached_dataset_call(
+        function.__module__,
+        function.__name__,
+        str(workspace().root),
+        tuple(args),
+        tuple(sorted(kwargs.items())),
+    )
+
+
+def run_page(body: Callable[[], None]) -> None:
+    """Run a page's body; any error becomes a sentence on the page, never a traceback.
+
+    ``st.stop()``/``st.rerun()`` pass through (they are not ``Exception``).
+    """
+    try:
+        body()
+    except Exception as exc:
+        show_error(exc)

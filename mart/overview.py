@@ -1,0 +1,355 @@
+"""The Overview page's numbers: KPIs of a published build, and what changed between two.
+
+Every function takes the path of a build's DuckDB file first and reads it read-only
+through :mod:`mart.db`, so the app can cache results per build id
+(``ui.common.cached``). Money stays exact (DESIGN invariant 7): sums come back from
+DuckDB as DECIMAL, and the average lifetime value is divided and rounded here on
+:class:`~decimal.Decimal` (half away from zero), never through a float.
+
+:func:`layers_figure` draws the medallion picture (bronze → staging → intermediate →
+marts) with plotly shapes, so no Graphviz binary is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import plotly.graph_objects as go
+
+from mart import db
+
+#: Segments in display order (macros/segmentation.sql).
+SEGMENTS = ("High Value", "Medium Value", "Low Value")
+CENTS = Decimal("0.01")
+
+Path_ = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """The headline numbers of one build."""
+
+    customers: int  # every known customer (dim_customers: buyers and browsers)
+    buyers: int  # customers with at least one transaction
+    revenue: Decimal
+    avg_lifetime_value: Decimal  # revenue / buyers, rounded half away from zero
+    repeat_customers: int
+    transactions: int
+    segments: dict[str, int] = field(default_factory=dict)  # buyers per segment
+
+    @property
+    def repeat_rate(self) -> float:
+        """Share of buyers with two or more transactions (0 when there are no buyers)."""
+        return self.repeat_customers / self.buyers if self.buyers else 0.0
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed in the customers from one build to another."""
+
+    before_build: int | None
+    added: int
+    removed: int
+    moved: int
+    unchanged: int
+    moves: pd.DataFrame  # from_segment, to_segment, customers (moved customers only)
+    added_examples: list[str]
+    revenue_before: Decimal
+    revenue_after: Decimal
+
+    @property
+    def revenue_change(self) -> Decimal:
+        return self.revenue_after - self.revenue_before
+
+
+def previous_published(history: Iterable[Any], current_id: int) -> tuple[int, str] | None:
+    """The newest published build before ``current_id`` whose file still exists: (id, path).
+
+    ``history`` holds build records (``mart.builds.BuildRecord``), newest first.
+    """
+    for record in history:
+        if record.build_id >= current_id or record.status != "published":
+            continue
+        if not record.files_pruned and record.db_path and Path(record.db_path).exists():
+            return int(record.build_id), str(record.db_path)
+    return None
+
+
+def divide_money(total: Decimal, count: int) -> Decimal:
+    """``total / count`` rounded to cents half away from zero; 0.00 when ``count`` is 0."""
+    if not count:
+        return Decimal("0.00")
+    return (Decimal(total) / Decimal(count)).quantize(CENTS, rounding=ROUND_HALF_UP)
+
+
+def kpis(db_path: Path_) -> Kpis:
+    """The KPI tiles of the build at ``db_path``."""
+    totals = db.query_df(
+        db_path,
+        """
+        select
+            (select count(*) from main.dim_customers) as customers,
+            count(*) as buyers,
+            coalesce(sum(lifetime_value), 0) as revenue,
+            count(*) filter (where transaction_count >= 2) as repeat_customers,
+            coalesce(sum(transaction_count), 0) as transactions
+        from main.fct_customer_metrics
+        """,
+    ).iloc[0]
+    segments = db.query_df(
+        db_path,
+        """
+        select customer_segment, count(*) as customers
+        from main.fct_customer_metrics
+        group by customer_segment
+        """,
+    )
+    split = dict.fromkeys(SEGMENTS, 0)
+    for row in segments.itertuples(index=False):
+        split[str(row.customer_segment)] = int(row.customers)
+    revenue = Decimal(str(totals["revenue"]))
+    buyers = int(totals["buyers"])
+    return Kpis(
+        customers=int(totals["customers"]),
+        buyers=buyers,
+        revenue=revenue.quantize(CENTS),
+        avg_lifetime_value=divide_money(revenue, buyers),
+        repeat_customers=int(totals["repeat_customers"]),
+        transactions=int(totals["transactions"]),
+        segments=split,
+    )
+
+
+_CUSTOMERS_SQL = """
+    select customer_id, customer_segment, lifetime_value
+    from main.dim_customers
+"""
+
+
+def what_changed(db_path: Path_, before_path: Path_, before_build: int | None = None) -> Changes:
+    """Customers added and removed, and segment moves, from ``before_path`` to ``db_path``.
+
+    Both files are read read-only; the comparison runs in an in-memory DuckDB.
+    """
+    after = db.query_df(db_path, _CUSTOMERS_SQL)
+    before = db.query_df(before_path, _CUSTOMERS_SQL)
+    with duckdb.connect() as con:
+        con.register("after_customers", after)
+        con.register("before_customers", before)
+        con.execute(
+            """
+            create temp table compared as
+            select
+                coalesce(after_customers.customer_id, before_customers.customer_id)
+                    as customer_id,
+                before_customers.customer_segment as from_segment,
+                after_customers.customer_segment as to_segment,
+                before_customers.customer_id is null as is_added,
+                after_customers.customer_id is null as is_removed
+            from after_customers
+            full outer join before_customers
+                on after_customers.customer_id = before_customers.customer_id
+            """
+        )
+        added, removed, moved, unchanged = con.execute(
+            """
+            select
+                count(*) filter (where is_added),
+                count(*) filter (where is_removed),
+                count(*) filter (where not is_added and not is_removed
+                                 and from_segment is distinct from to_segment),
+                count(*) filter (where not is_added and not is_removed
+                                 and from_segment is not distinct from to_segment)
+            from compared
+            """
+        ).fetchone() or (0, 0, 0, 0)
+        moves = con.execute(
+            """
+            select from_segment, to_segment, count(*) as customers
+            from compared
+            where not is_added and not is_removed and from_segment is distinct from to_segment
+            group by all
+            order by customers desc, from_segment, to_segment
+            """
+        ).df()
+        examples = [
+            str(row[0])
+            for row in con.execute(
+                "select customer_id from compared where is_added order by customer_id limit 10"
+            ).fetchall()
+        ]
+        revenue_after, revenue_before = con.execute(
+            """
+            select
+                coalesce((select sum(lifetime_value) from after_customers), 0),
+                coalesce((select sum(lifetime_value) from before_customers), 0)
+            """
+        ).fetchone() or (0, 0)
+    return Changes(
+        before_build=before_build,
+        added=int(added),
+        removed=int(removed),
+        moved=int(moved),
+        unchanged=int(unchanged),
+        moves=moves,
+        added_examples=examples,
+        revenue_before=Decimal(str(revenue_before)).quantize(CENTS),
+        revenue_after=Decimal(str(revenue_after)).quantize(CENTS),
+    )
+
+
+# -- the layers picture ---------------------------------------------------------------------
+
+#: The medallion layers, left to right: (key, title, what it holds).
+LAYERS: tuple[tuple[str, str, str], ...] = (
+    ("bronze", "Bronze", "raw JSON records, as loaded"),
+    ("staging", "Staging", "typed, cleaned, one parse"),
+    ("intermediate", "Intermediate", "one named step each"),
+    ("marts", "Marts", "what the business reads"),
+)
+
+
+def layer_of(schema: str, table: str) -> str | None:
+    """The layer a relation belongs to, from its schema and name (None: not a mart layer)."""
+    if schema == "bronze":
+        return "bronze"
+    if schema != "main":
+        return None
+    if table.startswith("stg_"):
+        return "staging"
+    if table.startswith("int_"):
+        return "intermediate"
+    if table.startswith(("dim_", "fct_")) or table.endswith("_snapshot"):
+        return "marts"
+    return None
+
+
+def layer_tables(db_path: Path_) -> pd.DataFrame:
+    """Each table of the build with its layer and row count (``layer, table, rows``)."""
+    tables = db.query_df(
+        db_path,
+        """
+        select schema_name, table_name
+        from duckdb_tables()
+        where database_name = current_database() and schema_name in ('bronze', 'main')
+        order by schema_name, table_name
+        """,
+    )
+    rows = []
+    for schema, table in tables.itertuples(index=False):
+        layer = layer_of(str(schema), str(table))
+        if layer is None:
+            continue
+        count = db.query_df(
+            db_path, f"select count(*) as n from {db.quote_relation((schema, table))}"
+        ).iloc[0]["n"]
+        rows.append({"layer": layer, "table": str(table), "rows": int(count)})
+    return pd.DataFrame(rows, columns=["layer", "table", "rows"])
+
+
+def layers_figure(tables: pd.DataFrame | None = None, max_listed: int = 6) -> go.Figure:
+    """Bronze → staging → intermediate → marts as four boxes with arrows between them.
+
+    ``tables`` (from :func:`layer_tables`) lists each layer's tables with row counts;
+    without it the boxes show only what each layer is for.
+    """
+    colors = {
+        "bronze": "#b0793b",
+        "staging": "#5b8def",
+        "intermediate": "#8e6cd8",
+        "marts": "#2e9e6a",
+    }
+    fig = go.Figure()
+    width, gap, height = 1.0, 0.45, 1.0
+    for index, (key, title, purpose) in enumerate(LAYERS):
+        x0 = index * (width + gap)
+        fig.add_shape(
+            type="rect",
+            x0=x0,
+            x1=x0 + width,
+            y0=0,
+            y1=height,
+            line={"color": colors[key], "width": 2},
+            fillcolor=colors[key],
+            opacity=0.18,
+            layer="below",
+        )
+        lines = [f"<b>{title}</b>", f"<i>{purpose}</i>"]
+        if tables is not None and not tables.empty:
+            listed = tables[tables["layer"] == key]
+            for row in listed.head(max_listed).itertuples(index=False):
+                lines.append(f"{row.table} · {row.rows:,}")
+            if len(listed) > max_listed:
+                lines.append(f"… and {len(listed) - max_listed} more")
+        fig.add_annotation(
+            x=x0 + width / 2,
+            y=height / 2,
+            text="<br>".join(lines),
+            showarrow=False,
+            align="center",
+            font={"size": 12},
+        )
+        if index:
+            fig.add_annotation(
+                x=x0 - 0.04,
+                y=height / 2,
+                ax=x0 - gap + 0.04,
+                ay=height / 2,
+                xref="x",
+                yref="y",
+                axref="x",
+                ayref="y",
+                showarrow=True,
+                arrowhead=3,
+                arrowsize=1.4,
+                arrowwidth=2,
+                arrowcolor="#888888",
+                text="",
+            )
+    span = len(LAYERS) * width + (len(LAYERS) - 1) * gap
+    fig.update_xaxes(visible=False, range=[-0.05, span + 0.05])
+    fig.update_yaxes(visible=False, range=[-0.05, height + 0.05])
+    fig.update_layout(
+        height=260,
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        showlegend=False,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        dragmode=False,
+    )
+    return fig
+
+
+def segments_figure(segments: dict[str, int]) -> go.Figure:
+    """A horizontal bar of buyers per segment (High, Medium, Low value)."""
+    colors = {"High Value": "#2e9e6a", "Medium Value": "#5b8def", "Low Value": "#b0793b"}
+    names = [name for name in SEGMENTS if name in segments] + [
+        name for name in segments if name not in SEGMENTS
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=[segments[name] for name in names],
+            y=names,
+            orientation="h",
+            marker_color=[colors.get(name, "#999999") for name in names],
+            text=[f"{segments[name]:,}" for name in names],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:,} customers<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=180,
+        margin={"l": 0, "r": 10, "t": 10, "b": 0},
+        yaxis={"autorange": "reversed"},
+        xaxis={"title": "customers"},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return fig

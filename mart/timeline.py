@@ -1,0 +1,221 @@
+"""A build's timeline: when each phase and dbt node ran, as a Gantt-like plotly figure.
+
+The source is the build's progress log (``builds/<N>/events.jsonl``, see
+:class:`mart.worker.EventLog`): ``phase`` events mark the engine's steps (copy the
+published mart, load bronze, run dbt), ``node_started`` / ``node_finished`` each dbt
+node. :func:`timeline_frame` turns them into one row per bar; :func:`timeline_figure`
+draws the bars in seconds since the build started, one row per node in start order,
+coloured by outcome. Pure functions: no Streamlit, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+COLUMNS = ["name", "kind", "resource_type", "status", "start_s", "duration_s", "message"]
+
+#: Outcome groups and their colours (shared with the tests table).
+STATUS_COLORS = {
+    "ok": "#2e9e6a",
+    "failed": "#d64545",
+    "warn": "#e0a020",
+    "running": "#5b8def",
+    "phase": "#9aa0a6",
+    "skipped": "#b8b8b8",
+}
+PHASE_LABELS = {
+    "wait": "engine: wait for the dbt worker",
+    "copy": "engine: copy the published mart",
+    "bronze": "engine: load bronze",
+    "parse": "engine: re-parse the project",
+    "dbt": "engine: dbt build",
+}
+
+
+def status_group(status: str | None) -> str:
+    """The colour group of a node status: ok, failed, warn, running or skipped."""
+    if status in ("success", "pass", "ok"):
+        return "ok"
+    if status in ("fail", "error", "runtime error"):
+        return "failed"
+    if status == "warn":
+        return "warn"
+    if status is None:
+        return "running"
+    return "skipped"
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def timeline_frame(events: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """One row per phase and per dbt node: name, kind, type, status, start and duration (s).
+
+    ``start_s`` counts from the ``build_started`` event (else the first event). A node
+    that started but has not finished gets ``status`` None and runs to the last event.
+    """
+    events = list(events)
+    stamps = [_time(event.get("ts")) for event in events]
+    known = [stamp for stamp in stamps if stamp is not None]
+    if not known:
+        return pd.DataFrame(columns=COLUMNS)
+    origin = next(
+        (
+            stamp
+            for event, stamp in zip(events, stamps, strict=True)
+            if event.get("type") == "build_started" and stamp is not None
+        ),
+        known[0],
+    )
+    last = max(known)
+
+    def seconds(stamp: datetime | None) -> float:
+        return (stamp - origin).total_seconds() if stamp is not None else 0.0
+
+    rows: list[dict[str, Any]] = []
+    phases: list[tuple[str, datetime]] = []
+    started: dict[str, tuple[dict[str, Any], datetime]] = {}
+    finished: dict[str, tuple[dict[str, Any], datetime]] = {}
+    phase_end: datetime | None = None
+    for event, stamp in zip(events, stamps, strict=True):
+        if stamp is None:
+            continue
+        kind = event.get("type")
+        if kind == "phase":
+            phases.append((str(event.get("phase")), stamp))
+        elif kind == "node_started":
+            started.setdefault(str(event.get("unique_id")), (event, stamp))
+        elif kind == "node_finished":
+            finished[str(event.get("unique_id"))] = (event, stamp)
+        elif kind == "build_finished":
+            phase_end = stamp
+
+    # Engine phases: from the build's start to the first phase is the wait for a worker.
+    if phases and seconds(phases[0][1]) > 0.05:
+        phases.insert(0, ("wait", origin))
+    end_of_phases = phase_end or last
+    for index, (name, stamp) in enumerate(phases):
+        until = phases[index + 1][1] if index + 1 < len(phases) else end_of_phases
+        rows.append(
+            {
+                "name": PHASE_LABELS.get(name, f"engine: {name}"),
+                "kind": "phase",
+                "resource_type": "phase",
+                "status": "phase",
+                "start_s": seconds(stamp),
+                "duration_s": max(0.0, (until - stamp).total_seconds()),
+                "message": None,
+            }
+        )
+
+    for unique_id, (event, stamp) in started.items():
+        done = finished.get(unique_id)
+        until = done[1] if done else last
+        rows.append(
+            {
+                "name": str(event.get("name") or unique_id),
+                "kind": "node",
+                "resource_type": str(event.get("resource_type") or ""),
+                "status": str(done[0].get("status")) if done else None,
+                "start_s": seconds(stamp),
+                "duration_s": max(0.0, (until - stamp).total_seconds()),
+                "message": (done[0].get("message") if done else None),
+            }
+        )
+    # A node that finished without a start event (should not happen): use its duration.
+    for unique_id, (event, stamp) in finished.items():
+        if unique_id in started:
+            continue
+        duration = float(event.get("duration_s") or 0.0)
+        rows.append(
+            {
+                "name": str(event.get("name") or unique_id),
+                "kind": "node",
+                "resource_type": str(event.get("resource_type") or ""),
+                "status": str(event.get("status")),
+                "start_s": max(0.0, seconds(stamp) - duration),
+                "duration_s": duration,
+                "message": event.get("message"),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    kind_order = frame["kind"].map({"phase": 0, "node": 1})
+    frame = (
+        frame.assign(_kind=kind_order)
+        .sort_values(["_kind", "start_s", "name"], kind="stable")
+        .drop(columns="_kind")
+        .reset_index(drop=True)
+    )
+    return frame
+
+
+def timeline_figure(
+    frame: pd.DataFrame,
+    *,
+    show_tests: bool = True,
+    title: str | None = None,
+) -> go.Figure:
+    """A Gantt-like figure of ``frame`` (from :func:`timeline_frame`): seconds on x.
+
+    ``show_tests=False`` leaves out test and unit-test rows (models, snapshots and
+    phases remain), which keeps a large project readable.
+    """
+    shown = frame
+    if not show_tests:
+        shown = frame[~frame["resource_type"].isin(["test", "unit_test"])]
+    groups = shown["status"].map(lambda s: "phase" if s == "phase" else status_group(s))
+    order = list(shown["name"])
+    fig = go.Figure()
+    labels = {
+        "phase": "engine step",
+        "ok": "success / pass",
+        "failed": "fail / error",
+        "warn": "warn",
+        "running": "running",
+        "skipped": "skipped",
+    }
+    for group, label in labels.items():
+        part = shown[groups == group]
+        if part.empty:
+            continue
+        fig.add_trace(
+            go.Bar(
+                name=label,
+                y=part["name"],
+                x=part["duration_s"].clip(lower=0.005),
+                base=part["start_s"],
+                orientation="h",
+                marker_color=STATUS_COLORS[group],
+                customdata=part[["resource_type", "status", "duration_s"]].astype(str),
+                hovertemplate=(
+                    "<b>%{y}</b><br>%{customdata[0]} · %{customdata[1]}"
+                    "<br>start %{base:.2f} s · took %{customdata[2]} s<extra></extra>"
+                ),
+            )
+        )
+    height = max(260, 22 * len(order) + 90)
+    fig.update_layout(
+        barmode="overlay",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 40},
+        title=title,
+        xaxis={"title": "seconds since the build started", "rangemode": "tozero"},
+        yaxis={
+            "categoryorder": "array",
+            "categoryarray": order,
+            "autorange": "reversed",
+            "automargin": True,
+        },
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+        bargap=0.25,
+    )
+    return fig

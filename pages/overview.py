@@ -1,0 +1,112 @@
+"""Overview: what the mart is, its KPIs, and what changed since the previous build."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mart import overview
+from ui import common
+
+
+def _kpi_tiles(build_id: int) -> None:
+    kpis: overview.Kpis = common.cached(overview.kpis)
+    cols = st.columns(5)
+    cols[0].metric(
+        "Customers",
+        f"{kpis.customers:,}",
+        help=f"Every known customer; {kpis.buyers:,} of them bought something.",
+        border=True,
+    )
+    cols[1].metric(
+        "Revenue",
+        f"${kpis.revenue:,.2f}",
+        help=f"Sum of lifetime value over {kpis.transactions:,} transactions.",
+        border=True,
+    )
+    cols[2].metric(
+        "Avg lifetime value",
+        f"${kpis.avg_lifetime_value:,.2f}",
+        help="Revenue divided by buying customers, rounded half away from zero.",
+        border=True,
+    )
+    cols[3].metric(
+        "Repeat rate",
+        f"{kpis.repeat_rate:.0%}",
+        help=f"{kpis.repeat_customers:,} of {kpis.buyers:,} buyers bought two or more times.",
+        border=True,
+    )
+    with cols[4].container(border=True):
+        st.caption("Segments (buyers)")
+        st.plotly_chart(
+            overview.segments_figure(kpis.segments),
+            config={"displayModeBar": False},
+            key="overview_segments",
+            height=110,
+        )
+
+
+def _changes(build_id: int) -> None:
+    st.subheader("What changed since the previous build")
+    previous = overview.previous_published(common.manager().history(), build_id)
+    if previous is None:
+        st.caption(
+            f"Build #{build_id} is the first published build kept on disk, so there is "
+            "nothing to compare with yet. Change the data and rebuild to see the difference."
+        )
+        return
+    before_id, before_path = previous
+    changes: overview.Changes = common.cached(overview.what_changed, before_path, before_id)
+    st.caption(f"Build #{build_id} compared with build #{before_id}.")
+    cols = st.columns(4)
+    cols[0].metric("Customers added", f"{changes.added:,}", border=True)
+    cols[1].metric("Customers removed", f"{changes.removed:,}", border=True)
+    cols[2].metric("Changed segment", f"{changes.moved:,}", border=True)
+    delta = changes.revenue_change
+    cols[3].metric(
+        "Revenue",
+        f"${changes.revenue_after:,.2f}",
+        delta=f"{'+' if delta >= 0 else '-'}${abs(delta):,.2f}",
+        border=True,
+    )
+    if not changes.moves.empty:
+        st.markdown("**Segment moves**")
+        st.dataframe(
+            changes.moves,
+            hide_index=True,
+            column_config={
+                "from_segment": "From",
+                "to_segment": "To",
+                "customers": st.column_config.NumberColumn("Customers", format="%d"),
+            },
+        )
+    if changes.added_examples:
+        shown = ", ".join(changes.added_examples)
+        more = changes.added - len(changes.added_examples)
+        st.text(f"New customers: {shown}" + (f" and {more:,} more" if more > 0 else ""))
+    if not (changes.added or changes.removed or changes.moved):
+        st.caption("No customer was added, removed or moved between segments.")
+
+
+def main() -> None:
+    st.title("TechMart customer analytics mart")
+    st.markdown(
+        "A **dbt** project builds this mart into **DuckDB** from raw transactions and "
+        "events: raw JSON lands in *bronze*, *staging* types and cleans it, "
+        "*intermediate* models do one step each, and the *marts* hold the customers, "
+        "segments and retention the business reads. Every build runs the dbt tests and "
+        "is published only when they pass."
+    )
+    current = common.published()
+    tables = common.cached(overview.layer_tables) if current is not None else None
+    st.plotly_chart(
+        overview.layers_figure(tables),
+        config={"displayModeBar": False, "staticPlot": True},
+        key="overview_layers",
+    )
+    build_id, _ = common.require_published()
+    st.subheader(f"Key figures · published build #{build_id}")
+    _kpi_tiles(build_id)
+    _changes(build_id)
+
+
+common.run_page(main)

@@ -1,0 +1,282 @@
+"""The sidebar every page shares: data in use, the published build, rebuild and progress.
+
+The build panel is a fragment that reruns itself every :data:`POLL_S` seconds, so
+progress of a build — started by this session, another browser, or the command line —
+shows live without rerunning the page. When the published build or the latest build's
+status changes, the fragment reruns the whole app once, so every page (and its query
+cache, keyed by the published build id) moves to the new mart.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import streamlit as st
+
+from mart import datasets
+from mart.errors import BuildBusyError
+from mart.loading import DATASETS
+from ui import common
+
+#: Seconds between two polls of the build state.
+POLL_S = 1.0
+#: How many node lines the progress list shows.
+SHOWN_NODES = 8
+BUILD_PAGE = "pages/build.py"
+
+_SEEN = "_mart_seen_state"
+_NOTICE = "_mart_sidebar_notice"
+
+STATUS_ICONS = {
+    "success": ":material/check_circle:",
+    "pass": ":material/check_circle:",
+    "fail": ":material/cancel:",
+    "error": ":material/error:",
+    "warn": ":material/warning:",
+    "skipped": ":material/skip_next:",
+    "running": ":material/progress_activity:",
+}
+PHASES = {
+    "copy": "Copying the published mart",
+    "bronze": "Loading bronze from the dataset versions",
+    "parse": "Parsing the dbt project (it changed)",
+    "dbt": "Running dbt build",
+}
+
+
+def format_time(iso: str | None) -> str:
+    """``21:04:05 UTC`` for today, ``2026-11-24 21:04 UTC`` otherwise; ``—`` when unknown."""
+    if not iso:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(iso).astimezone(UTC)
+    except ValueError:
+        return iso
+    if moment.date() == datetime.now(UTC).date():
+        return moment.strftime("%H:%M:%S UTC")
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def tests_line(tests: dict[str, int]) -> str:
+    """``69 pass · 1 fail · 0 warn`` (errors and skips only when there are some)."""
+    parts = [f"{tests.get('pass', 0)} pass", f"{tests.get('fail', 0)} fail"]
+    parts.append(f"{tests.get('warn', 0)} warn")
+    for name in ("error", "skipped"):
+        if tests.get(name):
+            parts.append(f"{tests[name]} {name}")
+    return " · ".join(parts)
+
+
+def state_key() -> tuple[Any, ...]:
+    """What, when it changes, should refresh every page: published id, latest build, status."""
+    manager = common.manager()
+    published = manager.published()
+    latest = manager.current_build()
+    return (
+        published.build_id if published else None,
+        latest.build_id if latest else None,
+        latest.status if latest else None,
+    )
+
+
+def render() -> None:
+    """Draw the sidebar (call once per run, from the frame)."""
+    try:
+        common.startup()
+        st.session_state[_SEEN] = state_key()
+    except Exception as exc:
+        with st.sidebar:
+            common.show_error(exc)
+        return
+    with st.sidebar:
+        _panel()
+
+
+def _start_build() -> None:
+    try:
+        build_id = common.manager().start_build(wait=False)
+        st.session_state[_NOTICE] = ("info", f"Build #{build_id} started.")
+    except BuildBusyError as exc:
+        st.session_state[_NOTICE] = ("warning", str(exc))
+    except Exception as exc:
+        st.session_state[_NOTICE] = ("error", exc)
+
+
+def _cancel_build(build_id: int) -> None:
+    try:
+        if common.manager().cancel(build_id):
+            st.session_state[_NOTICE] = ("warning", f"Build #{build_id} is being cancelled.")
+        else:
+            st.session_state[_NOTICE] = ("info", f"Build #{build_id} had already finished.")
+    except Exception as exc:
+        st.session_state[_NOTICE] = ("error", exc)
+
+
+@st.fragment(run_every=POLL_S)
+def _panel() -> None:
+    try:
+        _panel_body()
+    except Exception as exc:
+        common.show_error(exc)
+
+
+def _panel_body() -> None:
+    manager = common.manager()
+    key = state_key()
+    if st.session_state.get(_SEEN) not in (None, key):
+        st.session_state[_SEEN] = key
+        st.rerun()  # the published mart or the latest build changed: refresh the page
+
+    running = manager.running_build()
+    published = manager.published()
+    latest = running or manager.current_build()
+
+    _datasets_block(published)
+    st.divider()
+    _published_block(published)
+
+    if running is not None:
+        _progress_block(manager, running)
+    elif latest is not None and (published is None or latest.build_id != published.build_id):
+        _outcome_block(latest, published)
+    elif latest is not None and latest.status == "published" and latest.tests.get("warn"):
+        st.warning(
+            f"Build #{latest.build_id} published with {latest.tests['warn']} warning(s); "
+            "see Build & Tests.",
+            icon=":material/warning:",
+        )
+
+    st.button(
+        "Rebuild mart",
+        key="sidebar_rebuild",
+        type="primary",
+        icon=":material/refresh:",
+        disabled=running is not None,
+        on_click=_start_build,
+        use_container_width=True,
+        help="Build the mart from the current dataset versions; it is published only if "
+        "every error-severity test passes.",
+    )
+    notice = st.session_state.pop(_NOTICE, None)
+    if notice is not None:
+        kind, message = notice
+        if isinstance(message, Exception):
+            common.show_error(message)
+        else:
+            getattr(st, kind)(message)
+    startup = common.startup()
+    if startup.get("error") is not None:
+        common.show_error(startup["error"])
+
+
+def _datasets_block(published: Any) -> None:
+    st.markdown("**Data in use**")
+    ws = common.workspace()
+    used = (published.datasets if published is not None else {}) or {}
+    lines = []
+    for name in DATASETS:
+        head = datasets.head(ws, name)
+        line = f"{name} **v{head.id}** · {head.row_count:,} rows"
+        built = str((used.get(name) or {}).get("version") or "")
+        if published is not None and built and built != str(head.id):
+            line += f" (mart built from v{built})"
+        lines.append("- " + line)
+    st.markdown("\n".join(lines))
+
+
+def _published_block(published: Any) -> None:
+    if published is None:
+        st.markdown("**No published build yet**")
+        st.caption("The first build publishes the mart.")
+        return
+    label = f"**Published build #{published.build_id}**"
+    if published.published_anyway:
+        label += " (published anyway)"
+    st.markdown(label)
+    st.caption(
+        f"{format_time(published.published_at or published.finished_at)} · "
+        f"tests {tests_line(published.tests)}"
+    )
+
+
+def _progress(events: list[dict[str, Any]]) -> tuple[float, str, list[str]]:
+    """(fraction done, phase text, node lines) from a running build's events."""
+    total = 0
+    finished: dict[str, dict[str, Any]] = {}
+    started: dict[str, dict[str, Any]] = {}
+    phase = "Starting"
+    for event in events:
+        kind = event.get("type")
+        if kind == "plan":
+            total = int(event.get("total") or 0)
+        elif kind == "phase":
+            phase = PHASES.get(str(event.get("phase")), str(event.get("phase")))
+        elif kind == "waiting":
+            phase = str(event.get("message") or "Waiting for another build")
+        elif kind == "node_started":
+            started[str(event.get("unique_id"))] = event
+        elif kind == "node_finished":
+            finished[str(event.get("unique_id"))] = event
+    fraction = min(1.0, len(finished) / total) if total else 0.0
+    lines = []
+    running = [event for uid, event in started.items() if uid not in finished]
+    for event in running[-3:]:
+        lines.append(f"{STATUS_ICONS['running']} {event.get('name')}")
+    for event in list(finished.values())[::-1][: max(0, SHOWN_NODES - len(lines))]:
+        status = str(event.get("status"))
+        icon = STATUS_ICONS.get(status, ":material/radio_button_unchecked:")
+        lines.append(f"{icon} {event.get('name')}")
+    text = phase
+    if total:
+        text = f"{phase}: {len(finished)} of {total} nodes"
+    return fraction, text, lines
+
+
+def _progress_block(manager: Any, running: Any) -> None:
+    st.markdown(f"**Build #{running.build_id} running…**")
+    events = manager.events(running.build_id)
+    fraction, text, lines = _progress(events)
+    st.progress(fraction, text=text)
+    if lines:
+        st.markdown("  \n".join(lines))
+    st.button(
+        "Cancel build",
+        key="sidebar_cancel",
+        icon=":material/stop_circle:",
+        on_click=_cancel_build,
+        args=(running.build_id,),
+        use_container_width=True,
+    )
+
+
+def _outcome_block(latest: Any, published: Any) -> None:
+    serving = (
+        f"Build #{published.build_id} is still serving."
+        if published is not None
+        else "Nothing is published yet."
+    )
+    if latest.status == "failed" and latest.failure == "tests":
+        names = [t["name"] for t in latest.failing_tests if t.get("status") != "warn"]
+        shown = ", ".join(f"`{name}`" for name in names[:4])
+        more = f" and {len(names) - 4} more" if len(names) > 4 else ""
+        st.error(
+            f"Build #{latest.build_id} failed: {len(names)} test(s) failed — {shown}{more}. "
+            f"{serving}",
+            icon=":material/cancel:",
+        )
+    elif latest.status == "failed":
+        st.error(
+            f"Build #{latest.build_id} failed: {latest.error or 'dbt failed'}. {serving}",
+            icon=":material/error:",
+        )
+    elif latest.status == "cancelled":
+        st.warning(f"Build #{latest.build_id} was cancelled. {serving}", icon=":material/block:")
+    elif latest.status == "interrupted":
+        st.warning(
+            f"Build #{latest.build_id} was interrupted: {latest.error or ''} {serving}",
+            icon=":material/warning:",
+        )
+    else:
+        return
+    st.page_link(BUILD_PAGE, label="See the tests on Build & Tests", icon=":material/fact_check:")
