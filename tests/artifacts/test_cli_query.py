@@ -1,0 +1,176 @@
+"""`python -m mart query` and `python -m mart analyses` on a published build, end to end."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mart.cli import main
+from mart.cli_query import format_csv, format_json, format_table, result_rows
+from mart.workspace import PROJECT_ROOT
+
+TOP = (
+    "select customer_id, lifetime_value, avg_order_value, first_purchase_date "
+    "from main.fct_customer_metrics order by lifetime_value desc, customer_id"
+)
+EXPECTED = [
+    ("C003", "500.00", "500.00"),
+    ("C002", "424.99", "212.50"),
+    ("C001", "360.49", "90.12"),
+    ("C004", "350.00", "350.00"),
+]
+
+
+def mart(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MART_WORKSPACE": str(workspace)}
+    env.pop("MART_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "mart", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # noqa: ANN201
+    """Run ``python -m mart`` in this process (fast); the subprocess tests cover the rest."""
+
+    def run(workspace: Path, *args: str) -> Ran:
+        monkeypatch.setenv("MART_WORKSPACE", str(workspace))
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return Ran(code, out, err)
+
+    return run
+
+
+def test_query_json_keeps_cents_exact(builds) -> None:
+    done = mart(builds.workspace, "query", TOP, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert '"lifetime_value": 500.00' in done.stdout  # a number, with its cents
+    assert '"avg_order_value": 212.50' in done.stdout
+    rows = json.loads(done.stdout, parse_float=Decimal)
+    assert [
+        (r["customer_id"], str(r["lifetime_value"]), str(r["avg_order_value"])) for r in rows
+    ] == EXPECTED
+    assert rows[0]["first_purchase_date"] == "2024-02-05"
+    assert "4 rows" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_query_csv_and_table(builds, cli) -> None:
+    done = cli(builds.workspace, "query", TOP, "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.reader(io.StringIO(done.stdout)))
+    assert rows[0] == ["customer_id", "lifetime_value", "avg_order_value", "first_purchase_date"]
+    assert [tuple(row[:3]) for row in rows[1:]] == EXPECTED
+    table = cli(builds.workspace, "query", TOP)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == [
+        "customer_id",
+        "lifetime_value",
+        "avg_order_value",
+        "first_purchase_date",
+    ]
+    assert set(lines[1]) <= {"-", " "}
+    assert lines[2].split() == ["C003", "500.00", "500.00", "2024-02-05"]
+    assert lines[4].split()[:3] == ["C001", "360.49", "90.12"]
+
+
+def test_query_analysis_and_listing(builds, cli) -> None:
+    done = cli(builds.workspace, "query", "--analysis", "top_customers", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout, parse_float=Decimal)
+    assert [(r["customer_id"], str(r["lifetime_value"])) for r in rows] == [
+        (customer, ltv) for customer, ltv, _ in EXPECTED
+    ]
+    listing = cli(builds.workspace, "analyses")
+    assert listing.returncode == 0, listing.stderr
+    names = [line.split()[0] for line in listing.stdout.splitlines()]
+    assert names == ["favorite_category", "retention_rate", "segment_distribution", "top_customers"]
+    top = next(line for line in listing.stdout.splitlines() if line.startswith("top_customers"))
+    assert "most valuable customers" in top
+    sql = cli(builds.workspace, "analyses", "top_customers")
+    assert sql.returncode == 0 and '"main"."fct_customer_metrics"' in sql.stdout
+
+
+def test_refusals_exit_1_without_traceback(builds, cli, tmp_path: Path) -> None:
+    refused = mart(builds.workspace, "query", "drop table main.fct_customer_metrics")
+    assert refused.returncode == 1
+    assert "not allowed" in refused.stderr and "Traceback" not in refused.stderr
+    assert refused.stdout == ""
+    broken = cli(builds.workspace, "query", "select * from main.no_such_table")
+    assert broken.returncode == 1 and "no_such_table" in broken.stderr
+    unknown = cli(builds.workspace, "query", "--analysis", "nope")
+    assert unknown.returncode == 1 and "top_customers" in unknown.stderr
+    nothing = mart(tmp_path / "empty", "query", "select 1")
+    assert nothing.returncode == 1
+    assert "No published build yet: run `python -m mart build` first." in nothing.stderr
+    both = cli(builds.workspace, "query", "select 1", "--analysis", "top_customers")
+    assert both.returncode == 1
+    for result in (broken, unknown, nothing, both):
+        assert "Traceback" not in result.stderr
+
+
+def test_rows_cut_notice_goes_to_stderr(builds, cli) -> None:
+    done = cli(
+        builds.workspace,
+        "query",
+        "select * from main.stg_events",
+        "--max-rows",
+        "3",
+        "--format",
+        "csv",
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 4  # header + 3 rows
+    assert "first 3 rows" in done.stderr
+
+
+def test_formatters_on_edge_values() -> None:
+    frame = pd.DataFrame(
+        {
+            "amount": [1234567.89, np.nan],
+            "n": [1, 2],
+            "ratio": [0.1, float("inf")],
+            "day": pd.to_datetime(["2024-01-15", None]),
+            "label": ['a "quoted", value', None],
+        }
+    )
+    rows = result_rows(frame, ["DECIMAL(18,2)", "BIGINT", "DOUBLE", "DATE", "VARCHAR"])
+    assert rows[0] == [Decimal("1234567.89"), 1, 0.1, "2024-01-15", 'a "quoted", value']
+    assert rows[1][0] is None and rows[1][3] is None and rows[1][4] is None
+    columns = list(frame.columns)
+    parsed = json.loads(format_json(columns, rows), parse_float=Decimal)
+    assert parsed[0]["amount"] == Decimal("1234567.89") and parsed[1]["amount"] is None
+    assert parsed[1]["ratio"] is None  # inf is not JSON
+    assert format_json(columns, []) == "[]\n"
+    csv_rows = list(csv.reader(io.StringIO(format_csv(columns, rows))))
+    assert csv_rows[1] == ["1234567.89", "1", "0.1", "2024-01-15", 'a "quoted", value']
+    assert csv_rows[2][0] == ""
+    table = format_table(columns, rows).splitlines()
+    assert "NULL" in table[3]
+    assert table[2].startswith("1234567.89") and table[3].startswith("      NULL")  # right-aligned
