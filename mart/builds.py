@@ -517,6 +517,7 @@ class BuildManager:
         python: str | None = None,
         threads: int | None = None,
         log_level_file: str | None = None,
+        docs: bool = True,
     ) -> None:
         """``keep``: how many recent builds keep their files (the published one always).
 
@@ -524,6 +525,7 @@ class BuildManager:
         ``prewarm_after_build``: warm the next worker as soon as a build ends (the app
         wants it; a one-shot CLI process does not). ``threads`` overrides the profile's
         dbt threads; ``log_level_file`` dbt's log file level (default: dbt's, debug).
+        ``docs``: generate static docs for each published build (in the background).
         """
         self.ws = ws or Workspace.from_env()
         self.project_dir = Path(project_dir or DBT_PROJECT_DIR).resolve()
@@ -534,6 +536,7 @@ class BuildManager:
         self.python = python or sys.executable
         self.threads = threads
         self.log_level_file = log_level_file
+        self.docs = docs
         self.host = socket.gethostname()
         self._state = threading.RLock()
         self._active: dict[int, _ActiveBuild] = {}
@@ -803,7 +806,7 @@ class BuildManager:
             "project_dir": str(self.project_dir),
             "profiles_dir": str(self.profiles_dir),
             "publish_on_test_failure": active.record.publish_on_test_failure,
-            "docs": True,
+            "docs": self.docs,
             "threads": self.threads,
             "log_level_file": self.log_level_file,
         }
@@ -951,7 +954,7 @@ class BuildManager:
             )
         finally:
             lock.release()
-        if not self._docs_ready(record.build_dir):
+        if self.docs and not self._docs_ready(record.build_dir):
             self.generate_docs(build_id)
         return self.get(build_id)
 

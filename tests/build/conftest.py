@@ -51,8 +51,12 @@ def module_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
 
 @pytest.fixture(scope="module")
 def manager(module_ws: Workspace) -> Iterator[BuildManager]:
-    """A build manager with a warm worker, shut down after the module."""
-    built = BuildManager(module_ws)
+    """A build manager with a warm worker, shut down after the module.
+
+    Docs generation is off here (it is tested in test_lifecycle): it would only compete
+    for the CPU with the next build.
+    """
+    built = BuildManager(module_ws, docs=False)
     built.prewarm()
     try:
         yield built

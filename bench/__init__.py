@@ -1,0 +1,1 @@
+"""Benchmarks (``python -m bench``): numbers for the README, never asserts in tests/."""
