@@ -219,3 +219,83 @@ def timeline_figure(
         bargap=0.25,
     )
     return fig
+
+
+# -- the Build & Tests page's tables ----------------------------------------------------------
+
+
+HISTORY_COLUMNS = [
+    "build",
+    "status",
+    "started",
+    "duration_s",
+    "pass",
+    "fail",
+    "warn",
+    "data",
+    "note",
+]
+
+
+def history_frame(records: Iterable[Any]) -> pd.DataFrame:
+    """One row per build (``mart.builds.BuildRecord``), newest first, for the history table."""
+    rows = []
+    for record in records:
+        tests = record.tests or {}
+        datasets = record.datasets or {}
+        rows.append(
+            {
+                "build": int(record.build_id),
+                "status": record.status
+                + (" (live)" if getattr(record, "is_current", False) else "")
+                + (" anyway" if getattr(record, "published_anyway", False) else ""),
+                "started": record.started_at,
+                "duration_s": record.duration_s,
+                "pass": int(tests.get("pass", 0)),
+                "fail": int(tests.get("fail", 0)) + int(tests.get("error", 0)),
+                "warn": int(tests.get("warn", 0)),
+                "data": ", ".join(
+                    f"{name} v{info.get('version')}" for name, info in sorted(datasets.items())
+                ),
+                "note": record.error or "",
+            }
+        )
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+
+TEST_COLUMNS = ["status", "name", "kind", "model", "column", "failures", "severity", "message"]
+_STATUS_RANK = {"error": 0, "fail": 1, "warn": 2, "skipped": 3, "pass": 4}
+
+
+def tests_frame(tests: Iterable[Any]) -> pd.DataFrame:
+    """One row per test (``mart.artifacts.TestResult``): failures first, then by name."""
+    rows = [
+        {
+            "status": test.status or "not run",
+            "name": test.name,
+            "kind": test.kind,
+            "model": test.model_name or "",
+            "column": test.column_name or "",
+            "failures": test.failures,
+            "severity": test.severity,
+            "message": test.message or "",
+        }
+        for test in tests
+    ]
+    frame = pd.DataFrame(rows, columns=TEST_COLUMNS)
+    if frame.empty:
+        return frame
+    rank = frame["status"].map(lambda status: _STATUS_RANK.get(status, 3))
+    return (
+        frame.assign(_rank=rank)
+        .sort_values(["_rank", "name"], kind="stable")
+        .drop(columns="_rank")
+        .reset_index(drop=True)
+    )
+
+
+def status_style(status: Any) -> str:
+    """CSS for a status cell: a translucent colour that reads in light and dark themes."""
+    group = status_group(str(status)) if status not in (None, "not run") else "skipped"
+    color = STATUS_COLORS.get(group, STATUS_COLORS["skipped"])
+    return f"background-color: {color}40; font-weight: 600"

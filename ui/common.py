@@ -114,9 +114,7 @@ def startup() -> dict[str, Any]:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _cached_dataset_call(
-    module: str, function: str, root: str, args: tuple, kwargs: tuple
-) -> Any:
+def _cached_dataset_call(module: str, function: str, root: str, args: tuple, kwargs: tuple) -> Any:
     target: Callable[..., Any] = getattr(importlib.import_module(module), function)
     return target(Workspace(Path(root)), *args, **dict(kwargs))
 
@@ -145,3 +143,39 @@ def run_page(body: Callable[[], None]) -> None:
         body()
     except Exception as exc:
         show_error(exc)
+
+
+def save_upload(name: str, data: bytes) -> Path:
+    """Keep an uploaded file under ``workspace/uploads/`` (named by its content) and return it.
+
+    The loaders read paths, and the same bytes always land on the same path, so previews
+    and validation reports can be cached on it.
+    """
+    import hashlib
+    import re
+
+    digest = hashlib.sha256(data).hexdigest()[:20]
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name)[-80:] or "upload"
+    folder = workspace().root / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{digest}-{safe}"
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _cached_pure_call(module: str, function: str, args: tuple, kwargs: dict) -> Any:
+    target: Callable[..., Any] = getattr(importlib.import_module(module), function)
+    return target(*args, **kwargs)
+
+
+def cached_pure(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``function(*args, **kwargs)`` cached on its arguments.
+
+    Only for functions of immutable inputs, such as a file saved by :func:`save_upload`
+    (its path names its content).
+    """
+    return _cached_pure_call(function.__module__, function.__name__, tuple(args), dict(kwargs))

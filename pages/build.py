@@ -1,0 +1,210 @@
+"""Build & Tests: build history, a build's timeline, its tests, failing rows, publish anyway."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from mart import artifacts, timeline
+from mart.builds import BuildRecord
+from mart.errors import MartError
+from ui import common, sidebar
+
+_PICK = "build_page_build"
+_PICKED = "build_page_build_picked"
+_CONFIRM = "build_page_publish_confirm"
+
+
+def _history(records: list[BuildRecord]) -> None:
+    st.subheader("Build history")
+    frame = timeline.history_frame(records)
+    st.dataframe(
+        frame.style.map(timeline.status_style, subset=["status"]),
+        hide_index=True,
+        height=min(400, 38 + 35 * len(frame)),
+        column_config={
+            "build": st.column_config.NumberColumn("Build", format="#%d", width="small"),
+            "status": st.column_config.TextColumn("Status"),
+            "started": st.column_config.TextColumn("Started"),
+            "duration_s": st.column_config.NumberColumn("Duration", format="%.1f s"),
+            "pass": st.column_config.NumberColumn("Pass", width="small"),
+            "fail": st.column_config.NumberColumn("Fail", width="small"),
+            "warn": st.column_config.NumberColumn("Warn", width="small"),
+            "data": st.column_config.TextColumn("Data versions"),
+            "note": st.column_config.TextColumn("Note", width="large"),
+        },
+        key="build_history_table",
+    )
+
+
+def _summary(record: BuildRecord) -> None:
+    status = record.status
+    line = (
+        f"Build #{record.build_id} **{status}**"
+        + (" (published anyway)" if record.published_anyway else "")
+        + (" · live now" if record.is_current else "")
+        + f" · started {sidebar.format_time(record.started_at)}"
+    )
+    if record.duration_s is not None:
+        line += f" · took {record.duration_s:.1f} s"
+    line += f" · tests {sidebar.tests_line(record.tests)}"
+    st.markdown(line)
+    if record.error and status != "running":
+        if status == "failed":
+            st.error(record.error, icon=":material/cancel:")
+        else:
+            st.warning(record.error, icon=":material/warning:")
+
+
+def _timeline(record: BuildRecord) -> None:
+    st.subheader("Timeline")
+    events = common.manager().events(record.build_id)
+    frame = timeline.timeline_frame(events)
+    if frame.empty:
+        st.caption("This build has no progress events (yet).")
+        return
+    show_tests = st.toggle("Show tests", value=False, key="build_timeline_tests")
+    st.plotly_chart(
+        timeline.timeline_figure(frame, show_tests=show_tests),
+        key=f"build_timeline_{record.build_id}",
+        config={"displaylogo": False},
+    )
+
+
+def _load_artifacts(record: BuildRecord) -> artifacts.BuildArtifacts | None:
+    target = record.build_dir / "target"
+    if record.files_pruned or not (target / "manifest.json").exists():
+        return None
+    return artifacts.load_cached(target)
+
+
+def _tests(record: BuildRecord, build_artifacts: artifacts.BuildArtifacts | None) -> None:
+    st.subheader("Tests")
+    if build_artifacts is None:
+        if record.status == "running":
+            st.caption("The tests appear here when the build has finished.")
+        elif record.files_pruned:
+            st.caption(
+                f"Build #{record.build_id}'s files were pruned (only the latest builds keep "
+                "them); its test summary is in the history above."
+            )
+        else:
+            st.caption("This build has no dbt artifacts: it stopped before dbt ran.")
+        return
+    frame = timeline.tests_frame(build_artifacts.tests.values())
+    only_failed = st.toggle("Only tests that did not pass", value=False, key="build_only_failed")
+    if only_failed:
+        frame = frame[~frame["status"].isin(["pass"])]
+    st.dataframe(
+        frame.style.map(timeline.status_style, subset=["status"]),
+        hide_index=True,
+        height=min(420, 38 + 35 * max(1, len(frame))),
+        column_config={
+            "status": st.column_config.TextColumn("Status", width="small"),
+            "name": st.column_config.TextColumn("Test", width="large"),
+            "kind": st.column_config.TextColumn("Kind", width="small"),
+            "model": st.column_config.TextColumn("Model"),
+            "column": st.column_config.TextColumn("Column"),
+            "failures": st.column_config.NumberColumn("Failures", width="small"),
+            "severity": st.column_config.TextColumn("Severity", width="small"),
+            "message": st.column_config.TextColumn("Message", width="large"),
+        },
+        key="build_tests_table",
+    )
+    run_results = build_artifacts.target_dir / "run_results.json"
+    if run_results.exists():
+        st.download_button(
+            "Download run_results.json",
+            data=run_results.read_bytes(),
+            file_name=f"run_results_build_{record.build_id}.json",
+            mime="application/json",
+            icon=":material/download:",
+            key="build_download_run_results",
+        )
+
+
+def _failing(record: BuildRecord, build_artifacts: artifacts.BuildArtifacts) -> None:
+    failing = build_artifacts.failing_tests()
+    if not failing:
+        return
+    st.subheader("Failing tests")
+    for test in failing:
+        label = f"{test.status.upper()} · {test.name}"
+        if test.failures:
+            label += f" · {test.failures:,} failing row(s)"
+        with st.expander(label, icon=":material/cancel:" if test.status != "warn" else None):
+            where = f"on {test.model_name}" + (f".{test.column_name}" if test.column_name else "")
+            st.markdown(f"`{test.test_name}` test {where} · severity **{test.severity}**")
+            if test.message:
+                st.text(test.message)
+            if test.kind != "unit" and test.stored_failures_relation:
+                try:
+                    rows = artifacts.failing_rows(record.db_path, test, limit=100)
+                    st.caption(f"Failing rows (up to 100) from {test.stored_failures_relation}")
+                    st.dataframe(rows, hide_index=True, key=f"failing_rows_{test.unique_id}")
+                except MartError as exc:
+                    st.caption(str(exc))
+            if test.compiled_sql:
+                st.caption("Compiled SQL")
+                st.code(test.compiled_sql, language="sql")
+
+
+def _publish_anyway(record: BuildRecord) -> None:
+    if record.status != "failed" or record.failure != "tests":
+        return
+    if record.files_pruned or not Path(record.db_path).exists():
+        return
+    st.subheader("Publish anyway")
+    st.caption(
+        "The tests exist to stop bad data reaching readers. Publishing this build makes "
+        "every page show it, failing rows included; the next passing build replaces it."
+    )
+    confirm = st.checkbox(
+        f"I understand build #{record.build_id} failed its tests and want to publish it.",
+        key=f"{_CONFIRM}_{record.build_id}",
+    )
+    if st.button(
+        f"Publish build #{record.build_id} anyway",
+        type="primary",
+        disabled=not confirm,
+        icon=":material/publish:",
+        key="build_publish_anyway",
+    ):
+        published = common.manager().publish(record.build_id)
+        st.success(f"Build #{published.build_id} is published (anyway).")
+        st.rerun()
+
+
+def main() -> None:
+    st.title("Build & Tests")
+    manager = common.manager()
+    records = manager.history()
+    if not records:
+        st.info("No build has run yet. Click **Rebuild mart** in the sidebar.")
+        return
+    _history(records)
+
+    ids = [record.build_id for record in records]
+    if not st.session_state.get(_PICKED) or st.session_state.get(_PICK) not in ids:
+        st.session_state[_PICK] = ids[0]  # follow the newest build until one is picked
+    build_id = st.selectbox(
+        "Build",
+        ids,
+        key=_PICK,
+        on_change=lambda: st.session_state.update({_PICKED: True}),
+        format_func=lambda value: (
+            f"#{value} · " + next(record.status for record in records if record.build_id == value)
+        ),
+    )
+    record = manager.get(build_id)
+    _summary(record)
+    _timeline(record)
+    build_artifacts = _load_artifacts(record)
+    _tests(record, build_artifacts)
+    if build_artifacts is not None:
+        _failing(record, build_artifacts)
+    _publish_anyway(record)
+
+
+common.run_page(main)

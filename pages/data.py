@@ -1,0 +1,588 @@
+"""Data: upload, edit, generate, version history and break-it scenarios for the datasets."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from mart import datasets, generate, loading, scenarios
+from mart.errors import ConflictError, MartError
+from ui import common
+
+TABS = ["Upload", "Edit", "Generate", "History", "Break it"]
+#: At most this many filtered rows go to the grid (the rest stay in the file).
+EDIT_LIMIT = 1000
+#: How many versions of each dataset get a diff summary in the history table.
+DIFFED_VERSIONS = 12
+NOT_MAPPED = "(not in file)"
+DATASET_LABELS = {"transactions": "Transactions", "events": "Events"}
+
+
+def _rebuild_hint() -> None:
+    st.caption("Click **Rebuild mart** in the sidebar to build the mart from this version.")
+
+
+def _start_rebuild() -> None:
+    """Start a build now (from a button), saying so if one is already running."""
+    try:
+        build_id = common.manager().start_build(wait=False)
+        st.toast(f"Build #{build_id} started; progress is in the sidebar.")
+    except MartError as exc:
+        st.warning(str(exc))
+
+
+# -- Upload ----------------------------------------------------------------------------------
+
+
+def _report_frame(problems: list[loading.Problem]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "row": problem.line if problem.line is not None else problem.row,
+                "column": problem.column or problem.field or "",
+                "problem": problem.problem,
+                "value": problem.value,
+            }
+            for problem in problems
+        ],
+        columns=["row", "column", "problem", "value"],
+    )
+
+
+def _show_report(report: loading.ValidationReport) -> None:
+    if report.error_count:
+        st.error(
+            f"{report.error_count:,} problem(s) stop this file from loading; nothing was "
+            "changed. Fix the mapping or the date format below, or the file itself.",
+            icon=":material/block:",
+        )
+        st.dataframe(_report_frame(report.errors), hide_index=True, key="upload_errors")
+        if report.error_count > len(report.errors):
+            st.caption(f"… and {report.error_count - len(report.errors):,} more.")
+    if report.warning_count:
+        summary = ", ".join(f"{kind}: {n:,}" for kind, n in report.warning_summary.items())
+        st.warning(
+            f"{report.warning_count:,} warning(s) ({summary}). These rows load as they are; "
+            "the dbt tests will report them.",
+            icon=":material/warning:",
+        )
+        with st.expander("Warnings by row"):
+            st.dataframe(_report_frame(report.warnings), hide_index=True, key="upload_warnings")
+    if report.ok and not report.warning_count:
+        st.success(f"All {report.row_count:,} rows read cleanly.", icon=":material/check:")
+
+
+def _upload_tab() -> None:
+    dataset = st.radio(
+        "Dataset",
+        loading.DATASETS,
+        format_func=DATASET_LABELS.get,
+        horizontal=True,
+        key="upload_dataset",
+    )
+    uploaded = st.file_uploader(
+        "CSV, JSON (array or one object per line) or Parquet file",
+        type=["csv", "tsv", "txt", "json", "jsonl", "ndjson", "parquet"],
+        key="upload_file",
+    )
+    if uploaded is None:
+        st.caption(
+            "Columns may have other names: you map them to the mart's fields after the "
+            "preview. Nothing is saved until you click Save."
+        )
+        return
+    path = common.save_upload(uploaded.name, uploaded.getvalue())
+    try:
+        info, preview = common.cached_pure(loading.preview_file, str(path), 10)
+    except loading.LoadRefusedError as exc:
+        _show_report(exc.report)
+        return
+    detail = [info.file_format]
+    if info.encoding:
+        detail.append(f"encoding {info.encoding}")
+    if info.delimiter:
+        detail.append(f"delimiter {info.delimiter!r}")
+    st.markdown(f"**Preview** · {', '.join(detail)} · {info.row_count:,} rows")
+    st.dataframe(preview, hide_index=True, key="upload_preview")
+
+    st.markdown("**Map the file's columns to the mart's fields**")
+    suggested = loading.suggest_mapping(dataset, info.columns)
+    if st.session_state.get("upload_last_file") != (dataset, path.name):
+        # A new file (or dataset): start from the suggested mapping again.
+        for name in loading.FIELDS[dataset]:
+            st.session_state.pop(f"upload_map_{dataset}_{name}", None)
+        st.session_state["upload_last_file"] = (dataset, path.name)
+    options = [NOT_MAPPED, *info.columns]
+    mapping: dict[str, str | None] = {}
+    columns = st.columns(3)
+    for index, name in enumerate(loading.FIELDS[dataset]):
+        required = name in loading.REQUIRED[dataset]
+        guess = suggested.get(name)
+        with columns[index % 3]:
+            chosen = st.selectbox(
+                f"{name}{' (required)' if required else ''}",
+                options,
+                index=options.index(guess) if guess in options else 0,
+                key=f"upload_map_{dataset}_{name}",
+                help="Required: the file must have a column for it."
+                if required
+                else "Optional: left out, it is generated or defaulted.",
+            )
+        mapping[name] = None if chosen == NOT_MAPPED else chosen
+    date_format = (
+        st.text_input(
+            "Date format (only for ambiguous dates such as 15/01/2024)",
+            placeholder="%d/%m/%Y",
+            key="upload_date_format",
+            help="strptime syntax as DuckDB uses it: %d/%m/%Y, %m/%d/%Y, %d.%m.%Y %H:%M …",
+        ).strip()
+        or None
+    )
+    report = common.cached_pure(
+        loading.validate_file,
+        dataset,
+        str(path),
+        mapping=mapping,
+        date_format=date_format,
+        source_name=uploaded.name,
+    )
+    st.markdown("**Validation report**")
+    _show_report(report)
+
+    left, right = st.columns([1, 2])
+    mode = left.radio(
+        "Save as",
+        ["replace", "append"],
+        format_func=lambda m: {
+            "replace": "Replace the dataset",
+            "append": "Append to the current rows",
+        }[m],
+        key="upload_mode",
+    )
+    message = right.text_input(
+        "Message (optional)", key="upload_message", placeholder=f"Load {uploaded.name}"
+    )
+    if st.button(
+        f"Save as a new {dataset} version",
+        type="primary",
+        disabled=not report.ok,
+        icon=":material/save:",
+        key="upload_save",
+    ):
+        try:
+            result = datasets.load_file(
+                common.workspace(),
+                dataset,
+                path,
+                mode=mode,
+                mapping=mapping,
+                date_format=date_format,
+                message=message.strip() or None,
+                source_name=uploaded.name,
+            )
+        except loading.LoadRefusedError as exc:
+            _show_report(exc.report)
+            return
+        version = result.version
+        st.success(
+            f"Saved {version.label} ({version.row_count:,} rows): {version.message}.",
+            icon=":material/check_circle:",
+        )
+        _rebuild_hint()
+
+
+# -- Edit ------------------------------------------------------------------------------------
+
+
+def _editor_changes(frame: pd.DataFrame, state: dict[str, Any]) -> dict[str, Any]:
+    """The data editor's state as ``apply_edits`` arguments, keyed by record_number."""
+    numbers = list(frame["record_number"])
+    updates = {
+        int(numbers[int(row)]): {k: v for k, v in changes.items() if k != "record_number"}
+        for row, changes in (state.get("edited_rows") or {}).items()
+        if int(row) < len(numbers)
+    }
+    inserts = [
+        {k: v for k, v in row.items() if k != "record_number"}
+        for row in (state.get("added_rows") or [])
+        if any(v not in (None, "") for v in row.values())
+    ]
+    deletes = [int(numbers[int(row)]) for row in (state.get("deleted_rows") or [])]
+    return {"updates": updates, "inserts": inserts, "deletes": deletes}
+
+
+def _save_edits(dataset: str, base: int, changes: dict[str, Any], message: str) -> None:
+    conflict_key = f"edit_conflict_{dataset}"
+    try:
+        version = datasets.apply_edits(
+            common.workspace(),
+            dataset,
+            base,
+            updates=changes["updates"],
+            inserts=changes["inserts"],
+            deletes=changes["deletes"],
+            message=message or None,
+        )
+    except ConflictError as exc:
+        st.session_state[conflict_key] = {"base": base, "changes": changes, "error": str(exc)}
+        return
+    st.session_state.pop(conflict_key, None)
+    st.session_state[f"edit_base_{dataset}"] = version.id
+    st.session_state[f"edit_saved_{dataset}"] = (
+        f"Saved {version.label}: {version.message} ({version.row_count:,} rows)."
+    )
+    st.rerun()
+
+
+def _edit_tab() -> None:
+    ws = common.workspace()
+    dataset = st.radio(
+        "Dataset",
+        loading.DATASETS,
+        format_func=DATASET_LABELS.get,
+        horizontal=True,
+        key="edit_dataset",
+    )
+    head = datasets.head(ws, dataset)
+    base_key = f"edit_base_{dataset}"
+    conflict_key = f"edit_conflict_{dataset}"
+    base = int(st.session_state.get(base_key) or head.id)
+
+    saved = st.session_state.pop(f"edit_saved_{dataset}", None)
+    if saved:
+        st.success(saved, icon=":material/check_circle:")
+        _rebuild_hint()
+
+    filters_key = f"edit_filters_{dataset}"
+    filters = st.session_state.get(filters_key) or {}
+    editor_key = f"edit_grid_{dataset}_{base}_{abs(hash(tuple(sorted(filters.items())))):x}"
+    state = st.session_state.get(editor_key) or {}
+    pending = bool(state.get("edited_rows") or state.get("added_rows") or state.get("deleted_rows"))
+    if not pending and conflict_key not in st.session_state and base != head.id:
+        base = head.id  # nothing pending: follow the latest version
+        st.session_state[base_key] = base
+        editor_key = f"edit_grid_{dataset}_{base}_{abs(hash(tuple(sorted(filters.items())))):x}"
+        state = st.session_state.get(editor_key) or {}
+
+    cols = st.columns([2, 2, 3])
+    customer = cols[0].text_input(
+        "Customer id", key=f"edit_customer_{dataset}", disabled=pending, placeholder="exact id"
+    )
+    st.session_state.setdefault(f"edit_dates_{dataset}", ())  # an empty range: no filter
+    dates = cols[1].date_input(
+        "Date range",
+        key=f"edit_dates_{dataset}",
+        disabled=pending,
+        min_value=date(1970, 1, 1),
+        max_value=date(2100, 12, 31),
+    )
+    text = cols[2].text_input(
+        "Search text in any value",
+        key=f"edit_text_{dataset}",
+        disabled=pending,
+        placeholder="e.g. Electronics",
+    )
+    new_filters = {
+        "customer_id": customer.strip() or None,
+        "date_from": dates[0].isoformat() if len(dates) >= 1 else None,
+        "date_to": dates[1].isoformat() if len(dates) >= 2 else None,
+        "text": text.strip() or None,
+    }
+    if new_filters != filters:
+        st.session_state[filters_key] = new_filters
+        st.rerun()
+    if pending:
+        st.caption("Save or discard your edits before changing the filter.")
+
+    total = common.cached_dataset(datasets.count_records, dataset, base, **filters)
+    frame = common.cached_dataset(datasets.read_records, dataset, base, limit=EDIT_LIMIT, **filters)
+    shown = len(frame)
+    st.caption(
+        f"{dataset} v{base} · {total:,} matching row(s)"
+        + (
+            f"; the first {shown:,} are in the grid — narrow the filter to see others"
+            if total > shown
+            else ""
+        )
+        + ". Add rows at the bottom, delete with the row checkbox, edit any cell."
+    )
+    column_config: dict[str, Any] = {
+        "record_number": st.column_config.NumberColumn("#", disabled=True, width="small"),
+    }
+    st.data_editor(
+        frame,
+        key=editor_key,
+        num_rows="dynamic",
+        hide_index=True,
+        column_config=column_config,
+        height=min(520, 38 + 35 * (len(frame) + 1)),
+    )
+    state = st.session_state.get(editor_key) or {}
+    changes = _editor_changes(frame, state)
+    n_changes = len(changes["updates"]) + len(changes["inserts"]) + len(changes["deletes"])
+
+    conflict = st.session_state.get(conflict_key)
+    if conflict is not None:
+        latest = datasets.head(ws, dataset)
+        st.error(
+            f"Not saved: {conflict['error']} Your edits are still in the grid. "
+            f"Apply them to the latest version (v{latest.id}) — rows someone else changed "
+            "get your values — or discard them.",
+            icon=":material/sync_problem:",
+        )
+        left, right = st.columns(2)
+        if left.button(
+            f"Apply my edits to v{latest.id}", type="primary", key=f"edit_reapply_{dataset}"
+        ):
+            st.session_state.pop(conflict_key, None)
+            _save_edits(dataset, latest.id, conflict["changes"], "")
+            st.rerun()
+        if right.button("Discard my edits", key=f"edit_discard_conflict_{dataset}"):
+            st.session_state.pop(conflict_key, None)
+            st.session_state.pop(editor_key, None)
+            st.session_state[base_key] = latest.id
+            st.rerun()
+        return
+
+    left, mid, right = st.columns([3, 1, 1])
+    message = left.text_input(
+        "Message", key=f"edit_message_{dataset}", placeholder="What did you change, and why?"
+    )
+    if mid.button(
+        f"Save {n_changes} change(s)" if n_changes else "Save",
+        type="primary",
+        disabled=not n_changes,
+        icon=":material/save:",
+        key=f"edit_save_{dataset}",
+    ):
+        _save_edits(dataset, base, changes, message.strip())
+    if right.button("Discard edits", disabled=not pending, key=f"edit_discard_{dataset}"):
+        st.session_state.pop(editor_key, None)
+        st.rerun()
+    if base != head.id:
+        st.info(
+            f"You are editing v{base}; the latest version is v{head.id}. Saving checks "
+            "that nobody else saved in between.",
+            icon=":material/info:",
+        )
+
+
+# -- Generate --------------------------------------------------------------------------------
+
+
+def _generate_tab() -> None:
+    st.caption(
+        "Synthetic TechMart data: repeat buyers and churn, seasonality, a page_view → "
+        "purchase funnel. The same seed gives the same data."
+    )
+    cols = st.columns(4)
+    customers = cols[0].number_input("Customers", 1, 2_000_000, 1_000, step=500, key="gen_c")
+    transactions = cols[1].number_input(
+        "Transactions", 1, 20_000_000, 5_000, step=1_000, key="gen_t"
+    )
+    events = cols[2].number_input(
+        "Events", 0, 100_000_000, 25_000, step=5_000, key="gen_e", help="About 5 per transaction."
+    )
+    seed = cols[3].number_input("Seed", 0, 2**31 - 1, 42, key="gen_seed")
+    if not st.button("Generate", type="primary", icon=":material/casino:", key="gen_go"):
+        return
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["versions"] = generate.generate(
+                common.workspace(),
+                customers=int(customers),
+                transactions=int(transactions),
+                events=int(events),
+                seed=int(seed),
+            )
+        except Exception as exc:  # shown below, on the page's thread
+            outcome["error"] = exc
+
+    # Rough cost on a laptop: ~1.5 µs per record plus a fixed second; the bar follows it.
+    expected = 1.0 + (int(transactions) + int(events)) * 1.5e-6
+    bar = st.progress(0.0, text="Generating…")
+    worker = threading.Thread(target=work, daemon=True)
+    started = time.perf_counter()
+    worker.start()
+    while worker.is_alive():
+        elapsed = time.perf_counter() - started
+        bar.progress(min(0.95, elapsed / expected), text=f"Generating… {elapsed:.0f} s")
+        worker.join(0.2)
+    if "error" in outcome:
+        bar.empty()
+        raise outcome["error"]
+    bar.progress(1.0, text=f"Done in {time.perf_counter() - started:.1f} s")
+    for version in outcome["versions"].values():
+        st.success(f"Saved {version.label}: {version.row_count:,} rows.")
+    _rebuild_hint()
+
+
+# -- History ---------------------------------------------------------------------------------
+
+
+def _history_frame(dataset: str) -> pd.DataFrame:
+    ws = common.workspace()
+    versions = datasets.list_versions(ws, dataset)
+    head = datasets.head(ws, dataset)
+    rows = []
+    for index, version in enumerate(reversed(versions)):
+        change = ""
+        if version.parent is not None and index < DIFFED_VERSIONS:
+            diff = common.cached_dataset(datasets.diff, dataset, version.parent, version.id)
+            change = f"vs v{version.parent}: +{diff.added:,} −{diff.removed:,} ~{diff.changed:,}"
+        rows.append(
+            {
+                "version": version.id,
+                "head": "HEAD" if version.id == head.id else "",
+                "created": version.created_at,
+                "kind": version.kind,
+                "rows": version.row_count,
+                "change": change,
+                "message": version.message,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _history_tab() -> None:
+    ws = common.workspace()
+    for dataset in loading.DATASETS:
+        st.subheader(DATASET_LABELS[dataset])
+        frame = _history_frame(dataset)
+        st.dataframe(
+            frame,
+            hide_index=True,
+            key=f"history_{dataset}",
+            height=min(320, 38 + 35 * len(frame)),
+            column_config={
+                "version": st.column_config.NumberColumn("Version", format="v%d", width="small"),
+                "head": st.column_config.TextColumn("", width="small"),
+                "rows": st.column_config.NumberColumn("Rows", format="%d"),
+                "change": st.column_config.TextColumn("Added / removed / changed"),
+                "message": st.column_config.TextColumn("Message", width="large"),
+            },
+        )
+        head = datasets.head(ws, dataset)
+        cols = st.columns([1, 2, 1])
+        if cols[0].button(
+            "Undo last change",
+            key=f"history_undo_{dataset}",
+            icon=":material/undo:",
+            disabled=head.parent is None,
+            help="Move HEAD back to the previous version; nothing is deleted.",
+        ):
+            version = datasets.undo(ws, dataset)
+            st.session_state["history_notice"] = f"{dataset}: HEAD is v{version.id} again."
+            st.rerun()
+        others = [int(v) for v in frame["version"] if int(v) != head.id]
+        pick = cols[1].selectbox(
+            "Version to restore",
+            others,
+            format_func=lambda v: f"v{v}",
+            key=f"history_pick_{dataset}",
+            label_visibility="collapsed",
+            placeholder="Pick a version to restore",
+            index=None,
+            disabled=not others,
+        )
+        if cols[2].button(
+            "Restore",
+            key=f"history_restore_{dataset}",
+            icon=":material/restore:",
+            disabled=pick is None,
+        ):
+            version = datasets.restore(ws, dataset, int(pick))
+            st.session_state["history_notice"] = f"{dataset}: v{pick} restored as v{version.id}."
+            st.rerun()
+    notice = st.session_state.pop("history_notice", None)
+    if notice:
+        st.success(notice, icon=":material/check_circle:")
+        _rebuild_hint()
+
+    st.divider()
+    st.subheader("Reset to the sample")
+    confirm = st.checkbox(
+        "Replace both datasets with the bundled 8-transaction sample (a new version each; "
+        "the history stays).",
+        key="history_reset_confirm",
+    )
+    if st.button(
+        "Reset to the sample",
+        disabled=not confirm,
+        icon=":material/restart_alt:",
+        key="history_reset",
+    ):
+        versions = datasets.reset_to_sample(ws)
+        st.session_state["history_notice"] = "Reset: " + ", ".join(
+            f"{v.label}" for v in versions.values()
+        )
+        st.session_state["history_reset_confirm"] = False
+        st.rerun()
+
+
+# -- Break it --------------------------------------------------------------------------------
+
+
+def _break(key: str, rebuild: bool) -> None:
+    applied = scenarios.apply(common.workspace(), key)
+    scenario = applied.scenario
+    outcome = "warn" if scenario.severity == "warn" else "fail"
+    st.session_state["break_notice"] = (
+        f"{applied.version.label}: {applied.detail}. The next build should {outcome} "
+        f"`{scenario.test}`. Undo on the History tab repairs it."
+    )
+    if rebuild:
+        _start_rebuild()
+    st.rerun()
+
+
+def _break_tab() -> None:
+    st.caption(
+        "Each scenario saves a new dataset version with one kind of bad data. Rebuild, "
+        "and the named dbt test catches it: the build fails and the last good mart stays "
+        "published. Undo (History tab) repairs it."
+    )
+    notice = st.session_state.pop("break_notice", None)
+    if notice:
+        st.success(notice, icon=":material/science:")
+    for index, scenario in enumerate(scenarios.SCENARIOS):
+        with st.container(border=True):
+            text, buttons = st.columns([3, 2])
+            verb = "warns" if scenario.severity == "warn" else "fails"
+            text.markdown(f"**{scenario.title}** · {scenario.dataset}")
+            text.caption(scenario.description)
+            text.markdown(f"{verb}: `{scenario.test}{'…' if scenario.test_is_prefix else ''}`")
+            left, right = buttons.columns(2)
+            if left.button("Break it", key=f"break_{scenario.key}", icon=":material/bolt:"):
+                _break(scenario.key, rebuild=False)
+            if right.button(
+                "Break & rebuild",
+                key=f"break_build_{scenario.key}",
+                type="primary" if index == 0 else "secondary",
+                icon=":material/play_arrow:",
+            ):
+                _break(scenario.key, rebuild=True)
+
+
+# -- the page --------------------------------------------------------------------------------
+
+
+def main() -> None:
+    st.title("Data")
+    tabs = st.tabs(TABS, key="data_tab", on_change="rerun")
+    bodies = [_upload_tab, _edit_tab, _generate_tab, _history_tab, _break_tab]
+    for tab, body in zip(tabs, bodies, strict=True):
+        if tab.open is False:
+            continue  # lazy: only the selected tab runs
+        with tab:
+            common.run_page(body)
+
+
+common.run_page(main)
