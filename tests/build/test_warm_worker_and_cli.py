@@ -1,0 +1,89 @@
+"""A warm worker sees edited dbt files; the CLI's exit codes and status JSON."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from mart.builds import PUBLISHED, BuildManager
+from mart.workspace import DBT_PROJECT_DIR, PROJECT_ROOT, Workspace
+from tests.build.conftest import commit_records, sample_records
+
+
+def test_an_edited_model_is_seen_by_a_warm_worker(tmp_path: Path, workspace: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(
+        DBT_PROJECT_DIR,
+        project,
+        ignore=shutil.ignore_patterns("target", "logs", "*.duckdb", "*.duckdb.wal"),
+    )
+    manager = BuildManager(Workspace.from_env(workspace), project_dir=project, docs=False)
+    manager.prewarm()
+    try:
+        assert manager.wait_warm(120)  # parsed the unedited project
+        model = project / "models" / "marts" / "fct_retention_summary.sql"
+        text = model.read_text()
+        assert "select * from final" in text
+        edited = text.replace("select * from final", "select *, 42 as engine_probe from final")
+        model.write_text(edited)
+        record = manager.request_build()
+        assert record.status == PUBLISHED, record.error
+        phases = [event.get("phase") for event in manager.events(record.build_id)]
+        assert "parse" in phases
+        con = duckdb.connect(record.db_path, read_only=True)
+        try:
+            probe = con.execute("select distinct engine_probe from main.fct_retention_summary")
+            assert probe.fetchall() == [(42,)]
+        finally:
+            con.close()
+    finally:
+        manager.shutdown()
+
+
+def run_cli(*args: str, workspace: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mart", "--workspace", str(workspace), *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cli_exit_codes_and_status_json(workspace: Path) -> None:
+    status = run_cli("status", "--json", workspace=workspace)
+    assert status.returncode == 0, status.stderr
+    empty = json.loads(status.stdout)
+    assert empty["published"] is None and empty["last_build"] is None
+    assert empty["datasets"]["transactions"] == {"version": 1, "rows": 8}
+
+    records = sample_records("transactions")
+    records.append({**records[0], "amount": 1.0})  # a duplicate transaction id
+    commit_records(Workspace.from_env(workspace), "transactions", records, "dup")
+
+    failed = run_cli("build", "--var", "high_value_threshold=400", workspace=workspace)
+    assert failed.returncode == 1, failed.stderr
+    assert "unique_stg_transactions_transaction_id" in failed.stderr
+    assert "[" in failed.stderr and "PASS" in failed.stderr  # per-node progress lines
+
+    forced = run_cli("build", "--publish-on-test-failure", workspace=workspace)
+    assert forced.returncode == 0, forced.stderr
+
+    status = json.loads(run_cli("status", "--json", workspace=workspace).stdout)
+    assert status["datasets"]["transactions"] == {"version": 2, "rows": 9}
+    assert status["published"]["build_id"] == 2
+    assert status["published"]["path"].endswith("builds/2/mart.duckdb")
+    assert status["published"]["tests"]["fail"] >= 1
+    assert set(status["published"]["tests"]) == {"pass", "fail", "warn", "error", "skipped"}
+    assert status["last_build"]["build_id"] == 2
+    assert status["last_build"]["status"] == "published"
+    assert status["last_build"]["duration_s"] > 0
+    text = run_cli("status", workspace=workspace)
+    assert text.returncode == 0 and "published: build 2" in text.stdout
+    history = BuildManager(Workspace.from_env(workspace)).get(1)
+    assert history.vars == {"high_value_threshold": 400} and history.failure == "tests"
