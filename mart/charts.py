@@ -98,7 +98,8 @@ def segment_bars(frame: pd.DataFrame, measure: str = "count") -> go.Figure:
             x=segments,
             y=values,
             text=text,
-            textposition="auto",
+            textposition="outside",
+            cliponaxis=False,
             marker_color=[colour_for(name, index) for index, name in enumerate(segments)],
             hovertemplate=hover,
             name=y_title,
@@ -148,7 +149,7 @@ def ltv_histogram(frame: pd.DataFrame) -> go.Figure:
 
 def ltv_box(stats: pd.DataFrame) -> go.Figure:
     """Lifetime value per segment as boxes from precomputed quartiles (whiskers: min–p95)."""
-    title = "Lifetime value by segment (whiskers: minimum to 95th percentile)"
+    title = "Lifetime value spread by segment"
     figure = go.Figure()
     for index, row in enumerate(stats.itertuples(index=False)):
         figure.add_trace(
@@ -163,10 +164,16 @@ def ltv_box(stats: pd.DataFrame) -> go.Figure:
                 name=str(row.customer_segment),
                 marker_color=colour_for(str(row.customer_segment), index),
                 boxpoints=False,
+                hovertemplate=None,
             )
         )
-    _base(figure, title, "Segment", "Lifetime value ($)")
-    figure.update_yaxes(tickprefix="$", tickformat=",.0f")
+    _base(
+        figure,
+        title,
+        "Segment (box: quartiles; whiskers: minimum to 95th percentile)",
+        "Lifetime value ($)",
+    )
+    figure.update_yaxes(tickprefix="$", tickformat=",.0f", rangemode="tozero")
     figure.update_layout(showlegend=False)
     return figure
 
@@ -212,7 +219,7 @@ def favourite_category_bar(frame: pd.DataFrame) -> go.Figure:
         )
     )
     _base(figure, "Favourite category distribution", "Favourite category", "Customers")
-    figure.update_layout(showlegend=False)
+    figure.update_layout(showlegend=False, height=380)
     return figure
 
 
@@ -292,6 +299,7 @@ def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
     active = grid.pivot(
         index="cohort", columns="months_since_first_purchase", values="active_customers"
     )
+    labels = [["" if pd.isna(value) else f"{value:.0f}%" for value in row] for row in z.values]
     later = grid.loc[grid["months_since_first_purchase"] > 0, "percent"]
     top = float(later.max()) if not later.empty and later.max() > 0 else 100.0
     custom = [
@@ -312,7 +320,8 @@ def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
             colorscale=RETENTION_SCALE,
             zmin=0,
             zmax=top,
-            texttemplate="%{z:.0f}%",
+            text=labels,
+            texttemplate="%{text}",
             customdata=custom,
             hovertemplate="cohort %{y}, month %{x}: %{z:.1f}%"
             " (%{customdata[0]} of %{customdata[1]} customers)<extra></extra>",
@@ -362,7 +371,7 @@ def segment_metric_bar(
     segments = [str(name) for name in frame["customer_segment"]]
     values = [None if pd.isna(value) else float(value) for value in frame[column]]
     text = [
-        "–" if value is None else (f"${value:,.2f}" if money else f"{value:,.2f}")
+        "no customers" if value is None else (f"${value:,.2f}" if money else f"{value:,.2f}")
         for value in values
     ]
     figure = go.Figure(
@@ -370,7 +379,8 @@ def segment_metric_bar(
             x=segments,
             y=values,
             text=text,
-            textposition="auto",
+            textposition="outside",
+            cliponaxis=False,
             marker_color=[colour_for(name, index) for index, name in enumerate(segments)],
             hovertemplate="%{x}: %{text}<extra></extra>",
             name=y_title,
@@ -468,4 +478,32 @@ def generic_bar(frame: pd.DataFrame, title: str) -> go.Figure | None:
     )
     _base(figure, f"{title}: {value} by {label}", label, value)
     figure.update_layout(showlegend=False)
+    return figure
+
+
+# -- lineage -----------------------------------------------------------------------------
+
+
+def stagger_node_labels(figure: go.Figure) -> go.Figure:
+    """Put node labels above nodes in even layout columns and below in odd ones.
+
+    Neighbouring columns often hold nodes on the same row; alternating the label side
+    keeps long model names from running into each other when the chart is narrow.
+    """
+    node_traces = [
+        trace
+        for trace in figure.data
+        if getattr(trace, "mode", None) == "markers+text" and trace.x is not None
+    ]
+    columns = sorted({round(float(x), 3) for trace in node_traces for x in trace.x})
+    rank = {x: index for index, x in enumerate(columns)}
+    for trace in node_traces:
+        trace.textposition = [
+            "top center" if rank[round(float(x), 3)] % 2 == 0 else "bottom center"
+            for x in trace.x
+        ]
+    y_range = figure.layout.yaxis.range
+    if y_range is not None and len(y_range) == 2 and y_range[0] > y_range[1]:
+        # reversed axis: make room below the last row for labels drawn underneath
+        figure.update_yaxes(range=[y_range[0] + 0.45, y_range[1]])
     return figure

@@ -48,7 +48,7 @@ def _kpi_tiles() -> None:
     tiles[3].metric("Avg order value", _money(kpis.avg_order_value))
     tiles[4].metric("Avg lifetime value", _money(kpis.avg_lifetime_value))
     tiles[5].metric(
-        "Repeat-purchase rate",
+        "Repeat rate",
         _percent(kpis.repeat_purchase_rate),
         help="Share of purchasing customers with two or more transactions.",
     )

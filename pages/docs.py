@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 import streamlit.components.v1 as components
 
@@ -15,24 +14,23 @@ from ui.common import require_published, show_error
 VIEWS = ("Model docs", "dbt docs site")
 
 
-def _test_text(column_tests: tuple) -> str:
-    marks = {"pass": "✓", "fail": "✗", "error": "✗", "warn": "!", None: "·"}
-    return ", ".join(f"{test.test_name} {marks.get(test.status, '·')}" for test in column_tests)
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|") or " "
 
 
-def _columns_frame(details: ModelDetails) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "column": column.name,
-                "type": column.data_type or "",
-                "description": column.description,
-                "tests": _test_text(column.tests),
-            }
-            for column in details.columns
-        ],
-        columns=["column", "type", "description", "tests"],
-    )
+def _columns_markdown(details: ModelDetails) -> str:
+    """The model's columns as a markdown table (descriptions wrap, markdown renders)."""
+    marks = {"pass": "✓", "fail": "✗", "error": "✗", "warn": "!"}
+    lines = ["| column | type | description | tests |", "|---|---|---|---|"]
+    for column in details.columns:
+        tests = ", ".join(
+            f"{test.test_name} {marks.get(test.status or '', '·')}" for test in column.tests
+        )
+        lines.append(
+            f"| `{_cell(column.name)}` | {_cell(column.data_type or '')} | "
+            f"{_cell(column.description)} | {_cell(tests)} |"
+        )
+    return "\n".join(lines)
 
 
 def _model_docs(artifacts: BuildArtifacts) -> None:
@@ -71,12 +69,10 @@ def _model_docs(artifacts: BuildArtifacts) -> None:
         facts.append(f"{node.row_count:,} rows")
     st.markdown(" · ".join(facts))
     st.markdown(details.description or "_No description._")
-    st.dataframe(
-        _columns_frame(details),
-        hide_index=True,
-        key="docs_columns",
-        column_config={"description": st.column_config.TextColumn(width="large")},
-    )
+    if details.columns:
+        st.markdown(_columns_markdown(details))
+    else:
+        st.caption("No columns documented.")
     graph = artifacts.graph
     upstream = [graph.nodes[i].label for i in details.depends_on if i in graph.nodes]
     downstream = [

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
-from mart import insights, lineage
-from mart.artifacts import LAYER_LABELS, BuildArtifacts, LineageGraph, Node
+from mart import charts, insights, lineage
+from mart.artifacts import LAYER_LABELS, BuildArtifacts, LineageGraph, ModelDetails, Node
 from ui.common import cached, require_published, show_error
 
 WHOLE_GRAPH = ""
@@ -86,8 +85,23 @@ def _status_text(node: Node) -> str:
     return " · ".join(parts)
 
 
-def _tests_text(column_tests: tuple) -> str:
-    return ", ".join(f"{test.test_name} ({test.status or 'not run'})" for test in column_tests)
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|") or " "
+
+
+def _columns_markdown(details: ModelDetails) -> str:
+    """The model's columns as a markdown table (descriptions wrap, markdown renders)."""
+    marks = {"pass": "✓", "fail": "✗", "error": "✗", "warn": "!"}
+    lines = ["| column | type | description | tests |", "|---|---|---|---|"]
+    for column in details.columns:
+        tests = ", ".join(
+            f"{test.test_name} {marks.get(test.status or '', '·')}" for test in column.tests
+        )
+        lines.append(
+            f"| `{_cell(column.name)}` | {_cell(column.data_type or '')} | "
+            f"{_cell(column.description)} | {_cell(tests)} |"
+        )
+    return "\n".join(lines)
 
 
 def _inspector(artifacts: BuildArtifacts, node_id: str) -> None:
@@ -134,21 +148,7 @@ def _inspector(artifacts: BuildArtifacts, node_id: str) -> None:
     tabs = st.tabs(["Columns", "SQL", "Compiled SQL", "Data preview"])
     with tabs[0]:
         if details and details.columns:
-            st.dataframe(
-                pd.DataFrame(
-                    [
-                        {
-                            "column": column.name,
-                            "type": column.data_type or "",
-                            "description": column.description,
-                            "tests": _tests_text(column.tests),
-                        }
-                        for column in details.columns
-                    ]
-                ),
-                hide_index=True,
-                key="lineage_columns",
-            )
+            st.markdown(_columns_markdown(details))
         elif test is not None:
             st.markdown(
                 f"Test **{test.test_name}** on `{test.model_name or '–'}`"
@@ -281,7 +281,10 @@ def _page(build_id: int, db_path: Path) -> None:
     title = "TechMart mart lineage" + (
         f" — around {full.nodes[focus_node].label}" if focus_node else ""
     )
-    figure = lineage.to_plotly(graph, place, title=title, dark=_dark_theme(), selected=selected)
+    figure = charts.stagger_node_labels(
+        lineage.to_plotly(graph, place, title=title, dark=_dark_theme(), selected=selected)
+    )
+    figure.update_layout(height=int(max(480, place.height * 80 + 200)))
     st.plotly_chart(
         figure,
         key="lineage_chart",

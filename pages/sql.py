@@ -57,6 +57,9 @@ def _analyses(db_path: str) -> None:
         ):
             st.session_state["analysis"] = name
             st.rerun()
+    st.session_state.setdefault(
+        "analysis", "top_customers" if "top_customers" in artifacts.analyses else names[0]
+    )
     name = st.session_state.get("analysis")
     if name not in artifacts.analyses:
         st.info("Pick an analysis above to run it.")

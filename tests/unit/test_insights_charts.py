@@ -1,0 +1,371 @@
+"""mart.insights on a real small mart (the exercise's sample) and mart.charts as pure figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from mart import charts, db, insights
+from mart.errors import InputError, SandboxError
+from mart.workspace import DBT_PROJECT_DIR
+
+DBT = [sys.executable, "-c", "from dbt.cli.main import cli; cli()"]
+
+
+@pytest.fixture(scope="session")
+def mart_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample built once with the plain dbt CLI, as of 2024-03-01.
+
+    Laid out like a build directory (``mart.duckdb`` next to ``target/``), so the
+    artifact helpers find the dbt artifacts.
+    """
+    root = tmp_path_factory.mktemp("insights_build")
+    db_path = root / "mart.duckdb"
+    target = root / "target"
+    env = dict(os.environ, MART_DUCKDB_PATH=str(db_path), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    for command in (["build"], ["compile", "--select", "resource_type:analysis"]):
+        result = subprocess.run(
+            [
+                *DBT,
+                *command,
+                "--target-path",
+                str(target),
+                "--log-path",
+                str(root / "logs"),
+                "--vars",
+                json.dumps({"as_of_date": "2024-03-01"}),
+            ],
+            cwd=DBT_PROJECT_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    yield db_path
+    db.close_all()
+
+
+# -- insights -----------------------------------------------------------------------------
+
+
+def test_kpis_exact(mart_db: Path) -> None:
+    kpis = insights.kpis(mart_db)
+    assert kpis.purchasing_customers == 4
+    assert kpis.known_customers == 5  # C005 only browsed
+    assert kpis.transactions == 8
+    assert kpis.revenue == Decimal("1635.48")
+    assert kpis.avg_order_value == Decimal("204.44")  # 1635.48 / 8 = 204.435 → half up
+    assert kpis.avg_lifetime_value == Decimal("408.87")
+    assert kpis.repeat_purchase_rate == Decimal("0.5000")
+    assert str(kpis.as_of_date) == "2024-03-01"
+
+
+def test_segment_split_all_three(mart_db: Path) -> None:
+    frame = insights.segment_distribution(mart_db)
+    assert frame["customer_segment"].tolist() == ["High Value", "Medium Value", "Low Value"]
+    assert frame["customer_count"].tolist() == [1, 3, 0]
+    assert frame["total_revenue"].round(2).tolist() == [500.00, 1135.48, 0.00]
+    assert frame["share_of_customers"].tolist() == [0.25, 0.75, 0.0]
+
+
+def test_top_customers(mart_db: Path) -> None:
+    frame = insights.top_customers(mart_db, 10)
+    assert frame["customer_id"].tolist() == ["C003", "C002", "C001", "C004"]
+    assert frame.loc[0, "lifetime_value"] == pytest.approx(500.00)
+    c001 = frame.set_index("customer_id").loc["C001"]
+    assert c001["avg_order_value"] == pytest.approx(90.12)
+    assert c001["transaction_count"] == 4
+    assert insights.top_customers(mart_db, 1)["customer_id"].tolist() == ["C003"]
+
+
+def test_ltv_histogram_counts_every_customer(mart_db: Path) -> None:
+    frame = insights.ltv_histogram(mart_db, 30)
+    assert frame["customer_count"].sum() == 4
+    assert set(frame["customer_segment"]) == {"High Value", "Medium Value"}
+    high = frame[frame["customer_segment"] == "High Value"].iloc[0]
+    assert high["bin_start"] <= 500 < high["bin_end"] or high["is_overflow"]
+    stats = insights.ltv_box_stats(mart_db).set_index("customer_segment")
+    assert stats.loc["Medium Value", "customer_count"] == 3
+    assert stats.loc["Medium Value", "min"] == pytest.approx(350.00)
+    assert stats.loc["Medium Value", "max"] == pytest.approx(424.99)
+
+
+def test_favourite_categories(mart_db: Path) -> None:
+    frame = insights.favourite_categories(mart_db)
+    assert frame["favorite_category"].tolist() == ["Electronics"]
+    assert frame["customer_count"].tolist() == [4]
+
+
+def test_customer_drill_down(mart_db: Path) -> None:
+    found = insights.search_customers(mart_db, "c00", 50)
+    assert len(found) == 5 and found.loc[0, "customer_id"] == "C003"
+    assert insights.search_customers(mart_db, "C001", 50).loc[0, "customer_id"] == "C001"
+    assert insights.search_customers(mart_db, "nobody").empty
+    assert len(insights.search_customers(mart_db, "", 2)) == 2
+    # a quote in the search text is data, not SQL
+    assert insights.search_customers(mart_db, "' or 1=1 --").empty
+    profile = insights.customer_profile(mart_db, "C001")
+    assert profile is not None
+    assert profile["lifetime_value"] == pytest.approx(360.49)
+    assert profile["avg_order_value"] == pytest.approx(90.12)
+    assert profile["customer_segment"] == "Medium Value"
+    assert insights.customer_profile(mart_db, "C999") is None
+    transactions = insights.customer_transactions(mart_db, "C001")
+    assert transactions["transaction_id"].tolist() == ["T001", "T002", "T004", "T007"]
+    events = insights.customer_events(mart_db, "C001")
+    assert (events["event_type"] == "purchase").sum() == 4
+    assert events["event_at"].is_monotonic_increasing
+    history = insights.customer_segment_history(mart_db, "C001")
+    assert len(history) == 1
+    assert bool(history.loc[0, "is_current"]) and pd.isna(history.loc[0, "valid_to"])
+
+
+def test_retention(mart_db: Path) -> None:
+    summary = insights.retention_summary(mart_db)
+    assert summary.repeat_customers == 2 and summary.purchasing_customers == 4
+    assert summary.repeat_purchase_rate == Decimal("0.5000")
+    cohorts = insights.cohort_retention(mart_db)
+    january = cohorts[cohorts["cohort_month"] == pd.Timestamp("2024-01-01")]
+    assert january["retention_rate"].tolist() == [1.0, 1.0, 0.0]
+    assert january["cohort_size"].tolist() == [2, 2, 2]
+
+
+def test_behaviour_and_revenue(mart_db: Path) -> None:
+    mix = insights.segment_category_mix(mart_db)
+    assert mix.iloc[0]["customer_segment"] == "High Value"
+    medium = mix[mix["customer_segment"] == "Medium Value"].set_index("product_category")
+    assert medium.loc["Electronics", "revenue"] == pytest.approx(889.98)
+    monthly = insights.monthly_revenue(mart_db)
+    assert monthly["revenue"].round(2).tolist() == [525.49, 1109.99]
+    assert monthly["transaction_count"].tolist() == [3, 5]
+
+
+def test_analyses_and_preview(mart_db: Path) -> None:
+    artifacts = insights.build_artifacts(mart_db)
+    assert "top_customers" in artifacts.analyses
+    result = insights.run_analysis(mart_db, "top_customers")
+    assert result.dataframe["customer_id"].tolist()[0] == "C003"
+    preview = insights.table_preview(mart_db, "main.fct_customer_metrics", 2)
+    assert len(preview) == 2
+    with pytest.raises(InputError):
+        insights.run_analysis(mart_db, "no_such_analysis")
+
+
+def test_sandbox_refuses_file_read(mart_db: Path) -> None:
+    from mart.sandbox import run_sql
+
+    with pytest.raises(SandboxError):
+        run_sql(mart_db, "select * from read_csv('/etc/passwd')")
+
+
+def test_thresholds() -> None:
+    defaults = insights.default_thresholds()
+    assert (defaults.high, defaults.medium) == (Decimal(500), Decimal(200))
+    assert insights.thresholds_from_vars({}) == defaults
+    chosen = insights.thresholds_from_vars({"high_value_threshold": 300, "as_of_date": "x"})
+    assert (chosen.high, chosen.medium, chosen.is_default) == (Decimal(300), Decimal(200), False)
+    valid = insights.validate_thresholds(300, 99.5)
+    assert valid.as_vars() == {"high_value_threshold": 300, "medium_value_threshold": 99.5}
+    for high, medium in ((200, 200), (100, 200), (100, -1), (float("nan"), 1)):
+        with pytest.raises(InputError):
+            insights.validate_thresholds(high, medium)
+
+
+# -- charts -------------------------------------------------------------------------------
+
+
+def _assert_labelled(figure: go.Figure) -> None:
+    assert figure.layout.title.text
+    assert figure.layout.xaxis.title.text
+    assert figure.layout.yaxis.title.text
+    # no hard-coded background or template: Streamlit's light/dark theme applies
+    layout = figure.to_plotly_json()["layout"]
+    assert "paper_bgcolor" not in layout and "plot_bgcolor" not in layout
+
+
+SEGMENTS = pd.DataFrame(
+    {
+        "customer_segment": ["High Value", "Medium Value", "Low Value"],
+        "customer_count": [1, 3, 0],
+        "total_revenue": [500.0, 1135.48, 0.0],
+        "share_of_customers": [0.25, 0.75, 0.0],
+        "share_of_revenue": [0.3057, 0.6943, 0.0],
+        "avg_order_value": [500.0, 162.21, None],
+        "avg_transactions_per_customer": [1.0, 2.33, None],
+    }
+)
+
+
+def test_segment_bars_show_all_segments() -> None:
+    counts = charts.segment_bars(SEGMENTS, "count")
+    _assert_labelled(counts)
+    assert [trace.type for trace in counts.data] == ["bar"]
+    assert list(counts.data[0].x) == ["High Value", "Medium Value", "Low Value"]
+    assert list(counts.data[0].y) == [1, 3, 0]
+    assert counts.layout.yaxis.title.text == "Customers"
+    value = charts.segment_bars(SEGMENTS, "value")
+    assert list(value.data[0].y) == [500.0, 1135.48, 0.0]
+    assert "$" in value.layout.yaxis.title.text
+    with pytest.raises(ValueError):
+        charts.segment_bars(SEGMENTS, "size")
+
+
+def test_segment_metric_bar() -> None:
+    figure = charts.segment_metric_bar(SEGMENTS, "avg_order_value", "AOV", "Order value ($)", True)
+    _assert_labelled(figure)
+    assert list(figure.data[0].y) == [500.0, 162.21, None]
+
+
+def test_ltv_histogram_and_box() -> None:
+    frame = pd.DataFrame(
+        {
+            "bin_start": [300.0, 500.0],
+            "bin_end": [320.0, 520.0],
+            "customer_segment": ["Medium Value", "High Value"],
+            "customer_count": [3, 1],
+            "is_overflow": [False, False],
+        }
+    )
+    figure = charts.ltv_histogram(frame)
+    _assert_labelled(figure)
+    assert {trace.type for trace in figure.data} == {"bar"}
+    assert sum(sum(trace.y) for trace in figure.data) == 4
+    assert "$" in figure.layout.xaxis.title.text
+    empty = charts.ltv_histogram(frame.iloc[0:0])
+    assert empty.layout.title.text and not empty.data
+    stats = pd.DataFrame(
+        {
+            "customer_segment": ["Medium Value"],
+            "customer_count": [3],
+            "min": [350.0],
+            "q1": [355.0],
+            "median": [360.49],
+            "q3": [392.0],
+            "max": [424.99],
+            "p95": [418.0],
+            "mean": [378.49],
+        }
+    )
+    box = charts.ltv_box(stats)
+    _assert_labelled(box)
+    assert box.data[0].type == "box" and list(box.data[0].median) == [360.49]
+
+
+def test_top_customers_and_favourites() -> None:
+    top = pd.DataFrame(
+        {
+            "customer_id": ["C003", "C002"],
+            "customer_segment": ["High Value", "Medium Value"],
+            "lifetime_value": [500.0, 424.99],
+        }
+    )
+    figure = charts.top_customers_bar(top)
+    _assert_labelled(figure)
+    values = {y: x for trace in figure.data for x, y in zip(trace.x, trace.y, strict=True)}
+    assert values == {"C003": 500.0, "C002": 424.99}
+    favourites = pd.DataFrame(
+        {"favorite_category": ["Electronics"], "customer_count": [4], "lifetime_value": [1.0]}
+    )
+    fav = charts.favourite_category_bar(favourites)
+    _assert_labelled(fav)
+    assert list(fav.data[0].y) == [4]
+
+
+def test_cohort_heatmap() -> None:
+    frame = pd.DataFrame(
+        {
+            "cohort_month": pd.to_datetime(["2024-01-01"] * 3 + ["2024-02-01"] * 2),
+            "months_since_first_purchase": [0, 1, 2, 0, 1],
+            "cohort_size": [2, 2, 2, 2, 2],
+            "active_customers": [2, 2, 0, 2, 0],
+            "retention_rate": [1.0, 1.0, 0.0, 1.0, 0.0],
+        }
+    )
+    figure = charts.cohort_heatmap(frame)
+    _assert_labelled(figure)
+    heatmap = figure.data[0]
+    assert heatmap.type == "heatmap"
+    assert list(heatmap.y) == ["2024-01", "2024-02"]
+    assert heatmap.z[0] == (100.0, 100.0, 0.0) or list(heatmap.z[0]) == [100.0, 100.0, 0.0]
+    assert heatmap.text[1][2] == ""  # the month after the as-of date stays blank
+    assert heatmap.text[0][1] == "100%"
+    assert "%" in heatmap.colorbar.title.text
+
+
+def test_monthly_revenue_and_mix() -> None:
+    monthly = pd.DataFrame(
+        {
+            "transaction_month": pd.to_datetime(["2024-01-01", "2024-02-01"]),
+            "transaction_count": [3, 5],
+            "customer_count": [2, 4],
+            "revenue": [525.49, 1109.99],
+        }
+    )
+    figure = charts.monthly_revenue_chart(monthly)
+    _assert_labelled(figure)
+    assert list(figure.data[0].y) == [525.49, 1109.99]
+    mix = pd.DataFrame(
+        {
+            "customer_segment": ["High Value", "Medium Value", "Medium Value"],
+            "product_category": ["Electronics", "Electronics", "Audio"],
+            "transaction_count": [1, 3, 1],
+            "customer_count": [1, 3, 1],
+            "revenue": [500.0, 889.98, 125.0],
+            "share_of_segment_revenue": [1.0, 0.7838, 0.1101],
+        }
+    )
+    chart = charts.category_mix_chart(mix)
+    _assert_labelled(chart)
+    assert [trace.name for trace in chart.data] == ["Electronics", "Audio"]
+    assert list(chart.data[0].y) == pytest.approx([100.0, 78.38])
+
+
+def test_events_timeline() -> None:
+    events = pd.DataFrame(
+        {
+            "event_id": ["E1", "E2"],
+            "session_id": ["S1", "S1"],
+            "event_type": ["page_view", "purchase"],
+            "product_category": [None, "Audio"],
+            "event_at": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:05"]),
+        }
+    )
+    transactions = pd.DataFrame(
+        {
+            "transaction_id": ["T1"],
+            "transaction_date": pd.to_datetime(["2024-01-01"]),
+            "product_category": ["Audio"],
+            "amount": [125.0],
+            "is_refund": [False],
+        }
+    )
+    figure = charts.events_timeline(events, transactions)
+    _assert_labelled(figure)
+    assert [trace.name for trace in figure.data] == ["page_view", "purchase", "transaction"]
+    assert all(trace.type == "scatter" for trace in figure.data)
+    empty = charts.events_timeline(events.iloc[0:0], transactions.iloc[0:0])
+    assert not empty.data
+
+
+def test_analysis_figure_picks_a_chart() -> None:
+    assert charts.analysis_figure("segment_distribution", SEGMENTS) is not None
+    assert charts.analysis_figure("anything", pd.DataFrame()) is None
+    generic = charts.analysis_figure("x", pd.DataFrame({"name": ["a", "b"], "n": [1, 2]}))
+    assert generic is not None and list(generic.data[0].y) == [1, 2]
+
+
+def test_stagger_node_labels() -> None:
+    figure = go.Figure(go.Scatter(x=[0, 1, 2], y=[0, 0, 0], mode="markers+text", text=list("abc")))
+    figure.update_yaxes(range=[1.6, -1.3])
+    charts.stagger_node_labels(figure)
+    assert list(figure.data[0].textposition) == ["top center", "bottom center", "top center"]
+    assert figure.layout.yaxis.range[0] > 1.6
