@@ -1,0 +1,203 @@
+"""AppTest of the Lineage, Customers, Retention, SQL and Docs pages.
+
+Empty workspace: each page explains that nothing is published, without an exception.
+Built workspace (the sample, build #1): each page renders its key elements; the lineage
+inspector follows a downstream link; the SQL console refuses a file read; new segment
+thresholds rebuild the mart with those vars and change the split (last: it publishes a
+new build).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import TIMEOUT, app_manager, app_test, wait_for_builds
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = [
+    "pages/lineage.py",
+    "pages/customers.py",
+    "pages/retention.py",
+    "pages/sql.py",
+    "pages/docs.py",
+]
+
+
+def texts(at: AppTest) -> str:
+    """Every markdown, caption, text, metric label and alert of the last run."""
+    parts: list[str] = []
+    for kind in (
+        "title",
+        "subheader",
+        "markdown",
+        "caption",
+        "text",
+        "success",
+        "info",
+        "warning",
+        "error",
+    ):
+        parts += [str(element.value) for element in getattr(at, kind)]
+    parts += [str(metric.label) for metric in at.metric]
+    return "\n".join(parts)
+
+
+def frame_with(at: AppTest, *columns: str, index: int = 0):  # noqa: ANN201 - a DataFrame
+    """The ``index``-th dataframe on the page that has all of ``columns``."""
+    found = [d.value for d in at.dataframe if set(columns) <= set(d.value.columns)]
+    assert len(found) > index, f"no dataframe with {columns}"
+    return found[index]
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    # show_error's catch-all must not have fired either
+    assert not [e.value for e in at.error if "Something went wrong" in str(e.value)]
+
+
+def page_test(page: str) -> AppTest:
+    """One page run on its own (no frame, so no automatic first build)."""
+    return AppTest.from_file(str(ROOT / page), default_timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_empty_workspace_explains(workspace: Path, page: str) -> None:
+    at = page_test(page)
+    at.run()
+    assert_clean(at)
+    assert "No mart has been published yet" in texts(at)
+
+
+def open_page(page: str) -> AppTest:
+    at = app_test()
+    at.switch_page(page)
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def test_lineage_renders_and_inspector_follows_links(built_workspace: Path) -> None:
+    at = open_page("pages/lineage.py")
+    assert at.title[0].value == "Lineage"
+    assert at.get("plotly_chart"), "no lineage chart"
+    node = at.selectbox(key="lineage_node")
+    assert node.value.endswith("fct_customer_metrics")
+    assert "fct_customer_metrics" in texts(at)
+    assert [b for b in at.button if b.key and b.key.startswith("down_")]
+    downstream = next(b for b in at.button if b.key and b.key.endswith("dim_customers"))
+    downstream.click().run()
+    assert_clean(at)
+    assert at.selectbox(key="lineage_node").value.endswith("dim_customers")
+    # focus ±1 hop and search narrow the graph without errors
+    at.selectbox(key="lineage_focus").set_value(node.value).run()
+    assert_clean(at)
+    at.text_input(key="lineage_search").set_value("no such node").run()
+    assert_clean(at)
+    assert "No node matches" in texts(at)
+    at.text_input(key="lineage_search").set_value("").run()
+    at.toggle(key="lineage_tests").set_value(True).run()
+    assert_clean(at)
+
+
+def test_customers_page(built_workspace: Path) -> None:
+    at = open_page("pages/customers.py")
+    labels = [metric.label for metric in at.metric]
+    assert {"Customers", "Revenue", "Avg order value"} <= set(labels)
+    revenue = next(metric for metric in at.metric if metric.label == "Revenue")
+    assert revenue.value == "$1,635.48"
+    assert "project defaults" in texts(at)
+    segments = frame_with(at, "customer_segment", "share_of_customers")
+    assert segments["customer_count"].tolist() == [1, 3, 0]
+    # drill-down: search then pick
+    at.text_input(key="customer_search").set_value("C001").run()
+    assert_clean(at)
+    assert at.selectbox(key="customer_pick").value == "C001"
+    history = frame_with(at, "valid_from", "is_current")
+    assert len(history) == 1 and bool(history["is_current"].iloc[0])
+    transactions = frame_with(at, "transaction_id", "amount")
+    assert transactions["transaction_id"].tolist() == ["T001", "T002", "T004", "T007"]
+    at.text_input(key="customer_search").set_value("nobody").run()
+    assert_clean(at)
+    assert "No customer id contains" in texts(at)
+
+
+def test_invalid_thresholds_are_refused_without_a_build(built_workspace: Path) -> None:
+    at = open_page("pages/customers.py")
+    before = len(app_manager(built_workspace).history())
+    at.number_input(key="threshold_high").set_value(100.0)
+    at.number_input(key="threshold_medium").set_value(200.0)
+    submit = next(b for b in at.button if "Rebuild with these thresholds" in str(b.label))
+    submit.click().run()
+    assert not at.exception
+    assert any("must be greater than" in str(e.value) for e in at.error)
+    assert len(app_manager(built_workspace).history()) == before
+
+
+def test_retention_page(built_workspace: Path) -> None:
+    at = open_page("pages/retention.py")
+    rate = next(metric for metric in at.metric if metric.label == "Repeat-purchase rate")
+    assert rate.value == "50.0%"
+    assert len(at.get("plotly_chart")) >= 4
+    behaviour = frame_with(at, "customer_segment", "avg_categories_per_customer")
+    assert behaviour["customer_segment"].tolist() == ["High Value", "Medium Value", "Low Value"]
+
+
+def test_sql_page_analyses_and_console(built_workspace: Path) -> None:
+    at = open_page("pages/sql.py")
+    result = frame_with(at, "customer_id")
+    assert result["customer_id"].tolist()[0] == "C003"
+    at.button(key="analysis_segment_distribution").click().run()
+    assert_clean(at)
+    assert frame_with(at, "customer_segment", "customer_count")["customer_count"].tolist() == [
+        1,
+        3,
+        0,
+    ]
+    # an example query, then a refused file read with the sandbox's message
+    at.selectbox(key="sql_example").set_value("Monthly revenue").run()
+    assert "fct_transactions" in at.text_area(key="sql_text").value
+    at.text_area(key="sql_text").set_value("select * from read_csv('/etc/passwd')")
+    run = next(b for b in at.button if "Run query" in str(b.label))
+    run.click().run()
+    assert not at.exception
+    errors = [str(e.value) for e in at.error]
+    assert errors and any("file" in e.lower() for e in errors), errors
+    at.text_area(key="sql_text").set_value("select 41 + 1 as answer")
+    next(b for b in at.button if "Run query" in str(b.label)).click().run()
+    assert_clean(at)
+    assert frame_with(at, "answer")["answer"].tolist() == [42]
+
+
+def test_docs_page(built_workspace: Path) -> None:
+    at = open_page("pages/docs.py")
+    assert at.selectbox(key="docs_model").value.endswith("dim_customers")
+    assert "customer_segment" in texts(at)
+    at.selectbox(key="docs_model").set_value("model.techmart.fct_customer_metrics").run()
+    assert_clean(at)
+    assert "lifetime_value" in texts(at)
+    at.session_state["docs_view"] = "dbt docs site"
+    at.run()
+    assert_clean(at)
+
+
+def test_new_thresholds_rebuild_with_those_vars(built_workspace: Path) -> None:
+    """Last in the module: publishes build #2 with thresholds 300 / 100."""
+    at = open_page("pages/customers.py")
+    at.number_input(key="threshold_high").set_value(300.0)
+    at.number_input(key="threshold_medium").set_value(100.0)
+    submit = next(b for b in at.button if "Rebuild with these thresholds" in str(b.label))
+    submit.click().run(timeout=300)
+    wait_for_builds(built_workspace)
+    assert_clean(at)
+    record = app_manager(built_workspace).published()
+    assert record is not None and record.build_id >= 2
+    assert record.vars["high_value_threshold"] == 300
+    assert record.vars["medium_value_threshold"] == 100
+    at.run()
+    assert_clean(at)
+    assert "set for this build" in texts(at)
+    segments = frame_with(at, "customer_segment", "share_of_customers")
+    assert segments["customer_count"].tolist() == [4, 0, 0]
