@@ -94,22 +94,29 @@ def show_error(error: Exception) -> None:
 @st.cache_resource(show_spinner=False)
 def _startup_for(root: str) -> dict[str, Any]:
     """Once per process and workspace: recover stale builds, warm a worker, first build."""
+    import os
+
     state: dict[str, Any] = {"first_build": None, "error": None}
     build_manager = _manager_for(root)
     try:
         build_manager.recover()
-        if not build_manager.history() and build_manager.running_build() is None:
+        empty = not build_manager.history() and build_manager.running_build() is None
+        if empty and os.environ.get("MART_AUTOBUILD", "1") != "0":
             # An empty workspace: build the bundled sample by itself, with progress.
             state["first_build"] = build_manager.start_build(wait=False)
-        else:
-            build_manager.prewarm()
+        elif os.environ.get("MART_PREWARM", "1") != "0":
+            build_manager.prewarm()  # the first click then pays only for the build
     except Exception as exc:  # the app must still start; the sidebar says what failed
         state["error"] = exc
     return state
 
 
 def startup() -> dict[str, Any]:
-    """Run the one-time start-up of this workspace (see ``_startup_for``); cheap afterwards."""
+    """Run the one-time start-up of this workspace (see ``_startup_for``); cheap afterwards.
+
+    ``MART_AUTOBUILD=0`` skips the first build of an empty workspace and ``MART_PREWARM=0``
+    the background warm-up of a dbt worker (tests use both to save time).
+    """
     return _startup_for(str(workspace().root))
 
 

@@ -1,0 +1,186 @@
+"""AppTest of the frame, the sidebar and the Overview, Data and Build & Tests pages.
+
+What AppTest cannot do (edit data_editor cells, see charts) is in tests/browser/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mart import datasets
+from mart.workspace import Workspace
+from tests.app.conftest import app_manager, app_test, stop_app_builds, wait_for_builds
+
+PAGES = ["pages/overview.py", "pages/data.py", "pages/build.py"]
+DATA_TABS = ["Upload", "Edit", "Generate", "History", "Break it"]
+
+
+def texts(at) -> str:  # noqa: ANN001 - an AppTest
+    """Every markdown, caption, text and alert of the last run, one per line."""
+    parts = []
+    for kind in ("markdown", "caption", "text", "success", "info", "warning", "error"):
+        parts += [str(element.value) for element in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+def assert_clean(at) -> None:  # noqa: ANN001
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def run_page(at, page: str, tab: str | None = None):  # noqa: ANN001, ANN201
+    at.switch_page(page)
+    if tab is not None:
+        at.session_state["data_tab"] = tab
+    at.run()
+    assert_clean(at)
+    return at
+
+
+# -- an empty workspace ----------------------------------------------------------------------
+
+
+def test_empty_workspace_starts_the_first_build_and_no_page_fails(workspace: Path) -> None:
+    at = app_test()
+    at.run()
+    assert_clean(at)
+    try:
+        sidebar = texts(at)
+        # The first start builds the sample by itself, and the sidebar shows it.
+        assert "Build #1 running" in sidebar or "Published build #1" in sidebar, sidebar
+        assert "transactions" in sidebar and "v1" in sidebar
+        for page in PAGES:
+            run_page(at, page)
+        for tab in DATA_TABS:
+            run_page(at, "pages/data.py", tab)
+    finally:
+        stop_app_builds(workspace)
+
+
+def test_upload_through_file_uploader_with_other_column_names(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MART_AUTOBUILD", "0")
+    at = app_test()
+    at.run()
+    run_page(at, "pages/data.py", "Upload")
+    csv = (
+        b"Client,When,Total,Kind\n"
+        b"X1,2024-03-01,12.50,Audio\n"
+        b'X2,2024-03-02,"1,200.00",Gaming\n'
+        b"<script>alert(1)</script>,2024-03-03,5,Audio\n"
+    )
+    at.file_uploader(key="upload_file").set_value(("shop.csv", csv, "text/csv"))
+    at.run()
+    assert_clean(at)
+    # Suggested: Client -> customer_id, Total -> amount; "When" is not a known synonym.
+    assert at.selectbox(key="upload_map_transactions_customer_id").value == "Client"
+    assert at.selectbox(key="upload_map_transactions_amount").value == "Total"
+    assert at.error, "a required field without a column must be reported"
+    assert at.button(key="upload_save").disabled
+
+    at.selectbox(key="upload_map_transactions_transaction_date").set_value("When")
+    at.selectbox(key="upload_map_transactions_product_category").set_value("Kind")
+    at.run()
+    assert_clean(at)
+    assert not at.error, [e.value for e in at.error]
+    assert not at.button(key="upload_save").disabled
+    at.button(key="upload_save").click()
+    at.run()
+    assert_clean(at)
+    assert any("Saved transactions v2" in s.value for s in at.success), texts(at)
+
+    frame = datasets.read_records(Workspace(workspace), "transactions")
+    assert list(frame["customer_id"]) == ["X1", "X2", "<script>alert(1)</script>"]
+    assert list(frame["amount"]) == ["12.50", "1200.00", "5.00"]
+    assert list(frame["product_category"]) == ["Audio", "Gaming", "Audio"]
+
+
+def test_an_unreadable_upload_is_refused_with_a_sentence(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MART_AUTOBUILD", "0")
+    at = app_test()
+    at.run()
+    run_page(at, "pages/data.py", "Upload")
+    at.file_uploader(key="upload_file").set_value(("broken.csv", b"\x00\x01\x02PK", "text/csv"))
+    at.run()
+    assert_clean(at)
+    assert at.error
+    assert datasets.head(Workspace(workspace), "transactions").id == 1
+
+
+# -- a built workspace (module-scoped; tests run in order) ---------------------------------------
+
+
+def test_every_page_on_a_built_workspace(built_workspace: Path) -> None:
+    at = app_test()
+    at.run()
+    assert_clean(at)
+    assert "Published build #1" in texts(at)
+    for page in PAGES:
+        run_page(at, page)
+    for tab in DATA_TABS:
+        run_page(at, "pages/data.py", tab)
+    run_page(at, "pages/overview.py")
+    metrics = {metric.label: metric.value for metric in at.metric}
+    # The exercise's sample: 4 buyers + 1 browser, $1,635.48 over 8 transactions.
+    assert metrics["Customers"] == "5"
+    assert metrics["Revenue"] == "$1,635.48"
+    assert metrics["Avg lifetime value"] == "$408.87"
+    assert metrics["Repeat rate"] == "50%"
+
+
+def test_rebuild_flow_publishes_the_next_build(built_workspace: Path) -> None:
+    at = app_test()
+    at.run()
+    at.button(key="sidebar_rebuild").click()
+    at.run()
+    assert_clean(at)
+    wait_for_builds(built_workspace)
+    at.run()
+    assert_clean(at)
+    assert "Published build #2" in texts(at), texts(at)
+    run_page(at, "pages/overview.py")
+    assert "compared with build #1" in texts(at)
+
+
+def test_break_it_scenario_fails_the_build_and_build_page_shows_the_test(
+    built_workspace: Path,
+) -> None:
+    at = app_test()
+    at.run()
+    run_page(at, "pages/data.py", "Break it")
+    at.button(key="break_build_duplicate_transaction_id").click()
+    at.run()
+    assert_clean(at)
+    assert "unique_stg_transactions_transaction_id" in texts(at)
+    wait_for_builds(built_workspace)
+
+    run_page(at, "pages/build.py")
+    failed = app_manager(built_workspace).current_build()
+    assert failed is not None and failed.status == "failed", failed
+    labels = [expander.label for expander in at.expander]
+    assert any("unique_stg_transactions_transaction_id" in label for label in labels), labels
+    sidebar = texts(at)
+    assert f"Build #{failed.build_id} failed" in sidebar
+    assert "is still serving" in sidebar
+
+    # Publish anyway sits behind a confirmation.
+    publish = at.button(key="build_publish_anyway")
+    assert publish.disabled
+    at.checkbox(key=f"build_page_publish_confirm_{failed.build_id}").check()
+    at.run()
+    at.button(key="build_publish_anyway").click()
+    at.run()
+    assert_clean(at)
+    assert app_manager(built_workspace).published().build_id == failed.build_id
+
+    # Undo repairs the data (a new HEAD back at the parent version).
+    run_page(at, "pages/data.py", "History")
+    at.button(key="history_undo_transactions").click()
+    at.run()
+    assert_clean(at)
+    ws = Workspace(built_workspace)
+    assert datasets.head(ws, "transactions").id == 1
