@@ -296,8 +296,6 @@ def _edit_tab() -> None:
     if new_filters != filters:
         st.session_state[filters_key] = new_filters
         st.rerun()
-    if pending:
-        st.caption("Save or discard your edits before changing the filter.")
 
     total = common.cached_dataset(datasets.count_records, dataset, base, **filters)
     frame = common.cached_dataset(datasets.read_records, dataset, base, limit=EDIT_LIMIT, **filters)
@@ -309,7 +307,11 @@ def _edit_tab() -> None:
             if total > shown
             else ""
         )
-        + ". Add rows at the bottom, delete with the row checkbox, edit any cell."
+        + (
+            ". Save or discard your edits before changing the filter."
+            if pending
+            else ". Add rows at the bottom, delete with the row checkbox, edit any cell."
+        )
     )
     column_config: dict[str, Any] = {
         "record_number": st.column_config.NumberColumn("#", disabled=True, width="small"),
@@ -349,7 +351,7 @@ def _edit_tab() -> None:
             st.rerun()
         return
 
-    left, mid, right = st.columns([3, 1, 1])
+    left, mid, right = st.columns([3, 1, 1], vertical_alignment="bottom")
     message = left.text_input(
         "Message", key=f"edit_message_{dataset}", placeholder="What did you change, and why?"
     )
@@ -553,7 +555,7 @@ def _break_tab() -> None:
     if notice:
         st.success(notice, icon=":material/science:")
     for index, scenario in enumerate(scenarios.SCENARIOS):
-        with st.container(border=True):
+        with st.container(border=True, key=f"scenario_{scenario.key}"):
             text, buttons = st.columns([3, 2])
             verb = "warns" if scenario.severity == "warn" else "fails"
             text.markdown(f"**{scenario.title}** · {scenario.dataset}")
