@@ -254,7 +254,7 @@ def layer_tables(db_path: Path_) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["layer", "table", "rows"])
 
 
-def layers_figure(tables: pd.DataFrame | None = None, max_listed: int = 6) -> go.Figure:
+def layers_figure(tables: pd.DataFrame | None = None, max_listed: int = 5) -> go.Figure:
     """Bronze → staging → intermediate → marts as four boxes with arrows between them.
 
     ``tables`` (from :func:`layer_tables`) lists each layer's tables with row counts;
@@ -267,7 +267,7 @@ def layers_figure(tables: pd.DataFrame | None = None, max_listed: int = 6) -> go
         "marts": "#2e9e6a",
     }
     fig = go.Figure()
-    width, gap, height = 1.0, 0.45, 1.0
+    width, gap, height = 1.0, 0.3, 1.0
     for index, (key, title, purpose) in enumerate(LAYERS):
         x0 = index * (width + gap)
         fig.add_shape(
@@ -281,7 +281,11 @@ def layers_figure(tables: pd.DataFrame | None = None, max_listed: int = 6) -> go
             opacity=0.18,
             layer="below",
         )
-        lines = [f"<b>{title}</b>", f"<i>{purpose}</i>"]
+        lines = [
+            f"<b style='font-size:15px;color:{colors[key]}'>{title}</b>",
+            f"<i>{purpose}</i>",
+            "",
+        ]
         if tables is not None and not tables.empty:
             listed = tables[tables["layer"] == key]
             for row in listed.head(max_listed).itertuples(index=False):
@@ -317,7 +321,7 @@ def layers_figure(tables: pd.DataFrame | None = None, max_listed: int = 6) -> go
     fig.update_xaxes(visible=False, range=[-0.05, span + 0.05])
     fig.update_yaxes(visible=False, range=[-0.05, height + 0.05])
     fig.update_layout(
-        height=260,
+        height=230 if tables is not None and not tables.empty else 120,
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         showlegend=False,
         paper_bgcolor="rgba(0,0,0,0)",
@@ -345,7 +349,7 @@ def segments_figure(segments: dict[str, int]) -> go.Figure:
         )
     )
     fig.update_layout(
-        height=180,
+        height=220,
         margin={"l": 0, "r": 10, "t": 10, "b": 0},
         yaxis={"autorange": "reversed"},
         xaxis={"title": "customers"},

@@ -249,7 +249,7 @@ def history_frame(records: Iterable[Any]) -> pd.DataFrame:
                 "status": record.status
                 + (" (live)" if getattr(record, "is_current", False) else "")
                 + (" anyway" if getattr(record, "published_anyway", False) else ""),
-                "started": record.started_at,
+                "started": pd.to_datetime(record.started_at, utc=True, errors="coerce"),
                 "duration_s": record.duration_s,
                 "pass": int(tests.get("pass", 0)),
                 "fail": int(tests.get("fail", 0)) + int(tests.get("error", 0)),
@@ -295,7 +295,20 @@ def tests_frame(tests: Iterable[Any]) -> pd.DataFrame:
 
 
 def status_style(status: Any) -> str:
-    """CSS for a status cell: a translucent colour that reads in light and dark themes."""
-    group = status_group(str(status)) if status not in (None, "not run") else "skipped"
+    """CSS for a status cell: a translucent colour that reads in light and dark themes.
+
+    Takes test statuses (pass, fail, …) and build statuses (published, failed, …).
+    """
+    text = str(status or "")
+    if text.startswith("published"):
+        group = "ok"
+    elif text.startswith(("failed", "interrupted")):
+        group = "failed"
+    elif text.startswith(("cancelled", "running")):
+        group = "warn" if text.startswith("cancelled") else "running"
+    elif text in ("", "not run"):
+        group = "skipped"
+    else:
+        group = status_group(text)
     color = STATUS_COLORS.get(group, STATUS_COLORS["skipped"])
     return f"background-color: {color}40; font-weight: 600"

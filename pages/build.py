@@ -26,7 +26,7 @@ def _history(records: list[BuildRecord]) -> None:
         column_config={
             "build": st.column_config.NumberColumn("Build", format="#%d", width="small"),
             "status": st.column_config.TextColumn("Status"),
-            "started": st.column_config.TextColumn("Started"),
+            "started": st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm:ss"),
             "duration_s": st.column_config.NumberColumn("Duration", format="%.1f s"),
             "pass": st.column_config.NumberColumn("Pass", width="small"),
             "fail": st.column_config.NumberColumn("Fail", width="small"),
@@ -106,7 +106,7 @@ def _tests(record: BuildRecord, build_artifacts: artifacts.BuildArtifacts | None
             "kind": st.column_config.TextColumn("Kind", width="small"),
             "model": st.column_config.TextColumn("Model"),
             "column": st.column_config.TextColumn("Column"),
-            "failures": st.column_config.NumberColumn("Failures", width="small"),
+            "failures": st.column_config.NumberColumn("Failures", format="%d", width="small"),
             "severity": st.column_config.TextColumn("Severity", width="small"),
             "message": st.column_config.TextColumn("Message", width="large"),
         },

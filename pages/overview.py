@@ -8,9 +8,8 @@ from mart import overview
 from ui import common
 
 
-def _kpi_tiles(build_id: int) -> None:
-    kpis: overview.Kpis = common.cached(overview.kpis)
-    cols = st.columns(5)
+def _kpi_tiles(kpis: overview.Kpis) -> None:
+    cols = st.columns(4)
     cols[0].metric(
         "Customers",
         f"{kpis.customers:,}",
@@ -35,14 +34,16 @@ def _kpi_tiles(build_id: int) -> None:
         help=f"{kpis.repeat_customers:,} of {kpis.buyers:,} buyers bought two or more times.",
         border=True,
     )
-    with cols[4].container(border=True):
-        st.caption("Segments (buyers)")
-        st.plotly_chart(
-            overview.segments_figure(kpis.segments),
-            config={"displayModeBar": False},
-            key="overview_segments",
-            height=110,
-        )
+
+
+def _segments(kpis: overview.Kpis) -> None:
+    st.subheader("Segment split")
+    st.caption("Buying customers by lifetime value (High ≥ 500, Medium ≥ 200 by default).")
+    st.plotly_chart(
+        overview.segments_figure(kpis.segments),
+        config={"displayModeBar": False},
+        key="overview_segments",
+    )
 
 
 def _changes(build_id: int) -> None:
@@ -57,12 +58,13 @@ def _changes(build_id: int) -> None:
     before_id, before_path = previous
     changes: overview.Changes = common.cached(overview.what_changed, before_path, before_id)
     st.caption(f"Build #{build_id} compared with build #{before_id}.")
-    cols = st.columns(4)
+    cols = st.columns(2)
     cols[0].metric("Customers added", f"{changes.added:,}", border=True)
     cols[1].metric("Customers removed", f"{changes.removed:,}", border=True)
-    cols[2].metric("Changed segment", f"{changes.moved:,}", border=True)
+    cols = st.columns(2)
+    cols[0].metric("Changed segment", f"{changes.moved:,}", border=True)
     delta = changes.revenue_change
-    cols[3].metric(
+    cols[1].metric(
         "Revenue",
         f"${changes.revenue_after:,.2f}",
         delta=f"{'+' if delta >= 0 else '-'}${abs(delta):,.2f}",
@@ -105,8 +107,13 @@ def main() -> None:
     )
     build_id, _ = common.require_published()
     st.subheader(f"Key figures · published build #{build_id}")
-    _kpi_tiles(build_id)
-    _changes(build_id)
+    kpis: overview.Kpis = common.cached(overview.kpis)
+    _kpi_tiles(kpis)
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        _segments(kpis)
+    with right:
+        _changes(build_id)
 
 
 common.run_page(main)

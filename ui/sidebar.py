@@ -258,11 +258,11 @@ def _outcome_block(latest: Any, published: Any) -> None:
     )
     if latest.status == "failed" and latest.failure == "tests":
         names = [t["name"] for t in latest.failing_tests if t.get("status") != "warn"]
-        shown = ", ".join(f"`{name}`" for name in names[:4])
-        more = f" and {len(names) - 4} more" if len(names) > 4 else ""
+        shown = "\n".join(f"- {name}" for name in names[:4])
+        more = f"\n- … and {len(names) - 4} more" if len(names) > 4 else ""
         st.error(
-            f"Build #{latest.build_id} failed: {len(names)} test(s) failed — {shown}{more}. "
-            f"{serving}",
+            f"**Build #{latest.build_id} failed**: {len(names)} test(s) failed\n"
+            f"{shown}{more}\n\n{serving}",
             icon=":material/cancel:",
         )
     elif latest.status == "failed":
