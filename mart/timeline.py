@@ -38,15 +38,18 @@ PHASE_LABELS = {
 
 
 def status_group(status: str | None) -> str:
-    """The colour group of a node status: ok, failed, warn, running or skipped."""
+    """The colour group of a node status: ok, failed, warn, running or skipped.
+
+    A missing status (None, or NaN in a frame) means the node has not finished.
+    """
+    if status is None or (not isinstance(status, str) and pd.isna(status)):
+        return "running"
     if status in ("success", "pass", "ok"):
         return "ok"
     if status in ("fail", "error", "runtime error"):
         return "failed"
     if status == "warn":
         return "warn"
-    if status is None:
-        return "running"
     return "skipped"
 
 
