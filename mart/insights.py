@@ -271,7 +271,7 @@ def ltv_histogram(db_path: DbPath, bins: int = 30) -> pd.DataFrame:
         """,
         {"step": step, "cap": cap},
     )
-    frame["bin_start"] = frame["bin_index"] * step
+    frame["bin_start"] = frame["bin_index"].astype("float64") * float(step)
     frame["is_overflow"] = (frame["bin_index"] == cap) & (last > cap)
     frame["bin_end"] = frame["bin_start"] + step
     frame.loc[frame["is_overflow"], "bin_end"] = top
@@ -535,18 +535,41 @@ def segment_category_mix(db_path: DbPath) -> pd.DataFrame:
 
 
 def monthly_revenue(db_path: DbPath) -> pd.DataFrame:
-    """Revenue, transactions and buying customers per calendar month, oldest first."""
+    """Revenue, transactions and buying customers per calendar month, oldest first.
+
+    Buying customers per month come from the cohort table (each customer is in exactly one
+    cohort, so the cohorts' active customers add up to the month's distinct buyers);
+    a count(distinct) over every transaction would cost ~0.7 s at 1M rows.
+    """
     return query_df(
         db_path,
         """
+        with monthly as (
+            select
+                transaction_month,
+                count(*) as transaction_count,
+                sum(amount) as revenue
+            from main.fct_transactions
+            group by transaction_month
+        ),
+
+        buyers as (
+            select
+                activity_month,
+                sum(active_customers) as customer_count
+            from main.fct_cohort_retention
+            group by activity_month
+        )
+
         select
-            transaction_month,
-            count(*) as transaction_count,
-            count(distinct customer_id) as customer_count,
-            sum(amount) as revenue
-        from main.fct_transactions
-        group by transaction_month
-        order by transaction_month
+            monthly.transaction_month,
+            monthly.transaction_count,
+            cast(coalesce(buyers.customer_count, 0) as bigint) as customer_count,
+            monthly.revenue
+        from monthly
+        left join buyers
+            on monthly.transaction_month = buyers.activity_month
+        order by monthly.transaction_month
         """,
     )
 

@@ -25,6 +25,15 @@ def _money(value: Decimal | float | None) -> str:
     return "–" if value is None else f"${value:,.2f}"
 
 
+def _money_tile(value: Decimal | float | None) -> str:
+    """Money for a KPI tile: exact to the cent below $1M, else compact ($84.49M)."""
+    if value is None:
+        return "–"
+    if abs(value) >= 1_000_000:
+        return f"${float(value) / 1_000_000:,.2f}M"
+    return f"${value:,.2f}"
+
+
 def _percent(value: Decimal | float | None) -> str:
     return "–" if value is None else f"{float(value):.1%}"
 
@@ -43,7 +52,11 @@ def _kpi_tiles() -> None:
         f"{kpis.purchasing_customers:,}",
         help=f"Customers with a purchase; {kpis.known_customers:,} known including browsers.",
     )
-    tiles[1].metric("Revenue", _money(kpis.revenue), help="Sum of all transaction amounts.")
+    tiles[1].metric(
+        "Revenue",
+        _money_tile(kpis.revenue),
+        help=f"Sum of all transaction amounts: exactly {_money(kpis.revenue)}.",
+    )
     tiles[2].metric("Transactions", f"{kpis.transactions:,}")
     tiles[3].metric("Avg order value", _money(kpis.avg_order_value))
     tiles[4].metric("Avg lifetime value", _money(kpis.avg_lifetime_value))
@@ -221,63 +234,63 @@ def _drill_down() -> None:
     if profile is None:
         st.info(f"Customer {customer_id} is not in the published mart.")
         return
-    tiles = st.columns(6)
-    tiles[0].metric("Segment", profile.get("customer_segment") or "–")
-    tiles[1].metric("Lifetime value", _money(profile.get("lifetime_value")))
-    tiles[2].metric("Transactions", f"{int(profile.get('transaction_count') or 0):,}")
-    tiles[3].metric("Avg order value", _money(profile.get("avg_order_value")))
-    tiles[4].metric("Favourite category", profile.get("favorite_category") or "–")
-    recency = profile.get("days_since_last_purchase")
-    tiles[5].metric(
-        "Last purchase",
-        "never" if recency is None else f"{int(recency)} days ago",
-        help=f"Recency status: {profile.get('recency_status') or '–'}",
+    segment = profile.get("customer_segment") or "–"
+    colour = {"High Value": "blue", "Medium Value": "orange", "Low Value": "green"}.get(
+        segment, "gray"
     )
-    st.caption(
-        f"Engagement: {profile.get('engagement_level')} · {int(profile.get('session_count') or 0)}"
-        f" sessions, {int(profile.get('event_count') or 0)} events · recency status "
-        f"{profile.get('recency_status')}"
+    st.markdown(
+        f"#### {customer_id} :{colour}-badge[{segment}]  \n"
+        f"Favourite category **{profile.get('favorite_category') or '–'}** · recency "
+        f"**{profile.get('recency_status') or '–'}** · engagement "
+        f"**{profile.get('engagement_level') or '–'}** "
+        f"({int(profile.get('session_count') or 0):,} sessions, "
+        f"{int(profile.get('event_count') or 0):,} events)"
+    )
+    tiles = st.columns(4)
+    tiles[0].metric("Lifetime value", _money(profile.get("lifetime_value")))
+    tiles[1].metric("Transactions", f"{int(profile.get('transaction_count') or 0):,}")
+    tiles[2].metric("Avg order value", _money(profile.get("avg_order_value")))
+    recency = profile.get("days_since_last_purchase")
+    tiles[3].metric(
+        "Days since last purchase",
+        "never bought" if recency is None else f"{int(recency):,}",
+        help="Counted to the as-of date of the build.",
     )
     history: pd.DataFrame = cached(insights.customer_segment_history, customer_id)
     transactions: pd.DataFrame = cached(insights.customer_transactions, customer_id)
     events: pd.DataFrame = cached(insights.customer_events, customer_id)
     st.plotly_chart(charts.events_timeline(events, transactions), key="chart_customer_timeline")
-    left, right = st.columns(2)
-    with left:
-        st.markdown(f"**Segment history (SCD2)** — {len(history)} version(s)")
-        st.dataframe(
-            history,
-            hide_index=True,
-            key="segment_history_table",
-            column_config={
-                "customer_segment": "Segment",
-                "lifetime_value": st.column_config.NumberColumn("LTV", format="$%,.2f"),
-                "transaction_count": "Transactions",
-                "favorite_category": "Favourite",
-                "is_repeat_customer": "Repeat",
-                "valid_from": st.column_config.DatetimeColumn(
-                    "Valid from", format="YYYY-MM-DD HH:mm:ss"
-                ),
-                "valid_to": st.column_config.DatetimeColumn(
-                    "Valid to", format="YYYY-MM-DD HH:mm:ss"
-                ),
-                "is_current": "Current",
-            },
-        )
-    with right:
-        st.markdown(f"**Transactions** — {len(transactions)}")
-        st.dataframe(
-            transactions,
-            hide_index=True,
-            key="customer_transactions_table",
-            column_config={
-                "transaction_id": "Id",
-                "transaction_date": st.column_config.DateColumn("Date"),
-                "product_category": "Category",
-                "amount": st.column_config.NumberColumn("Amount", format="$%,.2f"),
-                "is_refund": "Refund",
-            },
-        )
+    st.markdown(f"**Segment history (SCD2)** — {len(history)} version(s)")
+    st.dataframe(
+        history,
+        hide_index=True,
+        key="segment_history_table",
+        column_config={
+            "customer_segment": "Segment",
+            "lifetime_value": st.column_config.NumberColumn("LTV", format="$%,.2f"),
+            "transaction_count": "Transactions",
+            "favorite_category": "Favourite",
+            "is_repeat_customer": "Repeat",
+            "valid_from": st.column_config.DatetimeColumn(
+                "Valid from", format="YYYY-MM-DD HH:mm:ss"
+            ),
+            "valid_to": st.column_config.DatetimeColumn("Valid to", format="YYYY-MM-DD HH:mm:ss"),
+            "is_current": "Current",
+        },
+    )
+    st.markdown(f"**Transactions** — {len(transactions)}")
+    st.dataframe(
+        transactions,
+        hide_index=True,
+        key="customer_transactions_table",
+        column_config={
+            "transaction_id": "Id",
+            "transaction_date": st.column_config.DateColumn("Date"),
+            "product_category": "Category",
+            "amount": st.column_config.NumberColumn("Amount", format="$%,.2f"),
+            "is_refund": "Refund",
+        },
+    )
 
 
 st.title("Customers")

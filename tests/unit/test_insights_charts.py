@@ -147,6 +147,7 @@ def test_behaviour_and_revenue(mart_db: Path) -> None:
     monthly = insights.monthly_revenue(mart_db)
     assert monthly["revenue"].round(2).tolist() == [525.49, 1109.99]
     assert monthly["transaction_count"].tolist() == [3, 5]
+    assert monthly["customer_count"].tolist() == [2, 4]
 
 
 def test_analyses_and_preview(mart_db: Path) -> None:

@@ -1,0 +1,182 @@
+"""Time to rendered for the Lineage, Customers, Retention, SQL and Docs pages at 1M transactions.
+
+Run: ``.venv/bin/python bench/bench_pages.py [--workspace DIR] [--transactions N] [--runs R]``.
+
+It generates N transactions (default 1,000,000; customers N/4, events about 5 per
+transaction) into a workspace, builds and publishes the mart (both skipped when the
+workspace already has a published build), starts the app on it, and opens each page in
+Chromium (Playwright). A page counts as rendered when its title is on screen, the charts of
+the first screen are drawn (Streamlit mounts charts below the fold lazily) and the
+status widget shows no running script, i.e. the server has run every query of the page. The
+first visit of a page warms the per-build query cache; later visits are what a user
+clicking around sees. Prints a table: first visit and the median of the warm ones.
+Target: ≤ 1.5 s per page. Timings only; no asserts (the test suite never times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = os.environ.get("MART_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+#: url path, page title, charts on the first screen (1400 x 1000) once rendered
+PAGES: list[tuple[str, str, int]] = [
+    ("lineage", "Lineage", 1),
+    ("customers", "Customers", 2),
+    ("retention", "Retention & behaviour", 1),
+    ("sql", "SQL & analyses", 1),
+    ("docs", "Docs", 0),
+]
+
+
+def prepare(root: Path, transactions: int) -> None:
+    """Generate and build ``transactions`` into the workspace at ``root`` unless published."""
+    from mart.builds import BuildManager
+    from mart.generate import generate
+    from mart.workspace import Workspace
+
+    ws = Workspace(root)
+    manager = BuildManager(ws, prewarm_after_build=False)
+    try:
+        if manager.published() is not None:
+            print(f"workspace {root}: build #{manager.published().build_id} already published")
+            return
+        started = time.perf_counter()
+        generate(ws, customers=max(1, transactions // 4), transactions=transactions, seed=42)
+        print(f"generated {transactions:,} transactions in {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        record = manager.request_build(vars={"as_of_date": "2025-01-01"})
+        print(f"build #{record.build_id}: {record.status} in {time.perf_counter() - started:.1f} s")
+        if record.status != "published":
+            raise SystemExit(f"the build did not publish: {record.summary()}")
+        # the docs site is generated after publishing; give it a moment for the docs page
+        deadline = time.monotonic() + 120
+        while not manager.get(record.build_id).docs_ready and time.monotonic() < deadline:
+            time.sleep(1)
+    finally:
+        manager.shutdown()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_app(root: Path, port: int) -> subprocess.Popen[bytes]:
+    """The app on ``root``, headless, on ``port``; returns when it answers."""
+    env = dict(os.environ, MART_WORKSPACE=str(root), MART_PREWARM="0")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "streamlit_app.py"),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the app did not start within 60 s")
+
+
+WAIT_RENDERED = """
+([title, charts]) => {
+    const h1 = [...document.querySelectorAll('h1')].some(h => h.textContent.includes(title));
+    if (!h1) return false;
+    if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
+    if (document.querySelector('[data-testid="stSkeleton"]')) return false;
+    // Streamlit mounts charts below the fold lazily: every mounted chart must be drawn,
+    // and at least the ones on the first screen must be mounted.
+    const mounted = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+    if (mounted.some(chart => !chart.querySelector('.main-svg'))) return false;
+    return mounted.length >= charts;
+}
+"""
+
+
+def measure(port: int, runs: int) -> list[tuple[str, float, float]]:
+    """(page, first visit s, median warm visit s) for every page."""
+    from playwright.sync_api import sync_playwright
+
+    results: list[tuple[str, float, float]] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+        page.wait_for_selector("h1", timeout=60_000)
+        for url_path, title, charts in PAGES:
+            times: list[float] = []
+            for _ in range(runs + 1):
+                page.goto("about:blank")
+                started = time.perf_counter()
+                page.goto(f"http://127.0.0.1:{port}/{url_path}", wait_until="domcontentloaded")
+                page.wait_for_function(WAIT_RENDERED, arg=[title, charts], timeout=120_000)
+                times.append(time.perf_counter() - started)
+            results.append((url_path, times[0], statistics.median(times[1:])))
+            print(f"{url_path}: {', '.join(f'{t:.2f}' for t in times)} s", flush=True)
+        browser.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", type=Path, help="reuse or create this workspace")
+    parser.add_argument("--transactions", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3, help="warm visits per page")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = (args.workspace or Path(tmp) / "workspace").resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        prepare(root, args.transactions)
+        port = _free_port()
+        app = start_app(root, port)
+        try:
+            results = measure(port, args.runs)
+        finally:
+            app.terminate()
+            app.wait(timeout=30)
+    print()
+    print(f"{'page':<12} {'first visit':>12} {'warm (median)':>14}  target ≤ 1.5 s")
+    for url_path, first, warm in results:
+        flag = "ok" if warm <= 1.5 else "SLOW"
+        print(f"{url_path:<12} {first:>10.2f} s {warm:>12.2f} s  {flag}")
+
+
+if __name__ == "__main__":
+    main()
