@@ -190,7 +190,8 @@ def _upload_tab() -> None:
             return
         version = result.version
         st.success(
-            f"Saved {version.label} ({version.row_count:,} rows): {version.message}.",
+            f"Saved {version.label} ({version.row_count:,} rows): "
+            f"{common.escape_markdown(version.message)}.",
             icon=":material/check_circle:",
         )
         _rebuild_hint()
@@ -229,12 +230,19 @@ def _save_edits(dataset: str, base: int, changes: dict[str, Any], message: str) 
             message=message or None,
         )
     except ConflictError as exc:
-        st.session_state[conflict_key] = {"base": base, "changes": changes, "error": str(exc)}
-        return
+        st.session_state[conflict_key] = {
+            "base": base,
+            "changes": changes,
+            "message": message,
+            "error": str(exc),
+            "kept_in": str(getattr(exc, "saved_edits_path", "") or ""),
+        }
+        st.rerun()  # show the conflict, with the edits still in the grid
     st.session_state.pop(conflict_key, None)
     st.session_state[f"edit_base_{dataset}"] = version.id
     st.session_state[f"edit_saved_{dataset}"] = (
-        f"Saved {version.label}: {version.message} ({version.row_count:,} rows)."
+        f"Saved {version.label}: {common.escape_markdown(version.message)} "
+        f"({version.row_count:,} rows)."
     )
     st.rerun()
 
@@ -251,7 +259,9 @@ def _edit_tab() -> None:
     head = datasets.head(ws, dataset)
     base_key = f"edit_base_{dataset}"
     conflict_key = f"edit_conflict_{dataset}"
-    base = int(st.session_state.get(base_key) or head.id)
+    # The grid edits one version; keep it pinned until the edits are saved or discarded,
+    # so a version someone else saves meanwhile cannot swap the grid (and lose edits).
+    base = int(st.session_state.setdefault(base_key, head.id))
 
     saved = st.session_state.pop(f"edit_saved_{dataset}", None)
     if saved:
@@ -331,10 +341,13 @@ def _edit_tab() -> None:
     conflict = st.session_state.get(conflict_key)
     if conflict is not None:
         latest = datasets.head(ws, dataset)
+        kept = f" (a copy is in {conflict['kept_in']})" if conflict.get("kept_in") else ""
+        theirs = common.escape_markdown(latest.message)
         st.error(
-            f"Not saved: {conflict['error']} Your edits are still in the grid. "
-            f"Apply them to the latest version (v{latest.id}) — rows someone else changed "
-            "get your values — or discard them.",
+            f"Not saved: someone else saved {dataset} v{latest.id} (\u201c{theirs}\u201d) "
+            f"after you opened v{conflict['base']}, and nothing is overwritten. Your edits "
+            f"are still in the grid{kept}. Apply them to v{latest.id} — rows the other "
+            "change also touched get your values — or discard them.",
             icon=":material/sync_problem:",
         )
         left, right = st.columns(2)
@@ -342,7 +355,7 @@ def _edit_tab() -> None:
             f"Apply my edits to v{latest.id}", type="primary", key=f"edit_reapply_{dataset}"
         ):
             st.session_state.pop(conflict_key, None)
-            _save_edits(dataset, latest.id, conflict["changes"], "")
+            _save_edits(dataset, latest.id, conflict["changes"], conflict.get("message", ""))
             st.rerun()
         if right.button("Discard my edits", key=f"edit_discard_conflict_{dataset}"):
             st.session_state.pop(conflict_key, None)
@@ -537,7 +550,8 @@ def _break(key: str, rebuild: bool) -> None:
     scenario = applied.scenario
     outcome = "warn" if scenario.severity == "warn" else "fail"
     st.session_state["break_notice"] = (
-        f"{applied.version.label}: {applied.detail}. The next build should {outcome} "
+        f"{applied.version.label}: {common.escape_markdown(applied.detail)}. "
+        f"The next build should {outcome} "
         f"`{scenario.test}`. Undo on the History tab repairs it."
     )
     if rebuild:

@@ -186,3 +186,15 @@ def cached_pure(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     (its path names its content).
     """
     return _cached_pure_call(function.__module__, function.__name__, tuple(args), dict(kwargs))
+
+
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
+
+
+def escape_markdown(text: object) -> str:
+    """``text`` with Markdown's special characters escaped, to show data inside Markdown.
+
+    For a value from data (a customer id, a file name, a version message) that goes into
+    ``st.markdown``/``st.error`` text: it shows literally and never formats or links.
+    """
+    return "".join("\\" + char if char in _MARKDOWN_SPECIAL else char for char in str(text))

@@ -101,7 +101,7 @@ def test_upload_csv_with_other_column_names(
     assert list(frame["amount"]) == ["12.50", "7.00"]
     # The text from the file is shown as text, never run as HTML.
     open_tab(page, "Edit")
-    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+    expect(page.get_by_role("tabpanel", name="Edit").get_by_test_id("stDataFrame")).to_be_visible()
     assert page.evaluate("() => typeof window.alert_called") == "undefined"
     assert not page.locator("script:text('alert(1)')").count()
 
@@ -113,7 +113,7 @@ def test_edit_a_cell_in_the_grid_and_save(
     before = datasets.head(ws, "transactions")
     goto(page, f"{app_url}/data")
     open_tab(page, "Edit")
-    grid = page.get_by_test_id("stDataFrame").first
+    grid = page.get_by_role("tabpanel", name="Edit").get_by_test_id("stDataFrame")
     expect(grid).to_be_visible()
     box = grid.bounding_box()
     assert box is not None
@@ -138,6 +138,56 @@ def test_edit_a_cell_in_the_grid_and_save(
     frame = datasets.read_records(ws, "transactions", after.id)
     assert frame.iloc[0]["amount"] == "99.95"
     assert after.message == "browser test: amount of row 1"
+
+
+def test_a_save_that_conflicts_is_refused_and_loses_nothing(
+    page: Page, app_url: str, app_workspace: Path, shot: Callable[[str], Path]
+) -> None:
+    ws = Workspace(app_workspace)
+    goto(page, f"{app_url}/data")
+    open_tab(page, "Edit")
+    grid = page.get_by_role("tabpanel", name="Edit").get_by_test_id("stDataFrame")
+    expect(grid).to_be_visible()
+    box = grid.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 70, box["y"] + 35 + 17)
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    editor = page.locator("#portal textarea, #portal input").first
+    expect(editor).to_be_visible()
+    editor.fill("11.11")
+    page.keyboard.press("Enter")
+    save = page.get_by_role("button", name=re.compile(r"Save 1 change"))
+    expect(save).to_be_enabled()
+
+    # Meanwhile someone else saves a new version (HEAD moves on).
+    head = datasets.head(ws, "transactions")
+    other = datasets.apply_edits(
+        ws,
+        "transactions",
+        head.id,
+        inserts=[
+            {
+                "transaction_id": "T-OTHER-1",
+                "customer_id": "C777",
+                "transaction_date": "2024-02-01",
+                "amount": "1.00",
+            }
+        ],
+        message="someone else",
+    )
+    save.click()
+    expect(page.get_by_text("Not saved:")).to_be_visible()
+    shot("data_edit_conflict")
+    assert datasets.head(ws, "transactions").id == other.id  # nothing was overwritten
+    page.get_by_role("button", name=f"Apply my edits to v{other.id}").click()
+    expect(page.get_by_text(re.compile(r"Saved transactions v\d+"))).to_be_visible()
+    latest = datasets.head(ws, "transactions")
+    assert latest.parent == other.id
+    frame = datasets.read_records(ws, "transactions", latest.id)
+    assert frame.iloc[0]["amount"] == "11.11"  # my edit
+    assert "T-OTHER-1" in set(frame["transaction_id"])  # and theirs
 
 
 def test_rebuild_publishes_the_next_build(page: Page, shot: Callable[[str], Path]) -> None:
