@@ -470,7 +470,8 @@ def _history_tab() -> None:
     ws = common.workspace()
     for dataset in loading.DATASETS:
         st.subheader(DATASET_LABELS[dataset])
-        frame = _history_frame(dataset)
+        with st.spinner(f"Comparing the latest {dataset} versions…"):
+            frame = _history_frame(dataset)
         st.dataframe(
             frame,
             hide_index=True,

@@ -184,3 +184,25 @@ def test_break_it_scenario_fails_the_build_and_build_page_shows_the_test(
     assert_clean(at)
     ws = Workspace(built_workspace)
     assert datasets.head(ws, "transactions").id == 1
+
+
+def test_generate_tab_saves_new_versions_with_progress(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MART_AUTOBUILD", "0")
+    at = app_test()
+    at.run()
+    run_page(at, "pages/data.py", "Generate")
+    at.number_input(key="gen_c").set_value(50)
+    at.number_input(key="gen_t").set_value(200)
+    at.number_input(key="gen_e").set_value(1000)
+    at.number_input(key="gen_seed").set_value(7)
+    at.button(key="gen_go").click()
+    at.run()
+    assert_clean(at)
+    saved = [s.value for s in at.success]
+    assert any("transactions v2: 200 rows" in text for text in saved), saved
+    assert any("events v2: 1,000 rows" in text for text in saved), saved
+    ws = Workspace(workspace)
+    assert datasets.head(ws, "transactions").row_count == 200
+    assert "seed 7" in datasets.head(ws, "transactions").message
