@@ -1,0 +1,226 @@
+"""The Lineage, Customers, Retention, SQL and Docs pages in a real browser.
+
+Uses the session app of tests/browser/conftest.py (``app_url``, ``page``, ``shot``,
+``app_workspace``). Expected values are read from the published mart, so the tests hold
+whatever other modules did to the shared workspace's data before.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from mart import datasets, insights
+from mart.builds import BuildManager
+from mart.workspace import Workspace
+from tests.browser.conftest import SCREENSHOTS, VIEWPORT, published_build_id
+
+pytestmark = pytest.mark.browser
+
+BUILD_TIMEOUT_S = 300
+PAGES = {
+    "lineage": "Lineage",
+    "customers": "Customers",
+    "retention": "Retention & behaviour",
+    "sql": "SQL & analyses",
+    "docs": "Docs",
+}
+
+
+def open_page(page: Page, app_url: str, path: str) -> None:
+    """Go to ``path`` and wait until its script has finished and charts are drawn."""
+    page.goto(f"{app_url}/{path}")
+    expect(page.get_by_role("heading", name=PAGES[path], level=1)).to_be_visible()
+    wait_idle(page)
+
+
+def wait_idle(page: Page, timeout_ms: int = 60_000) -> None:
+    """No script running, no skeletons, every mounted chart drawn."""
+    page.wait_for_function(
+        """() => !document.querySelector('[data-testid="stStatusWidget"]')
+            && !document.querySelector('[data-testid="stSkeleton"]')
+            && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                .every(chart => chart.querySelector('.main-svg'))""",
+        timeout=timeout_ms,
+    )
+    page.wait_for_timeout(300)
+
+
+def no_errors(page: Page) -> None:
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.get_by_text("Something went wrong")).to_have_count(0)
+
+
+def published_db(root: Path) -> Path:
+    build_id = published_build_id(root)
+    assert build_id is not None
+    return root / "builds" / str(build_id) / "mart.duckdb"
+
+
+def wait_for_new_build(root: Path, before: int | None) -> int:
+    """Block until a build newer than ``before`` is published; return its id."""
+    deadline = time.monotonic() + BUILD_TIMEOUT_S
+    while True:
+        current = published_build_id(root)
+        if current is not None and current != before:
+            return current
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no new build published within {BUILD_TIMEOUT_S} s")
+        time.sleep(0.5)
+
+
+def test_lineage_renders_and_inspector_opens(
+    page: Page, app_url: str, shot: Callable[[str], Path]
+) -> None:
+    open_page(page, app_url, "lineage")
+    chart = page.get_by_test_id("stPlotlyChart").first
+    expect(chart.locator(".scatterlayer .point").first).to_be_attached()
+    expect(chart).to_contain_text("fct_customer_metrics")
+    expect(page.get_by_role("heading", name="fct_customer_metrics", level=3)).to_be_visible()
+    no_errors(page)
+    shot("part2-lineage")
+    # the inspector follows a downstream link
+    page.get_by_role("button", name="dim_customers").first.click()
+    expect(page.get_by_role("heading", name="dim_customers", level=3)).to_be_visible()
+    wait_idle(page)
+    page.get_by_role("tab", name="Data preview").click()
+    expect(page.get_by_role("tabpanel", name="Data preview")).to_contain_text("main.dim_customers")
+    # exports are there, one click each
+    for label in ("Download SVG", "Download PNG", "Download DOT"):
+        expect(page.get_by_role("button", name=label)).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download SVG").click()
+    assert download.value.suggested_filename == "techmart-lineage.svg"
+    no_errors(page)
+    shot("part2-lineage-inspector")
+
+
+def test_new_thresholds_change_the_segment_split(
+    page: Page, app_url: str, app_workspace: Path, shot: Callable[[str], Path]
+) -> None:
+    open_page(page, app_url, "customers")
+    no_errors(page)
+    before = published_build_id(app_workspace)
+    high = page.get_by_label("High Value from ($)")
+    medium = page.get_by_label("Medium Value from ($)")
+    # invalid first: a clear message and no build
+    high.fill("100")
+    medium.fill("200")
+    page.get_by_role("button", name="Rebuild with these thresholds").click()
+    expect(page.get_by_text("must be greater than the medium threshold")).to_be_visible()
+    assert published_build_id(app_workspace) == before
+    # then valid: the mart is rebuilt with these vars and the split follows
+    high.fill("300")
+    medium.fill("100")
+    page.get_by_role("button", name="Rebuild with these thresholds").click()
+    new_build = wait_for_new_build(app_workspace, before)
+    expect(page.get_by_text(f"Build #{new_build} published with")).to_be_visible(
+        timeout=BUILD_TIMEOUT_S * 1000
+    )
+    wait_idle(page)
+    record = BuildManager(Workspace(app_workspace)).get(new_build)
+    assert record.vars["high_value_threshold"] == 300
+    assert record.vars["medium_value_threshold"] == 100
+    expect(page.get_by_text("(set for this build)")).to_be_visible()
+    expect(page.get_by_text("High Value ≥ $300.00").first).to_be_visible()
+    split = insights.segment_distribution(published_db(app_workspace))
+    chart = page.get_by_test_id("stPlotlyChart").first
+    for row in split.itertuples(index=False):
+        expect(chart).to_contain_text(f"{row.customer_count:,} ({row.share_of_customers:.0%})")
+    no_errors(page)
+    shot("part2-customers-new-thresholds")
+
+
+def pick_customer(page: Page, customer_id: str) -> None:
+    """Search for ``customer_id`` and wait until the drill-down shows that customer."""
+    search = page.get_by_label("Search customers by id")
+    search.fill(customer_id)
+    search.press("Enter")
+    expect(page.get_by_role("heading", name=customer_id, level=4)).to_be_visible()
+    wait_idle(page)
+
+
+def _history_versions(page: Page) -> int:
+    label = page.locator("p", has_text="Segment history (SCD2)").first
+    expect(label).to_contain_text("version")
+    text = label.inner_text()
+    return int(text.split("—")[1].split("version")[0].strip())
+
+
+def test_scd2_history_grows_after_an_edit_and_a_rebuild(
+    page: Page, app_url: str, app_workspace: Path, shot: Callable[[str], Path]
+) -> None:
+    ws = Workspace(app_workspace)
+    open_page(page, app_url, "customers")
+    pick_customer(page, "C001")
+    before_versions = _history_versions(page)
+    # an edit: C001 buys once more, so its transaction count and value change
+    head = datasets.head(ws, "transactions")
+    datasets.apply_edits(
+        ws,
+        "transactions",
+        head.id,
+        inserts=[
+            {
+                "transaction_id": f"TB{uuid.uuid4().hex[:8].upper()}",
+                "customer_id": "C001",
+                "transaction_date": "2024-02-25",
+                "amount": Decimal("10.00"),
+                "product_category": "Audio",
+            }
+        ],
+        message="browser test: one more purchase for C001",
+    )
+    before = published_build_id(app_workspace)
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Rebuild mart").click()
+    wait_for_new_build(app_workspace, before)
+    open_page(page, app_url, "customers")
+    pick_customer(page, "C001")
+    assert _history_versions(page) == before_versions + 1
+    no_errors(page)
+    shot("part2-customers-scd2-history")
+
+
+def test_sql_console_refuses_a_file_read(
+    page: Page, app_url: str, shot: Callable[[str], Path]
+) -> None:
+    open_page(page, app_url, "sql")
+    no_errors(page)
+    editor = page.get_by_label("SQL", exact=True)
+    editor.fill("select * from read_csv('/etc/passwd')")
+    page.get_by_role("button", name="Run query").click()
+    alert = page.get_by_test_id("stAlert").filter(has_text="file")
+    expect(alert.first).to_be_visible()
+    no_errors(page)
+    editor.fill("select 41 + 1 as answer")
+    page.get_by_role("button", name="Run query").click()
+    expect(page.get_by_text("1 row(s)")).to_be_visible()
+    shot("part2-sql")
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_page_renders_in_both_themes(_browser: Browser, app_url: str, theme: str) -> None:
+    """Each page without an error; full-page screenshots kept for a human look."""
+    context = _browser.new_context(viewport=VIEWPORT, color_scheme=theme)
+    try:
+        page = context.new_page()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for path in PAGES:
+            open_page(page, app_url, path)
+            no_errors(page)
+            height = page.evaluate(
+                "() => Math.max(window.innerHeight, (document.querySelector("
+                "'[data-testid=stMain]') || document.body).scrollHeight)"
+            )
+            page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height), 6000)})
+            wait_idle(page)
+            page.screenshot(path=str(SCREENSHOTS / f"part2-{path}-{theme}.png"))
+            page.set_viewport_size(VIEWPORT)
+    finally:
+        context.close()
