@@ -18,6 +18,23 @@ from mart.errors import MartError
 from mart.workspace import Workspace
 
 
+def ensure_frame() -> None:
+    """Make sure this run goes through ``streamlit_app.py`` (the frame), not a page alone.
+
+    Streamlit treats an app with a ``pages/`` folder as a v1 multipage app until some
+    run calls ``st.navigation``; until then, a first visit straight to ``/data`` (a
+    bookmark, a reload after a server restart) would run ``pages/data.py`` alone — no
+    page config, no sidebar, the v1 page list. Called at the start of a page's work
+    (``run_page``, ``require_published``, ``cached``), it switches v1 mode off and reruns,
+    and the frame's ``st.navigation`` then shows the same page (same URL path).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def workspace() -> Workspace:
     """The workspace of this app process ($MART_WORKSPACE or ./workspace)."""
     return Workspace.from_env()
@@ -58,6 +75,7 @@ def cached(function: Callable[..., Any], *args: Any) -> Any:
     ``function`` must be a module-level function in ``mart`` taking the DuckDB path first;
     its arguments must be hashable. Returns None when nothing is published yet.
     """
+    ensure_frame()
     current = published()
     if current is None:
         return None
@@ -67,6 +85,7 @@ def cached(function: Callable[..., Any], *args: Any) -> Any:
 
 def require_published() -> tuple[int, Path]:
     """The published build, or an explanation on the page and a stop."""
+    ensure_frame()
     current = published()
     if current is None:
         st.info(
@@ -146,6 +165,7 @@ def run_page(body: Callable[[], None]) -> None:
 
     ``st.stop()``/``st.rerun()`` pass through (they are not ``Exception``).
     """
+    ensure_frame()
     try:
         body()
     except Exception as exc:

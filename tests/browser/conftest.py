@@ -129,10 +129,12 @@ def app_url(app_workspace: Path, _browser: Browser) -> Iterator[str]:
                     f"streamlit did not start: {log_path.read_text(errors='replace')[-2000:]}"
                 )
             time.sleep(0.25)
-        # The first session starts the first build of the empty workspace.
+        # The first session starts the first build of the empty workspace. It opens a
+        # page other than "/" on purpose: the frame must run even then (the build is
+        # started by the frame's sidebar, so no frame means no published build).
         context = _browser.new_context(viewport=VIEWPORT)
         first = context.new_page()
-        first.goto(url)
+        first.goto(f"{url}/data")
         deadline = time.monotonic() + FIRST_BUILD_TIMEOUT
         while published_build_id(app_workspace) is None:
             if time.monotonic() > deadline:
