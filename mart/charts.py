@@ -321,7 +321,8 @@ def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
             zmin=0,
             zmax=top,
             text=labels,
-            texttemplate="%{text}",
+            # past ~24 columns the labels no longer fit; the hover still has every value
+            texttemplate="%{text}" if z.shape[1] <= 24 else None,
             customdata=custom,
             hovertemplate="cohort %{y}, month %{x}: %{z:.1f}%"
             " (%{customdata[0]} of %{customdata[1]} customers)<extra></extra>",
@@ -499,8 +500,7 @@ def stagger_node_labels(figure: go.Figure) -> go.Figure:
     rank = {x: index for index, x in enumerate(columns)}
     for trace in node_traces:
         trace.textposition = [
-            "top center" if rank[round(float(x), 3)] % 2 == 0 else "bottom center"
-            for x in trace.x
+            "top center" if rank[round(float(x), 3)] % 2 == 0 else "bottom center" for x in trace.x
         ]
     y_range = figure.layout.yaxis.range
     if y_range is not None and len(y_range) == 2 and y_range[0] > y_range[1]:

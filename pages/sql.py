@@ -22,12 +22,30 @@ def _csv(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode("utf-8")
 
 
+MONEY_WORDS = ("amount", "value", "revenue", "spend", "price", "total")
+
+
+def _money_columns(frame: pd.DataFrame) -> dict[str, st.column_config.NumberColumn]:
+    """Money-like float columns shown to the cent (212.50, not 212.5)."""
+    return {
+        str(column): st.column_config.NumberColumn(format="%.2f")
+        for column in frame.columns
+        if pd.api.types.is_float_dtype(frame[column])
+        and any(word in str(column).lower() for word in MONEY_WORDS)
+    }
+
+
 def _result(result: QueryResult, name: str, key: str) -> None:
     """A result table with its row count, notice and CSV download."""
     st.caption(f"{result.row_count:,} row(s) in {result.elapsed_s * 1000:,.0f} ms")
     if result.notice:
         st.warning(result.notice)
-    st.dataframe(result.dataframe, hide_index=True, key=f"{key}_table")
+    st.dataframe(
+        result.dataframe,
+        hide_index=True,
+        key=f"{key}_table",
+        column_config=_money_columns(result.dataframe),
+    )
     st.download_button(
         "Download CSV",
         data=_csv(result.dataframe),
@@ -47,6 +65,9 @@ def _analyses(db_path: str) -> None:
         st.info("This build has no dbt analyses.")
         return
     st.caption("The project's `analyses/` folder: one click runs the compiled SQL on the mart.")
+    st.session_state.setdefault(
+        "analysis", "top_customers" if "top_customers" in artifacts.analyses else names[0]
+    )
     buttons = st.columns(len(names))
     for column, name in zip(buttons, names, strict=True):
         if column.button(
@@ -57,9 +78,6 @@ def _analyses(db_path: str) -> None:
         ):
             st.session_state["analysis"] = name
             st.rerun()
-    st.session_state.setdefault(
-        "analysis", "top_customers" if "top_customers" in artifacts.analyses else names[0]
-    )
     name = st.session_state.get("analysis")
     if name not in artifacts.analyses:
         st.info("Pick an analysis above to run it.")
