@@ -98,6 +98,19 @@ def test_lineage_renders_and_inspector_opens(
         page.get_by_role("button", name="Download SVG").click()
     assert download.value.suggested_filename == "techmart-lineage.svg"
     no_errors(page)
+    # a click on a node opens it in the inspector (trace 0 holds the edges)
+    heading = page.locator("h3").first
+    shown = heading.inner_text()
+    nodes = chart.locator(".scatterlayer .trace").nth(1).locator(".points path")
+    for index in range(min(3, nodes.count())):
+        box = nodes.nth(index).bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        wait_idle(page)
+        if heading.inner_text() != shown:
+            break
+    assert heading.inner_text() != shown, "clicking a node did not open it"
+    no_errors(page)
     shot("part2-lineage-inspector")
 
 
