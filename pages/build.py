@@ -171,7 +171,8 @@ def _publish_anyway(record: BuildRecord) -> None:
         icon=":material/publish:",
         key="build_publish_anyway",
     ):
-        published = common.manager().publish(record.build_id)
+        with st.spinner(f"Publishing build #{record.build_id}…"):
+            published = common.manager().publish(record.build_id)
         st.success(f"Build #{published.build_id} is published (anyway).")
         st.rerun()
 

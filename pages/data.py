@@ -98,7 +98,8 @@ def _upload_tab() -> None:
         return
     path = common.save_upload(uploaded.name, uploaded.getvalue())
     try:
-        info, preview = common.cached_pure(loading.preview_file, str(path), 10)
+        with st.spinner(f"Reading {uploaded.name}…"):
+            info, preview = common.cached_pure(loading.preview_file, str(path), 10)
     except loading.LoadRefusedError as exc:
         _show_report(exc.report)
         return
@@ -143,14 +144,15 @@ def _upload_tab() -> None:
         ).strip()
         or None
     )
-    report = common.cached_pure(
-        loading.validate_file,
-        dataset,
-        str(path),
-        mapping=mapping,
-        date_format=date_format,
-        source_name=uploaded.name,
-    )
+    with st.spinner("Checking every row against the mapping…"):
+        report = common.cached_pure(
+            loading.validate_file,
+            dataset,
+            str(path),
+            mapping=mapping,
+            date_format=date_format,
+            source_name=uploaded.name,
+        )
     st.markdown("**Validation report**")
     _show_report(report)
 
@@ -175,16 +177,17 @@ def _upload_tab() -> None:
         key="upload_save",
     ):
         try:
-            result = datasets.load_file(
-                common.workspace(),
-                dataset,
-                path,
-                mode=mode,
-                mapping=mapping,
-                date_format=date_format,
-                message=message.strip() or None,
-                source_name=uploaded.name,
-            )
+            with st.spinner(f"Saving {uploaded.name} as a new {dataset} version…"):
+                result = datasets.load_file(
+                    common.workspace(),
+                    dataset,
+                    path,
+                    mode=mode,
+                    mapping=mapping,
+                    date_format=date_format,
+                    message=message.strip() or None,
+                    source_name=uploaded.name,
+                )
         except loading.LoadRefusedError as exc:
             _show_report(exc.report)
             return
@@ -220,15 +223,16 @@ def _editor_changes(frame: pd.DataFrame, state: dict[str, Any]) -> dict[str, Any
 def _save_edits(dataset: str, base: int, changes: dict[str, Any], message: str) -> None:
     conflict_key = f"edit_conflict_{dataset}"
     try:
-        version = datasets.apply_edits(
-            common.workspace(),
-            dataset,
-            base,
-            updates=changes["updates"],
-            inserts=changes["inserts"],
-            deletes=changes["deletes"],
-            message=message or None,
-        )
+        with st.spinner("Saving your edits as a new version…"):
+            version = datasets.apply_edits(
+                common.workspace(),
+                dataset,
+                base,
+                updates=changes["updates"],
+                inserts=changes["inserts"],
+                deletes=changes["deletes"],
+                message=message or None,
+            )
     except ConflictError as exc:
         st.session_state[conflict_key] = {
             "base": base,
@@ -535,7 +539,8 @@ def _history_tab() -> None:
         icon=":material/restart_alt:",
         key="history_reset",
     ):
-        versions = datasets.reset_to_sample(ws)
+        with st.spinner("Resetting to the sample…"):
+            versions = datasets.reset_to_sample(ws)
         st.session_state["history_notice"] = "Reset: " + ", ".join(
             f"{v.label}" for v in versions.values()
         )
@@ -547,7 +552,8 @@ def _history_tab() -> None:
 
 
 def _break(key: str, rebuild: bool) -> None:
-    applied = scenarios.apply(common.workspace(), key)
+    with st.spinner("Saving the broken version…"):
+        applied = scenarios.apply(common.workspace(), key)
     scenario = applied.scenario
     outcome = "warn" if scenario.severity == "warn" else "fail"
     st.session_state["break_notice"] = (

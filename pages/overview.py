@@ -105,6 +105,13 @@ def main() -> None:
         config={"displayModeBar": False, "staticPlot": True},
         key="overview_layers",
     )
+    if current is None and common.manager().running_build() is not None:
+        st.info(
+            "The mart is being built for the first time: progress is in the sidebar. "
+            "This page fills in as soon as the build is published.",
+            icon=":material/hourglass_top:",
+        )
+        return
     build_id, _ = common.require_published()
     st.subheader(f"Key figures · published build #{build_id}")
     kpis: overview.Kpis = common.cached(overview.kpis)

@@ -200,6 +200,12 @@ def _published_block(published: Any) -> None:
     )
 
 
+def _short(name: object, width: int = 34) -> str:
+    """A node name cut to ``width`` characters, so a progress line fits the sidebar."""
+    text = str(name or "")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _progress(events: list[dict[str, Any]]) -> tuple[float, str, list[str]]:
     """(fraction done, phase text, node lines) from a running build's events."""
     total = 0
@@ -222,11 +228,11 @@ def _progress(events: list[dict[str, Any]]) -> tuple[float, str, list[str]]:
     lines = []
     running = [event for uid, event in started.items() if uid not in finished]
     for event in running[-3:]:
-        lines.append(f"{STATUS_ICONS['running']} {event.get('name')}")
+        lines.append(f"{STATUS_ICONS['running']} {_short(event.get('name'))}")
     for event in list(finished.values())[::-1][: max(0, SHOWN_NODES - len(lines))]:
         status = str(event.get("status"))
         icon = STATUS_ICONS.get(status, ":material/radio_button_unchecked:")
-        lines.append(f"{icon} {event.get('name')}")
+        lines.append(f"{icon} {_short(event.get('name'))}")
     text = phase
     if total:
         text = f"{phase}: {len(finished)} of {total} nodes"
@@ -239,7 +245,7 @@ def _progress_block(manager: Any, running: Any) -> None:
     fraction, text, lines = _progress(events)
     st.progress(fraction, text=text)
     if lines:
-        st.markdown("  \n".join(lines))
+        st.caption("  \n".join(lines))
     st.button(
         "Cancel build",
         key="sidebar_cancel",
@@ -266,8 +272,11 @@ def _outcome_block(latest: Any, published: Any) -> None:
             icon=":material/cancel:",
         )
     elif latest.status == "failed":
+        error = str(latest.error or "dbt failed")
+        if len(error) > 300:
+            error = error[:299] + "…"
         st.error(
-            f"Build #{latest.build_id} failed: {latest.error or 'dbt failed'}. {serving}",
+            f"**Build #{latest.build_id} failed**: {common.escape_markdown(error)} {serving}",
             icon=":material/error:",
         )
     elif latest.status == "cancelled":
