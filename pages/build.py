@@ -51,10 +51,11 @@ def _summary(record: BuildRecord) -> None:
     line += f" · tests {sidebar.tests_line(record.tests)}"
     st.markdown(line)
     if record.error and status != "running":
+        error = common.escape_markdown(record.error)
         if status == "failed":
-            st.error(record.error, icon=":material/cancel:")
+            st.error(error, icon=":material/cancel:")
         else:
-            st.warning(record.error, icon=":material/warning:")
+            st.warning(error, icon=":material/warning:")
 
 
 def _timeline(record: BuildRecord) -> None:

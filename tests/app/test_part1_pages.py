@@ -146,6 +146,28 @@ def test_rebuild_flow_publishes_the_next_build(built_workspace: Path) -> None:
     assert "compared with build #1" in texts(at)
 
 
+def test_cancel_stops_a_running_build_and_keeps_the_published_one(
+    built_workspace: Path,
+) -> None:
+    manager = app_manager(built_workspace)
+    published = manager.published()
+    at = app_test()
+    at.run()
+    at.button(key="sidebar_rebuild").click()
+    at.run()
+    assert_clean(at)
+    assert at.button(key="sidebar_rebuild").disabled  # one build at a time
+    at.button(key="sidebar_cancel").click()
+    at.run()
+    assert_clean(at)
+    wait_for_builds(built_workspace)
+    at.run()
+    latest = manager.current_build()
+    assert latest is not None and latest.status == "cancelled", latest
+    assert f"Build #{latest.build_id} was cancelled" in texts(at)
+    assert manager.published().build_id == published.build_id
+
+
 def test_break_it_scenario_fails_the_build_and_build_page_shows_the_test(
     built_workspace: Path,
 ) -> None:
