@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 import streamlit as st
@@ -89,6 +90,37 @@ def _model_docs(artifacts: BuildArtifacts) -> None:
             st.code(details.raw_sql, language="sql")
 
 
+OPEN_SCRIPT = """
+<script>
+document.getElementById("open-docs").onclick = () => {
+    const site = document.getElementById("docs-site").getAttribute("srcdoc");
+    const url = URL.createObjectURL(new Blob([site], {type: "text/html"}));
+    window.open(url, "_blank");
+};
+</script>
+"""
+
+
+def _with_open_button(site: str) -> str:
+    """The docs site in an inner frame, under an "Open in a new tab" button.
+
+    The button opens the same HTML as a blob URL in a new tab (the component frame may
+    open pop-ups), so the site is sent to the browser once.
+    """
+    button = (
+        '<button id="open-docs" style="font: 14px sans-serif; padding: 4px 12px; '
+        "margin: 0 0 6px; cursor: pointer; border-radius: 6px; border: 1px solid #8a96a3; "
+        'background: transparent; color: #8a96a3;">Open in a new tab ↗</button>'
+    )
+    frame = (
+        '<iframe id="docs-site" title="dbt docs" style="box-sizing: border-box; width: 100%; '
+        "height: 770px; "
+        f'border: 1px solid #8a96a3; border-radius: 6px;" srcdoc="{escape(site, quote=True)}">'
+        "</iframe>"
+    )
+    return button + frame + OPEN_SCRIPT
+
+
 def _docs_site(build_id: int, db_path: Path) -> None:
     site = insights.docs_site_path(db_path)
     if site is None:
@@ -115,7 +147,7 @@ def _docs_site(build_id: int, db_path: Path) -> None:
         key="docs_download",
         on_click="ignore",
     )
-    components.html(html, height=800, scrolling=True)
+    components.html(_with_open_button(html), height=820, scrolling=False)
 
 
 st.title("Docs")

@@ -217,6 +217,33 @@ def test_sql_console_refuses_a_file_read(
     shot("part2-sql")
 
 
+def test_docs_site_embedded_and_opens_in_a_new_tab(
+    page: Page, app_url: str, app_workspace: Path, shot: Callable[[str], Path]
+) -> None:
+    open_page(page, app_url, "docs")
+    expect(page.get_by_role("heading", name="dim_customers", level=3)).to_be_visible()
+    page.get_by_text("dbt docs site", exact=True).click()
+    wait_idle(page)
+    deadline = time.monotonic() + 180  # docs are generated after publishing
+    while page.get_by_role("button", name="Check again").count():
+        assert time.monotonic() < deadline, "the docs site was never generated"
+        page.wait_for_timeout(2000)
+        page.get_by_role("button", name="Check again").click()
+        wait_idle(page)
+    expect(page.get_by_role("button", name="Download the docs site", exact=False)).to_be_visible()
+    outer = page.frame_locator('iframe[title="st.iframe"], iframe').first
+    expect(
+        outer.frame_locator("#docs-site").get_by_text("TechMart Customer Analytics Mart").first
+    ).to_be_visible()
+    with page.context.expect_page() as opened:
+        outer.get_by_text("Open in a new tab").click()
+    new_tab = opened.value
+    new_tab.wait_for_load_state()
+    expect(new_tab).to_have_title("dbt Docs")
+    no_errors(page)
+    shot("part2-docs-site")
+
+
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_every_page_renders_in_both_themes(_browser: Browser, app_url: str, theme: str) -> None:
     """Each page without an error; full-page screenshots kept for a human look."""
