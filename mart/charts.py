@@ -120,9 +120,22 @@ def ltv_histogram(frame: pd.DataFrame) -> go.Figure:
     figure = go.Figure()
     present = [name for name in SEGMENTS if name in set(frame["customer_segment"])]
     present += sorted(set(frame["customer_segment"]) - set(SEGMENTS))
+    regular = frame.loc[~frame["is_overflow"].astype(bool)]
+    spans = regular["bin_end"] - regular["bin_start"] if not regular.empty else None
+    step = (
+        float(spans.min())
+        if spans is not None
+        else float((frame["bin_end"] - frame["bin_start"]).min())
+    )
     for index, segment in enumerate(present):
         rows = frame[frame["customer_segment"] == segment]
-        widths = (rows["bin_end"] - rows["bin_start"]).tolist()
+        # the overflow bin ("and above") is drawn one bin wide, labelled in the hover
+        widths = [
+            step if overflow else float(end - start)
+            for start, end, overflow in zip(
+                rows["bin_start"], rows["bin_end"], rows["is_overflow"], strict=True
+            )
+        ]
         labels = [
             f"${start:,.0f} and above" if overflow else f"${start:,.0f} – ${end:,.0f}"
             for start, end, overflow in zip(
@@ -141,7 +154,11 @@ def ltv_histogram(frame: pd.DataFrame) -> go.Figure:
                 hovertemplate="%{customdata}: %{y:,} customers<extra>" + segment + "</extra>",
             )
         )
-    _base(figure, title, "Lifetime value ($)", "Customers")
+    overflow = frame.loc[frame["is_overflow"].astype(bool), "bin_start"]
+    x_title = "Lifetime value ($)"
+    if not overflow.empty:
+        x_title += f" — last bar: ${float(overflow.iloc[0]):,.0f} and above"
+    _base(figure, title, x_title, "Customers")
     figure.update_layout(barmode="stack", bargap=0.02)
     figure.update_xaxes(tickprefix="$", tickformat=",.0f")
     return figure
@@ -321,8 +338,9 @@ def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
             zmin=0,
             zmax=top,
             text=labels,
-            # past ~24 columns the labels no longer fit; the hover still has every value
-            texttemplate="%{text}" if z.shape[1] <= 24 else None,
+            # past ~30 columns the labels no longer fit; the hover still has every value
+            texttemplate="%{text}" if z.shape[1] <= 30 else None,
+            textfont={"size": 10 if z.shape[1] > 15 else 12},
             customdata=custom,
             hovertemplate="cohort %{y}, month %{x}: %{z:.1f}%"
             " (%{customdata[0]} of %{customdata[1]} customers)<extra></extra>",

@@ -230,25 +230,26 @@ def _nice_step(raw: float) -> float:
     return 10 * power
 
 
-def ltv_histogram(db_path: DbPath, bins: int = 30) -> pd.DataFrame:
+def ltv_histogram(db_path: DbPath, bins: int = 40) -> pd.DataFrame:
     """Customers per lifetime-value bin and segment, binned in SQL.
 
-    Bins have a round width and cover up to the 99th percentile; the last bin holds
-    everything above (``is_overflow``), so one whale does not squash the chart. Columns:
-    bin_start, bin_end, customer_segment, customer_count, is_overflow.
+    Bins have a round width and cover up to the 95th percentile; the last bin holds
+    everything above (``is_overflow``, its bin_end the maximum), so a few whales do not
+    squash the chart. Columns: bin_start, bin_end, customer_segment, customer_count,
+    is_overflow.
     """
     bins = max(1, min(int(bins), 200))
     bounds = _one(
         db_path,
-        "select quantile_cont(lifetime_value, 0.99), max(lifetime_value) "
+        "select quantile_cont(lifetime_value, 0.95), max(lifetime_value) "
         "from main.fct_customer_metrics",
     )
     if bounds is None or bounds[1] is None:
         return pd.DataFrame(
             columns=["bin_start", "bin_end", "customer_segment", "customer_count", "is_overflow"]
         )
-    p99, top = float(bounds[0]), float(bounds[1])
-    step = _nice_step(max(p99, 0.01) / bins)
+    p95, top = float(bounds[0]), float(bounds[1])
+    step = _nice_step(max(p95, 0.01) / bins)
     last = int(math.floor(top / step))
     cap = min(last, bins)
     frame = query_df(

@@ -177,7 +177,7 @@ def _segments() -> None:
 def _lifetime_value() -> None:
     st.subheader("Lifetime value")
     left, right = st.columns(2)
-    left.plotly_chart(charts.ltv_histogram(cached(insights.ltv_histogram, 30)), key="chart_ltv")
+    left.plotly_chart(charts.ltv_histogram(cached(insights.ltv_histogram, 40)), key="chart_ltv")
     right.plotly_chart(charts.ltv_box(cached(insights.ltv_box_stats)), key="chart_ltv_box")
 
 

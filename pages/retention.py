@@ -29,7 +29,8 @@ def _summary() -> None:
     )
     tiles[1].metric(
         "Repeat customers",
-        f"{summary.repeat_customers:,} of {summary.purchasing_customers:,}",
+        f"{summary.repeat_customers:,}",
+        help=f"Of {summary.purchasing_customers:,} purchasing customers.",
     )
     tiles[2].metric(
         "Month-1 retention",
