@@ -190,15 +190,34 @@ def test_a_save_that_conflicts_is_refused_and_loses_nothing(
     assert "T-OTHER-1" in set(frame["transaction_id"])  # and theirs
 
 
-def test_rebuild_publishes_the_next_build(page: Page, shot: Callable[[str], Path]) -> None:
+def test_rebuild_publishes_the_next_build_and_every_session_sees_it(
+    page: Page, app_url: str, shot: Callable[[str], Path]
+) -> None:
     before = published_number(page)
-    sidebar(page).get_by_role("button", name="Rebuild mart").click()
-    expect(sidebar(page).get_by_text(re.compile(r"Build #\d+ running"))).to_be_visible()
-    shot("sidebar_build_running")
-    expect(sidebar(page).get_by_text(f"Published build #{before + 1}")).to_be_visible(
-        timeout=BUILD_TIMEOUT_MS
-    )
-    shot("overview_after_rebuild")
+    # A second browser session that only watches (it clicks nothing).
+    assert page.context.browser is not None
+    watcher_context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
+    watcher = watcher_context.new_page()
+    try:
+        goto(watcher, f"{app_url}/build")
+        expect(sidebar(watcher).get_by_text(f"Published build #{before}")).to_be_visible()
+
+        sidebar(page).get_by_role("button", name="Rebuild mart").click()
+        expect(sidebar(page).get_by_text(re.compile(r"Build #\d+ running"))).to_be_visible()
+        shot("sidebar_build_running")
+        # The watcher's sidebar shows the build and its outcome by itself (polling).
+        expect(sidebar(watcher).get_by_text(re.compile(r"Build #\d+ running"))).to_be_visible()
+        expect(sidebar(page).get_by_text(f"Published build #{before + 1}")).to_be_visible(
+            timeout=BUILD_TIMEOUT_MS
+        )
+        expect(sidebar(watcher).get_by_text(f"Published build #{before + 1}")).to_be_visible()
+        # ... and its page refreshed to the new build too.
+        expect(watcher.get_by_test_id("stMain")).to_contain_text(
+            f"Build #{before + 1} published · live now"
+        )
+        shot("overview_after_rebuild")
+    finally:
+        watcher_context.close()
 
 
 def test_break_it_scenario_shows_its_failing_test(
