@@ -594,8 +594,10 @@ class BuildManager:
     def _take_worker(self, run_vars: dict[str, Any]) -> WorkerProcess:
         with self._state:
             worker, self._warm = self._warm, None
-        if worker is not None and worker.alive and worker.matches(
-            self.project_dir, self.profiles_dir
+        if (
+            worker is not None
+            and worker.alive
+            and worker.matches(self.project_dir, self.profiles_dir)
         ):
             return worker  # it re-parses by itself if the vars or files changed
         if worker is not None:

@@ -673,9 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project-dir", required=True)
     parser.add_argument("--profiles-dir", required=True)
     parser.add_argument("--vars", default="{}", help="vars (JSON) to parse with")
-    parser.add_argument(
-        "--no-parse", action="store_true", help="only import dbt (for docs jobs)"
-    )
+    parser.add_argument("--no-parse", action="store_true", help="only import dbt (for docs jobs)")
     args = parser.parse_args(argv)
 
     # The protocol owns the original stdout; dbt's console output goes to stderr.
