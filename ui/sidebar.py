@@ -23,6 +23,8 @@ from ui import common
 POLL_S = 1.0
 #: How many node lines the progress list shows.
 SHOWN_NODES = 8
+#: How long (seconds) the sidebar says "published" after a build published.
+RECENT_S = 120.0
 BUILD_PAGE = "pages/build.py"
 
 _SEEN = "_mart_seen_state"
@@ -146,6 +148,12 @@ def _panel_body() -> None:
             "see Build & Tests.",
             icon=":material/warning:",
         )
+    elif latest is not None and latest.status == "published" and _recent(latest.finished_at):
+        took = f" in {latest.duration_s:.1f} s" if latest.duration_s is not None else ""
+        st.success(
+            f"Build #{latest.build_id} published{took}: all tests passed.",
+            icon=":material/check_circle:",
+        )
 
     st.button(
         "Rebuild mart",
@@ -198,6 +206,17 @@ def _published_block(published: Any) -> None:
         f"{format_time(published.published_at or published.finished_at)} · "
         f"tests {tests_line(published.tests)}"
     )
+
+
+def _recent(iso: str | None, seconds: float = RECENT_S) -> bool:
+    """Whether ``iso`` is less than ``seconds`` ago."""
+    if not iso:
+        return False
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return False
+    return (datetime.now(UTC) - moment.astimezone(UTC)).total_seconds() < seconds
 
 
 def _short(name: object, width: int = 34) -> str:
