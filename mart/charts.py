@@ -503,11 +503,16 @@ def generic_bar(frame: pd.DataFrame, title: str) -> go.Figure | None:
 # -- lineage -----------------------------------------------------------------------------
 
 
-def stagger_node_labels(figure: go.Figure) -> go.Figure:
+TEST_ID_PREFIXES = ("test.", "unit_test.")
+
+
+def stagger_node_labels(figure: go.Figure, label_tests: bool = True) -> go.Figure:
     """Put node labels above nodes in even layout columns and below in odd ones.
 
     Neighbouring columns often hold nodes on the same row; alternating the label side
     keeps long model names from running into each other when the chart is narrow.
+    ``label_tests=False`` leaves test nodes unlabelled (their names stay in the hover),
+    which keeps a graph with every test readable.
     """
     node_traces = [
         trace
@@ -517,6 +522,11 @@ def stagger_node_labels(figure: go.Figure) -> go.Figure:
     columns = sorted({round(float(x), 3) for trace in node_traces for x in trace.x})
     rank = {x: index for index, x in enumerate(columns)}
     for trace in node_traces:
+        if not label_tests and trace.customdata is not None and trace.text is not None:
+            trace.text = [
+                "" if str(node_id).startswith(TEST_ID_PREFIXES) else text
+                for node_id, text in zip(trace.customdata, trace.text, strict=True)
+            ]
         trace.textposition = [
             "top center" if rank[round(float(x), 3)] % 2 == 0 else "bottom center" for x in trace.x
         ]

@@ -281,8 +281,10 @@ def _page(build_id: int, db_path: Path) -> None:
     title = "TechMart mart lineage" + (
         f" — around {full.nodes[focus_node].label}" if focus_node else ""
     )
+    crowded = show_tests and len(graph.nodes) > 40
     figure = charts.stagger_node_labels(
-        lineage.to_plotly(graph, place, title=title, dark=_dark_theme(), selected=selected)
+        lineage.to_plotly(graph, place, title=title, dark=_dark_theme(), selected=selected),
+        label_tests=not crowded,
     )
     figure.update_layout(height=int(max(480, place.height * 80 + 200)))
     st.plotly_chart(
@@ -297,6 +299,7 @@ def _page(build_id: int, db_path: Path) -> None:
     st.caption(
         "Click a node to inspect it. Colour: last build status; outline: worst test. "
         "Large graph? Focus on a node or search."
+        + (" Test names are in the hover (too many to label)." if crowded else "")
     )
     st.divider()
     st.selectbox(

@@ -370,3 +370,17 @@ def test_stagger_node_labels() -> None:
     charts.stagger_node_labels(figure)
     assert list(figure.data[0].textposition) == ["top center", "bottom center", "top center"]
     assert figure.layout.yaxis.range[0] > 1.6
+
+
+def test_stagger_can_leave_tests_unlabelled() -> None:
+    figure = go.Figure(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 0],
+            mode="markers+text",
+            text=["stg_events", "not_null_x"],
+            customdata=["model.techmart.stg_events", "test.techmart.not_null_x"],
+        )
+    )
+    charts.stagger_node_labels(figure, label_tests=False)
+    assert list(figure.data[0].text) == ["stg_events", ""]
