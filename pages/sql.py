@@ -19,7 +19,11 @@ PICK_EXAMPLE = "— pick an example query —"
 
 
 def _csv(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
+    """The result as CSV, money-like columns written to the cent (212.50, not 212.5)."""
+    out = frame.copy()
+    for column in _money_columns(frame):
+        out[column] = frame[column].map(lambda value: "" if pd.isna(value) else f"{value:.2f}")
+    return out.to_csv(index=False).encode("utf-8")
 
 
 MONEY_WORDS = ("amount", "value", "revenue", "spend", "price", "total")
