@@ -154,6 +154,18 @@ def _upload_tab() -> None:
             source_name=uploaded.name,
         )
     st.markdown("**Validation report**")
+    if report.generated:
+        st.caption(
+            "Not in the file, so filled in: "
+            + "; ".join(
+                f"{name}: {common.escape_markdown(how)}" for name, how in report.generated.items()
+            )
+        )
+    if report.extra_columns:
+        st.caption(
+            "Kept as extra columns: "
+            + ", ".join(common.escape_markdown(name) for name in report.extra_columns)
+        )
     _show_report(report)
 
     left, right = st.columns([1, 2])
