@@ -1231,6 +1231,10 @@ class BuildManager:
             if record is None or record.status == RUNNING or record.files_pruned:
                 continue
             build_dir = record.build_dir
+            # The app may hold a cached read connection (mart.db) to this file.
+            from mart import db
+
+            db.close_path(build_dir / DB_FILE_NAME)
             for name in (DB_FILE_NAME, DB_FILE_NAME + ".wal"):
                 (build_dir / name).unlink(missing_ok=True)
             for name in ("target", "logs", ".docs"):

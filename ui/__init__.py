@@ -1,1 +1,1 @@
-"""Streamlit helpers shared by the pages (the only package besides pages/ that imports streamlit)."""
+"""Streamlit helpers the pages share (besides pages/, the only package that imports streamlit)."""

@@ -218,3 +218,10 @@ def escape_markdown(text: object) -> str:
     ``st.markdown``/``st.error`` text: it shows literally and never formats or links.
     """
     return "".join("\\" + char if char in _MARKDOWN_SPECIAL else char for char in str(text))
+
+
+def rebuild_vars() -> dict[str, Any]:
+    """The vars of the published build: a plain "Rebuild" keeps the thresholds and
+    as_of_date the mart is served with instead of silently resetting them."""
+    record = manager().published()
+    return dict(record.vars or {}) if record is not None else {}

@@ -97,7 +97,7 @@ def render() -> None:
 
 def _start_build() -> None:
     try:
-        build_id = common.manager().start_build(wait=False)
+        build_id = common.manager().start_build(vars=common.rebuild_vars(), wait=False)
         st.session_state[_NOTICE] = ("info", f"Build #{build_id} started.")
     except BuildBusyError as exc:
         st.session_state[_NOTICE] = ("warning", str(exc))
@@ -163,8 +163,9 @@ def _panel_body() -> None:
         disabled=running is not None,
         on_click=_start_build,
         use_container_width=True,
-        help="Build the mart from the current dataset versions; it is published only if "
-        "every error-severity test passes.",
+        help="Build the mart from the current dataset versions, with the published build's "
+        "vars (thresholds, as_of_date); it is published only if every error-severity test "
+        "passes.",
     )
     notice = st.session_state.pop(_NOTICE, None)
     if notice is not None:
