@@ -305,8 +305,19 @@ def generate(
     as_of: date = DEFAULT_AS_OF,
     days: int = DEFAULT_DAYS,
     message: str | None = None,
+    on_progress: Callable[[float, str], None] | None = None,
 ) -> dict[str, Version]:
-    """Generate data and save it as a new HEAD version of both datasets."""
+    """Generate data and save it as a new HEAD version of both datasets.
+
+    ``on_progress(fraction, step)`` is called as each step starts (generating, writing
+    transactions, writing events) and once more with 1.0 at the end.
+    """
+
+    def progress(fraction: float, step: str) -> None:
+        if on_progress is not None:
+            on_progress(fraction, step)
+
+    progress(0.0, "Generating customers, transactions and events")
     data = generate_data(customers, transactions, events, seed=seed, as_of=as_of, days=days)
     for name in ("transactions", "events"):
         head(ws, name)  # seed version 1 first, so undo goes back to the sample
@@ -350,8 +361,12 @@ def generate(
         "as_of": as_of.isoformat(),
         "days": days,
     }
+    # Writing costs about as much per record as generating; split the bar by rows.
+    total = max(1, n_tx + n_ev)
+    written = 0.5
     with connect() as con:
-        return {
+        progress(written, f"Writing {n_tx:,} transactions")
+        versions = {
             "transactions": create_version(
                 ws,
                 "transactions",
@@ -360,14 +375,17 @@ def generate(
                 kind="generate",
                 source="generator",
                 summary=summary,
-            ),
-            "events": create_version(
-                ws,
-                "events",
-                _writer(con, "gen_events", data.events, ev_select),
-                message=label,
-                kind="generate",
-                source="generator",
-                summary=summary,
-            ),
+            )
         }
+        progress(written + 0.5 * n_tx / total, f"Writing {n_ev:,} events")
+        versions["events"] = create_version(
+            ws,
+            "events",
+            _writer(con, "gen_events", data.events, ev_select),
+            message=label,
+            kind="generate",
+            source="generator",
+            summary=summary,
+        )
+    progress(1.0, "Done")
+    return versions

@@ -422,7 +422,10 @@ def _generate_tab() -> None:
     seed = cols[3].number_input("Seed", 0, 2**31 - 1, 42, key="gen_seed")
     if not st.button("Generate", type="primary", icon=":material/casino:", key="gen_go"):
         return
-    outcome: dict[str, Any] = {}
+    outcome: dict[str, Any] = {"progress": (0.0, "Starting")}
+
+    def report(fraction: float, step: str) -> None:
+        outcome["progress"] = (fraction, step)
 
     def work() -> None:
         try:
@@ -432,19 +435,19 @@ def _generate_tab() -> None:
                 transactions=int(transactions),
                 events=int(events),
                 seed=int(seed),
+                on_progress=report,
             )
         except Exception as exc:  # shown below, on the page's thread
             outcome["error"] = exc
 
-    # Rough cost on a laptop: ~1.5 µs per record plus a fixed second; the bar follows it.
-    expected = 1.0 + (int(transactions) + int(events)) * 1.5e-6
     bar = st.progress(0.0, text="Generating…")
     worker = threading.Thread(target=work, daemon=True)
     started = time.perf_counter()
     worker.start()
     while worker.is_alive():
         elapsed = time.perf_counter() - started
-        bar.progress(min(0.95, elapsed / expected), text=f"Generating… {elapsed:.0f} s")
+        fraction, step = outcome["progress"]
+        bar.progress(min(1.0, fraction), text=f"{step}… {elapsed:.0f} s")
         worker.join(0.2)
     if "error" in outcome:
         bar.empty()

@@ -201,3 +201,23 @@ def test_funnel_is_consistent_with_purchases(generated):
     assert (
         scalar(con, "select count(*) from e where type = 'page_view' and category is not null") == 0
     )
+
+
+def test_generate_reports_progress_in_order(workspace):
+    from mart.generate import generate
+    from mart.workspace import Workspace
+
+    steps: list[tuple[float, str]] = []
+    generate(
+        Workspace.from_env(workspace),
+        customers=50,
+        transactions=300,
+        events=900,
+        seed=3,
+        on_progress=lambda fraction, step: steps.append((fraction, step)),
+    )
+    fractions = [fraction for fraction, _ in steps]
+    assert fractions == sorted(fractions)
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert any("300 transactions" in step for _, step in steps)
+    assert any("900 events" in step for _, step in steps)
