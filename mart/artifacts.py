@@ -564,6 +564,26 @@ _SOURCE = re.compile(r"\{\{\s*source\(\s*(['\"])([^'\"]+)\1\s*,\s*(['\"])([^'\"]
 _JINJA = re.compile(r"\{\{|\{%|\{#")
 
 
+def _markdown_cell(text: str) -> str:
+    """One markdown table cell: whitespace collapsed, pipes escaped, never empty."""
+    return " ".join(str(text).split()).replace("|", "\\|") or " "
+
+
+def columns_markdown(columns: Sequence[Column]) -> str:
+    """Columns as a markdown table: name, type, description, tests with their status."""
+    marks = {"pass": "✓", "fail": "✗", "error": "✗", "warn": "!"}
+    lines = ["| column | type | description | tests |", "|---|---|---|---|"]
+    for column in columns:
+        tests = ", ".join(
+            f"{test.test_name} {marks.get(test.status or '', '·')}" for test in column.tests
+        )
+        lines.append(
+            f"| `{_markdown_cell(column.name)}` | {_markdown_cell(column.data_type or '')} | "
+            f"{_markdown_cell(column.description)} | {_markdown_cell(tests)} |"
+        )
+    return "\n".join(lines)
+
+
 def render_refs(sql: str, relations: Mapping[str, str]) -> str:
     """``sql`` with ``{{ ref('x') }}`` / ``{{ source('s', 't') }}`` replaced by relations.
 

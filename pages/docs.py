@@ -9,29 +9,10 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from mart import insights
-from mart.artifacts import LAYER_LABELS, BuildArtifacts, ModelDetails
+from mart.artifacts import LAYER_LABELS, BuildArtifacts, columns_markdown
 from ui.common import require_published, show_error
 
 VIEWS = ("Model docs", "dbt docs site")
-
-
-def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|") or " "
-
-
-def _columns_markdown(details: ModelDetails) -> str:
-    """The model's columns as a markdown table (descriptions wrap, markdown renders)."""
-    marks = {"pass": "✓", "fail": "✗", "error": "✗", "warn": "!"}
-    lines = ["| column | type | description | tests |", "|---|---|---|---|"]
-    for column in details.columns:
-        tests = ", ".join(
-            f"{test.test_name} {marks.get(test.status or '', '·')}" for test in column.tests
-        )
-        lines.append(
-            f"| `{_cell(column.name)}` | {_cell(column.data_type or '')} | "
-            f"{_cell(column.description)} | {_cell(tests)} |"
-        )
-    return "\n".join(lines)
 
 
 def _model_docs(artifacts: BuildArtifacts) -> None:
@@ -71,7 +52,7 @@ def _model_docs(artifacts: BuildArtifacts) -> None:
     st.markdown(" · ".join(facts))
     st.markdown(details.description or "_No description._")
     if details.columns:
-        st.markdown(_columns_markdown(details))
+        st.markdown(columns_markdown(details.columns))
     else:
         st.caption("No columns documented.")
     graph = artifacts.graph

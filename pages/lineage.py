@@ -14,7 +14,13 @@ from pathlib import Path
 import streamlit as st
 
 from mart import charts, insights, lineage
-from mart.artifacts import LAYER_LABELS, BuildArtifacts, LineageGraph, ModelDetails, Node
+from mart.artifacts import (
+    LAYER_LABELS,
+    BuildArtifacts,
+    LineageGraph,
+    Node,
+    columns_markdown,
+)
 from ui.common import cached, require_published, show_error
 
 WHOLE_GRAPH = ""
@@ -85,25 +91,6 @@ def _status_text(node: Node) -> str:
     return " · ".join(parts)
 
 
-def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|") or " "
-
-
-def _columns_markdown(details: ModelDetails) -> str:
-    """The model's columns as a markdown table (descriptions wrap, markdown renders)."""
-    marks = {"pass": "✓", "fail": "✗", "error": "✗", "warn": "!"}
-    lines = ["| column | type | description | tests |", "|---|---|---|---|"]
-    for column in details.columns:
-        tests = ", ".join(
-            f"{test.test_name} {marks.get(test.status or '', '·')}" for test in column.tests
-        )
-        lines.append(
-            f"| `{_cell(column.name)}` | {_cell(column.data_type or '')} | "
-            f"{_cell(column.description)} | {_cell(tests)} |"
-        )
-    return "\n".join(lines)
-
-
 def _inspector(artifacts: BuildArtifacts, node_id: str) -> None:
     graph = artifacts.graph
     node = graph.nodes[node_id]
@@ -148,7 +135,7 @@ def _inspector(artifacts: BuildArtifacts, node_id: str) -> None:
     tabs = st.tabs(["Columns", "SQL", "Compiled SQL", "Data preview"])
     with tabs[0]:
         if details and details.columns:
-            st.markdown(_columns_markdown(details))
+            st.markdown(columns_markdown(details.columns))
         elif test is not None:
             st.markdown(
                 f"Test **{test.test_name}** on `{test.model_name or '–'}`"

@@ -249,3 +249,16 @@ def test_load_time_is_reported(builds) -> None:
     print(
         f"parse {artifacts.load_ms:.1f} ms, counts {artifacts.count_ms:.1f} ms, {total_ms:.1f} ms"
     )
+
+
+
+def test_columns_markdown_escapes_and_marks_tests():
+    from mart.artifacts import Column, ColumnTest, columns_markdown
+
+    test = ColumnTest(unique_id="t", test_name="not_negative", args={}, status="fail")
+    column = Column(
+        name="amount", data_type="DECIMAL(18,2)", description="a | b\n  c", tests=(test,)
+    )
+    table = columns_markdown([column, Column(name="note", data_type=None)])
+    assert table.splitlines()[2] == "| `amount` | DECIMAL(18,2) | a \\| b c | not_negative ✗ |"
+    assert table.splitlines()[3] == "| `note` |   |   |   |"
