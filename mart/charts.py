@@ -9,6 +9,7 @@ points.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import pandas as pd
@@ -54,7 +55,23 @@ def _base(figure: go.Figure, title: str, x_title: str, y_title: str) -> go.Figur
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right"},
         hoverlabel={"namelength": -1},
     )
+    if y_title == "Customers":
+        _whole_number_axis(figure)
     return figure
+
+
+def _whole_number_axis(figure: go.Figure) -> None:
+    """Counts get whole-number ticks: no "2.5 customers" when the numbers are small."""
+    values: list[float] = []
+    for trace in figure.data:
+        ys = getattr(trace, "y", None)
+        if ys is None:
+            continue
+        values.extend(float(value) for value in ys if isinstance(value, numbers.Real))
+    top = max(values, default=0.0)
+    figure.update_yaxes(tickformat=",d", rangemode="tozero")
+    if top <= 10:
+        figure.update_yaxes(dtick=1)
 
 
 def colour_for(name: str, index: int) -> str:

@@ -24,6 +24,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from mart import db
+from mart.charts import SEGMENT_COLOURS
 
 #: Segments in display order (macros/segmentation.sql).
 SEGMENTS = ("High Value", "Medium Value", "Low Value")
@@ -333,7 +334,6 @@ def layers_figure(tables: pd.DataFrame | None = None, max_listed: int = 5) -> go
 
 def segments_figure(segments: dict[str, int]) -> go.Figure:
     """A horizontal bar of buyers per segment (High, Medium, Low value)."""
-    colors = {"High Value": "#2e9e6a", "Medium Value": "#5b8def", "Low Value": "#b0793b"}
     names = [name for name in SEGMENTS if name in segments] + [
         name for name in segments if name not in SEGMENTS
     ]
@@ -342,7 +342,7 @@ def segments_figure(segments: dict[str, int]) -> go.Figure:
             x=[segments[name] for name in names],
             y=names,
             orientation="h",
-            marker_color=[colors.get(name, "#999999") for name in names],
+            marker_color=[SEGMENT_COLOURS.get(name, "#999999") for name in names],
             text=[f"{segments[name]:,}" for name in names],
             textposition="auto",
             hovertemplate="%{y}: %{x:,} customers<extra></extra>",

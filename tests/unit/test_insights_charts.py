@@ -384,3 +384,25 @@ def test_stagger_can_leave_tests_unlabelled() -> None:
     )
     charts.stagger_node_labels(figure, label_tests=False)
     assert list(figure.data[0].text) == ["stg_events", ""]
+
+
+def test_small_counts_get_whole_number_ticks():
+    import numpy as np
+    import pandas as pd
+
+    from mart import charts
+
+    frame = pd.DataFrame(
+        {
+            "customer_segment": ["High Value", "Medium Value", "Low Value"],
+            "customer_count": np.array([1, 3, 0]),
+            "share_of_customers": [0.25, 0.75, 0.0],
+            "total_revenue": [500.0, 1135.48, 0.0],
+            "share_of_revenue": [0.31, 0.69, 0.0],
+        }
+    )
+    counts = charts.segment_bars(frame, "count")
+    assert counts.layout.yaxis.dtick == 1
+    assert counts.layout.yaxis.tickformat == ",d"
+    value = charts.segment_bars(frame, "value")
+    assert value.layout.yaxis.dtick is None  # money axes keep automatic ticks
