@@ -15,7 +15,7 @@ import streamlit as st
 
 from mart import charts, insights
 from mart.errors import BuildBusyError, MartError
-from ui.common import cached, manager, require_published, show_error
+from ui.common import cached, escape_markdown, manager, require_published, show_error
 
 MONEY = st.column_config.NumberColumn(format="$%,.2f")
 COUNT = st.column_config.NumberColumn(format="%,d")
@@ -219,7 +219,7 @@ def _drill_down() -> None:
     )
     matches: pd.DataFrame = cached(insights.search_customers, text.strip(), 50)
     if matches.empty:
-        st.info(f"No customer id contains “{text}”.")
+        st.info(f"No customer id contains “{escape_markdown(text)}”.")
         return
     labels = {row.customer_id: _customer_label(row) for row in matches.itertuples(index=False)}
     customer_id = st.selectbox(
@@ -239,10 +239,10 @@ def _drill_down() -> None:
         segment, "gray"
     )
     st.markdown(
-        f"#### {customer_id} :{colour}-badge[{segment}]  \n"
-        f"Favourite category **{profile.get('favorite_category') or '–'}** · recency "
-        f"**{profile.get('recency_status') or '–'}** · engagement "
-        f"**{profile.get('engagement_level') or '–'}** "
+        f"#### {escape_markdown(customer_id)} :{colour}-badge[{segment}]  \n"
+        f"Favourite category **{escape_markdown(profile.get('favorite_category') or '–')}** · "
+        f"recency **{escape_markdown(profile.get('recency_status') or '–')}** · engagement "
+        f"**{escape_markdown(profile.get('engagement_level') or '–')}** "
         f"({int(profile.get('session_count') or 0):,} sessions, "
         f"{int(profile.get('event_count') or 0):,} events)"
     )

@@ -543,6 +543,10 @@ def _history_tab() -> None:
 
     st.divider()
     st.subheader("Reset to the sample")
+    if st.session_state.pop("history_reset_done", False):
+        # untick the confirmation after a reset; a widget's value can only be set
+        # before the widget is created in the run
+        st.session_state["history_reset_confirm"] = False
     confirm = st.checkbox(
         "Replace both datasets with the bundled 8-transaction sample (a new version each; "
         "the history stays).",
@@ -559,7 +563,7 @@ def _history_tab() -> None:
         st.session_state["history_notice"] = "Reset: " + ", ".join(
             f"{v.label}" for v in versions.values()
         )
-        st.session_state["history_reset_confirm"] = False
+        st.session_state["history_reset_done"] = True
         st.rerun()
 
 

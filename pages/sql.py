@@ -13,7 +13,7 @@ import streamlit as st
 from mart import charts, insights, sandbox
 from mart.errors import MartError
 from mart.sandbox import QueryResult
-from ui.common import cached, require_published, show_error
+from ui.common import cached, escape_markdown, require_published, show_error
 
 PICK_EXAMPLE = "— pick an example query —"
 
@@ -102,6 +102,16 @@ def _analyses(db_path: str) -> None:
     _result(result, name, "analysis_result")
 
 
+def _show_sql_error(error: str) -> None:
+    """The refusal or DuckDB error, shown literally: its first line as the message, and
+    the rest (DuckDB's ``LINE 1: …`` with the ``^`` under the culprit) as code, so the
+    user's SQL is neither formatted as Markdown (``a*b*c``) nor misaligned."""
+    first, _, rest = error.partition("\n")
+    st.error(escape_markdown(first), icon=":material/block:")
+    if rest.strip():
+        st.code(rest.strip("\n"), language=None)
+
+
 def _use_example() -> None:
     title = st.session_state.get("sql_example")
     if title in sandbox.EXAMPLE_QUERIES:
@@ -136,7 +146,7 @@ def _console(db_path: str) -> None:
             st.session_state.pop("sql_result", None)
     error = st.session_state.get("sql_error")
     if error:
-        st.error(error, icon=":material/block:")
+        _show_sql_error(error)
     result = st.session_state.get("sql_result")
     if result is not None:
         _result(result, "query", "sql_result")

@@ -1,0 +1,131 @@
+"""Fixes from a review: data and user text shown literally, never as Markdown.
+
+One workspace: the sample plus two transactions whose customer id and category are
+Markdown (a link, bold, a colour directive), built and published once for the module.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mart import datasets
+from mart.builds import BuildManager
+from mart.workspace import Workspace
+from tests.app.conftest import app_test, stop_app_builds
+
+MARKDOWN_ROWS = (
+    "transaction_id,customer_id,transaction_date,amount,product_category\n"
+    "M1,**BOLD**,2024-01-21,10.00,:red[Boom]\n"
+    "M2,[x](http://e.vil),2024-01-22,11.00,Books\n"
+)
+
+
+@pytest.fixture(scope="module")
+def markdown_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    base = tmp_path_factory.mktemp("review_fixes")
+    root = base / "workspace"
+    root.mkdir()
+    previous = os.environ.get("MART_WORKSPACE")
+    os.environ["MART_WORKSPACE"] = str(root)
+    source = base / "markdown.csv"
+    source.write_text(MARKDOWN_ROWS, encoding="utf-8")
+    ws = Workspace(root)
+    datasets.load_file(ws, "transactions", source, mode="append")
+    manager = BuildManager(ws, prewarm_after_build=False)
+    record = manager.request_build(vars={"as_of_date": "2024-03-01"})
+    manager.shutdown()
+    assert record.status == "published", record.summary()
+    try:
+        yield root
+    finally:
+        stop_app_builds(root)
+        if previous is None:
+            os.environ.pop("MART_WORKSPACE", None)
+        else:
+            os.environ["MART_WORKSPACE"] = previous
+
+
+def open_page(page: str) -> AppTest:
+    at = app_test()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def markdown_sources(at: AppTest) -> str:
+    return "\n".join(str(element.value) for element in at.markdown)
+
+
+def test_drill_down_shows_a_markdown_customer_id_literally(markdown_workspace: Path) -> None:
+    at = open_page("pages/customers.py")
+    at.text_input(key="customer_search").set_value("e.vil").run()
+    assert not at.exception
+    assert at.selectbox(key="customer_pick").value == "[x](http://e.vil)"
+    sources = markdown_sources(at)
+    # the heading escapes the id: no link to http://e.vil
+    assert "[x](http://e.vil)" not in sources
+    assert r"\[x\]\(http\://e\.vil\)" in sources
+
+
+def test_drill_down_shows_markdown_category_and_bold_id_literally(
+    markdown_workspace: Path,
+) -> None:
+    at = open_page("pages/customers.py")
+    at.text_input(key="customer_search").set_value("BOLD").run()
+    assert not at.exception
+    assert at.selectbox(key="customer_pick").value == "**BOLD**"
+    sources = markdown_sources(at)
+    assert "#### **BOLD**" not in sources
+    assert r"\*\*BOLD\*\*" in sources
+    assert ":red[Boom]" not in sources
+    assert r"\:red\[Boom\]" in sources
+
+
+def test_no_match_message_shows_the_search_text_literally(markdown_workspace: Path) -> None:
+    at = open_page("pages/customers.py")
+    at.text_input(key="customer_search").set_value("**zz**").run()
+    assert not at.exception
+    infos = [str(element.value) for element in at.info]
+    assert any(r"\*\*zz\*\*" in text for text in infos), infos
+
+
+def test_sql_error_keeps_the_users_sql_literal_and_the_caret_aligned(
+    markdown_workspace: Path,
+) -> None:
+    at = open_page("pages/sql.py")
+    at.text_area(key="sql_text").set_value("select * fro fct_customer_metrics where a*b*c")
+    next(b for b in at.button if "Run query" in str(b.label)).click().run()
+    assert not at.exception
+    errors = [str(element.value) for element in at.error]
+    assert errors and "Parser Error" in errors[0], errors
+    # the LINE 1 / caret part is code (monospace, literal), not Markdown in the alert
+    assert "LINE 1" not in errors[0]
+    codes = [str(element.value) for element in at.code]
+    assert any("where a*b*c" in code and "^" in code for code in codes), codes
+
+
+def test_reset_to_the_sample_succeeds_and_unticks_the_confirmation(
+    markdown_workspace: Path,
+) -> None:
+    """Last in the module: it changes the datasets."""
+    at = app_test()
+    at.switch_page("pages/data.py")
+    at.session_state["data_tab"] = "History"
+    at.run()
+    assert not at.exception
+    at.checkbox(key="history_reset_confirm").check()
+    at.run()
+    at.button(key="history_reset").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [str(element.value) for element in at.error]
+    assert not [e for e in errors if "Something went wrong" in e], errors
+    assert any("Reset:" in str(element.value) for element in at.success)
+    assert at.checkbox(key="history_reset_confirm").value is False
+    assert datasets.head(Workspace(markdown_workspace), "transactions").row_count == 8
