@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mart import overview
+from mart import insights, overview
 from ui import common
 
 
@@ -38,7 +38,14 @@ def _kpi_tiles(kpis: overview.Kpis) -> None:
 
 def _segments(kpis: overview.Kpis) -> None:
     st.subheader("Segment split")
-    st.caption("Buying customers by lifetime value (High ≥ 500, Medium ≥ 200 by default).")
+    # the thresholds the published build used, not the project defaults: a class that
+    # rebuilt with other thresholds must not read "High ≥ 500" under a different split
+    thresholds = insights.thresholds_from_vars(common.rebuild_vars())
+    origin = "project defaults" if thresholds.is_default else "set for this build"
+    st.caption(
+        "Buying customers by lifetime value: "
+        f"{common.escape_markdown(thresholds.describe())} ({origin})."
+    )
     st.plotly_chart(
         overview.segments_figure(kpis.segments),
         config={"displayModeBar": False},

@@ -110,6 +110,27 @@ def test_sql_error_keeps_the_users_sql_literal_and_the_caret_aligned(
     assert any("where a*b*c" in code and "^" in code for code in codes), codes
 
 
+def test_overview_segment_caption_names_the_published_thresholds(
+    markdown_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ui import common
+
+    at = open_page("pages/overview.py")
+    captions = "\n".join(str(element.value) for element in at.caption)
+    assert "500\\.00" in captions and "project defaults" in captions, captions
+    # a published build with other thresholds: the caption says those, not 500/200
+    monkeypatch.setattr(
+        common,
+        "rebuild_vars",
+        lambda: {"high_value_threshold": 1000, "medium_value_threshold": 300},
+    )
+    at.run()
+    assert not at.exception
+    captions = "\n".join(str(element.value) for element in at.caption)
+    assert "1,000\\.00" in captions and "300\\.00" in captions, captions
+    assert "High ≥ 500" not in captions
+
+
 def test_reset_to_the_sample_succeeds_and_unticks_the_confirmation(
     markdown_workspace: Path,
 ) -> None:
