@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from typing import Any
 
 from mart.errors import InputError
@@ -31,6 +32,44 @@ def parse_var(text: str) -> tuple[str, Any]:
     except json.JSONDecodeError:
         value = raw
     return key, value
+
+
+def check_vars(variables: dict[str, Any]) -> None:
+    """Refuse (InputError, exit 1) vars the dbt project would refuse at compile time.
+
+    Without this, ``--var high_value_threshold=abc`` or ``--var as_of_date=2024-13-45``
+    started a build that failed in dbt's parse: exit 2 and a ``RuntimeError`` in the
+    summary for what is a typo. The rules are the project's (``macros/segmentation.sql``,
+    ``macros/as_of_date.sql``).
+    """
+    from mart import insights
+
+    if any(name in variables for name in insights.THRESHOLD_VARS):
+        defaults = insights.default_thresholds()
+        high = variables.get("high_value_threshold", defaults.high)
+        medium = variables.get("medium_value_threshold", defaults.medium)
+        if isinstance(high, bool) or isinstance(medium, bool):
+            raise InputError("Thresholds must be numbers in dollars, such as 500 or 199.99.")
+        try:
+            insights.validate_thresholds(high, medium)
+        except InputError as exc:
+            raise InputError(
+                f"{exc} (--var high_value_threshold={high}, medium_value_threshold={medium})"
+            ) from None
+    if "as_of_date" in variables:
+        raw = variables["as_of_date"]
+        text = "" if raw is None else str(raw).strip()
+        if text.lower() in ("", "none", "null", "today"):
+            return
+        try:
+            if len(text) != 10:
+                raise ValueError(text)
+            date.fromisoformat(text)
+        except ValueError:
+            raise InputError(
+                f"--var as_of_date must be a real date written YYYY-MM-DD (for example "
+                f"2024-03-01), got {text!r}."
+            ) from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -118,6 +157,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from mart.builds import CANCELLED, INTERRUPTED, PUBLISHED
 
     variables = dict(parse_var(item) for item in args.var)
+    check_vars(variables)
     manager = _manager(args, prewarm_after_build=False)
     record = manager.request_build(
         vars=variables,
