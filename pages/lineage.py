@@ -21,7 +21,7 @@ from mart.artifacts import (
     Node,
     columns_markdown,
 )
-from ui.common import cached, require_published, show_error
+from ui.common import cached, escape_markdown, require_published, show_error
 
 WHOLE_GRAPH = ""
 NODE_KEY = "lineage_node"
@@ -252,7 +252,10 @@ def _page(build_id: int, db_path: Path) -> None:
         search_text=search_text or None,
     )
     if not graph.nodes:
-        st.info(f"No node matches “{search_text}”. Clear the search to see the whole graph.")
+        st.info(
+            f"No node matches “{escape_markdown(search_text)}”. Clear the search to see the "
+            "whole graph."
+        )
         return
     inspect_options = _inspectable(full, show_tests=True)
     if st.session_state.get(NODE_KEY) not in inspect_options:

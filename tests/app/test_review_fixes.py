@@ -131,6 +131,16 @@ def test_overview_segment_caption_names_the_published_thresholds(
     assert "High ≥ 500" not in captions
 
 
+def test_lineage_no_match_message_shows_the_search_text_literally(
+    markdown_workspace: Path,
+) -> None:
+    at = open_page("pages/lineage.py")
+    at.text_input(key="lineage_search").set_value("*zz*").run()
+    assert not at.exception
+    infos = [str(element.value) for element in at.info]
+    assert any(r"\*zz\*" in text for text in infos), infos
+
+
 def test_reset_to_the_sample_succeeds_and_unticks_the_confirmation(
     markdown_workspace: Path,
 ) -> None:
