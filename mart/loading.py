@@ -801,6 +801,26 @@ def _check_default(
         )
 
 
+def _check_date_format(
+    con: duckdb.DuckDBPyConnection, date_format: str, report: ValidationReport
+) -> None:
+    """Refuse a date format DuckDB's strptime cannot use (``%Q``) with a sentence,
+    instead of the query error every date column would otherwise raise."""
+    try:
+        con.execute(f"select try_strptime('2024-01-15', {_sql_str(date_format)})").fetchall()
+    except duckdb.Error as exc:
+        reason = str(exc).split("\n")[0]
+        reason = re.sub(r"^[A-Za-z ]*Error: ", "", reason)
+        report.add_error(
+            Problem(
+                f"the date format {date_format!r} is not a valid strptime format ({reason}); "
+                "use codes such as %d/%m/%Y, %m/%d/%Y or %d.%m.%Y %H:%M",
+                field=None,
+            )
+        )
+        raise LoadRefusedError(report) from None
+
+
 def prepare_records(
     con: duckdb.DuckDBPyConnection,
     dataset: str,
@@ -829,6 +849,8 @@ def prepare_records(
                 f"{name!r} is not a field of {dataset}: fields are {', '.join(fields)}."
             )
     con.execute(_MACROS)
+    if date_format:
+        _check_date_format(con, date_format, report)
     for name, value in defaults.items():
         _check_default(dataset, name, value, date_format, con)
 
