@@ -118,7 +118,7 @@ def _use_example() -> None:
         st.session_state["sql_text"] = sandbox.EXAMPLE_QUERIES[title]
 
 
-def _console(db_path: str) -> None:
+def _console(db_path: str, build_id: int) -> None:
     st.subheader("SQL console")
     st.caption(
         "Read-only: one SELECT (or SHOW / DESCRIBE / EXPLAIN) at a time on the published "
@@ -140,6 +140,7 @@ def _console(db_path: str) -> None:
     if run:
         try:
             st.session_state["sql_result"] = sandbox.run_sql(db_path, sql)
+            st.session_state["sql_result_build"] = build_id
             st.session_state.pop("sql_error", None)
         except (MartError, ValueError) as error:
             st.session_state["sql_error"] = str(error)
@@ -149,6 +150,14 @@ def _console(db_path: str) -> None:
         _show_sql_error(error)
     result = st.session_state.get("sql_result")
     if result is not None:
+        result_build = st.session_state.get("sql_result_build")
+        if result_build is not None and result_build != build_id:
+            # a rebuild published since: never show the old mart's rows as current
+            st.info(
+                f"This result is from build #{result_build}; build #{build_id} is published "
+                "now. Run the query again to see the current mart.",
+                icon=":material/update:",
+            )
         _result(result, "query", "sql_result")
     with st.expander("Tables and views in the mart"):
         relations = cached(sandbox.list_relations)
@@ -169,10 +178,10 @@ def _console(db_path: str) -> None:
 
 
 st.title("SQL & analyses")
-_, published_db = require_published()
+published_id, published_db = require_published()
 try:
     _analyses(str(published_db))
     st.divider()
-    _console(str(published_db))
+    _console(str(published_db), int(published_id))
 except Exception as error:  # noqa: BLE001 - a demo page never shows a traceback
     show_error(error)

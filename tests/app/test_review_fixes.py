@@ -141,6 +141,27 @@ def test_lineage_no_match_message_shows_the_search_text_literally(
     assert any(r"\*zz\*" in text for text in infos), infos
 
 
+def test_sql_console_says_when_its_result_is_from_an_older_build(
+    markdown_workspace: Path,
+) -> None:
+    at = open_page("pages/sql.py")
+    at.text_area(key="sql_text").set_value("select count(*) as n from fct_transactions")
+    next(b for b in at.button if "Run query" in str(b.label)).click().run()
+    assert not at.exception
+    assert not [i for i in at.info if "Run the query again" in str(i.value)]
+    manager = BuildManager(Workspace(markdown_workspace), prewarm_after_build=False)
+    record = manager.request_build(vars={"as_of_date": "2024-03-01"})
+    manager.shutdown()
+    assert record.status == "published", record.summary()
+    at.run()
+    assert not at.exception
+    infos = [str(i.value) for i in at.info]
+    assert any(
+        f"build #{record.build_id} is published now" in text and "Run the query again" in text
+        for text in infos
+    ), infos
+
+
 def test_reset_to_the_sample_succeeds_and_unticks_the_confirmation(
     markdown_workspace: Path,
 ) -> None:
