@@ -206,6 +206,12 @@ def _top_customers() -> None:
     )
 
 
+def _count(value: Any, noun: str) -> str:
+    """``1 session``, ``3 sessions``, ``0 sessions``."""
+    number = int(value or 0)
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def _customer_label(row: pd.Series) -> str:
     return f"{row.customer_id} · {row.customer_segment} · ${row.lifetime_value:,.2f}"
 
@@ -243,8 +249,8 @@ def _drill_down() -> None:
         f"Favourite category **{escape_markdown(profile.get('favorite_category') or '–')}** · "
         f"recency **{escape_markdown(profile.get('recency_status') or '–')}** · engagement "
         f"**{escape_markdown(profile.get('engagement_level') or '–')}** "
-        f"({int(profile.get('session_count') or 0):,} sessions, "
-        f"{int(profile.get('event_count') or 0):,} events)"
+        f"({_count(profile.get('session_count'), 'session')}, "
+        f"{_count(profile.get('event_count'), 'event')})"
     )
     tiles = st.columns(4)
     tiles[0].metric("Lifetime value", _money(profile.get("lifetime_value")))

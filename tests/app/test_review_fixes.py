@@ -162,6 +162,14 @@ def test_sql_console_says_when_its_result_is_from_an_older_build(
     ), infos
 
 
+def test_drill_down_counts_one_session_in_the_singular(markdown_workspace: Path) -> None:
+    at = open_page("pages/customers.py")
+    at.text_input(key="customer_search").set_value("C004").run()
+    assert not at.exception
+    sources = markdown_sources(at)
+    assert "(1 session, 3 events)" in sources, sources
+
+
 def test_reset_to_the_sample_succeeds_and_unticks_the_confirmation(
     markdown_workspace: Path,
 ) -> None:
