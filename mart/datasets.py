@@ -51,6 +51,7 @@ from mart.loading import (
     ID_PREFIX,
     TIME_FIELD,
     LoadRefusedError,
+    Problem,
     ValidationReport,
     check_dataset,
     connect,
@@ -575,6 +576,7 @@ def load_file(
         )
         if mode == "append":
             base_path = version_path(ws, dataset, base.id)
+            _warn_ids_already_in(con, report, dataset, base, base_path)
             query = (
                 f"select record_number, raw_data from read_parquet({_sql_path(base_path)}) "
                 f"union all select (select coalesce(max(record_number), 0) from "
@@ -604,6 +606,35 @@ def load_file(
             summary=summary,
         )
     return LoadResult(version=version, report=report)
+
+
+def _warn_ids_already_in(
+    con: Any, report: ValidationReport, dataset: str, base: Version, base_path: Path
+) -> None:
+    """Appending rows whose id is already in HEAD is let in (the unique test catches it),
+    but the report says so, as it does for duplicates inside the file."""
+    id_field = ID_FIELD[dataset]
+    key = f"json_extract_string(raw_data, '$.{id_field}')"
+    overlap = (
+        f"select _row, {key} as id from records where {key} in "
+        f"(select {key} from read_parquet({_sql_path(base_path)}) where {key} is not null)"
+    )
+    total = con.execute(f"select count(*) from ({overlap})").fetchone()[0]
+    if not total:
+        return
+    for row, value in con.execute(f"{overlap} order by _row limit 5").fetchall():
+        report.add_warning(
+            Problem(
+                f"{id_field} is already in {base.label}: appending makes it a duplicate",
+                row=int(row),
+                field=id_field,
+                value=str(value),
+            ),
+            "ids already in the dataset",
+            0,
+        )
+    report.warning_count += int(total)
+    report.warning_summary["ids already in the dataset"] = int(total)
 
 
 # --------------------------------------------------------------------------- reading

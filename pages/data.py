@@ -209,6 +209,13 @@ def _upload_tab() -> None:
             f"{common.escape_markdown(version.message)}.",
             icon=":material/check_circle:",
         )
+        appended_again = result.report.warning_summary.get("ids already in the dataset", 0)
+        if appended_again:
+            st.warning(
+                f"{appended_again:,} appended rows have an id that was already in the dataset. "
+                "They were let in: the next build's unique test will name them, and undo "
+                "removes this version."
+            )
         _rebuild_hint()
 
 

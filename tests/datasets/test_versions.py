@@ -385,3 +385,24 @@ def test_unknown_dataset_and_version(ws):
         datasets.head(ws, "orders")
     with pytest.raises(NotFoundError):
         datasets.read_records(ws, "events", 5)
+
+
+def test_appending_ids_already_in_head_is_let_in_with_a_warning(workspace, tmp_path):
+    from mart import datasets
+    from mart.workspace import Workspace
+
+    ws = Workspace.from_env(workspace)
+    csv = tmp_path / "again.csv"
+    csv.write_text(
+        "transaction_id,customer_id,transaction_date,amount\n"
+        "T001,C001,2024-01-15,150.00\n"
+        "T100,C009,2024-02-01,10.00\n"
+    )
+    result = datasets.load_file(ws, "transactions", csv, mode="append")
+    assert result.version.row_count == 10  # let in: the dbt unique test names it
+    assert result.report.warning_summary["ids already in the dataset"] == 1
+    [warning] = [w for w in result.report.warnings if w.value == "T001"]
+    assert warning.row == 1 and "transactions v1" in warning.problem
+
+    replaced = datasets.load_file(ws, "transactions", csv, mode="replace")
+    assert "ids already in the dataset" not in replaced.report.warning_summary
