@@ -39,14 +39,23 @@ def _start_rebuild() -> None:
 # -- Upload ----------------------------------------------------------------------------------
 
 
+def _where(problem: loading.Problem) -> str:
+    """"line 7" (CSV syntax), "row 3" (a record), or "whole file" for file-level problems."""
+    if problem.line is not None:
+        return f"line {problem.line}"
+    if problem.row is not None:
+        return f"row {problem.row}"
+    return "whole file"
+
+
 def _report_frame(problems: list[loading.Problem]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "row": problem.line if problem.line is not None else problem.row,
+                "row": _where(problem),
                 "column": problem.column or problem.field or "",
                 "problem": problem.problem,
-                "value": problem.value,
+                "value": "" if problem.value is None else str(problem.value),
             }
             for problem in problems
         ],

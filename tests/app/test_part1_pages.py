@@ -111,6 +111,21 @@ def test_an_unreadable_upload_is_refused_with_a_sentence(
     assert datasets.head(Workspace(workspace), "transactions").id == 1
 
 
+def test_file_level_problems_say_whole_file_not_none(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MART_AUTOBUILD", "0")
+    at = app_test()
+    at.run()
+    run_page(at, "pages/data.py", "Upload")
+    at.file_uploader(key="upload_file").set_value(("empty.csv", b"", "text/csv"))
+    at.run()
+    assert_clean(at)
+    [problems] = [frame.value for frame in at.dataframe if "problem" in frame.value.columns]
+    assert list(problems["row"]) == ["whole file"]
+    assert "None" not in problems.astype(str).to_numpy().ravel().tolist()
+
+
 # -- a built workspace (module-scoped; tests run in order) ---------------------------------------
 
 
