@@ -7,13 +7,9 @@ with live progress). Pages hold no SQL and no business logic; they call ``mart/`
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from ui import sidebar
-
-ROOT = Path(__file__).resolve().parent
 
 st.set_page_config(
     page_title="TechMart Mart Explorer",
@@ -37,8 +33,6 @@ PAGES: list[tuple[str, str, str, str]] = [
 def _pages() -> list[st.Page]:
     pages = []
     for path, title, icon, url_path in PAGES:
-        if not (ROOT / path).exists():
-            continue  # a page another change has not landed yet: the frame still runs
         if not url_path:
             pages.append(st.Page(path, title=title, icon=icon, default=True))
         else:

@@ -70,6 +70,11 @@ def tests_line(tests: dict[str, int]) -> str:
     return " · ".join(parts)
 
 
+def _failed_count(record: Any) -> int:
+    """Failing or erroring tests of a build (non-zero only for a build published anyway)."""
+    return int(record.tests.get("fail", 0)) + int(record.tests.get("error", 0))
+
+
 def state_key() -> tuple[Any, ...]:
     """What, when it changes, should refresh every page: published id, latest build, status."""
     manager = common.manager()
@@ -146,6 +151,12 @@ def _panel_body() -> None:
         st.warning(
             f"Build #{latest.build_id} published with {latest.tests['warn']} warning(s); "
             "see Build & Tests.",
+            icon=":material/warning:",
+        )
+    elif latest is not None and latest.status == "published" and _failed_count(latest):
+        st.warning(
+            f"Build #{latest.build_id} was published anyway with {_failed_count(latest)} "
+            "failing test(s); see Build & Tests.",
             icon=":material/warning:",
         )
     elif latest is not None and latest.status == "published" and _recent(latest.finished_at):

@@ -213,6 +213,9 @@ def test_break_it_scenario_fails_the_build_and_build_page_shows_the_test(
     at.run()
     assert_clean(at)
     assert app_manager(built_workspace).published().build_id == failed.build_id
+    sidebar = texts(at)
+    assert "all tests passed" not in sidebar
+    assert f"Build #{failed.build_id} was published anyway with" in sidebar
 
     # Undo repairs the data (a new HEAD back at the parent version).
     run_page(at, "pages/data.py", "History")
