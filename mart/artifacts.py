@@ -251,7 +251,10 @@ class TestResult:
     message: str | None
     compiled_sql: str | None
     severity: str
-    stored_failures_relation: str | None  # "schema.table" holding the failing rows
+    # "schema.table" holding the failing rows; None when none are stored: the test does
+    # not store failures, or it found no failing rows (the project's test
+    # materialization writes the relation only for a test that found some).
+    stored_failures_relation: str | None
     execution_time: float | None
     depends_on: tuple[str, ...]
     description: str = ""
@@ -517,9 +520,10 @@ def failing_rows(
 
     ``test`` is a :class:`TestResult` (or a test's unique id/name with ``artifacts``).
     The rows live in the view dbt stored (``store_failures_as: view``); they are read on
-    a read-only connection that is closed before returning. A test that passed returns
-    an empty frame. Raises InputError for a unit test or a test without stored
-    failures, NotFoundError when the relation is not in the file.
+    a read-only connection that is closed before returning. A test that found no
+    failing rows returns an empty frame (no relation is stored for it). Raises
+    InputError for a unit test or a failed test whose rows are not stored,
+    NotFoundError when the relation is not in the file.
     """
     from mart.db import connect_readonly
 
@@ -535,6 +539,8 @@ def failing_rows(
             "not stored in the mart."
         )
     if not test.stored_failures_relation:
+        if test.status in {"pass", "success"} or test.failures == 0:
+            return pd.DataFrame()
         raise InputError(
             f"The failing rows of {test.name} are not stored: the test does not set store_failures."
         )
@@ -905,7 +911,7 @@ def _test_result(
         model_id: str | None = depends[0] if depends else None
         column = None
         args: dict[str, Any] = {}
-        relation = None
+        stores = False
     else:
         metadata = raw.get("test_metadata") or {}
         kind = "generic" if metadata else "singular"
@@ -922,11 +928,14 @@ def _test_result(
         if not model_id and kind == "generic" and len(depends) == 1:
             model_id = depends[0]
         column = raw.get("column_name")
-        relation = _relation(raw) if config.get("store_failures") else None
+        stores = bool(config.get("store_failures"))
     compiled = raw.get("compiled_code") or result.get("compiled_code")
     if not compiled and kind != "unit":
         compiled = _compiled_file(target, raw)
     failures = result.get("failures")
+    relation = None
+    if stores and status and isinstance(failures, int) and failures > 0:
+        relation = _relation(raw)
     model_name = raw_nodes[model_id].get("name") if model_id in raw_nodes else None
     if model_id and model_id.startswith("source."):
         model_name = ".".join(model_id.split(".")[-2:])

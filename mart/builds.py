@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import itertools
 import json
 import os
@@ -43,7 +44,14 @@ from pathlib import Path
 from typing import Any
 
 from mart.errors import BuildBusyError, InputError, MartError, NotFoundError
-from mart.worker import DB_FILE_NAME, EventLog, now_iso, read_events, vars_key
+from mart.worker import (
+    DB_FILE_NAME,
+    EventLog,
+    now_iso,
+    project_fingerprint,
+    read_events,
+    vars_key,
+)
 from mart.workspace import (
     DBT_PROJECT_DIR,
     PROJECT_ROOT,
@@ -118,6 +126,12 @@ class BuildRecord:
     worker_pid: int | None = None
     files_pruned: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    # Whether the dbt unit tests ran: {"key": project+vars hash, "ran": bool,
+    # "passed": bool|None, "count": n, "passed_in_build": N (when not re-run)}.
+    unit_tests: dict[str, Any] = field(default_factory=dict)
+    # Bronze rows per table, and the tables kept from the copied file because they
+    # already held these dataset versions: {"rows": {...}, "reused": [...]}.
+    bronze: dict[str, Any] = field(default_factory=dict)
     # Filled in when read, not stored:
     is_current: bool = False
     docs_ready: bool = False
@@ -148,6 +162,16 @@ class BuildRecord:
     @property
     def finished(self) -> bool:
         return self.status != RUNNING
+
+    def unit_tests_note(self) -> str | None:
+        """A sentence when this build did not re-run the unit tests, saying where they passed."""
+        done = self.unit_tests or {}
+        if done.get("ran") or not done.get("passed_in_build"):
+            return None
+        return (
+            f"Unit tests not re-run: they passed in build {done['passed_in_build']} on the "
+            "same project files and vars, and they test the SQL, not the data."
+        )
 
     def summary(self) -> str:
         """One line for people: ``build 3 published in 0.91 s — tests 31 pass, 0 fail``."""
@@ -294,6 +318,7 @@ class WorkerProcess:
         variables: dict[str, Any],
         python: str,
         parse: bool = True,
+        warmup_build: bool = False,
     ) -> None:
         self.project_dir = project_dir
         self.profiles_dir = profiles_dir
@@ -323,6 +348,8 @@ class WorkerProcess:
         ]
         if not parse:
             args.append("--no-parse")
+        elif warmup_build:
+            args.append("--warmup-build")
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(
                 args,
@@ -403,6 +430,27 @@ class WorkerProcess:
 
 
 # -- dataset inputs ------------------------------------------------------------------------
+
+
+# Below this many bronze rows a build is bound by dbt's per-node Python, which holds
+# the GIL: one dbt thread is fastest (more threads only queue on the GIL and add
+# ~5 ms switch waits to every DuckDB call). Above it, SQL dominates and DuckDB
+# releases the GIL, so the profile's threads let independent nodes overlap.
+SMALL_BUILD_ROWS = 200_000
+
+
+def unit_tests_key(project_dir: Path, profiles_dir: Path, variables: dict[str, Any]) -> str:
+    """What a unit test's outcome depends on: every project file and the vars."""
+    digest = hashlib.sha256(project_fingerprint(project_dir, profiles_dir).encode())
+    digest.update(vars_key(variables).encode())
+    return digest.hexdigest()[:32]
+
+
+def _auto_threads(inputs: list[DatasetInput]) -> int | None:
+    """dbt threads for a build of ``inputs``: 1 when small, else the profile's."""
+    rows = sum(int(item.rows or 0) for item in inputs)
+    unknown = any(item.rows is None for item in inputs)
+    return 1 if rows < SMALL_BUILD_ROWS and not unknown else None
 
 
 def head_inputs(ws: Workspace) -> list[DatasetInput]:
@@ -516,17 +564,24 @@ class BuildManager:
         prewarm_after_build: bool = True,
         python: str | None = None,
         threads: int | None = None,
-        log_level_file: str | None = "info",
+        log_level_file: str | None = "none",
         docs: bool = True,
+        warmup_build: bool | None = None,
     ) -> None:
         """``keep``: how many recent builds keep their files (the published one always).
 
         ``inputs`` resolves the dataset versions to load (default: each dataset's HEAD).
         ``prewarm_after_build``: warm the next worker as soon as a build ends (the app
-        wants it; a one-shot CLI process does not). ``threads`` overrides the profile's
-        dbt threads; ``log_level_file`` dbt's log file level (default info: the debug
-        level writes every SQL statement and costs ~15% of a sample build).
+        wants it; a one-shot CLI process does not). ``threads`` overrides dbt's
+        threads (default: 1 for a small build, else the profile's).
+        ``log_level_file``: dbt's log file level. The default, none, writes no
+        ``logs/dbt.log``: progress and results are in ``events.jsonl`` and the build
+        record, and dbt formats every event for a file logger even when its level
+        drops the line (~15% of a sample build). Pass "debug" to get the file.
         ``docs``: generate static docs for each published build (in the background).
+        ``warmup_build``: a warm worker also runs one throwaway build on empty tables
+        before it reports ready, so the click gets a process's faster second build
+        (default: on, unless the environment sets ``MART_WARMUP_BUILD=0``).
         """
         self.ws = ws or Workspace.from_env()
         self.project_dir = Path(project_dir or DBT_PROJECT_DIR).resolve()
@@ -538,6 +593,9 @@ class BuildManager:
         self.threads = threads
         self.log_level_file = log_level_file
         self.docs = docs
+        if warmup_build is None:
+            warmup_build = os.environ.get("MART_WARMUP_BUILD", "1").strip() not in {"0", ""}
+        self.warmup_build = warmup_build
         self.host = socket.gethostname()
         self._state = threading.RLock()
         self._active: dict[int, _ActiveBuild] = {}
@@ -568,7 +626,7 @@ class BuildManager:
             if vars is None:
                 last = self._latest_record()
                 vars = last.vars if last else {}
-            self._warm = self._spawn_worker({**ENGINE_VARS, **vars})
+            self._warm = self._spawn_worker({**ENGINE_VARS, **vars}, warmup_build=self.warmup_build)
 
     def wait_warm(self, timeout: float = 60.0) -> bool:
         """Block until the warm worker is ready (for benchmarks and tests)."""
@@ -587,9 +645,19 @@ class BuildManager:
             worker.dispose_log(None)
             shutil.rmtree(worker.work_dir, ignore_errors=True)
 
-    def _spawn_worker(self, variables: dict[str, Any], parse: bool = True) -> WorkerProcess:
+    def _spawn_worker(
+        self, variables: dict[str, Any], parse: bool = True, warmup_build: bool = False
+    ) -> WorkerProcess:
+        # Only a worker warmed ahead of a click does the warm-up build: one spawned
+        # for a build already requested goes straight to it.
         return WorkerProcess(
-            self.ws, self.project_dir, self.profiles_dir, variables, self.python, parse=parse
+            self.ws,
+            self.project_dir,
+            self.profiles_dir,
+            variables,
+            self.python,
+            parse=parse,
+            warmup_build=warmup_build,
         )
 
     def _take_worker(self, run_vars: dict[str, Any]) -> WorkerProcess:
@@ -615,8 +683,16 @@ class BuildManager:
         publish_on_test_failure: bool = False,
         wait: bool = True,
         on_event: EventCallback | None = None,
+        unit_tests: bool | None = None,
     ) -> int:
         """Start a build in the background and return its id.
+
+        ``unit_tests``: True runs dbt's unit tests, False leaves them out, None (the
+        default) runs them unless an earlier build of this workspace ran them, all
+        passing, on the same project files and vars. Unit tests check the models'
+        SQL against fixed fixture rows, not the data, so their outcome depends only on
+        the project and the vars (dbt recommends not re-running them in production
+        builds); the record's ``unit_tests`` says which build they passed in.
 
         With ``wait`` it first waits for any other build to finish (``on_event`` gets
         a ``{"type": "waiting", "holder": …, "message": …}`` event saying whose);
@@ -683,6 +759,11 @@ class BuildManager:
             )
             if published is not None:
                 record.timings["based_on_build"] = published.build_id
+            key = unit_tests_key(self.project_dir, self.profiles_dir, {**ENGINE_VARS, **user_vars})
+            passed_in = None if unit_tests else self._unit_tests_passed_in(key)
+            record.unit_tests = {"key": key, "ran": unit_tests is not False and passed_in is None}
+            if passed_in is not None:
+                record.unit_tests["passed_in_build"] = passed_in
             self._save(record)
             log = EventLog(build_dir / "events.jsonl", build_id)
             first = log.append(
@@ -720,13 +801,14 @@ class BuildManager:
         publish_on_test_failure: bool = False,
         wait: bool = True,
         on_event: EventCallback | None = None,
+        unit_tests: bool | None = None,
     ) -> BuildRecord:
         """Run a build to the end and return its record (see :meth:`start_build`).
 
         The record's status is ``published``, ``failed`` (``failure`` says whether
         tests failed or dbt did), ``cancelled`` or ``interrupted``.
         """
-        build_id = self.start_build(vars, publish_on_test_failure, wait, on_event)
+        build_id = self.start_build(vars, publish_on_test_failure, wait, on_event, unit_tests)
         self.wait(build_id)
         return self.get(build_id)
 
@@ -810,7 +892,8 @@ class BuildManager:
             "profiles_dir": str(self.profiles_dir),
             "publish_on_test_failure": active.record.publish_on_test_failure,
             "docs": self.docs,
-            "threads": self.threads,
+            "threads": self.threads or _auto_threads(active.inputs),
+            "skip_unit_tests": not active.record.unit_tests.get("ran", True),
             "log_level_file": self.log_level_file,
         }
 
@@ -853,6 +936,17 @@ class BuildManager:
             record.timings.update(
                 {key: round(value, 4) for key, value in (result.get("timings") or {}).items()}
             )
+            if result.get("bronze_rows") is not None:
+                record.bronze = {
+                    "rows": result.get("bronze_rows") or {},
+                    "reused": result.get("bronze_reused") or [],
+                }
+            if record.unit_tests.get("ran"):
+                units = [node for node in record.nodes if node.get("resource_type") == "unit_test"]
+                record.unit_tests["count"] = len(units)
+                record.unit_tests["passed"] = bool(units) and all(
+                    node.get("status") == "pass" for node in units
+                )
             if not result.get("ok") or result.get("errored_nodes"):
                 record.status, record.failure = FAILED, "error"
                 record.error = result.get("error") or "dbt build failed"
@@ -982,6 +1076,14 @@ class BuildManager:
         self._reap_later(worker, record.build_dir)
 
     # -- reading state -----------------------------------------------------------------
+
+    def _unit_tests_passed_in(self, key: str) -> int | None:
+        """The latest build whose unit tests ran and all passed with ``key``, if any."""
+        for record in reversed(self.history()):
+            done = record.unit_tests
+            if done.get("key") == key and done.get("ran") and done.get("passed"):
+                return record.build_id
+        return None
 
     def _load(self, build_id: int) -> BuildRecord | None:
         data = read_json(self._record_path(build_id))

@@ -99,6 +99,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="exit 2 at once if another build is running instead of waiting for it",
     )
+    build.add_argument(
+        "--unit-tests",
+        action="store_true",
+        help=(
+            "run dbt's unit tests even when an earlier build already passed them on the "
+            "same project files and vars (by default they are not re-run then)"
+        ),
+    )
     build.set_defaults(func=cmd_build)
 
     status = subparsers.add_parser(
@@ -164,8 +172,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         publish_on_test_failure=args.publish_on_test_failure,
         wait=not args.no_wait,
         on_event=_Progress(),
+        unit_tests=True if args.unit_tests else None,
     )
     print(record.summary())
+    note = record.unit_tests_note()
+    if note:
+        print(note, file=sys.stderr)
     for test in record.failing_tests:
         print(
             f"  {test['status'].upper():<5} {test['name']}"

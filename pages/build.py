@@ -50,6 +50,9 @@ def _summary(record: BuildRecord) -> None:
         line += f" · took {record.duration_s:.1f} s"
     line += f" · tests {sidebar.tests_line(record.tests)}"
     st.markdown(line)
+    note = record.unit_tests_note()
+    if note:
+        st.caption(note)
     if record.error and status != "running":
         error = common.escape_markdown(record.error)
         if status == "failed":

@@ -40,7 +40,7 @@ def _start_rebuild() -> None:
 
 
 def _where(problem: loading.Problem) -> str:
-    """"line 7" (CSV syntax), "row 3" (a record), or "whole file" for file-level problems."""
+    """ "line 7" (CSV syntax), "row 3" (a record), or "whole file" for file-level problems."""
     if problem.line is not None:
         return f"line {problem.line}"
     if problem.row is not None:
