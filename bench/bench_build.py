@@ -182,8 +182,9 @@ def bench_big(root: Path, transactions: int) -> dict[str, float]:
 
     ws = Workspace.from_env(root / "big")
     started = time.perf_counter()
-    generate(ws, customers=max(100, transactions // 10), transactions=transactions,
-             events=transactions)
+    generate(
+        ws, customers=max(100, transactions // 10), transactions=transactions, events=transactions
+    )
     print(f"  generated {transactions} transactions in {time.perf_counter() - started:.1f} s")
     manager = BuildManager(ws, docs=False)
     manager.prewarm()
