@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,60 @@ def kpis(db_path: Path_) -> Kpis:
         transactions=int(totals["transactions"]),
         segments=split,
     )
+
+
+#: Data ending more than this many days before the as-of date reads as all-churned
+#: (the recency statuses of macros and dim_customers count 90 days as active).
+STALE_AFTER_DAYS = 90
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """The as-of date a build used, and how it relates to the data's last activity."""
+
+    as_of_date: date | None
+    last_activity: date | None  # the latest transaction or event date in the mart
+
+    @property
+    def gap_days(self) -> int | None:
+        """Days from the last activity to the as-of date (None without data)."""
+        if self.as_of_date is None or self.last_activity is None:
+            return None
+        return (self.as_of_date - self.last_activity).days
+
+    @property
+    def stale(self) -> bool:
+        """Whether the data ends so long before the as-of date that everyone looks churned."""
+        gap = self.gap_days
+        return gap is not None and gap > STALE_AFTER_DAYS
+
+    @property
+    def suggested(self) -> date | None:
+        """An as-of date that fits the data: the day after its last activity."""
+        return self.last_activity + timedelta(days=1) if self.last_activity else None
+
+
+def as_of_status(db_path: Path_) -> AsOf:
+    """The build's as-of date and the data's last activity (transactions and events)."""
+    row = db.query_df(
+        db_path,
+        """
+        select
+            (select cast(max(as_of_date) as date) from main.fct_retention_summary)
+                as as_of_date,
+            greatest(
+                (select max(transaction_date) from main.fct_transactions),
+                (select cast(max(event_at) as date) from main.stg_events)
+            ) as last_activity
+        """,
+    ).iloc[0]
+
+    def as_date(value: Any) -> date | None:
+        if value is None or pd.isna(value):
+            return None
+        return pd.Timestamp(value).date()
+
+    return AsOf(as_of_date=as_date(row["as_of_date"]), last_activity=as_date(row["last_activity"]))
 
 
 _CUSTOMERS_SQL = """

@@ -1,0 +1,65 @@
+"""Overview's as-of date: stale data is called out, and one click rebuilds as of its end.
+
+The bundled sample ends in February 2024. Built with no as_of_date (the run date is
+"today"), every customer is churned; the Overview says so and offers a rebuild as of
+the day after the data's last activity, which then publishes with that var.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mart import overview
+from mart.builds import BuildManager
+from mart.workspace import Workspace
+from tests.app.conftest import app_manager, app_test, wait_for_builds
+
+
+def _overview(built_workspace: Path):  # noqa: ANN202
+    at = app_test()
+    at.switch_page("pages/overview.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_stale_data_warning_and_rebuild_as_of_its_end(built_workspace: Path) -> None:
+    manager = BuildManager(Workspace(built_workspace), prewarm_after_build=False)
+    published = manager.published()
+    assert published is not None and "as_of_date" not in published.vars
+    status = overview.as_of_status(published.db_path)
+    assert status.stale and status.last_activity is not None
+    suggested = status.suggested
+    assert suggested is not None and suggested.isoformat() == "2024-02-26"
+
+    at = _overview(built_workspace)
+    warnings = " ".join(str(item.value) for item in at.warning)
+    assert f"The data ends on {status.last_activity}" in warnings
+    assert "every customer counts as churned" in warnings
+    captions = " ".join(str(item.value) for item in at.caption)
+    assert "the as_of_date var is not set" in captions
+
+    button = at.button(key="overview_as_of_suggested")
+    assert button.label == f"Rebuild as of {suggested}"
+    button.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("started with the as-of date 2024-02-26" in str(i.value) for i in at.info)
+    wait_for_builds(built_workspace)
+
+    rebuilt = app_manager(built_workspace).published()
+    assert rebuilt is not None and rebuilt.build_id > published.build_id
+    assert rebuilt.vars.get("as_of_date") == "2024-02-26"
+    after = overview.as_of_status(rebuilt.db_path)
+    assert after.as_of_date == suggested and not after.stale
+
+    at = _overview(built_workspace)
+    assert not [w for w in at.warning if "data ends on" in str(w.value)]
+    captions = " ".join(str(item.value) for item in at.caption)
+    assert "**2024-02-26** (set for this build)" in captions
+
+    # Back to the run date: the var is dropped again.
+    at.button(key="overview_as_of_today").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    wait_for_builds(built_workspace)
+    latest = app_manager(built_workspace).published()
+    assert latest is not None and "as_of_date" not in latest.vars
