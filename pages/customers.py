@@ -265,9 +265,18 @@ def _drill_down() -> None:
     history: pd.DataFrame = cached(insights.customer_segment_history, customer_id)
     transactions: pd.DataFrame = cached(insights.customer_transactions, customer_id)
     events: pd.DataFrame = cached(insights.customer_events, customer_id)
-    st.plotly_chart(charts.events_timeline(events, transactions), key="chart_customer_timeline")
-    st.markdown(f"**Segment history (SCD2)** — {len(history)} version(s)")
-    st.dataframe(
+    timeline_tab, history_tab, transactions_tab = st.tabs(
+        [
+            "Timeline",
+            f"Segment history · {len(history)}",
+            f"Transactions · {len(transactions)}",
+        ]
+    )
+    timeline_tab.plotly_chart(
+        charts.events_timeline(events, transactions), key="chart_customer_timeline"
+    )
+    history_tab.markdown(f"**Segment history (SCD2)** — {len(history)} version(s)")
+    history_tab.dataframe(
         history,
         hide_index=True,
         key="segment_history_table",
@@ -284,8 +293,8 @@ def _drill_down() -> None:
             "is_current": "Current",
         },
     )
-    st.markdown(f"**Transactions** — {len(transactions)}")
-    st.dataframe(
+    transactions_tab.markdown(f"**Transactions** — {len(transactions)}")
+    transactions_tab.dataframe(
         transactions,
         hide_index=True,
         key="customer_transactions_table",
