@@ -639,6 +639,27 @@ def _read_csv(
     con.execute("drop table csv_raw")
 
 
+def _json_syntax_problem(message: str) -> Problem:
+    """A JSON syntax error from DuckDB as a Problem naming the bad line or record.
+
+    DuckDB (2.0) numbers the line or record *after* the one it failed on: a bad second
+    line of a JSONL file is reported "in line 3", a truncated last record of a
+    three-record array "in record/value 4". The number is corrected here, and the
+    message says where in our words instead of repeating DuckDB's (with its path).
+    """
+    reason = message.rsplit(":", 1)[-1].strip().rstrip(".") if ":" in message else ""
+    text = "the file is not valid JSON (truncated or malformed): " + (reason or "unreadable")
+    in_line = re.search(r"at byte (\d+) in line (\d+)", message)
+    if in_line:
+        line = max(1, int(in_line.group(2)) - 1)
+        return Problem(f"{text} at byte {in_line.group(1)} of the line", line=line)
+    in_record = re.search(r"at byte (\d+) in record/value (\d+)", message)
+    if in_record:
+        row = max(1, int(in_record.group(2)) - 1)
+        return Problem(f"{text} at byte {in_record.group(1)} of the record", row=row)
+    return Problem(f"the file is not valid JSON (truncated or malformed): {message}")
+
+
 def _read_json(
     con: duckdb.DuckDBPyConnection, path: Path, table: str, report: ValidationReport
 ) -> None:
@@ -649,15 +670,7 @@ def _read_json(
     try:
         con.execute(f"create or replace temp table json_raw as select json from {source}")
     except duckdb.Error as exc:
-        message = _duckdb_message(exc)
-        found = re.search(r"record/value (\d+)", message)
-        raise _refuse(
-            report,
-            Problem(
-                f"the file is not valid JSON (truncated or malformed): {message}",
-                row=int(found.group(1)) if found else None,
-            ),
-        ) from None
+        raise _refuse(report, _json_syntax_problem(_duckdb_message(exc))) from None
     not_objects = con.execute(
         "select rowid + 1, left(json::VARCHAR, 80) from json_raw "
         "where json_type(json) <> 'OBJECT' order by rowid limit ?",

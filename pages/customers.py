@@ -48,7 +48,7 @@ def _kpi_tiles() -> None:
     kpis: insights.Kpis = cached(insights.kpis)
     tiles = st.columns(6)
     tiles[0].metric(
-        "Customers",
+        "Buying customers",
         f"{kpis.purchasing_customers:,}",
         help=f"Customers with a purchase; {kpis.known_customers:,} known including browsers.",
     )

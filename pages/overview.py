@@ -17,9 +17,10 @@ _AS_OF_NOTICE = "overview_as_of_notice"
 def _kpi_tiles(kpis: overview.Kpis) -> None:
     cols = st.columns(4)
     cols[0].metric(
-        "Customers",
-        f"{kpis.customers:,}",
-        help=f"Every known customer; {kpis.buyers:,} of them bought something.",
+        "Buying customers",
+        f"{kpis.buyers:,}",
+        help=f"Customers with a purchase, as on the Customers page; {kpis.customers:,} are "
+        "known in all, counting those who only browsed.",
         border=True,
     )
     cols[1].metric(

@@ -105,7 +105,7 @@ def test_lineage_renders_and_inspector_follows_links(built_workspace: Path) -> N
 def test_customers_page(built_workspace: Path) -> None:
     at = open_page("pages/customers.py")
     labels = [metric.label for metric in at.metric]
-    assert {"Customers", "Revenue", "Avg order value"} <= set(labels)
+    assert {"Buying customers", "Revenue", "Avg order value"} <= set(labels)
     revenue = next(metric for metric in at.metric if metric.label == "Revenue")
     assert revenue.value == "$1,635.48"
     assert "project defaults" in texts(at)

@@ -416,6 +416,50 @@ def test_truncated_json_is_refused(ws, write_file, text):
     assert "not valid JSON" in str(error)
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        # the second of three records is malformed, or the last one is cut off
+        (
+            "middle.jsonl",
+            '{"customer_id": "C1", "date": "2024-01-01", "amount": 1}\n'
+            '{"customer_id": "C2", \n'
+            '{"customer_id": "C3", "date": "2024-01-03", "amount": 3}\n',
+            ("line", 2),
+        ),
+        (
+            "end.jsonl",
+            '{"customer_id": "C1", "date": "2024-01-01", "amount": 1}\n'
+            '{"customer_id": "C2", "date": "2024-01-02", "amount": 2}\n'
+            '{"customer_id": "C3", "da',
+            ("line", 3),
+        ),
+        (
+            "middle.json",
+            '[{"customer_id": "C1", "date": "2024-01-01", "amount": 1}, '
+            '{"customer_id": "C2",, "x": 1}, '
+            '{"customer_id": "C3", "date": "2024-01-03", "amount": 3}]',
+            ("row", 2),
+        ),
+        (
+            "end.json",
+            '[{"customer_id": "C1", "date": "2024-01-01", "amount": 1}, {"customer_id": "C2", "da',
+            ("row", 2),
+        ),
+    ],
+    ids=["lines-middle", "lines-end", "array-middle", "array-end"],
+)
+def test_a_json_syntax_error_names_the_record_it_is_in(ws, write_file, name, text, where):
+    """DuckDB numbers the record after the bad one; the report names the bad one."""
+    path = write_file(name, text)
+    error = refused(ws, path)
+    [problem] = error.report.errors
+    attribute, number = where
+    assert getattr(problem, attribute) == number, str(problem)
+    assert "not valid JSON" in problem.problem
+    assert str(path) not in problem.problem  # our words, not DuckDB's message with its path
+
+
 def test_json_that_is_not_objects_is_refused(ws, write_file):
     error = refused(ws, write_file("n.json", "[1, 2, 3]"))
     assert "JSON object" in str(error)
