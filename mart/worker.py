@@ -290,8 +290,20 @@ class Worker:
             self.parse()
             if warmup_build:
                 started = time.perf_counter()
-                self.warmup_build()
+                # In its own thread at a low CPU priority (Linux niceness is per thread
+                # and inherited by the threads dbt starts): the warm-up runs while the
+                # app redraws its pages for the build that just finished, and must not
+                # slow that down. The real build later runs from this thread, at the
+                # normal priority, in threads dbt creates anew.
+                thread = threading.Thread(target=self._warmup_low_priority, name="warmup")
+                thread.start()
+                thread.join()
                 self.warmup_s = time.perf_counter() - started
+
+    def _warmup_low_priority(self) -> None:
+        with contextlib.suppress(AttributeError, OSError):  # not Linux: normal priority
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 15)
+        self.warmup_build()
 
     def warmup_build(self) -> None:
         """A throwaway ``dbt build`` on empty bronze tables in a scratch file.
