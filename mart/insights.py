@@ -26,6 +26,7 @@ from mart.artifacts import load_cached as load_artifacts
 from mart.db import cached_cursor, query_df
 from mart.db import table_preview as db_table_preview
 from mart.errors import InputError
+from mart.money import divide_money
 from mart.sandbox import QueryResult, run_sql
 from mart.workspace import DBT_PROJECT_DIR
 
@@ -163,12 +164,6 @@ def kpis(db_path: DbPath) -> Kpis:
             metrics.purchasing_customers,
             metrics.transactions,
             cast(metrics.revenue as decimal(18, 2)) as revenue,
-            case when metrics.transactions > 0 then cast(round(
-                cast(metrics.revenue as decimal(38, 6)) / metrics.transactions, 2)
-                as decimal(18, 2)) end as avg_order_value,
-            case when metrics.purchasing_customers > 0 then cast(round(
-                cast(metrics.revenue as decimal(38, 6)) / metrics.purchasing_customers, 2)
-                as decimal(18, 2)) end as avg_lifetime_value,
             summary.repeat_purchase_rate,
             summary.month_1_retention_rate,
             metrics.first_transaction,
@@ -179,18 +174,21 @@ def kpis(db_path: DbPath) -> Kpis:
         """,
     )
     assert row is not None  # an aggregate always returns a row
+    buyers, transactions = int(row[1]), int(row[2])
+    revenue = Decimal(row[3] or 0)
+    # Divided on Decimal here: DuckDB's DECIMAL / integer is a DOUBLE (mart.money).
     return Kpis(
         known_customers=int(row[0]),
-        purchasing_customers=int(row[1]),
-        transactions=int(row[2]),
-        revenue=Decimal(row[3] or 0),
-        avg_order_value=row[4],
-        avg_lifetime_value=row[5],
-        repeat_purchase_rate=row[6],
-        month_1_retention_rate=row[7],
-        first_transaction=row[8],
-        last_transaction=row[9],
-        as_of_date=row[10],
+        purchasing_customers=buyers,
+        transactions=transactions,
+        revenue=revenue,
+        avg_order_value=divide_money(revenue, transactions) if transactions else None,
+        avg_lifetime_value=divide_money(revenue, buyers) if buyers else None,
+        repeat_purchase_rate=row[4],
+        month_1_retention_rate=row[5],
+        first_transaction=row[6],
+        last_transaction=row[7],
+        as_of_date=row[8],
     )
 
 
@@ -285,7 +283,7 @@ def ltv_box_stats(db_path: DbPath) -> pd.DataFrame:
     Columns: customer_segment, customer_count, min, q1, median, q3, max, p95, mean.
     Segments without customers are left out (a box needs data).
     """
-    return query_df(
+    frame = query_df(
         db_path,
         """
         with segments as (
@@ -301,13 +299,19 @@ def ltv_box_stats(db_path: DbPath) -> pd.DataFrame:
             quantile_cont(lifetime_value, 0.75) as q3,
             max(lifetime_value) as max,
             quantile_cont(lifetime_value, 0.95) as p95,
-            round(avg(lifetime_value), 2) as mean
+            sum(lifetime_value) as total
         from main.fct_customer_metrics as metrics
         inner join segments on metrics.customer_segment = segments.customer_segment
         group by segments.customer_segment, segments.segment_order
         order by segments.segment_order
         """,
     )
+    # The mean to the cent on Decimal (DuckDB's avg() over DECIMAL is a DOUBLE).
+    frame["mean"] = [
+        float(divide_money(Decimal(str(total)), int(count)))
+        for total, count in zip(frame["total"], frame["customer_count"], strict=True)
+    ]
+    return frame.drop(columns="total")
 
 
 def top_customers(db_path: DbPath, n: int = 10) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +26,10 @@ import plotly.graph_objects as go
 
 from mart import db
 from mart.charts import SEGMENT_COLOURS
+from mart.money import CENTS, divide_money
 
 #: Segments in display order (macros/segmentation.sql).
 SEGMENTS = ("High Value", "Medium Value", "Low Value")
-CENTS = Decimal("0.01")
 
 Path_ = str | os.PathLike[str]
 
@@ -82,13 +82,6 @@ def previous_published(history: Iterable[Any], current_id: int) -> tuple[int, st
         if not record.files_pruned and record.db_path and Path(record.db_path).exists():
             return int(record.build_id), str(record.db_path)
     return None
-
-
-def divide_money(total: Decimal, count: int) -> Decimal:
-    """``total / count`` rounded to cents half away from zero; 0.00 when ``count`` is 0."""
-    if not count:
-        return Decimal("0.00")
-    return (Decimal(total) / Decimal(count)).quantize(CENTS, rounding=ROUND_HALF_UP)
 
 
 def kpis(db_path: Path_) -> Kpis:
