@@ -163,13 +163,23 @@ class BuildRecord:
     def finished(self) -> bool:
         return self.status != RUNNING
 
+    @property
+    def unit_tests_not_rerun(self) -> int:
+        """How many unit tests this build left out because they passed before (else 0)."""
+        done = self.unit_tests or {}
+        if done.get("ran") or not done.get("passed_in_build"):
+            return 0
+        return int(done.get("count") or 0)
+
     def unit_tests_note(self) -> str | None:
         """A sentence when this build did not re-run the unit tests, saying where they passed."""
         done = self.unit_tests or {}
         if done.get("ran") or not done.get("passed_in_build"):
             return None
+        count = self.unit_tests_not_rerun
+        what = f"The {count} unit tests were" if count else "Unit tests were"
         return (
-            f"Unit tests not re-run: they passed in build {done['passed_in_build']} on the "
+            f"{what} not re-run: they passed in build {done['passed_in_build']} on the "
             "same project files and vars, and they test the SQL, not the data."
         )
 
@@ -184,6 +194,8 @@ class BuildRecord:
             f"{tests.get('warn', 0)} warn, {tests.get('error', 0)} error, "
             f"{tests.get('skipped', 0)} skipped"
         )
+        if self.unit_tests_not_rerun:
+            text += f", {self.unit_tests_not_rerun} unit tests not re-run"
         if self.error:
             text += f" — {self.error}"
         return text
@@ -763,7 +775,8 @@ class BuildManager:
             passed_in = None if unit_tests else self._unit_tests_passed_in(key)
             record.unit_tests = {"key": key, "ran": unit_tests is not False and passed_in is None}
             if passed_in is not None:
-                record.unit_tests["passed_in_build"] = passed_in
+                record.unit_tests["passed_in_build"] = passed_in.build_id
+                record.unit_tests["count"] = passed_in.unit_tests.get("count", 0)
             self._save(record)
             log = EventLog(build_dir / "events.jsonl", build_id)
             first = log.append(
@@ -1077,12 +1090,12 @@ class BuildManager:
 
     # -- reading state -----------------------------------------------------------------
 
-    def _unit_tests_passed_in(self, key: str) -> int | None:
+    def _unit_tests_passed_in(self, key: str) -> BuildRecord | None:
         """The latest build whose unit tests ran and all passed with ``key``, if any."""
-        for record in reversed(self.history()):
+        for record in self.history():  # newest first
             done = record.unit_tests
             if done.get("key") == key and done.get("ran") and done.get("passed"):
-                return record.build_id
+                return record
         return None
 
     def _load(self, build_id: int) -> BuildRecord | None:

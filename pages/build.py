@@ -48,7 +48,7 @@ def _summary(record: BuildRecord) -> None:
     )
     if record.duration_s is not None:
         line += f" · took {record.duration_s:.1f} s"
-    line += f" · tests {sidebar.tests_line(record.tests)}"
+    line += f" · tests {sidebar.tests_line(record.tests, record.unit_tests_not_rerun)}"
     st.markdown(line)
     note = record.unit_tests_note()
     if note:
@@ -99,7 +99,7 @@ def _tests(record: BuildRecord, build_artifacts: artifacts.BuildArtifacts | None
     frame = timeline.tests_frame(build_artifacts.tests.values())
     only_failed = st.toggle("Only tests that did not pass", value=False, key="build_only_failed")
     if only_failed:
-        frame = frame[~frame["status"].isin(["pass"])]
+        frame = frame[~frame["status"].isin(["pass", "not run"])]
     st.dataframe(
         frame.style.map(timeline.status_style, subset=["status"]),
         hide_index=True,

@@ -60,13 +60,18 @@ def format_time(iso: str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def tests_line(tests: dict[str, int]) -> str:
-    """``69 pass · 1 fail · 0 warn`` (errors and skips only when there are some)."""
+def tests_line(tests: dict[str, int], not_rerun: int = 0) -> str:
+    """``69 pass · 1 fail · 0 warn`` (errors and skips only when there are some).
+
+    ``not_rerun``: unit tests the build left out because they passed before.
+    """
     parts = [f"{tests.get('pass', 0)} pass", f"{tests.get('fail', 0)} fail"]
     parts.append(f"{tests.get('warn', 0)} warn")
     for name in ("error", "skipped"):
         if tests.get(name):
             parts.append(f"{tests[name]} {name}")
+    if not_rerun:
+        parts.append(f"{not_rerun} unit tests not re-run")
     return " · ".join(parts)
 
 
@@ -216,7 +221,7 @@ def _published_block(published: Any) -> None:
     st.markdown(label)
     st.caption(
         f"{format_time(published.published_at or published.finished_at)} · "
-        f"tests {tests_line(published.tests)}"
+        f"tests {tests_line(published.tests, published.unit_tests_not_rerun)}"
     )
 
 

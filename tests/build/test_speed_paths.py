@@ -81,6 +81,8 @@ def test_warmup_build_then_real_builds(fast_manager: BuildManager, workspace: Pa
     assert second.unit_tests["passed_in_build"] == first.build_id
     assert _unit_test_nodes(second) == []
     assert "passed in build" in (second.unit_tests_note() or "")
+    assert second.unit_tests_not_rerun == first.unit_tests["count"] == 4
+    assert "4 unit tests not re-run" in second.summary()
     assert sorted(second.bronze["reused"]) == ["raw_events", "raw_transactions"]
     assert second.bronze["rows"] == first.bronze["rows"]
     # The skipped unit tests show as "not run" in the build's artifacts.
@@ -95,6 +97,10 @@ def test_warmup_build_then_real_builds(fast_manager: BuildManager, workspace: Pa
     # Asked for explicitly: they run even though nothing changed.
     fourth = manager.request_build(vars={"high_value_threshold": 300}, unit_tests=True)
     assert fourth.unit_tests["ran"] and len(_unit_test_nodes(fourth)) == first.unit_tests["count"]
+    # The note names the latest build that passed them with these vars, not the first.
+    fifth = manager.request_build(vars={"high_value_threshold": 300})
+    assert not fifth.unit_tests["ran"]
+    assert fifth.unit_tests["passed_in_build"] == fourth.build_id
 
     # New data: the changed table is reloaded, the other one kept.
     records = sample_records("transactions")
