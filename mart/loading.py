@@ -639,25 +639,47 @@ def _read_csv(
     con.execute("drop table csv_raw")
 
 
-def _json_syntax_problem(message: str) -> Problem:
+def _nth_nonblank_line(path: Path, index: int) -> int | None:
+    """The file line number of the ``index``-th (1-based) line that is not blank."""
+    seen = 0
+    try:
+        with path.open("rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    seen += 1
+                    if seen == index:
+                        return number
+    except OSError:
+        return None
+    return None
+
+
+def _json_syntax_problem(message: str, path: Path) -> Problem:
     """A JSON syntax error from DuckDB as a Problem naming the bad line or record.
 
-    DuckDB (2.0) numbers the line or record *after* the one it failed on: a bad second
-    line of a JSONL file is reported "in line 3", a truncated last record of a
-    three-record array "in record/value 4". The number is corrected here, and the
-    message says where in our words instead of repeating DuckDB's (with its path).
+    DuckDB (2.0) numbers the record *after* the one it failed on, and counts only
+    non-blank lines: a bad second line is reported "in line 3", and so is a bad fourth
+    line after two blank ones. Both are corrected here: the record number minus one,
+    mapped to the file's own line numbers for newline-delimited JSON. When the first
+    line of a JSONL file is broken DuckDB cannot tell the format and says
+    "record/value", which is treated as a line too. The message is ours, without
+    DuckDB's path, byte offsets or hints.
     """
-    reason = message.rsplit(":", 1)[-1].strip().rstrip(".") if ":" in message else ""
-    text = "the file is not valid JSON (truncated or malformed): " + (reason or "unreadable")
-    in_line = re.search(r"at byte (\d+) in line (\d+)", message)
-    if in_line:
-        line = max(1, int(in_line.group(2)) - 1)
-        return Problem(f"{text} at byte {in_line.group(1)} of the line", line=line)
-    in_record = re.search(r"at byte (\d+) in record/value (\d+)", message)
-    if in_record:
-        row = max(1, int(in_record.group(2)) - 1)
-        return Problem(f"{text} at byte {in_record.group(1)} of the record", row=row)
-    return Problem(f"the file is not valid JSON (truncated or malformed): {message}")
+    reason = message.rsplit(":", 1)[-1].strip() if ":" in message else ""
+    reason = re.split(r"\.\s+Try ", reason)[0].strip().rstrip(".")  # DuckDB's own hints
+    if reason == "input length is 0":
+        reason = "a record is empty (a comma after the last record?)"
+    if not reason or reason.lower().startswith("try "):
+        reason = "unreadable"
+    text = f"the file is not valid JSON (truncated or malformed): {reason}"
+    found = re.search(r"in (line|record/value) (\d+)", message)
+    if not found:
+        return Problem(text)
+    index = max(1, int(found.group(2)) - 1)
+    lines = found.group(1) == "line" or path.suffix.lower() in {".jsonl", ".ndjson"}
+    if lines:
+        return Problem(text, line=_nth_nonblank_line(path, index) or index)
+    return Problem(text, row=index)
 
 
 def _read_json(
@@ -670,7 +692,7 @@ def _read_json(
     try:
         con.execute(f"create or replace temp table json_raw as select json from {source}")
     except duckdb.Error as exc:
-        raise _refuse(report, _json_syntax_problem(_duckdb_message(exc))) from None
+        raise _refuse(report, _json_syntax_problem(_duckdb_message(exc), path)) from None
     not_objects = con.execute(
         "select rowid + 1, left(json::VARCHAR, 80) from json_raw "
         "where json_type(json) <> 'OBJECT' order by rowid limit ?",

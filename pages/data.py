@@ -65,12 +65,25 @@ def _report_frame(problems: list[loading.Problem]) -> pd.DataFrame:
 
 def _show_report(report: loading.ValidationReport) -> None:
     if report.error_count:
+        # Problems tied to no column (a JSON syntax error, an empty file) are fixed in
+        # the file; the mapping and date format cannot help with those.
+        in_file = all(not (problem.column or problem.field) for problem in report.errors)
+        fix = (
+            "Fix the file itself and upload it again."
+            if in_file
+            else "Fix the mapping or the date format below, or the file itself."
+        )
         st.error(
             f"{report.error_count:,} problem(s) stop this file from loading; nothing was "
-            "changed. Fix the mapping or the date format below, or the file itself.",
+            f"changed. {fix}",
             icon=":material/block:",
         )
-        st.dataframe(_report_frame(report.errors), hide_index=True, key="upload_errors")
+        st.dataframe(
+            _report_frame(report.errors),
+            hide_index=True,
+            key="upload_errors",
+            column_config={"problem": st.column_config.TextColumn("problem", width="large")},
+        )
         if report.error_count > len(report.errors):
             st.caption(f"… and {report.error_count - len(report.errors):,} more.")
     if report.warning_count:

@@ -446,8 +446,22 @@ def test_truncated_json_is_refused(ws, write_file, text):
             '[{"customer_id": "C1", "date": "2024-01-01", "amount": 1}, {"customer_id": "C2", "da',
             ("row", 2),
         ),
+        # DuckDB counts non-blank lines only: two blank lines before the bad one
+        (
+            "blank.jsonl",
+            '{"customer_id": "C1", "date": "2024-01-01", "amount": 1}\n\n  \n'
+            '{"customer_id": "C2", \n',
+            ("line", 4),
+        ),
+        # a broken first line: DuckDB cannot tell the format and says "record/value"
+        (
+            "first.jsonl",
+            '{"customer_id": "C1", "date": \n'
+            '{"customer_id": "C2", "date": "2024-01-02", "amount": 2}\n',
+            ("line", 1),
+        ),
     ],
-    ids=["lines-middle", "lines-end", "array-middle", "array-end"],
+    ids=["lines-middle", "lines-end", "array-middle", "array-end", "blank-lines", "first-line"],
 )
 def test_a_json_syntax_error_names_the_record_it_is_in(ws, write_file, name, text, where):
     """DuckDB numbers the record after the bad one; the report names the bad one."""
@@ -458,6 +472,7 @@ def test_a_json_syntax_error_names_the_record_it_is_in(ws, write_file, name, tex
     assert getattr(problem, attribute) == number, str(problem)
     assert "not valid JSON" in problem.problem
     assert str(path) not in problem.problem  # our words, not DuckDB's message with its path
+    assert "Try " not in problem.problem and "byte" not in problem.problem
 
 
 def test_json_that_is_not_objects_is_refused(ws, write_file):
