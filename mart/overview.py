@@ -122,28 +122,29 @@ def kpis(db_path: Path_) -> Kpis:
     )
 
 
-#: Data ending more than this many days before the as-of date reads as all-churned
-#: (the recency statuses of macros and dim_customers count 90 days as active).
+#: A last purchase more than this many days before the as-of date is "Churned"
+#: (dim_customers.recency_status: Active ≤ 30 days, At Risk ≤ 90, then Churned).
 STALE_AFTER_DAYS = 90
 
 
 @dataclass(frozen=True)
 class AsOf:
-    """The as-of date a build used, and how it relates to the data's last activity."""
+    """The as-of date a build used, and how it relates to the data's last dates."""
 
     as_of_date: date | None
     last_activity: date | None  # the latest transaction or event date in the mart
+    last_purchase: date | None = None  # the latest transaction date
 
     @property
     def gap_days(self) -> int | None:
-        """Days from the last activity to the as-of date (None without data)."""
-        if self.as_of_date is None or self.last_activity is None:
+        """Days from the last purchase to the as-of date (None without purchases)."""
+        if self.as_of_date is None or self.last_purchase is None:
             return None
-        return (self.as_of_date - self.last_activity).days
+        return (self.as_of_date - self.last_purchase).days
 
     @property
     def stale(self) -> bool:
-        """Whether the data ends so long before the as-of date that everyone looks churned."""
+        """Whether even the latest purchase is so old that every buyer counts as churned."""
         gap = self.gap_days
         return gap is not None and gap > STALE_AFTER_DAYS
 
@@ -152,19 +153,22 @@ class AsOf:
         """An as-of date that fits the data: the day after its last activity."""
         return self.last_activity + timedelta(days=1) if self.last_activity else None
 
+    def too_early(self, candidate: date) -> bool:
+        """Whether ``candidate`` is before data in the mart (the build would then fail
+        the not_after_as_of_date tests)."""
+        return self.last_activity is not None and candidate < self.last_activity
+
 
 def as_of_status(db_path: Path_) -> AsOf:
-    """The build's as-of date and the data's last activity (transactions and events)."""
+    """The build's as-of date and the data's last purchase and last activity."""
     row = db.query_df(
         db_path,
         """
         select
             (select cast(max(as_of_date) as date) from main.fct_retention_summary)
                 as as_of_date,
-            greatest(
-                (select max(transaction_date) from main.fct_transactions),
-                (select cast(max(event_at) as date) from main.stg_events)
-            ) as last_activity
+            (select max(transaction_date) from main.fct_transactions) as last_purchase,
+            (select cast(max(event_at) as date) from main.stg_events) as last_event
         """,
     ).iloc[0]
 
@@ -173,7 +177,13 @@ def as_of_status(db_path: Path_) -> AsOf:
             return None
         return pd.Timestamp(value).date()
 
-    return AsOf(as_of_date=as_date(row["as_of_date"]), last_activity=as_date(row["last_activity"]))
+    purchase, event = as_date(row["last_purchase"]), as_date(row["last_event"])
+    known = [day for day in (purchase, event) if day is not None]
+    return AsOf(
+        as_of_date=as_date(row["as_of_date"]),
+        last_activity=max(known) if known else None,
+        last_purchase=purchase,
+    )
 
 
 _CUSTOMERS_SQL = """

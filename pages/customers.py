@@ -15,6 +15,7 @@ import streamlit as st
 
 from mart import charts, insights
 from mart.errors import BuildBusyError, MartError
+from ui import as_of
 from ui.common import cached, escape_markdown, manager, require_published, show_error
 
 MONEY = st.column_config.NumberColumn(format="$%,.2f")
@@ -311,6 +312,7 @@ def _drill_down() -> None:
 st.title("Customers")
 require_published()
 try:
+    as_of.stale_warning(as_of.status(), "customers")
     _kpi_tiles()
     _segments()
     _lifetime_value()

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
 import streamlit as st
 
 from mart import insights, overview
-from mart.errors import BuildBusyError
-from ui import common
-
-_AS_OF_NOTICE = "overview_as_of_notice"
+from ui import as_of, common
 
 
 def _kpi_tiles(kpis: overview.Kpis) -> None:
@@ -103,84 +97,6 @@ def _changes(build_id: int) -> None:
         st.caption("No customer was added, removed or moved between segments.")
 
 
-def _rebuild_as_of(as_of: date | None) -> None:
-    """Start a build with ``as_of_date`` set (None: back to the run date), other vars kept."""
-    build_vars: dict[str, Any] = dict(common.rebuild_vars())
-    if as_of is None:
-        build_vars.pop("as_of_date", None)
-    else:
-        build_vars["as_of_date"] = as_of.isoformat()
-    try:
-        build_id = common.manager().start_build(vars=build_vars, wait=False)
-    except BuildBusyError as error:
-        st.session_state[_AS_OF_NOTICE] = ("warning", str(error))
-        return
-    except Exception as error:  # noqa: BLE001 - shown as a sentence on the page
-        st.session_state[_AS_OF_NOTICE] = ("error", error)
-        return
-    when = as_of.isoformat() if as_of else "the day it runs"
-    st.session_state[_AS_OF_NOTICE] = (
-        "info",
-        f"Build #{build_id} started with the as-of date {when}; progress is in the sidebar.",
-    )
-
-
-def _as_of(status: overview.AsOf) -> None:
-    """The as-of date in use, a warning when the data is far older, and a way to change it."""
-    set_here = "as_of_date" in common.rebuild_vars()
-    origin = (
-        "set for this build" if set_here else "the day the build ran: the as_of_date var is not set"
-    )
-    last = f" · latest activity in the data {status.last_activity}" if status.last_activity else ""
-    st.caption(f"Recency, churn and retention are as of **{status.as_of_date}** ({origin}){last}.")
-    if status.stale and status.suggested is not None:
-        st.warning(
-            f"The data ends on {status.last_activity}, {status.gap_days:,} days before the "
-            "as-of date, so every customer counts as churned and most retention months "
-            f"are empty. Rebuild as of {status.suggested} to see the data as it was then.",
-            icon=":material/history:",
-        )
-        st.button(
-            f"Rebuild as of {status.suggested}",
-            key="overview_as_of_suggested",
-            icon=":material/refresh:",
-            on_click=_rebuild_as_of,
-            args=(status.suggested,),
-        )
-    with st.expander("Change the as-of date"):
-        picked = st.date_input(
-            "As of date",
-            value=status.as_of_date or status.suggested or date.today(),
-            key="overview_as_of_date",
-            help="dbt var as_of_date: 'today' for every age, recency and retention metric. "
-            "Data dated after it fails the not_after_as_of_date tests.",
-        )
-        left, right = st.columns(2)
-        left.button(
-            "Rebuild as of this date",
-            key="overview_as_of_rebuild",
-            on_click=_rebuild_as_of,
-            args=(picked,),
-            use_container_width=True,
-        )
-        right.button(
-            "Rebuild as of the run date",
-            key="overview_as_of_today",
-            on_click=_rebuild_as_of,
-            args=(None,),
-            disabled=not set_here,
-            use_container_width=True,
-            help="Unset as_of_date: each build then uses the day it runs.",
-        )
-    notice = st.session_state.pop(_AS_OF_NOTICE, None)
-    if notice is not None:
-        kind, message = notice
-        if isinstance(message, Exception):
-            common.show_error(message)
-        else:
-            getattr(st, kind)(message)
-
-
 def main() -> None:
     st.title("TechMart customer analytics mart")
     st.markdown(
@@ -207,7 +123,7 @@ def main() -> None:
     build_id, _ = common.require_published()
     st.subheader(f"Key figures · published build #{build_id}")
     kpis: overview.Kpis = common.cached(overview.kpis)
-    _as_of(common.cached(overview.as_of_status))
+    as_of.panel(common.cached(overview.as_of_status))
     _kpi_tiles(kpis)
     left, right = st.columns([2, 3], gap="large")
     with left:

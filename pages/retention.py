@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from mart import charts, insights
+from ui import as_of
 from ui.common import cached, require_published, show_error
 
 
@@ -44,7 +45,7 @@ def _summary() -> None:
         help="Customers whose last purchase is at most 90 days before the as-of date.",
     )
     if summary.as_of_date is not None:
-        st.caption(f"As of {summary.as_of_date:%Y-%m-%d} (dbt var as_of_date).")
+        st.caption(f"As of {summary.as_of_date:%Y-%m-%d} ({as_of.origin()}).")
 
 
 def _cohorts() -> None:
@@ -118,6 +119,7 @@ def _revenue() -> None:
 st.title("Retention & behaviour")
 require_published()
 try:
+    as_of.stale_warning(as_of.status(), "retention")
     _summary()
     _cohorts()
     _behaviour()

@@ -7,6 +7,7 @@ the day after the data's last activity, which then publishes with that var.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from mart import overview
@@ -34,10 +35,26 @@ def test_stale_data_warning_and_rebuild_as_of_its_end(built_workspace: Path) -> 
 
     at = _overview(built_workspace)
     warnings = " ".join(str(item.value) for item in at.warning)
-    assert f"The data ends on {status.last_activity}" in warnings
-    assert "every customer counts as churned" in warnings
+    assert f"The last purchase in the data is on {status.last_purchase}" in warnings
+    assert "every buyer counts as churned" in warnings
     captions = " ".join(str(item.value) for item in at.caption)
     assert "the as_of_date var is not set" in captions
+
+    # A class may land on Customers or Retention first: they warn too.
+    for page, key in (("customers", "customers"), ("retention", "retention")):
+        other = app_test()
+        other.switch_page(f"pages/{page}.py")
+        other.run()
+        assert not other.exception, [e.value for e in other.exception]
+        assert any("every buyer counts as churned" in str(w.value) for w in other.warning)
+        assert other.button(key=f"{key}_as_of_suggested").label == f"Rebuild as of {suggested}"
+
+    # A date before the data would fail the not_after_as_of_date tests: refused up front.
+    at.date_input(key="overview_as_of_date").set_value(date(2024, 1, 15)).run()
+    assert any("is before the data's latest activity" in str(w.value) for w in at.warning)
+    assert at.button(key="overview_as_of_rebuild").disabled
+    at.date_input(key="overview_as_of_date").set_value(date(2024, 3, 1)).run()
+    assert not at.button(key="overview_as_of_rebuild").disabled
 
     button = at.button(key="overview_as_of_suggested")
     assert button.label == f"Rebuild as of {suggested}"
@@ -53,7 +70,7 @@ def test_stale_data_warning_and_rebuild_as_of_its_end(built_workspace: Path) -> 
     assert after.as_of_date == suggested and not after.stale
 
     at = _overview(built_workspace)
-    assert not [w for w in at.warning if "data ends on" in str(w.value)]
+    assert not [w for w in at.warning if "counts as churned" in str(w.value)]
     captions = " ".join(str(item.value) for item in at.caption)
     assert "**2024-02-26** (set for this build)" in captions
 

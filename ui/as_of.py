@@ -1,0 +1,133 @@
+"""The as-of date on the pages: which one the mart uses, a warning when the data is far
+older, and rebuilds with another one (Overview has the full panel; Customers and
+Retention show the warning, because a class may land on them first)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import streamlit as st
+
+from mart import overview
+from mart.errors import BuildBusyError
+from ui import common
+
+_NOTICE = "as_of_notice"
+
+
+def status() -> overview.AsOf | None:
+    """The published build's as-of status (cached per build), or None before one."""
+    return common.cached(overview.as_of_status)
+
+
+def is_set() -> bool:
+    """Whether the published build was built with an explicit as_of_date var."""
+    return "as_of_date" in common.rebuild_vars()
+
+
+def origin() -> str:
+    """Where the as-of date comes from, in words."""
+    if is_set():
+        return "set for this build"
+    return "the day the build ran: the as_of_date var is not set"
+
+
+def _rebuild(as_of: date | None) -> None:
+    """Start a build with ``as_of_date`` set (None: back to the run date), other vars kept."""
+    build_vars: dict[str, Any] = dict(common.rebuild_vars())
+    if as_of is None:
+        build_vars.pop("as_of_date", None)
+    else:
+        build_vars["as_of_date"] = as_of.isoformat()
+    try:
+        build_id = common.manager().start_build(vars=build_vars, wait=False)
+    except BuildBusyError as error:
+        st.session_state[_NOTICE] = ("warning", str(error))
+        return
+    except Exception as error:  # noqa: BLE001 - shown as a sentence on the page
+        st.session_state[_NOTICE] = ("error", error)
+        return
+    when = as_of.isoformat() if as_of else "the day it runs"
+    st.session_state[_NOTICE] = (
+        "info",
+        f"Build #{build_id} started with the as-of date {when}; progress is in the sidebar.",
+    )
+
+
+def _notice() -> None:
+    notice = st.session_state.pop(_NOTICE, None)
+    if notice is not None:
+        kind, message = notice
+        if isinstance(message, Exception):
+            common.show_error(message)
+        else:
+            getattr(st, kind)(message)
+
+
+def stale_warning(current: overview.AsOf, key: str) -> None:
+    """When every buyer counts as churned: say why, and offer the fitting rebuild."""
+    if not current.stale or current.suggested is None:
+        return
+    st.warning(
+        f"The last purchase in the data is on {current.last_purchase}, "
+        f"{current.gap_days:,} days before the as-of date {current.as_of_date}, so every "
+        "buyer counts as churned and most retention months are empty. Rebuild as of "
+        f"{current.suggested} (the day after the data's last activity) to see it as it "
+        "was then.",
+        icon=":material/history:",
+    )
+    st.button(
+        f"Rebuild as of {current.suggested}",
+        key=f"{key}_as_of_suggested",
+        icon=":material/refresh:",
+        on_click=_rebuild,
+        args=(current.suggested,),
+    )
+    _notice()
+
+
+def panel(current: overview.AsOf) -> None:
+    """Overview's as-of block: the date in use, the warning, and the date picker."""
+    last = (
+        f" · latest activity in the data {current.last_activity}" if current.last_activity else ""
+    )
+    st.caption(
+        f"Recency, churn and retention are as of **{current.as_of_date}** ({origin()}){last}."
+    )
+    stale_warning(current, "overview")
+    with st.expander("Change the as-of date"):
+        picked = st.date_input(
+            "As of date",
+            value=current.as_of_date or current.suggested or date.today(),
+            key="overview_as_of_date",
+            help="dbt var as_of_date: 'today' for every age, recency and retention metric.",
+        )
+        early = isinstance(picked, date) and current.too_early(picked)
+        if early:
+            st.warning(
+                f"{picked} is before the data's latest activity ({current.last_activity}). "
+                "Transactions and events after the as-of date fail the "
+                "not_after_as_of_date tests, so that build would not be published. Pick "
+                f"{current.suggested} or later.",
+                icon=":material/event_busy:",
+            )
+        left, right = st.columns(2)
+        left.button(
+            "Rebuild as of this date",
+            key="overview_as_of_rebuild",
+            on_click=_rebuild,
+            args=(picked,),
+            disabled=early or not isinstance(picked, date),
+            use_container_width=True,
+        )
+        right.button(
+            "Rebuild as of the run date",
+            key="overview_as_of_today",
+            on_click=_rebuild,
+            args=(None,),
+            disabled=not is_set(),
+            use_container_width=True,
+            help="Unset as_of_date: each build then uses the day it runs.",
+        )
+    _notice()
