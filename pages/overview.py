@@ -31,7 +31,7 @@ def _kpi_tiles(kpis: overview.Kpis) -> None:
     )
     cols[3].metric(
         "Repeat rate",
-        f"{kpis.repeat_rate:.0%}",
+        f"{kpis.repeat_rate:.1%}",
         help=f"{kpis.repeat_customers:,} of {kpis.buyers:,} buyers bought two or more times.",
         border=True,
     )

@@ -145,7 +145,7 @@ def test_every_page_on_a_built_workspace(built_workspace: Path) -> None:
     assert metrics["Buying customers"] == "4"
     assert metrics["Revenue"] == "$1,635.48"
     assert metrics["Avg lifetime value"] == "$408.87"
-    assert metrics["Repeat rate"] == "50%"
+    assert metrics["Repeat rate"] == "50.0%"  # as on Customers and Retention
 
 
 def test_rebuild_flow_publishes_the_next_build(built_workspace: Path) -> None:
