@@ -41,6 +41,7 @@ import contextlib
 import hashlib
 import json
 import os
+import select
 import shutil
 import sys
 import threading
@@ -288,7 +289,7 @@ class Worker:
         self.import_s = time.perf_counter() - started
         if parse:
             self.parse()
-            if warmup_build:
+            if warmup_build and not _job_waiting():
                 started = time.perf_counter()
                 # In its own thread at a low CPU priority (Linux niceness is per thread
                 # and inherited by the threads dbt starts): the warm-up runs while the
@@ -774,6 +775,16 @@ _DETACHED = threading.Event()
 def detach() -> None:
     """From now on the worker outlives its manager (it only finishes docs)."""
     _DETACHED.set()
+
+
+def _job_waiting() -> bool:
+    """Whether a job (or EOF) is already waiting on stdin: then skip the warm-up build,
+    which would only delay a click that came in while the worker was parsing."""
+    try:
+        ready, _, _ = select.select([0], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return bool(ready)
 
 
 def _watch_stdin() -> None:

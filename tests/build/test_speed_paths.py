@@ -150,3 +150,21 @@ def test_an_edited_project_reruns_the_unit_tests(tmp_path: Path, workspace: Path
         assert edited.unit_tests["ran"] and edited.unit_tests["passed"]
     finally:
         manager.shutdown()
+
+
+def test_a_click_during_the_warm_up_skips_the_warm_up_build(workspace: Path) -> None:
+    manager = BuildManager(
+        Workspace.from_env(workspace), docs=False, warmup_build=True, prewarm_after_build=False
+    )
+    try:
+        manager.prewarm()
+        worker = manager._warm
+        assert worker is not None
+        # Requested while the worker still imports dbt and parses (several seconds):
+        # the job is waiting on its stdin when the parse ends, so no warm-up build.
+        record = manager.request_build()
+        assert record.status == PUBLISHED, record.error
+        assert worker.ready_info["warmup_s"] == 0.0
+        assert record.worker_pid == worker.pid
+    finally:
+        manager.shutdown()
