@@ -55,16 +55,6 @@ def _rebuild(as_of: date | None) -> None:
     )
 
 
-def _notice() -> None:
-    notice = st.session_state.pop(_NOTICE, None)
-    if notice is not None:
-        kind, message = notice
-        if isinstance(message, Exception):
-            common.show_error(message)
-        else:
-            getattr(st, kind)(message)
-
-
 def stale_warning(current: overview.AsOf, key: str) -> None:
     """When every buyer counts as churned: say why, and offer the fitting rebuild."""
     if not current.stale or current.suggested is None:
@@ -84,7 +74,7 @@ def stale_warning(current: overview.AsOf, key: str) -> None:
         on_click=_rebuild,
         args=(current.suggested,),
     )
-    _notice()
+    common.show_notice(_NOTICE)
 
 
 def panel(current: overview.AsOf) -> None:
@@ -130,4 +120,4 @@ def panel(current: overview.AsOf) -> None:
             use_container_width=True,
             help="Unset as_of_date: each build then uses the day it runs.",
         )
-    _notice()
+    common.show_notice(_NOTICE)

@@ -160,6 +160,22 @@ def cached_dataset(function: Callable[..., Any], *args: Any, **kwargs: Any) -> A
     )
 
 
+def show_notice(key: str) -> None:
+    """Show, once, the ``(kind, message)`` a button callback left in ``session_state[key]``.
+
+    ``kind`` is a Streamlit status call (info, warning, …); an exception is shown as a
+    sentence by :func:`show_error`.
+    """
+    notice = st.session_state.pop(key, None)
+    if notice is None:
+        return
+    kind, message = notice
+    if isinstance(message, Exception):
+        show_error(message)
+    else:
+        getattr(st, kind)(message)
+
+
 def run_page(body: Callable[[], None]) -> None:
     """Run a page's body; any error becomes a sentence on the page, never a traceback.
 

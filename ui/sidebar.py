@@ -183,13 +183,7 @@ def _panel_body() -> None:
         "vars (thresholds, as_of_date); it is published only if every error-severity test "
         "passes.",
     )
-    notice = st.session_state.pop(_NOTICE, None)
-    if notice is not None:
-        kind, message = notice
-        if isinstance(message, Exception):
-            common.show_error(message)
-        else:
-            getattr(st, kind)(message)
+    common.show_notice(_NOTICE)
     startup = common.startup()
     if startup.get("error") is not None:
         common.show_error(startup["error"])

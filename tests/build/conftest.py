@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from mart import datasets
 from mart.builds import BuildManager
-from mart.workspace import SAMPLE_DATA_DIR, Workspace
+from mart.workspace import DBT_PROJECT_DIR, SAMPLE_DATA_DIR, Workspace
 
 
 def sample_records(dataset: str) -> list[dict]:
@@ -35,6 +36,17 @@ def commit_records(ws: Workspace, dataset: str, records: list[dict], message: st
         pq.write_table(table, path)
 
     return datasets.create_version(ws, dataset, write, message=message, kind="test").id
+
+
+def copy_project(tmp_path: Path) -> Path:
+    """A private copy of the dbt project (without build outputs), safe to edit."""
+    project = tmp_path / "project"
+    shutil.copytree(
+        DBT_PROJECT_DIR,
+        project,
+        ignore=shutil.ignore_patterns("target", "logs", "*.duckdb", "*.duckdb.wal"),
+    )
+    return project
 
 
 @pytest.fixture(scope="module")

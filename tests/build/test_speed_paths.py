@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -17,8 +16,8 @@ import pytest
 
 from mart import artifacts
 from mart.builds import FAILED, PUBLISHED, BuildManager
-from mart.workspace import DBT_PROJECT_DIR, Workspace
-from tests.build.conftest import commit_records, sample_records
+from mart.workspace import Workspace
+from tests.build.conftest import commit_records, copy_project, sample_records
 
 UNIQUE = "unique_stg_transactions_transaction_id"
 
@@ -132,12 +131,7 @@ def test_warmup_build_then_real_builds(fast_manager: BuildManager, workspace: Pa
 
 
 def test_an_edited_project_reruns_the_unit_tests(tmp_path: Path, workspace: Path) -> None:
-    project = tmp_path / "project"
-    shutil.copytree(
-        DBT_PROJECT_DIR,
-        project,
-        ignore=shutil.ignore_patterns("target", "logs", "*.duckdb", "*.duckdb.wal"),
-    )
+    project = copy_project(tmp_path)
     manager = BuildManager(Workspace.from_env(workspace), project_dir=project, docs=False)
     try:
         first = manager.request_build()

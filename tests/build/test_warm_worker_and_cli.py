@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,17 +10,12 @@ from pathlib import Path
 import duckdb
 
 from mart.builds import PUBLISHED, BuildManager
-from mart.workspace import DBT_PROJECT_DIR, PROJECT_ROOT, Workspace
-from tests.build.conftest import commit_records, sample_records
+from mart.workspace import PROJECT_ROOT, Workspace
+from tests.build.conftest import commit_records, copy_project, sample_records
 
 
 def test_an_edited_model_is_seen_by_a_warm_worker(tmp_path: Path, workspace: Path) -> None:
-    project = tmp_path / "project"
-    shutil.copytree(
-        DBT_PROJECT_DIR,
-        project,
-        ignore=shutil.ignore_patterns("target", "logs", "*.duckdb", "*.duckdb.wal"),
-    )
+    project = copy_project(tmp_path)
     manager = BuildManager(Workspace.from_env(workspace), project_dir=project, docs=False)
     manager.prewarm()
     try:
