@@ -26,9 +26,9 @@ def is_set() -> bool:
     return "as_of_date" in common.rebuild_vars()
 
 
-def origin() -> str:
-    """Where the as-of date comes from, in words."""
-    if is_set():
+def origin(set_here: bool | None = None) -> str:
+    """Where the as-of date comes from, in words (``set_here``: :func:`is_set`, if known)."""
+    if is_set() if set_here is None else set_here:
         return "set for this build"
     return "the day the build ran: the as_of_date var is not set"
 
@@ -79,11 +79,13 @@ def stale_warning(current: overview.AsOf, key: str) -> None:
 
 def panel(current: overview.AsOf) -> None:
     """Overview's as-of block: the date in use, the warning, and the date picker."""
+    set_here = is_set()
     last = (
         f" · latest activity in the data {current.last_activity}" if current.last_activity else ""
     )
     st.caption(
-        f"Recency, churn and retention are as of **{current.as_of_date}** ({origin()}){last}."
+        f"Recency, churn and retention are as of **{current.as_of_date}** "
+        f"({origin(set_here)}){last}."
     )
     stale_warning(current, "overview")
     with st.expander("Change the as-of date"):
@@ -116,7 +118,7 @@ def panel(current: overview.AsOf) -> None:
             key="overview_as_of_today",
             on_click=_rebuild,
             args=(None,),
-            disabled=not is_set(),
+            disabled=not set_here,
             use_container_width=True,
             help="Unset as_of_date: each build then uses the day it runs.",
         )
