@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,15 +29,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM = os.environ.get("MART_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from bench.appserver import (  # noqa: E402 - after the path is set, for script runs
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    free_port,
+    start_app,
+    stop_app,
+    wait_healthy,
+)
 
 #: url path, page title, charts on the first screen (1400 x 1000) once rendered
 PAGES: list[tuple[str, str, int]] = [
@@ -78,43 +77,13 @@ def prepare(root: Path, transactions: int) -> None:
         manager.shutdown()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_app(root: Path, port: int) -> subprocess.Popen[bytes]:
-    """The app on ``root``, headless, on ``port``; returns when it answers."""
-    env = dict(os.environ, MART_WORKSPACE=str(root), MART_PREWARM="0")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "streamlit_app.py"),
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the app did not start within 60 s")
+def _start_app(root: Path, port: int) -> subprocess.Popen[bytes]:
+    """The app on ``root`` (no dbt worker warming in the background), once it answers."""
+    app = start_app(root, port, env=dict(os.environ, MART_PREWARM="0"))
+    if not wait_healthy(f"http://127.0.0.1:{port}", app, 60):
+        stop_app(app)
+        raise SystemExit("the app did not start within 60 s")
+    return app
 
 
 WAIT_RENDERED = """
@@ -153,7 +122,7 @@ def measure(port: int, runs: int) -> list[tuple[str, float, float, float]]:
     reloads: dict[str, list[float]] = {url_path: [] for url_path, _, _ in PAGES}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport=VIEWPORT)
         page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
         page.wait_for_selector('[data-testid="stSidebarNav"]', timeout=60_000)
         page.wait_for_function(WAIT_RENDERED, arg=["", 0], timeout=120_000)
@@ -190,13 +159,12 @@ def main() -> None:
         root = (args.workspace or Path(tmp) / "workspace").resolve()
         root.mkdir(parents=True, exist_ok=True)
         prepare(root, args.transactions)
-        port = _free_port()
-        app = start_app(root, port)
+        port = free_port()
+        app = _start_app(root, port)
         try:
             results = measure(port, args.runs)
         finally:
-            app.terminate()
-            app.wait(timeout=30)
+            stop_app(app)
     print()
     print(f"load average during the run: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
     print(f"{'page':<11} {'first visit':>11} {'warm click':>11} {'full reload':>12}  all ≤ 1.5 s?")

@@ -10,28 +10,27 @@ Needs Debian's Chromium (/usr/bin/chromium).
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.appserver import (  # noqa: E402 - after the path is set, for script runs
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    start_app,
+    stop_app,
+    wait_healthy,
+)
+
 OUT = ROOT / "docs" / "screenshots"
 PAGES = ["", "data", "build", "lineage", "customers", "retention", "sql", "docs"]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _start_app(port: int) -> tuple[subprocess.Popen[bytes], Path]:
@@ -50,34 +49,11 @@ def _start_app(port: int) -> tuple[subprocess.Popen[bytes], Path]:
         cwd=ROOT,
         check=True,
     )
-    env = dict(os.environ, MART_WORKSPACE=str(workspace))
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "streamlit_app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    for _ in range(120):
-        try:
-            with urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2):
-                return server, workspace
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit("the app did not start")
+    server = start_app(workspace, port)
+    if not wait_healthy(f"http://127.0.0.1:{port}", server, 60):
+        stop_app(server)
+        raise SystemExit("the app did not start")
+    return server, workspace
 
 
 def main() -> None:
@@ -89,15 +65,13 @@ def main() -> None:
     url = options.url
     if url is None:
         server, _ = _start_app(options.port)
-        url = f"http://localhost:{options.port}"
+        url = f"http://127.0.0.1:{options.port}"
     OUT.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for theme in ("light", "dark"):
-                context = browser.new_context(
-                    viewport={"width": 1400, "height": 1000}, color_scheme=theme
-                )
+                context = browser.new_context(viewport=VIEWPORT, color_scheme=theme)
                 page = context.new_page()
                 for path in PAGES:
                     page.goto(f"{url}/{path}?embed_options={theme}_theme")
@@ -110,7 +84,7 @@ def main() -> None:
             browser.close()
     finally:
         if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
+            stop_app(server)
 
 
 if __name__ == "__main__":

@@ -123,7 +123,7 @@ def main() -> None:
     build_id, _ = common.require_published()
     st.subheader(f"Key figures · published build #{build_id}")
     kpis: overview.Kpis = common.cached(overview.kpis)
-    as_of.panel(common.cached(overview.as_of_status))
+    as_of.panel(as_of.status())
     _kpi_tiles(kpis)
     left, right = st.columns([2, 3], gap="large")
     with left:

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.appserver import CHROMIUM
+
 # A warm worker's throwaway warm-up build costs ~3 s of CPU per worker: fine for an app
 # waiting for a click, but the suite spawns a worker per build, so it is off here and
 # switched on by the tests of the warm-up itself (tests/build/test_speed_paths.py).
 os.environ.setdefault("MART_WARMUP_BUILD", "0")
 
-CHROMIUM = os.environ.get("MART_CHROMIUM", "/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

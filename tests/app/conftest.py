@@ -9,11 +9,13 @@ started (:func:`wait_for_builds`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -84,22 +86,29 @@ def _app_test_like_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MART_PREWARM", "0")  # no background dbt warm-ups (CPU only)
 
 
-@pytest.fixture(scope="module")
-def built_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A workspace with the sample built and published (build #1); MART_WORKSPACE set.
+@contextlib.contextmanager
+def published_workspace(
+    root: Path,
+    vars: dict[str, Any] | None = None,
+    prepare: Callable[[Workspace], None] | None = None,
+) -> Iterator[Path]:
+    """``root`` as MART_WORKSPACE, with a published build of its data (after ``prepare``).
 
-    Module-scoped and free of monkeypatch: the variable is set here and restored after
-    the module, so function-scoped fixtures that patch it still restore this value.
+    Free of monkeypatch, for module-scoped fixtures: the variable is set here and
+    restored at the end, so function-scoped fixtures that patch it still restore this
+    value. At the end, builds the app started are stopped and its worker released.
     """
-    root = tmp_path_factory.mktemp("app_built") / "workspace"
-    root.mkdir()
+    root.mkdir(parents=True, exist_ok=True)
     previous = os.environ.get("MART_WORKSPACE")
     os.environ["MART_WORKSPACE"] = str(root)
-    manager = BuildManager(Workspace(root), prewarm_after_build=False)
-    record = manager.request_build()
-    manager.shutdown()
-    assert record.status == "published", record.summary()
     try:
+        ws = Workspace(root)
+        if prepare is not None:
+            prepare(ws)
+        manager = BuildManager(ws, prewarm_after_build=False)
+        record = manager.request_build(vars=vars)
+        manager.shutdown()
+        assert record.status == "published", record.summary()
         yield root
     finally:
         stop_app_builds(root)
@@ -107,3 +116,10 @@ def built_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ.pop("MART_WORKSPACE", None)
         else:
             os.environ["MART_WORKSPACE"] = previous
+
+
+@pytest.fixture(scope="module")
+def built_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A workspace with the sample built and published (build #1); MART_WORKSPACE set."""
+    with published_workspace(tmp_path_factory.mktemp("app_built") / "workspace") as root:
+        yield root

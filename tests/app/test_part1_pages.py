@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from mart import datasets
 from mart.workspace import Workspace
@@ -97,16 +98,22 @@ def test_upload_through_file_uploader_with_other_column_names(
     assert list(frame["product_category"]) == ["Audio", "Gaming", "Audio"]
 
 
-def test_an_unreadable_upload_is_refused_with_a_sentence(
-    workspace: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _upload_refused(monkeypatch: pytest.MonkeyPatch, name: str, data: bytes) -> AppTest:
+    """Upload ``data`` as ``name`` on an empty workspace (no first build) and return the app."""
     monkeypatch.setenv("MART_AUTOBUILD", "0")
     at = app_test()
     at.run()
     run_page(at, "pages/data.py", "Upload")
-    at.file_uploader(key="upload_file").set_value(("broken.csv", b"\x00\x01\x02PK", "text/csv"))
+    at.file_uploader(key="upload_file").set_value((name, data, "text/csv"))
     at.run()
     assert_clean(at)
+    return at
+
+
+def test_an_unreadable_upload_is_refused_with_a_sentence(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _upload_refused(monkeypatch, "broken.csv", b"\x00\x01\x02PK")
     assert at.error
     assert datasets.head(Workspace(workspace), "transactions").id == 1
 
@@ -114,13 +121,7 @@ def test_an_unreadable_upload_is_refused_with_a_sentence(
 def test_file_level_problems_say_whole_file_not_none(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MART_AUTOBUILD", "0")
-    at = app_test()
-    at.run()
-    run_page(at, "pages/data.py", "Upload")
-    at.file_uploader(key="upload_file").set_value(("empty.csv", b"", "text/csv"))
-    at.run()
-    assert_clean(at)
+    at = _upload_refused(monkeypatch, "empty.csv", b"")
     [problems] = [frame.value for frame in at.dataframe if "problem" in frame.value.columns]
     assert list(problems["row"]) == ["whole file"]
     assert "None" not in problems.astype(str).to_numpy().ravel().tolist()

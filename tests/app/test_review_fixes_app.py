@@ -6,7 +6,6 @@ Markdown (a link, bold, a colour directive), built and published once for the mo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from mart import datasets
 from mart.builds import BuildManager
 from mart.workspace import Workspace
-from tests.app.conftest import app_test, stop_app_builds
+from tests.app.conftest import app_test, published_workspace
 
 MARKDOWN_ROWS = (
     "transaction_id,customer_id,transaction_date,amount,product_category\n"
@@ -28,26 +27,16 @@ MARKDOWN_ROWS = (
 @pytest.fixture(scope="module")
 def markdown_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     base = tmp_path_factory.mktemp("review_fixes")
-    root = base / "workspace"
-    root.mkdir()
-    previous = os.environ.get("MART_WORKSPACE")
-    os.environ["MART_WORKSPACE"] = str(root)
     source = base / "markdown.csv"
     source.write_text(MARKDOWN_ROWS, encoding="utf-8")
-    ws = Workspace(root)
-    datasets.load_file(ws, "transactions", source, mode="append")
-    manager = BuildManager(ws, prewarm_after_build=False)
-    record = manager.request_build(vars={"as_of_date": "2024-03-01"})
-    manager.shutdown()
-    assert record.status == "published", record.summary()
-    try:
+
+    def append(ws: Workspace) -> None:
+        datasets.load_file(ws, "transactions", source, mode="append")
+
+    with published_workspace(
+        base / "workspace", vars={"as_of_date": "2024-03-01"}, prepare=append
+    ) as root:
         yield root
-    finally:
-        stop_app_builds(root)
-        if previous is None:
-            os.environ.pop("MART_WORKSPACE", None)
-        else:
-            os.environ["MART_WORKSPACE"] = previous
 
 
 def open_page(page: str) -> AppTest:

@@ -251,7 +251,6 @@ def test_load_time_is_reported(builds) -> None:
     )
 
 
-
 def test_columns_markdown_escapes_and_marks_tests():
     from mart.artifacts import Column, ColumnTest, columns_markdown
 

@@ -12,53 +12,32 @@ Other browser test modules reuse these fixture names: ``app_url``, ``page``, ``s
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench.appserver import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    VIEWPORT,
+    free_port,
+    start_app,
+    stop_app,
+    wait_healthy,
+)
+
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = os.environ.get("MART_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-VIEWPORT = {"width": 1400, "height": 1000}
 #: Seconds to wait for the server, and for the first build on a busy 2-core machine.
 START_TIMEOUT = 60
 FIRST_BUILD_TIMEOUT = 240
 #: Default timeout of page actions and expectations, in milliseconds.
 ACTION_TIMEOUT_MS = 30_000
 expect.set_options(timeout=ACTION_TIMEOUT_MS)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def published_build_id(root: Path) -> int | None:
@@ -94,41 +73,15 @@ def app_url(app_workspace: Path, _browser: Browser) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = app_workspace.parent / "streamlit.log"
-    env = dict(os.environ, MART_WORKSPACE=str(app_workspace))
+    env = dict(os.environ)
     env.pop("MART_AUTOBUILD", None)
     with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "streamlit_app.py",
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.fileWatcherType",
-                "none",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        server = start_app(app_workspace, port, env=env, output=log)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _healthy(url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"streamlit did not start: {log_path.read_text(errors='replace')[-2000:]}"
-                )
-            time.sleep(0.25)
+        if not wait_healthy(url, server, START_TIMEOUT):
+            raise RuntimeError(
+                f"streamlit did not start: {log_path.read_text(errors='replace')[-2000:]}"
+            )
         # The first session starts the first build of the empty workspace. It opens a
         # page other than "/" on purpose: the frame must run even then (the build is
         # started by the frame's sidebar, so no frame means no published build).
@@ -143,14 +96,7 @@ def app_url(app_workspace: Path, _browser: Browser) -> Iterator[str]:
         context.close()
         yield url
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=10)
+        stop_app(server)
 
 
 @pytest.fixture
