@@ -122,9 +122,9 @@ def _settle(manager: BuildManager, build_id: int | None, timeout: float = 120.0)
     time.sleep(0.5)  # let the machine go quiet
 
 
-def bench_api(root: Path, runs: int) -> list[float]:
+def bench_api(root: Path, runs: int, threads: int | None = None) -> list[float]:
     """Warm rebuilds of the sample through the Python API."""
-    manager = BuildManager(Workspace.from_env(root / "api"))
+    manager = BuildManager(Workspace.from_env(root / "api"), threads=threads)
     manager.prewarm()
     last: int | None = None
     times: list[float] = []
@@ -224,12 +224,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_build")
     parser.add_argument("--runs", type=int, default=5, help="warm API rebuilds to time")
     parser.add_argument("--cli-runs", type=int, default=2, help="dbt CLI builds to time")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="dbt threads for the API builds (default: auto)"
+    )
     parser.add_argument("--big", type=int, default=1_000_000, help="transactions (0: skip)")
     args = parser.parse_args(argv if argv is not None else [])
     root = Path(tempfile.mkdtemp(prefix="bench-build-"))
     print(f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.2f}, scratch {root}")
     try:
-        api = bench_api(root, args.runs)
+        api = bench_api(root, args.runs, args.threads)
         print(f"api warm rebuild (sample): {_fmt(api)}   target <= 1.00 s")
         cli = bench_cli(root, args.cli_runs)
         print(f"cli dbt build (sample):    {_fmt(cli)}")

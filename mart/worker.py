@@ -275,6 +275,7 @@ class Worker:
         self.import_s = 0.0
         self.parse_s = 0.0
         self.warmup_s = 0.0
+        self.speedups: dict[str, str] = {}
 
     # -- warm-up -------------------------------------------------------------------
 
@@ -286,6 +287,9 @@ class Worker:
         started = time.perf_counter()
         from dbt.cli.main import dbtRunner  # noqa: F401  (the import is the point)
 
+        from mart import dbt_speedups
+
+        self.speedups = dbt_speedups.apply()
         self.import_s = time.perf_counter() - started
         if parse:
             self.parse()
@@ -300,6 +304,8 @@ class Worker:
                 thread.start()
                 thread.join()
                 self.warmup_s = time.perf_counter() - started
+        if parse:
+            dbt_speedups.freeze_heap()
 
     def _warmup_low_priority(self) -> None:
         with contextlib.suppress(AttributeError, OSError):  # not Linux: normal priority
@@ -449,7 +455,15 @@ class Worker:
             event = log.append(event_type, **fields)
             self.channel.send({"type": "event", "event": event})
 
-        result: dict[str, Any] = {"ok": False, "error": None, "timings": timings}
+        from mart import dbt_speedups
+
+        gc_paused = dbt_speedups.pause_gc()  # until the result is out
+        result: dict[str, Any] = {
+            "ok": False,
+            "error": None,
+            "timings": timings,
+            "dbt_speedups": sorted(k for k, v in self.speedups.items() if v == "applied"),
+        }
         try:
             started = time.perf_counter()
             emit("phase", phase="copy")
@@ -489,6 +503,9 @@ class Worker:
 
         self.channel.send({"type": "result", "result": result})
         detach()
+        # After detach: the first allocation may now set off a long collection, and
+        # the manager may close stdin meanwhile (the stdin watcher then must not exit).
+        dbt_speedups.resume_gc(gc_paused)
         if result["ok"]:
             # The full manifest (with compiled SQL) replaces the parse-time copy; writing
             # it takes a few hundred ms, so it happens after the result, not before.
@@ -515,6 +532,8 @@ class Worker:
     ) -> dict[str, Any]:
         """Invoke ``dbt build`` with the warm manifest; summarise its results."""
         from dbt.cli.main import dbtRunner
+
+        from mart import dbt_speedups
 
         os.environ["MART_DUCKDB_PATH"] = str(db_path)
         index = {"started": 0, "finished": 0}
@@ -563,6 +582,9 @@ class Worker:
                     message=run_result.message or None,
                     index=position,
                 )
+
+        # Only these reach the callback (mart.dbt_speedups drops what no one reads).
+        on_event.mart_wanted_events = dbt_speedups.WANTED_EVENTS  # type: ignore[attr-defined]
 
         args = [
             # Not --quiet: that still formats every event for the console logger and
@@ -841,6 +863,7 @@ def main(argv: list[str] | None = None) -> int:
                 "import_s": round(worker.import_s, 3),
                 "parse_s": round(worker.parse_s, 3),
                 "warmup_s": round(worker.warmup_s, 3),
+                "speedups": worker.speedups,
                 "fingerprint": worker.fingerprint,
                 "vars": worker.vars,
             }
