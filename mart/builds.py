@@ -449,9 +449,10 @@ class WorkerProcess:
 # Below this many bronze rows a build is bound by dbt's per-node Python, which holds
 # the GIL. Two dbt threads let one node's SQL (DuckDB releases the GIL) overlap the
 # next node's Python; more only queue on the GIL. Measured on the sample, 2 cores,
-# median of 7 warm builds, two rounds: 2 threads 1.01-1.12 s, 4 threads 1.12-1.38 s,
-# 1 thread 1.14-1.35 s. Above it, SQL dominates, and the profile's threads
-# (4) let independent nodes overlap.
+# median of 7 warm builds, paired runs: 1 thread 1.35 and 1.60 s against 2 threads
+# 1.18 and 1.29 s; 2 threads 1.01 and 1.12 s against 4 threads 1.12 and 1.38 s.
+# Above it, SQL dominates, and the profile's threads (4) let independent nodes
+# overlap.
 SMALL_BUILD_ROWS = 200_000
 SMALL_BUILD_THREADS = 2
 

@@ -111,9 +111,13 @@ class EventLog:
     written and flushed whole, so any number of readers can tail the file.
     """
 
-    def __init__(self, path: Path, build_id: int) -> None:
+    def __init__(self, path: Path, build_id: int, keep_open: bool = False) -> None:
         self.path = path
         self.build_id = build_id
+        # keep_open: one file handle for all appends (the worker, ~170 lines a build)
+        # instead of an open per line; close() lets it go.
+        self.keep_open = keep_open
+        self._handle: TextIO | None = None
         self._lock = threading.Lock()
         try:
             with path.open("rb") as handle:
@@ -132,11 +136,24 @@ class EventLog:
                 **fields,
             }
             line = json.dumps(event, default=str) + "\n"
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(line)
-                handle.flush()
+            if self.keep_open:
+                if self._handle is None:
+                    self._handle = self.path.open("a", encoding="utf-8")
+                self._handle.write(line)
+                self._handle.flush()
+            else:
+                with self.path.open("a", encoding="utf-8") as handle:
+                    handle.write(line)
+                    handle.flush()
             self._seq += 1
             return event
+
+    def close(self) -> None:
+        """Close the kept-open handle (a later append opens it again)."""
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
 
 
 def read_events(path: Path, since: int = 0) -> list[dict[str, Any]]:
@@ -317,12 +334,16 @@ class Worker:
 
         A process's first dbt build is 0.3-0.9 s slower than its second: dbt compiles
         the Jinja of every materialization and test macro on first use, builds its
-        adapter and agate machinery, and so on. Running one build on empty tables
-        while the worker waits for a click means the click gets the fast one. The
-        scratch file is deleted; nothing outside the worker's directory is touched.
+        adapter and agate machinery, and so on. Running the build on empty tables
+        while the worker waits for a click means the click gets a fast one. It runs
+        twice, so that the rebuild paths (incremental merge, snapshot update) are
+        compiled too. The scratch file is deleted; nothing outside the worker's
+        directory is touched.
         """
         import duckdb
         from dbt.cli.main import dbtRunner
+
+        from mart import dbt_speedups
 
         scratch = self.work_dir / "warmup"
         shutil.rmtree(scratch, ignore_errors=True)
@@ -342,22 +363,32 @@ class Worker:
             finally:
                 con.close()
             os.environ["MART_DUCKDB_PATH"] = str(db_path)
-            dbtRunner(manifest=self.manifest, callbacks=[lambda msg: None]).invoke(
-                [
-                    "--log-level",
-                    "none",
-                    "--log-level-file",
-                    "none",
-                    "--no-send-anonymous-usage-stats",
-                    "--no-version-check",
-                    "build",
-                    *self._common_args(scratch / "target", scratch / "logs", self.vars),
-                    "--store-failures",
-                    "--no-write-json",
-                    "--threads",
-                    "1",
-                ]
-            )
+
+            def ignore(msg: Any) -> None:
+                return None
+
+            # The same events as a real build's callback (mart.dbt_speedups).
+            ignore.mart_wanted_events = dbt_speedups.WANTED_EVENTS  # type: ignore[attr-defined]
+            # Twice: the first pass creates the tables; the second takes the paths a
+            # rebuild takes (the incremental merge, the snapshot's update), whose
+            # macros dbt would otherwise compile during the click's build.
+            for _ in range(2):
+                dbtRunner(manifest=self.manifest, callbacks=[ignore]).invoke(
+                    [
+                        "--log-level",
+                        "none",
+                        "--log-level-file",
+                        "none",
+                        "--no-send-anonymous-usage-stats",
+                        "--no-version-check",
+                        "build",
+                        *self._common_args(scratch / "target", scratch / "logs", self.vars),
+                        "--store-failures",
+                        "--no-write-json",
+                        "--threads",
+                        "2",
+                    ]
+                )
         except Exception as exc:  # a warm-up only: the real build reports real errors
             print(f"warm-up build failed: {exc}", file=sys.stderr)
         finally:
@@ -448,7 +479,7 @@ class Worker:
         """Run one build job: copy, bronze, dbt build, close, report, then docs."""
         build_dir = Path(job["build_dir"])
         db_path = build_dir / DB_FILE_NAME
-        log = EventLog(build_dir / "events.jsonl", int(job["build_id"]))
+        log = EventLog(build_dir / "events.jsonl", int(job["build_id"]), keep_open=True)
         timings: dict[str, float] = {}
 
         def emit(event_type: str, **fields: Any) -> None:
@@ -458,6 +489,7 @@ class Worker:
         from mart import dbt_speedups
 
         gc_paused = dbt_speedups.pause_gc()  # until the result is out
+        sql_files = dbt_speedups.deferred_sql_files().__enter__()  # written after the result
         result: dict[str, Any] = {
             "ok": False,
             "error": None,
@@ -506,6 +538,9 @@ class Worker:
         # After detach: the first allocation may now set off a long collection, and
         # the manager may close stdin meanwhile (the stdin watcher then must not exit).
         dbt_speedups.resume_gc(gc_paused)
+        log.close()
+        with contextlib.suppress(Exception):
+            sql_files.flush()  # target/compiled and target/run
         if result["ok"]:
             # The full manifest (with compiled SQL) replaces the parse-time copy; writing
             # it takes a few hundred ms, so it happens after the result, not before.

@@ -135,3 +135,25 @@ def test_same_tables_and_stored_failing_rows(both: dict[str, list]) -> None:
             assert got[name] == expected[name], name
     audit = [name for name in _contents(both["on"][1].db_path) if "dbt_test__audit" in name]
     assert any("not_negative" in name for name in audit)  # failing rows were stored
+
+
+def _sql_files(record) -> dict[str, int]:  # noqa: ANN001
+    target = Path(record.db_path).parent / "target"
+    return {
+        str(path.relative_to(target)): len(path.read_text(encoding="utf-8").splitlines())
+        for folder in ("compiled", "run")
+        for path in sorted((target / folder).rglob("*.sql"))
+    }
+
+
+def test_same_compiled_and_run_sql_files(both: dict[str, list]) -> None:
+    """The worker writes them after the result instead of during the build: same files."""
+    for off, on in zip(both["off"], both["on"], strict=True):
+        expected, got = _sql_files(off), _sql_files(on)
+        assert len(expected) > 40  # fewer in the failed build: its skipped nodes
+        assert sorted(got) == sorted(expected)
+        # Two unit tests of one model write the same file; with two dbt threads either
+        # may finish last, with or without the speed-ups. Every other file must match.
+        for path, lines in expected.items():
+            if "unit_tests.yml" not in path:
+                assert got[path] == lines, path

@@ -20,6 +20,7 @@ NAMES = {
     "template_cache",
     "macro_namespace",
     "plugin_modules",
+    "deferred_sql_files",
     "type_testers",
 }
 
@@ -397,3 +398,34 @@ def test_plugin_modules_listed_once_and_the_same() -> None:
     )
     assert out == {"same": True, "count": out["count"]}
     assert out["count"] > 0  # dbt_common, dbt_duckdb, ... are "dbt_" modules
+
+
+def test_sql_files_held_until_flushed(tmp_path) -> None:  # noqa: ANN001
+    out = run_probe(
+        f"""
+        import json, os
+        from mart import dbt_speedups
+        dbt_speedups.apply()
+        from dbt.contracts.graph import nodes
+
+        base = {str(tmp_path)!r}
+        a, b = os.path.join(base, "compiled", "a.sql"), os.path.join(base, "run", "x", "b.sql")
+        seen = {{}}
+        with dbt_speedups.deferred_sql_files() as files:
+            nodes.write_file(a, "select 1")
+            nodes.write_file(b, "first")
+            nodes.write_file(b, "second")  # a rewrite: the last one wins, as on disk
+            seen["during"] = [os.path.exists(a), os.path.exists(b)]
+            seen["flushed"] = files.flush()
+            seen["after"] = [open(a).read(), open(b).read()]
+            nodes.write_file(a, "select 2")  # after a flush: straight to disk
+            seen["direct"] = open(a).read()
+        print(json.dumps(seen))
+        """
+    )
+    assert out == {
+        "during": [False, False],
+        "flushed": 2,
+        "after": ["select 1", "second"],
+        "direct": "select 2",
+    }
