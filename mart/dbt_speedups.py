@@ -542,16 +542,21 @@ def _patch_node_file_writes() -> str | None:
 class deferred_sql_files:  # noqa: N801  (used like a function)
     """Hold dbt's compiled/run SQL files in memory until :meth:`flush`.
 
-    ``with deferred_sql_files() as files: ...`` and call ``files.flush()`` when the
-    files may be written (leaving the block flushes what is left). Without the patch
-    (or with it skipped) files are written as dbt goes, and flush writes nothing.
+    ``files = deferred_sql_files().start()`` then ``files.flush()`` when the files may
+    be written; or ``with deferred_sql_files() as files:`` (leaving the block flushes
+    what is left). Without the patch (or with it skipped) files are written as dbt
+    goes, and flush writes nothing.
     """
 
-    def __enter__(self) -> deferred_sql_files:
+    def start(self) -> deferred_sql_files:
+        """Hold the files from now on."""
         if _applied.get("deferred_sql_files") == "applied":
             with _FILES.lock:
                 _FILES.active = True
         return self
+
+    def __enter__(self) -> deferred_sql_files:
+        return self.start()
 
     def flush(self) -> int:
         """Write the held files now; returns how many."""

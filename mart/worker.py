@@ -51,6 +51,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from mart import dbt_speedups  # no dbt import at module level: cheap
+
 DB_FILE_NAME = "mart.duckdb"
 # Directories inside a dbt project that are outputs, not inputs, of a parse.
 _IGNORED_DIRS = {"target", "logs", "__pycache__", ".git", ".venv"}
@@ -304,8 +306,6 @@ class Worker:
         started = time.perf_counter()
         from dbt.cli.main import dbtRunner  # noqa: F401  (the import is the point)
 
-        from mart import dbt_speedups
-
         self.speedups = dbt_speedups.apply()
         self.import_s = time.perf_counter() - started
         if parse:
@@ -342,8 +342,6 @@ class Worker:
         """
         import duckdb
         from dbt.cli.main import dbtRunner
-
-        from mart import dbt_speedups
 
         scratch = self.work_dir / "warmup"
         shutil.rmtree(scratch, ignore_errors=True)
@@ -486,10 +484,8 @@ class Worker:
             event = log.append(event_type, **fields)
             self.channel.send({"type": "event", "event": event})
 
-        from mart import dbt_speedups
-
         gc_paused = dbt_speedups.pause_gc()  # until the result is out
-        sql_files = dbt_speedups.deferred_sql_files().__enter__()  # written after the result
+        sql_files = dbt_speedups.deferred_sql_files().start()  # written after the result
         result: dict[str, Any] = {
             "ok": False,
             "error": None,
@@ -567,8 +563,6 @@ class Worker:
     ) -> dict[str, Any]:
         """Invoke ``dbt build`` with the warm manifest; summarise its results."""
         from dbt.cli.main import dbtRunner
-
-        from mart import dbt_speedups
 
         os.environ["MART_DUCKDB_PATH"] = str(db_path)
         index = {"started": 0, "finished": 0}
