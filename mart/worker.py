@@ -369,8 +369,11 @@ class Worker:
             ignore.mart_wanted_events = dbt_speedups.WANTED_EVENTS  # type: ignore[attr-defined]
             # Twice: the first pass creates the tables; the second takes the paths a
             # rebuild takes (the incremental merge, the snapshot's update), whose
-            # macros dbt would otherwise compile during the click's build.
-            for _ in range(2):
+            # macros dbt would otherwise compile during the click's build. A click
+            # that came in during the first pass does not wait for the second.
+            for attempt in range(2):
+                if attempt and _job_waiting():
+                    break
                 dbtRunner(manifest=self.manifest, callbacks=[ignore]).invoke(
                     [
                         "--log-level",
