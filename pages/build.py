@@ -191,17 +191,21 @@ def main() -> None:
     _history(records)
 
     ids = [record.build_id for record in records]
-    if not st.session_state.get(_PICKED) or st.session_state.get(_PICK) not in ids:
-        st.session_state[_PICK] = ids[0]  # follow the newest build until one is picked
+    newest = ids[0]
+    picked = st.session_state.get(_PICKED)  # an older build the user chose, if any
+    # The widget is keyed by the newest build: a new build makes a new widget, so a
+    # value the browser still holds for the old list can never come back as a "pick".
     build_id = st.selectbox(
         "Build",
         ids,
-        key=_PICK,
-        on_change=lambda: st.session_state.update({_PICKED: True}),
+        index=ids.index(picked) if picked in ids else 0,
+        key=f"{_PICK}_{newest}",
         format_func=lambda value: (
             f"#{value} · " + next(record.status for record in records if record.build_id == value)
         ),
     )
+    # Follow the newest build until an older one is picked.
+    st.session_state[_PICKED] = build_id if build_id != newest else None
     record = manager.get(build_id)
     _summary(record)
     _timeline(record)
