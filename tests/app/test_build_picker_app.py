@@ -1,0 +1,38 @@
+"""The Build page's build picker follows the newest build until an older one is picked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.app.conftest import app_manager, app_test, published_workspace
+from tests.app.test_part1_pages import assert_clean, run_page, texts
+
+
+def test_picker_follows_the_newest_build_until_an_older_one_is_picked(tmp_path: Path) -> None:
+    with published_workspace(tmp_path / "workspace") as root:
+        manager = app_manager(root)
+        assert manager.request_build().build_id == 2
+        at = app_test()
+        at.run()
+        run_page(at, "pages/build.py")
+        assert at.selectbox(key="build_page_build_2").value == 2
+        assert "Build #2 **published** · live now" in texts(at)
+
+        at.selectbox(key="build_page_build_2").set_value(1).run()
+        assert_clean(at)
+        assert "Build #1 **published**" in texts(at)
+
+        # A new build: the page keeps the build the user picked.
+        assert manager.request_build().build_id == 3
+        at.run()
+        assert_clean(at)
+        assert at.selectbox(key="build_page_build_3").value == 1
+        assert "Build #1 **published**" in texts(at)
+
+        # Picking the newest one again means "follow the newest".
+        at.selectbox(key="build_page_build_3").set_value(3).run()
+        assert manager.request_build().build_id == 4
+        at.run()
+        assert_clean(at)
+        assert at.selectbox(key="build_page_build_4").value == 4
+        assert "Build #4 **published** · live now" in texts(at)
