@@ -301,7 +301,8 @@ class Worker:
     def warm(self, parse: bool = True, warmup_build: bool = False) -> None:
         """Import dbt and parse the project (the slow part, done before any click).
 
-        With ``warmup_build``, also run one throwaway build (see :meth:`warmup_build`).
+        With ``warmup_build``, also run the throwaway warm-up build, two passes (see
+        :meth:`warmup_build`).
         """
         started = time.perf_counter()
         from dbt.cli.main import dbtRunner  # noqa: F401  (the import is the point)
