@@ -48,6 +48,20 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#-
+    The keyword that makes a CTE be computed once. DuckDB otherwise inlines a CTE into each
+    place that reads it: a filter pushed into the scan then runs json_transform once per
+    condition (a 1M-row readability test: 0.9 s instead of 0.2 s). Snowflake computes a CTE
+    read once as it is, and has no such keyword.
+-#}
+{% macro cte_materialized() %}
+    {{ return(adapter.dispatch('cte_materialized', 'techmart')()) }}
+{% endmacro %}
+
+{% macro default__cte_materialized() %}materialized{% endmacro %}
+
+{% macro snowflake__cte_materialized() %}{% endmacro %}
+
 {#- The JSON text of a raw record, for hashing. -#}
 {% macro json_text(column) %}
     {{ return(adapter.dispatch('json_text', 'techmart')(column)) }}

@@ -8,7 +8,7 @@
 
 with
 
-parsed as (
+parsed as {{ cte_materialized() }} (
     select
         {{ json_record(column_name, fields.keys() | list) }} as record,
         *
