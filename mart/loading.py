@@ -50,6 +50,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import os
 import re
 import shutil
@@ -654,6 +655,58 @@ def _nth_nonblank_line(path: Path, index: int) -> int | None:
     return None
 
 
+# Above this size a JSON syntax error keeps DuckDB's record number without our own check.
+UNCLOSED_ARRAY_CHECK_BYTES = 64 * 1024 * 1024
+
+
+def _unclosed_array_problem(path: Path) -> Problem | None:
+    """The problem of a JSON array whose records are all complete but never closed.
+
+    DuckDB reports such a file at a record after the last one, which does not exist
+    (a 2-record file "in record 3"). Here the records are read one by one: when each
+    is whole and the file ends before the closing ``]`` (perhaps after a comma), that
+    is the problem, at the last record. Anything else (a record that is itself
+    broken, a closed array, a file too big to check here) gives None.
+    """
+    try:
+        if path.stat().st_size > UNCLOSED_ARRAY_CHECK_BYTES:
+            return None
+        text = path.read_text(encoding="utf-8", errors="replace").lstrip("\ufeff")
+    except OSError:
+        return None
+    decoder = json.JSONDecoder()
+    blank = re.compile(r"\s*")
+    position = blank.match(text).end()
+    if text[position : position + 1] != "[":
+        return None
+    position += 1
+    records = 0
+    while True:
+        position = blank.match(text, position).end()
+        if position == len(text):
+            break
+        if text[position] == "]":
+            return None
+        if records:
+            if text[position] != ",":
+                return None
+            position = blank.match(text, position + 1).end()
+            if position == len(text):
+                break
+        try:
+            _, position = decoder.raw_decode(text, position)
+        except (ValueError, RecursionError):  # JSONDecodeError, or nesting too deep
+            return None
+        records += 1
+    if not records:
+        return Problem("the file is not valid JSON: it starts a JSON array and ends at once")
+    return Problem(
+        "the file is not valid JSON: the JSON array is not closed (the file ends after "
+        "this record without the closing ])",
+        row=records,
+    )
+
+
 def _json_syntax_problem(message: str, path: Path) -> Problem:
     """A JSON syntax error from DuckDB as a Problem naming the bad line or record.
 
@@ -679,7 +732,7 @@ def _json_syntax_problem(message: str, path: Path) -> Problem:
     lines = found.group(1) == "line" or path.suffix.lower() in {".jsonl", ".ndjson"}
     if lines:
         return Problem(text, line=_nth_nonblank_line(path, index) or index)
-    return Problem(text, row=index)
+    return _unclosed_array_problem(path) or Problem(text, row=index)
 
 
 def _read_json(

@@ -236,8 +236,16 @@ HISTORY_COLUMNS = [
     "fail",
     "warn",
     "data",
+    "vars",
     "note",
 ]
+
+
+def vars_text(values: dict[str, Any] | None) -> str:
+    """A build's dbt vars for a table cell: ``as_of_date=2024-03-01, …`` or ``defaults``."""
+    if not values:
+        return "defaults"
+    return ", ".join(f"{name}={value}" for name, value in sorted(values.items()))
 
 
 def history_frame(records: Iterable[Any]) -> pd.DataFrame:
@@ -260,6 +268,7 @@ def history_frame(records: Iterable[Any]) -> pd.DataFrame:
                 "data": ", ".join(
                     f"{name} v{info.get('version')}" for name, info in sorted(datasets.items())
                 ),
+                "vars": vars_text(getattr(record, "vars", None)),
                 "note": record.error or "",
             }
         )

@@ -273,6 +273,25 @@ class _Channel:
                 self.broken = True  # the manager is gone; keep going quietly
 
 
+class EventEmitter:
+    """Writes a build's events to its log and sends them to the manager, in seq order.
+
+    dbt's threads emit concurrently. Numbering (the log) and sending (the channel) under
+    one lock keeps the manager's callback in seq order: otherwise two threads could
+    number 9 and 10 and send 10 first.
+    """
+
+    def __init__(self, log: EventLog, channel: Any) -> None:
+        self._log = log
+        self._channel = channel
+        self._lock = threading.Lock()
+
+    def __call__(self, event_type: str, **fields: Any) -> None:
+        with self._lock:
+            event = self._log.append(event_type, **fields)
+            self._channel.send({"type": "event", "event": event})
+
+
 class Worker:
     """One warm dbt process: holds the parsed manifest and runs one job with it."""
 
@@ -484,9 +503,7 @@ class Worker:
         log = EventLog(build_dir / "events.jsonl", int(job["build_id"]), keep_open=True)
         timings: dict[str, float] = {}
 
-        def emit(event_type: str, **fields: Any) -> None:
-            event = log.append(event_type, **fields)
-            self.channel.send({"type": "event", "event": event})
+        emit = EventEmitter(log, self.channel)
 
         gc_paused = dbt_speedups.pause_gc()  # until the result is out
         sql_files = dbt_speedups.deferred_sql_files().start()  # written after the result

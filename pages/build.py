@@ -32,6 +32,9 @@ def _history(records: list[BuildRecord]) -> None:
             "fail": st.column_config.NumberColumn("Fail", width="small"),
             "warn": st.column_config.NumberColumn("Warn", width="small"),
             "data": st.column_config.TextColumn("Data versions"),
+            "vars": st.column_config.TextColumn(
+                "Vars", help="The dbt vars of the build (as-of date, segment thresholds)"
+            ),
             "note": st.column_config.TextColumn("Note", width="large"),
         },
         key="build_history_table",

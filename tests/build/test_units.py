@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +23,7 @@ from mart.builds import (
 )
 from mart.cli_build import parse_var
 from mart.errors import BuildBusyError, InputError
-from mart.worker import EventLog, project_fingerprint, read_events
+from mart.worker import EventEmitter, EventLog, project_fingerprint, read_events
 from mart.workspace import Workspace, atomic_write_json
 
 
@@ -124,3 +127,28 @@ def test_event_log_numbers_events_and_readers_skip_a_torn_line(tmp_path: Path) -
     with path.open("a") as handle:
         handle.write(json.dumps({"seq": 3})[:5])  # a line being written right now
     assert [event["seq"] for event in read_events(path, since=1)] == [1, 2]
+
+
+def test_events_reach_the_manager_in_seq_order_from_many_threads(tmp_path: Path) -> None:
+    """dbt's threads emit at once; the channel must still see seq 0, 1, 2 … in order."""
+    sent: list[int] = []
+    chaos = random.Random(7)
+
+    class SlowChannel:  # a send that sometimes stalls, as a pipe write can
+        def send(self, message: dict) -> None:
+            time.sleep(chaos.choice([0, 0, 0.001]))
+            sent.append(message["event"]["seq"])
+
+    emit = EventEmitter(EventLog(tmp_path / "events.jsonl", 1, keep_open=True), SlowChannel())
+
+    def node(index: int) -> None:
+        for step in range(40):
+            emit("node_finished", name=f"n{index}", step=step)
+
+    threads = [threading.Thread(target=node, args=(index,)) for index in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sent == list(range(240))
+    assert [event["seq"] for event in read_events(tmp_path / "events.jsonl")] == sent

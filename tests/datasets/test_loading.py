@@ -460,8 +460,31 @@ def test_truncated_json_is_refused(ws, write_file, text):
             '{"customer_id": "C2", "date": "2024-01-02", "amount": 2}\n',
             ("line", 1),
         ),
+        # every record whole, the closing ] missing: DuckDB says "record 3" of 2
+        (
+            "unclosed.json",
+            '[{"customer_id": "C1", "date": "2024-01-01", "amount": 1},\n'
+            '{"customer_id": "C2", "date": "2024-01-02", "amount": 2}\n',
+            ("row", 2),
+        ),
+        (
+            "unclosed-pretty.json",
+            '[\n  {\n    "customer_id": "C1",\n    "amount": 1\n  },\n'
+            '  {\n    "customer_id": "C2",\n    "amount": 2\n  },\n'
+            '  {\n    "customer_id": "C3",\n    "amount": 3\n  }\n',
+            ("row", 3),
+        ),
     ],
-    ids=["lines-middle", "lines-end", "array-middle", "array-end", "blank-lines", "first-line"],
+    ids=[
+        "lines-middle",
+        "lines-end",
+        "array-middle",
+        "array-end",
+        "blank-lines",
+        "first-line",
+        "array-unclosed",
+        "array-unclosed-pretty",
+    ],
 )
 def test_a_json_syntax_error_names_the_record_it_is_in(ws, write_file, name, text, where):
     """DuckDB numbers the record after the bad one; the report names the bad one."""
@@ -473,6 +496,12 @@ def test_a_json_syntax_error_names_the_record_it_is_in(ws, write_file, name, tex
     assert "not valid JSON" in problem.problem
     assert str(path) not in problem.problem  # our words, not DuckDB's message with its path
     assert "Try " not in problem.problem and "byte" not in problem.problem
+
+
+def test_an_unclosed_json_array_says_so(ws, write_file):
+    text = '[{"customer_id": "C1", "date": "2024-01-01", "amount": 1}]'[:-1] + "\n"
+    [problem] = refused(ws, write_file("u.json", text)).report.errors
+    assert "array is not closed" in problem.problem and problem.row == 1
 
 
 def test_json_that_is_not_objects_is_refused(ws, write_file):

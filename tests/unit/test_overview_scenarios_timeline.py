@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -221,8 +222,24 @@ def test_history_and_tests_frames(
     assert list(history["build"])[:2] == [builds[1].build_id, builds[0].build_id]
     assert history.iloc[0]["pass"] > 0 and history.iloc[0]["fail"] == 0
     assert "transactions v2" in history.iloc[0]["data"]
+    assert history.iloc[0]["vars"] == "defaults"
     assert "background-color" in timeline.status_style("fail")
     assert timeline.status_style("published (live)") != timeline.status_style("failed")
+
+
+def test_history_frame_shows_each_builds_vars() -> None:
+    record = SimpleNamespace(
+        build_id=3,
+        status="published",
+        started_at="2026-11-26T05:00:00+00:00",
+        duration_s=1.0,
+        tests={"pass": 5},
+        datasets={},
+        vars={"high_value_threshold": 600, "as_of_date": "2024-03-01"},
+        error=None,
+    )
+    [row] = timeline.history_frame([record]).to_dict("records")
+    assert row["vars"] == "as_of_date=2024-03-01, high_value_threshold=600"
 
 
 # -- scenarios ---------------------------------------------------------------------------------
