@@ -33,9 +33,11 @@ def _history(records: list[BuildRecord]) -> None:
             "warn": st.column_config.NumberColumn("Warn", width="small"),
             "data": st.column_config.TextColumn("Data versions"),
             "vars": st.column_config.TextColumn(
-                "Vars", help="The dbt vars of the build (as-of date, segment thresholds)"
+                "Vars",
+                help="The dbt vars of the build (as-of date, segment thresholds)",
+                width="medium",
             ),
-            "note": st.column_config.TextColumn("Note", width="large"),
+            "note": st.column_config.TextColumn("Note", width="medium"),
         },
         key="build_history_table",
     )
