@@ -38,6 +38,16 @@ does the same work again on every node:
   half a millisecond each on this machine. While a build runs in the worker
   (:func:`deferred_sql_files`), the files are kept in memory and written right after
   the result is reported, before the manifest; same paths, same contents.
+* **the project parsed from scratch when the vars change.** dbt cannot reuse a parse
+  across a vars change, so a rebuild with a new as-of date or new thresholds parsed
+  the project and dbt's ~540 macros again: 1.1-1.3 s, most of it turning the same
+  macro sources into Jinja syntax trees and scanning them for macro calls. dbt-common
+  has caches for exactly that, keyed by the source text (the parse tree, the
+  top-level blocks, the macro calls found, the plugin list), which dbt's own test
+  framework turns on (``dbt_common.tests.enable_test_caching``). The worker turns
+  them on too: a re-parse after a vars change takes 0.6 s. Every file is still read
+  and every node is still rendered with the new vars; only the syntax trees of
+  unchanged sources are reused.
 * **agate type testers rebuilt for every query result.** Each one builds seven
   type objects, one of which sets up a ``parsedatetime`` calendar. They hold no
   state, so one is kept per set of text-only columns.
@@ -117,6 +127,7 @@ def apply() -> dict[str, str]:
             ("plugin_modules", _patch_plugin_modules),
             ("deferred_sql_files", _patch_node_file_writes),
             ("type_testers", _patch_type_testers),
+            ("parse_cache", _patch_parse_cache),
         )
         for name, patch in patches:
             if not enabled():
@@ -481,6 +492,25 @@ def _patch_plugin_modules() -> str | None:
     get_prefixed_modules._mart_speedup = True  # type: ignore[attr-defined]
     get_prefixed_modules.__wrapped__ = original.__func__  # type: ignore[attr-defined]
     PluginManager.get_prefixed_modules = classmethod(get_prefixed_modules)  # type: ignore[assignment]
+    return None
+
+
+def _patch_parse_cache() -> str | None:
+    from dbt.clients import jinja_static
+    from dbt_common import tests as common_tests
+    from dbt_common.clients import jinja as common_jinja
+
+    expected = (
+        (common_tests, "enable_test_caching"),
+        (common_tests, "test_caching_enabled"),
+        (common_jinja, "_TESTING_PARSE_CACHE"),
+        (common_jinja, "_TESTING_BLOCKS_CACHE"),
+        (jinja_static, "_TESTING_MACRO_CACHE"),
+    )
+    for module, name in expected:
+        if not hasattr(module, name):
+            return f"{module.__name__}.{name} is missing"
+    common_tests.enable_test_caching()
     return None
 
 

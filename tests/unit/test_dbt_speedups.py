@@ -22,6 +22,7 @@ NAMES = {
     "plugin_modules",
     "deferred_sql_files",
     "type_testers",
+    "parse_cache",
 }
 
 
@@ -429,3 +430,54 @@ def test_sql_files_held_until_flushed(tmp_path) -> None:  # noqa: ANN001
         "after": ["select 1", "second"],
         "direct": "select 2",
     }
+
+
+def test_a_cached_reparse_gives_dbts_own_manifest(tmp_path) -> None:  # noqa: ANN001
+    """With the parse caches on, a re-parse after a vars change (every macro and file
+    a cache hit) gives the manifest a parse without them gives."""
+    out = run_probe(
+        f"""
+        import json
+        from pathlib import Path
+        from dbt.cli.main import dbtRunner
+        from dbt_common import tests as common_tests
+        from mart import dbt_speedups
+        from dbt_common.clients import jinja as common_jinja
+
+        def parse(target, variables):
+            result = dbtRunner().invoke([
+                "--log-level", "none", "--no-send-anonymous-usage-stats", "parse",
+                "--project-dir", {str(DBT_PROJECT_DIR)!r},
+                "--profiles-dir", {str(DBT_PROJECT_DIR)!r},
+                "--target-path", str(Path({str(tmp_path)!r}) / target),
+                "--vars", json.dumps(variables),
+            ])
+            assert result.success, result.exception
+            manifest = result.result.writable_manifest().to_dict()
+            return {{
+                kind: {{
+                    key: {{k: v for k, v in value.items() if k != "created_at"}}
+                    for key, value in manifest[kind].items()
+                }}
+                for kind in ("nodes", "sources", "macros", "unit_tests", "exposures", "docs")
+            }}
+
+        applied = dbt_speedups.apply()["parse_cache"]
+        parse("a", {{"high_value_threshold": 600}})
+        cached_trees = len(common_jinja._TESTING_PARSE_CACHE)
+        cached = parse("a", {{"high_value_threshold": 700}})
+        common_tests.disable_test_caching()
+        fresh = parse("b", {{"high_value_threshold": 700}})
+        print(json.dumps({{
+            "applied": applied,
+            "cached_trees": cached_trees,
+            "same": cached == fresh,
+            "nodes": len(fresh["nodes"]),
+            "macros": len(fresh["macros"]),
+        }}))
+        """
+    )
+    assert out["applied"] == "applied"
+    assert out["cached_trees"] > 100  # the macros' syntax trees were cached
+    assert out["nodes"] > 50 and out["macros"] > 400
+    assert out["same"] is True
