@@ -115,6 +115,8 @@ AUTO_DATE_FORMATS = (
     "%B %d, %Y",
     "%b %d %Y",
 )
+# The years a date may have (see _time_expr).
+MIN_YEAR, MAX_YEAR = 1000, 9999
 AMBIGUOUS_DATE = r"\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}([ T].*)?"
 
 # Name synonyms, compared after lower-casing and removing everything but a-z0-9.
@@ -535,6 +537,12 @@ def read_source(
     read: missing, empty, binary, header-only, broken CSV rows, malformed JSON.
     """
     path = Path(path)
+    if not str(path).strip() or str(path) == ".":
+        raise _refuse(report, Problem("no file was given"))
+    if path.is_dir():
+        raise _refuse(report, Problem(f"{str(path)!r} is a folder, not a file"))
+    if path.exists() and not path.is_file():
+        raise _refuse(report, Problem(f"{str(path)!r} is not a regular file (a pipe or device?)"))
     if not path.is_file():
         raise _refuse(report, Problem(f"file {str(path)!r} does not exist"))
     if path.stat().st_size == 0:
@@ -762,15 +770,17 @@ def _read_json(
     keys = [
         key
         for (key,) in con.execute(
-            "select key from (select unnest(json_keys(json)) as key, rowid as r from json_raw) "
-            "group by key order by min(r)"
+            "select key from (select unnest(json_keys(json)) as key, "
+            "generate_subscripts(json_keys(json), 1) as i, rowid as r from json_raw) "
+            "group by key order by min(r), arg_min(i, r)"
         ).fetchall()
     ]
     if not keys:
         raise _refuse(report, Problem("the JSON records have no fields"))
     header = _clean_header(keys)
-    quoted = ('$."' + key.replace('"', '\\"') + '"' for key in keys)
-    paths = "[" + ", ".join(_sql_str(path) for path in quoted) + "]"
+    # JSON Pointer paths (RFC 6901): they reach every key, the empty one included.
+    pointers = ("/" + key.replace("~", "~0").replace("/", "~1") for key in keys)
+    paths = "[" + ", ".join(_sql_str(path) for path in pointers) + "]"
     select = ", ".join(f"vals[{i + 1}] as {_ident(name)}" for i, name in enumerate(header))
     con.execute(
         f"create or replace temp table {table} as "
@@ -846,12 +856,26 @@ create or replace temp macro mart_amount(v) as (
 
 
 def _time_expr(value: str, kind: str, date_format: str | None) -> str:
-    """SQL parsing ``value`` (VARCHAR) to a TIMESTAMP, NULL when it cannot be read."""
+    """SQL parsing ``value`` (VARCHAR) to a TIMESTAMP, NULL when it cannot be read.
+
+    DuckDB also reads words ('epoch', 'infinity'), BC dates and years beyond 9999. None
+    of them is a transaction's date, and a year outside 1-9999 cannot even be shown by
+    Python (a published mart holding one breaks every query that returns it), so only
+    a value with digits and a year from MIN_YEAR to MAX_YEAR counts as read.
+    """
     if date_format:
-        return f"try_strptime({value}, {_sql_str(date_format)})"
-    formats = "[" + ", ".join(_sql_str(fmt) for fmt in AUTO_DATE_FORMATS) + "]"
-    iso = f"try_cast(regexp_replace({value}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$', '') as TIMESTAMP)"
-    return f"coalesce({iso}, try_strptime({value}, {formats}))"
+        parsed = f"try_strptime({value}, {_sql_str(date_format)})"
+    else:
+        formats = "[" + ", ".join(_sql_str(fmt) for fmt in AUTO_DATE_FORMATS) + "]"
+        iso = (
+            f"try_cast(regexp_replace({value}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$', '') as TIMESTAMP)"
+        )
+        parsed = f"coalesce({iso}, try_strptime({value}, {formats}))"
+    in_range = f"isfinite(t) and year(t) between {MIN_YEAR} and {MAX_YEAR}"
+    return (
+        f"case when regexp_matches({value}, '[0-9]') "
+        f"then list_filter([{parsed}], lambda t: {in_range})[1] end"
+    )
 
 
 def _format_expr(parsed: str, kind: str) -> str:
@@ -881,7 +905,7 @@ def _check_default(
     kind = FIELD_KINDS.get(name)
     if kind is None:
         return
-    parsed = con.execute(f"select {_parse_expr('?', kind, date_format)}", [value]).fetchall()[0][0]
+    parsed = con.execute(f"select {_parse_expr('$1', kind, date_format)}", [value]).fetchall()[0][0]
     if parsed is None:
         raise InputError(
             f"The default for {name}, {value!r}, is not a valid "
@@ -1083,7 +1107,10 @@ def _collect_problems(
                             "%d/%m/%Y or %m/%d/%Y)"
                         )
                     else:
-                        hint = " (give a date format, e.g. %d.%m.%Y)"
+                        hint = (
+                            f" (a real date with a year from {MIN_YEAR} to {MAX_YEAR}, such as "
+                            "2024-01-31; for another layout give a date format, e.g. %d.%m.%Y)"
+                        )
                 if name in defaults:
                     problem = f"cannot read as {what}; the default {defaults[name]!r} is used"
                     for row, value in sample:

@@ -201,6 +201,15 @@ def test_missing_file_is_refused(ws, tmp_path):
     assert "does not exist" in str(error)
 
 
+def test_a_folder_or_a_pipe_is_not_a_file(ws, tmp_path):
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    assert "is a folder, not a file" in str(refused(ws, folder))
+    pipe = tmp_path / "fifo.csv"
+    os.mkfifo(pipe)
+    assert "not a regular file" in str(refused(ws, pipe))
+
+
 def test_missing_required_column_names_the_field_and_the_columns(ws, write_file):
     error = refused(ws, write_file("m.csv", "customer_id,amount,Colour\nC1,5,red\n"))
     assert error.report.errors[0].field == "transaction_date"
@@ -322,6 +331,32 @@ def test_date_formats(ws, write_file, stored, text, date_format, expected):
     assert stored("transactions")[0]["transaction_date"] == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "epoch",
+        "infinity",
+        "-infinity",
+        "2024-01-31 (BC)",
+        "-2024-01-31",
+        "0001-01-01",
+        "99999-01-01",
+    ],
+)
+def test_date_words_bc_and_far_years_are_refused(ws, write_file, text):
+    """DuckDB reads these as dates; a mart holding one breaks every query showing it."""
+    path = write_file("d.csv", f"customer_id,date,amount\nC1,2024-01-31,1\nC2,{text},1\n")
+    [problem] = refused(ws, path).report.errors
+    assert (problem.row, problem.value) == (2, text)
+    assert "year from 1000 to 9999" in problem.problem
+
+
+def test_a_date_word_is_refused_as_a_default(ws, write_file):
+    path = write_file("d.csv", "customer_id,amount\nC1,1\n")
+    with pytest.raises(InputError, match="not a valid date"):
+        load(ws, path, defaults={"transaction_date": "epoch"})
+
+
 def test_day_month_dates_need_a_format(ws, write_file):
     error = refused(ws, write_file("d.csv", "customer_id,date,amount\nC1,15/01/2024,1\n"))
     assert "ambiguous" in str(error)
@@ -401,6 +436,18 @@ def test_json_lines(ws, write_file, stored):
     )
     load(ws, write_file("a.jsonl", text))
     assert [r["customer_id"] for r in stored("transactions")] == ["C1", "C2"]
+
+
+def test_json_keys_of_any_spelling_keep_their_values_and_order(ws, write_file):
+    """An empty key (DuckDB's path syntax cannot name it), dots, quotes and slashes."""
+    text = (
+        '{"": "z", "customer_id": "C1", "date": "2024-01-01", "amount": 1, "a.b": "x", '
+        '"q\\"k": "y", "s/l": "w", "~t": "v"}\n'
+    )
+    info, frame = preview_file(write_file("k.jsonl", text))
+    assert info.columns == ["column_1", "customer_id", "date", "amount", "a.b", 'q"k', "s/l", "~t"]
+    assert frame.iloc[0].tolist() == ["z", "C1", "2024-01-01", "1", "x", "y", "w", "v"]
+    load(ws, write_file("k2.jsonl", text))
 
 
 @pytest.mark.parametrize(
