@@ -843,8 +843,13 @@ create or replace temp macro mart_amount_s3(s) as case
     when regexp_full_match(s, '[+-]?[0-9]{1,3}(\.[0-9]{3})+,[0-9]+')
       or regexp_full_match(s, '[+-]?[0-9]+,[0-9]{1,2}')
         then replace(replace(s, '.', ''), ',', '.')
-    when regexp_full_match(s, '[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?')
+    when regexp_full_match(s, '[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9]*)?')
         then replace(s, ',', '')
+    else s end;
+create or replace temp macro mart_amount_comma_s3(s) as case
+    when regexp_full_match(s, '[+-]?[0-9]{1,3}(\.[0-9]{3})+(,[0-9]*)?')
+        then replace(replace(s, '.', ''), ',', '.')
+    when regexp_full_match(s, '[+-]?[0-9]*,[0-9]+') then replace(s, ',', '.')
     else s end;
 create or replace temp macro mart_amount_text(v) as
     mart_amount_s3(mart_amount_s2(mart_amount_s1(v)));
@@ -853,6 +858,51 @@ create or replace temp macro mart_amount(v) as (
          then try_cast(mart_amount_text(v) as DECIMAL(18, 2)) end
 );
 """
+
+
+# An amount that can only be written with a decimal comma (1.234,50 / 12,5 / 0,005),
+# or only with a decimal point (1,234.50 / 12.5 / 0.50), after currency and sign.
+_DECIMAL_COMMA_ONLY = r"[+-]?([0-9]{1,3}(\.[0-9]{3})+,[0-9]+|[0-9]+,[0-9]{1,2}|0,[0-9]+)"
+_DECIMAL_POINT_ONLY = r"[+-]?([0-9]{1,3}(,[0-9]{3})+\.[0-9]+|[0-9]+\.[0-9]{1,2}|0\.[0-9]+)"
+
+
+def _choose_decimal_mark(
+    con: duckdb.DuckDBPyConnection, column: str, report: ValidationReport
+) -> None:
+    """Read a column's amounts with one decimal mark when its values show which.
+
+    Values such as 1.234 or 2,345 read either way. When some value of the column can
+    only be written with a decimal comma and none only with a point, the whole column
+    uses the comma (1.234 is then 1234.00, 2,345 is 2.345), so one file never mixes the
+    two readings. Otherwise each value is read on its own (a point is the decimal mark
+    when it could be either), and a column showing both marks gets a warning.
+    """
+    text = f"mart_amount_s2(mart_amount_s1(mart_clean({_ident(column)})))"
+    comma, point, first_comma, first_point = con.execute(
+        f"select count(*) filter (where regexp_full_match(t, '{_DECIMAL_COMMA_ONLY}')), "
+        f"count(*) filter (where regexp_full_match(t, '{_DECIMAL_POINT_ONLY}')), "
+        f"min(_row) filter (where regexp_full_match(t, '{_DECIMAL_COMMA_ONLY}')), "
+        f"min(_row) filter (where regexp_full_match(t, '{_DECIMAL_POINT_ONLY}')) "
+        f"from (select _row, {text} as t from source)"
+    ).fetchall()[0]
+    if comma and not point:
+        con.execute(
+            "create or replace temp macro mart_amount_text(v) as "
+            "mart_amount_comma_s3(mart_amount_s2(mart_amount_s1(v)))"
+        )
+    elif comma and point:
+        report.add_warning(
+            Problem(
+                f"the amounts use both decimal marks: {comma} value(s) only make sense with a "
+                f"decimal comma (first at row {first_comma}) and {point} only with a decimal "
+                f"point (first at row {first_point}); each value was read on its own, so check "
+                "values such as 1.234 or 2,345",
+                column=column,
+                field="amount",
+            ),
+            "mixed decimal marks",
+            1,
+        )
 
 
 def _time_expr(value: str, kind: str, date_format: str | None) -> str:
@@ -1007,6 +1057,9 @@ def prepare_records(
         key = column if column not in reserved else f"source_{column}"
         extras.append((column, key))
     report.extra_columns = [column for column, _ in extras]
+
+    if dataset == "transactions" and chosen.get("amount"):
+        _choose_decimal_mark(con, str(chosen["amount"]), report)
 
     # One pass computes each field's raw text and parsed value.
     selects = ["_row"]
@@ -1196,10 +1249,10 @@ def _collect_problems(
                 )
             report.warning_count += neg
             report.warning_summary["negative amounts"] += neg
-        rounded = count(
-            f"select count(*) from parsed where {val} is not null and "
-            f"try_cast(mart_amount_text({raw}) as DECIMAL(38, 10)) <> {val}"
+        rounded_where = (
+            f"{val} is not null and try_cast(mart_amount_text({raw}) as DECIMAL(38, 10)) <> {val}"
         )
+        rounded = count(f"select count(*) from parsed where {rounded_where}")
         if rounded:
             report.add_warning(
                 Problem(
@@ -1208,8 +1261,24 @@ def _collect_problems(
                     field="amount",
                 ),
                 "rounded amounts",
-                rounded,
+                0,
             )
+            for row, value, cents in rows(
+                f"select _row, {raw}, {val} from parsed where {rounded_where} order by _row limit 5"
+            ):
+                report.add_warning(
+                    Problem(
+                        f"rounded to {cents}",
+                        row=row,
+                        column=chosen["amount"],
+                        field="amount",
+                        value=value,
+                    ),
+                    "rounded amounts",
+                    0,
+                )
+            report.warning_count += rounded
+            report.warning_summary["rounded amounts"] += rounded
     time_field = TIME_FIELD[dataset]
     if chosen.get(time_field):
         val, raw = _ident(time_field + "__val"), _ident(time_field + "__raw")

@@ -304,6 +304,50 @@ def test_amount_formats(ws, write_file, stored, stored_text, text, expected):
     json.loads(stored_text("transactions")[0])  # always valid JSON (no leading zeros)
 
 
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        # a column that shows a decimal comma reads 1.234 and 2,345 the same way
+        (
+            ["1.234,50", "1.234", "2,345", "0,005", "12,5"],
+            ["1234.50", "1234.00", "2.35", "0.01", "12.50"],
+        ),
+        # one that shows a decimal point, the other way
+        (
+            ["1,234.50", "1.234", "2,345", "12.5", "1.005"],
+            ["1234.50", "1.23", "2345.00", "12.50", "1.01"],
+        ),
+    ],
+    ids=["decimal-comma", "decimal-point"],
+)
+def test_a_column_reads_every_amount_with_one_decimal_mark(
+    ws, write_file, stored, values, expected
+):
+    lines = "".join(f'C1,2024-01-01,"{value}"\n' for value in values)
+    result = load(ws, write_file("a.csv", "customer_id,date,amount\n" + lines))
+    assert [str(row["amount"]) for row in stored("transactions")] == expected
+    rounded = [w for w in result.report.warnings if w.problem.startswith("rounded to")]
+    assert rounded and all(w.row and w.value for w in rounded)  # the rounded rows are named
+
+
+def test_a_column_with_both_decimal_marks_is_flagged(ws, write_file):
+    path = write_file(
+        "a.csv", 'customer_id,date,amount\nC1,2024-01-01,"12,50"\nC1,2024-01-01,12.75\n'
+    )
+    result = load(ws, path)
+    assert result.report.warning_summary["mixed decimal marks"] == 1
+    assert "both decimal marks" in result.report.to_text()
+
+
+def test_a_leading_zero_group_is_not_thousands(ws, write_file):
+    """0,005 was read as 5.00 (thousands); with a decimal point elsewhere it is refused."""
+    path = write_file(
+        "a.csv", 'customer_id,date,amount\nC1,2024-01-01,"0,005"\nC1,2024-01-01,1.50\n'
+    )
+    [problem] = refused(ws, path).report.errors
+    assert (problem.row, problem.value) == (1, "0,005")
+
+
 @pytest.mark.parametrize("text", ["abc", "1e3", "12.3.4", "1,2,3", "$", "nan", "1" * 20])
 def test_bad_amounts_are_refused(ws, write_file, text):
     error = refused(ws, write_file("a.csv", f'customer_id,date,amount\nC1,2024-01-01,"{text}"\n'))
