@@ -72,6 +72,36 @@ STATUSES = (RUNNING, PUBLISHED, FAILED, CANCELLED, INTERRUPTED)
 BRONZE_TABLES = {"transactions": "raw_transactions", "events": "raw_events"}
 #: Vars every build passes: the engine loads bronze itself (see dbt_project.yml).
 ENGINE_VARS: dict[str, Any] = {"bronze_autoload": False}
+
+
+def project_var_names(project_dir: Path) -> set[str] | None:
+    """The vars ``dbt_project.yml`` declares (None when it cannot be read)."""
+    import yaml
+
+    try:
+        project = yaml.safe_load((Path(project_dir) / "dbt_project.yml").read_text())
+        declared = project.get("vars") or {}
+    except (OSError, AttributeError, yaml.YAMLError):
+        return None
+    return {str(name) for name in declared} if isinstance(declared, dict) else None
+
+
+def check_var_names(variables: dict[str, Any], project_dir: Path) -> None:
+    """Refuse vars the build engine owns and, when the project declares its vars, names
+    it does not declare: a typo (``high_valu_threshold``) would otherwise build with
+    the default and look like it worked."""
+    owned = sorted(set(variables) & set(ENGINE_VARS))
+    if owned:
+        raise InputError(f"--var {owned[0]} is set by the build engine itself and cannot be given.")
+    declared = project_var_names(project_dir)
+    if declared is None:
+        return
+    unknown = sorted(set(variables) - declared)
+    if unknown:
+        known = ", ".join(sorted(declared - set(ENGINE_VARS)))
+        raise InputError(f"Unknown var {unknown[0]!r}: the project's vars are {known}.")
+
+
 DEFAULT_KEEP = 5
 
 EventCallback = Callable[[dict[str, Any]], None]
@@ -166,6 +196,33 @@ class BuildRecord:
         return self.status != RUNNING
 
     @property
+    def not_rebuilt(self) -> list[str]:
+        """Models and snapshots dbt skipped or failed in this build (after failing tests)."""
+        return [
+            str(node.get("name"))
+            for node in self.nodes
+            if node.get("resource_type") in ("model", "snapshot")
+            and node.get("status") in ("skipped", "error")
+        ]
+
+    def stale_note(self) -> str | None:
+        """For a build published anyway: which tables were not rebuilt, and so are older."""
+        names = self.not_rebuilt
+        if not (self.published_anyway and names):
+            return None
+        based_on = self.timings.get("based_on_build")
+        origin = (
+            f"still those of build {int(based_on)}"
+            if based_on
+            else "missing (no earlier build had them)"
+        )
+        shown = ", ".join(names[:6]) + (" …" if len(names) > 6 else "")
+        return (
+            f"Published anyway, but {len(names)} model(s) were not rebuilt after the failing "
+            f"tests, so their tables are {origin}: {shown}."
+        )
+
+    @property
     def unit_tests_not_rerun(self) -> int:
         """How many unit tests this build left out because they passed before (else 0)."""
         done = self.unit_tests or {}
@@ -200,6 +257,9 @@ class BuildRecord:
             text += f", {self.unit_tests_not_rerun} unit tests not re-run"
         if self.error:
             text += f" — {self.error}"
+        stale = self.stale_note()
+        if stale:
+            text += f" — {stale}"
         return text
 
 
@@ -718,6 +778,7 @@ class BuildManager:
         ``on_event`` (called from a background thread) and to the build's events file.
         """
         user_vars = dict(vars or {})
+        check_var_names(user_vars, self.project_dir)
         lock = BuildLock(self.ws.lock_path)
 
         def told_to_wait(holder: dict[str, Any] | None) -> None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mart.errors import InputError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 SAMPLE_DATA_DIR = PROJECT_ROOT / "data"
@@ -38,7 +40,14 @@ class Workspace:
         """The workspace named by ``root``, else ``MART_WORKSPACE``, else ``./workspace``."""
         chosen = root or os.environ.get("MART_WORKSPACE") or "workspace"
         path = Path(chosen).expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise InputError(f"The workspace {str(path)!r} is a file, not a folder.") from None
+        except OSError as exc:
+            raise InputError(
+                f"The workspace folder {str(path)!r} cannot be used: {exc.strerror or exc}."
+            ) from None
         return cls(path)
 
     @property

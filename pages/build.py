@@ -58,6 +58,9 @@ def _summary(record: BuildRecord) -> None:
     note = record.unit_tests_note()
     if note:
         st.caption(note)
+    stale = record.stale_note()
+    if stale:
+        st.warning(common.escape_markdown(stale), icon=":material/history:")
     if record.error and status != "running":
         error = common.escape_markdown(record.error)
         if status == "failed":

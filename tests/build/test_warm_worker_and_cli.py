@@ -67,6 +67,10 @@ def test_cli_exit_codes_and_status_json(workspace: Path) -> None:
 
     forced = run_cli("build", "--publish-on-test-failure", workspace=workspace)
     assert forced.returncode == 0, forced.stderr
+    # dbt skipped what depends on the failing staging test, and nothing was published
+    # before: the summary says those tables are missing rather than staying silent
+    output = forced.stdout + forced.stderr
+    assert "were not rebuilt" in output and "missing" in output and "dim_customers" in output
 
     status = json.loads(run_cli("status", "--json", workspace=workspace).stdout)
     assert status["datasets"]["transactions"] == {"version": 2, "rows": 9}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,8 @@ from mart import cli
         "high_value_threshold=true",
         "as_of_date=2024-13-45",
         "as_of_date=01/03/2024",
+        "high_valu_threshold=400",  # a typo would build with the default and look fine
+        "bronze_autoload=true",  # the build engine's own var
     ],
 )
 def test_build_refuses_invalid_vars_before_starting_a_build(
@@ -89,3 +93,48 @@ def test_a_valid_date_format_still_loads(tmp_path: Path) -> None:
 
     report = loading.validate_file("transactions", _euro_csv(tmp_path), date_format="%d/%m/%Y")
     assert report.ok, [str(p) for p in report.errors]
+
+
+def test_a_workspace_path_that_cannot_be_a_folder_is_a_plain_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for root, words in ((afile, "is a file, not a folder"), (afile / "sub", "cannot be used")):
+        code = cli.main(["--workspace", str(root), "status"])
+        err = capsys.readouterr().err
+        assert code == 1 and err.startswith("error: ") and words in err, err
+
+
+def test_a_closed_stdout_is_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m mart status | head -1``: the reader went away; exit 0, no message."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    closed = os.fdopen(write_end, "w", buffering=1)
+    with capsys.disabled():
+        monkeypatch.setattr(sys, "stdout", closed)
+        code = cli.main(["--workspace", str(tmp_path / "ws"), "status"])
+    monkeypatch.undo()
+    assert code == 0
+    closed.close()
+
+
+def test_a_build_published_anyway_names_the_models_it_did_not_rebuild() -> None:
+    from mart.builds import BuildRecord
+
+    nodes = [
+        {"resource_type": "model", "name": "stg_transactions", "status": "success"},
+        {"resource_type": "test", "name": "not_negative_amount", "status": "fail"},
+        {"resource_type": "model", "name": "fct_customer_metrics", "status": "skipped"},
+        {"resource_type": "snapshot", "name": "customers_snapshot", "status": "skipped"},
+    ]
+    record = BuildRecord(build_id=7, status="published", started_at="", nodes=nodes)
+    assert record.stale_note() is None  # published normally: nothing to say
+    record.published_anyway = True
+    record.timings["based_on_build"] = 6
+    assert record.not_rebuilt == ["fct_customer_metrics", "customers_snapshot"]
+    note = record.stale_note()
+    assert note and "still those of build 6" in note and "fct_customer_metrics" in note
+    assert note in record.summary()
