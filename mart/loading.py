@@ -508,6 +508,8 @@ def connect() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection for file work (no progress bar on stdout)."""
     con = duckdb.connect()
     con.execute("set enable_progress_bar = false")
+    # A timestamp with a time zone (Parquet) becomes the same date on every machine.
+    con.execute("set TimeZone = 'UTC'")
     return con
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -598,6 +600,32 @@ def test_an_unclosed_json_array_says_so(ws, write_file):
 def test_json_that_is_not_objects_is_refused(ws, write_file):
     error = refused(ws, write_file("n.json", "[1, 2, 3]"))
     assert "JSON object" in str(error)
+
+
+def test_a_time_zone_timestamp_gives_the_same_date_on_every_machine(tmp_path):
+    """23:30 UTC on Jan 31 is Feb 1 in Tokyo; the loader reads it in UTC everywhere."""
+    path = tmp_path / "tz.parquet"
+    duckdb.execute(
+        "copy (select 'C1' as customer_id, TIMESTAMPTZ '2024-01-31 23:30:00+00' as "
+        f"transaction_date, 5 as amount) to '{path}' (format parquet)"
+    )
+    for zone in ("UTC", "Asia/Tokyo", "America/Los_Angeles"):
+        code = (
+            "from mart import datasets\n"
+            "from mart.workspace import Workspace\n"
+            f"ws = Workspace.from_env({str(tmp_path / zone.replace('/', '_'))!r})\n"
+            f"datasets.load_file(ws, 'transactions', {str(path)!r})\n"
+            "print(datasets.read_records(ws, 'transactions')['transaction_date'].iloc[-1])"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "TZ": zone},
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        assert out.stdout.strip().startswith("2024-01-31"), (zone, out.stdout)
 
 
 def test_parquet_with_typed_columns(ws, tmp_path, stored):
