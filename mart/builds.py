@@ -74,6 +74,13 @@ BRONZE_TABLES = {"transactions": "raw_transactions", "events": "raw_events"}
 ENGINE_VARS: dict[str, Any] = {"bronze_autoload": False}
 
 
+def vars_text(values: dict[str, Any] | None) -> str:
+    """A build's dbt vars in one line: ``as_of_date=2024-03-01, …`` or ``defaults``."""
+    if not values:
+        return "defaults"
+    return ", ".join(f"{name}={value}" for name, value in sorted(values.items()))
+
+
 def project_var_names(project_dir: Path) -> set[str] | None:
     """The vars ``dbt_project.yml`` declares (None when it cannot be read)."""
     import yaml

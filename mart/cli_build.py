@@ -162,7 +162,7 @@ class _Progress:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Run one build to the end; its exit code says what happened."""
-    from mart.builds import CANCELLED, INTERRUPTED, PUBLISHED
+    from mart.builds import CANCELLED, INTERRUPTED, PUBLISHED, vars_text
 
     variables = dict(parse_var(item) for item in args.var)
     check_vars(variables)
@@ -175,6 +175,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         unit_tests=True if args.unit_tests else None,
     )
     print(record.summary())
+    print(f"vars: {vars_text(record.vars)}", file=sys.stderr)
     note = record.unit_tests_note()
     if note:
         print(note, file=sys.stderr)
@@ -183,6 +184,12 @@ def cmd_build(args: argparse.Namespace) -> int:
             f"  {test['status'].upper():<5} {test['name']}"
             + (f" ({test['failures']} failing rows)" if test.get("failures") else "")
             + (f" -> {test['relation']}" if test.get("relation") else ""),
+            file=sys.stderr,
+        )
+    if record.failing_tests and record.status != PUBLISHED:
+        print(
+            f"  (the failing rows are in this build's file, not the published one: "
+            f"{record.db_path})",
             file=sys.stderr,
         )
     if record.status == PUBLISHED:

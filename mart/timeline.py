@@ -17,6 +17,8 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from mart.builds import vars_text
+
 COLUMNS = ["name", "kind", "resource_type", "status", "start_s", "duration_s", "message"]
 
 #: Outcome groups and their colours (shared with the tests table).
@@ -239,13 +241,6 @@ HISTORY_COLUMNS = [
     "vars",
     "note",
 ]
-
-
-def vars_text(values: dict[str, Any] | None) -> str:
-    """A build's dbt vars for a table cell: ``as_of_date=2024-03-01, …`` or ``defaults``."""
-    if not values:
-        return "defaults"
-    return ", ".join(f"{name}={value}" for name, value in sorted(values.items()))
 
 
 def history_frame(records: Iterable[Any]) -> pd.DataFrame:

@@ -64,6 +64,8 @@ def test_cli_exit_codes_and_status_json(workspace: Path) -> None:
     assert failed.returncode == 1, failed.stderr
     assert "unique_stg_transactions_transaction_id" in failed.stderr
     assert "[" in failed.stderr and "PASS" in failed.stderr  # per-node progress lines
+    assert "vars: high_value_threshold=400" in failed.stderr
+    assert "the failing rows are in this build's file" in failed.stderr
 
     forced = run_cli("build", "--publish-on-test-failure", workspace=workspace)
     assert forced.returncode == 0, forced.stderr
