@@ -14,7 +14,8 @@ Two layers, so that either alone keeps the mart and the machine safe:
    Everything else is refused with a plain message: writes and DDL, ``COPY``,
    ``EXPORT``, ``ATTACH``/``DETACH``, ``INSTALL``/``LOAD``, ``SET``/``RESET``/``USE``
    and ``PRAGMA x = …``, ``CALL``, transactions, ``PREPARE``/``EXECUTE``,
-   ``CHECKPOINT``/``VACUUM``, ``PIVOT`` as a statement (use ``SELECT … PIVOT``).
+   ``CHECKPOINT``/``VACUUM``, ``IMPORT DATABASE``, and a ``PIVOT`` without its
+   ``IN (…)`` list (DuckDB runs that as two statements; with the list it is a read).
    A SELECT that calls a file-reading table function (``read_csv``, ``read_text``,
    ``glob``, …), scans a path (``FROM '/etc/passwd'``), calls a function with a side
    effect (:data:`SIDE_EFFECT_FUNCTIONS`: checkpoints, logging, profiling, Python
@@ -64,6 +65,8 @@ READ_PRAGMAS = frozenset(
         "functions",
         "metadata_info",
         "collations",
+        "database_list",
+        "user_agent",
     }
 )
 """PRAGMAs that only read; every other PRAGMA is refused."""
@@ -134,6 +137,11 @@ MSG_ADMIN = (
     "it reads the published mart with fixed settings."
 )
 MSG_OTHER = "Only reads are allowed in the console ({keyword} refused). Use SELECT."
+MSG_PIVOT = (
+    "A PIVOT must list its values in the console: without IN (...), DuckDB first creates "
+    "a type from the column's values, a second statement. Write e.g. PIVOT t ON col "
+    "IN ('a', 'b') USING count(*)."
+)
 MSG_NESTED = (
     "query() is not allowed in the console: it runs SQL text that cannot be checked "
     "first. Write that query directly instead."
@@ -160,6 +168,7 @@ _LEADING_NOISE = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.DOTALL
 _WORD = re.compile(r"[A-Za-z_]+")
 _EXPLAIN = re.compile(r"explain(?:\s+analy[sz]e)?\b", re.IGNORECASE)
 _PRAGMA = re.compile(r"pragma\s+(\w+)", re.IGNORECASE)
+_PIVOT_WORD = re.compile(r"\bpivot\b", re.IGNORECASE)
 _PATH_LIKE = re.compile(r"[/\\.:~]")
 
 
@@ -317,14 +326,18 @@ def _accept(sql: str) -> tuple[str, str]:
         return "EXPLAIN", text
     if kind == "PRAGMA":
         pragma = _PRAGMA.match(_strip_leading_noise(text))
-        name = pragma.group(1).lower() if pragma else ""
+        if not pragma:  # IMPORT DATABASE is a PRAGMA inside DuckDB
+            raise SandboxError(MSG_ADMIN.format(keyword=keyword))
+        name = pragma.group(1).lower()
         if name in READ_PRAGMAS:
             return "PRAGMA", text
-        raise SandboxError(MSG_OTHER.format(keyword=f"PRAGMA {name}".strip()))
+        raise SandboxError(MSG_OTHER.format(keyword=f"PRAGMA {name}"))
     if kind in _WRITE_TYPES:
         raise SandboxError(MSG_WRITE.format(keyword=keyword))
     if kind in _ADMIN_TYPES:
         raise SandboxError(MSG_ADMIN.format(keyword=keyword))
+    if _PIVOT_WORD.search(text):
+        raise SandboxError(MSG_PIVOT)
     raise SandboxError(MSG_OTHER.format(keyword=keyword))
 
 

@@ -184,7 +184,6 @@ def test_writes_are_refused(mart_db: Path, sql: str, keyword: str) -> None:
         "analyze",
         "begin transaction",
         "prepare leak as select 1",
-        "pivot main.fct_transactions on product_category using sum(amount)",
         "explain delete from main.fct_transactions",
         "update extensions",
     ],
@@ -287,6 +286,31 @@ def test_cte_with_aggregates(mart_db: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    "sql",
+    [
+        "pivot main.fct_transactions on product_category using sum(amount)",
+        "select * from (pivot main.fct_transactions on product_category using count(*))",
+    ],
+)
+def test_a_pivot_without_its_values_says_how_to_write_it(mart_db: Path, sql: str) -> None:
+    message = _refusal(mart_db, sql)
+    assert message.startswith("A PIVOT must list its values") and "IN ('a', 'b')" in message
+
+
+def test_a_pivot_with_its_values_runs(mart_db: Path) -> None:
+    result = sandbox.run_sql(
+        mart_db,
+        "pivot main.fct_transactions on product_category in ('Audio', 'Books') using count(*)",
+    )
+    assert "Audio" in result.columns
+
+
+def test_import_database_is_named_as_such(mart_db: Path, secret_file: Path) -> None:
+    message = _refusal(mart_db, f"import database '{secret_file.parent}'")
+    assert "(IMPORT refused)" in message and "PRAGMA" not in message
+
+
+@pytest.mark.parametrize(
     ("sql", "first_column"),
     [
         ("from main.fct_customer_metrics", "customer_id"),
@@ -296,6 +320,8 @@ def test_cte_with_aggregates(mart_db: Path) -> None:
         ("describe main.fct_transactions", "column_name"),
         ("summarize main.fct_transactions", "column_name"),
         ("pragma show_tables", "name"),
+        ("pragma database_list", "seq"),
+        ("pragma user_agent", "user_agent"),
         ("pragma table_info('main.fct_transactions')", "cid"),
         ("explain select * from main.fct_transactions", "explain_key"),
         ("explain analyze select count(*) from main.fct_transactions", "explain_key"),
