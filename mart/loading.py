@@ -464,6 +464,13 @@ def _transcode(path: Path, encoding: str, target: Path) -> None:
         shutil.copyfileobj(src, dst, 1 << 22)
 
 
+def _cr_to_lf(path: Path, target: Path) -> None:
+    """Copy ``path`` with each CR line ending (old Mac files: no LF at all) as LF."""
+    with path.open("rb") as source, target.open("wb") as out:
+        for chunk in iter(lambda: source.read(1 << 20), b""):
+            out.write(chunk.replace(b"\r", b"\n"))
+
+
 def _sniff_csv(sample: str) -> tuple[str, list[str]]:
     """The delimiter and header of a CSV sample (text of its first megabyte)."""
     lines = sample.splitlines(keepends=True)
@@ -568,6 +575,12 @@ def read_source(
                 _transcode(path, encoding, readable)
                 with readable.open("rb") as handle:
                     head = handle.read(SAMPLE_BYTES)
+            if b"\r" in head and b"\n" not in head:  # old Mac line endings: CR only
+                converted = tmpdir / "lf.txt"
+                _cr_to_lf(readable, converted)
+                readable = converted
+                with readable.open("rb") as handle:
+                    head = handle.read(SAMPLE_BYTES)
             text_head = head.decode("utf-8", errors="ignore").lstrip("\ufeff")
             if not text_head.strip():
                 raise _refuse(report, Problem("the file holds only blank lines"))
@@ -578,7 +591,15 @@ def read_source(
                 info.file_format = "csv"
                 delimiter, header = _sniff_csv(text_head)
                 info.delimiter = delimiter
-                _read_csv(con, readable, table, delimiter, _clean_header(header), report)
+                # blank lines before the header are skipped, not read as the header
+                leading = 0
+                for line in text_head.splitlines():
+                    if line.strip():
+                        break
+                    leading += 1
+                _read_csv(
+                    con, readable, table, delimiter, _clean_header(header), report, skip=leading
+                )
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     info.columns = [
@@ -608,12 +629,13 @@ def _read_csv(
     delimiter: str,
     header: list[str],
     report: ValidationReport,
+    skip: int = 0,
 ) -> None:
     if not header:
         raise _refuse(report, Problem("no header row found"))
     columns = "{" + ", ".join(f"{_sql_str(name)}: 'VARCHAR'" for name in header) + "}"
     source = (
-        f"read_csv({_sql_str(str(path))}, auto_detect=false, header=true, "
+        f"read_csv({_sql_str(str(path))}, auto_detect=false, header=true, skip={int(skip)}, "
         f"delim={_sql_str(delimiter)}, quote='\"', escape='\"', columns={columns}, "
         f"max_line_size={MAX_LINE_SIZE}, store_rejects=true, "
         f"rejects_table='mart_rejects', rejects_scan='mart_rejects_scan')"

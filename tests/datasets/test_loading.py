@@ -62,6 +62,25 @@ def test_plain_csv_is_stored_exactly(ws, write_file, stored, stored_text):
     assert result.report.warning_summary == {"empty values": 1}
 
 
+@pytest.mark.parametrize("newline", ["\r", "\n", "\r\n"], ids=["cr-only", "lf", "crlf"])
+def test_line_endings_and_blank_lines_before_the_header(ws, tmp_path, stored, newline):
+    """Old Mac files end lines with CR alone; exports sometimes start with blank lines."""
+    lines = ["", "  ", HEADER.strip(), "R1,C1,2024-01-31,5,Books", "R2,C2,2024-02-01,6,Audio"]
+    path = tmp_path / "t.csv"
+    path.write_bytes(newline.join(lines).encode() + newline.encode())
+    load(ws, path)
+    assert [(r["transaction_id"], r["amount"]) for r in stored("transactions")] == [
+        ("R1", Decimal("5.00")),
+        ("R2", Decimal("6.00")),
+    ]
+
+
+def test_a_bad_row_after_blank_lines_is_named_by_its_file_line(ws, write_file):
+    text = "\n\n" + HEADER + "R1,C1,2024-01-31,5,Books\nR2,C1,2024-01-31,5,Books,extra\n"
+    [problem] = refused(ws, write_file("t.csv", text)).report.errors
+    assert problem.line == 5 and problem.value.startswith("R2")
+
+
 def test_bom_crlf_semicolons_quotes_and_european_amounts(ws, write_file, stored):
     text = (
         "\ufeffCustomer ID;Order Date;Total ($);Note\r\n"
