@@ -1173,21 +1173,23 @@ def _collect_problems(
                     [MAX_PROBLEMS],
                 )
                 what = "an amount" if kind == "amount" else "a date"
-                hint = ""
-                if kind != "amount":
-                    ambiguous = any(re.fullmatch(AMBIGUOUS_DATE, v) for _, v in sample)
+
+                def hint(value: str, kind: str = kind) -> str:
+                    """Why this value is not a date: the hint fits the value itself."""
+                    if kind == "amount":
+                        return ""
                     if date_format:
-                        hint = f" with the format {date_format!r}"
-                    elif ambiguous:
-                        hint = (
+                        return f" with the format {date_format!r}"
+                    if re.fullmatch(AMBIGUOUS_DATE, value):
+                        return (
                             " (day/month order is ambiguous: give a date format such as "
                             "%d/%m/%Y or %m/%d/%Y)"
                         )
-                    else:
-                        hint = (
-                            f" (a real date with a year from {MIN_YEAR} to {MAX_YEAR}, such as "
-                            "2024-01-31; for another layout give a date format, e.g. %d.%m.%Y)"
-                        )
+                    return (
+                        f" (a real date with a year from {MIN_YEAR} to {MAX_YEAR}, such as "
+                        "2024-01-31; for another layout give a date format, e.g. %d.%m.%Y)"
+                    )
+
                 if name in defaults:
                     problem = f"cannot read as {what}; the default {defaults[name]!r} is used"
                     for row, value in sample:
@@ -1202,7 +1204,7 @@ def _collect_problems(
                     for row, value in sample:
                         report.add_error(
                             Problem(
-                                f"cannot read as {what}{hint}",
+                                f"cannot read as {what}{hint(value)}",
                                 row=row,
                                 column=column,
                                 field=name,

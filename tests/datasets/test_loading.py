@@ -428,6 +428,13 @@ def test_day_month_dates_need_a_format(ws, write_file):
     assert "%d/%m/%Y" in str(error)
 
 
+def test_each_bad_date_gets_the_hint_that_fits_it(ws, write_file):
+    path = write_file("d.csv", "customer_id,date,amount\nC1,15/01/2024,1\nC2,2024-02-30,1\n")
+    ambiguous, impossible = refused(ws, path).report.errors
+    assert "ambiguous" in ambiguous.problem
+    assert "ambiguous" not in impossible.problem and "a real date" in impossible.problem
+
+
 def test_a_wrong_date_format_is_reported(ws, write_file):
     path = write_file("d.csv", "customer_id,date,amount\nC1,2024-01-15,1\n")
     error = refused(ws, path, date_format="%d/%m/%Y")
