@@ -1286,6 +1286,8 @@ class BuildManager:
                 "path": published.db_path,
                 "finished_at": published.finished_at,
                 "tests": published.tests,
+                "vars": published.vars,
+                "published_anyway": published.published_anyway,
             },
             "last_build": None
             if latest is None
@@ -1294,6 +1296,7 @@ class BuildManager:
                 "status": latest.status,
                 "duration_s": latest.duration_s,
                 "tests": latest.tests,
+                "vars": latest.vars,
             },
         }
 

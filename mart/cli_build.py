@@ -206,6 +206,8 @@ def _tests_text(tests: dict[str, int]) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the workspace summary (``--json`` for the machine-readable form)."""
+    from mart.builds import vars_text
+
     manager = _manager(args)
     manager.recover()
     status = manager.status()
@@ -224,16 +226,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         lines.append(
             f"published: build {published['build_id']} ({published['finished_at']}) — "
             f"tests {_tests_text(published['tests'])}"
+            + (" (published anyway)" if published.get("published_anyway") else "")
         )
+        lines.append(f"  vars: {vars_text(published.get('vars'))}")
         lines.append(f"  {published['path']}")
     else:
         lines.append("published: nothing yet (run `python -m mart build`)")
     last = status["last_build"]
     if last:
         duration = f" in {last['duration_s']:.2f} s" if last.get("duration_s") else ""
-        lines.append(
-            f"last build: {last['build_id']} {last['status']}{duration} — "
-            f"tests {_tests_text(last['tests'])}"
-        )
+        if last["status"] == "running":
+            lines.append(f"last build: {last['build_id']} running (no test results yet)")
+        else:
+            lines.append(
+                f"last build: {last['build_id']} {last['status']}{duration} — "
+                f"tests {_tests_text(last['tests'])}"
+            )
     print("\n".join(lines))
     return EXIT_OK
