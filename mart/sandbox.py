@@ -301,6 +301,14 @@ def _trim_end(text: str) -> str:
     return text[:cut].rstrip()
 
 
+def _frame(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
+    """The relation's rows; types NumPy cannot hold (UHUGEINT, …) come as Python objects."""
+    try:
+        return relation.df()
+    except duckdb.NotImplementedException:
+        return pd.DataFrame(relation.fetchall(), columns=relation.columns, dtype=object)
+
+
 def _accept(sql: str) -> tuple[str, str]:
     """The kind and the text of the one read-only statement in ``sql``; else refuse."""
     if not sql or not sql.strip():
@@ -394,7 +402,7 @@ def run_sql(
         timer.start()
         try:
             relation = cursor.sql(statement)
-            frame = pd.DataFrame() if relation is None else relation.limit(row_limit + 1).df()
+            frame = pd.DataFrame() if relation is None else _frame(relation.limit(row_limit + 1))
         except duckdb.Error as exc:
             if timed_out.is_set() or isinstance(exc, duckdb.InterruptException):
                 raise SandboxError(MSG_TIMEOUT.format(seconds=timeout_s)) from None

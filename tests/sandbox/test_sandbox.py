@@ -337,6 +337,12 @@ def test_read_shorthands_are_accepted(mart_db: Path, sql: str, first_column: str
     assert result.row_count >= 1
 
 
+def test_types_numpy_cannot_hold_still_come_back(mart_db: Path) -> None:
+    biggest = 2**128 - 1
+    result = sandbox.run_sql(mart_db, f"select {biggest}::uhugeint as u")
+    assert result.dataframe.iloc[0]["u"] == biggest
+
+
 def test_sql_errors_keep_duckdbs_message(mart_db: Path) -> None:
     syntax = _refusal(mart_db, "selec * from main.fct_transactions")
     assert syntax.startswith("Parser Error: syntax error")
