@@ -55,10 +55,11 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -1257,22 +1258,27 @@ def _collect_problems(
             report.warning_summary["duplicate ids"] += total
     if dataset == "transactions" and chosen.get("amount"):
         val, raw = _ident("amount__val"), _ident("amount__raw")
-        neg = count(f"select count(*) from parsed where {val} < 0")
-        if neg:
-            for row, value in rows(
-                f"select _row, {raw} from parsed where {val} < 0 order by _row limit 5"
+
+        def warn_rows(where: str, kind: str, describe: Callable[[Any], str]) -> None:
+            """A warning naming each of the first 5 rows where ``where`` holds."""
+            for row, value, parsed in rows(
+                f"select _row, {raw}, {val} from parsed where {where} order by _row limit 5"
             ):
                 report.add_warning(
                     Problem(
-                        "negative amount (a refund?)",
+                        describe(parsed),
                         row=row,
                         column=chosen["amount"],
                         field="amount",
                         value=value,
                     ),
-                    "negative amounts",
+                    kind,
                     0,
                 )
+
+        neg = count(f"select count(*) from parsed where {val} < 0")
+        if neg:
+            warn_rows(f"{val} < 0", "negative amounts", lambda _: "negative amount (a refund?)")
             report.warning_count += neg
             report.warning_summary["negative amounts"] += neg
         rounded_where = (
@@ -1289,20 +1295,7 @@ def _collect_problems(
                 "rounded amounts",
                 0,
             )
-            for row, value, cents in rows(
-                f"select _row, {raw}, {val} from parsed where {rounded_where} order by _row limit 5"
-            ):
-                report.add_warning(
-                    Problem(
-                        f"rounded to {cents}",
-                        row=row,
-                        column=chosen["amount"],
-                        field="amount",
-                        value=value,
-                    ),
-                    "rounded amounts",
-                    0,
-                )
+            warn_rows(rounded_where, "rounded amounts", lambda cents: f"rounded to {cents}")
             report.warning_count += rounded
             report.warning_summary["rounded amounts"] += rounded
     time_field = TIME_FIELD[dataset]
