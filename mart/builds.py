@@ -223,10 +223,10 @@ class BuildRecord:
             if based_on
             else "missing (no earlier build had them)"
         )
-        shown = ", ".join(names[:6]) + (" …" if len(names) > 6 else "")
+        shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
         return (
-            f"Published anyway, but {len(names)} model(s) were not rebuilt after the failing "
-            f"tests, so their tables are {origin}: {shown}."
+            f"Published anyway, but {len(names)} of its models and snapshots were not rebuilt "
+            f"after the failing tests, so their tables are {origin}: {shown}."
         )
 
     @property
