@@ -465,6 +465,39 @@ def _transcode(path: Path, encoding: str, target: Path) -> None:
         shutil.copyfileobj(src, dst, 1 << 22)
 
 
+def _refuse_control_bytes(
+    con: duckdb.DuckDBPyConnection, table: str, columns: list[str], report: ValidationReport
+) -> None:
+    """Refuse text holding NUL bytes anywhere in the file.
+
+    The binary sniff reads only the first 64 KB; a NUL further down (a corrupt export,
+    a binary blob pasted into a cell) would otherwise be stored in the record.
+    """
+    text_columns = [
+        name
+        for (name,) in con.execute(
+            "select column_name from duckdb_columns() where table_name = ? "
+            "and data_type = 'VARCHAR' and column_name <> '_row'",
+            [table],
+        ).fetchall()
+        if name in columns
+    ]
+    if not text_columns:
+        return
+    condition = " or ".join(f"contains({_ident(name)}, chr(0))" for name in text_columns)
+    found = con.execute(
+        f"select _row from {table} where {condition} order by _row limit 1"
+    ).fetchall()
+    if found:
+        raise _refuse(
+            report,
+            Problem(
+                "the file holds binary bytes (NUL characters): it is corrupt or not a text file",
+                row=int(found[0][0]),
+            ),
+        )
+
+
 def _cr_to_lf(path: Path, target: Path) -> None:
     """Copy ``path`` with each CR line ending (old Mac files: no LF at all) as LF."""
     with path.open("rb") as source, target.open("wb") as out:
@@ -611,6 +644,7 @@ def read_source(
         ).fetchall()
         if name != "_row"
     ]
+    _refuse_control_bytes(con, table, info.columns, report)
     info.row_count = int(con.execute(f"select count(*) from {table}").fetchall()[0][0])
     report.file_format, report.encoding, report.delimiter = (
         info.file_format,

@@ -222,6 +222,16 @@ def test_missing_file_is_refused(ws, tmp_path):
     assert "does not exist" in str(error)
 
 
+def test_binary_bytes_past_the_sniffed_start_are_refused(ws, tmp_path):
+    """The binary sniff reads 64 KB; a NUL further down is still caught, by row."""
+    body = "".join(f"R{i},C1,2024-01-01,5,Books\n" for i in range(3000))
+    path = tmp_path / "late.csv"
+    path.write_bytes((HEADER + body + "R9,C1,2024-01-01,5,B\x00ooks\n").encode())
+    assert path.stat().st_size > 65536
+    [problem] = refused(ws, path).report.errors
+    assert "binary bytes" in problem.problem and problem.row == 3001
+
+
 def test_a_folder_or_a_pipe_is_not_a_file(ws, tmp_path):
     folder = tmp_path / "adir"
     folder.mkdir()
