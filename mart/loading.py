@@ -116,6 +116,9 @@ AUTO_DATE_FORMATS = (
     "%B %d, %Y",
     "%b %d %Y",
 )
+# The event types the project knows (stg_events' accepted_values test, lower-cased there).
+EVENT_TYPES = ("page_view", "product_view", "add_to_cart", "purchase")
+
 # The years a date may have (see _time_expr).
 MIN_YEAR, MAX_YEAR = 1000, 9999
 AMBIGUOUS_DATE = r"\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}([ T].*)?"
@@ -457,12 +460,19 @@ def _detect_encoding(path: Path, head: bytes) -> str:
 
 
 def _transcode(path: Path, encoding: str, target: Path) -> None:
-    """Copy a text file as UTF-8, in chunks."""
-    with (
-        path.open("r", encoding=encoding, newline="") as src,
-        target.open("w", encoding="utf-8", newline="") as dst,
-    ):
-        shutil.copyfileobj(src, dst, 1 << 22)
+    """Copy a text file as UTF-8, in chunks.
+
+    A UTF-8 byte-order mark is dropped even when the rest is not UTF-8 (a UTF-8 export
+    with one stray cp1252 byte): read as cp1252 it would become ``ï»¿`` in the header.
+    """
+    with path.open("rb") as raw:
+        if raw.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            raw.seek(0)
+        with (
+            io.TextIOWrapper(raw, encoding=encoding, newline="") as src,
+            target.open("w", encoding="utf-8", newline="") as dst,
+        ):
+            shutil.copyfileobj(src, dst, 1 << 22)
 
 
 def _refuse_control_bytes(
@@ -1355,6 +1365,29 @@ def _collect_problems(
                 )
             report.warning_count += future
             report.warning_summary["future dates"] += future
+    if dataset == "events" and chosen.get("event_type"):
+        raw = _ident("event_type__raw")
+        known = ", ".join(_sql_str(kind) for kind in EVENT_TYPES)
+        other_where = f"{raw} is not null and lower({raw}) not in ({known})"
+        other = count(f"select count(*) from parsed where {other_where}")
+        if other:
+            for row, value in rows(
+                f"select _row, {raw} from parsed where {other_where} order by _row limit 5"
+            ):
+                report.add_warning(
+                    Problem(
+                        f"unknown event type (the funnel knows {', '.join(EVENT_TYPES)}; "
+                        "a dbt test will warn)",
+                        row=row,
+                        column=chosen["event_type"],
+                        field="event_type",
+                        value=value,
+                    ),
+                    "unknown event types",
+                    0,
+                )
+            report.warning_count += other
+            report.warning_summary["unknown event types"] += other
 
 
 def validate_file(

@@ -222,6 +222,22 @@ def test_missing_file_is_refused(ws, tmp_path):
     assert "does not exist" in str(error)
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"customer_id,date,amount\nCaf\xe9,2024-01-31,1\n",
+        b'{"customer_id": "Caf\xe9", "date": "2024-01-31", "amount": 1}\n',
+    ],
+    ids=["csv", "jsonl"],
+)
+def test_a_utf8_bom_on_a_cp1252_file_is_dropped(ws, tmp_path, stored, content):
+    """A UTF-8 BOM, then one cp1252 byte: the BOM must not end up in the header."""
+    path = tmp_path / "bom.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + content)
+    load(ws, path)
+    assert stored("transactions")[0]["customer_id"] == "Café"
+
+
 def test_binary_bytes_past_the_sniffed_start_are_refused(ws, tmp_path):
     """The binary sniff reads 64 KB; a NUL further down is still caught, by row."""
     body = "".join(f"R{i},C1,2024-01-01,5,Books\n" for i in range(3000))
@@ -449,6 +465,34 @@ def test_a_wrong_date_format_is_reported(ws, write_file):
     path = write_file("d.csv", "customer_id,date,amount\nC1,2024-01-15,1\n")
     error = refused(ws, path, date_format="%d/%m/%Y")
     assert "with the format '%d/%m/%Y'" in str(error)
+
+
+def test_unknown_event_types_are_let_in_with_a_warning(ws, write_file, stored):
+    text = (
+        "customer_id,session_id,event_type,event_timestamp\n"
+        "C1,S1,page_view,2024-01-01T10:00:00\n"
+        "C1,S1,PRODUCT_VIEW,2024-01-01T10:01:00\n"
+        "C1,S1,wishlist,2024-01-01T10:02:00\n"
+    )
+    result = load(ws, write_file("e.csv", text), dataset="events")
+    assert result.report.warning_summary == {"unknown event types": 1}
+    [warning] = [w for w in result.report.warnings if w.row]
+    assert (warning.row, warning.value) == (3, "wishlist")
+    assert len(stored("events")) == 3
+
+
+def test_the_loaders_event_types_are_the_dbt_tests(tmp_path):
+    """The loader warns about the event types stg_events' accepted_values test rejects."""
+    import yaml
+
+    from mart.loading import EVENT_TYPES
+    from mart.workspace import DBT_PROJECT_DIR
+
+    staging = yaml.safe_load((DBT_PROJECT_DIR / "models/staging/staging.yml").read_text())
+    [events] = [model for model in staging["models"] if model["name"] == "stg_events"]
+    [column] = [c for c in events["columns"] if c["name"] == "event_type"]
+    [accepted] = [t["accepted_values"] for t in column["data_tests"] if "accepted_values" in t]
+    assert tuple(accepted["arguments"]["values"]) == EVENT_TYPES
 
 
 def test_event_timestamps_are_canonical(ws, write_file, stored):
