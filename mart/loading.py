@@ -437,8 +437,34 @@ def _binary_reason(head: bytes) -> str | None:
     return None
 
 
+def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
+    """Decode the bytes UTF-8 rejects as cp1252 (see MIXED_UTF8)."""
+    assert isinstance(error, UnicodeDecodeError)
+    bad = error.object[error.start : error.end]
+    return bytes(bad).decode("cp1252", errors="replace"), error.end
+
+
+codecs.register_error("mart_cp1252_fallback", _cp1252_fallback)
+
+# A UTF-8 file with a few stray cp1252 bytes (a hand-edited export): read as UTF-8, the
+# stray bytes as cp1252, so neither "Café" nor "Naïve" comes out garbled.
+MIXED_UTF8 = "utf-8 with some cp1252 bytes"
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}")
+
+
+def _mostly_utf8(path: Path) -> bool:
+    """Whether the file's non-ASCII text is mostly valid UTF-8 sequences."""
+    valid = invalid = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 22):
+            text = chunk.decode("utf-8", errors="replace")
+            invalid += text.count("\ufffd")
+            valid += len(_UTF8_MULTIBYTE.findall(chunk))
+    return valid > invalid
+
+
 def _detect_encoding(path: Path, head: bytes) -> str:
-    """``utf-8``, ``utf-8-sig``, ``utf-16`` or, when not valid UTF-8, cp1252/latin-1."""
+    """``utf-8``, ``utf-8-sig``, ``utf-16``, MIXED_UTF8 or, when not UTF-8, cp1252/latin-1."""
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -448,6 +474,8 @@ def _detect_encoding(path: Path, head: bytes) -> str:
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
+        if _mostly_utf8(path):
+            return MIXED_UTF8
         try:
             with path.open("rb") as handle:
                 dec = codecs.getincrementaldecoder("cp1252")()
@@ -468,8 +496,11 @@ def _transcode(path: Path, encoding: str, target: Path) -> None:
     with path.open("rb") as raw:
         if raw.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
             raw.seek(0)
+        errors = "strict"
+        if encoding == MIXED_UTF8:
+            encoding, errors = "utf-8", "mart_cp1252_fallback"
         with (
-            io.TextIOWrapper(raw, encoding=encoding, newline="") as src,
+            io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline="") as src,
             target.open("w", encoding="utf-8", newline="") as dst,
         ):
             shutil.copyfileobj(src, dst, 1 << 22)

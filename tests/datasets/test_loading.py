@@ -238,6 +238,18 @@ def test_a_utf8_bom_on_a_cp1252_file_is_dropped(ws, tmp_path, stored, content):
     assert stored("transactions")[0]["customer_id"] == "Café"
 
 
+def test_a_utf8_file_with_a_stray_cp1252_byte_keeps_both(ws, tmp_path, stored):
+    """Mostly UTF-8 (Café), one cp1252 byte (Naïve): neither comes out garbled."""
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(
+        b"customer_id,date,amount\nCaf\xc3\xa9,2024-01-31,1\nNa\xefve,2024-01-31,2\n"
+        b"Cr\xc3\xa8me,2024-01-31,3\n"
+    )
+    result = load(ws, path)
+    assert [row["customer_id"] for row in stored("transactions")] == ["Café", "Naïve", "Crème"]
+    assert "cp1252" in (result.report.encoding or "")
+
+
 def test_binary_bytes_past_the_sniffed_start_are_refused(ws, tmp_path):
     """The binary sniff reads 64 KB; a NUL further down is still caught, by row."""
     body = "".join(f"R{i},C1,2024-01-01,5,Books\n" for i in range(3000))
