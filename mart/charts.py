@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
+from mart.loading import EVENT_TYPES
+
 SEGMENTS: tuple[str, ...] = ("High Value", "Medium Value", "Low Value")
 
 SEGMENT_COLOURS: dict[str, str] = {
@@ -38,7 +40,7 @@ PALETTE: tuple[str, ...] = (
 )
 """Categorical mid-tones (Tableau 10) for categories and event types."""
 
-EVENT_ORDER: tuple[str, ...] = ("page_view", "product_view", "add_to_cart", "purchase")
+EVENT_ORDER: tuple[str, ...] = EVENT_TYPES
 
 # Viridis reads in both themes: dark cells are dark blue, bright ones yellow.
 RETENTION_SCALE = "Viridis"

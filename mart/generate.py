@@ -40,7 +40,7 @@ import pyarrow as pa
 
 from mart.datasets import Version, create_version, head
 from mart.errors import InputError
-from mart.loading import connect
+from mart.loading import EVENT_TYPES, connect
 from mart.workspace import Workspace
 
 CATEGORIES = (
@@ -61,7 +61,7 @@ DEFAULT_DAYS = 730
 BUYER_SHARE = 0.8
 ONE_TIME_SHARE = 0.33
 MEAN_LIFETIME_DAYS = 240.0
-FUNNEL = ("page_view", "product_view", "add_to_cart", "purchase")
+FUNNEL = EVENT_TYPES  # the funnel, in order
 
 
 @dataclass(frozen=True)

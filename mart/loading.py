@@ -1234,6 +1234,29 @@ def _collect_problems(
     def count(sql: str, params: list | None = None) -> int:
         return int(con.execute(sql, params or []).fetchall()[0][0])
 
+    def warn_rows(
+        name: str,
+        where: str,
+        kind: str,
+        describe: Callable[[Any], str],
+        total: int,
+        params: list | None = None,
+    ) -> None:
+        """Count ``total`` warnings of ``kind``, naming the first 5 rows of field ``name``
+        where ``where`` holds (``describe`` gets each row's parsed value)."""
+        raw, val = _ident(name + "__raw"), _ident(name + "__val")
+        for row, value, parsed in rows(
+            f"select _row, {raw}, {val} from parsed where {where} order by _row limit 5",
+            params,
+        ):
+            report.add_warning(
+                Problem(describe(parsed), row=row, column=chosen[name], field=name, value=value),
+                kind,
+                0,
+            )
+        report.warning_count += total
+        report.warning_summary[kind] = report.warning_summary.get(kind, 0) + total
+
     for name in FIELDS[dataset]:
         column = chosen.get(name)
         if column is None:
@@ -1333,29 +1356,15 @@ def _collect_problems(
             report.warning_summary["duplicate ids"] += total
     if dataset == "transactions" and chosen.get("amount"):
         val, raw = _ident("amount__val"), _ident("amount__raw")
-
-        def warn_rows(where: str, kind: str, describe: Callable[[Any], str]) -> None:
-            """A warning naming each of the first 5 rows where ``where`` holds."""
-            for row, value, parsed in rows(
-                f"select _row, {raw}, {val} from parsed where {where} order by _row limit 5"
-            ):
-                report.add_warning(
-                    Problem(
-                        describe(parsed),
-                        row=row,
-                        column=chosen["amount"],
-                        field="amount",
-                        value=value,
-                    ),
-                    kind,
-                    0,
-                )
-
         neg = count(f"select count(*) from parsed where {val} < 0")
         if neg:
-            warn_rows(f"{val} < 0", "negative amounts", lambda _: "negative amount (a refund?)")
-            report.warning_count += neg
-            report.warning_summary["negative amounts"] += neg
+            warn_rows(
+                "amount",
+                f"{val} < 0",
+                "negative amounts",
+                lambda _: "negative amount (a refund?)",
+                neg,
+            )
         rounded_where = (
             f"{val} is not null and try_cast(mart_amount_text({raw}) as DECIMAL(38, 10)) <> {val}"
         )
@@ -1370,55 +1379,43 @@ def _collect_problems(
                 "rounded amounts",
                 0,
             )
-            warn_rows(rounded_where, "rounded amounts", lambda cents: f"rounded to {cents}")
-            report.warning_count += rounded
-            report.warning_summary["rounded amounts"] += rounded
+            warn_rows(
+                "amount",
+                rounded_where,
+                "rounded amounts",
+                lambda cents: f"rounded to {cents}",
+                rounded,
+            )
     time_field = TIME_FIELD[dataset]
     if chosen.get(time_field):
-        val, raw = _ident(time_field + "__val"), _ident(time_field + "__raw")
+        val = _ident(time_field + "__val")
         future_where = f"{val} >= ?::DATE + 1"
         future = count(f"select count(*) from parsed where {future_where}", [today])
         if future:
-            for row, value in rows(
-                f"select _row, {raw} from parsed where {future_where} order by _row limit 5",
+            warn_rows(
+                time_field,
+                future_where,
+                "future dates",
+                lambda _: f"date in the future (after {today.isoformat()})",
+                future,
                 [today],
-            ):
-                report.add_warning(
-                    Problem(
-                        f"date in the future (after {today.isoformat()})",
-                        row=row,
-                        column=chosen[time_field],
-                        field=time_field,
-                        value=value,
-                    ),
-                    "future dates",
-                    0,
-                )
-            report.warning_count += future
-            report.warning_summary["future dates"] += future
+            )
     if dataset == "events" and chosen.get("event_type"):
         raw = _ident("event_type__raw")
         known = ", ".join(_sql_str(kind) for kind in EVENT_TYPES)
         other_where = f"{raw} is not null and lower({raw}) not in ({known})"
         other = count(f"select count(*) from parsed where {other_where}")
         if other:
-            for row, value in rows(
-                f"select _row, {raw} from parsed where {other_where} order by _row limit 5"
-            ):
-                report.add_warning(
-                    Problem(
-                        f"unknown event type (the funnel knows {', '.join(EVENT_TYPES)}; "
-                        "a dbt test will warn)",
-                        row=row,
-                        column=chosen["event_type"],
-                        field="event_type",
-                        value=value,
-                    ),
-                    "unknown event types",
-                    0,
-                )
-            report.warning_count += other
-            report.warning_summary["unknown event types"] += other
+            warn_rows(
+                "event_type",
+                other_where,
+                "unknown event types",
+                lambda _: (
+                    f"unknown event type (the funnel knows {', '.join(EVENT_TYPES)}; "
+                    "a dbt test will warn)"
+                ),
+                other,
+            )
 
 
 def validate_file(
