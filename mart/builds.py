@@ -171,6 +171,9 @@ class BuildRecord:
     bronze: dict[str, Any] = field(default_factory=dict)
     # The mart.dbt_speedups patches that were active in the worker (names).
     dbt_speedups: list[str] = field(default_factory=list)
+    # Unique ids of the nodes dbt build skipped after failing tests and the engine
+    # then built (models, snapshots) or ran (tests) anyway, in this build's own copy.
+    completed: list[str] = field(default_factory=list)
     # Filled in when read, not stored:
     is_current: bool = False
     docs_ready: bool = False
@@ -211,6 +214,32 @@ class BuildRecord:
             if node.get("resource_type") in ("model", "snapshot")
             and node.get("status") in ("skipped", "error")
         ]
+
+    def completion_note(self) -> str | None:
+        """For a build whose failing tests made dbt skip nodes: that they were run anyway."""
+        if not self.completed:
+            return None
+        kinds = {str(node.get("unique_id")): node.get("resource_type") for node in self.nodes}
+        done = set(self.completed)
+        built = sum(1 for uid in done if kinds.get(uid) in ("model", "snapshot", "seed"))
+        tested = sum(1 for uid in done if kinds.get(uid) in ("test", "unit_test"))
+        failing = sum(
+            1
+            for node in self.nodes
+            if node.get("unique_id") in done and node.get("status") in ("fail", "error")
+        )
+        where = (
+            "so every table of this published mart shows what its data does"
+            if self.status == PUBLISHED
+            else "in this build's own copy of the mart, which is not published, so every "
+            "table of it shows what this data would do"
+        )
+        verb = "fails" if failing == 1 else "fail"
+        outcome = f"{failing} of those tests {verb} too." if failing else "All of them pass."
+        return (
+            f"Tests failed, so dbt skipped {built} models and snapshots downstream and "
+            f"{tested} of their tests. The engine built and ran them anyway, {where}. " + outcome
+        )
 
     def stale_note(self) -> str | None:
         """For a build published anyway: which tables were not rebuilt, and so are older."""
@@ -1024,6 +1053,7 @@ class BuildManager:
                 {key: round(value, 4) for key, value in (result.get("timings") or {}).items()}
             )
             record.dbt_speedups = list(result.get("dbt_speedups") or [])
+            record.completed = list(result.get("completed") or [])
             if result.get("bronze_rows") is not None:
                 record.bronze = {
                     "rows": result.get("bronze_rows") or {},

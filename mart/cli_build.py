@@ -137,6 +137,14 @@ class _Progress:
             print(f"build {event.get('build_id')} started", file=sys.stderr)
         elif kind == "phase" and event.get("phase") == "parse":
             print("project or vars changed: parsed again", file=sys.stderr)
+        elif kind == "phase" and event.get("phase") == "complete":
+            self.total = int(event.get("total") or 0)
+            print(
+                f"tests failed: building the {event.get('models', 0)} models and snapshots "
+                f"they held back, then running the {event.get('tests', 0)} tests they "
+                "skipped (the build stays unpublished unless published anyway)",
+                file=sys.stderr,
+            )
         elif kind == "plan":
             self.total = int(event.get("total") or 0)
         elif kind == "node_finished":
@@ -176,9 +184,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     )
     print(record.summary())
     print(f"vars: {vars_text(record.vars)}", file=sys.stderr)
-    note = record.unit_tests_note()
-    if note:
-        print(note, file=sys.stderr)
+    for note in (record.unit_tests_note(), record.completion_note()):
+        if note:
+            print(note, file=sys.stderr)
     for test in record.failing_tests:
         print(
             f"  {test['status'].upper():<5} {test['name']}"

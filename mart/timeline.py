@@ -36,6 +36,7 @@ PHASE_LABELS = {
     "bronze": "engine: load bronze",
     "parse": "engine: re-parse the project",
     "dbt": "engine: dbt build",
+    "complete": "engine: build what failing tests held back",
 }
 
 
@@ -98,7 +99,12 @@ def timeline_frame(events: Iterable[dict[str, Any]]) -> pd.DataFrame:
         if kind == "phase":
             phases.append((str(event.get("phase")), stamp))
         elif kind == "node_started":
-            started.setdefault(str(event.get("unique_id")), (event, stamp))
+            unique_id = str(event.get("unique_id"))
+            # A node runs again after it finished when the build completes what its
+            # failing tests held back (it was skipped the first time): the last run counts.
+            if unique_id not in started or unique_id in finished:
+                started[unique_id] = (event, stamp)
+                finished.pop(unique_id, None)
         elif kind == "node_finished":
             finished[str(event.get("unique_id"))] = (event, stamp)
         elif kind == "build_finished":

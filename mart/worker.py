@@ -542,6 +542,8 @@ class Worker:
             started = time.perf_counter()
             run = self._run_dbt(job, build_dir, db_path, emit)
             timings["dbt_s"] = time.perf_counter() - started
+            if "complete_s" in run:  # part of dbt_s
+                timings["complete_s"] = run.pop("complete_s")
             result.update(run)
         except Exception as exc:  # reported to the manager, which marks the build failed
             result["error"] = f"{type(exc).__name__}: {exc}"
@@ -636,28 +638,9 @@ class Worker:
         # Only these reach the callback (mart.dbt_speedups drops what no one reads).
         on_event.mart_wanted_events = dbt_speedups.WANTED_EVENTS  # type: ignore[attr-defined]
 
-        args = [
-            # Not --quiet: that still formats every event for the console logger and
-            # drops it afterwards; "none" adds no console logger at all (results and
-            # errors reach the app through the callback and the run results).
-            "--log-level",
-            "none",
-            "--no-send-anonymous-usage-stats",
-            "--no-version-check",
-            "build",
-            *self._common_args(build_dir / "target", build_dir / "logs", job.get("vars") or {}),
-            "--store-failures",
-        ]
-        # dbt would write manifest.json (slow: it is large) and run_results.json at the
-        # end of the run; instead the parse-time manifest is copied in now, run_results
-        # written below, and the full manifest after the result was reported.
-        args.append("--no-write-json")
+        args = self._dbt_args("build", job, build_dir)
         if job.get("skip_unit_tests"):
             args += ["--exclude-resource-type", "unit_test"]
-        if job.get("threads"):
-            args += ["--threads", str(int(job["threads"]))]
-        if job.get("log_level_file"):
-            args += ["--log-level-file", str(job["log_level_file"])]
         target = build_dir / "target"
         target.mkdir(parents=True, exist_ok=True)
         parsed_manifest = self.work_dir / "target" / "manifest.json"
@@ -665,10 +648,31 @@ class Worker:
             shutil.copyfile(parsed_manifest, target / "manifest.json")
         runner = dbtRunner(manifest=self.manifest, callbacks=[on_event])
         outcome = runner.invoke(args)
+        completed: set[str] = set()
+        complete_s: float | None = None
+        if outcome.exception is None and outcome.result is not None:
+            held = held_back(outcome.result)
+            if held is not None:
+                with index_lock:
+                    index["started"] = index["finished"] = 0
+                started = time.perf_counter()
+                completed = self._complete(job, build_dir, runner, outcome.result, held, emit)
+                complete_s = time.perf_counter() - started
         if outcome.result is not None and hasattr(outcome.result, "write"):
             with contextlib.suppress(Exception):
                 outcome.result.write(str(target / "run_results.json"))
         summary = summarise(outcome.result)
+        # A node that failed while completing was skipped by the build itself: the
+        # build still failed its tests (publishable anyway), not with an error.
+        summary["completion_errors"] = [
+            node for node in summary["errored_nodes"] if node["unique_id"] in completed
+        ]
+        summary["errored_nodes"] = [
+            node for node in summary["errored_nodes"] if node["unique_id"] not in completed
+        ]
+        summary["completed"] = sorted(completed)
+        if complete_s is not None:
+            summary["complete_s"] = complete_s
         summary["success"] = bool(outcome.success)
         if outcome.exception is not None:
             summary["ok"] = False
@@ -684,6 +688,76 @@ class Worker:
                     first.get("message") or "error"
                 )
         return summary
+
+    def _dbt_args(self, command: str, job: dict[str, Any], build_dir: Path) -> list[str]:
+        """The arguments of a build's dbt invocation (``build`` or ``test``)."""
+        args = [
+            # Not --quiet: that still formats every event for the console logger and
+            # drops it afterwards; "none" adds no console logger at all (results and
+            # errors reach the app through the callback and the run results).
+            "--log-level",
+            "none",
+            "--no-send-anonymous-usage-stats",
+            "--no-version-check",
+            command,
+            *self._common_args(build_dir / "target", build_dir / "logs", job.get("vars") or {}),
+            "--store-failures",
+            # dbt would write manifest.json (slow: it is large) and run_results.json at
+            # the end of the run; instead the parse-time manifest is copied in before,
+            # run_results written after, and the full manifest after the result was
+            # reported.
+            "--no-write-json",
+        ]
+        if job.get("threads"):
+            args += ["--threads", str(int(job["threads"]))]
+        if job.get("log_level_file"):
+            args += ["--log-level-file", str(job["log_level_file"])]
+        return args
+
+    def _complete(
+        self,
+        job: dict[str, Any],
+        build_dir: Path,
+        runner: Any,
+        execution: Any,
+        held: dict[str, list[str]],
+        emit: Callable[..., None],
+    ) -> set[str]:
+        """Build what failing tests held back, then run the tests they skipped.
+
+        ``dbt build`` skips everything downstream of a failing test. Each build works
+        on its own copy of the mart and publishes only after the audit, so building
+        the rest does no harm. It lets the user see what the failing data does to
+        every mart, and publish that anyway. Results replace the skipped ones in
+        ``execution``; returns the unique ids that ran again.
+        """
+        emit(
+            "phase",
+            phase="complete",
+            total=len(held["nodes"]) + len(held["tests"]),
+            models=sum(1 for name in held["nodes"] if not name.startswith("exposure:")),
+            tests=len(held["tests"]),
+        )
+        results: dict[str, Any] = {}
+        steps = []
+        if held["nodes"]:
+            steps.append(
+                self._dbt_args("build", job, build_dir)
+                + ["--select", *held["nodes"]]
+                + ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+            )
+        if held["tests"]:
+            steps.append(self._dbt_args("test", job, build_dir) + ["--select", *held["tests"]])
+        wanted = set(held["ids"])  # not the on-run-start hooks, which run each time
+        for args in steps:
+            outcome = runner.invoke(args)
+            for result in getattr(outcome.result, "results", None) or []:
+                if result.node is not None and result.node.unique_id in wanted:
+                    results[result.node.unique_id] = result
+        ran = set(results)
+        merged = [results.pop(result.node.unique_id, result) for result in execution.results]
+        execution.results = merged + list(results.values())
+        return ran
 
     # -- docs ------------------------------------------------------------------------
 
@@ -794,6 +868,34 @@ def close_duckdb() -> None:
             DuckDBConnectionManager._ENV = None
     except Exception:
         pass
+
+
+def held_back(execution: Any) -> dict[str, list[str]] | None:
+    """What a build's failing tests held back, as dbt selectors; None if nothing was.
+
+    Only when tests failed and nothing errored: a model that failed to build leaves
+    its downstream unbuildable anyway. ``nodes`` are the skipped models, snapshots
+    and exposures, ``tests`` the skipped data and unit tests, ``ids`` their unique ids.
+    """
+    results = [r for r in getattr(execution, "results", None) or [] if r.node is not None]
+    statuses = {str(result.status) for result in results}
+    if "error" in statuses or not statuses & {"fail"}:
+        return None
+    skipped = [result.node for result in results if str(result.status) == "skipped"]
+    if not skipped:
+        return None
+    nodes, tests = [], []
+    for node in skipped:
+        kind = str(node.resource_type)
+        if kind in ("model", "snapshot", "seed"):
+            nodes.append(node.name)
+        elif kind == "exposure":
+            nodes.append(f"exposure:{node.name}")
+        elif kind in _TEST_TYPES:
+            tests.append(node.name)
+    if not nodes and not tests:
+        return None
+    return {"nodes": nodes, "tests": tests, "ids": [node.unique_id for node in skipped]}
 
 
 def summarise(execution: Any) -> dict[str, Any]:

@@ -67,6 +67,9 @@ def _summary(record: BuildRecord) -> None:
             st.error(error, icon=":material/cancel:")
         else:
             st.warning(error, icon=":material/warning:")
+    completion = record.completion_note()
+    if completion:
+        st.info(common.escape_markdown(completion), icon=":material/construction:")
 
 
 def _timeline(record: BuildRecord) -> None:

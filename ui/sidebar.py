@@ -44,6 +44,7 @@ PHASES = {
     "bronze": "Loading bronze from the dataset versions",
     "parse": "Parsing the dbt project (it changed)",
     "dbt": "Running dbt build",
+    "complete": "Tests failed; building what they held back",
 }
 
 
@@ -248,6 +249,9 @@ def _progress(events: list[dict[str, Any]]) -> tuple[float, str, list[str]]:
             total = int(event.get("total") or 0)
         elif kind == "phase":
             phase = PHASES.get(str(event.get("phase")), str(event.get("phase")))
+            if event.get("phase") == "complete":  # a second pass with its own count
+                total = int(event.get("total") or 0)
+                started, finished = {}, {}
         elif kind == "waiting":
             phase = str(event.get("message") or "Waiting for another build")
         elif kind == "node_started":

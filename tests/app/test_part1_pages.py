@@ -202,6 +202,9 @@ def test_break_it_scenario_fails_the_build_and_build_page_shows_the_test(
     assert failed is not None and failed.status == "failed", failed
     labels = [expander.label for expander in at.expander]
     assert any("unique_stg_transactions_transaction_id" in label for label in labels), labels
+    # dbt skipped the marts after the failing test; the engine built them anyway.
+    infos = [info.value for info in at.info]
+    assert any("built and ran them anyway" in text for text in infos), infos
     sidebar = texts(at)
     assert f"Build #{failed.build_id} failed" in sidebar
     assert "is still serving" in sidebar

@@ -174,6 +174,41 @@ def test_failing_tests_keep_the_previous_build_published(run: Run) -> None:
     assert "previous build stays published" in (record.error or "")
 
 
+def test_failing_tests_do_not_stop_the_rest_of_the_failed_build(run: Run) -> None:
+    """dbt skips what is downstream of a failing test; the engine builds it anyway."""
+    record = run.records[4]
+    assert record.tests["skipped"] == 0, record.tests
+    built = {
+        node["name"]: node["status"]
+        for node in record.nodes
+        if node["resource_type"] in ("model", "snapshot")
+    }
+    assert set(built.values()) == {"success"}, built
+    assert {"dim_customers", "customers_snapshot", "fct_customer_metrics"} <= set(built)
+    assert record.not_rebuilt == [] and record.stale_note() is None
+    kinds = {node["unique_id"]: node["resource_type"] for node in record.nodes}
+    assert "model.techmart.dim_customers" in record.completed
+    assert {kinds[uid] for uid in record.completed} >= {"model", "snapshot", "test"}
+    note = record.completion_note()
+    assert note and "not published" in note
+    # The events: dbt's skip first, then the completion phase and the real run.
+    events = run.events[4]
+    phase = next(e for e in events if e["type"] == "phase" and e["phase"] == "complete")
+    assert phase["models"] >= 3 and phase["tests"] >= 10
+    assert phase["total"] == len(record.completed)
+    dim = [
+        event.get("status")
+        for event in events
+        if event.get("name") == "dim_customers" and event["type"] == "node_finished"
+    ]
+    assert dim == ["skipped", "success"]
+    # The tables show what the duplicate does: its customer has one more transaction.
+    customer = sample_records("transactions")[0]["customer_id"]
+    count = f"select transaction_count from dim_customers where customer_id = '{customer}'"
+    before = query(run.records[3].db_path, count)[0][0]
+    assert query(run.records[4].db_path, count) == [(before + 1,)]
+
+
 def test_publish_anyway_makes_the_failed_build_live(run: Run) -> None:
     manager = run.manager
     assert manager.get(4).status == FAILED

@@ -69,10 +69,21 @@ def test_cli_exit_codes_and_status_json(workspace: Path) -> None:
 
     forced = run_cli("build", "--publish-on-test-failure", workspace=workspace)
     assert forced.returncode == 0, forced.stderr
-    # dbt skipped what depends on the failing staging test, and nothing was published
-    # before: the summary says those tables are missing rather than staying silent
+    # dbt skipped what depends on the failing staging test; the engine built it anyway,
+    # so the mart published anyway has every table, built from this data.
     output = forced.stdout + forced.stderr
-    assert "were not rebuilt" in output and "missing" in output and "dim_customers" in output
+    assert "tests failed: building the" in forced.stderr  # the progress says so
+    assert "built and ran them anyway" in output and "this published mart" in output
+    assert "were not rebuilt" not in output
+    with duckdb.connect(
+        str(Path(workspace) / "builds" / "2" / "mart.duckdb"), read_only=True
+    ) as con:
+        # the duplicate's customer: its transactions, the duplicate counted again
+        customer = records[0]["customer_id"]
+        expected = sum(1 for record in records if record["customer_id"] == customer)
+        assert con.execute(
+            "select transaction_count from dim_customers where customer_id = ?", [customer]
+        ).fetchall() == [(expected,)]
 
     status = json.loads(run_cli("status", "--json", workspace=workspace).stdout)
     assert status["datasets"]["transactions"] == {"version": 2, "rows": 9}

@@ -1,0 +1,153 @@
+"""Completing a build after failing tests: what is held back, how it is shown.
+
+The real builds are in tests/build (test_lifecycle, test_warm_worker_and_cli); these
+cover the pieces on made-up results and events.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from mart import timeline
+from mart.builds import BuildRecord
+from mart.worker import held_back
+
+
+def _result(kind: str, name: str, status: str) -> SimpleNamespace:
+    node = SimpleNamespace(resource_type=kind, name=name, unique_id=f"{kind}.p.{name}")
+    return SimpleNamespace(node=node, status=status)
+
+
+def _execution(*results: SimpleNamespace) -> SimpleNamespace:
+    return SimpleNamespace(results=list(results))
+
+
+def test_held_back_lists_what_failing_tests_skipped_as_selectors() -> None:
+    execution = _execution(
+        _result("model", "stg_transactions", "success"),
+        _result("test", "unique_stg_transactions_transaction_id", "fail"),
+        _result("test", "not_null_stg_transactions_customer_id", "pass"),
+        _result("model", "fct_customer_metrics", "skipped"),
+        _result("unit_test", "test_segment_boundaries", "skipped"),
+        _result("snapshot", "customers_snapshot", "skipped"),
+        _result("test", "unique_dim_customers_customer_id", "skipped"),
+        _result("exposure", "mart_explorer_app", "skipped"),
+        _result("operation", "hook", "success"),
+    )
+    held = held_back(execution)
+    assert held == {
+        "nodes": ["fct_customer_metrics", "customers_snapshot", "exposure:mart_explorer_app"],
+        "tests": ["test_segment_boundaries", "unique_dim_customers_customer_id"],
+        "ids": [
+            "model.p.fct_customer_metrics",
+            "unit_test.p.test_segment_boundaries",
+            "snapshot.p.customers_snapshot",
+            "test.p.unique_dim_customers_customer_id",
+            "exposure.p.mart_explorer_app",
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        # everything passed
+        [("model", "a", "success"), ("test", "t", "pass")],
+        # a warning does not skip anything
+        [("model", "a", "success"), ("test", "t", "warn"), ("model", "b", "success")],
+        # a model failed: what depends on it cannot be built, tests or not
+        [("test", "t", "fail"), ("model", "a", "error"), ("model", "b", "skipped")],
+        # a test could not even run
+        [("test", "t", "error"), ("model", "b", "skipped")],
+        # a test failed but nothing was downstream of it
+        [("model", "a", "success"), ("test", "t", "fail")],
+        # no results at all
+        [],
+    ],
+)
+def test_nothing_is_held_back_unless_failing_tests_skipped_nodes(
+    results: list[tuple[str, str, str]],
+) -> None:
+    assert held_back(_execution(*(_result(*item) for item in results))) is None
+    assert held_back(None) is None
+
+
+def _record(status: str, **extra: Any) -> BuildRecord:
+    nodes = [
+        {"unique_id": "model.p.stg", "resource_type": "model", "status": "success"},
+        {"unique_id": "test.p.unique_stg", "resource_type": "test", "status": "fail"},
+        {"unique_id": "model.p.dim", "resource_type": "model", "status": "success"},
+        {"unique_id": "snapshot.p.snap", "resource_type": "snapshot", "status": "success"},
+        {"unique_id": "test.p.dim_a", "resource_type": "test", "status": "pass"},
+        {"unique_id": "test.p.dim_b", "resource_type": "test", "status": "fail"},
+        {"unique_id": "exposure.p.app", "resource_type": "exposure", "status": "no-op"},
+    ]
+    completed = ["model.p.dim", "snapshot.p.snap", "test.p.dim_a", "test.p.dim_b"]
+    completed.append("exposure.p.app")
+    return BuildRecord(
+        build_id=4, status=status, started_at="", nodes=nodes, completed=completed, **extra
+    )
+
+
+def test_completion_note_counts_what_ran_anyway_and_what_failed() -> None:
+    failed = _record("failed", failure="tests").completion_note()
+    assert failed is not None
+    assert "skipped 2 models and snapshots downstream and 2 of their tests" in failed
+    assert "not published" in failed and "1 of those tests fails too" in failed
+    published = _record("published", failure="tests", published_anyway=True).completion_note()
+    assert published is not None and "this published mart" in published
+    assert BuildRecord(build_id=1, status="published", started_at="").completion_note() is None
+    # Stored and read back like every other field of the record.
+    again = BuildRecord.from_dict(_record("failed").to_dict())
+    assert again.completed == _record("failed").completed
+
+
+def _event(seq: int, second: float, kind: str, **fields: Any) -> dict[str, Any]:
+    return {"seq": seq, "ts": f"2026-01-01T10:00:{second:06.3f}+00:00", "type": kind, **fields}
+
+
+def test_the_timeline_shows_the_run_that_followed_a_skip() -> None:
+    dim = {"unique_id": "model.p.dim", "name": "dim", "resource_type": "model"}
+    events = [
+        _event(1, 0.0, "phase", phase="dbt"),
+        _event(2, 0.5, "node_started", **dim),
+        _event(3, 0.5, "node_finished", status="skipped", **dim),
+        _event(4, 1.0, "phase", phase="complete", total=1),
+        _event(5, 1.25, "node_started", **dim),
+        _event(6, 1.75, "node_finished", status="success", **dim),
+        _event(7, 2.0, "build_finished"),
+    ]
+    frame = timeline.timeline_frame(events)
+    rows = frame[frame["name"] == "dim"]
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert row["status"] == "success"
+    assert row["start_s"] == pytest.approx(1.25) and row["duration_s"] == pytest.approx(0.5)
+    phase = frame.set_index("name").loc["engine: build what failing tests held back"]
+    assert phase["duration_s"] == pytest.approx(1.0)
+
+
+def test_the_sidebar_progress_counts_the_completion_on_its_own() -> None:
+    from ui.sidebar import _progress
+
+    def node(seq: int, kind: str, uid: str, status: str | None = None) -> dict[str, Any]:
+        return _event(seq, 1.0, kind, unique_id=uid, name=uid, status=status)
+
+    events = [
+        {"type": "plan", "total": 4},
+        node(1, "node_finished", "a", "success"),
+        node(2, "node_finished", "t", "fail"),
+        node(3, "node_finished", "b", "skipped"),
+        node(4, "node_finished", "c", "skipped"),
+        {"type": "phase", "phase": "complete", "total": 2},
+        node(5, "node_started", "b"),
+        node(6, "node_finished", "b", "success"),
+        node(7, "node_started", "c"),
+    ]
+    fraction, text, lines = _progress(events)
+    assert fraction == pytest.approx(0.5)
+    assert text == "Tests failed; building what they held back: 1 of 2 nodes"
+    assert lines[0].endswith(" c")  # running now
