@@ -90,6 +90,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a dbt var for this build (repeatable), e.g. --var high_value_threshold=300",
     )
     build.add_argument(
+        "--default-vars",
+        action="store_true",
+        help=(
+            "start from the project's default vars; by default the published build's "
+            "vars are kept (as the app's Rebuild does) and --var changes them"
+        ),
+    )
+    build.add_argument(
         "--publish-on-test-failure",
         action="store_true",
         help="publish even if error-severity tests fail",
@@ -170,11 +178,23 @@ class _Progress:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Run one build to the end; its exit code says what happened."""
-    from mart.builds import CANCELLED, INTERRUPTED, PUBLISHED, vars_text
+    from mart.builds import CANCELLED, INTERRUPTED, PUBLISHED, project_var_names, vars_text
 
-    variables = dict(parse_var(item) for item in args.var)
-    check_vars(variables)
+    given = dict(parse_var(item) for item in args.var)
     manager = _manager(args, prewarm_after_build=False)
+    # Like the app's Rebuild: the published build's vars stay unless --var changes one
+    # (or --default-vars drops them), so a rebuild never silently resets as_of_date.
+    kept: dict[str, Any] = {}
+    published = None if args.default_vars else manager.published()
+    if published is not None:
+        declared = project_var_names(manager.project_dir)
+        kept = {
+            name: value
+            for name, value in (published.vars or {}).items()
+            if name not in given and (declared is None or name in declared)
+        }
+    variables = {**kept, **given}
+    check_vars(variables)
     record = manager.request_build(
         vars=variables,
         publish_on_test_failure=args.publish_on_test_failure,
@@ -183,7 +203,13 @@ def cmd_build(args: argparse.Namespace) -> int:
         unit_tests=True if args.unit_tests else None,
     )
     print(record.summary())
-    print(f"vars: {vars_text(record.vars)}", file=sys.stderr)
+    origin = ""
+    if kept and published is not None:
+        origin = (
+            f" ({', '.join(sorted(kept))} kept from published build {published.build_id}; "
+            "--default-vars drops them)"
+        )
+    print(f"vars: {vars_text(record.vars)}{origin}", file=sys.stderr)
     for note in (record.unit_tests_note(), record.completion_note()):
         if note:
             print(note, file=sys.stderr)

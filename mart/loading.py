@@ -867,6 +867,28 @@ def _read_json(
             report.add_error(Problem("each record must be a JSON object", row=row, value=text))
         report.error_count += count - len(not_objects)
         raise LoadRefusedError(report)
+    repeated_where = "len(json_keys(json)) <> len(list_distinct(json_keys(json)))"
+    repeated = con.execute(
+        f"select rowid + 1, json_keys(json) from json_raw where {repeated_where} "
+        "order by rowid limit ?",
+        [MAX_PROBLEMS],
+    ).fetchall()
+    if repeated:
+        total = con.execute(f"select count(*) from json_raw where {repeated_where}").fetchall()
+        for row, names in repeated:
+            twice = sorted({name for name in names if names.count(name) > 1}, key=names.index)
+            report.add_warning(
+                Problem(
+                    ("key " if len(twice) == 1 else "keys ")
+                    + ", ".join(repr(name) for name in twice)
+                    + (" appears" if len(twice) == 1 else " appear")
+                    + " more than once in this record: the first value is used",
+                    row=row,
+                ),
+                "duplicate keys",
+            )
+        report.warning_count += total[0][0] - len(repeated)
+        report.warning_summary["duplicate keys"] += total[0][0] - len(repeated)
     keys = [
         key
         for (key,) in con.execute(
@@ -1005,6 +1027,14 @@ def _choose_decimal_mark(
         )
 
 
+# "2024-01-15T10:00:00 +02:00": DuckDB reads the offset only without the space.
+SPACED_OFFSET = r"\s+([+-][0-9]{2}(:?[0-9]{2})?)$"
+# An ISO date and time followed by a word: a time zone, if anything.
+ZONED_TIME = re.compile(
+    r"\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([A-Za-z][\w/+-]*)"
+)
+
+
 def _time_expr(value: str, kind: str, date_format: str | None) -> str:
     """SQL parsing ``value`` (VARCHAR) to a TIMESTAMP, NULL when it cannot be read.
 
@@ -1017,9 +1047,12 @@ def _time_expr(value: str, kind: str, date_format: str | None) -> str:
         parsed = f"try_strptime({value}, {_sql_str(date_format)})"
     else:
         formats = "[" + ", ".join(_sql_str(fmt) for fmt in AUTO_DATE_FORMATS) + "]"
-        iso = (
-            f"try_cast(regexp_replace({value}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$', '') as TIMESTAMP)"
-        )
+        # An offset or zone name (+02:00, Z, America/New_York) is converted to UTC, as
+        # Parquet's time-zone timestamps are (the loader's connection is in UTC).
+        # A zone DuckDB does not know makes the value unreadable: a plain TIMESTAMP
+        # cast would drop any trailing text and keep the wall-clock time.
+        spaced = f"regexp_replace({value}, {_sql_str(SPACED_OFFSET)}, '\\1')"
+        iso = f"try_cast(try_cast({spaced} as TIMESTAMPTZ) as TIMESTAMP)"
         parsed = f"coalesce({iso}, try_strptime({value}, {formats}))"
     in_range = f"isfinite(t) and year(t) between {MIN_YEAR} and {MAX_YEAR}"
     return (
@@ -1133,6 +1166,28 @@ def prepare_records(
                     + ", ".join(repr(c) for c in info.columns),
                     field=name,
                 )
+            )
+    # A column mapped by hand is taken from the field the suggestion gave it to; a
+    # column mapped by hand to two fields feeds both, with a warning.
+    explicit = {name for name, column in (mapping or {}).items() if column}
+    fields_of: dict[str, list[str]] = {}
+    for name, column in chosen.items():
+        if column is not None:
+            fields_of.setdefault(column, []).append(name)
+    for column, names in fields_of.items():
+        if len(names) < 2:
+            continue
+        for name in names:
+            if name not in explicit:
+                chosen[name] = report.mapping[name] = None
+        mine = [name for name in names if name in explicit]
+        if len(mine) > 1:
+            report.add_warning(
+                Problem(
+                    f"column {column!r} is mapped to {' and '.join(mine)}: each gets its values",
+                    column=column,
+                ),
+                "columns used twice",
             )
     for name in REQUIRED[dataset]:
         if chosen.get(name) is None and name not in defaults:
@@ -1279,6 +1334,12 @@ def _collect_problems(
                         return ""
                     if date_format:
                         return f" with the format {date_format!r}"
+                    zoned = ZONED_TIME.fullmatch(value)
+                    if zoned:
+                        return (
+                            f" (unknown time zone {zoned.group(3)!r}: give an offset such "
+                            "as +02:00 or a zone name such as Europe/Berlin)"
+                        )
                     if re.fullmatch(AMBIGUOUS_DATE, value):
                         return (
                             " (day/month order is ambiguous: give a date format such as "
@@ -1399,6 +1460,33 @@ def _collect_problems(
                 lambda _: f"date in the future (after {today.isoformat()})",
                 future,
                 [today],
+            )
+    if chosen.get(time_field) and not date_format:
+        # Offsets and zone names are converted to UTC. Say so where that changed what
+        # is stored: the time of an event, the date of a transaction.
+        kind = FIELD_KINDS[time_field]
+        raw, val = _ident(time_field + "__raw"), _ident(time_field + "__val")
+        wall = f"try_cast({raw} as TIMESTAMP)"  # DuckDB drops the zone here
+        if kind == "date":
+            wall, converted = f"cast({wall} as DATE)", f"cast({val} as DATE)"
+        else:
+            converted = val
+        zoned_where = f"{val} is not null and {wall} is not null and {wall} <> {converted}"
+        zoned = count(f"select count(*) from parsed where {zoned_where}")
+        if zoned:
+            warn_rows(
+                time_field,
+                zoned_where,
+                "time zones converted",
+                lambda moment, kind=kind: (
+                    "time zone converted to UTC: "
+                    + (
+                        f"the date is {moment:%Y-%m-%d}"
+                        if kind == "date"
+                        else f"{moment:%Y-%m-%d %H:%M:%S}"
+                    )
+                ),
+                zoned,
             )
     if dataset == "events" and chosen.get("event_type"):
         raw = _ident("event_type__raw")

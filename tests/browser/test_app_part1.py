@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from mart import datasets
 from mart.workspace import Workspace
@@ -106,6 +106,33 @@ def test_upload_csv_with_other_column_names(
     assert not page.locator("script:text('alert(1)')").count()
 
 
+def open_amount_editor(page: Page, grid: Locator) -> Locator:
+    """Open the cell editor on row 1's amount and return it.
+
+    The grid draws on a canvas after it becomes visible: on a busy machine the first
+    click can land before it takes input, so the click is tried again (a few times).
+    """
+    editor = page.locator("#portal textarea, #portal input").first
+    for attempt in range(4):
+        box = grid.bounding_box()
+        assert box is not None
+        # Row 1, the "#" column (read-only; left of it is the row checkbox), then four
+        # cells right: amount.
+        page.mouse.click(box["x"] + 70, box["y"] + 35 + 17)
+        for _ in range(4):
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("Enter")  # open the cell editor
+        try:
+            expect(editor).to_be_visible(timeout=8000)
+            return editor
+        except AssertionError:
+            if attempt == 3:
+                raise
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(1000)
+    raise AssertionError("unreachable")
+
+
 def test_edit_a_cell_in_the_grid_and_save(
     page: Page, app_url: str, app_workspace: Path, shot: Callable[[str], Path]
 ) -> None:
@@ -115,16 +142,7 @@ def test_edit_a_cell_in_the_grid_and_save(
     open_tab(page, "Edit")
     grid = page.get_by_role("tabpanel", name="Edit").get_by_test_id("stDataFrame")
     expect(grid).to_be_visible()
-    box = grid.bounding_box()
-    assert box is not None
-    # Row 1, the "#" column (read-only; left of it is the row checkbox), then four
-    # cells right: amount.
-    page.mouse.click(box["x"] + 70, box["y"] + 35 + 17)
-    for _ in range(4):
-        page.keyboard.press("ArrowRight")
-    page.keyboard.press("Enter")  # open the cell editor
-    editor = page.locator("#portal textarea, #portal input").first
-    expect(editor).to_be_visible()
+    editor = open_amount_editor(page, grid)
     editor.fill("99.95")
     page.keyboard.press("Enter")
     save = page.get_by_role("button", name=re.compile(r"Save 1 change"))
@@ -148,14 +166,7 @@ def test_a_save_that_conflicts_is_refused_and_loses_nothing(
     open_tab(page, "Edit")
     grid = page.get_by_role("tabpanel", name="Edit").get_by_test_id("stDataFrame")
     expect(grid).to_be_visible()
-    box = grid.bounding_box()
-    assert box is not None
-    page.mouse.click(box["x"] + 70, box["y"] + 35 + 17)
-    for _ in range(4):
-        page.keyboard.press("ArrowRight")
-    page.keyboard.press("Enter")
-    editor = page.locator("#portal textarea, #portal input").first
-    expect(editor).to_be_visible()
+    editor = open_amount_editor(page, grid)
     editor.fill("11.11")
     page.keyboard.press("Enter")
     save = page.get_by_role("button", name=re.compile(r"Save 1 change"))

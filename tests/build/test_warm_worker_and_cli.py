@@ -100,3 +100,25 @@ def test_cli_exit_codes_and_status_json(workspace: Path) -> None:
     assert "(published anyway)" in text.stdout and "vars: defaults" in text.stdout
     history = BuildManager(Workspace.from_env(workspace)).get(1)
     assert history.vars == {"high_value_threshold": 400} and history.failure == "tests"
+
+
+def test_cli_build_keeps_the_published_vars_like_the_app(workspace: Path) -> None:
+    """``build`` keeps the published build's vars; --var changes one, --default-vars
+    drops them. The first build ever has nothing to keep."""
+    first = run_cli("build", "--var", "as_of_date=2024-03-01", workspace=workspace)
+    assert first.returncode == 0, first.stderr
+    assert "vars: as_of_date=2024-03-01\n" in first.stderr  # nothing was kept
+
+    second = run_cli("build", "--var", "high_value_threshold=450", workspace=workspace)
+    assert second.returncode == 0, second.stderr
+    assert (
+        "vars: as_of_date=2024-03-01, high_value_threshold=450 (as_of_date kept from "
+        "published build 1; --default-vars drops them)"
+    ) in second.stderr
+    manager = BuildManager(Workspace.from_env(workspace))
+    assert manager.get(2).vars == {"as_of_date": "2024-03-01", "high_value_threshold": 450}
+
+    third = run_cli("build", "--default-vars", workspace=workspace)
+    assert third.returncode == 0, third.stderr
+    assert "vars: defaults\n" in third.stderr
+    assert manager.get(3).vars == {}

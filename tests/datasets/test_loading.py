@@ -873,3 +873,100 @@ def test_preview_file(write_file):
         3,
     )
     assert frame.to_dict("records") == [{"a": "1", "b": "00"}, {"a": "2", "b": "x"}]
+
+
+# ------------------------------------------------------------ time zones, keys, mapping
+
+
+def test_time_zone_offsets_are_converted_to_utc_with_a_warning(ws, write_file, stored):
+    text = (
+        "customer_id,session_id,event_type,event_timestamp\n"
+        "C1,S1,page_view,2024-01-01T10:00:00+02:00\n"
+        "C1,S1,page_view,2024-01-01T10:00:00Z\n"
+        "C1,S1,page_view,2024-01-01T10:00:00 -05:00\n"
+        "C1,S1,page_view,2024-01-01 10:00:00 CET\n"
+        "C1,S1,page_view,2024-01-01T10:00:00\n"
+    )
+    result = load(ws, write_file("e.csv", text), dataset="events")
+    times = [row["event_timestamp"] for row in stored("events")]
+    assert times == [
+        "2024-01-01T08:00:00",
+        "2024-01-01T10:00:00",
+        "2024-01-01T15:00:00",
+        "2024-01-01T09:00:00",
+        "2024-01-01T10:00:00",
+    ]
+    assert result.report.warning_summary == {"time zones converted": 3}
+    warned = [(w.row, w.problem) for w in result.report.warnings]
+    assert warned == [
+        (1, "time zone converted to UTC: 2024-01-01 08:00:00"),
+        (3, "time zone converted to UTC: 2024-01-01 15:00:00"),
+        (4, "time zone converted to UTC: 2024-01-01 09:00:00"),
+    ]
+
+
+def test_a_transaction_date_is_warned_only_when_utc_moves_it(ws, write_file, stored):
+    text = (
+        "customer_id,date,amount\n"
+        "C1,2024-01-15T23:30:00-05:00,1\n"  # 04:30 UTC the next day
+        "C2,2024-01-15T10:00:00+02:00,1\n"  # 08:00 UTC, the same day
+    )
+    result = load(ws, write_file("t.csv", text))
+    assert [row["transaction_date"] for row in stored("transactions")] == [
+        "2024-01-16",
+        "2024-01-15",
+    ]
+    [warning] = result.report.warnings
+    assert (warning.row, warning.field) == (1, "transaction_date")
+    assert warning.problem == "time zone converted to UTC: the date is 2024-01-16"
+
+
+def test_an_unknown_time_zone_is_refused_with_a_hint(ws, write_file):
+    path = write_file("t.csv", "customer_id,date,amount\nC1,2024-01-15 10:00:00 Mars/Olympus,1\n")
+    [problem] = refused(ws, path).report.errors
+    assert problem.row == 1 and "unknown time zone 'Mars/Olympus'" in problem.problem
+
+
+def test_duplicate_json_keys_keep_the_first_value_with_a_warning(ws, write_file, stored):
+    lines = [
+        '{"customer_id": "C1", "date": "2024-01-01", "amount": 1, "amount": 2}',
+        '{"customer_id": "C2", "date": "2024-01-02", "amount": 3}',
+        '{"customer_id": "C3", "customer_id": "C4", "date": "2024-01-03", "date": "x", '
+        '"amount": 4}',
+    ]
+    result = load(ws, write_file("t.jsonl", "\n".join(lines) + "\n"))
+    rows = stored("transactions")
+    assert [str(row["amount"]) for row in rows] == ["1.00", "3.00", "4.00"]
+    assert rows[2]["customer_id"] == "C3" and rows[2]["transaction_date"] == "2024-01-03"
+    assert result.report.warning_summary == {"duplicate keys": 2}
+    assert [(w.row, w.problem) for w in result.report.warnings] == [
+        (1, "key 'amount' appears more than once in this record: the first value is used"),
+        (
+            3,
+            "keys 'customer_id', 'date' appear more than once in this record: the first "
+            "value is used",
+        ),
+    ]
+
+
+def test_a_column_mapped_by_hand_leaves_the_field_it_was_suggested_for(
+    ws, write_file, stored
+):
+    path = write_file("t.csv", HEADER + "C9,T1,2024-03-01,5,Audio\n")
+    # The file's columns are swapped: its transaction_id column holds customers.
+    result = load(ws, path, mapping={"customer_id": "transaction_id"})
+    assert result.report.mapping["transaction_id"] is None
+    [row] = stored("transactions")
+    assert row["customer_id"] == "C9"
+    assert row["transaction_id"].startswith("T-")  # generated: no column of its own
+    assert result.report.warning_summary == {}
+
+
+def test_one_column_mapped_by_hand_to_two_fields_is_warned(ws, write_file, stored):
+    path = write_file("t.csv", "id,date,amount\nC7,2024-03-01,5\n")
+    result = load(ws, path, mapping={"customer_id": "id", "transaction_id": "id"})
+    [row] = stored("transactions")
+    assert row["customer_id"] == row["transaction_id"] == "C7"
+    [warning] = result.report.warnings
+    assert warning.column == "id" and "mapped to" in warning.problem
+    assert "customer_id" in warning.problem and "transaction_id" in warning.problem
