@@ -949,9 +949,7 @@ def test_duplicate_json_keys_keep_the_first_value_with_a_warning(ws, write_file,
     ]
 
 
-def test_a_column_mapped_by_hand_leaves_the_field_it_was_suggested_for(
-    ws, write_file, stored
-):
+def test_a_column_mapped_by_hand_leaves_the_field_it_was_suggested_for(ws, write_file, stored):
     path = write_file("t.csv", HEADER + "C9,T1,2024-03-01,5,Audio\n")
     # The file's columns are swapped: its transaction_id column holds customers.
     result = load(ws, path, mapping={"customer_id": "transaction_id"})
