@@ -58,6 +58,7 @@ from mart.workspace import (
     Workspace,
     atomic_write_json,
     atomic_write_text,
+    project_vars,
     read_json,
 )
 
@@ -83,14 +84,8 @@ def vars_text(values: dict[str, Any] | None) -> str:
 
 def project_var_names(project_dir: Path) -> set[str] | None:
     """The vars ``dbt_project.yml`` declares (None when it cannot be read)."""
-    import yaml
-
-    try:
-        project = yaml.safe_load((Path(project_dir) / "dbt_project.yml").read_text())
-        declared = project.get("vars") or {}
-    except (OSError, AttributeError, yaml.YAMLError):
-        return None
-    return {str(name) for name in declared} if isinstance(declared, dict) else None
+    declared = project_vars(project_dir)
+    return None if declared is None else set(declared)
 
 
 def check_var_names(variables: dict[str, Any], project_dir: Path) -> None:

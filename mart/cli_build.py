@@ -49,7 +49,7 @@ def check_vars(variables: dict[str, Any]) -> None:
         high = variables.get("high_value_threshold", defaults.high)
         medium = variables.get("medium_value_threshold", defaults.medium)
         if isinstance(high, bool) or isinstance(medium, bool):
-            raise InputError("Thresholds must be numbers in dollars, such as 500 or 199.99.")
+            raise InputError("Thresholds must be finite numbers in dollars, such as 500 or 199.99.")
         try:
             insights.validate_thresholds(high, medium)
         except InputError as exc:

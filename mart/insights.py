@@ -28,7 +28,7 @@ from mart.db import table_preview as db_table_preview
 from mart.errors import InputError
 from mart.money import divide_money
 from mart.sandbox import QueryResult, run_sql
-from mart.workspace import DBT_PROJECT_DIR
+from mart.workspace import DBT_PROJECT_DIR, project_vars
 
 DbPath = str | os.PathLike[str]
 
@@ -75,15 +75,14 @@ def _plain_number(value: Decimal) -> float | int:
 @lru_cache(maxsize=1)
 def default_thresholds() -> Thresholds:
     """The thresholds in dbt_project.yml's vars (what a build without vars uses)."""
+    declared = project_vars(DBT_PROJECT_DIR) or {}
     try:
-        project = yaml.safe_load((Path(DBT_PROJECT_DIR) / "dbt_project.yml").read_text())
-        project_vars = project.get("vars", {}) or {}
         return Thresholds(
-            high=Decimal(str(project_vars.get("high_value_threshold", 500))),
-            medium=Decimal(str(project_vars.get("medium_value_threshold", 200))),
+            high=Decimal(str(declared.get("high_value_threshold", 500))),
+            medium=Decimal(str(declared.get("medium_value_threshold", 200))),
             is_default=True,
         )
-    except (OSError, ValueError, ArithmeticError, AttributeError, yaml.YAMLError):
+    except (ValueError, ArithmeticError):
         return Thresholds(high=Decimal(500), medium=Decimal(200), is_default=True)
 
 
@@ -103,13 +102,23 @@ def thresholds_from_vars(build_vars: dict[str, Any] | None) -> Thresholds:
 
 def validate_thresholds(high: float | Decimal, medium: float | Decimal) -> Thresholds:
     """New thresholds from a form; InputError unless high > medium ≥ 0, both finite."""
+    not_numbers = "Thresholds must be finite numbers in dollars, such as 500 or 199.99."
     try:
-        high_d = Decimal(str(high)).quantize(Decimal("0.01"))
-        medium_d = Decimal(str(medium)).quantize(Decimal("0.01"))
+        high_d, medium_d = Decimal(str(high)), Decimal(str(medium))
     except ArithmeticError:
-        raise InputError("Thresholds must be numbers in dollars, such as 500 or 199.99.") from None
+        raise InputError(not_numbers) from None
     if not (high_d.is_finite() and medium_d.is_finite()):
-        raise InputError("Thresholds must be finite numbers in dollars.")
+        raise InputError(not_numbers)
+    for name, value in (("high", high_d), ("medium", medium_d)):
+        try:
+            cents = value.quantize(Decimal("0.01"))
+        except ArithmeticError:  # more digits than a Decimal holds
+            raise InputError(not_numbers) from None
+        if cents != value:
+            raise InputError(
+                f"The {name} threshold is in dollars and cents: {value} has more than 2 decimals."
+            )
+    high_d, medium_d = high_d.quantize(Decimal("0.01")), medium_d.quantize(Decimal("0.01"))
     if medium_d < 0:
         raise InputError(f"The medium threshold must be $0 or more, not ${medium_d:,.2f}.")
     if high_d <= medium_d:

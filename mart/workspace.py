@@ -95,3 +95,19 @@ def read_json(path: Path, default: Any = None) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return default
+
+
+def project_vars(project_dir: str | os.PathLike[str] = DBT_PROJECT_DIR) -> dict[str, Any] | None:
+    """The vars ``dbt_project.yml`` declares, with their defaults (None when unreadable)."""
+    import yaml
+
+    try:
+        project = yaml.safe_load((Path(project_dir) / "dbt_project.yml").read_text())
+        declared = project.get("vars") or {}
+    except (OSError, AttributeError, yaml.YAMLError):
+        return None
+    return (
+        {str(name): value for name, value in declared.items()}
+        if isinstance(declared, dict)
+        else None
+    )

@@ -179,6 +179,14 @@ def test_thresholds() -> None:
     for high, medium in ((200, 200), (100, 200), (100, -1), (float("nan"), 1)):
         with pytest.raises(InputError):
             insights.validate_thresholds(high, medium)
+    # Every value that is not a finite number gets the same message.
+    for high in (float("nan"), float("inf"), float("-inf"), "abc", "", 1e40):
+        with pytest.raises(InputError, match="^Thresholds must be finite numbers in dollars"):
+            insights.validate_thresholds(high, 200)
+    # Money is in cents: a threshold with a third decimal is refused, not rounded away.
+    with pytest.raises(InputError, match="500.001 has more than 2 decimals"):
+        insights.validate_thresholds(500.001, 200)
+    assert insights.validate_thresholds(500.1, 199.99).high == Decimal("500.10")
 
 
 # -- charts -------------------------------------------------------------------------------
