@@ -16,10 +16,11 @@ strings; ``transaction_date`` is "YYYY-MM-DD"; ``event_timestamp`` is
 "YYYY-MM-DDTHH:MM:SS[.ffffff]"; ``amount`` is a JSON number with its exact decimal
 text; a missing value is JSON null.
 
-Concurrency: a version id is claimed with an exclusive create (``O_CREAT|O_EXCL``), so
-two processes never write the same id; HEAD changes happen under a per-dataset lock
-file, and an edit or append based on a version that is no longer HEAD is refused
-with ``ConflictError`` instead of silently dropping the other change.
+Concurrency: a version's file is written under a private temporary name; its id is
+chosen, and HEAD changed, under a per-dataset lock file, so two processes never write
+the same id and ids follow the order versions became HEAD; and an edit or append
+based on a version that is no longer HEAD is refused with ``ConflictError`` instead of
+silently dropping the other change.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import os
 import re
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -269,31 +271,19 @@ def _set_head(ws: Workspace, dataset: str, version_id: int, action: str) -> None
         handle.write(json.dumps(entry) + "\n")
 
 
-def _reserve_id(ws: Workspace, dataset: str) -> tuple[int, Path]:
-    """Claim the next free version id with an exclusive create; returns id and claim file."""
+def _next_id(ws: Workspace, dataset: str) -> int:
+    """The next version id: one more than any id on disk. Call it under the dataset lock.
+
+    Claim files (``N.claim``) of older releases, which a crashed process may have left,
+    count as taken.
+    """
     directory = _versions_dir(ws, dataset)
-    directory.mkdir(parents=True, exist_ok=True)
     taken = [
         int(match.group(1))
         for p in directory.iterdir()
         if (match := re.fullmatch(r"(\d+)\.(json|parquet|claim)", p.name))
     ]
-    candidate = max(taken, default=0) + 1
-    while True:
-        claim = directory / f"{candidate:0{ID_WIDTH}d}.claim"
-        try:
-            os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        except FileExistsError:
-            candidate += 1
-            continue
-        if (
-            _meta_path(ws, dataset, candidate).exists()
-            or version_path(ws, dataset, candidate).exists()
-        ):
-            claim.unlink(missing_ok=True)
-            candidate += 1
-            continue
-        return candidate, claim
+    return max(taken, default=0) + 1
 
 
 def create_version(
@@ -315,9 +305,9 @@ def create_version(
     that version; otherwise ``ConflictError`` and nothing changes.
     """
     check_dataset(dataset)
-    version_id, claim = _reserve_id(ws, dataset)
-    final = version_path(ws, dataset, version_id)
-    tmp = final.with_name(f".{final.name}.tmp")
+    directory = _versions_dir(ws, dataset)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".new-{os.getpid()}-{uuid.uuid4().hex}.parquet.tmp"
     try:
         write(tmp)
         row_count = pq.ParquetFile(tmp).metadata.num_rows
@@ -325,7 +315,10 @@ def create_version(
             current = _read_head_id(ws, dataset)
             if expected_head is not None and current != expected_head:
                 raise _conflict(ws, dataset, expected_head, current)
-            os.replace(tmp, final)
+            # The id is chosen here, under the lock, so ids follow the order in which
+            # versions became HEAD: the newest version is always the highest id.
+            version_id = _next_id(ws, dataset)
+            os.replace(tmp, version_path(ws, dataset, version_id))
             meta = {
                 "id": version_id,
                 "dataset": dataset,
@@ -342,7 +335,6 @@ def create_version(
             _set_head(ws, dataset, version_id, kind)
     finally:
         tmp.unlink(missing_ok=True)
-        claim.unlink(missing_ok=True)
     return _read_meta(ws, dataset, version_id)
 
 

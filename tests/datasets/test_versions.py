@@ -309,7 +309,35 @@ def test_concurrent_processes_never_share_a_version_id(ws):
     versions = datasets.list_versions(ws, "transactions")
     assert [v.id for v in versions] == list(range(1, 20))
     assert datasets.head(ws, "transactions").id == 19
-    assert not list(datasets.version_path(ws, "transactions", 1).parent.glob("*.claim"))
+    # Ids follow the order versions became HEAD: each one's parent is the one before.
+    assert [v.parent for v in sorted(versions, key=lambda v: v.id)][1:] == list(range(1, 19))
+    directory = datasets.version_path(ws, "transactions", 1).parent
+    assert not list(directory.glob("*.claim")) and not list(directory.glob(".*.tmp"))
+
+
+def test_a_version_committed_while_another_is_written_gets_the_lower_id(ws):
+    """Version ids follow commit order, not the order writes started: HEAD is always
+    the highest id. (Ids used to be claimed before the write, so a slow write that
+    committed last became HEAD with a lower id than the version before it.)"""
+    start = datasets.head(ws, "transactions").id
+    lines = ['{"transaction_id": "T1", "customer_id": "C1"}']
+
+    def slow_write(path):
+        # Another process saves a version while this one is still writing its file.
+        datasets.create_version(
+            ws,
+            "transactions",
+            lambda p: datasets._write_lines(p, lines),
+            message="fast",
+            kind="test",
+        )
+        datasets._write_lines(path, lines)
+
+    slow = datasets.create_version(ws, "transactions", slow_write, message="slow", kind="test")
+    assert slow.id == start + 2 and slow.parent == start + 1
+    assert datasets.head(ws, "transactions").id == slow.id
+    fast = [v for v in datasets.list_versions(ws, "transactions") if v.message == "fast"]
+    assert [(v.id, v.parent) for v in fast] == [(start + 1, start)]
 
 
 # --------------------------------------------------------------------------- reading
