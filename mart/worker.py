@@ -1024,10 +1024,13 @@ def main(argv: list[str] | None = None) -> int:
         if not line.strip():
             return 0
         job = json.loads(line)
+        if job.get("kind") == "docs":
+            # Before the watcher starts: the manager closes stdin right after sending a
+            # docs job, and the watcher must not take that for the manager going away.
+            detach()
         threading.Thread(target=_watch_stdin, name="stdin-watch", daemon=True).start()
         try:
             if job.get("kind") == "docs":
-                detach()
                 worker.docs(job)
             else:
                 worker.build(job)

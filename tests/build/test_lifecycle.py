@@ -216,6 +216,49 @@ def test_publish_anyway_makes_the_failed_build_live(run: Run) -> None:
     assert published.status == PUBLISHED and published.published_anyway and published.is_current
     assert manager.published_db_path() == Path(published.db_path)
     assert manager.published().build_id == 4  # type: ignore[union-attr]
+    # Its docs are generated in a background worker.
+    import time
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not manager.get(4).docs_ready:
+        time.sleep(0.5)
+    assert manager.get(4).docs_ready
+
+
+def test_a_docs_job_survives_its_closed_stdin(run: Run, tmp_path: Path) -> None:
+    """The manager sends a docs job and closes stdin at once; the worker must not take
+    that for its manager going away. It did, and exited (75) before the docs began.
+    (A race: without the fix this failed about one run in three.)"""
+    import json
+    import subprocess
+    import sys
+
+    from mart.workspace import DBT_PROJECT_DIR, PROJECT_ROOT
+
+    record = run.manager.get(2)
+    (record.build_dir / "docs.json").unlink(missing_ok=True)
+    (record.build_dir / "target" / "static_index.html").unlink(missing_ok=True)
+    job = {
+        "kind": "docs",
+        "build_id": 2,
+        "build_dir": str(record.build_dir),
+        "vars": {"bronze_autoload": False},
+        "project_dir": str(DBT_PROJECT_DIR),
+        "profiles_dir": str(DBT_PROJECT_DIR),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "mart.worker", "--work-dir", str(tmp_path / "worker")]
+        + ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+        + ["--no-parse"],
+        input=json.dumps(job) + "\n",  # stdin is closed right after the job
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((record.build_dir / "docs.json").read_text())["status"] == "ready"
+    assert (record.build_dir / "target" / "static_index.html").exists()
 
 
 def test_history_keeps_every_record_and_prunes_old_files(run: Run) -> None:
