@@ -106,6 +106,9 @@ def check_var_names(variables: dict[str, Any], project_dir: Path) -> None:
 
 DEFAULT_KEEP = 5
 
+# The end of a failed build's error (replaced when it is published anyway).
+STAYS_PUBLISHED = " The previous build stays published."
+
 EventCallback = Callable[[dict[str, Any]], None]
 
 
@@ -209,6 +212,12 @@ class BuildRecord:
             if node.get("resource_type") in ("model", "snapshot")
             and node.get("status") in ("skipped", "error")
         ]
+
+    def versions_text(self) -> str:
+        """``events v1, transactions v2``: the dataset versions the build used."""
+        return ", ".join(
+            f"{name} v{info.get('version')}" for name, info in sorted(self.datasets.items())
+        )
 
     def completion_note(self) -> str | None:
         """For a build whose failing tests made dbt skip nodes: that they were run anyway."""
@@ -1069,7 +1078,8 @@ class BuildManager:
                 record.error = (
                     f"{len(names)} error-severity test(s) failed: {', '.join(names[:5])}"
                     + (" …" if len(names) > 5 else "")
-                    + ". The previous build stays published."
+                    + "."
+                    + STAYS_PUBLISHED
                 )
             else:
                 if result.get("tests_failed"):
@@ -1156,6 +1166,7 @@ class BuildManager:
             if record.status == FAILED:
                 record.status = PUBLISHED
                 record.published_anyway = True
+                record.error = (record.error or "").replace(STAYS_PUBLISHED, " Published anyway.")
             record.published_at = now_iso()
             self._save(record)
             atomic_write_text(self.current_pointer, f"{build_id}\n")

@@ -254,21 +254,18 @@ def history_frame(records: Iterable[Any]) -> pd.DataFrame:
     rows = []
     for record in records:
         tests = record.tests or {}
-        datasets = record.datasets or {}
         rows.append(
             {
                 "build": int(record.build_id),
                 "status": record.status
-                + (" (live)" if getattr(record, "is_current", False) else "")
-                + (" anyway" if getattr(record, "published_anyway", False) else ""),
+                + (" anyway" if getattr(record, "published_anyway", False) else "")
+                + (" (live)" if getattr(record, "is_current", False) else ""),
                 "started": pd.to_datetime(record.started_at, utc=True, errors="coerce"),
                 "duration_s": record.duration_s,
                 "pass": int(tests.get("pass", 0)),
                 "fail": int(tests.get("fail", 0)) + int(tests.get("error", 0)),
                 "warn": int(tests.get("warn", 0)),
-                "data": ", ".join(
-                    f"{name} v{info.get('version')}" for name, info in sorted(datasets.items())
-                ),
+                "data": record.versions_text(),
                 "vars": vars_text(getattr(record, "vars", None)),
                 "note": record.error or "",
             }
@@ -313,7 +310,9 @@ def status_style(status: Any) -> str:
     Takes test statuses (pass, fail, …) and build statuses (published, failed, …).
     """
     text = str(status or "")
-    if text.startswith("published"):
+    if text.startswith("published anyway"):
+        group = "warn"  # live, but its tests failed
+    elif text.startswith("published"):
         group = "ok"
     elif text.startswith(("failed", "interrupted")):
         group = "failed"

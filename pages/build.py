@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import streamlit as st
 
 from mart import artifacts, timeline
-from mart.builds import BuildRecord
-from mart.errors import MartError
+from mart.builds import BuildRecord, vars_text
+from mart.errors import BuildBusyError, MartError
 from ui import common, sidebar
 
 _PICK = "build_page_build"
@@ -25,7 +26,7 @@ def _history(records: list[BuildRecord]) -> None:
         height=min(400, 38 + 35 * len(frame)),
         column_config={
             "build": st.column_config.NumberColumn("Build", format="#%d", width="small"),
-            "status": st.column_config.TextColumn("Status"),
+            "status": st.column_config.TextColumn("Status", width="medium"),
             "started": st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm:ss"),
             "duration_s": st.column_config.NumberColumn("Duration", format="%.1f s"),
             "pass": st.column_config.NumberColumn("Pass", width="small"),
@@ -175,6 +176,16 @@ def _publish_anyway(record: BuildRecord) -> None:
         "The tests exist to stop bad data reaching readers. Publishing this build makes "
         "every page show it, failing rows included; the next passing build replaces it."
     )
+    live = common.manager().published()
+    if live is not None and live.build_id > record.build_id:
+        st.warning(
+            f"Build #{live.build_id} is live and newer than build #{record.build_id}. "
+            f"Publishing #{record.build_id} brings back its data versions "
+            f"({common.escape_markdown(record.versions_text())}) and vars "
+            f"({common.escape_markdown(vars_text(record.vars))}), and the next Rebuild "
+            "keeps those vars.",
+            icon=":material/history:",
+        )
     confirm = st.checkbox(
         f"I understand build #{record.build_id} failed its tests and want to publish it.",
         key=f"{_CONFIRM}_{record.build_id}",
@@ -186,9 +197,13 @@ def _publish_anyway(record: BuildRecord) -> None:
         icon=":material/publish:",
         key="build_publish_anyway",
     ):
-        with st.spinner(f"Publishing build #{record.build_id}…"):
-            published = common.manager().publish(record.build_id)
-        st.success(f"Build #{published.build_id} is published (anyway).")
+        try:
+            # Not waiting: a build that runs now may publish first, and this click
+            # would then replace a newer mart the user never saw.
+            common.manager().publish(record.build_id, wait=False)
+        except BuildBusyError as exc:
+            st.warning(common.escape_markdown(str(exc)), icon=":material/hourglass_top:")
+            return
         st.rerun()
 
 
@@ -206,11 +221,14 @@ def main() -> None:
     picked = st.session_state.get(_PICKED)  # an older build the user chose, if any
     # The widget is keyed by the newest build: a new build makes a new widget, so a
     # value the browser still holds for the old list can never come back as a "pick".
+    # The statuses are in the key too: a keyed widget keeps its first labels, and a
+    # build published anyway must not go on reading "failed".
+    statuses = zlib.crc32(" ".join(f"{r.build_id}:{r.status}" for r in records).encode())
     build_id = st.selectbox(
         "Build",
         ids,
         index=ids.index(picked) if picked in ids else 0,
-        key=f"{_PICK}_{newest}",
+        key=f"{_PICK}_{newest}_{statuses}",
         format_func=lambda value: (
             f"#{value} · " + next(record.status for record in records if record.build_id == value)
         ),

@@ -214,10 +214,27 @@ def test_break_it_scenario_fails_the_build_and_build_page_shows_the_test(
     assert publish.disabled
     at.checkbox(key=f"build_page_publish_confirm_{failed.build_id}").check()
     at.run()
+    # While another build runs, the click is refused rather than queued: that build
+    # would publish first and this click would then replace it.
+    from mart.builds import BuildLock
+
+    lock = BuildLock(Workspace(built_workspace).lock_path)
+    assert lock.acquire(wait=False)
+    try:
+        at.button(key="build_publish_anyway").click()
+        at.run()
+    finally:
+        lock.release()
+    assert any("A build is running" in warning.value for warning in at.warning)
+    assert app_manager(built_workspace).published().build_id != failed.build_id
     at.button(key="build_publish_anyway").click()
     at.run()
     assert_clean(at)
     assert app_manager(built_workspace).published().build_id == failed.build_id
+    # The picker and the summary say what it is now, not what it was.
+    [picker] = [box for box in at.selectbox if box.key.startswith("build_page_build_")]
+    assert picker.format_func(failed.build_id) == f"#{failed.build_id} · published"
+    assert not any("previous build stays published" in error.value for error in at.error)
     sidebar = texts(at)
     assert "all tests passed" not in sidebar
     assert f"Build #{failed.build_id} was published anyway with" in sidebar
