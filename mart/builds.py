@@ -104,6 +104,34 @@ def check_var_names(variables: dict[str, Any], project_dir: Path) -> None:
         raise InputError(f"Unknown var {unknown[0]!r}: the project's vars are {known}.")
 
 
+RUN_DATE_WORDS = ("", "none", "null", "today")
+
+
+def _merge_vars(
+    given: dict[str, Any], published: BuildRecord | None, declared: set[str] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The build's vars: ``published``'s (if any) changed by ``given``; and their origin.
+
+    An ``as_of_date`` meaning the run date (None, "", "today") is left out: the
+    project's default already is the run date.
+    """
+    origin: dict[str, Any] = {}
+    kept: dict[str, Any] = {}
+    if published is not None:
+        earlier = {k: v for k, v in (published.vars or {}).items() if k not in given}
+        kept = {k: v for k, v in earlier.items() if declared is None or k in declared}
+        origin = {
+            "from_build": published.build_id,
+            "kept": sorted(kept),
+            "dropped": sorted(set(earlier) - set(kept)),
+        }
+    merged = {**kept, **given}
+    run_date = merged.get("as_of_date", "x")
+    if run_date is None or str(run_date).strip().lower() in RUN_DATE_WORDS:
+        merged.pop("as_of_date")
+    return merged, origin
+
+
 DEFAULT_KEEP = 5
 
 # The end of a failed build's error (replaced when it is published anyway).
@@ -169,6 +197,9 @@ class BuildRecord:
     bronze: dict[str, Any] = field(default_factory=dict)
     # The mart.dbt_speedups patches that were active in the worker (names).
     dbt_speedups: list[str] = field(default_factory=list)
+    # Where the vars came from when the build kept the published build's vars:
+    # {"from_build": N, "kept": [names], "dropped": [names no longer declared]}.
+    vars_origin: dict[str, Any] = field(default_factory=dict)
     # Unique ids of the nodes dbt build skipped after failing tests and the engine
     # then built (models, snapshots) or ran (tests) anyway, in this build's own copy.
     completed: list[str] = field(default_factory=list)
@@ -802,8 +833,15 @@ class BuildManager:
         wait: bool = True,
         on_event: EventCallback | None = None,
         unit_tests: bool | None = None,
+        keep_published_vars: bool = False,
     ) -> int:
         """Start a build in the background and return its id.
+
+        ``keep_published_vars``: start from the vars of the build that is published
+        when this one starts (after any wait), with ``vars`` changing or adding some,
+        as the app's Rebuild does. Vars the project no longer declares are dropped;
+        the record's ``vars_origin`` says what was kept and dropped. An ``as_of_date``
+        of ``None``, ``""`` or ``"today"`` means the run date: it is not stored.
 
         ``unit_tests``: True runs dbt's unit tests, False leaves them out, None (the
         default) runs them unless an earlier build of this workspace ran them, all
@@ -852,6 +890,11 @@ class BuildManager:
                 }
             )
             published = self.published()
+            user_vars, vars_origin = _merge_vars(
+                user_vars,
+                published if keep_published_vars else None,
+                project_var_names(self.project_dir),
+            )
             source_db = (
                 Path(published.db_path)
                 if published is not None and Path(published.db_path).exists()
@@ -871,6 +914,7 @@ class BuildManager:
                     for item in inputs
                 },
                 vars=user_vars,
+                vars_origin=vars_origin,
                 publish_on_test_failure=publish_on_test_failure,
                 db_path=str(build_dir / DB_FILE_NAME),
                 pid=os.getpid(),
@@ -922,13 +966,16 @@ class BuildManager:
         wait: bool = True,
         on_event: EventCallback | None = None,
         unit_tests: bool | None = None,
+        keep_published_vars: bool = False,
     ) -> BuildRecord:
         """Run a build to the end and return its record (see :meth:`start_build`).
 
         The record's status is ``published``, ``failed`` (``failure`` says whether
         tests failed or dbt did), ``cancelled`` or ``interrupted``.
         """
-        build_id = self.start_build(vars, publish_on_test_failure, wait, on_event, unit_tests)
+        build_id = self.start_build(
+            vars, publish_on_test_failure, wait, on_event, unit_tests, keep_published_vars
+        )
         self.wait(build_id)
         return self.get(build_id)
 

@@ -178,38 +178,39 @@ class _Progress:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Run one build to the end; its exit code says what happened."""
-    from mart.builds import CANCELLED, INTERRUPTED, PUBLISHED, project_var_names, vars_text
+    from mart.builds import CANCELLED, INTERRUPTED, PUBLISHED, vars_text
 
     given = dict(parse_var(item) for item in args.var)
     manager = _manager(args, prewarm_after_build=False)
-    # Like the app's Rebuild: the published build's vars stay unless --var changes one
-    # (or --default-vars drops them), so a rebuild never silently resets as_of_date.
-    kept: dict[str, Any] = {}
+    # Like the app's Rebuild: the vars of the build published when this one starts
+    # (after any wait) stay unless --var changes one; --default-vars drops them. The
+    # check here is on today's published vars; the engine merges again after the wait.
     published = None if args.default_vars else manager.published()
-    if published is not None:
-        declared = project_var_names(manager.project_dir)
-        kept = {
-            name: value
-            for name, value in (published.vars or {}).items()
-            if name not in given and (declared is None or name in declared)
-        }
-    variables = {**kept, **given}
-    check_vars(variables)
+    check_vars({**((published.vars or {}) if published is not None else {}), **given})
     record = manager.request_build(
-        vars=variables,
+        vars=given,
+        keep_published_vars=not args.default_vars,
         publish_on_test_failure=args.publish_on_test_failure,
         wait=not args.no_wait,
         on_event=_Progress(),
         unit_tests=True if args.unit_tests else None,
     )
     print(record.summary())
-    origin = ""
-    if kept and published is not None:
-        origin = (
-            f" ({', '.join(sorted(kept))} kept from published build {published.build_id}; "
-            "--default-vars drops them)"
+    origin = record.vars_origin or {}
+    note = ""
+    if origin.get("kept"):
+        note = (
+            f" ({', '.join(origin['kept'])} kept from published build "
+            f"{origin.get('from_build')}; --default-vars drops them)"
         )
-    print(f"vars: {vars_text(record.vars)}{origin}", file=sys.stderr)
+    print(f"vars: {vars_text(record.vars)}{note}", file=sys.stderr)
+    if origin.get("dropped"):
+        print(
+            f"dropped {', '.join(origin['dropped'])} of published build "
+            f"{origin.get('from_build')}: dbt_project.yml no longer declares "
+            + ("it" if len(origin["dropped"]) == 1 else "them"),
+            file=sys.stderr,
+        )
     for note in (record.unit_tests_note(), record.completion_note()):
         if note:
             print(note, file=sys.stderr)

@@ -39,10 +39,9 @@ def _percent(value: Decimal | float | None) -> str:
     return "–" if value is None else f"{float(value):.1%}"
 
 
-def _published_thresholds() -> tuple[insights.Thresholds, dict[str, Any]]:
+def _published_thresholds() -> insights.Thresholds:
     record = manager().published()
-    build_vars = dict(record.vars) if record is not None else {}
-    return insights.thresholds_from_vars(build_vars), build_vars
+    return insights.thresholds_from_vars(dict(record.vars) if record is not None else {})
 
 
 def _kpi_tiles() -> None:
@@ -73,12 +72,13 @@ def _kpi_tiles() -> None:
         )
 
 
-def _rebuild_with(thresholds: insights.Thresholds, build_vars: dict[str, Any]) -> None:
+def _rebuild_with(thresholds: insights.Thresholds) -> None:
     """Run a build with the new thresholds (other vars of the published build kept)."""
-    new_vars = {**build_vars, **thresholds.as_vars()}
     try:
         with st.spinner("Rebuilding the mart with the new thresholds…"):
-            record = manager().request_build(vars=new_vars, wait=False)
+            record = manager().request_build(
+                vars=thresholds.as_vars(), keep_published_vars=True, wait=False
+            )
     except BuildBusyError as error:
         st.warning(str(error))
         return
@@ -99,7 +99,7 @@ def _rebuild_with(thresholds: insights.Thresholds, build_vars: dict[str, Any]) -
 
 
 def _thresholds_form() -> None:
-    current, build_vars = _published_thresholds()
+    current = _published_thresholds()
     origin = "project defaults" if current.is_default else "set for this build"
     st.markdown(
         f"**Thresholds of the published build** ({origin}): {current.describe()}",
@@ -137,7 +137,7 @@ def _thresholds_form() -> None:
         if thresholds.high == current.high and thresholds.medium == current.medium:
             st.info("These are the thresholds of the published build already; nothing to do.")
             return
-        _rebuild_with(thresholds, build_vars)
+        _rebuild_with(thresholds)
 
 
 def _segments() -> None:

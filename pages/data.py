@@ -30,7 +30,7 @@ def _rebuild_hint() -> None:
 def _start_rebuild() -> None:
     """Start a build now (from a button), saying so if one is already running."""
     try:
-        build_id = common.manager().start_build(vars=common.rebuild_vars(), wait=False)
+        build_id = common.manager().start_build(keep_published_vars=True, wait=False)
         st.toast(f"Build #{build_id} started; progress is in the sidebar.")
     except MartError as exc:
         st.warning(str(exc))

@@ -35,13 +35,12 @@ def origin(set_here: bool | None = None) -> str:
 
 def _rebuild(as_of: date | None) -> None:
     """Start a build with ``as_of_date`` set (None: back to the run date), other vars kept."""
-    build_vars: dict[str, Any] = dict(common.rebuild_vars())
-    if as_of is None:
-        build_vars.pop("as_of_date", None)
-    else:
-        build_vars["as_of_date"] = as_of.isoformat()
+    # None is the run date; the other vars of the published build are kept.
+    build_vars: dict[str, Any] = {"as_of_date": None if as_of is None else as_of.isoformat()}
     try:
-        build_id = common.manager().start_build(vars=build_vars, wait=False)
+        build_id = common.manager().start_build(
+            vars=build_vars, keep_published_vars=True, wait=False
+        )
     except BuildBusyError as error:
         st.session_state[_NOTICE] = ("warning", str(error))
         return

@@ -108,7 +108,7 @@ def render() -> None:
 
 def _start_build() -> None:
     try:
-        build_id = common.manager().start_build(vars=common.rebuild_vars(), wait=False)
+        build_id = common.manager().start_build(keep_published_vars=True, wait=False)
         st.session_state[_NOTICE] = ("info", f"Build #{build_id} started.")
     except BuildBusyError as exc:
         st.session_state[_NOTICE] = ("warning", str(exc))

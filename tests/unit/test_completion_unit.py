@@ -151,3 +151,31 @@ def test_the_sidebar_progress_counts_the_completion_on_its_own() -> None:
     assert fraction == pytest.approx(0.5)
     assert text == "Tests failed; building what they held back: 1 of 2 nodes"
     assert lines[0].endswith(" c")  # running now
+
+
+def test_kept_vars_are_the_published_ones_changed_by_the_given_ones() -> None:
+    from mart.builds import _merge_vars
+
+    published = BuildRecord(
+        build_id=7,
+        status="published",
+        started_at="",
+        vars={"as_of_date": "2024-03-01", "high_value_threshold": 300, "promo_level": 2},
+    )
+    declared = {"as_of_date", "high_value_threshold", "medium_value_threshold"}
+    merged, origin = _merge_vars({"high_value_threshold": 450}, published, declared)
+    assert merged == {"as_of_date": "2024-03-01", "high_value_threshold": 450}
+    assert origin == {"from_build": 7, "kept": ["as_of_date"], "dropped": ["promo_level"]}
+    # Nothing published, or not keeping: only the given vars, no origin.
+    assert _merge_vars({"high_value_threshold": 450}, None, declared) == (
+        {"high_value_threshold": 450},
+        {},
+    )
+    # The run date is the default: asking for it drops a kept as_of_date.
+    for word in (None, "", " Today ", "null", "none"):
+        merged, origin = _merge_vars({"as_of_date": word}, published, declared)
+        assert merged == {"high_value_threshold": 300}, word
+        assert origin["kept"] == ["high_value_threshold"]
+    # A project whose vars cannot be read keeps everything.
+    merged, origin = _merge_vars({}, published, None)
+    assert merged == published.vars and origin["dropped"] == []
