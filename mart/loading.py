@@ -90,6 +90,15 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "events": ("customer_id", "event_type", "event_timestamp"),
 }
 ID_FIELD = {"transactions": "transaction_id", "events": "event_id"}
+# Warning kinds a dbt test reports again after the build (the others are the loader's
+# own: it read the value one way and says so).
+DBT_TESTED_WARNINGS = (
+    "empty values",
+    "duplicate ids",
+    "negative amounts",
+    "future dates",
+    "unknown event types",
+)
 TIME_FIELD = {"transactions": "transaction_date", "events": "event_timestamp"}
 ID_PREFIX = {"transactions": "T-", "events": "E-"}
 FIELD_KINDS = {
@@ -1174,26 +1183,47 @@ def prepare_records(
     for name, column in chosen.items():
         if column is not None:
             fields_of.setdefault(column, []).append(name)
+    taken: dict[str, tuple[str, str]] = {}  # field -> (its suggested column, taken by)
     for column, names in fields_of.items():
         if len(names) < 2:
             continue
+        mine = [name for name in names if name in explicit]
         for name in names:
             if name not in explicit:
                 chosen[name] = report.mapping[name] = None
-        mine = [name for name in names if name in explicit]
+                taken[name] = (column, mine[0])
         if len(mine) > 1:
             report.add_warning(
-                Problem(
-                    f"column {column!r} is mapped to {' and '.join(mine)}: each gets its values",
-                    column=column,
-                ),
+                Problem(f"mapped to {' and '.join(mine)}: each gets its values", column=column),
                 "columns used twice",
             )
+    for name, (column, by) in taken.items():
+        if name in REQUIRED[dataset] or name in defaults:
+            continue  # a required field gets an error below; a default fills it
+        what = (
+            "it is generated from a hash of each row"
+            if name == ID_FIELD[dataset]
+            else "it is left empty"
+        )
+        report.add_warning(
+            Problem(
+                f"column {column!r} would have been {name}, but it is mapped to {by} by "
+                f"hand, so {name} has no column: {what}",
+                field=name,
+            ),
+            "columns taken by a mapping",
+        )
     for name in REQUIRED[dataset]:
         if chosen.get(name) is None and name not in defaults:
             report.add_error(
                 Problem(
-                    f"required field {name} has no column; map one of "
+                    f"required field {name} has no column"
+                    + (
+                        f" (its column {taken[name][0]!r} is mapped to {taken[name][1]} by hand)"
+                        if name in taken
+                        else ""
+                    )
+                    + "; map one of "
                     + ", ".join(repr(c) for c in info.columns)
                     + f" (e.g. --map {name}=COLUMN) or give --default {name}=VALUE",
                     field=name,

@@ -150,7 +150,11 @@ def _failing(record: BuildRecord, build_artifacts: artifacts.BuildArtifacts) -> 
         if test.failures:
             label += f" · {test.failures:,} failing row(s)"
         with st.expander(label, icon=":material/cancel:" if test.status != "warn" else None):
-            where = f"on {test.model_name}" + (f".{test.column_name}" if test.column_name else "")
+            where = (
+                f"on {test.model_name}" + (f".{test.column_name}" if test.column_name else "")
+                if test.model_name
+                else f"({test.kind})"
+            )
             st.markdown(f"`{test.test_name}` test {where} · severity **{test.severity}**")
             if test.message:
                 st.text(test.message)

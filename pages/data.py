@@ -71,7 +71,7 @@ def _show_report(report: loading.ValidationReport) -> None:
         fix = (
             "Fix the file itself and upload it again."
             if in_file
-            else "Fix the mapping or the date format below, or the file itself."
+            else "Fix the mapping or the date format, or the file itself."
         )
         st.error(
             f"{report.error_count:,} problem(s) stop this file from loading; nothing was "
@@ -87,14 +87,26 @@ def _show_report(report: loading.ValidationReport) -> None:
         if report.error_count > len(report.errors):
             st.caption(f"… and {report.error_count - len(report.errors):,} more.")
     if report.warning_count:
-        summary = ", ".join(f"{kind}: {n:,}" for kind, n in report.warning_summary.items())
+        kinds = {kind: n for kind, n in report.warning_summary.items() if n}
+        summary = ", ".join(f"{kind}: {n:,}" for kind, n in kinds.items())
+        tested = [kind for kind in kinds if kind in loading.DBT_TESTED_WARNINGS]
+        if len(tested) == len(kinds):
+            after = "; the dbt tests will report them."
+        elif tested:
+            after = f"; the dbt tests will also report the {', '.join(tested)}."
+        else:
+            after = "."
         st.warning(
-            f"{report.warning_count:,} warning(s) ({summary}). These rows load as they are; "
-            "the dbt tests will report them.",
+            f"{report.warning_count:,} warning(s) ({summary}). These rows load as they are{after}",
             icon=":material/warning:",
         )
         with st.expander("Warnings by row"):
-            st.dataframe(_report_frame(report.warnings), hide_index=True, key="upload_warnings")
+            st.dataframe(
+                _report_frame(report.warnings),
+                hide_index=True,
+                key="upload_warnings",
+                column_config={"problem": st.column_config.TextColumn("problem", width="large")},
+            )
     if report.ok and not report.warning_count:
         st.success(f"All {report.row_count:,} rows read cleanly.", icon=":material/check:")
 

@@ -104,7 +104,7 @@ def main() -> None:
         "events: raw JSON lands in *bronze*, *staging* types and cleans it, "
         "*intermediate* models do one step each, and the *marts* hold the customers, "
         "segments and retention the business reads. Every build runs the dbt tests and "
-        "is published only when they pass."
+        "is published only when they pass (unless someone publishes a failed build anyway)."
     )
     current = common.published()
     tables = common.cached(overview.layer_tables) if current is not None else None

@@ -93,6 +93,18 @@ def require_published() -> tuple[int, Path]:
             "(the first start builds the sample by itself)."
         )
         st.stop()
+    record = manager().published()
+    if record is not None and record.published_anyway:
+        failing = [t["name"] for t in record.failing_tests if t.get("status") != "warn"]
+        shown = ", ".join(failing[:3]) + (
+            f" and {len(failing) - 3} more" if len(failing) > 3 else ""
+        )
+        st.warning(
+            f"Build #{record.build_id} was published anyway: {len(failing)} error-severity "
+            f"test(s) failed ({escape_markdown(shown)}), so this page shows data the tests "
+            "rejected. See **Build & Tests**; the next passing build replaces it.",
+            icon=":material/report:",
+        )
     return current
 
 

@@ -235,6 +235,16 @@ def test_break_it_scenario_fails_the_build_and_build_page_shows_the_test(
     [picker] = [box for box in at.selectbox if box.key.startswith("build_page_build_")]
     assert picker.format_func(failed.build_id) == f"#{failed.build_id} · published"
     assert not any("previous build stays published" in error.value for error in at.error)
+    # The pages that show the mart say it failed its tests.
+    for page in ("pages/overview.py", "pages/customers.py"):
+        run_page(at, page)
+        assert_clean(at)
+        assert any(
+            f"Build #{failed.build_id} was published anyway" in warning.value
+            and "unique_stg_transactions_transaction_id" in warning.value.replace("\\", "")
+            for warning in at.warning
+        ), page
+    run_page(at, "pages/build.py")
     sidebar = texts(at)
     assert "all tests passed" not in sidebar
     assert f"Build #{failed.build_id} was published anyway with" in sidebar

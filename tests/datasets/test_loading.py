@@ -957,7 +957,19 @@ def test_a_column_mapped_by_hand_leaves_the_field_it_was_suggested_for(ws, write
     [row] = stored("transactions")
     assert row["customer_id"] == "C9"
     assert row["transaction_id"].startswith("T-")  # generated: no column of its own
-    assert result.report.warning_summary == {}
+    assert result.report.warning_summary == {"columns taken by a mapping": 1}
+    [warning] = result.report.warnings
+    assert warning.field == "transaction_id"
+    assert "mapped to customer_id by hand" in warning.problem
+    assert "generated from a hash" in warning.problem
+
+
+def test_a_mapping_that_takes_a_required_fields_column_says_so(ws, write_file):
+    path = write_file("t.csv", "cust_id,date,amount\nC1,2024-03-01,5\n")
+    error = refused(ws, path, mapping={"product_category": "cust_id"})
+    [problem] = error.report.errors
+    assert problem.field == "customer_id"
+    assert "its column 'cust_id' is mapped to product_category by hand" in problem.problem
 
 
 def test_one_column_mapped_by_hand_to_two_fields_is_warned(ws, write_file, stored):
@@ -966,5 +978,5 @@ def test_one_column_mapped_by_hand_to_two_fields_is_warned(ws, write_file, store
     [row] = stored("transactions")
     assert row["customer_id"] == row["transaction_id"] == "C7"
     [warning] = result.report.warnings
-    assert warning.column == "id" and "mapped to" in warning.problem
+    assert warning.column == "id" and warning.problem.startswith("mapped to")
     assert "customer_id" in warning.problem and "transaction_id" in warning.problem
