@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -228,18 +227,24 @@ def test_history_and_tests_frames(
 
 
 def test_history_frame_shows_each_builds_vars() -> None:
-    record = SimpleNamespace(
+    record = BuildRecord(
         build_id=3,
         status="published",
         started_at="2026-11-26T05:00:00+00:00",
         duration_s=1.0,
         tests={"pass": 5},
-        datasets={},
+        datasets={"transactions": {"version": 4}, "events": {"version": 1}},
         vars={"high_value_threshold": 600, "as_of_date": "2024-03-01"},
-        error=None,
+        published_anyway=True,
+        is_current=True,
     )
     [row] = timeline.history_frame([record]).to_dict("records")
     assert row["vars"] == "as_of_date=2024-03-01, high_value_threshold=600"
+    assert row["data"] == "events v1, transactions v4"
+    assert row["status"] == "published anyway (live)"
+    # Amber, not green: live, but its tests failed.
+    assert timeline.status_style(row["status"]) == timeline.status_style("cancelled")
+    assert timeline.status_style(row["status"]) != timeline.status_style("published (live)")
 
 
 # -- scenarios ---------------------------------------------------------------------------------
