@@ -91,7 +91,9 @@ def panel(current: overview.AsOf) -> None:
         picked = st.date_input(
             "As of date",
             value=current.as_of_date or current.suggested or date.today(),
-            key="overview_as_of_date",
+            # Keyed by the mart's as-of date: after a rebuild the picker starts from the
+            # new date instead of keeping the one picked before.
+            key=f"overview_as_of_date_{current.as_of_date}",
             help="dbt var as_of_date: 'today' for every age, recency and retention metric.",
         )
         early = isinstance(picked, date) and current.too_early(picked)
