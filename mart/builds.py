@@ -107,6 +107,27 @@ def check_var_names(variables: dict[str, Any], project_dir: Path) -> None:
 RUN_DATE_WORDS = ("", "none", "null", "today")
 
 
+def _nodes_from_events(
+    events: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Node results and the test summary of a build that stopped before its result
+    (cancelled, or its worker died), from the ``node_finished`` events it logged."""
+    finished: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event.get("type") == "node_finished":
+            finished[str(event.get("unique_id"))] = {
+                key: event.get(key)
+                for key in ("unique_id", "name", "resource_type", "status", "duration_s")
+            } | {"message": event.get("message"), "failures": event.get("failures")}
+    tests = _empty_tests()
+    for node in finished.values():
+        if node["resource_type"] in ("test", "unit_test"):
+            status = str(node["status"])
+            key = status if status in tests else ("pass" if status == "success" else "error")
+            tests[key] += 1
+    return list(finished.values()), tests
+
+
 def _merge_vars(
     given: dict[str, Any], published: BuildRecord | None, declared: set[str] | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -1082,6 +1103,10 @@ class BuildManager:
         record = active.record
         cancelled = active.cancel_requested or (active.build_dir / "cancel").exists()
         if result is None:
+            # What finished before the build stopped, from its progress events.
+            record.nodes, record.tests = _nodes_from_events(
+                read_events(active.build_dir / "events.jsonl")
+            )
             if cancelled:
                 record.status, record.error = CANCELLED, "Cancelled by the user."
             else:

@@ -105,6 +105,11 @@ def test_cancel_stops_a_build_quickly_and_publishes_nothing(manager: BuildManage
     assert record.build_dir.is_dir()
     assert not manager.cancel(build_id)  # no longer running
     assert manager.events(build_id)[-1]["status"] == CANCELLED
+    # The record keeps what finished before the cancel (its progress events).
+    finished = {e["unique_id"] for e in manager.events(build_id) if e["type"] == "node_finished"}
+    assert {node["unique_id"] for node in record.nodes} == finished
+    tests = [node for node in record.nodes if node["resource_type"] in ("test", "unit_test")]
+    assert sum(record.tests.values()) == len(tests)
 
 
 def test_a_killed_worker_is_marked_interrupted_and_the_next_build_works(

@@ -179,3 +179,29 @@ def test_kept_vars_are_the_published_ones_changed_by_the_given_ones() -> None:
     # A project whose vars cannot be read keeps everything.
     merged, origin = _merge_vars({}, published, None)
     assert merged == published.vars and origin["dropped"] == []
+
+
+def test_a_stopped_builds_record_counts_what_finished_from_its_events() -> None:
+    from mart.builds import _nodes_from_events
+
+    def finished(uid: str, kind: str, status: str) -> dict[str, Any]:
+        event = {"type": "node_finished", "unique_id": uid, "name": uid, "resource_type": kind}
+        return event | {"status": status, "duration_s": 0.1}
+
+    events = [
+        {"type": "phase", "phase": "dbt"},
+        finished("model.p.stg", "model", "success"),
+        finished("test.p.a", "test", "pass"),
+        finished("test.p.b", "test", "fail"),
+        finished("unit_test.p.u", "unit_test", "pass"),
+        {"type": "node_started", "unique_id": "model.p.dim"},  # cancelled while running
+    ]
+    nodes, tests = _nodes_from_events(events)
+    assert [node["unique_id"] for node in nodes] == [
+        "model.p.stg",
+        "test.p.a",
+        "test.p.b",
+        "unit_test.p.u",
+    ]
+    assert tests == {"pass": 2, "fail": 1, "warn": 0, "error": 0, "skipped": 0}
+    assert _nodes_from_events([]) == ([], tests | {"pass": 0, "fail": 0})
