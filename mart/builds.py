@@ -1393,6 +1393,7 @@ class BuildManager:
                 "build_id": published.build_id,
                 "path": published.db_path,
                 "finished_at": published.finished_at,
+                "published_at": published.published_at,
                 "tests": published.tests,
                 "vars": published.vars,
                 "published_anyway": published.published_anyway,

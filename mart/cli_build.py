@@ -261,7 +261,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         lines.append(
             f"published: build {published['build_id']} ({published['finished_at']}) — "
             f"tests {_tests_text(published['tests'])}"
-            + (" (published anyway)" if published.get("published_anyway") else "")
+            + (
+                f" (published anyway at {published.get('published_at')})"
+                if published.get("published_anyway")
+                else ""
+            )
         )
         lines.append(f"  vars: {vars_text(published.get('vars'))}")
         lines.append(f"  {published['path']}")

@@ -581,16 +581,31 @@ def _sniff_csv(sample: str) -> tuple[str, list[str]]:
     return best[1], best[2]
 
 
-def _clean_header(names: list[str]) -> list[str]:
-    """Header names stripped, blanks named ``column_<n>``, duplicates suffixed ``_2``."""
+def _clean_header(names: list[str], report: ValidationReport | None = None) -> list[str]:
+    """Header names stripped, blanks named ``column_<n>``, duplicates suffixed ``_2``.
+
+    Names compare case-insensitively (DuckDB's do). With ``report``, each renamed
+    duplicate gets a warning: its values would otherwise hide under a name the file
+    does not have.
+    """
     result: list[str] = []
-    seen: set[str] = {"_row"}
+    seen: dict[str, str] = {"_row": "_row"}
     for index, raw in enumerate(names, start=1):
         name = raw.strip().lstrip("\ufeff").strip() or f"column_{index}"
         candidate, suffix = name, 2
         while candidate.lower() in seen:
             candidate, suffix = f"{name}_{suffix}", suffix + 1
-        seen.add(candidate.lower())
+        if candidate != name and report is not None:
+            first = seen.get(name.lower(), name)
+            report.add_warning(
+                Problem(
+                    f"the file has a column {first!r} already; this {name!r} is read as "
+                    f"{candidate!r}",
+                    column=candidate,
+                ),
+                "renamed columns",
+            )
+        seen[candidate.lower()] = candidate
         result.append(candidate)
     return result
 
@@ -682,7 +697,13 @@ def read_source(
                         break
                     leading += 1
                 _read_csv(
-                    con, readable, table, delimiter, _clean_header(header), report, skip=leading
+                    con,
+                    readable,
+                    table,
+                    delimiter,
+                    _clean_header(header, report),
+                    report,
+                    skip=leading,
                 )
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -908,7 +929,7 @@ def _read_json(
     ]
     if not keys:
         raise _refuse(report, Problem("the JSON records have no fields"))
-    header = _clean_header(keys)
+    header = _clean_header(keys, report)
     # JSON Pointer paths (RFC 6901): they reach every key, the empty one included.
     pointers = ("/" + key.replace("~", "~0").replace("/", "~1") for key in keys)
     paths = "[" + ", ".join(_sql_str(path) for path in pointers) + "]"
@@ -928,7 +949,7 @@ def _read_parquet(
     source = f"read_parquet({_sql_str(str(path))})"
     try:
         described = con.execute(f"describe select * from {source}").fetchall()
-        header = _clean_header([row[0] for row in described])
+        header = _clean_header([row[0] for row in described], report)
         select = ", ".join(
             f"{_ident(row[0])}::VARCHAR as {_ident(name)}"
             for row, name in zip(described, header, strict=True)
@@ -1227,6 +1248,18 @@ def prepare_records(
                     + ", ".join(repr(c) for c in info.columns)
                     + f" (e.g. --map {name}=COLUMN) or give --default {name}=VALUE",
                     field=name,
+                )
+            )
+    if report.error_count and not mapping:
+        # A file of the other dataset: its own required fields all have a column.
+        other = next(name for name in DATASETS if name != dataset)
+        guess = suggest_mapping(other, info.columns)
+        if all(guess.get(name) for name in REQUIRED[other]):
+            report.add_error(
+                Problem(
+                    f"these columns look like {other} ("
+                    + ", ".join(str(guess[name]) for name in REQUIRED[other])
+                    + f"): was the file meant for {other}?"
                 )
             )
     if report.error_count:

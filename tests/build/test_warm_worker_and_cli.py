@@ -92,12 +92,13 @@ def test_cli_exit_codes_and_status_json(workspace: Path) -> None:
     assert status["published"]["tests"]["fail"] >= 1
     assert set(status["published"]["tests"]) == {"pass", "fail", "warn", "error", "skipped"}
     assert status["published"]["vars"] == {} and status["published"]["published_anyway"]
+    assert status["published"]["published_at"] >= status["published"]["finished_at"]
     assert status["last_build"]["build_id"] == 2
     assert status["last_build"]["status"] == "published"
     assert status["last_build"]["duration_s"] > 0
     text = run_cli("status", workspace=workspace)
     assert text.returncode == 0 and "published: build 2" in text.stdout
-    assert "(published anyway)" in text.stdout and "vars: defaults" in text.stdout
+    assert "(published anyway at " in text.stdout and "vars: defaults" in text.stdout
     history = BuildManager(Workspace.from_env(workspace)).get(1)
     assert history.vars == {"high_value_threshold": 400} and history.failure == "tests"
 

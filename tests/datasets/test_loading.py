@@ -980,3 +980,35 @@ def test_one_column_mapped_by_hand_to_two_fields_is_warned(ws, write_file, store
     [warning] = result.report.warnings
     assert warning.column == "id" and warning.problem.startswith("mapped to")
     assert "customer_id" in warning.problem and "transaction_id" in warning.problem
+
+
+def test_a_repeated_column_name_is_renamed_with_a_warning(ws, write_file, stored):
+    path = write_file("t.csv", "customer_id,date,amount,amount\nC1,2024-03-01,5,7\n")
+    result = load(ws, path)
+    assert str(stored("transactions")[0]["amount"]) == "5.00"  # the first one is mapped
+    assert result.report.warning_summary == {"renamed columns": 1}
+    [warning] = result.report.warnings
+    assert warning.column == "amount_2"
+    assert warning.problem == (
+        "the file has a column 'amount' already; this 'amount' is read as 'amount_2'"
+    )
+    # JSON keys that differ only in case are two columns too.
+    lines = '{"customer_id": "C1", "date": "2024-03-01", "amount": 5, "Amount": 7}\n'
+    result = load(ws, write_file("t.jsonl", lines))
+    [warning] = result.report.warnings
+    assert "this 'Amount' is read as 'Amount_2'" in warning.problem
+
+
+def test_an_events_file_loaded_as_transactions_says_it_looks_like_events(ws, write_file):
+    text = (
+        "event_id,customer_id,session_id,event_type,event_timestamp\n"
+        "E1,C1,S1,page_view,2024-01-01T10:00:00\n"
+    )
+    error = refused(ws, write_file("e.csv", text))
+    assert any(
+        "these columns look like events" in problem.problem for problem in error.report.errors
+    ), error.report.errors
+    # A transactions file loaded as transactions never gets the hint.
+    path = write_file("t.csv", "customer_id,amount\nC1,5\n")  # no date: refused
+    error = refused(ws, path)
+    assert not any("look like" in problem.problem for problem in error.report.errors)
