@@ -249,16 +249,16 @@ def _progress(events: list[dict[str, Any]]) -> tuple[float, str, list[str]]:
             total = int(event.get("total") or 0)
         elif kind == "phase":
             phase = PHASES.get(str(event.get("phase")), str(event.get("phase")))
-            if event.get("phase") == "complete":  # a second pass with its own count
-                total = int(event.get("total") or 0)
-                started, finished = {}, {}
         elif kind == "waiting":
             phase = str(event.get("message") or "Waiting for another build")
         elif kind == "node_started":
             started[str(event.get("unique_id"))] = event
         elif kind == "node_finished":
             finished[str(event.get("unique_id"))] = event
-    fraction = min(1.0, len(finished) / total) if total else 0.0
+    # A skipped node is not done: after failing tests the engine builds the skipped
+    # ones (the "complete" phase), so the bar keeps moving forward to the same total.
+    done = sum(1 for event in finished.values() if event.get("status") != "skipped")
+    fraction = min(1.0, done / total) if total else 0.0
     lines = []
     running = [event for uid, event in started.items() if uid not in finished]
     for event in running[-3:]:
@@ -269,7 +269,7 @@ def _progress(events: list[dict[str, Any]]) -> tuple[float, str, list[str]]:
         lines.append(f"{icon} {_short(event.get('name'))}")
     text = phase
     if total:
-        text = f"{phase}: {len(finished)} of {total} nodes"
+        text = f"{phase}: {done} of {total} nodes"
     return fraction, text, lines
 
 

@@ -130,7 +130,7 @@ def test_the_timeline_shows_the_run_that_followed_a_skip() -> None:
     assert phase["duration_s"] == pytest.approx(1.0)
 
 
-def test_the_sidebar_progress_counts_the_completion_on_its_own() -> None:
+def test_the_sidebar_progress_moves_forward_through_the_completion() -> None:
     from ui.sidebar import _progress
 
     def node(seq: int, kind: str, uid: str, status: str | None = None) -> dict[str, Any]:
@@ -142,14 +142,18 @@ def test_the_sidebar_progress_counts_the_completion_on_its_own() -> None:
         node(2, "node_finished", "t", "fail"),
         node(3, "node_finished", "b", "skipped"),
         node(4, "node_finished", "c", "skipped"),
+    ]
+    # The skipped nodes are not done yet: half of the bar.
+    assert _progress(events)[:2] == (pytest.approx(0.5), "Starting: 2 of 4 nodes")
+    events += [
         {"type": "phase", "phase": "complete", "total": 2},
         node(5, "node_started", "b"),
         node(6, "node_finished", "b", "success"),
         node(7, "node_started", "c"),
     ]
     fraction, text, lines = _progress(events)
-    assert fraction == pytest.approx(0.5)
-    assert text == "Tests failed; building what they held back: 1 of 2 nodes"
+    assert fraction == pytest.approx(0.75)
+    assert text == "Tests failed; building what they held back: 3 of 4 nodes"
     assert lines[0].endswith(" c")  # running now
 
 
