@@ -52,9 +52,10 @@ def manager() -> Any:
     return _manager_for(str(workspace().root))
 
 
-def published() -> tuple[int, Path] | None:
-    """(build id, DuckDB path) of the published build, or None before the first one."""
-    record = manager().published()
+def published(record: Any = None) -> tuple[int, Path] | None:
+    """(build id, DuckDB path) of the published build (``record``, if already read),
+    or None before the first one."""
+    record = record if record is not None else manager().published()
     if record is None:
         return None
     path = manager().published_db_path()
@@ -86,15 +87,15 @@ def cached(function: Callable[..., Any], *args: Any) -> Any:
 def require_published() -> tuple[int, Path]:
     """The published build, or an explanation on the page and a stop."""
     ensure_frame()
-    current = published()
+    record = manager().published()
+    current = published(record)
     if current is None:
         st.info(
             "No mart has been published yet. Click **Rebuild mart** in the sidebar "
             "(the first start builds the sample by itself)."
         )
         st.stop()
-    record = manager().published()
-    if record is not None and record.published_anyway:
+    if record.published_anyway:
         failing = [t["name"] for t in record.failing_tests if t.get("status") != "warn"]
         shown = ", ".join(failing[:3]) + (
             f" and {len(failing) - 3} more" if len(failing) > 3 else ""
