@@ -50,6 +50,7 @@ from mart.worker import (
     now_iso,
     project_fingerprint,
     read_events,
+    tests_key,
     vars_key,
 )
 from mart.workspace import (
@@ -122,9 +123,7 @@ def _nodes_from_events(
     tests = _empty_tests()
     for node in finished.values():
         if node["resource_type"] in ("test", "unit_test"):
-            status = str(node["status"])
-            key = status if status in tests else ("pass" if status == "success" else "error")
-            tests[key] += 1
+            tests[tests_key(str(node["status"]))] += 1
     return list(finished.values()), tests
 
 

@@ -395,20 +395,11 @@ class Worker:
                 if attempt and _job_waiting():
                     break
                 dbtRunner(manifest=self.manifest, callbacks=[ignore]).invoke(
-                    [
-                        "--log-level",
-                        "none",
-                        "--log-level-file",
-                        "none",
-                        "--no-send-anonymous-usage-stats",
-                        "--no-version-check",
+                    self._dbt_args(
                         "build",
-                        *self._common_args(scratch / "target", scratch / "logs", self.vars),
-                        "--store-failures",
-                        "--no-write-json",
-                        "--threads",
-                        "2",
-                    ]
+                        {"vars": self.vars, "threads": 2, "log_level_file": "none"},
+                        scratch,
+                    )
                 )
         except Exception as exc:  # a warm-up only: the real build reports real errors
             print(f"warm-up build failed: {exc}", file=sys.stderr)
@@ -663,10 +654,8 @@ class Worker:
                 outcome.result.write(str(target / "run_results.json"))
         summary = summarise(outcome.result)
         # A node that failed while completing was skipped by the build itself: the
-        # build still failed its tests (publishable anyway), not with an error.
-        summary["completion_errors"] = [
-            node for node in summary["errored_nodes"] if node["unique_id"] in completed
-        ]
+        # build still failed its tests (publishable anyway), not with an error. Its
+        # status stays in the nodes (BuildRecord.not_rebuilt names it).
         summary["errored_nodes"] = [
             node for node in summary["errored_nodes"] if node["unique_id"] not in completed
         ]
@@ -898,6 +887,13 @@ def held_back(execution: Any) -> dict[str, list[str]] | None:
     return {"nodes": nodes, "tests": tests, "ids": [node.unique_id for node in skipped]}
 
 
+def tests_key(status: str) -> str:
+    """The test summary's key (pass, fail, warn, error, skipped) for a test's status."""
+    if status in ("pass", "fail", "warn", "error", "skipped"):
+        return status
+    return "pass" if status == "success" else "error"
+
+
 def summarise(execution: Any) -> dict[str, Any]:
     """Node results, test summary and failures from dbt's RunExecutionResult."""
     nodes: list[dict[str, Any]] = []
@@ -925,8 +921,7 @@ def summarise(execution: Any) -> dict[str, Any]:
         }
         if kind in _TEST_TYPES:
             entry["severity"] = severity or ("error" if kind == "unit_test" else None)
-            key = status if status in tests else ("pass" if status == "success" else "error")
-            tests[key] += 1
+            tests[tests_key(status)] += 1
             if status in {"fail", "error", "warn"}:
                 failing.append(entry)
             if status in {"fail", "error"}:
