@@ -203,6 +203,9 @@ class BuildRecord:
     failure: str | None = None
     published_at: str | None = None
     published_anyway: bool = False
+    # The build that was live when this one was (last) published: what the Overview's
+    # "what changed" compares with, also after publishing an older build again.
+    replaced: int | None = None
     db_path: str = ""
     pid: int | None = None
     host: str | None = None
@@ -1161,6 +1164,7 @@ class BuildManager:
         record.duration_s = round(time.perf_counter() - active.started, 3)
         if record.status == PUBLISHED:
             record.published_at = record.finished_at
+            record.replaced = self._current_id()
             self._save(record)  # the record first: a published pointer always has one
             atomic_write_text(self.current_pointer, f"{record.build_id}\n")
         else:
@@ -1238,6 +1242,9 @@ class BuildManager:
                 record.status = PUBLISHED
                 record.published_anyway = True
                 record.error = (record.error or "").replace(STAYS_PUBLISHED, " Published anyway.")
+            live = self._current_id()
+            if live != build_id:
+                record.replaced = live
             record.published_at = now_iso()
             self._save(record)
             atomic_write_text(self.current_pointer, f"{build_id}\n")

@@ -118,6 +118,11 @@ AUTO_DATE_FORMATS = (
     "%Y/%m/%d",
     "%Y/%m/%d %H:%M:%S",
     "%Y/%m/%d %H:%M",
+    # 12-hour clocks, as spreadsheets write them: 2024-01-15 10:00 PM
+    "%Y-%m-%d %I:%M:%S %p",
+    "%Y-%m-%d %I:%M %p",
+    "%Y/%m/%d %I:%M:%S %p",
+    "%Y/%m/%d %I:%M %p",
     "%Y%m%d",
     "%d %b %Y",
     "%d %B %Y",
@@ -1065,6 +1070,15 @@ ZONED_TIME = re.compile(
 )
 
 
+# A time of day followed by an offset or a word (group 3): where a value gives its zone.
+ZONE_SUFFIX = (
+    r"[0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*"
+    r"([+-][0-9]{2}(:?[0-9]{2})?|[A-Za-z][A-Za-z0-9_/+-]*)\s*$"
+)
+# A time of day: values with one and no zone are read as UTC.
+TIME_OF_DAY = r"[0-9]{1,2}:[0-9]{2}"
+
+
 def _time_expr(value: str, kind: str, date_format: str | None) -> str:
     """SQL parsing ``value`` (VARCHAR) to a TIMESTAMP, NULL when it cannot be read.
 
@@ -1089,6 +1103,108 @@ def _time_expr(value: str, kind: str, date_format: str | None) -> str:
         f"case when regexp_matches({value}, '[0-9]') "
         f"then list_filter([{parsed}], lambda t: {in_range})[1] end"
     )
+
+
+def _warn_time_zones(
+    con: duckdb.DuckDBPyConnection,
+    time_field: str,
+    count: Callable[..., int],
+    warn_rows: Callable[..., None],
+) -> None:
+    """Warn where a time zone changed what is stored, or could not say one moment.
+
+    Offsets and zone names are converted to UTC. The warnings: the conversion changed
+    the stored value (an event's time, a transaction's date); a local time that does
+    not exist in its zone (the clocks skipped it) or that happens twice (the clocks went
+    back), which the conversion had to guess; and times without a zone in a column where
+    others have one (they are read as UTC, which may not be what the file meant).
+    """
+    kind = FIELD_KINDS[time_field]
+    raw, val = _ident(time_field + "__raw"), _ident(time_field + "__val")
+    wall = f"try_cast({raw} as TIMESTAMP)"  # DuckDB drops the zone here
+    con.execute(
+        "create or replace temp table time_zones as "
+        "select z._row, z.zone, tz.name as tz_name, z.wall, z.utc from ("
+        f"  select _row, regexp_extract({raw}, {_sql_str(ZONE_SUFFIX)}, 3) as zone, "
+        f"  {wall} as wall, {val} as utc from parsed where {val} is not null"
+        ") as z left join (select distinct name, lower(name) as key from pg_timezone_names()) "
+        "as tz on tz.key = lower(z.zone) "
+        "where z.zone <> '' and (z.zone ~ '^[+-]' or lower(z.zone) = 'z' or tz.name is not null)"
+    )
+    try:
+        local = "timezone(tz_name, utc::TIMESTAMPTZ)"
+        gap = f"tz_name is not null and wall is not null and {local} <> wall"
+        twice = (
+            f"tz_name is not null and wall is not null and {local} = wall and ("
+            "timezone(tz_name, utc::TIMESTAMPTZ - interval 1 hour) = wall "
+            "or timezone(tz_name, utc::TIMESTAMPTZ + interval 1 hour) = wall)"
+        )
+        guessed = f"_row in (select _row from time_zones where ({gap}) or ({twice}))"
+        for where, name, text in (
+            (
+                gap,
+                "times that do not exist",
+                "this local time does not exist in its time zone (the clocks skipped it)",
+            ),
+            (
+                twice,
+                "ambiguous times",
+                "this local time happens twice in its time zone (the clocks went back)",
+            ),
+        ):
+            total = count(f"select count(*) from time_zones where {where}")
+            if total:
+                warn_rows(
+                    time_field,
+                    f"_row in (select _row from time_zones where {where})",
+                    name,
+                    lambda moment, text=text: f"{text}: read as {moment:%Y-%m-%d %H:%M:%S} UTC",
+                    total,
+                )
+        if kind == "date":
+            stored_wall, converted = f"cast({wall} as DATE)", f"cast({val} as DATE)"
+        else:
+            stored_wall, converted = wall, val
+        zoned_where = (
+            f"{val} is not null and {stored_wall} is not null and {stored_wall} <> {converted} "
+            f"and _row in (select _row from time_zones) and not ({guessed})"
+        )
+        zoned = count(f"select count(*) from parsed where {zoned_where}")
+        if zoned:
+            warn_rows(
+                time_field,
+                zoned_where,
+                "time zones converted",
+                lambda moment: (
+                    "time zone converted to UTC: "
+                    + (
+                        f"the date is {moment:%Y-%m-%d}"
+                        if kind == "date"
+                        else f"{moment:%Y-%m-%d %H:%M:%S}"
+                    )
+                ),
+                zoned,
+            )
+        with_zone = count("select count(*) from time_zones")
+        if with_zone:
+            unzoned_where = (
+                f"{val} is not null and regexp_matches({raw}, {_sql_str(TIME_OF_DAY)}) "
+                "and _row not in (select _row from time_zones)"
+            )
+            unzoned = count(f"select count(*) from parsed where {unzoned_where}")
+            if unzoned:
+                warn_rows(
+                    time_field,
+                    unzoned_where,
+                    "times without a zone",
+                    lambda moment: (
+                        f"no time zone, read as UTC ({moment:%Y-%m-%d %H:%M:%S}), while "
+                        f"{with_zone:,} other value(s) in this column give one"
+                    ),
+                    unzoned,
+                )
+    finally:
+        con.execute("drop table if exists time_zones")
 
 
 def _format_expr(parsed: str, kind: str) -> str:
@@ -1525,32 +1641,7 @@ def _collect_problems(
                 [today],
             )
     if chosen.get(time_field) and not date_format:
-        # Offsets and zone names are converted to UTC. Say so where that changed what
-        # is stored: the time of an event, the date of a transaction.
-        kind = FIELD_KINDS[time_field]
-        raw, val = _ident(time_field + "__raw"), _ident(time_field + "__val")
-        wall = f"try_cast({raw} as TIMESTAMP)"  # DuckDB drops the zone here
-        if kind == "date":
-            wall, converted = f"cast({wall} as DATE)", f"cast({val} as DATE)"
-        else:
-            converted = val
-        zoned_where = f"{val} is not null and {wall} is not null and {wall} <> {converted}"
-        zoned = count(f"select count(*) from parsed where {zoned_where}")
-        if zoned:
-            warn_rows(
-                time_field,
-                zoned_where,
-                "time zones converted",
-                lambda moment, kind=kind: (
-                    "time zone converted to UTC: "
-                    + (
-                        f"the date is {moment:%Y-%m-%d}"
-                        if kind == "date"
-                        else f"{moment:%Y-%m-%d %H:%M:%S}"
-                    )
-                ),
-                zoned,
-            )
+        _warn_time_zones(con, time_field, count, warn_rows)
     if dataset == "events" and chosen.get("event_type"):
         raw = _ident("event_type__raw")
         known = ", ".join(_sql_str(kind) for kind in EVENT_TYPES)

@@ -72,14 +72,31 @@ class Changes:
 
 
 def previous_published(history: Iterable[Any], current_id: int) -> tuple[int, str] | None:
-    """The newest published build before ``current_id`` whose file still exists: (id, path).
+    """The build to compare build ``current_id`` with, if its file still exists: (id, path).
 
+    That is the build that was live when ``current_id`` was published (its record's
+    ``replaced``): after publishing an older build again it is a newer one. Records
+    from before ``replaced`` was stored, or whose replaced build's files were pruned,
+    compare with the newest published build before ``current_id``.
     ``history`` holds build records (``mart.builds.BuildRecord``), newest first.
     """
-    for record in history:
-        if record.build_id >= current_id or record.status != "published":
-            continue
-        if not record.files_pruned and record.db_path and Path(record.db_path).exists():
+    records = list(history)
+
+    def usable(record: Any) -> bool:
+        return (
+            record.status == "published"
+            and not record.files_pruned
+            and bool(record.db_path)
+            and Path(record.db_path).exists()
+        )
+
+    current = next((record for record in records if record.build_id == current_id), None)
+    replaced = getattr(current, "replaced", None)
+    for record in records:
+        if replaced is not None and record.build_id == replaced and usable(record):
+            return int(record.build_id), str(record.db_path)
+    for record in records:
+        if record.build_id < current_id and usable(record):
             return int(record.build_id), str(record.db_path)
     return None
 

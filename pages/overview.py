@@ -65,7 +65,13 @@ def _changes(build_id: int) -> None:
         return
     before_id, before_path = previous
     changes: overview.Changes = common.cached(overview.what_changed, before_path, before_id)
-    st.caption(f"Build #{build_id} compared with build #{before_id}.")
+    if before_id > build_id:  # an older build published again (a rollback)
+        st.caption(
+            f"Build #{build_id}, published again, compared with build #{before_id}, "
+            "the build that was live before it."
+        )
+    else:
+        st.caption(f"Build #{build_id} compared with build #{before_id}.")
     cols = st.columns(2)
     cols[0].metric("Customers added", f"{changes.added:,}", border=True)
     cols[1].metric("Customers removed", f"{changes.removed:,}", border=True)

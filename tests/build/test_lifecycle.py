@@ -214,6 +214,8 @@ def test_publish_anyway_makes_the_failed_build_live(run: Run) -> None:
     assert manager.get(4).status == FAILED
     published = manager.publish(4)
     assert published.status == PUBLISHED and published.published_anyway and published.is_current
+    assert published.replaced == 3  # the build that was live when it was published
+    assert manager.get(3).replaced == 2
     assert manager.published_db_path() == Path(published.db_path)
     assert manager.published().build_id == 4  # type: ignore[union-attr]
     # Its docs are generated in a background worker.
@@ -283,3 +285,21 @@ def test_docs_are_generated_for_published_builds(run: Run) -> None:
         time.sleep(0.5)
     assert run.manager.get(3).docs_ready
     assert (run.manager.get(3).build_dir / "target" / "static_index.html").exists()
+
+
+def test_publishing_an_older_build_again_compares_it_with_the_one_it_replaced(run: Run) -> None:
+    """A rollback: the Overview's "what changed" compares with the build live before it
+    (newer), not with an older published build (here pruned, so there was none)."""
+    from mart import overview
+
+    manager = run.manager
+    live = manager.published()
+    assert live is not None and live.build_id == 4
+    rolled_back = manager.publish(2)
+    assert rolled_back.is_current and rolled_back.replaced == 4
+    assert overview.previous_published(manager.history(), 2) == (4, manager.get(4).db_path)
+    again = manager.publish(2)  # publishing the live build again changes nothing it compares
+    assert again.replaced == 4
+    back = manager.publish(4)
+    assert back.replaced == 2
+    assert overview.previous_published(manager.history(), 4) == (2, manager.get(2).db_path)

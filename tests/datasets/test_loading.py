@@ -896,12 +896,17 @@ def test_time_zone_offsets_are_converted_to_utc_with_a_warning(ws, write_file, s
         "2024-01-01T09:00:00",
         "2024-01-01T10:00:00",
     ]
-    assert result.report.warning_summary == {"time zones converted": 3}
+    assert result.report.warning_summary == {
+        "time zones converted": 3,
+        "times without a zone": 1,  # row 5, beside four values that give one
+    }
     warned = [(w.row, w.problem) for w in result.report.warnings]
     assert warned == [
         (1, "time zone converted to UTC: 2024-01-01 08:00:00"),
         (3, "time zone converted to UTC: 2024-01-01 15:00:00"),
         (4, "time zone converted to UTC: 2024-01-01 09:00:00"),
+        (5, "no time zone, read as UTC (2024-01-01 10:00:00), while 4 other value(s) "
+         "in this column give one"),
     ]
 
 
@@ -919,6 +924,55 @@ def test_a_transaction_date_is_warned_only_when_utc_moves_it(ws, write_file, sto
     [warning] = result.report.warnings
     assert (warning.row, warning.field) == (1, "transaction_date")
     assert warning.problem == "time zone converted to UTC: the date is 2024-01-16"
+
+
+def test_local_times_a_clock_change_skips_or_repeats_are_warned(ws, write_file, stored):
+    text = (
+        "customer_id,session_id,event_type,event_timestamp\n"
+        "C1,S1,page_view,2024-03-31T02:30:00 Europe/Berlin\n"  # clocks 02:00 -> 03:00
+        "C1,S1,page_view,2024-10-27T02:30:00 europe/berlin\n"  # 02:00-03:00 twice
+        "C1,S1,page_view,2024-03-10 02:15 America/New_York\n"  # clocks 02:00 -> 03:00
+        "C1,S1,page_view,2024-07-01T12:00:00 Europe/Berlin\n"  # summer time: fine
+        "C1,S1,page_view,2024-07-01\n"  # a date without a time needs no zone
+        "C1,S1,page_view,2024-07-01 10:00:00 PM\n"  # PM is not a zone
+    )
+    result = load(ws, write_file("e.csv", text), dataset="events")
+    assert result.report.warning_summary == {
+        "times that do not exist": 2,
+        "ambiguous times": 1,
+        "time zones converted": 1,
+        "times without a zone": 1,
+    }
+    warned = {(w.row, w.problem) for w in result.report.warnings}
+    assert warned == {
+        (1, "this local time does not exist in its time zone (the clocks skipped it): "
+         "read as 2024-03-31 01:30:00 UTC"),
+        (3, "this local time does not exist in its time zone (the clocks skipped it): "
+         "read as 2024-03-10 07:15:00 UTC"),
+        (2, "this local time happens twice in its time zone (the clocks went back): "
+         "read as 2024-10-27 01:30:00 UTC"),
+        (4, "time zone converted to UTC: 2024-07-01 10:00:00"),
+        (6, "no time zone, read as UTC (2024-07-01 22:00:00), while 4 other value(s) "
+         "in this column give one"),
+    }
+    assert [row["event_timestamp"] for row in stored("events")][:4] == [
+        "2024-03-31T01:30:00",
+        "2024-10-27T01:30:00",
+        "2024-03-10T07:15:00",
+        "2024-07-01T10:00:00",
+    ]
+
+
+def test_times_without_zones_alone_are_not_warned(ws, write_file, stored):
+    text = (
+        "customer_id,date,amount\n"
+        "C1,2024-01-15 23:30,1\n"
+        "C2,2024-01-15 10:00:00 PM,1\n"  # a 12-hour clock, as spreadsheets write
+        "C3,2024/01/15 12:30 am,1\n"
+    )
+    result = load(ws, write_file("t.csv", text))
+    assert result.report.warnings == []
+    assert [row["transaction_date"] for row in stored("transactions")] == ["2024-01-15"] * 3
 
 
 def test_an_unknown_time_zone_is_refused_with_a_hint(ws, write_file):
