@@ -905,8 +905,11 @@ def test_time_zone_offsets_are_converted_to_utc_with_a_warning(ws, write_file, s
         (1, "time zone converted to UTC: 2024-01-01 08:00:00"),
         (3, "time zone converted to UTC: 2024-01-01 15:00:00"),
         (4, "time zone converted to UTC: 2024-01-01 09:00:00"),
-        (5, "no time zone, read as UTC (2024-01-01 10:00:00), while 4 other value(s) "
-         "in this column give one"),
+        (
+            5,
+            "no time zone, read as UTC (2024-01-01 10:00:00), while 4 other value(s) "
+            "in this column give one",
+        ),
     ]
 
 
@@ -945,15 +948,27 @@ def test_local_times_a_clock_change_skips_or_repeats_are_warned(ws, write_file, 
     }
     warned = {(w.row, w.problem) for w in result.report.warnings}
     assert warned == {
-        (1, "this local time does not exist in its time zone (the clocks skipped it): "
-         "read as 2024-03-31 01:30:00 UTC"),
-        (3, "this local time does not exist in its time zone (the clocks skipped it): "
-         "read as 2024-03-10 07:15:00 UTC"),
-        (2, "this local time happens twice in its time zone (the clocks went back): "
-         "read as 2024-10-27 01:30:00 UTC"),
+        (
+            1,
+            "this local time does not exist in its time zone (the clocks skipped it): "
+            "read as 2024-03-31 01:30:00 UTC",
+        ),
+        (
+            3,
+            "this local time does not exist in its time zone (the clocks skipped it): "
+            "read as 2024-03-10 07:15:00 UTC",
+        ),
+        (
+            2,
+            "this local time happens twice in its time zone (the clocks went back): "
+            "read as 2024-10-27 01:30:00 UTC",
+        ),
         (4, "time zone converted to UTC: 2024-07-01 10:00:00"),
-        (6, "no time zone, read as UTC (2024-07-01 22:00:00), while 4 other value(s) "
-         "in this column give one"),
+        (
+            6,
+            "no time zone, read as UTC (2024-07-01 22:00:00), while 4 other value(s) "
+            "in this column give one",
+        ),
     }
     assert [row["event_timestamp"] for row in stored("events")][:4] == [
         "2024-03-31T01:30:00",
