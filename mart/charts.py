@@ -538,7 +538,10 @@ def stagger_node_labels(figure: go.Figure, label_tests: bool = True) -> go.Figur
         for trace in figure.data
         if getattr(trace, "mode", None) == "markers+text" and trace.x is not None
     ]
-    columns = sorted({round(float(x), 3) for trace in node_traces for x in trace.x})
+    # (a status group with no node has one point at None: its legend entry)
+    columns = sorted(
+        {round(float(x), 3) for trace in node_traces for x in trace.x if x is not None}
+    )
     rank = {x: index for index, x in enumerate(columns)}
     for trace in node_traces:
         if not label_tests and trace.customdata is not None and trace.text is not None:
@@ -547,7 +550,8 @@ def stagger_node_labels(figure: go.Figure, label_tests: bool = True) -> go.Figur
                 for node_id, text in zip(trace.customdata, trace.text, strict=True)
             ]
         trace.textposition = [
-            "top center" if rank[round(float(x), 3)] % 2 == 0 else "bottom center" for x in trace.x
+            "top center" if x is None or rank[round(float(x), 3)] % 2 == 0 else "bottom center"
+            for x in trace.x
         ]
     y_range = figure.layout.yaxis.range
     if y_range is not None and len(y_range) == 2 and y_range[0] > y_range[1]:

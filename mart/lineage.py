@@ -430,6 +430,26 @@ def _hover(node: Node) -> str:
 
 # -- plotly ------------------------------------------------------------------------------
 
+LABEL_WRAP = 16
+"""Labels longer than this many characters are split over two lines in the figure."""
+
+
+def wrap_label(label: str, width: int = LABEL_WRAP) -> str:
+    """``label`` on two lines (``<br>``) when it is longer than ``width``.
+
+    It breaks after the ``_`` or ``.`` nearest the middle, so the lines are about equal
+    (``int_customer_`` / ``category_spend``); a name without one is left whole. Plotly
+    centres each line on the node, so neighbouring columns' labels no longer run into
+    each other.
+    """
+    if len(label) <= width:
+        return html.escape(label)
+    cuts = [index + 1 for index, char in enumerate(label[:-1]) if char in "_."]
+    if not cuts:
+        return html.escape(label)
+    cut = min(cuts, key=lambda index: abs(index - len(label) / 2))
+    return f"{html.escape(label[:cut])}<br>{html.escape(label[cut:])}"
+
 
 def to_plotly(
     graph: LineageGraph,
@@ -485,14 +505,16 @@ def to_plotly(
             node for node in graph.nodes.values() if status_group(shown_status(node)) == group
         ]
         members = [node for node in members if node.unique_id in place.positions]
+        # A group with no node still gets its legend entry (a point with no position):
+        # the outlines use the same colours, and the legend is the only key to them.
         figure.add_trace(
             go.Scatter(
-                x=[place.positions[node.unique_id][0] for node in members],
-                y=[place.positions[node.unique_id][1] for node in members],
+                x=[place.positions[node.unique_id][0] for node in members] or [None],
+                y=[place.positions[node.unique_id][1] for node in members] or [None],
                 mode="markers+text",
                 name=STATUS_LABELS[group],
                 legendgroup=group,
-                text=[node.label for node in members],
+                text=[wrap_label(node.label) for node in members],
                 textposition="top center",
                 textfont={"color": palette["text"], "size": 11},
                 customdata=[node.unique_id for node in members],
@@ -501,7 +523,7 @@ def to_plotly(
                 marker={
                     "color": STATUS_COLOURS[group],
                     "symbol": [SYMBOLS.get(node.resource_type, "circle") for node in members],
-                    "size": [22 if node.unique_id == selected else 15 for node in members],
+                    "size": [22 if node.unique_id == selected else 15 for node in members] or 15,
                     "line": {
                         "color": [
                             STATUS_COLOURS[status_group(node.worst_test_status)]

@@ -214,16 +214,29 @@ def test_png_decodes_at_twice_the_svg_size(good_artifacts, failing_artifacts) ->
     assert _pixels(bad_png, fill) > _pixels(ok_png, fill) + 1000
 
 
+def test_long_labels_wrap_at_the_underscore_nearest_the_middle() -> None:
+    assert lineage.wrap_label("stg_events") == "stg_events"
+    assert lineage.wrap_label("int_customer_category_spend") == "int_customer_<br>category_spend"
+    assert lineage.wrap_label("bronze.raw_transactions") == "bronze.raw_<br>transactions"
+    assert lineage.wrap_label("averyveryverylongnamewithoutbreaks") == (
+        "averyveryverylongnamewithoutbreaks"
+    )
+    assert lineage.wrap_label("a_<b>_bold_name_here") == "a_&lt;b&gt;_bold_<br>name_here"
+
+
 def test_plotly_figure(failing_artifacts: BuildArtifacts) -> None:
     graph = lineage.filter_graph(failing_artifacts.graph)
     figure = lineage.to_plotly(graph, title="Lineage of build 2")
     assert figure.layout.title.text == "Lineage of build 2"
     status_traces = [trace for trace in figure.data if trace.name in lineage.STATUS_LABELS.values()]
     assert [trace.name for trace in status_traces] == list(lineage.STATUS_LABELS.values())
-    assert sum(len(trace.x) for trace in status_traces) == len(graph.nodes)
+    # Every status has a legend entry; a status no node has gets one point at None.
+    assert sum(sum(x is not None for x in trace.x) for trace in status_traces) == len(graph.nodes)
     by_name = {trace.name: trace for trace in status_traces}
+    assert list(by_name["warn"].x) == [None] and by_name["warn"].marker.size == 15
     assert "stg_transactions" in by_name["success / pass"].text
-    assert "fct_customer_metrics" in by_name["skipped / not run"].text
+    # Long names are drawn on two lines, broken at the underscore nearest the middle.
+    assert "fct_customer_<br>metrics" in by_name["skipped / not run"].text
     # stg_transactions passed but one of its tests failed: a red outline.
     ok = by_name["success / pass"]
     index = list(ok.text).index("stg_transactions")
@@ -236,6 +249,7 @@ def test_plotly_figure(failing_artifacts: BuildArtifacts) -> None:
 
     with_tests = lineage.filter_graph(failing_artifacts.graph, show_tests=True)
     failed = next(t for t in lineage.to_plotly(with_tests).data if t.name == "error / fail")
-    assert "unique_stg_transactions_transaction_id" in failed.text
-    hover = failed.hovertext[list(failed.text).index("unique_stg_transactions_transaction_id")]
+    labels = [text.replace("<br>", "") for text in failed.text]
+    assert "unique_stg_transactions_transaction_id" in labels
+    hover = failed.hovertext[labels.index("unique_stg_transactions_transaction_id")]
     assert "status: fail" in hover
