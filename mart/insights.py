@@ -429,6 +429,29 @@ def customer_transactions(db_path: DbPath, customer_id: str) -> pd.DataFrame:
     )
 
 
+def transactions_note(counted: int, rows: int) -> str | None:
+    """Why a customer's transactions table holds ``rows`` rows when the metrics count
+    ``counted`` transactions; None when they agree.
+
+    The metrics count staging's records; the table is ``fct_transactions``, an
+    incremental model with one row per transaction id, capped at MAX_CUSTOMER_ROWS.
+    They differ only in a mart whose tests failed (published anyway), or when the cap
+    cuts the list.
+    """
+    if rows == counted:
+        return None
+    if rows >= MAX_CUSTOMER_ROWS and counted > rows:
+        return f"The first {rows:,} of {counted:,} transactions are shown."
+    return (
+        f"The metrics count {counted:,} transaction(s) from staging; fct_transactions "
+        f"(incremental, one row per transaction id) holds {rows:,} for this customer. "
+        "They differ when a transaction id repeats or the fact kept rows staging no "
+        "longer has: the tests unique_stg_transactions_transaction_id and "
+        "assert_incremental_matches_staging fail then, and a build is only published "
+        "like this when someone publishes it anyway."
+    )
+
+
 def customer_events(db_path: DbPath, customer_id: str) -> pd.DataFrame:
     """The customer's events, oldest first (at most 5,000)."""
     return query_df(

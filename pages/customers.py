@@ -295,6 +295,9 @@ def _drill_down() -> None:
         },
     )
     transactions_tab.markdown(f"**Transactions** — {len(transactions)}")
+    note = insights.transactions_note(int(profile.get("transaction_count") or 0), len(transactions))
+    if note:
+        transactions_tab.warning(note, icon=":material/info:")
     transactions_tab.dataframe(
         transactions,
         hide_index=True,

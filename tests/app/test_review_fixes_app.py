@@ -178,3 +178,68 @@ def test_reset_to_the_sample_succeeds_and_unticks_the_confirmation(
     assert any("Reset:" in str(element.value) for element in at.success)
     assert at.checkbox(key="history_reset_confirm").value is False
     assert datasets.head(Workspace(markdown_workspace), "transactions").row_count == 8
+
+
+@pytest.fixture(scope="module")
+def duplicate_published_anyway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The sample built, then with a second T001 (same values) built and published anyway."""
+    import os
+
+    from tests.app.conftest import stop_app_builds
+
+    root = tmp_path_factory.mktemp("duplicate") / "workspace"
+    root.mkdir()
+    source = root.parent / "duplicate.csv"
+    source.write_text(
+        "transaction_id,customer_id,transaction_date,amount,product_category\n"
+        "T001,C001,2024-01-15,150.00,Electronics\n",
+        encoding="utf-8",
+    )
+    previous = os.environ.get("MART_WORKSPACE")
+    os.environ["MART_WORKSPACE"] = str(root)
+    try:
+        ws = Workspace(root)
+        manager = BuildManager(ws, prewarm_after_build=False)
+        first = manager.request_build(vars={"as_of_date": "2024-03-01"})
+        assert first.status == "published", first.summary()
+        # The second build merges the repeated id into the incremental fact's row.
+        datasets.load_file(ws, "transactions", source, mode="append")
+        record = manager.request_build(
+            vars={"as_of_date": "2024-03-01"}, publish_on_test_failure=True
+        )
+        manager.shutdown()
+        assert record.status == "published" and record.published_anyway, record.summary()
+        yield root
+    finally:
+        stop_app_builds(root)
+        if previous is None:
+            os.environ.pop("MART_WORKSPACE", None)
+        else:
+            os.environ["MART_WORKSPACE"] = previous
+
+
+def test_drill_down_explains_metrics_counting_a_duplicate_the_fact_merged(
+    duplicate_published_anyway: Path,
+) -> None:
+    at = open_page("pages/customers.py")
+    at.text_input(key="customer_search").set_value("C001").run()
+    assert not at.exception
+    # the drill-down's tile (the page's KPI tiles have one too, first: 9 in all)
+    counted = [metric for metric in at.metric if metric.label == "Transactions"][-1]
+    assert counted.value == "5"  # staging has T001 twice
+    note = " ".join(str(element.value) for element in at.warning)
+    assert "The metrics count 5 transaction(s) from staging" in note
+    assert "holds 4 for this customer" in note
+    # A customer whose counts agree gets no note.
+    at.text_input(key="customer_search").set_value("C002").run()
+    assert "The metrics count" not in " ".join(str(element.value) for element in at.warning)
+
+
+def test_transactions_note_only_when_the_counts_differ() -> None:
+    from mart import insights
+
+    assert insights.transactions_note(4, 4) is None
+    assert insights.transactions_note(0, 0) is None
+    capped = insights.transactions_note(7_000, insights.MAX_CUSTOMER_ROWS)
+    assert capped == "The first 5,000 of 7,000 transactions are shown."
+    assert "holds 4" in (insights.transactions_note(5, 4) or "")
