@@ -54,6 +54,27 @@ def _rebuild(as_of: date | None) -> None:
     )
 
 
+def _rebuild_picked(key: str, current: overview.AsOf) -> None:
+    """The picker's button: rebuild as of the date in the picker *now*.
+
+    A callback's ``args`` are bound when the page last ran; a date typed and the button
+    clicked in one go arrive in one rerun, so the date is read from the widget's state
+    (updated before callbacks run), and checked again here.
+    """
+    picked = st.session_state.get(key)
+    if not isinstance(picked, date):
+        st.session_state[_NOTICE] = ("warning", "Pick a date first.")
+        return
+    if current.too_early(picked):
+        st.session_state[_NOTICE] = (
+            "warning",
+            f"{picked} is before the data's latest activity ({current.last_activity}); "
+            f"pick {current.suggested} or later. Nothing was built.",
+        )
+        return
+    _rebuild(picked)
+
+
 def stale_warning(current: overview.AsOf, key: str) -> None:
     """When every buyer counts as churned: say why, and offer the fitting rebuild."""
     if not current.stale or current.suggested is None:
@@ -88,12 +109,13 @@ def panel(current: overview.AsOf) -> None:
     )
     stale_warning(current, "overview")
     with st.expander("Change the as-of date"):
+        # Keyed by the mart's as-of date: after a rebuild the picker starts from the
+        # new date instead of keeping the one picked before.
+        picker_key = f"overview_as_of_date_{current.as_of_date}"
         picked = st.date_input(
             "As of date",
             value=current.as_of_date or current.suggested or date.today(),
-            # Keyed by the mart's as-of date: after a rebuild the picker starts from the
-            # new date instead of keeping the one picked before.
-            key=f"overview_as_of_date_{current.as_of_date}",
+            key=picker_key,
             help="dbt var as_of_date: 'today' for every age, recency and retention metric.",
         )
         early = isinstance(picked, date) and current.too_early(picked)
@@ -109,8 +131,8 @@ def panel(current: overview.AsOf) -> None:
         left.button(
             "Rebuild as of this date",
             key="overview_as_of_rebuild",
-            on_click=_rebuild,
-            args=(picked,),
+            on_click=_rebuild_picked,
+            args=(picker_key, current),
             disabled=early or not isinstance(picked, date),
             use_container_width=True,
         )

@@ -88,3 +88,27 @@ def test_stale_data_warning_and_rebuild_as_of_its_end(built_workspace: Path) -> 
     wait_for_builds(built_workspace)
     latest = app_manager(built_workspace).published()
     assert latest is not None and "as_of_date" not in latest.vars
+
+
+def test_a_date_typed_and_clicked_in_one_go_is_the_date_built(built_workspace: Path) -> None:
+    """The date and the click reach the app in one rerun: the button's callback must
+    build the date now in the picker, not the one bound when the page last ran."""
+    at = _overview(built_workspace)
+    as_of_input(at).set_value(date(2024, 3, 5))
+    at.button(key="overview_as_of_rebuild").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("started with the as-of date 2024-03-05" in str(i.value) for i in at.info)
+    wait_for_builds(built_workspace)
+    published = app_manager(built_workspace).published()
+    assert published is not None and published.vars.get("as_of_date") == "2024-03-05"
+
+    # Too early, typed and clicked at once: refused by the callback, nothing built.
+    at = _overview(built_workspace)
+    before = app_manager(built_workspace).history()
+    as_of_input(at).set_value(date(2024, 1, 15))
+    at.button(key="overview_as_of_rebuild").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    warnings = " ".join(str(w.value) for w in at.warning)
+    assert "2024-01-15 is before the data's latest activity" in warnings
+    assert "Nothing was built" in warnings
+    assert len(app_manager(built_workspace).history()) == len(before)
