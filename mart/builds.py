@@ -226,6 +226,9 @@ class BuildRecord:
     # Unique ids of the nodes dbt build skipped after failing tests and the engine
     # then built (models, snapshots) or ran (tests) anyway, in this build's own copy.
     completed: list[str] = field(default_factory=list)
+    # What to do about a failure, when the engine can tell (an as-of date before the
+    # data: see as_of_hint); also at the end of ``error``.
+    hint: str | None = None
     # Filled in when read, not stored:
     is_current: bool = False
     docs_ready: bool = False
@@ -1149,10 +1152,12 @@ class BuildManager:
             elif result.get("tests_failed") and not record.publish_on_test_failure:
                 record.status, record.failure = FAILED, "tests"
                 names = [item["name"] for item in record.failing_tests if item["status"] != "warn"]
+                record.hint = self._as_of_hint(record)
                 record.error = (
                     f"{len(names)} error-severity test(s) failed: {', '.join(names[:5])}"
                     + (" …" if len(names) > 5 else "")
                     + "."
+                    + (f" {record.hint}" if record.hint else "")
                     + STAYS_PUBLISHED
                 )
             else:
@@ -1180,6 +1185,42 @@ class BuildManager:
             published=record.status == PUBLISHED,
         )
         self._notify(active, event)
+
+    def _as_of_hint(self, record: BuildRecord) -> str | None:
+        """When not_after_as_of_date tests failed because the as_of_date var is before
+        the data (typically kept from the published build after new data came in): say
+        so, with the date to rebuild as of. None for other failures, or when the as-of
+        date is the run date (the data then has dates in the future)."""
+        names = [item["name"] for item in record.failing_tests if item.get("status") != "warn"]
+        as_of = str(record.vars.get("as_of_date") or "")
+        if not as_of or not any(name.startswith("not_after_as_of_date") for name in names):
+            return None
+        from datetime import date, timedelta
+
+        from mart import datasets
+
+        try:
+            versions = {
+                name: int(item["version"])
+                for name, item in record.datasets.items()
+                if item and item.get("version")
+            }
+            latest = datasets.latest_activity(self.ws, versions)
+            as_of_day = date.fromisoformat(as_of[:10])
+        except Exception:  # noqa: BLE001 - a hint is optional; the failure stands
+            return None
+        if latest is None or latest <= as_of_day:
+            return None
+        source = record.vars_origin.get("from_build")
+        kept = source is not None and "as_of_date" in (record.vars_origin.get("kept") or [])
+        where = f"kept from build #{source}" if kept else "set for this build"
+        fits = (latest + timedelta(days=1)).isoformat()
+        return (
+            f"The as-of date {as_of} ({where}) is before the data's latest activity, "
+            f"{latest.isoformat()}. Rebuild as of {fits} or later (Overview: Change the "
+            f"as-of date; command line: build --var as_of_date={fits}), or as of the day "
+            "the build runs (--var as_of_date=today)."
+        )
 
     # -- cancel ----------------------------------------------------------------------
 

@@ -151,6 +151,15 @@ class AsOf:
     as_of_date: date | None
     last_activity: date | None  # the latest transaction or event date in the mart
     last_purchase: date | None = None  # the latest transaction date
+    # The latest date in the HEAD dataset versions, which the next build reads: after
+    # new data it can be later than the mart's (datasets.latest_activity).
+    data_last_activity: date | None = None
+
+    @property
+    def latest_activity(self) -> date | None:
+        """The latest date a next build will see: the mart's or the new data's."""
+        known = [day for day in (self.last_activity, self.data_last_activity) if day]
+        return max(known) if known else None
 
     @property
     def gap_days(self) -> int | None:
@@ -168,12 +177,14 @@ class AsOf:
     @property
     def suggested(self) -> date | None:
         """An as-of date that fits the data: the day after its last activity."""
-        return self.last_activity + timedelta(days=1) if self.last_activity else None
+        latest = self.latest_activity
+        return latest + timedelta(days=1) if latest else None
 
     def too_early(self, candidate: date) -> bool:
-        """Whether ``candidate`` is before data in the mart (the build would then fail
-        the not_after_as_of_date tests)."""
-        return self.last_activity is not None and candidate < self.last_activity
+        """Whether ``candidate`` is before data in the mart or in the data a next build
+        reads (the build would then fail the not_after_as_of_date tests)."""
+        latest = self.latest_activity
+        return latest is not None and candidate < latest
 
 
 def as_of_status(db_path: Path_) -> AsOf:

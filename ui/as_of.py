@@ -4,12 +4,13 @@ Retention show the warning, because a class may land on them first)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from typing import Any
 
 import streamlit as st
 
-from mart import overview
+from mart import datasets, overview
 from mart.errors import BuildBusyError
 from ui import common
 
@@ -17,8 +18,13 @@ _NOTICE = "as_of_notice"
 
 
 def status() -> overview.AsOf | None:
-    """The published build's as-of status (cached per build), or None before one."""
-    return common.cached(overview.as_of_status)
+    """The published build's as-of status (cached per build), or None before one, with
+    the latest date of the HEAD data a rebuild would read."""
+    current: overview.AsOf | None = common.cached(overview.as_of_status)
+    if current is None:
+        return None
+    latest = datasets.latest_activity(common.workspace())
+    return dataclasses.replace(current, data_last_activity=latest)
 
 
 def is_set() -> bool:
@@ -68,7 +74,7 @@ def _rebuild_picked(key: str, current: overview.AsOf) -> None:
     if current.too_early(picked):
         st.session_state[_NOTICE] = (
             "warning",
-            f"{picked} is before the data's latest activity ({current.last_activity}); "
+            f"{picked} is before the data's latest activity ({current.latest_activity}); "
             f"pick {current.suggested} or later. Nothing was built.",
         )
         return
@@ -103,6 +109,9 @@ def panel(current: overview.AsOf) -> None:
     last = (
         f" · latest activity in the data {current.last_activity}" if current.last_activity else ""
     )
+    newer = current.data_last_activity
+    if newer is not None and (current.last_activity is None or newer > current.last_activity):
+        last += f" (the current dataset versions run to {newer}, the next build reads them)"
     st.caption(
         f"Recency, churn and retention are as of **{current.as_of_date}** "
         f"({origin(set_here)}){last}."
@@ -121,7 +130,7 @@ def panel(current: overview.AsOf) -> None:
         early = isinstance(picked, date) and current.too_early(picked)
         if early:
             st.warning(
-                f"{picked} is before the data's latest activity ({current.last_activity}). "
+                f"{picked} is before the data's latest activity ({current.latest_activity}). "
                 "Transactions and events after the as-of date fail the "
                 "not_after_as_of_date tests, so that build would not be published. Pick "
                 f"{current.suggested} or later.",

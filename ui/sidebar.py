@@ -9,7 +9,7 @@ cache, keyed by the published build id) moves to the new mart.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import streamlit as st
@@ -106,9 +106,11 @@ def render() -> None:
         _panel()
 
 
-def _start_build() -> None:
+def _start_build(build_vars: dict[str, Any] | None = None) -> None:
     try:
-        build_id = common.manager().start_build(keep_published_vars=True, wait=False)
+        build_id = common.manager().start_build(
+            vars=build_vars, keep_published_vars=True, wait=False
+        )
         st.session_state[_NOTICE] = ("info", f"Build #{build_id} started.")
     except BuildBusyError as exc:
         st.session_state[_NOTICE] = ("warning", str(exc))
@@ -172,6 +174,26 @@ def _panel_body() -> None:
             icon=":material/check_circle:",
         )
 
+    behind = _as_of_behind(published) if running is None else None
+    if behind is not None:
+        as_of, latest = behind
+        fits = latest + timedelta(days=1)
+        st.warning(
+            f"The data now runs to {latest}, after the as-of date {as_of} a rebuild keeps "
+            "from the published build: that build would fail the not_after_as_of_date "
+            f"tests. Rebuild as of {fits} instead.",
+            icon=":material/event_busy:",
+        )
+        st.button(
+            f"Rebuild as of {fits}",
+            key="sidebar_rebuild_as_of",
+            icon=":material/event_available:",
+            on_click=_start_build,
+            args=({"as_of_date": fits.isoformat()},),
+            use_container_width=True,
+            help="Rebuild with as_of_date set to the day after the data's latest activity; "
+            "the other vars of the published build are kept.",
+        )
     st.button(
         "Rebuild mart",
         key="sidebar_rebuild",
@@ -188,6 +210,20 @@ def _panel_body() -> None:
     startup = common.startup()
     if startup.get("error") is not None:
         common.show_error(startup["error"])
+
+
+def _as_of_behind(published: Any) -> tuple[str, date] | None:
+    """(as_of_date, the data's latest activity) when the published build's as_of_date
+    var, which a rebuild keeps, is before the HEAD data's latest date; else None."""
+    as_of = str(((published.vars or {}) if published is not None else {}).get("as_of_date") or "")
+    try:
+        as_of_day = date.fromisoformat(as_of[:10])
+    except ValueError:
+        return None
+    latest = datasets.latest_activity(common.workspace())
+    if latest is None or latest <= as_of_day:
+        return None
+    return as_of, latest
 
 
 def _datasets_block(published: Any) -> None:
@@ -300,9 +336,11 @@ def _outcome_block(latest: Any, published: Any) -> None:
         names = [t["name"] for t in latest.failing_tests if t.get("status") != "warn"]
         shown = "\n".join(f"- {name}" for name in names[:4])
         more = f"\n- … and {len(names) - 4} more" if len(names) > 4 else ""
+        hint = getattr(latest, "hint", None)
+        hint = f"\n\n{common.escape_markdown(hint)}" if hint else ""
         st.error(
             f"**Build #{latest.build_id} failed**: {len(names)} test(s) failed\n"
-            f"{shown}{more}\n\n{serving}",
+            f"{shown}{more}{hint}\n\n{serving}",
             icon=":material/cancel:",
         )
     elif latest.status == "failed":

@@ -112,3 +112,60 @@ def test_a_date_typed_and_clicked_in_one_go_is_the_date_built(built_workspace: P
     assert "2024-01-15 is before the data's latest activity" in warnings
     assert "Nothing was built" in warnings
     assert len(app_manager(built_workspace).history()) == len(before)
+
+
+def test_new_data_after_a_kept_as_of_date_is_called_out_before_and_after_a_build(
+    tmp_path: Path,
+) -> None:
+    """A class built as of 2024-03-01, then loads data running to June: the rebuild keeps
+    the as-of date and would fail not_after_as_of_date. The sidebar says so first and
+    offers the fitting date; a build that fails anyway says why and what to do."""
+    from mart import datasets
+    from tests.app.conftest import published_workspace
+
+    later = tmp_path / "june.csv"
+    later.write_text(
+        "transaction_id,customer_id,transaction_date,amount,product_category\n"
+        "T900,C001,2024-06-10,12.00,Audio\n",
+        encoding="utf-8",
+    )
+    with published_workspace(tmp_path / "ws", vars={"as_of_date": "2024-03-01"}) as root:
+        ws = Workspace(root)
+        assert datasets.latest_activity(ws) == date(2024, 2, 25)
+        datasets.load_file(ws, "transactions", later, mode="append")
+        assert datasets.latest_activity(ws) == date(2024, 6, 10)  # a new version: re-read
+        first = datasets.list_versions(ws, "transactions")[0].id
+        assert datasets.latest_activity(ws, {"transactions": first}) == date(2024, 2, 25)
+
+        at = _overview(root)
+        sidebar = " ".join(str(w.value) for w in at.sidebar.warning)
+        assert "The data now runs to 2024-06-10, after the as-of date 2024-03-01" in sidebar
+        assert at.button(key="sidebar_rebuild_as_of").label == "Rebuild as of 2024-06-11"
+        captions = " ".join(str(item.value) for item in at.caption)
+        assert "the current dataset versions run to 2024-06-10" in captions
+        # The picker refuses a date before the new data, not only before the mart's.
+        as_of_input(at).set_value(date(2024, 5, 1)).run()
+        assert at.button(key="overview_as_of_rebuild").disabled
+        assert any(
+            "before the data's latest activity (2024-06-10)" in str(w.value) for w in at.warning
+        )
+
+        # A plain rebuild keeps 2024-03-01 and fails; the failure says why.
+        at.button(key="sidebar_rebuild").click().run()
+        wait_for_builds(root)
+        failed = app_manager(root).current_build()
+        assert failed is not None and failed.status == "failed"
+        assert failed.hint is not None
+        assert "The as-of date 2024-03-01 (kept from build #1) is before the data's" in failed.hint
+        assert "build --var as_of_date=2024-06-11" in (failed.error or "")
+        at.run()
+        errors = " ".join(str(e.value) for e in at.sidebar.error)
+        assert "kept from build" in errors and "latest activity" in errors  # (escaped text)
+
+        at.button(key="sidebar_rebuild_as_of").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        wait_for_builds(root)
+        published = app_manager(root).published()
+        assert published is not None and published.vars.get("as_of_date") == "2024-06-11"
+        at.run()
+        assert not [w for w in at.sidebar.warning if "The data now runs to" in str(w.value)]
