@@ -1562,7 +1562,8 @@ class BuildManager:
                     entry.unlink(missing_ok=True)
 
     def prune(self) -> list[int]:
-        """Delete the files of all but the last ``keep`` builds (never the published one).
+        """Delete the files of all but the last ``keep`` builds (never the published one,
+        nor the build the Overview compares it with: the one it replaced).
 
         Records and events stay; ``files_pruned`` is set. Returns the pruned ids.
         """
@@ -1571,6 +1572,21 @@ class BuildManager:
         current = self._current_id()
         if current is not None:
             keep.add(current)
+            live = self._load(current)
+            before = live.replaced if live is not None else None
+            if before is None:  # a record from before `replaced` was stored
+                before = next(
+                    (
+                        build_id
+                        for build_id in reversed(ids)
+                        if build_id < current
+                        and (earlier := self._load(build_id)) is not None
+                        and earlier.status == PUBLISHED
+                    ),
+                    None,
+                )
+            if before is not None:
+                keep.add(before)
         with self._state:
             keep |= set(self._active)
         pruned = []

@@ -1,0 +1,44 @@
+"""Pruning keeps the build the published one replaced: the Overview compares with it.
+
+With ``keep=1`` and failed builds after a published one, the previous published build
+used to lose its file, and "what changed" had nothing to compare with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mart import overview
+from mart.builds import BuildManager
+from mart.workspace import Workspace
+from tests.build.conftest import commit_records, sample_records
+
+
+def test_prune_keeps_the_build_the_published_one_replaced(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "workspace")
+    manager = BuildManager(ws, keep=1, prewarm_after_build=False)
+    try:
+        first = manager.request_build()
+        second = manager.request_build()
+        assert (first.status, second.status) == ("published", "published")
+        assert second.replaced == first.build_id
+        records = sample_records("transactions")
+        commit_records(ws, "transactions", records + [records[0]], "duplicate T001")
+        failed = manager.request_build()
+        assert failed.status == "failed"
+        # keep=1 keeps the failed build; the published one and the one it replaced stay.
+        assert not manager.get(first.build_id).files_pruned
+        assert Path(manager.get(first.build_id).db_path).exists()
+        assert overview.previous_published(manager.history(), second.build_id) == (
+            first.build_id,
+            first.db_path,
+        )
+        commit_records(ws, "transactions", records, "the sample again")
+        third = manager.request_build()
+        assert third.status == "published" and third.replaced == second.build_id
+        # Now the first build is neither the last, the published, nor the compared one.
+        assert manager.get(first.build_id).files_pruned
+        assert manager.get(failed.build_id).files_pruned
+        assert not manager.get(second.build_id).files_pruned
+    finally:
+        manager.shutdown()
