@@ -400,13 +400,18 @@ def run_sql(
         timer = threading.Timer(timeout_s, stop)
         timer.daemon = True
         timer.start()
+        wrapped = False
         try:
             relation = cursor.sql(statement)
+            wrapped = relation is not None
             frame = pd.DataFrame() if relation is None else _frame(relation.limit(row_limit + 1))
         except duckdb.Error as exc:
             if timed_out.is_set() or isinstance(exc, duckdb.InterruptException):
                 raise SandboxError(MSG_TIMEOUT.format(seconds=timeout_s)) from None
-            raise SandboxError(_plain(exc)) from None
+            message = _plain(exc)
+            raise SandboxError(
+                _user_line_numbers(message, statement) if wrapped else message
+            ) from None
         finally:
             timer.cancel()
             timer.join()
@@ -428,6 +433,27 @@ def run_sql(
         elapsed_s=elapsed,
         notice=notice,
     )
+
+
+_LINE = re.compile(r"\bLINE (\d+):")
+
+
+def _user_line_numbers(message: str, statement: str) -> str:
+    """Line numbers of an error raised while the LIMIT-wrapped query ran, as lines of
+    the user's statement.
+
+    DuckDB runs ``relation.limit(n)`` as ``WITH … AS (\nSELECT * FROM (\n<query>…``,
+    where <query> starts at its first non-blank character: a conversion error on the
+    user's line 1 says LINE 3, and blank lines before the query are not counted.
+    Errors found while parsing or binding (before the wrapper) are left as they are.
+    """
+    leading = statement[: len(statement) - len(statement.lstrip())].count("\n")
+
+    def shift(match: re.Match[str]) -> str:
+        line = int(match.group(1)) - 2 + leading
+        return f"LINE {line}:" if line >= 1 else match.group(0)
+
+    return _LINE.sub(shift, message)
 
 
 def list_relations(db_path: str | os.PathLike[str]) -> list[RelationInfo]:

@@ -354,6 +354,28 @@ def test_sql_errors_keep_duckdbs_message(mart_db: Path) -> None:
     assert conversion.startswith("Conversion Error")
 
 
+@pytest.mark.parametrize(
+    ("sql", "line"),
+    [
+        ("select 'abc'::int", 1),
+        ("select 1,\n'abc'::int", 2),
+        ("\n\n  select 1,\n 'abc'::int", 4),
+        ("-- first\nselect 1 as a -- c\n, 'abc'::int;", 3),
+        ("select 1 as a\nfrom main.fct_transactions\nwhere 'abc'::int = 1", 3),
+    ],
+)
+def test_an_error_while_running_names_the_users_line(mart_db: Path, sql: str, line: int) -> None:
+    """The row limit wraps the query in two more lines; errors found while it runs
+    (a conversion) said LINE 3 for line 1."""
+    message = _refusal(mart_db, sql)
+    assert message.startswith("Conversion Error")
+    assert f"LINE {line}: " in message, message
+    shown = message.split(f"LINE {line}: ", 1)[1].splitlines()[0]
+    assert "'abc'::int" in shown  # the line it names is the one with the cast
+    syntax = _refusal(mart_db, "select 1,\n\n  2 +")  # found by the parser: untouched
+    assert "LINE 3:" in syntax or "end of input" in syntax
+
+
 def test_missing_database_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
         sandbox.run_sql(tmp_path / "nothing.duckdb", "select 1")
