@@ -40,7 +40,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -182,6 +182,9 @@ class QueryResult:
     truncated: bool
     elapsed_s: float
     notice: str | None = None
+    # DECIMAL columns and their scale (digits after the point): the dataframe holds
+    # them as floats, and a page shows and writes them with exactly that many digits.
+    decimal_places: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -301,6 +304,19 @@ def _trim_end(text: str) -> str:
     return text[:cut].rstrip()
 
 
+_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)", re.IGNORECASE)
+
+
+def _decimal_places(relation: duckdb.DuckDBPyRelation) -> dict[str, int]:
+    """{column: scale} of the relation's DECIMAL columns."""
+    places = {}
+    for name, kind in zip(relation.columns, relation.types, strict=True):
+        match = _DECIMAL.fullmatch(str(kind))
+        if match:
+            places[str(name)] = int(match.group(2))
+    return places
+
+
 def _frame(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
     """The relation's rows; types NumPy cannot hold (UHUGEINT, …) come as Python objects."""
     try:
@@ -404,7 +420,9 @@ def run_sql(
         try:
             relation = cursor.sql(statement)
             wrapped = relation is not None
-            frame = pd.DataFrame() if relation is None else _frame(relation.limit(row_limit + 1))
+            limited = None if relation is None else relation.limit(row_limit + 1)
+            frame = pd.DataFrame() if limited is None else _frame(limited)
+            decimals = {} if limited is None else _decimal_places(limited)
         except duckdb.Error as exc:
             if timed_out.is_set() or isinstance(exc, duckdb.InterruptException):
                 raise SandboxError(MSG_TIMEOUT.format(seconds=timeout_s)) from None
@@ -432,6 +450,7 @@ def run_sql(
         truncated=truncated,
         elapsed_s=elapsed,
         notice=notice,
+        decimal_places=decimals,
     )
 
 

@@ -18,24 +18,24 @@ from ui.common import cached, escape_markdown, require_published, show_error
 PICK_EXAMPLE = "— pick an example query —"
 
 
-def _csv(frame: pd.DataFrame) -> bytes:
-    """The result as CSV, money-like columns written to the cent (212.50, not 212.5)."""
-    out = frame.copy()
-    for column in _money_columns(frame):
-        out[column] = frame[column].map(lambda value: "" if pd.isna(value) else f"{value:.2f}")
+def _csv(result: QueryResult) -> bytes:
+    """The result as CSV, DECIMAL columns written with their scale (212.50, not 212.5)."""
+    out = result.dataframe.copy()
+    for column, places in result.decimal_places.items():
+        if column in out.columns:
+            out[column] = out[column].map(
+                lambda value, places=places: "" if pd.isna(value) else f"{value:.{places}f}"
+            )
     return out.to_csv(index=False).encode("utf-8")
 
 
-MONEY_WORDS = ("amount", "value", "revenue", "spend", "price", "total")
-
-
-def _money_columns(frame: pd.DataFrame) -> dict[str, st.column_config.NumberColumn]:
-    """Money-like float columns shown to the cent (212.50, not 212.5)."""
+def _decimal_columns(result: QueryResult) -> dict[str, st.column_config.NumberColumn]:
+    """DECIMAL columns shown with their scale: money to the cent, a DECIMAL(9,4) share
+    to four places. Floats (DOUBLE) are shown as they are."""
     return {
-        str(column): st.column_config.NumberColumn(format="%.2f")
-        for column in frame.columns
-        if pd.api.types.is_float_dtype(frame[column])
-        and any(word in str(column).lower() for word in MONEY_WORDS)
+        column: st.column_config.NumberColumn(format=f"%.{places}f")
+        for column, places in result.decimal_places.items()
+        if column in result.dataframe.columns
     }
 
 
@@ -48,11 +48,11 @@ def _result(result: QueryResult, name: str, key: str) -> None:
         result.dataframe,
         hide_index=True,
         key=f"{key}_table",
-        column_config=_money_columns(result.dataframe),
+        column_config=_decimal_columns(result),
     )
     st.download_button(
         "Download CSV",
-        data=_csv(result.dataframe),
+        data=_csv(result),
         file_name=f"{name}.csv",
         mime="text/csv",
         icon=":material/download:",

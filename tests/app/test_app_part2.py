@@ -156,6 +156,15 @@ def test_sql_page_analyses_and_console(built_workspace: Path) -> None:
         3,
         0,
     ]
+    # DECIMAL columns get their scale: money to the cent, the shares (DECIMAL(.., 4)) to
+    # four places. A share named "..._revenue" used to be rounded to cents like money.
+    import json
+
+    table = next(d for d in at.dataframe if "share_of_revenue" in d.value.columns)
+    config = json.loads(table.proto.columns)
+    assert config["total_revenue"]["type_config"]["format"] == "%.2f"
+    assert config["share_of_revenue"]["type_config"]["format"] == "%.4f"
+    assert config["share_of_customers"]["type_config"]["format"] == "%.4f"
     # an example query, then a refused file read with the sandbox's message
     at.selectbox(key="sql_example").set_value("Monthly revenue").run()
     assert "fct_transactions" in at.text_area(key="sql_text").value

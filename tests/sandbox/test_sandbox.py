@@ -376,6 +376,16 @@ def test_an_error_while_running_names_the_users_line(mart_db: Path, sql: str, li
     assert "LINE 3:" in syntax or "end of input" in syntax
 
 
+def test_decimal_columns_come_with_their_scale(mart_db: Path) -> None:
+    result = sandbox.run_sql(
+        mart_db,
+        "select 1.5::decimal(18, 2) as money, 0.25::decimal(9, 4) as share, "
+        "0.5::double as ratio, 'x' as name",
+    )
+    assert result.decimal_places == {"money": 2, "share": 4}
+    assert sandbox.run_sql(mart_db, "select 1 as n").decimal_places == {}
+
+
 def test_missing_database_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
         sandbox.run_sql(tmp_path / "nothing.duckdb", "select 1")
