@@ -18,3 +18,17 @@ def divide_money(total: Decimal | int | str, count: int) -> Decimal:
     if not count:
         return Decimal("0.00")
     return (Decimal(total) / Decimal(count)).quantize(CENTS, rounding=ROUND_HALF_UP)
+
+
+def tile_money(value: Decimal | int | str | None) -> str:
+    """Money for a KPI tile: exact to the cent below a million, else in millions to two
+    places ($8.57M), rounded half away from zero on the Decimal. A tile is narrow; the
+    exact amount belongs in its help text."""
+    if value is None:
+        return "–"
+    amount = Decimal(str(value))
+    if abs(amount) >= 1_000_000:
+        millions = (amount / 1_000_000).quantize(CENTS, rounding=ROUND_HALF_UP)
+        return f"{'-' if millions < 0 else ''}${abs(millions):,.2f}M"
+    cents = amount.quantize(CENTS, rounding=ROUND_HALF_UP)
+    return f"{'-' if cents < 0 else ''}${abs(cents):,.2f}"

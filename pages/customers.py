@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from mart import charts, insights
+from mart import charts, insights, money
 from mart.errors import BuildBusyError, MartError
 from ui import as_of
 from ui.common import cached, escape_markdown, manager, require_published, show_error
@@ -24,15 +24,6 @@ COUNT = st.column_config.NumberColumn(format="%,d")
 
 def _money(value: Decimal | float | None) -> str:
     return "–" if value is None else f"${value:,.2f}"
-
-
-def _money_tile(value: Decimal | float | None) -> str:
-    """Money for a KPI tile: exact to the cent below $1M, else compact ($84.49M)."""
-    if value is None:
-        return "–"
-    if abs(value) >= 1_000_000:
-        return f"${float(value) / 1_000_000:,.2f}M"
-    return f"${value:,.2f}"
 
 
 def _percent(value: Decimal | float | None) -> str:
@@ -54,7 +45,7 @@ def _kpi_tiles() -> None:
     )
     tiles[1].metric(
         "Revenue",
-        _money_tile(kpis.revenue),
+        money.tile_money(kpis.revenue),
         help=f"Sum of all transaction amounts: exactly {_money(kpis.revenue)}.",
     )
     tiles[2].metric("Transactions", f"{kpis.transactions:,}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mart import insights, overview
+from mart import insights, money, overview
 from ui import as_of, common
 
 
@@ -19,14 +19,16 @@ def _kpi_tiles(kpis: overview.Kpis) -> None:
     )
     cols[1].metric(
         "Revenue",
-        f"${kpis.revenue:,.2f}",
-        help=f"Sum of lifetime value over {kpis.transactions:,} transactions.",
+        money.tile_money(kpis.revenue),
+        help=f"Sum of lifetime value over {kpis.transactions:,} transactions: exactly "
+        f"${kpis.revenue:,.2f}.",
         border=True,
     )
     cols[2].metric(
         "Avg lifetime value",
-        f"${kpis.avg_lifetime_value:,.2f}",
-        help="Revenue divided by buying customers, rounded half away from zero.",
+        money.tile_money(kpis.avg_lifetime_value),
+        help="Revenue divided by buying customers, rounded half away from zero: exactly "
+        f"${kpis.avg_lifetime_value:,.2f}.",
         border=True,
     )
     cols[3].metric(
@@ -80,8 +82,10 @@ def _changes(build_id: int) -> None:
     delta = changes.revenue_change
     cols[1].metric(
         "Revenue",
-        f"${changes.revenue_after:,.2f}",
-        delta=f"{'+' if delta >= 0 else '-'}${abs(delta):,.2f}",
+        money.tile_money(changes.revenue_after),
+        delta=f"{'+' if delta >= 0 else '-'}{money.tile_money(abs(delta))}",
+        help=f"Exactly ${changes.revenue_after:,.2f}, a change of "
+        f"{'+' if delta >= 0 else '-'}${abs(delta):,.2f}.",
         border=True,
     )
     if not changes.moves.empty:

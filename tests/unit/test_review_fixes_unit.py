@@ -138,3 +138,17 @@ def test_a_build_published_anyway_names_the_models_it_did_not_rebuild() -> None:
     note = record.stale_note()
     assert note and "still those of build 6" in note and "fct_customer_metrics" in note
     assert note in record.summary()
+
+
+def test_tile_money_is_exact_below_a_million_and_compact_above() -> None:
+    from decimal import Decimal
+
+    from mart.money import tile_money
+
+    assert tile_money(Decimal("1635.48")) == "$1,635.48"
+    assert tile_money(Decimal("999999.99")) == "$999,999.99"
+    assert tile_money(Decimal("8568688.64")) == "$8.57M"
+    assert tile_money(Decimal("1005000.00")) == "$1.01M"  # half away from zero, on Decimal
+    assert tile_money(Decimal("-2500000")) == "-$2.50M"
+    assert tile_money(Decimal("-12.5")) == "-$12.50"
+    assert tile_money(None) == "–"
