@@ -135,6 +135,14 @@ def _segments() -> None:
     st.subheader("Segments")
     _thresholds_form()
     frame: pd.DataFrame = cached(insights.segment_distribution)
+    kpis: insights.Kpis = cached(insights.kpis)
+    browsers = kpis.known_customers - kpis.purchasing_customers
+    if browsers > 0:
+        st.caption(
+            f"Buying customers only. The {browsers:,} customer(s) who only browsed have no "
+            "lifetime value; dim_customers lists them as Low Value, and the drill-down "
+            "below shows them."
+        )
     left, right = st.columns(2)
     left.plotly_chart(charts.segment_bars(frame, "count"), key="chart_segment_count")
     right.plotly_chart(charts.segment_bars(frame, "value"), key="chart_segment_value")
@@ -244,6 +252,12 @@ def _drill_down() -> None:
         f"({_count(profile.get('session_count'), 'session')}, "
         f"{_count(profile.get('event_count'), 'event')})"
     )
+    if not int(profile.get("transaction_count") or 0):
+        st.caption(
+            "This customer only browsed: with no purchase the lifetime value is $0.00, so "
+            "dim_customers puts them in Low Value. The segment charts above count buying "
+            "customers only."
+        )
     tiles = st.columns(4)
     tiles[0].metric("Lifetime value", _money(profile.get("lifetime_value")))
     tiles[1].metric("Transactions", f"{int(profile.get('transaction_count') or 0):,}")

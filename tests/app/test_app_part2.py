@@ -119,6 +119,11 @@ def test_customers_page(built_workspace: Path) -> None:
     assert len(history) == 1 and bool(history["is_current"].iloc[0])
     transactions = frame_with(at, "transaction_id", "amount")
     assert transactions["transaction_id"].tolist() == ["T001", "T002", "T004", "T007"]
+    # C005 only browsed: Low Value in dim_customers, not in the buyers' segment counts.
+    assert "The 1 customer(s) who only browsed" in texts(at)
+    at.text_input(key="customer_search").set_value("C005").run()
+    assert_clean(at)
+    assert "This customer only browsed" in texts(at)
     at.text_input(key="customer_search").set_value("nobody").run()
     assert_clean(at)
     assert "No customer id contains" in texts(at)
