@@ -335,7 +335,29 @@ def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
     active = grid.pivot(
         index="cohort", columns="months_since_first_purchase", values="active_customers"
     )
-    labels = [["" if pd.isna(value) else f"{value:.0f}%" for value in row] for row in z.values]
+    complete = (
+        grid.pivot(
+            index="cohort", columns="months_since_first_purchase", values="is_complete_month"
+        )
+        if "is_complete_month" in grid.columns
+        else None
+    )
+
+    def in_progress(r: int, c: int) -> bool:
+        """Whether cell (r, c) is a month still running as of the as-of date."""
+        if complete is None:
+            return False
+        value = complete.iloc[r, c]
+        return not pd.isna(value) and not bool(value)
+
+    # A month still running as of the as-of date is marked "*": its share can only grow.
+    labels = [
+        [
+            "" if pd.isna(value) else f"{value:.0f}%" + ("*" if in_progress(r, c) else "")
+            for c, value in enumerate(row)
+        ]
+        for r, row in enumerate(z.values)
+    ]
     later = grid.loc[grid["months_since_first_purchase"] > 0, "percent"]
     top = float(later.max()) if not later.empty and later.max() > 0 else 100.0
     custom = [
@@ -343,6 +365,7 @@ def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
             [
                 None if pd.isna(active.iloc[r, c]) else int(active.iloc[r, c]),
                 None if pd.isna(sizes.iloc[r, c]) else int(sizes.iloc[r, c]),
+                " · month in progress, to the as-of date" if in_progress(r, c) else "",
             ]
             for c in range(z.shape[1])
         ]
@@ -362,7 +385,7 @@ def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
             textfont={"size": 10 if z.shape[1] > 15 else 12},
             customdata=custom,
             hovertemplate="cohort %{y}, month %{x}: %{z:.1f}%"
-            " (%{customdata[0]} of %{customdata[1]} customers)<extra></extra>",
+            " (%{customdata[0]} of %{customdata[1]} customers)%{customdata[2]}<extra></extra>",
             colorbar={"title": {"text": "Retention (%)"}, "ticksuffix": "%"},
             xgap=1,
             ygap=1,

@@ -533,18 +533,30 @@ def retention_summary(db_path: DbPath) -> RetentionSummary:
 
 
 def cohort_retention(db_path: DbPath) -> pd.DataFrame:
-    """Cohort × months-since-first-purchase grid: cohort_size, active customers, rate."""
+    """Cohort × months-since-first-purchase grid: cohort_size, active customers, rate,
+    and whether the month is complete (as_of_date has reached its last day).
+
+    ``is_complete_month`` is computed here from activity_month and the build's as-of
+    date, as the model does, so marts built before the model had it show it too.
+    """
     return query_df(
         db_path,
         """
         select
-            cohort_month,
-            months_since_first_purchase,
-            cohort_size,
-            active_customers,
-            retention_rate
-        from main.fct_cohort_retention
-        order by cohort_month, months_since_first_purchase
+            retention.cohort_month,
+            retention.months_since_first_purchase,
+            retention.cohort_size,
+            retention.active_customers,
+            retention.retention_rate,
+            coalesce(
+                cast(retention.activity_month + interval 1 month - interval 1 day as date)
+                    <= summary.as_of_date,
+                true
+            ) as is_complete_month
+        from main.fct_cohort_retention as retention
+        cross join (select max(as_of_date) as as_of_date from main.fct_retention_summary)
+            as summary
+        order by retention.cohort_month, retention.months_since_first_purchase
         """,
     )
 

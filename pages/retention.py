@@ -37,12 +37,14 @@ def _summary() -> None:
         "Month-1 retention",
         _percent(summary.month_1_retention_rate),
         help="Customers who bought again in the calendar month after their first purchase, "
-        "over all cohorts old enough to have a month 1.",
+        f"over the {summary.customers_with_month_1:,} customers whose month 1 is over by "
+        "the as-of date (a month 1 still running would count as lost).",
     )
     tiles[3].metric(
-        "Active in the last 90 days",
+        "Bought in the last 90 days",
         f"{summary.active_last_90_days:,}",
-        help="Customers whose last purchase is at most 90 days before the as-of date.",
+        help="Customers whose last purchase is at most 90 days before the as-of date "
+        "(the recency status Active is 30 days or less).",
     )
     if summary.as_of_date is not None:
         st.caption(f"As of {summary.as_of_date:%Y-%m-%d} ({as_of.origin()}).")
@@ -56,6 +58,12 @@ def _cohorts() -> None:
         "Each row is the month of a customer's first purchase; each column a month after it. "
         "A cell is the share of the cohort that bought in that month. Month 0 is 100% by "
         "definition, so the colour scale is set by the later months."
+        + (
+            " \\* The month of the as-of date is still running: its cells count purchases "
+            "up to the as-of date only."
+            if "is_complete_month" in frame.columns and not frame["is_complete_month"].all()
+            else ""
+        )
     )
 
 

@@ -24,6 +24,9 @@ select
     cohort_size as customers,
     active_customers as retained_customers,
     retention_rate as rate,
-    'cohort retention' as measure
+    case
+        when is_complete_month then 'cohort retention'
+        else 'cohort retention (month in progress)'
+    end as measure
 from {{ ref('fct_cohort_retention') }}
 order by measure desc, cohort_month asc, months_since_first_purchase asc

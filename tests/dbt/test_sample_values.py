@@ -82,22 +82,26 @@ def test_retention_cohorts(query):
     rows = query(
         """
         select cast(cohort_month as varchar), months_since_first_purchase, cohort_size,
-               active_customers, retention_rate
+               active_customers, retention_rate, is_complete_month
         from fct_cohort_retention order by 1, 2
         """
     )
+    # As of 2024-03-01 March has just begun: its cells are not complete months.
     assert rows == [
-        ("2024-01-01", 0, 2, 2, D("1.0000")),
-        ("2024-01-01", 1, 2, 2, D("1.0000")),
-        ("2024-01-01", 2, 2, 0, D("0.0000")),
-        ("2024-02-01", 0, 2, 2, D("1.0000")),
-        ("2024-02-01", 1, 2, 0, D("0.0000")),
+        ("2024-01-01", 0, 2, 2, D("1.0000"), True),
+        ("2024-01-01", 1, 2, 2, D("1.0000"), True),
+        ("2024-01-01", 2, 2, 0, D("0.0000"), False),
+        ("2024-02-01", 0, 2, 2, D("1.0000"), True),
+        ("2024-02-01", 1, 2, 0, D("0.0000"), False),
     ]
     summary = query(
         "select purchasing_customers, repeat_customers, repeat_purchase_rate, "
-        "month_1_retention_rate from fct_retention_summary"
+        "customers_with_month_1, retained_month_1, month_1_retention_rate "
+        "from fct_retention_summary"
     )
-    assert summary == [(4, 2, D("0.5000"), D("0.5000"))]
+    # Month-1 retention counts the January cohort only: February's month 1 (March) has
+    # run for one day. It used to be (2 + 0) / (2 + 2) = 0.5.
+    assert summary == [(4, 2, D("0.5000"), 2, 2, D("1.0000"))]
 
 
 def test_segment_behaviour_has_all_segments(query):
@@ -148,5 +152,5 @@ def test_analysis_retention_rate(sample_build):
     overall = {row[5]: row[4] for row in rows if row[0] == "overall"}
     assert overall == {
         "repeat-purchase rate (2+ transactions)": D("0.5000"),
-        "month-1 retention": D("0.5000"),
+        "month-1 retention": D("1.0000"),
     }

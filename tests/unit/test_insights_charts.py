@@ -137,6 +137,9 @@ def test_retention(mart_db: Path) -> None:
     january = cohorts[cohorts["cohort_month"] == pd.Timestamp("2024-01-01")]
     assert january["retention_rate"].tolist() == [1.0, 1.0, 0.0]
     assert january["cohort_size"].tolist() == [2, 2, 2]
+    # as of 2024-03-01, March (January's month 2, February's month 1) is still running
+    assert january["is_complete_month"].tolist() == [True, True, False]
+    assert cohorts["is_complete_month"].tolist() == [True, True, False, True, False]
 
 
 def test_behaviour_and_revenue(mart_db: Path) -> None:
@@ -308,6 +311,13 @@ def test_cohort_heatmap() -> None:
     assert heatmap.text[1][2] == ""  # the month after the as-of date stays blank
     assert heatmap.text[0][1] == "100%"
     assert "%" in heatmap.colorbar.title.text
+    # The month still running as of the as-of date is marked, with a word in the hover.
+    running = frame.assign(is_complete_month=[True, True, False, True, False])
+    marked = charts.cohort_heatmap(running).data[0]
+    assert marked.text[0][2] == "0%*" and marked.text[1][1] == "0%*"
+    assert marked.text[0][1] == "100%" and marked.text[1][2] == ""
+    assert "in progress" in marked.customdata[0][2][2]
+    assert marked.customdata[0][1][2] == ""
 
 
 def test_monthly_revenue_and_mix() -> None:

@@ -1,6 +1,7 @@
 {#-
     Monthly cohort retention (business question 4). One row per cohort month and month
-    since first purchase, from 0 up to the month of as_of_date, zeros included.
+    since first purchase, from 0 up to the month of as_of_date, zeros included; the month
+    of as_of_date is marked as not complete unless as_of_date is its last day.
 -#}
 with recursive
 
@@ -79,6 +80,12 @@ final as (
         grid.months_since_first_purchase,
         cast({{ dbt.dateadd('month', 'grid.months_since_first_purchase', 'grid.cohort_month') }} as date)
             as activity_month,
+        -- whether as_of_date has reached the activity month's last day: the month as of
+        -- that date is still running, and its retention can only grow
+        {{ dbt.dateadd(
+            'day', -1,
+            dbt.dateadd('month', 'grid.months_since_first_purchase + 1', 'grid.cohort_month'),
+        ) }} <= {{ as_of_date() }} as is_complete_month,
         grid.cohort_size,
         cast(
             round(cast(coalesce(activity.active_customers, 0) as decimal(18, 6)) / grid.cohort_size, 4)

@@ -22,7 +22,8 @@ next_month as (
         cast(sum(cohort_size) as {{ dbt.type_bigint() }}) as customers_with_month_1,
         cast(sum(active_customers) as {{ dbt.type_bigint() }}) as retained_month_1
     from retention
-    where months_since_first_purchase = 1
+    -- only cohorts whose month 1 is over: one that began yesterday would count as lost
+    where months_since_first_purchase = 1 and is_complete_month
 ),
 
 final as (
