@@ -267,6 +267,11 @@ class Layout:
         raise NotFoundError(f"{node_id} is not in this layout.")
 
 
+def _layer_key(layer: str) -> str:
+    """The layout key of a node's layer ("other" for one the layout does not know)."""
+    return layer if layer in LAYOUT_ORDER else "other"
+
+
 def _layer_rank(layer: str) -> int:
     return LAYOUT_ORDER.index(layer) if layer in LAYOUT_ORDER else len(LAYOUT_ORDER)
 
@@ -300,6 +305,22 @@ def _column_keys(graph: LineageGraph) -> dict[str, ColumnKey]:
     for node_id, node in graph.nodes.items():
         if not node.is_test:
             keys[node_id] = (_layer_rank(node.layer), depth_of(node_id), 0)
+    # A node built from a node of a later layer (a mart on a snapshot) goes right of that
+    # parent, so every edge points right; repeated so its own children follow it.
+    for _ in range(len(keys)):
+        moved = False
+        for node_id in keys:
+            later = [
+                keys[parent]
+                for parent in graph.parents(node_id)
+                if parent in keys and keys[parent] >= keys[node_id]
+            ]
+            if later:
+                rank, depth, _ = max(later)
+                keys[node_id] = (rank, depth + 1, 0)
+                moved = True
+        if not moved:
+            break
     for node_id, node in graph.nodes.items():
         if node.is_test:
             owners = [keys[parent] for parent in graph.parents(node_id) if parent in keys]
@@ -375,6 +396,11 @@ def layout(graph: LineageGraph, *, sweeps: int = 3) -> Layout:
             positions[node_id] = (float(col_no), offset + row)
         rank, _, is_tests = present[col_no]
         layer = LAYOUT_ORDER[rank] if rank < len(LAYOUT_ORDER) else "other"
+        # A column moved right of a later layer (a mart on a snapshot) is still headed by
+        # its nodes' own layer.
+        own = {_layer_key(graph.nodes[node_id].layer) for node_id in col}
+        if len(own) == 1:
+            layer = own.pop()
         key = "tests" if is_tests else layer
         layout_columns.append(
             LayoutColumn(key, LAYER_LABELS.get(key, key), float(col_no), tuple(col))
@@ -536,17 +562,22 @@ def to_plotly(
                 },
             )
         )
+    headers = place.headers()
+    # Many headers (tests shown): every other one a line higher, so neighbours never
+    # run into each other. Fewer headers over many columns: two-word headers wrap.
+    staggered = len(headers) > 8
+    wrap = not staggered and len(place.columns) > 8
     annotations = [
         {
             "x": centre,
-            "y": -0.9,
-            "text": f"<b>{html.escape(label)}</b>",
+            "y": -0.9 - (0.45 if staggered and number % 2 else 0.0),
+            "text": "<b>" + html.escape(label).replace(" ", "<br>" if wrap else " ") + "</b>",
             "showarrow": False,
             "font": {"color": palette["muted"], "size": 12},
             "xanchor": "center",
             "yanchor": "bottom",
         }
-        for centre, label in place.headers()
+        for number, (centre, label) in enumerate(headers)
     ]
     axis = {"visible": False, "showgrid": False, "zeroline": False, "fixedrange": False}
     figure.update_layout(
@@ -566,8 +597,8 @@ def to_plotly(
         },
         hoverlabel={"bgcolor": palette["background"], "font": {"color": palette["text"]}},
         annotations=annotations,
-        xaxis={**axis, "range": [-0.6, max(place.width - 0.4, 0.6)]},
-        yaxis={**axis, "range": [max(place.height, 1) - 0.4, -1.3]},
+        xaxis={**axis, "range": [-0.75, max(place.width - 0.25, 0.6)]},
+        yaxis={**axis, "range": [max(place.height, 1) - 0.4, -1.75 if staggered else -1.3]},
         width=int(max(720, place.width * px_x + 120)),
         height=int(max(420, place.height * px_y + 190)),
         margin={"l": 20, "r": 20, "t": 60, "b": 60},

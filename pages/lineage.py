@@ -266,6 +266,17 @@ def _page(build_id: int, db_path: Path) -> None:
             )
             or inspect_options[0]
         )
+    # A new search or focus that hides the inspected node moves the inspector to what it
+    # shows (an exact name first); picking a hidden node afterwards is still allowed.
+    view = (search_text or "", focus_node or "", bool(show_tests))
+    if st.session_state.get("_lineage_view") != view:
+        st.session_state["_lineage_view"] = view
+        if (search_text or focus_node) and st.session_state[NODE_KEY] not in graph.nodes:
+            shown = [node_id for node_id in inspect_options if node_id in graph.nodes]
+            wanted = (search_text or "").strip().lower()
+            exact = [node_id for node_id in shown if full.nodes[node_id].name.lower() == wanted]
+            if exact or shown:
+                st.session_state[NODE_KEY] = (exact or shown)[0]
     selected = st.session_state[NODE_KEY]
     place = lineage.layout(graph)
     title = "TechMart mart lineage" + (

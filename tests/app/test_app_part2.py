@@ -100,6 +100,11 @@ def test_lineage_renders_and_inspector_follows_links(built_workspace: Path) -> N
     at.text_input(key="lineage_search").set_value("").run()
     at.toggle(key="lineage_tests").set_value(True).run()
     assert_clean(at)
+    # A search that hides the inspected node moves the inspector to what it shows.
+    at.selectbox(key="lineage_focus").set_value("").run()
+    at.text_input(key="lineage_search").set_value("stg_events").run()
+    assert_clean(at)
+    assert at.selectbox(key="lineage_node").value.endswith(".stg_events")
 
 
 def test_customers_page(built_workspace: Path) -> None:

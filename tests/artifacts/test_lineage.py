@@ -101,6 +101,11 @@ def test_layout_columns_follow_layers(good_artifacts: BuildArtifacts) -> None:
     assert xs == sorted(xs) and len(set(xs)) == len(xs)
     # A mart built from another mart sits right of it, still under the marts header.
     assert x("dim_customers") > x("fct_customer_metrics")
+    # The SCD2 history mart is built from the snapshot: it sits right of it (every edge
+    # points right), under a marts header of its own.
+    assert x("dim_customer_segment_history") > x("customers_snapshot")
+    for parent, child in graph.edges:
+        assert place.positions[parent][0] < place.positions[child][0], (parent, child)
     headers = [label for _, label in place.headers()]
     assert headers == [
         "bronze sources",
@@ -108,6 +113,7 @@ def test_layout_columns_follow_layers(good_artifacts: BuildArtifacts) -> None:
         "intermediate",
         "marts",
         "snapshots",
+        "marts",
         "exposure",
         "analyses",
     ]
