@@ -146,8 +146,13 @@ def _segments() -> None:
     left, right = st.columns(2)
     left.plotly_chart(charts.segment_bars(frame, "count"), key="chart_segment_count")
     right.plotly_chart(charts.segment_bars(frame, "value"), key="chart_segment_value")
+    # Shares as percentages with one decimal each ("percent" mixed 84.3% and 7.83%).
+    table = frame.assign(
+        share_of_customers=frame["share_of_customers"].astype(float) * 100,
+        share_of_revenue=frame["share_of_revenue"].astype(float) * 100,
+    )
     st.dataframe(
-        frame[
+        table[
             [
                 "customer_segment",
                 "customer_count",
@@ -165,9 +170,9 @@ def _segments() -> None:
             "customer_count": st.column_config.NumberColumn("Customers", format="%,d"),
             "total_revenue": st.column_config.NumberColumn("Lifetime value", format="$%,.2f"),
             "share_of_customers": st.column_config.NumberColumn(
-                "Share of customers", format="percent"
+                "Share of customers", format="%.1f%%"
             ),
-            "share_of_revenue": st.column_config.NumberColumn("Share of value", format="percent"),
+            "share_of_revenue": st.column_config.NumberColumn("Share of value", format="%.1f%%"),
             "avg_lifetime_value": st.column_config.NumberColumn("Avg LTV", format="$%,.2f"),
             "avg_order_value": st.column_config.NumberColumn("Avg order value", format="$%,.2f"),
         },
@@ -282,8 +287,20 @@ def _drill_down() -> None:
         charts.events_timeline(events, transactions), key="chart_customer_timeline"
     )
     history_tab.markdown(f"**Segment history (SCD2)** — {len(history)} version(s)")
+    # The current version has no end: "current" instead of an empty cell reading None.
+    shown_history = (
+        history.assign(
+            valid_to=[
+                "current" if pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d %H:%M:%S}"
+                for value in history["valid_to"]
+            ],
+            favorite_category=history["favorite_category"].fillna("–"),
+        )
+        if not history.empty
+        else history
+    )
     history_tab.dataframe(
-        history,
+        shown_history,
         hide_index=True,
         key="segment_history_table",
         column_config={
@@ -293,9 +310,9 @@ def _drill_down() -> None:
             "favorite_category": "Favourite",
             "is_repeat_customer": "Repeat",
             "valid_from": st.column_config.DatetimeColumn(
-                "Valid from", format="YYYY-MM-DD HH:mm:ss"
+                "Valid from", format="YYYY-MM-DD HH:mm:ss", width="medium"
             ),
-            "valid_to": st.column_config.DatetimeColumn("Valid to", format="YYYY-MM-DD HH:mm:ss"),
+            "valid_to": st.column_config.TextColumn("Valid to", width="medium"),
             "is_current": "Current",
         },
     )

@@ -122,6 +122,9 @@ def test_customers_page(built_workspace: Path) -> None:
     assert at.selectbox(key="customer_pick").value == "C001"
     history = frame_with(at, "valid_from", "is_current")
     assert len(history) == 1 and bool(history["is_current"].iloc[0])
+    assert history["valid_to"].tolist() == ["current"]  # not an empty cell reading None
+    shares = frame_with(at, "customer_segment", "share_of_customers")
+    assert shares["share_of_customers"].tolist() == [25.0, 75.0, 0.0]  # shown as 25.0%
     transactions = frame_with(at, "transaction_id", "amount")
     assert transactions["transaction_id"].tolist() == ["T001", "T002", "T004", "T007"]
     # C005 only browsed: Low Value in dim_customers, not in the buyers' segment counts.
