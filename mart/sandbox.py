@@ -317,6 +317,20 @@ def _decimal_places(relation: duckdb.DuckDBPyRelation) -> dict[str, int]:
     return places
 
 
+def _row_bytes(frame: pd.DataFrame) -> pd.Series:
+    """About how many bytes each row's values take (text by its length, else 8)."""
+    total = pd.Series(0, index=frame.index, dtype="int64")
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+            total += 8
+        else:
+            total += values.map(lambda value: 8 if value is None else len(str(value))).astype(
+                "int64"
+            )
+    return total
+
+
 def _frame(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
     """The relation's rows; types NumPy cannot hold (UHUGEINT, …) come as Python objects."""
     try:
@@ -357,7 +371,8 @@ def _accept(sql: str) -> tuple[str, str]:
             return "PRAGMA", text
         raise SandboxError(MSG_OTHER.format(keyword=f"PRAGMA {name}"))
     if kind in _WRITE_TYPES:
-        raise SandboxError(MSG_WRITE.format(keyword=keyword))
+        # "WITH x AS (…) INSERT …": name the write, not the WITH in front of it
+        raise SandboxError(MSG_WRITE.format(keyword=kind if keyword == "WITH" else keyword))
     if kind in _ADMIN_TYPES:
         raise SandboxError(MSG_ADMIN.format(keyword=keyword))
     if _PIVOT_WORD.search(text):
@@ -391,8 +406,12 @@ def run_sql(
     *,
     row_limit: int = DEFAULT_ROW_LIMIT,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    max_bytes: int | None = None,
 ) -> QueryResult:
     """Run one read-only statement on the mart at ``db_path``, bounded in rows and time.
+
+    ``max_bytes`` also cuts the rows at about that much text (the app's console: a
+    browser takes seconds to draw 100 MB of 10,000 long strings); None: no such cut.
 
     Raises :class:`SandboxError` for a refused statement, a SQL error (DuckDB's own
     message) or a query stopped at the time limit; :class:`NotFoundError` when there
@@ -443,6 +462,18 @@ def run_sql(
         if truncated
         else None
     )
+    if max_bytes is not None and len(frame):
+        sizes = _row_bytes(frame).cumsum()
+        if int(sizes.iloc[-1]) > max_bytes:
+            keep = max(1, int((sizes <= max_bytes).sum()))
+            frame = frame.iloc[:keep]
+            truncated = True
+            notice = (
+                f"Showing the first {keep:,} rows: the result holds about "
+                f"{int(sizes.iloc[-1]) / 1e6:,.0f} MB of values, more than the "
+                f"{max_bytes / 1e6:,.0f} MB the console shows. Select fewer or shorter "
+                "columns, or fewer rows."
+            )
     return QueryResult(
         columns=[str(column) for column in frame.columns],
         dataframe=frame,

@@ -16,6 +16,8 @@ from mart.sandbox import QueryResult
 from ui.common import cached, escape_markdown, require_published, show_error
 
 PICK_EXAMPLE = "— pick an example query —"
+# The console cuts a result at about this much text: drawing 100 MB took 10 s.
+CONSOLE_MAX_BYTES = 20_000_000
 
 
 def _csv(result: QueryResult) -> bytes:
@@ -139,7 +141,9 @@ def _console(db_path: str, build_id: int) -> None:
         run = st.form_submit_button("Run query", type="primary", icon=":material/play_arrow:")
     if run:
         try:
-            st.session_state["sql_result"] = sandbox.run_sql(db_path, sql)
+            st.session_state["sql_result"] = sandbox.run_sql(
+                db_path, sql, max_bytes=CONSOLE_MAX_BYTES
+            )
             st.session_state["sql_result_build"] = build_id
             st.session_state.pop("sql_error", None)
         except (MartError, ValueError) as error:

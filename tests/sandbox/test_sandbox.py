@@ -164,6 +164,8 @@ def test_admin_statements_are_refused(
             "on target.transaction_id = source.transaction_id when matched then delete",
             "MERGE",
         ),
+        ("with x as (select 1 as a) insert into main.t select a from x", "INSERT"),
+        ("with x as (select 1 as a) delete from main.fct_transactions", "DELETE"),
     ],
 )
 def test_writes_are_refused(mart_db: Path, sql: str, keyword: str) -> None:
@@ -384,6 +386,16 @@ def test_decimal_columns_come_with_their_scale(mart_db: Path) -> None:
     )
     assert result.decimal_places == {"money": 2, "share": 4}
     assert sandbox.run_sql(mart_db, "select 1 as n").decimal_places == {}
+
+
+def test_a_byte_limit_cuts_long_text_rows_and_says_so(mart_db: Path) -> None:
+    sql = "select repeat('x', 1000) as s, range as n from range(100)"
+    result = sandbox.run_sql(mart_db, sql, max_bytes=50_000)
+    assert result.truncated and 40 <= result.row_count <= 50
+    assert result.dataframe["n"].tolist() == list(range(result.row_count))  # the first rows
+    assert result.notice and "MB" in result.notice and "Select fewer" in result.notice
+    assert not sandbox.run_sql(mart_db, sql).truncated  # no byte limit by default
+    assert not sandbox.run_sql(mart_db, sql, max_bytes=10_000_000).truncated
 
 
 def test_missing_database_is_not_found(tmp_path: Path) -> None:
