@@ -10,6 +10,7 @@ points.
 from __future__ import annotations
 
 import numbers
+import zlib
 from collections.abc import Sequence
 
 import pandas as pd
@@ -39,6 +40,29 @@ PALETTE: tuple[str, ...] = (
     "#bab0ac",
 )
 """Categorical mid-tones (Tableau 10) for categories and event types."""
+
+# Product categories keep one colour in every chart: the sample's and the generator's
+# in this order, any other by a stable hash of its name.
+KNOWN_CATEGORIES: tuple[str, ...] = (
+    "Electronics",
+    "Accessories",
+    "Audio",
+    "Computers",
+    "Gaming",
+    "Smart Home",
+    "Cameras",
+    "Wearables",
+    "Unknown",
+)
+
+
+def category_colour(name: object) -> str:
+    """The colour of product category ``name``, the same in every chart and session."""
+    text = str(name)
+    if text in KNOWN_CATEGORIES:
+        return PALETTE[KNOWN_CATEGORIES.index(text) % len(PALETTE)]
+    return PALETTE[zlib.crc32(text.encode("utf-8")) % len(PALETTE)]
+
 
 EVENT_ORDER: tuple[str, ...] = EVENT_TYPES
 
@@ -247,7 +271,7 @@ def favourite_category_bar(frame: pd.DataFrame) -> go.Figure:
         go.Bar(
             x=categories,
             y=frame["customer_count"].tolist(),
-            marker_color=[PALETTE[index % len(PALETTE)] for index in range(len(categories))],
+            marker_color=[category_colour(name) for name in categories],
             customdata=frame["lifetime_value"].tolist(),
             hovertemplate="%{x}: %{y:,} customers, $%{customdata:,.2f} lifetime value"
             "<extra></extra>",
@@ -462,7 +486,7 @@ def category_mix_chart(frame: pd.DataFrame, segments: Sequence[str] = SEGMENTS) 
     order = [name for name in segments if name in set(frame["customer_segment"])]
     totals = frame.groupby("product_category")["revenue"].sum().sort_values(ascending=False)
     figure = go.Figure()
-    for index, category in enumerate(totals.index):
+    for category in totals.index:
         rows = frame[frame["product_category"] == category].set_index("customer_segment")
         shares = [
             float(rows.loc[name, "share_of_segment_revenue"]) * 100 if name in rows.index else 0.0
@@ -476,7 +500,7 @@ def category_mix_chart(frame: pd.DataFrame, segments: Sequence[str] = SEGMENTS) 
                 x=order,
                 y=shares,
                 name=str(category),
-                marker_color=PALETTE[index % len(PALETTE)],
+                marker_color=category_colour(category),
                 customdata=revenue,
                 hovertemplate="%{x}, " + str(category) + ": %{y:.1f}% ($%{customdata:,.2f})"
                 "<extra></extra>",
@@ -497,7 +521,10 @@ def analysis_figure(name: str, frame: pd.DataFrame) -> go.Figure | None:
         return None
     columns = set(frame.columns)
     if name == "retention_rate" and {"measure", "cohort_month", "rate"} <= columns:
-        cohorts = frame[frame["measure"] == "cohort retention"]
+        # "cohort retention", and "cohort retention (month in progress)" for the month
+        # of the as-of date (marked * in the heatmap)
+        measure = frame["measure"].astype(str)
+        cohorts = frame[measure.str.startswith("cohort retention")]
         if cohorts.empty:
             return None
         grid = pd.DataFrame(
@@ -507,6 +534,7 @@ def analysis_figure(name: str, frame: pd.DataFrame) -> go.Figure | None:
                 "cohort_size": cohorts["customers"],
                 "active_customers": cohorts["retained_customers"],
                 "retention_rate": cohorts["rate"].astype(float),
+                "is_complete_month": ~cohorts["measure"].astype(str).str.contains("in progress"),
             }
         )
         return cohort_heatmap(grid)

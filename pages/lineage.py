@@ -299,7 +299,9 @@ def _page(build_id: int, db_path: Path) -> None:
     _downloads(graph, place, title)
     st.caption(
         "Click a node to inspect it. Colour: last build status; outline: worst test. "
-        "Large graph? Focus on a node or search."
+        "Shape: ■ bronze source, ● model, ⬢ snapshot, ◆ test (◇ a unit test), ★ exposure "
+        "(the app), ▶ analysis (compiled, never run by a build, so grey); the larger node "
+        "is the one inspected. Large graph? Focus on a node or search."
         + (" Test names are in the hover (too many to label)." if crowded else "")
     )
     st.divider()

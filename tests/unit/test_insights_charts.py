@@ -380,6 +380,23 @@ def test_analysis_figure_picks_a_chart() -> None:
     assert charts.analysis_figure("anything", pd.DataFrame()) is None
     generic = charts.analysis_figure("x", pd.DataFrame({"name": ["a", "b"], "n": [1, 2]}))
     assert generic is not None and list(generic.data[0].y) == [1, 2]
+    # retention_rate: the cohort rows, the running month's included and marked
+    retention = pd.DataFrame(
+        {
+            "cohort_month": ["overall", "2024-01-01", "2024-01-01"],
+            "months_since_first_purchase": [None, 0, 1],
+            "customers": [4, 2, 2],
+            "retained_customers": [2, 2, 0],
+            "rate": [0.5, 1.0, 0.0],
+            "measure": [
+                "month-1 retention",
+                "cohort retention",
+                "cohort retention (month in progress)",
+            ],
+        }
+    )
+    heatmap = charts.analysis_figure("retention_rate", retention).data[0]
+    assert heatmap.type == "heatmap" and list(heatmap.text[0]) == ["100%", "0%*"]
 
 
 def test_stagger_node_labels() -> None:
@@ -424,3 +441,27 @@ def test_small_counts_get_whole_number_ticks():
     assert counts.layout.yaxis.tickformat == ",d"
     value = charts.segment_bars(frame, "value")
     assert value.layout.yaxis.dtick is None  # money axes keep automatic ticks
+
+
+def test_a_category_has_one_colour_in_every_chart() -> None:
+    favourites = pd.DataFrame(
+        {
+            "favorite_category": ["Audio", "Electronics", "Kites"],
+            "customer_count": [5, 3, 1],
+            "lifetime_value": [1.0, 2.0, 3.0],
+        }
+    )
+    bar = charts.favourite_category_bar(favourites).data[0]
+    mix = pd.DataFrame(
+        {
+            "customer_segment": ["High Value", "High Value", "Medium Value"],
+            "product_category": ["Electronics", "Audio", "Kites"],
+            "revenue": [900.0, 100.0, 50.0],
+            "share_of_segment_revenue": [0.9, 0.1, 1.0],
+        }
+    )
+    stacked = {trace.name: trace.marker.color for trace in charts.category_mix_chart(mix).data}
+    bars = dict(zip(bar.x, bar.marker.color, strict=True))
+    for name in ("Audio", "Electronics", "Kites"):
+        assert bars[name] == stacked[name] == charts.category_colour(name)
+    assert charts.category_colour("Audio") != charts.category_colour("Electronics")
