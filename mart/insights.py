@@ -369,14 +369,17 @@ def favourite_categories(db_path: DbPath) -> pd.DataFrame:
 def search_customers(db_path: DbPath, text: str = "", limit: int = 50) -> pd.DataFrame:
     """Customers whose id contains ``text`` (any case), exact match first, then by value.
 
-    Empty text lists the most valuable customers. At most ``limit`` rows (≤ 200).
+    Empty text lists the most valuable customers. At most ``limit`` rows (≤ 200);
+    ``matches`` is how many customers match in all.
     """
     limit = max(1, min(int(limit), MAX_SEARCH_RESULTS))
     needle = (text or "").strip()
     return query_df(
         db_path,
         """
-        select customer_id, customer_segment, lifetime_value, transaction_count
+        select
+            customer_id, customer_segment, lifetime_value, transaction_count,
+            count(*) over () as matches
         from main.dim_customers
         where $needle = '' or contains(lower(customer_id), lower($needle))
         order by lower(customer_id) = lower($needle) desc, lifetime_value desc, customer_id

@@ -234,7 +234,8 @@ def _drill_down() -> None:
         return
     labels = {row.customer_id: _customer_label(row) for row in matches.itertuples(index=False)}
     customer_id = st.selectbox(
-        f"Customer ({len(matches)} shown{', best matches first' if text else ''})",
+        f"Customer ({len(matches):,} of {int(matches['matches'].iloc[0]):,} "
+        + ("matches, best first)" if text else "customers, most valuable first)"),
         options=list(labels),
         format_func=lambda value: labels.get(value, value),
         key="customer_pick",

@@ -111,6 +111,7 @@ def test_customer_drill_down(mart_db: Path) -> None:
     assert insights.search_customers(mart_db, "C001", 50).loc[0, "customer_id"] == "C001"
     assert insights.search_customers(mart_db, "nobody").empty
     assert len(insights.search_customers(mart_db, "", 2)) == 2
+    assert insights.search_customers(mart_db, "", 2)["matches"].tolist() == [5, 5]
     # a quote in the search text is data, not SQL
     assert insights.search_customers(mart_db, "' or 1=1 --").empty
     profile = insights.customer_profile(mart_db, "C001")
