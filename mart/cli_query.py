@@ -27,6 +27,7 @@ import json
 import math
 import re
 import sys
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -297,12 +298,37 @@ def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return frame.to_csv(index=False, lineterminator="\n")
 
 
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes: wide (CJK, most emoji) characters take two,
+    combining marks none."""
+    width = 0
+    for char in text:
+        if unicodedata.combining(char):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns."""
+    fill = " " * max(0, width - display_width(text))
+    return fill + text if right else text + fill
+
+
 def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A fixed-width table: numbers right-aligned, long cells cut with an ellipsis."""
+    """A fixed-width table: numbers right-aligned, long cells cut with an ellipsis.
+    Widths count terminal columns, so wide characters (日本, emoji) stay aligned."""
 
     def cell(value: Any) -> str:
         text = "NULL" if value is None else _text(value).replace("\n", " ")
-        return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+        if display_width(text) <= MAX_CELL:
+            return text
+        cut = ""
+        for char in text:
+            if display_width(cut + char) > MAX_CELL - 1:
+                break
+            cut += char
+        return cut + "…"
 
     cells = [[cell(value) for value in row] for row in rows]
     numeric = [
@@ -315,15 +341,12 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         for index in range(len(columns))
     ]
     widths = [
-        max([len(str(name))] + [len(row[index]) for row in cells])
+        max([display_width(str(name))] + [display_width(row[index]) for row in cells])
         for index, name in enumerate(columns)
     ]
 
     def line(values: Sequence[str]) -> str:
-        parts = [
-            value.rjust(widths[index]) if numeric[index] else value.ljust(widths[index])
-            for index, value in enumerate(values)
-        ]
+        parts = [_pad(value, widths[index], numeric[index]) for index, value in enumerate(values)]
         return "  ".join(parts).rstrip()
 
     out = [line([str(name) for name in columns]), "  ".join("-" * width for width in widths)]

@@ -174,3 +174,15 @@ def test_formatters_on_edge_values() -> None:
     table = format_table(columns, rows).splitlines()
     assert "NULL" in table[3]
     assert table[2].startswith("1234567.89") and table[3].startswith("      NULL")  # right-aligned
+
+
+def test_table_widths_count_terminal_columns_for_wide_characters() -> None:
+    from mart.cli_query import display_width
+
+    assert display_width("abc") == 3 and display_width("日本語") == 6
+    assert display_width("e\u0301") == 1  # a combining accent takes no column
+    lines = format_table(["name", "n"], [["日本語", 1], ["abc", 22]]).splitlines()
+    # right-aligned numbers end in the same terminal column on every line
+    assert display_width(lines[2]) == display_width(lines[3]) == display_width(lines[1])
+    cut = format_table(["s"], [["漢" * 100]]).splitlines()[2]
+    assert cut.endswith("…") and display_width(cut) <= 60
