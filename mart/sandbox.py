@@ -397,6 +397,14 @@ def _plain(exc: BaseException) -> str:
         return MSG_ADMIN.format(keyword="SET")
     if "attached in read-only mode" in message or "read-only mode" in message:
         return MSG_WRITE.format(keyword="a write")
+    # DuckDB's advice to change a setting cannot be taken here: SET is refused.
+    advice = re.search(r'\s*Use "?SET [^"]*"? to [^.]*\.?', message)
+    if advice:
+        message = (
+            message[: advice.start()]
+            + " Settings cannot be changed in the console: simplify the query instead."
+            + message[advice.end() :]
+        )
     return message or type(exc).__name__
 
 

@@ -398,6 +398,14 @@ def test_a_byte_limit_cuts_long_text_rows_and_says_so(mart_db: Path) -> None:
     assert not sandbox.run_sql(mart_db, sql, max_bytes=10_000_000).truncated
 
 
+def test_advice_to_change_a_setting_is_replaced(mart_db: Path) -> None:
+    """DuckDB suggests SET max_expression_depth, which the console refuses."""
+    deep = "select " + "+".join(["(1"] * 1200) + ")" * 1200
+    message = _refusal(mart_db, deep)
+    assert "expression depth" in message and "SET max_expression_depth" not in message
+    assert "Settings cannot be changed in the console" in message
+
+
 def test_missing_database_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
         sandbox.run_sql(tmp_path / "nothing.duckdb", "select 1")
