@@ -311,12 +311,22 @@ def events_timeline(events: pd.DataFrame, transactions: pd.DataFrame) -> go.Figu
     if not transactions.empty:
         amounts = transactions["amount"].astype(float)
         biggest = max(float(amounts.abs().max()), 0.01)
+        # A transaction has a date, not a time: drawn at midday with a bar across its
+        # whole day, so it does not look hours earlier than that day's purchase event.
+        days = pd.to_datetime(transactions["transaction_date"])
         figure.add_trace(
             go.Scatter(
-                x=transactions["transaction_date"].tolist(),
+                x=(days + pd.Timedelta(hours=12)).tolist(),
                 y=["transaction"] * len(transactions),
                 mode="markers",
                 name="transaction",
+                error_x={
+                    "type": "constant",
+                    "value": 12 * 3600 * 1000,  # milliseconds on a date axis
+                    "color": "#e45756",
+                    "thickness": 2,
+                    "width": 0,
+                },
                 marker={
                     "color": "#e45756",
                     "symbol": "diamond",
