@@ -1192,9 +1192,9 @@ class BuildManager:
         so, with the date to rebuild as of. None for other failures, or when the as-of
         date is the run date (the data then has dates in the future)."""
         names = [item["name"] for item in record.failing_tests if item.get("status") != "warn"]
-        as_of = str(record.vars.get("as_of_date") or "")
-        if not as_of or not any(name.startswith("not_after_as_of_date") for name in names):
+        if not any(name.startswith("not_after_as_of_date") for name in names):
             return None
+        as_of = str(record.vars.get("as_of_date") or "")
         from datetime import date, timedelta
 
         from mart import datasets
@@ -1206,10 +1206,19 @@ class BuildManager:
                 if item and item.get("version")
             }
             latest = datasets.latest_activity(self.ws, versions)
-            as_of_day = date.fromisoformat(as_of[:10])
+            run_day = date.fromisoformat(record.started_at[:10])
+            as_of_day = date.fromisoformat(as_of[:10]) if as_of else run_day
         except Exception:  # noqa: BLE001 - a hint is optional; the failure stands
             return None
-        if latest is None or latest <= as_of_day:
+        if latest is not None and latest > run_day:
+            # Not a date left behind: records dated after the day the build ran.
+            return (
+                f"The data has records dated after the day the build ran ({run_day}), up "
+                f"to {latest}: dates in the future, which the not_after_as_of_date tests "
+                "are there to catch. Correct or remove those records (the failing rows "
+                "are listed with the tests); a later as-of date would only hide them."
+            )
+        if not as_of or latest is None or latest <= as_of_day:
             return None
         source = record.vars_origin.get("from_build")
         kept = source is not None and "as_of_date" in (record.vars_origin.get("kept") or [])

@@ -157,9 +157,9 @@ class AsOf:
 
     @property
     def latest_activity(self) -> date | None:
-        """The latest date a next build will see: the mart's or the new data's."""
-        known = [day for day in (self.last_activity, self.data_last_activity) if day]
-        return max(known) if known else None
+        """The latest date a next build will see: the current dataset versions' when
+        known (a reset to older data makes earlier dates fine again), else the mart's."""
+        return self.data_last_activity or self.last_activity
 
     @property
     def gap_days(self) -> int | None:
@@ -181,8 +181,8 @@ class AsOf:
         return latest + timedelta(days=1) if latest else None
 
     def too_early(self, candidate: date) -> bool:
-        """Whether ``candidate`` is before data in the mart or in the data a next build
-        reads (the build would then fail the not_after_as_of_date tests)."""
+        """Whether ``candidate`` is before the latest date a next build reads (that build
+        would then fail the not_after_as_of_date tests); the latest date itself is fine."""
         latest = self.latest_activity
         return latest is not None and candidate < latest
 

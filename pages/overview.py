@@ -67,10 +67,10 @@ def _changes(build_id: int) -> None:
         return
     before_id, before_path = previous
     changes: overview.Changes = common.cached(overview.what_changed, before_path, before_id)
-    if before_id > build_id:  # an older build published again (a rollback)
+    if before_id > build_id:  # an older build published after a newer one
         st.caption(
-            f"Build #{build_id}, published again, compared with build #{before_id}, "
-            "the build that was live before it."
+            f"Build #{build_id} compared with build #{before_id}, the build that was live "
+            "before it was published."
         )
     else:
         st.caption(f"Build #{build_id} compared with build #{before_id}.")

@@ -75,7 +75,7 @@ def _rebuild_picked(key: str, current: overview.AsOf) -> None:
         st.session_state[_NOTICE] = (
             "warning",
             f"{picked} is before the data's latest activity ({current.latest_activity}); "
-            f"pick {current.suggested} or later. Nothing was built.",
+            f"pick {current.latest_activity} or later. Nothing was built.",
         )
         return
     _rebuild(picked)
@@ -123,7 +123,14 @@ def panel(current: overview.AsOf) -> None:
         picker_key = f"overview_as_of_date_{current.as_of_date}"
         picked = st.date_input(
             "As of date",
-            value=current.as_of_date or current.suggested or date.today(),
+            # Start where a build can go: the mart's date, unless the data has moved past
+            # it (new data after a kept date), then the day after the data.
+            value=(
+                current.suggested
+                if current.as_of_date is None or current.too_early(current.as_of_date)
+                else current.as_of_date
+            )
+            or date.today(),
             key=picker_key,
             help="dbt var as_of_date: 'today' for every age, recency and retention metric.",
         )
@@ -133,7 +140,7 @@ def panel(current: overview.AsOf) -> None:
                 f"{picked} is before the data's latest activity ({current.latest_activity}). "
                 "Transactions and events after the as-of date fail the "
                 "not_after_as_of_date tests, so that build would not be published. Pick "
-                f"{current.suggested} or later.",
+                f"{current.latest_activity} or later.",
                 icon=":material/event_busy:",
             )
         left, right = st.columns(2)
@@ -142,7 +149,9 @@ def panel(current: overview.AsOf) -> None:
             key="overview_as_of_rebuild",
             on_click=_rebuild_picked,
             args=(picker_key, current),
-            disabled=early or not isinstance(picked, date),
+            # Not disabled for an early date: a date typed over it reaches the app only
+            # with the click (or a blur), and the callback checks the date it gets.
+            disabled=not isinstance(picked, date),
             use_container_width=True,
         )
         right.button(

@@ -58,9 +58,12 @@ def test_stale_data_warning_and_rebuild_as_of_its_end(built_workspace: Path) -> 
     # A date before the data would fail the not_after_as_of_date tests: refused up front.
     as_of_input(at).set_value(date(2024, 1, 15)).run()
     assert any("is before the data's latest activity" in str(w.value) for w in at.warning)
-    assert at.button(key="overview_as_of_rebuild").disabled
-    as_of_input(at).set_value(date(2024, 3, 1)).run()
-    assert not at.button(key="overview_as_of_rebuild").disabled
+    # Not disabled (a date typed over it comes with the click): the click refuses it.
+    at.button(key="overview_as_of_rebuild").click().run()
+    assert any("Nothing was built" in str(w.value) for w in at.warning)
+    assert app_manager(built_workspace).current_build().build_id == published.build_id
+    as_of_input(at).set_value(date(2024, 2, 25)).run()  # the data's last day is fine
+    assert not any("is before the data's latest activity" in str(w.value) for w in at.warning)
 
     button = at.button(key="overview_as_of_suggested")
     assert button.label == f"Rebuild as of {suggested}"
@@ -143,9 +146,9 @@ def test_new_data_after_a_kept_as_of_date_is_called_out_before_and_after_a_build
         assert at.button(key="sidebar_rebuild_as_of").label == "Rebuild as of 2024-06-11"
         captions = " ".join(str(item.value) for item in at.caption)
         assert "the current dataset versions run to 2024-06-10" in captions
-        # The picker refuses a date before the new data, not only before the mart's.
+        # The picker starts past the new data, and refuses a date before it.
+        assert as_of_input(at).value == date(2024, 6, 11)
         as_of_input(at).set_value(date(2024, 5, 1)).run()
-        assert at.button(key="overview_as_of_rebuild").disabled
         assert any(
             "before the data's latest activity (2024-06-10)" in str(w.value) for w in at.warning
         )
@@ -169,3 +172,21 @@ def test_new_data_after_a_kept_as_of_date_is_called_out_before_and_after_a_build
         assert published is not None and published.vars.get("as_of_date") == "2024-06-11"
         at.run()
         assert not [w for w in at.sidebar.warning if "The data now runs to" in str(w.value)]
+
+        # A record dated in the future is bad data, not data past the kept date: no advice
+        # to move the as-of date past it, before or after the build.
+        future = tmp_path / "future.csv"
+        future.write_text(
+            "transaction_id,customer_id,transaction_date,amount,product_category\n"
+            "T901,C001,2099-01-01,5.00,Audio\n",
+            encoding="utf-8",
+        )
+        datasets.load_file(ws, "transactions", future, mode="append")
+        at.run()
+        assert not [w for w in at.sidebar.warning if "The data now runs to" in str(w.value)]
+        at.button(key="sidebar_rebuild").click().run()
+        wait_for_builds(root)
+        failed = app_manager(root).current_build()
+        assert failed is not None and failed.status == "failed" and failed.hint
+        assert "dates in the future" in failed.hint and "2099-01-01" in failed.hint
+        assert "Rebuild as of" not in failed.hint
