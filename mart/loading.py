@@ -693,14 +693,25 @@ def read_source(
                 _read_json(con, readable, table, report)
             else:
                 info.file_format = "csv"
-                delimiter, header = _sniff_csv(text_head)
-                info.delimiter = delimiter
                 # blank lines before the header are skipped, not read as the header
+                lines = text_head.splitlines()
                 leading = 0
-                for line in text_head.splitlines():
+                for line in lines:
                     if line.strip():
                         break
                     leading += 1
+                # Excel writes "sep=;" as a first line to name the delimiter
+                named = SEP_LINE.fullmatch(lines[leading]) if leading < len(lines) else None
+                if named:
+                    delimiter = named.group(1)
+                    leading += 1
+                    while leading < len(lines) and not lines[leading].strip():
+                        leading += 1
+                    first = lines[leading] if leading < len(lines) else ""
+                    header = next(csv.reader([first], delimiter=delimiter, quotechar='"'), [])
+                else:
+                    delimiter, header = _sniff_csv(text_head)
+                info.delimiter = delimiter
                 _read_csv(
                     con,
                     readable,
@@ -781,6 +792,20 @@ def _read_csv(
         f"select (rowid + 1)::BIGINT as _row, {select} from csv_raw order by rowid"
     )
     con.execute("drop table csv_raw")
+    # Rows of delimiters only (";;;;", as spreadsheets export their empty rows) are
+    # skipped like blank lines, with a warning saying how many.
+    empty = " and ".join(f"nullif(trim({_ident(name)}), '') is null" for name in header)
+    rows = [row for (row,) in con.execute(f"select _row from {table} where {empty}").fetchall()]
+    if rows:
+        con.execute(f"delete from {table} where {empty}")
+        for row in rows[:5]:
+            report.add_warning(
+                Problem("every field is empty: skipped, as a blank line is", row=row),
+                "empty rows skipped",
+                0,
+            )
+        report.warning_count += len(rows)
+        report.warning_summary["empty rows skipped"] = len(rows)
 
 
 def _nth_nonblank_line(path: Path, index: int) -> int | None:
@@ -1061,6 +1086,9 @@ def _choose_decimal_mark(
             1,
         )
 
+
+# Excel's first line naming the delimiter: sep=;
+SEP_LINE = re.compile(r'\s*"?sep=(.)"?\s*', re.IGNORECASE)
 
 # "2024-01-15T10:00:00 +02:00": DuckDB reads the offset only without the space.
 SPACED_OFFSET = r"\s+([+-][0-9]{2}(:?[0-9]{2})?)$"

@@ -1081,3 +1081,27 @@ def test_an_events_file_loaded_as_transactions_says_it_looks_like_events(ws, wri
     path = write_file("t.csv", "customer_id,amount\nC1,5\n")  # no date: refused
     error = refused(ws, path)
     assert not any("look like" in problem.problem for problem in error.report.errors)
+
+
+def test_excel_sep_line_and_rows_of_delimiters(ws, write_file, stored):
+    """Excel can write a first line "sep=;" and exports empty rows as ";;"."""
+    text = (
+        "sep=;\r\n"
+        "customer_id;date;amount\r\n"
+        "C1;2024-01-15;1,50\r\n"
+        ";;\r\n"
+        "C2;2024-01-16;2,00\r\n"
+        " ; ;\r\n"
+    )
+    result = load(ws, write_file("excel.csv", text))
+    assert result.report.delimiter == ";"
+    assert [row["customer_id"] for row in stored("transactions")] == ["C1", "C2"]
+    assert [str(row["amount"]) for row in stored("transactions")] == ["1.50", "2.00"]
+    assert result.report.warning_summary == {"empty rows skipped": 2}
+    assert [w.row for w in result.report.warnings] == [2, 4]
+
+
+def test_a_file_of_only_empty_rows_is_refused(ws, write_file):
+    path = write_file("empty_rows.csv", "customer_id,date,amount\n,,\n,,\n")
+    report = refused(ws, path).report
+    assert "no data rows" in report.errors[0].problem
