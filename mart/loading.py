@@ -55,7 +55,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -1048,6 +1048,60 @@ _DECIMAL_COMMA_ONLY = r"[+-]?([0-9]{1,3}(\.[0-9]{3})+,[0-9]+|[0-9]+,[0-9]{1,2}|0
 _DECIMAL_POINT_ONLY = r"[+-]?([0-9]{1,3}(,[0-9]{3})+\.[0-9]+|[0-9]+\.[0-9]{1,2}|0\.[0-9]+)"
 
 
+DATE_TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
+
+
+def _order_formats(order: str) -> tuple[str, ...]:
+    """strptime formats for day-first ("dmy") or month-first ("mdy") numeric dates,
+    with any separator / . -, a 4- or 2-digit year, and an optional time."""
+    first, second = ("%d", "%m") if order == "dmy" else ("%m", "%d")
+    return tuple(
+        f"{first}{sep}{second}{sep}{year}{time}"
+        for sep in "/.-"
+        # %y first: %Y would read "24" as the year 24, which is then out of range
+        for year in ("%y", "%Y")
+        for time in DATE_TIMES
+    )
+
+
+def _choose_date_order(
+    con: duckdb.DuckDBPyConnection, column: str, report: ValidationReport
+) -> tuple[str, ...]:
+    """Extra formats for a column of numeric dates such as 15/01/2024, when the column
+    itself settles the order: a first number above 12 is a day (none second above 12),
+    or a second number above 12 is a day (none first). Said with a warning naming a
+    row that shows it. When every value reads either way, or values disagree, no
+    order is guessed: those values stay unreadable and the hint asks for a format.
+    """
+    pattern = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}([ T].*)?$"
+    text = f"mart_clean({_ident(column)})"
+    first_big, second_big, first_row, second_row = con.execute(
+        "select count(*) filter (where a > 12), count(*) filter (where b > 12), "
+        "min(_row) filter (where a > 12), min(_row) filter (where b > 12) from ("
+        f"  select _row, try_cast(regexp_extract(t, {_sql_str(pattern)}, 1) as int) as a, "
+        f"  try_cast(regexp_extract(t, {_sql_str(pattern)}, 2) as int) as b "
+        f"  from (select _row, {text} as t from source) where regexp_full_match(t, "
+        f"{_sql_str(pattern)}))"
+    ).fetchall()[0]
+    if bool(first_big) == bool(second_big):
+        return ()
+    order, row = ("dmy", first_row) if first_big else ("mdy", second_row)
+    value = con.execute(f"select {text} from source where _row = ?", [row]).fetchall()[0][0]
+    report.add_warning(
+        Problem(
+            "day/month order read as "
+            + ("day first (%d/%m/%Y)" if order == "dmy" else "month first (%m/%d/%Y)")
+            + " for the whole column, as this value shows; give a date format to "
+            "read it otherwise",
+            row=int(row),
+            column=column,
+            value=str(value),
+        ),
+        "date order inferred",
+    )
+    return _order_formats(order)
+
+
 def _choose_decimal_mark(
     con: duckdb.DuckDBPyConnection, column: str, report: ValidationReport
 ) -> None:
@@ -1107,7 +1161,7 @@ ZONE_SUFFIX = (
 TIME_OF_DAY = r"[0-9]{1,2}:[0-9]{2}"
 
 
-def _time_expr(value: str, kind: str, date_format: str | None) -> str:
+def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[str] = ()) -> str:
     """SQL parsing ``value`` (VARCHAR) to a TIMESTAMP, NULL when it cannot be read.
 
     DuckDB also reads words ('epoch', 'infinity'), BC dates and years beyond 9999. None
@@ -1118,7 +1172,7 @@ def _time_expr(value: str, kind: str, date_format: str | None) -> str:
     if date_format:
         parsed = f"try_strptime({value}, {_sql_str(date_format)})"
     else:
-        formats = "[" + ", ".join(_sql_str(fmt) for fmt in AUTO_DATE_FORMATS) + "]"
+        formats = "[" + ", ".join(_sql_str(fmt) for fmt in (*AUTO_DATE_FORMATS, *extra)) + "]"
         # An offset or zone name (+02:00, Z, America/New_York) is converted to UTC, as
         # Parquet's time-zone timestamps are (the loader's connection is in UTC).
         # A zone DuckDB does not know makes the value unreadable: a plain TIMESTAMP
@@ -1248,11 +1302,11 @@ def _format_expr(parsed: str, kind: str) -> str:
     return parsed
 
 
-def _parse_expr(value: str, kind: str, date_format: str | None) -> str:
+def _parse_expr(value: str, kind: str, date_format: str | None, extra: Sequence[str] = ()) -> str:
     if kind == "amount":
         return f"mart_amount({value})"
     if kind in ("date", "timestamp"):
-        return _time_expr(value, kind, date_format)
+        return _time_expr(value, kind, date_format, extra)
     return value
 
 
@@ -1422,6 +1476,10 @@ def prepare_records(
 
     if dataset == "transactions" and chosen.get("amount"):
         _choose_decimal_mark(con, str(chosen["amount"]), report)
+    time_column = chosen.get(TIME_FIELD[dataset])
+    order_formats = (
+        _choose_date_order(con, str(time_column), report) if time_column and not date_format else ()
+    )
 
     # One pass computes each field's raw text and parsed value.
     selects = ["_row"]
@@ -1430,9 +1488,9 @@ def prepare_records(
         kind = FIELD_KINDS.get(name, "string")
         raw = f"mart_clean({_ident(column)})" if column else "NULL::VARCHAR"
         selects.append(f"{raw} as {_ident(name + '__raw')}")
-        selects.append(
-            f"{_parse_expr(_ident(name + '__raw'), kind, date_format)} as {_ident(name + '__val')}"
-        )
+        extra = order_formats if name == TIME_FIELD[dataset] else ()
+        parse = _parse_expr(_ident(name + "__raw"), kind, date_format, extra)
+        selects.append(f"{parse} as {_ident(name + '__val')}")
     # Lateral column aliases let each __val refer to its __raw.
     all_columns = ", ".join(f"coalesce({_ident(c)}, '')" for c in info.columns)
     selects.append(f"md5(concat_ws(chr(31), {all_columns})) as _hash")
@@ -1548,9 +1606,18 @@ def _collect_problems(
                             "as +02:00 or a zone name such as Europe/Berlin)"
                         )
                     if re.fullmatch(AMBIGUOUS_DATE, value):
+                        time = ""
+                        if re.search(r"\d:\d\d", value):
+                            time = (
+                                " %I:%M %p"
+                                if re.search(r"[AaPp][Mm]\s*$", value)
+                                else " %H:%M" + (":%S" if re.search(r"\d:\d\d:\d\d", value) else "")
+                            )
                         return (
-                            " (day/month order is ambiguous: give a date format such as "
-                            "%d/%m/%Y or %m/%d/%Y)"
+                            " (day/month order is ambiguous: no day above 12 in the "
+                            "column tells, or days above 12 come first in some values and "
+                            f"second in others; give a date format such as %d/%m/%Y{time} "
+                            f"or %m/%d/%Y{time})"
                         )
                     return (
                         f" (a real date with a year from {MIN_YEAR} to {MAX_YEAR}, such as "

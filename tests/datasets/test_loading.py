@@ -461,13 +461,39 @@ def test_a_date_word_is_refused_as_a_default(ws, write_file):
 
 
 def test_day_month_dates_need_a_format(ws, write_file):
-    error = refused(ws, write_file("d.csv", "customer_id,date,amount\nC1,15/01/2024,1\n"))
+    error = refused(ws, write_file("d.csv", "customer_id,date,amount\nC1,05/01/2024,1\n"))
     assert "ambiguous" in str(error)
     assert "%d/%m/%Y" in str(error)
+    # a 12-hour time: the hint gives the whole format
+    error = refused(ws, write_file("t.csv", "customer_id,date,amount\nC1,5/1/2024 10:00 PM,1\n"))
+    assert "%m/%d/%Y %I:%M %p" in str(error)
+    # days above 12 first in one value and second in another: no order is guessed
+    text = "customer_id,date,amount\nC1,15/01/2024,1\nC2,01/15/2024,1\n"
+    assert len(refused(ws, write_file("x.csv", text)).report.errors) == 2
+
+
+@pytest.mark.parametrize(
+    ("values", "dates", "first"),
+    [
+        (["15/01/2024", "01/02/2024"], ["2024-01-15", "2024-02-01"], "day first"),
+        (["1/15/2024 10:00 PM", "2/1/2024"], ["2024-01-15", "2024-02-01"], "month first"),
+        (["31.12.2023", "01.02.24"], ["2023-12-31", "2024-02-01"], "day first"),
+        (["2024-03-01", "13-02-2024"], ["2024-03-01", "2024-02-13"], "day first"),
+    ],
+)
+def test_a_column_whose_days_above_12_settle_the_order_is_read_that_way(
+    ws, write_file, stored, values, dates, first
+):
+    rows = "".join(f"C{n},{value},1\n" for n, value in enumerate(values))
+    result = load(ws, write_file("d.csv", "customer_id,date,amount\n" + rows))
+    assert [row["transaction_date"] for row in stored("transactions")] == dates
+    [warning] = [w for w in result.report.warnings if "day/month order" in w.problem]
+    assert f"read as {first}" in warning.problem
+    assert result.report.warning_summary["date order inferred"] == 1
 
 
 def test_each_bad_date_gets_the_hint_that_fits_it(ws, write_file):
-    path = write_file("d.csv", "customer_id,date,amount\nC1,15/01/2024,1\nC2,2024-02-30,1\n")
+    path = write_file("d.csv", "customer_id,date,amount\nC1,05/01/2024,1\nC2,2024-02-30,1\n")
     ambiguous, impossible = refused(ws, path).report.errors
     assert "ambiguous" in ambiguous.problem
     assert "ambiguous" not in impossible.problem and "a real date" in impossible.problem
