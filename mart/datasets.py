@@ -80,6 +80,7 @@ __all__ = [
     "read_records",
     "count_records",
     "latest_activity",
+    "existing_records",
 ]
 
 ID_WIDTH = 6
@@ -694,6 +695,24 @@ def count_records(
         )
 
 
+def existing_records(
+    ws: Workspace, dataset: str, version_id: int, numbers: Iterable[int]
+) -> set[int]:
+    """Which of the record ``numbers`` version ``version_id`` of ``dataset`` holds."""
+    wanted = sorted({int(number) for number in numbers})
+    if not wanted:
+        return set()
+    get_version(ws, dataset, version_id)
+    with connect() as con:
+        con.register("wanted", pa.table({"n": pa.array(wanted, pa.int64())}))
+        rows = con.execute(
+            "select record_number from "
+            f"read_parquet({_sql_path(version_path(ws, dataset, version_id))}) "
+            "where record_number in (select n from wanted)"
+        ).fetchall()
+    return {int(number) for (number,) in rows}
+
+
 _ACTIVITY: dict[tuple[tuple[str, str, int, int], ...], date | None] = {}
 
 
@@ -837,9 +856,16 @@ def _edit_amount(value: Any) -> Decimal:
     if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)", text):
         raise InputError(f"{value!r} is not an amount (use e.g. 12.50).")
     try:
-        amount = Decimal(text).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        exact = Decimal(text)
+        amount = exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     except InvalidOperation:
         raise InputError(f"{value!r} is not an amount (use e.g. 12.50).") from None
+    if amount != exact:
+        # An edit is typed by hand: a third decimal is a slip, not something to round.
+        raise InputError(
+            f"{value!r} has more than two decimals: amounts are kept to the cent "
+            f"(did you mean {amount}?)."
+        )
     if abs(amount) >= Decimal(10) ** 16:
         raise InputError(f"{value!r} is too large for an amount.")
     return -amount if negative else amount
@@ -899,8 +925,14 @@ def dump_record(record: Mapping[str, Any]) -> str:
 
 
 def _edited_record(
-    dataset: str, original: Mapping[str, Any], changes: Mapping[str, Any], where: str
+    dataset: str,
+    original: Mapping[str, Any],
+    changes: Mapping[str, Any],
+    where: str,
+    problems: list[str] | None = None,
 ) -> dict[str, Any]:
+    """``original`` with ``changes`` applied. An unreadable value raises InputError, or,
+    with ``problems``, is added to it (so one save can name every bad cell)."""
     record = dict(original)
     for key, value in changes.items():
         if key == "record_number":
@@ -908,8 +940,13 @@ def _edited_record(
         try:
             record[str(key)] = _edit_value(dataset, str(key), value)
         except InputError as exc:
-            raise InputError(f"{where}, {key}: {exc}") from None
+            if problems is None:
+                raise InputError(f"{where}, {key}: {exc}") from None
+            problems.append(f"{where}, {key}: {exc}")
     return record
+
+
+MAX_EDIT_PROBLEMS = 10
 
 
 def apply_edits(
@@ -971,11 +1008,12 @@ def apply_edits(
         )
         numbers: list[int] = []
         texts: list[str] = []
+        problems: list[str] = []
         for number, changes in sorted(updates.items()):
             if number in delete_set:
                 continue
             original = json.loads(found[number], parse_float=Decimal)
-            record = _edited_record(dataset, original, changes, f"record {number}")
+            record = _edited_record(dataset, original, changes, f"record {number}", problems)
             numbers.append(number)
             texts.append(dump_record(record))
         id_field = ID_FIELD[dataset]
@@ -984,11 +1022,19 @@ def apply_edits(
             template: dict[str, Any] = dict.fromkeys(FIELDS[dataset])
             if dataset == "transactions":
                 template["product_category"] = "Unknown"
-            record = _edited_record(dataset, template, values, f"new row {index}")
+            record = _edited_record(dataset, template, values, f"new row {index}", problems)
             if record.get(id_field) is None:
                 record[id_field] = f"{ID_PREFIX[dataset]}{stamp}-{index}"
             numbers.append(max_number + index)
             texts.append(dump_record(record))
+        if problems:
+            shown = problems[:MAX_EDIT_PROBLEMS]
+            more = len(problems) - len(shown)
+            raise InputError(
+                f"Not saved: {len(problems)} value(s) cannot be read. "
+                + " ".join(shown)
+                + (f" … and {more} more." if more else "")
+            )
         con.register(
             "changed",
             pa.table(

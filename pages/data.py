@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from mart import datasets, generate, loading, scenarios
-from mart.errors import ConflictError, MartError
+from mart.errors import ConflictError, InputError, MartError
 from ui import common
 
 TABS = ["Upload", "Edit", "Generate", "History", "Break it"]
@@ -295,7 +295,13 @@ def _save_edits(dataset: str, base: int, changes: dict[str, Any], message: str) 
             "kept_in": str(getattr(exc, "saved_edits_path", "") or ""),
         }
         st.rerun()  # show the conflict, with the edits still in the grid
+    except InputError as exc:
+        # Shown above the Save and Discard buttons, the edits still in the grid (raised
+        # from here, the error replaced the rest of the tab, Discard included).
+        st.session_state[f"edit_refused_{dataset}"] = str(exc)
+        st.rerun()
     st.session_state.pop(conflict_key, None)
+    st.session_state.pop(f"edit_message_{dataset}", None)  # the next save says its own
     st.session_state[f"edit_base_{dataset}"] = version.id
     st.session_state[f"edit_saved_{dataset}"] = (
         f"Saved {version.label}: {common.escape_markdown(version.message)} "
@@ -320,6 +326,9 @@ def _edit_tab() -> None:
     # so a version someone else saves meanwhile cannot swap the grid (and lose edits).
     base = int(st.session_state.setdefault(base_key, head.id))
 
+    dropped = st.session_state.pop(f"edit_dropped_{dataset}", None)
+    if dropped:
+        st.warning(dropped, icon=":material/delete_sweep:")
     saved = st.session_state.pop(f"edit_saved_{dataset}", None)
     if saved:
         st.success(saved, icon=":material/check_circle:")
@@ -411,8 +420,29 @@ def _edit_tab() -> None:
         if left.button(
             f"Apply my edits to v{latest.id}", type="primary", key=f"edit_reapply_{dataset}"
         ):
+            changes = conflict["changes"]
+            # Rows the other change deleted cannot take an edit: those edits are dropped,
+            # and said so, instead of refusing the whole save again and again.
+            touched = set(changes["updates"]) | set(changes["deletes"])
+            gone = touched - datasets.existing_records(ws, dataset, latest.id, touched)
+            if gone:
+                changes = {
+                    "updates": {n: v for n, v in changes["updates"].items() if n not in gone},
+                    "inserts": changes["inserts"],
+                    "deletes": [n for n in changes["deletes"] if n not in gone],
+                }
+                st.session_state[f"edit_dropped_{dataset}"] = (
+                    f"v{latest.id} deleted row(s) "
+                    + ", ".join(f"#{n}" for n in sorted(gone)[:10])
+                    + (" …" if len(gone) > 10 else "")
+                    + ": your edits to them were dropped."
+                )
             st.session_state.pop(conflict_key, None)
-            _save_edits(dataset, latest.id, conflict["changes"], conflict.get("message", ""))
+            if not (changes["updates"] or changes["inserts"] or changes["deletes"]):
+                st.session_state.pop(editor_key, None)
+                st.session_state[base_key] = latest.id
+                st.rerun()
+            _save_edits(dataset, latest.id, changes, conflict.get("message", ""))
             st.rerun()
         if right.button("Discard my edits", key=f"edit_discard_conflict_{dataset}"):
             st.session_state.pop(conflict_key, None)
@@ -421,6 +451,9 @@ def _edit_tab() -> None:
             st.rerun()
         return
 
+    refused = st.session_state.pop(f"edit_refused_{dataset}", None)
+    if refused:
+        st.error(common.escape_markdown(refused), icon=":material/error:")
     left, mid, right = st.columns([3, 1, 1], vertical_alignment="bottom")
     message = left.text_input(
         "Message", key=f"edit_message_{dataset}", placeholder="What did you change, and why?"

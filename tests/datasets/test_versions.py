@@ -224,7 +224,29 @@ def test_edit_values_are_normalised_or_refused(ws, stored):
         datasets.apply_edits(ws, "transactions", head, updates={99: {"amount": 1}})
     with pytest.raises(InputError, match="no edits"):
         datasets.apply_edits(ws, "transactions", head)
+    # A third decimal is refused, not rounded away in silence.
+    with pytest.raises(InputError, match=r"more than two decimals.*did you mean 12\.51"):
+        datasets.apply_edits(ws, "transactions", head, updates={1: {"amount": "12.505"}})
+    # Every bad cell of one save is named at once.
+    with pytest.raises(InputError) as caught:
+        datasets.apply_edits(
+            ws,
+            "transactions",
+            head,
+            updates={1: {"amount": "lots"}},
+            inserts=[{"customer_id": "C9", "transaction_date": "2024-13-45", "amount": "abc"}],
+        )
+    text = str(caught.value)
+    assert "3 value(s) cannot be read" in text
+    assert "record 1, amount" in text and "new row 1, transaction_date" in text
+    assert "new row 1, amount" in text
     assert datasets.head(ws, "transactions").id == head
+
+
+def test_existing_records_names_the_ones_a_version_holds(ws) -> None:
+    head = datasets.head(ws, "transactions").id
+    assert datasets.existing_records(ws, "transactions", head, [1, 2, 999]) == {1, 2}
+    assert datasets.existing_records(ws, "transactions", head, []) == set()
 
 
 def test_inserts_get_new_record_numbers_and_ids(ws, stored):

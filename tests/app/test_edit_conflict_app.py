@@ -1,0 +1,93 @@
+"""The Edit tab's conflict path when the other save deleted rows this one edited.
+
+"Apply my edits" used to fail with "has no record number(s) …" again and again, and
+the filter stayed locked until a page reload. Edits to deleted rows are now dropped,
+and the tab says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from mart import datasets
+from mart.workspace import Workspace
+from tests.app.conftest import app_test, published_workspace
+
+
+@pytest.fixture(scope="module")
+def edited_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with published_workspace(tmp_path_factory.mktemp("conflict") / "workspace") as root:
+        yield root
+
+
+def test_apply_my_edits_drops_edits_to_rows_the_other_save_deleted(
+    edited_workspace: Path,
+) -> None:
+    ws = Workspace(edited_workspace)
+    mine = datasets.head(ws, "transactions").id
+    # Someone else deletes record 3 meanwhile.
+    theirs = datasets.apply_edits(ws, "transactions", mine, deletes=[3], message="drop 3")
+    at = app_test()
+    at.switch_page("pages/data.py")
+    at.session_state["data_tab"] = "Edit"
+    at.session_state["edit_base_transactions"] = mine
+    at.session_state["edit_conflict_transactions"] = {
+        "base": mine,
+        "changes": {
+            "updates": {3: {"amount": "9.99"}, 4: {"amount": "8.88"}},
+            "inserts": [],
+            "deletes": [],
+        },
+        "message": "my fix",
+        "error": "",
+        "kept_in": "",
+    }
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("someone else saved" in str(e.value) for e in at.error)
+    at.button(key="edit_reapply_transactions").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    warnings = " ".join(str(w.value) for w in at.warning)
+    assert f"v{theirs.id} deleted row(s) #3: your edits to them were dropped." in warnings
+    head = datasets.head(ws, "transactions")
+    assert head.id == theirs.id + 1 and head.message == "my fix"
+    frame = datasets.read_records(ws, "transactions", head.id, limit=None)
+    amounts = dict(zip(frame["record_number"], frame["amount"], strict=True))
+    assert 3 not in amounts and Decimal(str(amounts[4])) == Decimal("8.88")
+    # The tab is usable again: no conflict, the Save and Discard buttons are back.
+    assert not any("someone else saved" in str(e.value) for e in at.error)
+    assert at.button(key="edit_discard_transactions") is not None
+
+
+def test_a_refused_save_keeps_the_buttons_and_names_every_bad_cell(
+    edited_workspace: Path,
+) -> None:
+    ws = Workspace(edited_workspace)
+    head = datasets.head(ws, "transactions").id
+    at = app_test()
+    at.switch_page("pages/data.py")
+    at.session_state["data_tab"] = "Edit"
+    at.session_state["edit_base_transactions"] = head
+    at.session_state["edit_conflict_transactions"] = {
+        "base": head - 1,
+        "changes": {
+            "updates": {4: {"amount": "12.345"}},
+            "inserts": [{"customer_id": "C9", "transaction_date": "2024-13-45", "amount": "1"}],
+            "deletes": [],
+        },
+        "message": "",
+        "error": "",
+        "kept_in": "",
+    }
+    at.run()
+    at.button(key="edit_reapply_transactions").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = " ".join(str(e.value) for e in at.error).replace("\\", "")  # markdown escapes
+    assert "2 value(s) cannot be read" in errors
+    assert "more than two decimals" in errors and "new row 1, transaction_date" in errors
+    assert at.button(key="edit_discard_transactions") is not None
+    assert datasets.head(ws, "transactions").id == head  # nothing saved
