@@ -78,12 +78,8 @@ def _show_report(report: loading.ValidationReport) -> None:
             f"changed. {fix}",
             icon=":material/block:",
         )
-        st.dataframe(
-            _report_frame(report.errors),
-            hide_index=True,
-            key="upload_errors",
-            column_config={"problem": st.column_config.TextColumn("problem", width="large")},
-        )
+        # a static table: long problems wrap instead of being cut (at most 50 rows)
+        st.table(_report_frame(report.errors).set_index("row"))
         if report.error_count > len(report.errors):
             st.caption(f"… and {report.error_count - len(report.errors):,} more.")
     if report.warning_count:
@@ -101,12 +97,7 @@ def _show_report(report: loading.ValidationReport) -> None:
             icon=":material/warning:",
         )
         with st.expander("Warnings by row"):
-            st.dataframe(
-                _report_frame(report.warnings),
-                hide_index=True,
-                key="upload_warnings",
-                column_config={"problem": st.column_config.TextColumn("problem", width="large")},
-            )
+            st.table(_report_frame(report.warnings).set_index("row"))
     if report.ok and not report.warning_count:
         st.success(f"All {report.row_count:,} rows read cleanly.", icon=":material/check:")
 

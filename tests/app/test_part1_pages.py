@@ -122,8 +122,8 @@ def test_file_level_problems_say_whole_file_not_none(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = _upload_refused(monkeypatch, "empty.csv", b"")
-    [problems] = [frame.value for frame in at.dataframe if "problem" in frame.value.columns]
-    assert list(problems["row"]) == ["whole file"]
+    [problems] = [table.value for table in at.table if "problem" in table.value.columns]
+    assert list(problems.index) == ["whole file"]
     assert "None" not in problems.astype(str).to_numpy().ravel().tolist()
 
 
