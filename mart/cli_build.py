@@ -176,6 +176,32 @@ class _Progress:
             )
 
 
+def _warn_kept_as_of(manager: Any, published: Any, given: dict[str, Any]) -> None:
+    """Say before the build when the as_of_date it keeps is behind the data (as the
+    app's sidebar does): the build would fail the not_after_as_of_date tests."""
+    from datetime import date, timedelta
+
+    from mart import datasets
+
+    if published is None or "as_of_date" in given:
+        return
+    kept = str((published.vars or {}).get("as_of_date") or "")
+    try:
+        as_of = date.fromisoformat(kept[:10])
+        latest = datasets.latest_activity(manager.ws)
+    except Exception:  # noqa: BLE001 - only a warning; the build says the rest
+        return
+    if latest is None or latest <= as_of or latest > date.today():
+        return
+    fits = (latest + timedelta(days=1)).isoformat()
+    print(
+        f"warning: the data now runs to {latest}, after the as-of date {kept} this build "
+        f"keeps from build {published.build_id}; it will fail the not_after_as_of_date "
+        f"tests. Use --var as_of_date={fits} (or --var as_of_date=today).",
+        file=sys.stderr,
+    )
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     """Run one build to the end; its exit code says what happened."""
     from mart.builds import CANCELLED, INTERRUPTED, PUBLISHED, vars_text
@@ -187,6 +213,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     # check here is on today's published vars; the engine merges again after the wait.
     published = None if args.default_vars else manager.published()
     check_vars({**((published.vars or {}) if published is not None else {}), **given})
+    _warn_kept_as_of(manager, published, given)
     record = manager.request_build(
         vars=given,
         keep_published_vars=not args.default_vars,

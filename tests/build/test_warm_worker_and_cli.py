@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from mart import datasets
 from mart.builds import PUBLISHED, BuildManager
 from mart.workspace import PROJECT_ROOT, Workspace
 from tests.build.conftest import commit_records, copy_project, sample_records
@@ -119,7 +120,24 @@ def test_cli_build_keeps_the_published_vars_like_the_app(workspace: Path) -> Non
     manager = BuildManager(Workspace.from_env(workspace))
     assert manager.get(2).vars == {"as_of_date": "2024-03-01", "high_value_threshold": 450}
 
+    # New data past the kept date: said before the build, and why it failed after.
+    later = workspace.parent / "june.csv"
+    later.write_text(
+        "transaction_id,customer_id,transaction_date,amount,product_category\n"
+        "T900,C001,2024-06-10,12.00,Audio\n",
+        encoding="utf-8",
+    )
+    datasets.load_file(Workspace.from_env(workspace), "transactions", later, mode="append")
+    behind = run_cli("build", workspace=workspace)
+    assert behind.returncode == 1, behind.stderr
+    assert (
+        "warning: the data now runs to 2024-06-10, after the as-of date 2024-03-01 this "
+        "build keeps from build 2"
+    ) in behind.stderr
+    assert "--var as_of_date=2024-06-11" in behind.stderr
+    assert "kept from build #2" in behind.stdout  # the failure's hint, in the summary
+
     third = run_cli("build", "--default-vars", workspace=workspace)
     assert third.returncode == 0, third.stderr
     assert "vars: defaults\n" in third.stderr
-    assert manager.get(3).vars == {}
+    assert manager.get(4).vars == {}
