@@ -182,12 +182,20 @@ def _publish_anyway(record: BuildRecord) -> None:
     )
     live = common.manager().published()
     if live is not None and live.build_id > record.build_id:
+        # Say only what differs from the live build; the datasets never change here.
+        parts = []
+        if record.versions_text() != live.versions_text():
+            parts.append(f"it was built from {common.escape_markdown(record.versions_text())}")
+        if (record.vars or {}) != (live.vars or {}):
+            parts.append(
+                f"with vars {common.escape_markdown(vars_text(record.vars))}, which the "
+                "next Rebuild keeps"
+            )
         st.warning(
             f"Build #{live.build_id} is live and newer than build #{record.build_id}. "
-            f"Publishing #{record.build_id} brings back its data versions "
-            f"({common.escape_markdown(record.versions_text())}) and vars "
-            f"({common.escape_markdown(vars_text(record.vars))}), and the next Rebuild "
-            "keeps those vars.",
+            f"Publishing #{record.build_id} puts its older mart in front of readers"
+            + (": " + "; ".join(parts) if parts else "")
+            + ". The datasets do not change: the next Rebuild reads their current versions.",
             icon=":material/history:",
         )
     confirm = st.checkbox(
