@@ -553,14 +553,24 @@ def failing_rows(
             "union all select view_name from duckdb_views() "
             "where database_name = current_database() and schema_name = ? and view_name = ?)",
             [schema, table, schema, table],
-        ).fetchone()
+        ).fetchall()[0]
         if not exists or not exists[0]:
             raise NotFoundError(
                 f"No stored failures for {test.name}: {test.stored_failures_relation} is not "
                 "in this build's database (the test did not run)."
             )
         sql = f"select * from {quote_relation(test.stored_failures_relation)} limit {int(limit)}"
-        return con.execute(sql).df()
+        relation = con.sql(sql)
+        kinds = dict(zip(relation.columns, (str(kind) for kind in relation.types), strict=True))
+        frame = relation.df()
+        # pandas has no date type: DATE columns came back as timestamps at midnight
+        for column, kind in kinds.items():
+            if kind == "DATE" and column in frame.columns:
+                frame[column] = [
+                    None if pd.isna(value) else pd.Timestamp(value).date()
+                    for value in frame[column]
+                ]
+        return frame
     finally:
         con.close()
 

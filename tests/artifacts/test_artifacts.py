@@ -261,3 +261,29 @@ def test_columns_markdown_escapes_and_marks_tests():
     table = columns_markdown([column, Column(name="note", data_type=None)])
     assert table.splitlines()[2] == "| `amount` | DECIMAL(18,2) | a \\| b c | not_negative ✗ |"
     assert table.splitlines()[3] == "| `note` |   |   |   |"
+
+
+def test_failing_rows_keep_dates_as_dates(tmp_path) -> None:
+    """pandas has no date type: a DATE column came back as timestamps at midnight."""
+    from datetime import date
+    from types import SimpleNamespace
+
+    import duckdb
+
+    path = tmp_path / "mart.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema audit")
+        con.execute(
+            "create view audit.future as select 'T9' as transaction_id, "
+            "date '2099-01-01' as transaction_date, timestamp '2099-01-01 10:30' as event_at"
+        )
+    test = SimpleNamespace(
+        kind="generic",
+        name="future",
+        stored_failures_relation="audit.future",
+        status="fail",
+        failures=1,
+    )
+    rows = failing_rows(path, test)
+    assert rows["transaction_date"].tolist() == [date(2099, 1, 1)]
+    assert str(rows["event_at"].iloc[0]) == "2099-01-01 10:30:00"  # timestamps stay
