@@ -479,8 +479,9 @@ def run_sql(
             notice = (
                 f"Showing the first {keep:,} rows: the result holds about "
                 f"{int(sizes.iloc[-1]) / 1e6:,.0f} MB of values, more than the "
-                f"{max_bytes / 1e6:,.0f} MB the console shows. Select fewer or shorter "
-                "columns, or fewer rows."
+                f"{max_bytes / 1e6:,.0f} MB the console shows (its CSV download holds the "
+                "same rows; `python -m mart query --format csv` has no size limit). Select "
+                "fewer or shorter columns, or fewer rows."
             )
     return QueryResult(
         columns=[str(column) for column in frame.columns],
