@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
+from mart.generate import CATEGORIES as GENERATED_CATEGORIES
 from mart.loading import EVENT_TYPES
 
 SEGMENTS: tuple[str, ...] = ("High Value", "Medium Value", "Low Value")
@@ -43,17 +44,7 @@ PALETTE: tuple[str, ...] = (
 
 # Product categories keep one colour in every chart: the sample's and the generator's
 # in this order, any other by a stable hash of its name.
-KNOWN_CATEGORIES: tuple[str, ...] = (
-    "Electronics",
-    "Accessories",
-    "Audio",
-    "Computers",
-    "Gaming",
-    "Smart Home",
-    "Cameras",
-    "Wearables",
-    "Unknown",
-)
+KNOWN_CATEGORIES: tuple[str, ...] = (*GENERATED_CATEGORIES, "Unknown")
 
 
 def category_colour(name: object) -> str:

@@ -183,39 +183,24 @@ def test_reset_to_the_sample_succeeds_and_unticks_the_confirmation(
 @pytest.fixture(scope="module")
 def duplicate_published_anyway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The sample built, then with a second T001 (same values) built and published anyway."""
-    import os
-
-    from tests.app.conftest import stop_app_builds
-
-    root = tmp_path_factory.mktemp("duplicate") / "workspace"
-    root.mkdir()
-    source = root.parent / "duplicate.csv"
+    base = tmp_path_factory.mktemp("duplicate")
+    source = base / "duplicate.csv"
     source.write_text(
         "transaction_id,customer_id,transaction_date,amount,product_category\n"
         "T001,C001,2024-01-15,150.00,Electronics\n",
         encoding="utf-8",
     )
-    previous = os.environ.get("MART_WORKSPACE")
-    os.environ["MART_WORKSPACE"] = str(root)
-    try:
+    with published_workspace(base / "workspace", vars={"as_of_date": "2024-03-01"}) as root:
         ws = Workspace(root)
-        manager = BuildManager(ws, prewarm_after_build=False)
-        first = manager.request_build(vars={"as_of_date": "2024-03-01"})
-        assert first.status == "published", first.summary()
         # The second build merges the repeated id into the incremental fact's row.
         datasets.load_file(ws, "transactions", source, mode="append")
+        manager = BuildManager(ws, prewarm_after_build=False)
         record = manager.request_build(
             vars={"as_of_date": "2024-03-01"}, publish_on_test_failure=True
         )
         manager.shutdown()
         assert record.status == "published" and record.published_anyway, record.summary()
         yield root
-    finally:
-        stop_app_builds(root)
-        if previous is None:
-            os.environ.pop("MART_WORKSPACE", None)
-        else:
-            os.environ["MART_WORKSPACE"] = previous
 
 
 def test_drill_down_explains_metrics_counting_a_duplicate_the_fact_merged(
