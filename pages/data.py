@@ -550,6 +550,47 @@ def _history_frame(dataset: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _compare_versions(dataset: str, versions: list[int]) -> None:
+    """Any two versions side by side: counts and the ids added, removed and changed."""
+    if len(versions) < 2:
+        return
+    with st.expander(f"Compare two {dataset} versions"):
+        cols = st.columns(2)
+        older = cols[0].selectbox(
+            "From",
+            versions,
+            index=min(1, len(versions) - 1),
+            format_func=lambda v: f"v{v}",
+            key=f"history_diff_a_{dataset}",
+        )
+        newer = cols[1].selectbox(
+            "To",
+            versions,
+            index=0,
+            format_func=lambda v: f"v{v}",
+            key=f"history_diff_b_{dataset}",
+        )
+        if older == newer:
+            st.caption("Pick two different versions.")
+            return
+        found: datasets.VersionDiff = common.cached_dataset(
+            datasets.diff, dataset, int(older), int(newer), examples=20
+        )
+        st.markdown(
+            f"**v{found.a} → v{found.b}** (records matched by `{found.key}`): "
+            f"{found.added:,} added, {found.removed:,} removed, {found.changed:,} changed, "
+            f"{found.unchanged:,} unchanged."
+        )
+        for what, keys, total in (
+            ("Added", found.added_keys, found.added),
+            ("Removed", found.removed_keys, found.removed),
+            ("Changed", found.changed_keys, found.changed),
+        ):
+            if keys:
+                more = f" and {total - len(keys):,} more" if total > len(keys) else ""
+                st.text(f"{what}: {', '.join(keys)}{more}")
+
+
 def _history_tab() -> None:
     ws = common.workspace()
     for dataset in loading.DATASETS:
@@ -601,6 +642,7 @@ def _history_tab() -> None:
             version = datasets.restore(ws, dataset, int(pick))
             st.session_state["history_notice"] = f"{dataset}: v{pick} restored as v{version.id}."
             st.rerun()
+        _compare_versions(dataset, [int(v) for v in frame["version"]])
     notice = st.session_state.pop("history_notice", None)
     if notice:
         st.success(notice, icon=":material/check_circle:")

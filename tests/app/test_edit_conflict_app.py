@@ -91,3 +91,22 @@ def test_a_refused_save_keeps_the_buttons_and_names_every_bad_cell(
     assert "more than two decimals" in errors and "new row 1, transaction_date" in errors
     assert at.button(key="edit_discard_transactions") is not None
     assert datasets.head(ws, "transactions").id == head  # nothing saved
+
+
+def test_history_compares_any_two_versions(edited_workspace: Path) -> None:
+    """After the saves above: v1 → HEAD removed T003 and changed T004's amount."""
+    ws = Workspace(edited_workspace)
+    head = datasets.head(ws, "transactions").id
+    at = app_test()
+    at.switch_page("pages/data.py")
+    at.session_state["data_tab"] = "History"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.selectbox(key="history_diff_a_transactions").set_value(1).run()
+    at.selectbox(key="history_diff_b_transactions").set_value(head).run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = " ".join(str(m.value) for m in at.markdown) + " ".join(str(t.value) for t in at.text)
+    assert f"v1 → v{head}" in shown and "1 removed, 1 changed" in shown
+    assert "Removed: T003" in shown and "Changed: T004" in shown
+    at.selectbox(key="history_diff_b_transactions").set_value(1).run()
+    assert any("Pick two different versions" in str(c.value) for c in at.caption)
