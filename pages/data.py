@@ -162,10 +162,13 @@ def _upload_tab() -> None:
         mapping[name] = None if chosen == NOT_MAPPED else chosen
     date_format = (
         st.text_input(
-            "Date format (only for ambiguous dates such as 15/01/2024)",
+            "Date format (only for dates whose day/month order the file does not settle, "
+            "such as 05/01/2024)",
             placeholder="%d/%m/%Y",
             key="upload_date_format",
-            help="strptime syntax as DuckDB uses it: %d/%m/%Y, %m/%d/%Y, %d.%m.%Y %H:%M …",
+            help="strptime syntax as DuckDB uses it: %d/%m/%Y, %m/%d/%Y, %d.%m.%Y %H:%M, "
+            "%m/%d/%Y %I:%M %p … A column with a day above 12 (15/01/2024) settles the "
+            "order by itself.",
         ).strip()
         or None
     )
