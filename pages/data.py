@@ -608,7 +608,7 @@ def _history_tab() -> None:
             column_config={
                 "version": st.column_config.NumberColumn("Version", format="v%d", width="small"),
                 "head": st.column_config.TextColumn("", width="small"),
-                "rows": st.column_config.NumberColumn("Rows", format="%d"),
+                "rows": st.column_config.NumberColumn("Rows", format="%,d"),
                 "change": st.column_config.TextColumn("Added / removed / changed"),
                 "message": st.column_config.TextColumn("Message", width="large"),
             },
@@ -626,10 +626,11 @@ def _history_tab() -> None:
             st.session_state["history_notice"] = f"{dataset}: HEAD is v{version.id} again."
             st.rerun()
         others = [int(v) for v in frame["version"] if int(v) != head.id]
+        messages = dict(zip(frame["version"].astype(int), frame["message"], strict=True))
         pick = cols[1].selectbox(
             "Version to restore",
             others,
-            format_func=lambda v: f"v{v}",
+            format_func=lambda v, messages=messages: f"v{v} · {messages.get(v, '')}"[:90],
             key=f"history_pick_{dataset}",
             label_visibility="collapsed",
             placeholder="Pick a version to restore",

@@ -110,3 +110,20 @@ def test_history_compares_any_two_versions(edited_workspace: Path) -> None:
     assert "Removed: T003" in shown and "Changed: T004" in shown
     at.selectbox(key="history_diff_b_transactions").set_value(1).run()
     assert any("Pick two different versions" in str(c.value) for c in at.caption)
+
+
+def test_history_restore_names_versions_by_their_message(edited_workspace: Path) -> None:
+    ws = Workspace(edited_workspace)
+    head = datasets.head(ws, "transactions").id
+    at = app_test()
+    at.switch_page("pages/data.py")
+    at.session_state["data_tab"] = "History"
+    at.run()
+    pick = at.selectbox(key="history_pick_transactions")
+    assert pick.format_func(1).startswith("v1 · ")  # the version's message follows its id
+    pick.set_value(1).run()
+    at.button(key="history_restore_transactions").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"v1 restored as v{head + 1}" in str(s.value) for s in at.success)
+    restored = datasets.read_records(ws, "transactions", head + 1, limit=None)
+    assert len(restored) == len(datasets.read_records(ws, "transactions", 1, limit=None))
