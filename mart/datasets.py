@@ -123,20 +123,28 @@ class VersionDiff:
     removed_keys: list[str]
     changed_keys: list[str]
 
+    def examples(self) -> list[tuple[str, list[str], int]]:
+        """(what, example ids, how many in all) for added, removed and changed records
+        that have examples."""
+        return [
+            (what, keys, total)
+            for what, keys, total in (
+                ("added", self.added_keys, self.added),
+                ("removed", self.removed_keys, self.removed),
+                ("changed", self.changed_keys, self.changed),
+            )
+            if keys
+        ]
+
     def to_text(self) -> str:
         lines = [
             f"{self.dataset}: v{self.a} -> v{self.b} (matched by {self.key})",
             f"  added {self.added}, removed {self.removed}, changed {self.changed}, "
             f"unchanged {self.unchanged}",
         ]
-        for what, keys, total in (
-            ("added", self.added_keys, self.added),
-            ("removed", self.removed_keys, self.removed),
-            ("changed", self.changed_keys, self.changed),
-        ):
-            if keys:
-                more = f", ... ({total - len(keys)} more)" if total > len(keys) else ""
-                lines.append(f"  {what}: {', '.join(keys)}{more}")
+        for what, keys, total in self.examples():
+            more = f", ... ({total - len(keys)} more)" if total > len(keys) else ""
+            lines.append(f"  {what}: {', '.join(keys)}{more}")
         return "\n".join(lines)
 
 

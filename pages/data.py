@@ -584,14 +584,9 @@ def _compare_versions(dataset: str, versions: list[int]) -> None:
             f"{found.added:,} added, {found.removed:,} removed, {found.changed:,} changed, "
             f"{found.unchanged:,} unchanged."
         )
-        for what, keys, total in (
-            ("Added", found.added_keys, found.added),
-            ("Removed", found.removed_keys, found.removed),
-            ("Changed", found.changed_keys, found.changed),
-        ):
-            if keys:
-                more = f" and {total - len(keys):,} more" if total > len(keys) else ""
-                st.text(f"{what}: {', '.join(keys)}{more}")
+        for what, keys, total in found.examples():
+            more = f" and {total - len(keys):,} more" if total > len(keys) else ""
+            st.text(f"{what.capitalize()}: {', '.join(keys)}{more}")
 
 
 def _history_tab() -> None:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from mart import datasets
 from mart.workspace import Workspace
@@ -93,15 +94,20 @@ def test_a_refused_save_keeps_the_buttons_and_names_every_bad_cell(
     assert datasets.head(ws, "transactions").id == head  # nothing saved
 
 
-def test_history_compares_any_two_versions(edited_workspace: Path) -> None:
-    """After the saves above: v1 → HEAD removed T003 and changed T004's amount."""
-    ws = Workspace(edited_workspace)
-    head = datasets.head(ws, "transactions").id
+def _history_tab() -> AppTest:
     at = app_test()
     at.switch_page("pages/data.py")
     at.session_state["data_tab"] = "History"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_history_compares_any_two_versions(edited_workspace: Path) -> None:
+    """After the saves above: v1 → HEAD removed T003 and changed T004's amount."""
+    ws = Workspace(edited_workspace)
+    head = datasets.head(ws, "transactions").id
+    at = _history_tab()
     at.selectbox(key="history_diff_a_transactions").set_value(1).run()
     at.selectbox(key="history_diff_b_transactions").set_value(head).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -115,10 +121,7 @@ def test_history_compares_any_two_versions(edited_workspace: Path) -> None:
 def test_history_restore_names_versions_by_their_message(edited_workspace: Path) -> None:
     ws = Workspace(edited_workspace)
     head = datasets.head(ws, "transactions").id
-    at = app_test()
-    at.switch_page("pages/data.py")
-    at.session_state["data_tab"] = "History"
-    at.run()
+    at = _history_tab()
     pick = at.selectbox(key="history_pick_transactions")
     assert pick.format_func(1).startswith("v1 · ")  # the version's message follows its id
     pick.set_value(1).run()
