@@ -152,6 +152,33 @@ def _merge_vars(
     return merged, origin
 
 
+def as_of_behind(
+    ws: Workspace,
+    build_vars: dict[str, Any],
+    versions: dict[str, int] | None = None,
+    today: Any = None,
+) -> tuple[str, Any] | None:
+    """(as_of_date, the data's latest date) when the ``as_of_date`` var is before the
+    latest date in the dataset versions (default HEAD): a build with these vars fails
+    the not_after_as_of_date tests, and the day after that date fits. None when the
+    var is not set, the data is not past it, or the data runs past ``today`` (default:
+    the date now): records in the future are bad data, not data past a kept date.
+    """
+    from datetime import date
+
+    from mart import datasets
+
+    as_of = str(build_vars.get("as_of_date") or "")
+    try:
+        as_of_day = date.fromisoformat(as_of[:10])
+        latest = datasets.latest_activity(ws, versions)
+    except Exception:  # noqa: BLE001 - advice only: an unreadable version says nothing
+        return None
+    if latest is None or latest <= as_of_day or latest > (today or date.today()):
+        return None
+    return as_of, latest
+
+
 DEFAULT_KEEP = 5
 
 # The end of a failed build's error (replaced when it is published anyway).
@@ -1194,21 +1221,19 @@ class BuildManager:
         names = [item["name"] for item in record.failing_tests if item.get("status") != "warn"]
         if not any(name.startswith("not_after_as_of_date") for name in names):
             return None
-        as_of = str(record.vars.get("as_of_date") or "")
         from datetime import date, timedelta
 
         from mart import datasets
 
+        versions = {
+            name: int(item["version"])
+            for name, item in record.datasets.items()
+            if item and item.get("version")
+        }
         try:
-            versions = {
-                name: int(item["version"])
-                for name, item in record.datasets.items()
-                if item and item.get("version")
-            }
-            latest = datasets.latest_activity(self.ws, versions)
             run_day = date.fromisoformat(record.started_at[:10])
-            as_of_day = date.fromisoformat(as_of[:10]) if as_of else run_day
-        except Exception:  # noqa: BLE001 - a hint is optional; the failure stands
+            latest = datasets.latest_activity(self.ws, versions)
+        except (ValueError, MartError):  # a hint is optional; the failure stands
             return None
         if latest is not None and latest > run_day:
             # Not a date left behind: records dated after the day the build ran.
@@ -1218,8 +1243,10 @@ class BuildManager:
                 "are there to catch. Correct or remove those records (the failing rows "
                 "are listed with the tests); a later as-of date would only hide them."
             )
-        if not as_of or latest is None or latest <= as_of_day:
+        behind = as_of_behind(self.ws, record.vars, versions, today=run_day)
+        if behind is None:
             return None
+        as_of, latest = behind
         source = record.vars_origin.get("from_build")
         kept = source is not None and "as_of_date" in (record.vars_origin.get("kept") or [])
         where = f"kept from build #{source}" if kept else "set for this build"

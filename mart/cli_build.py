@@ -179,20 +179,16 @@ class _Progress:
 def _warn_kept_as_of(manager: Any, published: Any, given: dict[str, Any]) -> None:
     """Say before the build when the as_of_date it keeps is behind the data (as the
     app's sidebar does): the build would fail the not_after_as_of_date tests."""
-    from datetime import date, timedelta
+    from datetime import timedelta
 
-    from mart import datasets
+    from mart.builds import as_of_behind
 
     if published is None or "as_of_date" in given:
         return
-    kept = str((published.vars or {}).get("as_of_date") or "")
-    try:
-        as_of = date.fromisoformat(kept[:10])
-        latest = datasets.latest_activity(manager.ws)
-    except Exception:  # noqa: BLE001 - only a warning; the build says the rest
+    behind = as_of_behind(manager.ws, published.vars or {})
+    if behind is None:
         return
-    if latest is None or latest <= as_of or latest > date.today():
-        return
+    kept, latest = behind
     fits = (latest + timedelta(days=1)).isoformat()
     print(
         f"warning: the data now runs to {latest}, after the as-of date {kept} this build "

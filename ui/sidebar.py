@@ -9,12 +9,13 @@ cache, keyed by the published build id) moves to the new mart.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import streamlit as st
 
 from mart import datasets
+from mart.builds import as_of_behind
 from mart.errors import BuildBusyError
 from mart.loading import DATASETS
 from ui import common
@@ -174,7 +175,11 @@ def _panel_body() -> None:
             icon=":material/check_circle:",
         )
 
-    behind = _as_of_behind(published) if running is None else None
+    behind = (
+        as_of_behind(common.workspace(), published.vars or {})
+        if running is None and published is not None
+        else None
+    )
     if behind is not None:
         as_of, latest = behind
         fits = latest + timedelta(days=1)
@@ -210,22 +215,6 @@ def _panel_body() -> None:
     startup = common.startup()
     if startup.get("error") is not None:
         common.show_error(startup["error"])
-
-
-def _as_of_behind(published: Any) -> tuple[str, date] | None:
-    """(as_of_date, the data's latest activity) when the published build's as_of_date
-    var, which a rebuild keeps, is before the HEAD data's latest date; else None."""
-    as_of = str(((published.vars or {}) if published is not None else {}).get("as_of_date") or "")
-    try:
-        as_of_day = date.fromisoformat(as_of[:10])
-    except ValueError:
-        return None
-    latest = datasets.latest_activity(common.workspace())
-    # Records after today are future dates (bad data the tests catch), not data that
-    # ran past the kept date: no advice to move the date for them.
-    if latest is None or latest <= as_of_day or latest > date.today():
-        return None
-    return as_of, latest
 
 
 def _datasets_block(published: Any) -> None:
