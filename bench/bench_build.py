@@ -2,15 +2,21 @@
 
 ``python -m bench.bench_build [--runs 5] [--cli-runs 2] [--big 1000000]`` prints:
 
-* ``api warm``: ``BuildManager.request_build()`` on the bundled sample with the worker
-  already warm (after each build the bench waits until the next worker is warm and the
-  previous build's docs are done, as an idle app would between clicks);
+* ``api warm``: ``BuildManager.request_build(reuse=False)`` on the bundled sample with
+  the worker already warm (after each build the bench waits until the next worker is
+  warm and the previous build's docs are done, as an idle app would between clicks).
+  ``reuse=False`` runs every node, the same work as the CLI's ``dbt build``; the app's
+  Rebuild reuses unchanged nodes (``mart.reuse``), timed separately: nothing changed,
+  and a segment threshold changed;
 * ``cli``: ``dbt build`` from the command line on the same sample, same machine;
 * ``big``: a build of ``--big`` generated transactions (first build, then rebuilds on
   its state; the best rebuild counts) against hand-written DuckDB SQL that computes the
   exercise's core mart (both staging tables, the customer metrics, the customer
   dimension) from the same bronze tables, in the same run, with no worker running
-  beside it. The hand tables are checked equal to the dbt build's first.
+  beside it. The hand tables are checked equal to the dbt build's first. The rebuilds
+  compared with the hand SQL run every node (``reuse=False``); the reusing rebuilds
+  (nothing changed, one transaction changed, ``as_of_date`` changed) are reported beside
+  them and are not the comparison.
 
 Targets (issue #4): api warm ≤ 1.0 s; cli / api ≥ 6; big rebuild ≤ 1.5 × hand SQL.
 """
@@ -26,6 +32,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -241,17 +248,22 @@ def _settle(manager: BuildManager, build_id: int | None, timeout: float = 120.0)
     time.sleep(0.5)  # let the machine go quiet
 
 
-def bench_api(root: Path, runs: int, threads: int | None = None) -> list[float]:
-    """Warm rebuilds of the sample through the Python API."""
+def bench_api(
+    root: Path, runs: int, threads: int | None = None
+) -> tuple[list[float], dict[str, list[float]]]:
+    """Warm rebuilds of the sample through the Python API: every node run (the
+    comparison with the CLI), then reusing rebuilds (nothing changed; a threshold
+    changed, alternating between two values)."""
     manager = BuildManager(Workspace.from_env(root / "api"), threads=threads)
     manager.prewarm()
     last: int | None = None
     times: list[float] = []
+    reusing: dict[str, list[float]] = {"unchanged": [], "threshold": []}
     try:
         for index in range(runs + 1):  # the first build creates the state; not counted
             _settle(manager, last)
             started = time.perf_counter()
-            record = manager.request_build()
+            record = manager.request_build(reuse=False)
             elapsed = time.perf_counter() - started
             if record.status != PUBLISHED:
                 raise RuntimeError(f"build failed: {record.error}")
@@ -259,10 +271,27 @@ def bench_api(root: Path, runs: int, threads: int | None = None) -> list[float]:
             if index:
                 times.append(elapsed)
                 print(f"  api build {record.build_id}: {elapsed:.2f} s  timings {record.timings}")
+        for index in range(runs):
+            for label, build_vars in (
+                ("unchanged", {}),
+                ("threshold", {"high_value_threshold": 450 + 100 * (index % 2)}),
+            ):
+                _settle(manager, last)
+                started = time.perf_counter()
+                record = manager.request_build(vars=build_vars, keep_published_vars=True)
+                elapsed = time.perf_counter() - started
+                if record.status != PUBLISHED:
+                    raise RuntimeError(f"build failed: {record.error}")
+                last = record.build_id
+                reusing[label].append(elapsed)
+                print(
+                    f"  api reusing build {record.build_id} ({label}): {elapsed:.2f} s, "
+                    f"{len(record.reused_nodes)} of {len(record.nodes)} nodes reused"
+                )
         _settle(manager, last)
     finally:
         manager.shutdown()
-    return times
+    return times, reusing
 
 
 def bench_cli(root: Path, runs: int) -> list[float]:
@@ -313,21 +342,35 @@ def bench_big(root: Path, transactions: int, rebuilds: int = 2) -> dict[str, flo
     manager = BuildManager(ws, docs=False)
     manager.prewarm()
     result: dict[str, float] = {}
+
+    def timed(label: str, **options: Any) -> None:
+        _settle(manager, None)
+        time.sleep(1)
+        started = time.perf_counter()
+        record = manager.request_build(**options)
+        result[label] = time.perf_counter() - started
+        if record.status != PUBLISHED:
+            raise RuntimeError(f"big build failed: {record.error}")
+        print(
+            f"  big {label} build: {result[label]:.2f} s, {len(record.reused_nodes)} of "
+            f"{len(record.nodes)} nodes reused  timings {record.timings}"
+        )
+
     try:
-        for index in range(rebuilds + 1):
-            label = "first" if index == 0 else f"rebuild{index}"
-            _settle(manager, None)
-            time.sleep(1)
-            started = time.perf_counter()
-            record = manager.request_build(vars={"as_of_date": AS_OF})
-            result[label] = time.perf_counter() - started
-            if record.status != PUBLISHED:
-                raise RuntimeError(f"big build failed: {record.error}")
-            print(f"  big {label} build: {result[label]:.2f} s  timings {record.timings}")
+        timed("first", vars={"as_of_date": AS_OF})
+        for index in range(1, rebuilds + 1):  # every node runs: the hand SQL's comparison
+            timed(f"rebuild{index}", vars={"as_of_date": AS_OF}, reuse=False)
         path = manager.published_db_path()
         assert path is not None
+        shutil.copyfile(path, root / "big-published.duckdb")
+        # The app's Rebuild, reusing unchanged nodes (not the comparison).
+        timed("reuse_unchanged", vars={"as_of_date": AS_OF})
+        timed("reuse_as_of", vars={"as_of_date": "2025-01-02"})
+        _change_one_transaction(ws)
+        timed("reuse_one_transaction", vars={"as_of_date": "2025-01-02"})
     finally:
         manager.shutdown()
+    path = root / "big-published.duckdb"
     result["rebuild"] = min(result[f"rebuild{index}"] for index in range(1, rebuilds + 1))
     copy = root / "hand" / "mart.duckdb"
     copy.parent.mkdir()
@@ -348,6 +391,24 @@ def bench_big(root: Path, transactions: int, rebuilds: int = 2) -> dict[str, flo
     return result
 
 
+def _change_one_transaction(ws: Workspace) -> None:
+    """A new transactions version with one amount changed (as an edit in the grid)."""
+    from mart import datasets
+
+    source = datasets.version_path(ws, "transactions", datasets.head(ws, "transactions").id)
+
+    def write(path: Path) -> None:
+        with duckdb.connect() as con:
+            con.execute(
+                f"copy (select record_number, case when record_number = 1 then "
+                f"json_merge_patch(raw_data, '{{\"amount\": 12.34}}')::varchar "
+                f"else raw_data end as raw_data from read_parquet('{source}') "
+                f"order by record_number) to '{path}' (format parquet)"
+            )
+
+    datasets.create_version(ws, "transactions", write, message="bench: one amount", kind="test")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the build benchmarks and print the numbers against the targets."""
     parser = argparse.ArgumentParser(prog="python -m bench.bench_build")
@@ -361,8 +422,10 @@ def main(argv: list[str] | None = None) -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-build-"))
     print(f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.2f}, scratch {root}")
     try:
-        api = bench_api(root, args.runs, args.threads)
-        print(f"api warm rebuild (sample): {_fmt(api)}   target <= 1.00 s")
+        api, reusing = bench_api(root, args.runs, args.threads)
+        print(f"api warm rebuild (sample, every node): {_fmt(api)}   target <= 1.00 s")
+        print(f"api reusing rebuild, nothing changed: {_fmt(reusing['unchanged'])}")
+        print(f"api reusing rebuild, threshold changed: {_fmt(reusing['threshold'])}")
         cli = bench_cli(root, args.cli_runs)
         print(f"cli dbt build (sample):    {_fmt(cli)}")
         ratio = statistics.median(cli) / statistics.median(api)
@@ -373,6 +436,11 @@ def main(argv: list[str] | None = None) -> None:
                 f"big ({args.big} transactions): first {big['first']:.2f} s, rebuild "
                 f"{big['rebuild']:.2f} s, hand SQL {big['hand']:.2f} s, rebuild/hand "
                 f"{big['rebuild'] / big['hand']:.1f}x   target <= 1.5x"
+            )
+            print(
+                f"big reusing rebuilds: nothing changed {big['reuse_unchanged']:.2f} s, "
+                f"as_of_date changed {big['reuse_as_of']:.2f} s, one transaction changed "
+                f"{big['reuse_one_transaction']:.2f} s"
             )
     finally:
         shutil.rmtree(root, ignore_errors=True)

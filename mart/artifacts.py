@@ -96,6 +96,15 @@ TEST_STATUSES = ("pass", "fail", "warn", "error", "skipped")
 
 # -- the objects -------------------------------------------------------------------------
 
+# adapter_response key of a result a build carried over from an earlier one (mart.worker).
+REUSED_FROM = "mart_reused_from"
+
+
+def reused_from(result: dict[str, Any]) -> int | None:
+    """The build that ran a node whose result (a run_results.json entry) was reused."""
+    value = (result.get("adapter_response") or {}).get(REUSED_FROM)
+    return int(value) if isinstance(value, int) else None
+
 
 @dataclass(frozen=True)
 class Node:
@@ -118,6 +127,8 @@ class Node:
     depends_on: tuple[str, ...] = ()
     test_ids: tuple[str, ...] = ()  # tests attached to this node
     worst_test_status: str | None = None
+    # The build that ran this node when this build reused it unchanged (mart.reuse).
+    reused_from: int | None = None
 
     @property
     def is_test(self) -> bool:
@@ -258,6 +269,8 @@ class TestResult:
     execution_time: float | None
     depends_on: tuple[str, ...]
     description: str = ""
+    # The build that ran this test when this build reused its result (mart.reuse).
+    reused_from: int | None = None
 
     @property
     def failed(self) -> bool:
@@ -817,8 +830,11 @@ def _parse(
             if raw["resource_type"] in {"model", "snapshot", "seed", "source"}
             else None,
             status=status,
-            execution_time=result.get("execution_time") if status and status != "skipped" else None,
+            execution_time=result.get("execution_time")
+            if status and status != "skipped" and reused_from(result) is None
+            else None,
             rows_affected=int(rows_affected) if isinstance(rows_affected, int) else None,
+            reused_from=reused_from(result),
             description=str(raw.get("description") or "").strip(),
             tags=tuple(raw.get("tags") or config.get("tags") or ()),
             depends_on=depends,
@@ -964,9 +980,12 @@ def _test_result(
         compiled_sql=compiled or None,
         severity=str(config.get("severity") or "ERROR").upper(),
         stored_failures_relation=relation,
-        execution_time=result.get("execution_time") if status else None,
+        execution_time=result.get("execution_time")
+        if status and reused_from(result) is None
+        else None,
         depends_on=depends,
         description=str(raw.get("description") or "").strip(),
+        reused_from=reused_from(result),
     )
 
 

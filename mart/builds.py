@@ -127,6 +127,10 @@ def _nodes_from_events(
     return list(finished.values()), tests
 
 
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
 def _merge_vars(
     given: dict[str, Any], published: BuildRecord | None, declared: set[str] | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -245,6 +249,9 @@ class BuildRecord:
     # Bronze rows per table, and the tables kept from the copied file because they
     # already held these dataset versions: {"rows": {...}, "reused": [...]}.
     bronze: dict[str, Any] = field(default_factory=dict)
+    # Nodes left out because they were unchanged (mart.reuse): {"enabled": bool,
+    # "count": n, "from_build": N}; each such node says "reused_from" in ``nodes``.
+    reuse: dict[str, Any] = field(default_factory=dict)
     # The mart.dbt_speedups patches that were active in the worker (names).
     dbt_speedups: list[str] = field(default_factory=list)
     # Where the vars came from when the build kept the published build's vars:
@@ -366,6 +373,30 @@ class BuildRecord:
             "same project files and vars, and they test the SQL, not the data."
         )
 
+    @property
+    def reused_nodes(self) -> list[dict[str, Any]]:
+        """The nodes this build left out because they were unchanged (``mart.reuse``)."""
+        return [node for node in self.nodes if node.get("reused_from") is not None]
+
+    def reuse_note(self) -> str | None:
+        """A sentence when this build reused unchanged nodes, saying how many and from where."""
+        reused = self.reused_nodes
+        if not reused:
+            return None
+        tests = sum(1 for node in reused if node.get("resource_type") == "test")
+        models = len(reused) - tests
+        ran = sum(
+            1
+            for node in self.nodes
+            if node.get("reused_from") is None and node.get("resource_type") != "exposure"
+        )
+        base = (self.reuse or {}).get("from_build")
+        return (
+            f"{_count(models, 'model or snapshot', 'models and snapshots')} and "
+            f"{_count(tests, 'test', 'tests')} were unchanged (same data, SQL and vars) and "
+            f"reused{f' from build {base}' if base else ''}; {_count(ran, 'node', 'nodes')} ran."
+        )
+
     def summary(self) -> str:
         """One line for people: ``build 3 published in 0.91 s — tests 31 pass, 0 fail``."""
         tests = self.tests
@@ -379,6 +410,8 @@ class BuildRecord:
         )
         if self.unit_tests_not_rerun:
             text += f", {self.unit_tests_not_rerun} unit tests not re-run"
+        if self.reused_nodes:
+            text += f"; {len(self.reused_nodes)} unchanged nodes reused"
         if self.error:
             text += f" — {self.error}"
         stale = self.stale_note()
@@ -887,6 +920,7 @@ class BuildManager:
         on_event: EventCallback | None = None,
         unit_tests: bool | None = None,
         keep_published_vars: bool = False,
+        reuse: bool = True,
     ) -> int:
         """Start a build in the background and return its id.
 
@@ -902,6 +936,11 @@ class BuildManager:
         SQL against fixed fixture rows, not the data, so their outcome depends only on
         the project and the vars (dbt recommends not re-running them in production
         builds); the record's ``unit_tests`` says which build they passed in.
+
+        ``reuse``: leave out the models, snapshots and tests whose inputs, SQL and vars
+        are the same as when the published build made them (``mart.reuse``); their
+        results are carried over, marked with the build that ran them. False runs
+        every node (``--no-reuse``).
 
         With ``wait`` it first waits for any other build to finish (``on_event`` gets
         a ``{"type": "waiting", "holder": …, "message": …}`` event saying whose);
@@ -977,6 +1016,7 @@ class BuildManager:
                 record.timings["based_on_build"] = published.build_id
             key = unit_tests_key(self.project_dir, self.profiles_dir, {**ENGINE_VARS, **user_vars})
             passed_in = None if unit_tests else self._unit_tests_passed_in(key)
+            record.reuse = {"enabled": bool(reuse)}
             record.unit_tests = {"key": key, "ran": unit_tests is not False and passed_in is None}
             if passed_in is not None:
                 record.unit_tests["passed_in_build"] = passed_in.build_id
@@ -1020,6 +1060,7 @@ class BuildManager:
         on_event: EventCallback | None = None,
         unit_tests: bool | None = None,
         keep_published_vars: bool = False,
+        reuse: bool = True,
     ) -> BuildRecord:
         """Run a build to the end and return its record (see :meth:`start_build`).
 
@@ -1027,7 +1068,7 @@ class BuildManager:
         tests failed or dbt did), ``cancelled`` or ``interrupted``.
         """
         build_id = self.start_build(
-            vars, publish_on_test_failure, wait, on_event, unit_tests, keep_published_vars
+            vars, publish_on_test_failure, wait, on_event, unit_tests, keep_published_vars, reuse
         )
         self.wait(build_id)
         return self.get(build_id)
@@ -1114,6 +1155,7 @@ class BuildManager:
             "docs": self.docs,
             "threads": self.threads or _auto_threads(active.inputs),
             "skip_unit_tests": not active.record.unit_tests.get("ran", True),
+            "reuse": active.record.reuse.get("enabled", True),
             "log_level_file": self.log_level_file,
         }
 
@@ -1162,6 +1204,8 @@ class BuildManager:
             )
             record.dbt_speedups = list(result.get("dbt_speedups") or [])
             record.completed = list(result.get("completed") or [])
+            if result.get("reused"):
+                record.reuse.update(result["reused"])
             if result.get("bronze_rows") is not None:
                 record.bronze = {
                     "rows": result.get("bronze_rows") or {},

@@ -115,6 +115,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "same project files and vars (by default they are not re-run then)"
         ),
     )
+    build.add_argument(
+        "--no-reuse",
+        action="store_true",
+        help=(
+            "run every model, snapshot and test; by default those whose data, SQL and "
+            "vars are unchanged since the published build are reused from it"
+        ),
+    )
     build.set_defaults(func=cmd_build)
 
     status = subparsers.add_parser(
@@ -151,6 +159,12 @@ class _Progress:
                 f"tests failed: building the {event.get('models', 0)} models and snapshots "
                 f"they held back, then running the {event.get('tests', 0)} tests they "
                 "skipped (the build stays unpublished unless published anyway)",
+                file=sys.stderr,
+            )
+        elif kind == "reused":
+            print(
+                f"reusing {event.get('count')} unchanged nodes from build "
+                f"{event.get('from_build')} (same data, SQL and vars)",
                 file=sys.stderr,
             )
         elif kind == "plan":
@@ -217,6 +231,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         wait=not args.no_wait,
         on_event=_Progress(),
         unit_tests=True if args.unit_tests else None,
+        reuse=not args.no_reuse,
     )
     print(record.summary())
     origin = record.vars_origin or {}
@@ -234,7 +249,12 @@ def cmd_build(args: argparse.Namespace) -> int:
             + ("it" if len(origin["dropped"]) == 1 else "them"),
             file=sys.stderr,
         )
-    for note in (record.unit_tests_note(), record.completion_note()):
+    reused = record.reuse_note()
+    for note in (
+        f"{reused} --no-reuse runs every node." if reused else None,
+        record.unit_tests_note(),
+        record.completion_note(),
+    ):
         if note:
             print(note, file=sys.stderr)
     for test in record.failing_tests:

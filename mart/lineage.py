@@ -422,6 +422,8 @@ def _rows_text(node: Node) -> str:
 
 
 def _duration_text(node: Node) -> str:
+    if node.reused_from is not None:
+        return f"reused #{node.reused_from}"
     return f"{node.execution_time:.2f} s" if node.execution_time is not None else ""
 
 
@@ -449,6 +451,8 @@ def _hover(node: Node) -> str:
         lines.append(f"rows affected: {node.rows_affected:,}")
     if node.execution_time is not None:
         lines.append(f"duration: {node.execution_time:.2f} s")
+    if node.reused_from is not None:
+        lines.append(f"reused unchanged from build #{node.reused_from}")
     if node.test_count:
         lines.append(f"tests: {node.test_count} (worst: {node.worst_test_status or 'not run'})")
     return "<br>".join(lines)

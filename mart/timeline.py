@@ -273,7 +273,17 @@ def history_frame(records: Iterable[Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 
-TEST_COLUMNS = ["status", "name", "kind", "model", "column", "failures", "severity", "message"]
+TEST_COLUMNS = [
+    "status",
+    "name",
+    "kind",
+    "model",
+    "column",
+    "failures",
+    "severity",
+    "ran_in",
+    "message",
+]
 _STATUS_RANK = {"error": 0, "fail": 1, "warn": 2, "skipped": 3, "pass": 4}
 
 
@@ -288,6 +298,8 @@ def tests_frame(tests: Iterable[Any]) -> pd.DataFrame:
             "column": test.column_name or "",
             "failures": test.failures,
             "severity": test.severity,
+            # The build that ran the test: an earlier one when this build reused it.
+            "ran_in": f"#{test.reused_from}" if test.reused_from is not None else "this build",
             "message": test.message or "",
         }
         for test in tests

@@ -51,7 +51,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from mart import dbt_speedups  # no dbt import at module level: cheap
+from mart import dbt_speedups, reuse  # no dbt import at module level: cheap
 
 DB_FILE_NAME = "mart.duckdb"
 # Directories inside a dbt project that are outputs, not inputs, of a parse.
@@ -61,6 +61,9 @@ _IGNORED_FILES = {".user.yml"}
 # Node kinds whose row count is worth reporting (views would have to run to count).
 _COUNTED_MATERIALIZATIONS = {"table", "incremental", "snapshot", "seed"}
 _TEST_TYPES = {"test", "unit_test"}
+# The key in a reused node's adapter_response (run_results.json) naming the build that
+# ran it (mart.reuse); mart.artifacts reads it back.
+REUSED_FROM = "mart_reused_from"
 
 
 def now_iso() -> str:
@@ -528,14 +531,33 @@ class Worker:
             if reparsed:
                 emit("phase", phase="parse", duration_s=round(timings["parse_s"], 3))
 
-            emit("plan", total=self.planned_nodes(not job.get("skip_unit_tests")))
+            started = time.perf_counter()
+            prints, base_id, reused = self._reuse_plan(job)
+            timings["reuse_s"] = time.perf_counter() - started
+            planned = self.planned_nodes(not job.get("skip_unit_tests")) - len(reused)
+            if reused:
+                emit("reused", count=len(reused), from_build=base_id)
+            emit("plan", total=planned)
             emit("phase", phase="dbt")
             started = time.perf_counter()
-            run = self._run_dbt(job, build_dir, db_path, emit)
+            run = self._run_dbt(job, build_dir, db_path, emit, reused)
             timings["dbt_s"] = time.perf_counter() - started
             if "complete_s" in run:  # part of dbt_s
                 timings["complete_s"] = run.pop("complete_s")
+            states = run.pop("reuse_states", {})
             result.update(run)
+            if reused:
+                result["reused"] = {"count": len(reused), "from_build": base_id}
+            if result["ok"]:
+                reuse.write_state(
+                    build_dir,
+                    int(job["build_id"]),
+                    {
+                        uid: {**state, "fingerprint": prints[uid]}
+                        for uid, state in states.items()
+                        if uid in prints
+                    },
+                )
         except Exception as exc:  # reported to the manager, which marks the build failed
             result["error"] = f"{type(exc).__name__}: {exc}"
         finally:
@@ -568,14 +590,55 @@ class Worker:
         if job.get("docs") and will_publish:
             self.docs({**job, "manifest_in_memory": True})
 
+    def _reuse_plan(
+        self, job: dict[str, Any]
+    ) -> tuple[dict[str, str], int | None, dict[str, dict[str, Any]]]:
+        """(fingerprints of this build's nodes, the base build, the nodes to reuse).
+
+        The base is the build whose file this build starts from (the published one);
+        nothing is reused without one, or when the job says ``reuse: False``.
+        """
+        if self.manifest is None:
+            return {}, None, {}
+        sources = {item["table"]: _input_key(item) for item in job.get("inputs") or []}
+        # Project defaults need not be merged: dbt_project.yml is part of the global key.
+        variables = reuse.effective_vars(job.get("vars") or {}, {})
+        key = reuse.global_key(self.project_dir, self.manifest)
+        prints = reuse.fingerprints(self.manifest, variables, sources, key)
+        source = job.get("source_db")
+        if not source or job.get("reuse") is False:
+            return prints, None, {}
+        base = reuse.read_state(Path(source).parent)
+        if not base:
+            return prints, None, {}
+        reused = reuse.plan(self.manifest, prints, base)
+        if not job.get("skip_unit_tests"):
+            # dbt build runs a model's unit tests just before the model, and only then:
+            # a model with unit tests runs when they must (its table comes out the same).
+            for unit_test in (getattr(self.manifest, "unit_tests", None) or {}).values():
+                for model in unit_test.depends_on.nodes or []:
+                    reused.pop(model, None)
+            # dbt then selects those models' data tests too (eager indirect selection).
+            for unique_id in list(reused):
+                node = self.manifest.nodes[unique_id]
+                parents = [p for p in node.depends_on.nodes or [] if not p.startswith("source.")]
+                if str(node.resource_type) == "test" and not all(p in reused for p in parents):
+                    reused.pop(unique_id)
+        return prints, base.get("build_id"), reused
+
     def _run_dbt(
         self,
         job: dict[str, Any],
         build_dir: Path,
         db_path: Path,
         emit: Callable[..., None],
+        reused: dict[str, dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Invoke ``dbt build`` with the warm manifest; summarise its results."""
+        """Invoke ``dbt build`` with the warm manifest; summarise its results.
+
+        ``reused`` nodes (``mart.reuse``) are left out of the run; their results from
+        the build that ran them are added to this build's, marked with its number.
+        """
         from dbt.cli.main import dbtRunner
 
         os.environ["MART_DUCKDB_PATH"] = str(db_path)
@@ -632,6 +695,12 @@ class Worker:
         args = self._dbt_args("build", job, build_dir)
         if job.get("skip_unit_tests"):
             args += ["--exclude-resource-type", "unit_test"]
+        reused = reused or {}
+        if reused:
+            # Everything downstream of a node that runs runs too (mart.reuse), so dbt's
+            # indirect selection of tests adds nothing reused; it adds the unit tests of
+            # the models that run.
+            args += ["--select", *self._selection(reused)]
         target = build_dir / "target"
         target.mkdir(parents=True, exist_ok=True)
         parsed_manifest = self.work_dir / "target" / "manifest.json"
@@ -649,10 +718,16 @@ class Worker:
                 started = time.perf_counter()
                 completed = self._complete(job, build_dir, runner, outcome.result, held, emit)
                 complete_s = time.perf_counter() - started
+        if outcome.exception is None and outcome.result is not None and reused:
+            ran = {result.node.unique_id for result in outcome.result.results if result.node}
+            outcome.result.results = list(outcome.result.results) + self._reused_results(
+                {uid: entry for uid, entry in reused.items() if uid not in ran}
+            )
         if outcome.result is not None and hasattr(outcome.result, "write"):
             with contextlib.suppress(Exception):
                 outcome.result.write(str(target / "run_results.json"))
         summary = summarise(outcome.result)
+        summary["reuse_states"] = reuse_states(outcome.result, int(job["build_id"]))
         # A node that failed while completing was skipped by the build itself: the
         # build still failed its tests (publishable anyway), not with an error. Its
         # status stays in the nodes (BuildRecord.not_rebuilt names it).
@@ -677,6 +752,58 @@ class Worker:
                     first.get("message") or "error"
                 )
         return summary
+
+    def _selection(self, reused: dict[str, dict[str, Any]]) -> list[str]:
+        """dbt selectors for every node of the build except the reused ones."""
+        assert self.manifest is not None
+        names = []
+        for unique_id, node in self.manifest.nodes.items():
+            if unique_id in reused or str(node.resource_type) not in reuse.REUSABLE_KINDS:
+                continue
+            config = getattr(node, "config", None)
+            if config is not None and not getattr(config, "enabled", True):
+                continue
+            names.append(node.name)
+        names += [f"exposure:{item.name}" for item in self.manifest.exposures.values()]
+        return sorted(set(names))
+
+    def _reused_results(self, reused: dict[str, dict[str, Any]]) -> list[Any]:
+        """dbt RunResults for the reused nodes, as recorded by the build that ran them.
+
+        Each node gets its compiled SQL back, so run_results.json and the manifest
+        written after the build hold it as if the node had run.
+        """
+        from dbt.artifacts.schemas.results import RunStatus, TestStatus
+        from dbt.artifacts.schemas.run import RunResult
+
+        assert self.manifest is not None
+        results = []
+        for unique_id, entry in reused.items():
+            node = self.manifest.nodes.get(unique_id)
+            if node is None:
+                continue
+            kind = str(node.resource_type)
+            status = TestStatus(entry["status"]) if kind == "test" else RunStatus(entry["status"])
+            if entry.get("compiled_code") is not None:
+                node.compiled_code = entry["compiled_code"]
+                node.compiled = True
+            results.append(
+                RunResult(
+                    status=status,
+                    timing=[],
+                    thread_id="reused",
+                    execution_time=0.0,
+                    message=entry.get("message"),
+                    node=node,
+                    adapter_response={
+                        **(entry.get("adapter_response") or {}),
+                        REUSED_FROM: entry["ran_in"],
+                    },
+                    failures=entry.get("failures"),
+                    batch_results=None,
+                )
+            )
+        return results
 
     def _dbt_args(self, command: str, job: dict[str, Any], build_dir: Path) -> list[str]:
         """The arguments of a build's dbt invocation (``build`` or ``test``)."""
@@ -887,6 +1014,28 @@ def held_back(execution: Any) -> dict[str, list[str]] | None:
     return {"nodes": nodes, "tests": tests, "ids": [node.unique_id for node in skipped]}
 
 
+def reuse_states(execution: Any, build_id: int) -> dict[str, dict[str, Any]]:
+    """What the next build needs to reuse this build's nodes: per node that finished
+    with a complete result, its result and the build it ran in (``mart.reuse``)."""
+    states: dict[str, dict[str, Any]] = {}
+    for result in getattr(execution, "results", None) or []:
+        node = result.node
+        status = str(result.status)
+        if node is None or status not in reuse.REUSABLE_STATUSES:
+            continue
+        response = dict(result.adapter_response or {})
+        ran_in = response.pop(REUSED_FROM, build_id)
+        states[node.unique_id] = {
+            "status": status,
+            "message": result.message,
+            "failures": result.failures,
+            "adapter_response": response,
+            "compiled_code": getattr(node, "compiled_code", None),
+            "ran_in": ran_in,
+        }
+    return states
+
+
 def tests_key(status: str) -> str:
     """The test summary's key (pass, fail, warn, error, skipped) for a test's status."""
     if status in ("pass", "fail", "warn", "error", "skipped"):
@@ -909,6 +1058,7 @@ def summarise(execution: Any) -> dict[str, Any]:
         status = str(result.status)
         config = getattr(node, "config", None)
         severity = str(getattr(config, "severity", "") or "").lower() or None
+        reused_from = (result.adapter_response or {}).get(REUSED_FROM)
         entry: dict[str, Any] = {
             "unique_id": node.unique_id,
             "name": node.name,
@@ -919,6 +1069,8 @@ def summarise(execution: Any) -> dict[str, Any]:
             "failures": result.failures,
             "relation": getattr(node, "relation_name", None),
         }
+        if reused_from is not None:
+            entry["reused_from"] = reused_from
         if kind in _TEST_TYPES:
             entry["severity"] = severity or ("error" if kind == "unit_test" else None)
             tests[tests_key(status)] += 1

@@ -56,9 +56,9 @@ def _summary(record: BuildRecord) -> None:
         line += f" · took {record.duration_s:.1f} s"
     line += f" · tests {sidebar.tests_line(record.tests, record.unit_tests_not_rerun)}"
     st.markdown(line)
-    note = record.unit_tests_note()
-    if note:
-        st.caption(note)
+    for note in (record.reuse_note(), record.unit_tests_note()):
+        if note:
+            st.caption(note)
     stale = record.stale_note()
     if stale:
         st.warning(common.escape_markdown(stale), icon=":material/history:")
@@ -71,6 +71,21 @@ def _summary(record: BuildRecord) -> None:
     completion = record.completion_note()
     if completion:
         st.info(common.escape_markdown(completion), icon=":material/construction:")
+
+
+def _rebuild_everything(manager: object) -> None:
+    """A build that reuses nothing: to time the whole pipeline, or out of caution."""
+    st.button(
+        "Rebuild everything",
+        key="build_rebuild_everything",
+        icon=":material/restart_alt:",
+        disabled=manager.running_build() is not None,  # type: ignore[attr-defined]
+        on_click=sidebar.start_build,
+        kwargs={"reuse": False},
+        help="Rebuild mart (sidebar) reuses the models and tests whose data, SQL and vars "
+        "did not change since the published build. This runs every node, as dbt build "
+        "from the command line does; the vars of the published build are kept.",
+    )
 
 
 def _timeline(record: BuildRecord) -> None:
@@ -124,6 +139,12 @@ def _tests(record: BuildRecord, build_artifacts: artifacts.BuildArtifacts | None
             "column": st.column_config.TextColumn("Column"),
             "failures": st.column_config.NumberColumn("Failures", format="%d", width="small"),
             "severity": st.column_config.TextColumn("Severity", width="small"),
+            "ran_in": st.column_config.TextColumn(
+                "Ran in",
+                width="small",
+                help="The build that ran the test. A build reuses the result of a test "
+                "whose data, SQL and vars did not change since the published build.",
+            ),
             "message": st.column_config.TextColumn("Message", width="large"),
         },
         key="build_tests_table",
@@ -249,6 +270,7 @@ def main() -> None:
     st.session_state[_PICKED] = build_id if build_id != newest else None
     record = manager.get(build_id)
     _summary(record)
+    _rebuild_everything(manager)
     _timeline(record)
     build_artifacts = _load_artifacts(record)
     _tests(record, build_artifacts)

@@ -86,6 +86,8 @@ def _status_text(node: Node) -> str:
         parts.append(f"{node.row_count:,} rows")
     if node.execution_time is not None:
         parts.append(f"{node.execution_time:.2f} s")
+    if node.reused_from is not None:
+        parts.append(f"reused unchanged from build #{node.reused_from}")
     if node.test_count:
         parts.append(f"{node.test_count} tests (worst: {node.worst_test_status or 'not run'})")
     return " · ".join(parts)

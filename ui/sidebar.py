@@ -107,10 +107,10 @@ def render() -> None:
         _panel()
 
 
-def _start_build(build_vars: dict[str, Any] | None = None) -> None:
+def start_build(build_vars: dict[str, Any] | None = None, reuse: bool = True) -> None:
     try:
         build_id = common.manager().start_build(
-            vars=build_vars, keep_published_vars=True, wait=False
+            vars=build_vars, keep_published_vars=True, wait=False, reuse=reuse
         )
         st.session_state[_NOTICE] = ("info", f"Build #{build_id} started.")
     except BuildBusyError as exc:
@@ -193,7 +193,7 @@ def _panel_body() -> None:
             f"Rebuild as of {fits}",
             key="sidebar_rebuild_as_of",
             icon=":material/event_available:",
-            on_click=_start_build,
+            on_click=start_build,
             args=({"as_of_date": fits.isoformat()},),
             use_container_width=True,
             help="Rebuild with as_of_date set to the day after the data's latest activity; "
@@ -205,11 +205,12 @@ def _panel_body() -> None:
         type="primary",
         icon=":material/refresh:",
         disabled=running is not None,
-        on_click=_start_build,
+        on_click=start_build,
         use_container_width=True,
         help="Build the mart from the current dataset versions, with the published build's "
         "vars (thresholds, as_of_date); it is published only if every error-severity test "
-        "passes.",
+        "passes. Models and tests whose data, SQL and vars did not change are reused from "
+        "the published build (Build & Tests: Rebuild everything runs them all).",
     )
     common.show_notice(_NOTICE)
     startup = common.startup()
@@ -270,9 +271,12 @@ def _progress(events: list[dict[str, Any]]) -> tuple[float, str, list[str]]:
     finished: dict[str, dict[str, Any]] = {}
     started: dict[str, dict[str, Any]] = {}
     phase = "Starting"
+    reused = 0
     for event in events:
         kind = event.get("type")
-        if kind == "plan":
+        if kind == "reused":
+            reused = int(event.get("count") or 0)
+        elif kind == "plan":
             total = int(event.get("total") or 0)
         elif kind == "phase":
             phase = PHASES.get(str(event.get("phase")), str(event.get("phase")))
@@ -297,6 +301,8 @@ def _progress(events: list[dict[str, Any]]) -> tuple[float, str, list[str]]:
     text = phase
     if total:
         text = f"{phase}: {done} of {total} nodes"
+    if reused:
+        text += f" ({reused} unchanged, reused)"
     return fraction, text, lines
 
 

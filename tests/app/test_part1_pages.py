@@ -159,6 +159,14 @@ def test_rebuild_flow_publishes_the_next_build(built_workspace: Path) -> None:
     at.run()
     assert_clean(at)
     assert "Published build #2" in texts(at), texts(at)
+    # Nothing changed: build #2 reused every node of build #1, and the Build page says so.
+    run_page(at, "pages/build.py")
+    assert "were unchanged (same data, SQL and vars) and reused from build 1" in texts(at)
+    tests_table = next(
+        frame.value for frame in at.dataframe if "ran_in" in getattr(frame.value, "columns", ())
+    )
+    assert set(tests_table["ran_in"]) <= {"#1", "this build"}
+    assert "#1" in set(tests_table["ran_in"])
     run_page(at, "pages/overview.py")
     assert "compared with build #1" in texts(at)
     # A rollback: build #1 published again compares with #2, the build live before it.
@@ -174,9 +182,14 @@ def test_cancel_stops_a_running_build_and_keeps_the_published_one(
     published = manager.published()
     at = app_test()
     at.run()
-    at.button(key="sidebar_rebuild").click()
+    # Rebuild everything: every node runs (a Rebuild with nothing changed reuses them
+    # all and is over before a click could cancel it).
+    run_page(at, "pages/build.py")
+    at.button(key="build_rebuild_everything").click()
     at.run()
     assert_clean(at)
+    running = manager.running_build() or manager.current_build()
+    assert running is not None and running.reuse == {"enabled": False}
     assert at.button(key="sidebar_rebuild").disabled  # one build at a time
     at.button(key="sidebar_cancel").click()
     at.run()

@@ -48,7 +48,7 @@ def test_reads_work_and_a_second_build_waits_while_a_build_runs(
     published_path = manager.published_db_path()
     assert published_path is not None
     manager.wait_warm()
-    build_id = manager.start_build()
+    build_id = manager.start_build(reuse=False)  # every node runs: a build long enough to meet
     wait_for(lambda: first_node_started(manager, build_id))
     assert manager.running_build().build_id == build_id  # type: ignore[union-attr]
 

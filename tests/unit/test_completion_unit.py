@@ -155,6 +155,13 @@ def test_the_sidebar_progress_moves_forward_through_the_completion() -> None:
     assert fraction == pytest.approx(0.75)
     assert text == "Tests failed; building what they held back: 3 of 4 nodes"
     assert lines[0].endswith(" c")  # running now
+    # Reused nodes are not in the plan's total; the text says how many there were.
+    reused = [{"type": "reused", "count": 76, "from_build": 3}, {"type": "plan", "total": 2}]
+    reused.append(node(1, "node_finished", "a", "success"))
+    assert _progress(reused)[:2] == (
+        pytest.approx(0.5),
+        "Starting: 1 of 2 nodes (76 unchanged, reused)",
+    )
 
 
 def test_kept_vars_are_the_published_ones_changed_by_the_given_ones() -> None:
