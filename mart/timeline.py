@@ -275,20 +275,24 @@ def history_frame(records: Iterable[Any]) -> pd.DataFrame:
 
 TEST_COLUMNS = [
     "status",
+    "ran_in",
     "name",
     "kind",
     "model",
     "column",
     "failures",
     "severity",
-    "ran_in",
     "message",
 ]
 _STATUS_RANK = {"error": 0, "fail": 1, "warn": 2, "skipped": 3, "pass": 4}
 
 
-def tests_frame(tests: Iterable[Any]) -> pd.DataFrame:
-    """One row per test (``mart.artifacts.TestResult``): failures first, then by name."""
+def tests_frame(tests: Iterable[Any], build_id: int | None = None) -> pd.DataFrame:
+    """One row per test (``mart.artifacts.TestResult``): failures first, then by name.
+
+    ``ran_in`` is the build that ran the test: ``build_id``, or the earlier build whose
+    result this one reused (``mart.reuse``); empty for a test that did not run.
+    """
     rows = [
         {
             "status": test.status or "not run",
@@ -298,8 +302,7 @@ def tests_frame(tests: Iterable[Any]) -> pd.DataFrame:
             "column": test.column_name or "",
             "failures": test.failures,
             "severity": test.severity,
-            # The build that ran the test: an earlier one when this build reused it.
-            "ran_in": f"#{test.reused_from}" if test.reused_from is not None else "this build",
+            "ran_in": _ran_in(test, build_id),
             "message": test.message or "",
         }
         for test in tests
@@ -314,6 +317,14 @@ def tests_frame(tests: Iterable[Any]) -> pd.DataFrame:
         .drop(columns="_rank")
         .reset_index(drop=True)
     )
+
+
+def _ran_in(test: Any, build_id: int | None) -> str:
+    if test.reused_from is not None:
+        return f"#{test.reused_from}"
+    if test.status is None or build_id is None:
+        return ""
+    return f"#{build_id}"
 
 
 def status_style(status: Any) -> str:

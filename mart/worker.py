@@ -612,18 +612,6 @@ class Worker:
         if not base:
             return prints, None, {}
         reused = reuse.plan(self.manifest, prints, base)
-        if not job.get("skip_unit_tests"):
-            # dbt build runs a model's unit tests just before the model, and only then:
-            # a model with unit tests runs when they must (its table comes out the same).
-            for unit_test in (getattr(self.manifest, "unit_tests", None) or {}).values():
-                for model in unit_test.depends_on.nodes or []:
-                    reused.pop(model, None)
-            # dbt then selects those models' data tests too (eager indirect selection).
-            for unique_id in list(reused):
-                node = self.manifest.nodes[unique_id]
-                parents = [p for p in node.depends_on.nodes or [] if not p.startswith("source.")]
-                if str(node.resource_type) == "test" and not all(p in reused for p in parents):
-                    reused.pop(unique_id)
         return prints, base.get("build_id"), reused
 
     def _run_dbt(
@@ -719,6 +707,10 @@ class Worker:
                 completed = self._complete(job, build_dir, runner, outcome.result, held, emit)
                 complete_s = time.perf_counter() - started
         if outcome.exception is None and outcome.result is not None and reused:
+            if not job.get("skip_unit_tests"):
+                outcome.result.results = list(outcome.result.results) + self._unit_tests_apart(
+                    job, build_dir, runner, reused
+                )
             ran = {result.node.unique_id for result in outcome.result.results if result.node}
             outcome.result.results = list(outcome.result.results) + self._reused_results(
                 {uid: entry for uid, entry in reused.items() if uid not in ran}
@@ -766,6 +758,30 @@ class Worker:
             names.append(node.name)
         names += [f"exposure:{item.name}" for item in self.manifest.exposures.values()]
         return sorted(set(names))
+
+    def _unit_tests_apart(
+        self, job: dict[str, Any], build_dir: Path, runner: Any, reused: dict[str, Any]
+    ) -> list[Any]:
+        """Run the unit tests of reused models (``dbt test``); return their results.
+
+        dbt build runs a model's unit tests just before the model, so it leaves out those
+        of a model it does not run. They test the model's SQL on fixture rows and read
+        only the column types of its parents, which the build's file holds.
+        """
+        assert self.manifest is not None
+        names = [
+            f"unit_test:{unit_test.name}"
+            for unit_test in (getattr(self.manifest, "unit_tests", None) or {}).values()
+            if any(model in reused for model in unit_test.depends_on.nodes or [])
+        ]
+        if not names:
+            return []
+        outcome = runner.invoke(self._dbt_args("test", job, build_dir) + ["--select", *names])
+        return [
+            result
+            for result in getattr(outcome.result, "results", None) or []
+            if result.node is not None and str(result.node.resource_type) == "unit_test"
+        ]
 
     def _reused_results(self, reused: dict[str, dict[str, Any]]) -> list[Any]:
         """dbt RunResults for the reused nodes, as recorded by the build that ran them.

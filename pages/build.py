@@ -95,6 +95,11 @@ def _timeline(record: BuildRecord) -> None:
     if frame.empty:
         st.caption("This build has no progress events (yet).")
         return
+    if record.reused_nodes:
+        st.caption(
+            f"The {len(record.reused_nodes)} reused nodes did not run in this build, so they "
+            "are not on the timeline."
+        )
     show_tests = st.toggle("Show tests", value=False, key="build_timeline_tests")
     st.plotly_chart(
         timeline.timeline_figure(frame, show_tests=show_tests),
@@ -123,7 +128,7 @@ def _tests(record: BuildRecord, build_artifacts: artifacts.BuildArtifacts | None
         else:
             st.caption("This build has no dbt artifacts: it stopped before dbt ran.")
         return
-    frame = timeline.tests_frame(build_artifacts.tests.values())
+    frame = timeline.tests_frame(build_artifacts.tests.values(), record.build_id)
     only_failed = st.toggle("Only tests that did not pass", value=False, key="build_only_failed")
     if only_failed:
         frame = frame[~frame["status"].isin(["pass", "not run"])]
@@ -133,18 +138,18 @@ def _tests(record: BuildRecord, build_artifacts: artifacts.BuildArtifacts | None
         height=min(420, 38 + 35 * max(1, len(frame))),
         column_config={
             "status": st.column_config.TextColumn("Status", width="small"),
-            "name": st.column_config.TextColumn("Test", width="large"),
-            "kind": st.column_config.TextColumn("Kind", width="small"),
-            "model": st.column_config.TextColumn("Model"),
-            "column": st.column_config.TextColumn("Column"),
-            "failures": st.column_config.NumberColumn("Failures", format="%d", width="small"),
-            "severity": st.column_config.TextColumn("Severity", width="small"),
             "ran_in": st.column_config.TextColumn(
                 "Ran in",
                 width="small",
                 help="The build that ran the test. A build reuses the result of a test "
                 "whose data, SQL and vars did not change since the published build.",
             ),
+            "name": st.column_config.TextColumn("Test", width="large"),
+            "kind": st.column_config.TextColumn("Kind", width="small"),
+            "model": st.column_config.TextColumn("Model"),
+            "column": st.column_config.TextColumn("Column"),
+            "failures": st.column_config.NumberColumn("Failures", format="%d", width="small"),
+            "severity": st.column_config.TextColumn("Severity", width="small"),
             "message": st.column_config.TextColumn("Message", width="large"),
         },
         key="build_tests_table",

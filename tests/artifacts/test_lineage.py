@@ -259,3 +259,15 @@ def test_plotly_figure(failing_artifacts: BuildArtifacts) -> None:
     assert "unique_stg_transactions_transaction_id" in labels
     hover = failed.hovertext[labels.index("unique_stg_transactions_transaction_id")]
     assert "status: fail" in hover
+
+
+def test_a_reused_node_says_which_build_ran_it_instead_of_a_duration() -> None:
+    from mart.artifacts import Node
+    from mart.lineage import _hover, _subtitle
+
+    ran = Node("model.p.a", "a", "model", "marts", execution_time=0.25, status="success")
+    kept = Node("model.p.b", "b", "model", "marts", status="success", reused_from=3)
+    assert "0.25 s" in _subtitle(ran) and "reused" not in _subtitle(ran)
+    assert "reused #3" in _subtitle(kept)
+    assert "reused unchanged from build #3" in _hover(kept)
+    assert "reused" not in _hover(ran)

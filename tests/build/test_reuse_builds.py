@@ -139,19 +139,15 @@ def test_a_var_change_runs_every_node_whose_compiled_sql_changes(
         assert differs, "the var should change some node's SQL"
         assert differs <= ran_ids(later), differs - ran_ids(later)
         assert reused_ids(later), "nothing was reused"
-        # Nothing reused reads a node that ran, except a model that ran only because
-        # its unit tests ran (dbt runs them with the model; its table is the same).
+        # Nothing reused reads a node that ran; the unit tests all ran (the var
+        # changed), those of reused models in a dbt test of their own.
         graph = artifacts.load(later.build_dir / "target").graph
-        unit_tested = {
-            parent
-            for node in graph.nodes.values()
-            if node.resource_type == "unit_test"
-            for parent in node.depends_on
-        }
-        assert later.unit_tests["ran"] and unit_tested
         for uid in reused_ids(later):
             read = set(graph.nodes[uid].depends_on) & ran_ids(later)
-            assert read <= unit_tested, (uid, read)
+            assert not read, (uid, read)
+        units = [node for node in later.nodes if node["resource_type"] == "unit_test"]
+        assert later.unit_tests["ran"] and len(units) == 5
+        assert all(node["status"] == "pass" for node in units)
     # The staging models read no var: reused through both changes.
     stg = next(node for node in moved.nodes if node["name"] == "stg_transactions")
     assert stg.get("reused_from") == first
@@ -246,8 +242,10 @@ def test_an_edited_model_runs_itself_and_its_downstream_only(
         assert record.status == PUBLISHED, record.error
         names = {node["name"] for node in record.nodes if node.get("reused_from") is None}
         assert "int_customer_events" in names and "dim_customers" in names
-        # (the models with unit tests run too: the edit makes the unit tests run)
-        assert not names & {"stg_events", "stg_transactions", "fct_transactions"}
+        assert not names & {"stg_events", "stg_transactions", "int_customer_transactions"}
+        # The edit makes the unit tests run: all of them, reused models' too.
+        assert record.unit_tests["ran"] and record.unit_tests["passed"]
+        assert record.unit_tests["count"] == 5
         # A macro edit counts for every node (which macros a node calls is known only
         # in part before it compiles).
         macro = project / "macros" / "money.sql"

@@ -103,6 +103,19 @@ def test_cli_exit_codes_and_status_json(workspace: Path) -> None:
     history = BuildManager(Workspace.from_env(workspace)).get(1)
     assert history.vars == {"high_value_threshold": 400} and history.failure == "tests"
 
+    # Nothing changed since build 2: every node is reused (its failing test fails again),
+    # and --no-reuse runs them all.
+    again = run_cli("build", workspace=workspace)
+    assert again.returncode == 1, again.stderr
+    assert "reusing 80 unchanged nodes from build 2" in again.stderr
+    assert "14 models and snapshots and 66 tests were unchanged" in again.stderr
+    assert "0 nodes ran. --no-reuse runs every node." in again.stderr
+    assert "unchanged nodes reused" in again.stdout
+    everything = run_cli("build", "--no-reuse", workspace=workspace)
+    assert everything.returncode == 1, everything.stderr
+    assert "reusing" not in everything.stderr and "were unchanged" not in everything.stderr
+    assert "PASS" in everything.stderr and "FAIL" in everything.stderr
+
 
 def test_cli_build_keeps_the_published_vars_like_the_app(workspace: Path) -> None:
     """``build`` keeps the published build's vars; --var changes one, --default-vars

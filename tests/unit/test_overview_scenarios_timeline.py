@@ -327,3 +327,28 @@ def test_every_scenario_names_a_test_of_the_project() -> None:
             assert scenario.test in yml  # a named source test
         else:
             assert scenario.test.split("_stg_")[0] in yml  # the generic test it comes from
+
+
+def test_tests_frame_says_which_build_ran_each_test() -> None:
+    from types import SimpleNamespace
+
+    def test(name: str, status: str | None, reused_from: int | None = None) -> object:
+        return SimpleNamespace(
+            status=status,
+            name=name,
+            kind="generic",
+            model_name="m",
+            column_name=None,
+            failures=0,
+            severity="ERROR",
+            message=None,
+            reused_from=reused_from,
+        )
+
+    frame = timeline.tests_frame(
+        [test("ran", "pass"), test("kept", "pass", reused_from=3), test("skipped", None)],
+        build_id=5,
+    )
+    ran_in = dict(zip(frame["name"], frame["ran_in"], strict=True))
+    assert ran_in == {"ran": "#5", "kept": "#3", "skipped": ""}
+    assert list(frame.columns[:3]) == ["status", "ran_in", "name"]
