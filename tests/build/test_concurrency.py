@@ -94,7 +94,7 @@ def test_reads_work_and_a_second_build_waits_while_a_build_runs(
 def test_cancel_stops_a_build_quickly_and_publishes_nothing(manager: BuildManager) -> None:
     before = manager.published()
     manager.wait_warm()
-    build_id = manager.start_build()
+    build_id = manager.start_build(reuse=False)  # every node runs: long enough to cancel
     wait_for(lambda: first_node_started(manager, build_id))
     asked = time.monotonic()
     assert manager.cancel(build_id)
@@ -117,7 +117,7 @@ def test_a_killed_worker_is_marked_interrupted_and_the_next_build_works(
 ) -> None:
     before = manager.published()
     manager.wait_warm()
-    build_id = manager.start_build()
+    build_id = manager.start_build(reuse=False)  # every node runs: long enough to kill
     wait_for(lambda: first_node_started(manager, build_id))
     worker_pid = manager.get(build_id).worker_pid
     assert worker_pid
@@ -135,7 +135,7 @@ def test_a_killed_build_process_is_recovered_by_the_next_build(
     """kill -9 of the whole building process (like a power cut of the CLI)."""
     before = manager.published()
     child = subprocess.Popen(
-        [sys.executable, "-m", "mart", "build"],
+        [sys.executable, "-m", "mart", "build", "--no-reuse"],  # long enough to kill
         cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
