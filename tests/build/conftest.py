@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -74,3 +75,48 @@ def manager(module_ws: Workspace) -> Iterator[BuildManager]:
         yield built
     finally:
         built.shutdown()
+
+
+# Set from the clock at build time: they differ between any two builds. (Load and
+# refresh stamps are the TIMESTAMP WITH TIME ZONE columns, left out by type.)
+CLOCK_COLUMNS = {
+    "dbt_valid_from",
+    "dbt_valid_to",
+    "dbt_updated_at",
+    "dbt_scd_id",
+    "valid_from",  # dim_customer_segment_history: the snapshot's columns renamed
+    "valid_to",
+    "history_id",
+}
+SCHEMAS = ("main", "main_dbt_test__audit", "bronze")
+
+
+def mart_contents(db_path: str) -> dict[str, list[tuple]]:
+    """Every table and view of a build's file (main, failing rows, bronze), sorted rows,
+    without the columns a clock sets: what two builds of the same data must share."""
+    con = duckdb.connect(db_path, read_only=True)
+    try:
+        relations = con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "union all select schema_name, view_name from duckdb_views() where not internal "
+            "order by 1, 2"
+        ).fetchall()
+        out: dict[str, list[tuple]] = {}
+        for schema, name in relations:
+            if schema not in SCHEMAS:
+                continue
+            columns = [
+                column
+                for (column, data_type) in con.execute(
+                    "select column_name, data_type from duckdb_columns() "
+                    "where schema_name = ? and table_name = ? order by column_index",
+                    [schema, name],
+                ).fetchall()
+                if column not in CLOCK_COLUMNS and data_type != "TIMESTAMP WITH TIME ZONE"
+            ]
+            select = ", ".join(f'"{column}"' for column in columns)
+            rows = con.execute(f'select {select} from "{schema}"."{name}" order by all').fetchall()
+            out[f"{schema}.{name}"] = [tuple(map(repr, row)) for row in rows]
+        return out
+    finally:
+        con.close()

@@ -13,54 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from mart import datasets, scenarios
 from mart.builds import FAILED, PUBLISHED, BuildManager
 from mart.workspace import Workspace
-
-# Set from the clock at build time: they differ between any two builds. (Load and
-# refresh stamps are the TIMESTAMP WITH TIME ZONE columns, left out by type.)
-CLOCK_COLUMNS = {
-    "dbt_valid_from",
-    "dbt_valid_to",
-    "dbt_updated_at",
-    "dbt_scd_id",
-    "valid_from",  # dim_customer_segment_history: the snapshot's columns renamed
-    "valid_to",
-    "history_id",
-}
-SCHEMAS = ("main", "main_dbt_test__audit", "bronze")
-
-
-def _contents(db_path: str) -> dict[str, list[tuple]]:
-    con = duckdb.connect(db_path, read_only=True)
-    try:
-        relations = con.execute(
-            "select schema_name, table_name from duckdb_tables() "
-            "union all select schema_name, view_name from duckdb_views() where not internal "
-            "order by 1, 2"
-        ).fetchall()
-        out: dict[str, list[tuple]] = {}
-        for schema, name in relations:
-            if schema not in SCHEMAS:
-                continue
-            columns = [
-                column
-                for (column, data_type) in con.execute(
-                    "select column_name, data_type from duckdb_columns() "
-                    "where schema_name = ? and table_name = ? order by column_index",
-                    [schema, name],
-                ).fetchall()
-                if column not in CLOCK_COLUMNS and data_type != "TIMESTAMP WITH TIME ZONE"
-            ]
-            select = ", ".join(f'"{column}"' for column in columns)
-            rows = con.execute(f'select {select} from "{schema}"."{name}" order by all').fetchall()
-            out[f"{schema}.{name}"] = [tuple(map(repr, row)) for row in rows]
-        return out
-    finally:
-        con.close()
+from tests.build.conftest import mart_contents
 
 
 def _results(record) -> dict[str, tuple]:  # noqa: ANN001
@@ -130,12 +88,12 @@ def test_same_test_results_and_node_statuses(both: dict[str, list]) -> None:
 
 def test_same_tables_and_stored_failing_rows(both: dict[str, list]) -> None:
     for off, on in zip(both["off"], both["on"], strict=True):
-        expected = _contents(off.db_path)
-        got = _contents(on.db_path)
+        expected = mart_contents(off.db_path)
+        got = mart_contents(on.db_path)
         assert sorted(got) == sorted(expected)
         for name in expected:
             assert got[name] == expected[name], name
-    audit = [name for name in _contents(both["on"][1].db_path) if "dbt_test__audit" in name]
+    audit = [name for name in mart_contents(both["on"][1].db_path) if "dbt_test__audit" in name]
     assert any("not_negative" in name for name in audit)  # failing rows were stored
 
 

@@ -11,18 +11,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from mart import artifacts
 from mart.builds import FAILED, PUBLISHED, BuildManager
 from mart.workspace import Workspace
-from tests.build.conftest import commit_records, copy_project, sample_records
+from tests.build.conftest import commit_records, copy_project, mart_contents, sample_records
 
 AS_OF = "2024-07-01"
-# Columns that say when a row was processed, not what it holds: a rebuild that runs a
-# node writes new times, a reused node keeps the old ones.
-_TIME_COLUMNS = {"_processed_at", "_refreshed_at", "_loaded_at"}
 
 
 def data_nodes(record) -> dict[str, dict]:
@@ -50,36 +46,6 @@ def compiled(record) -> dict[str, str]:
         for item in results["results"]
         if item.get("compiled_code")
     }
-
-
-def mart_tables(db_path: str) -> dict[str, list[tuple]]:
-    """Every table of the mart's main schemas, sorted rows, without processing times."""
-    con = duckdb.connect(db_path, read_only=True)
-    try:
-        tables = con.execute(
-            "select schema_name, table_name from duckdb_tables() "
-            "where database_name = current_database() and schema_name <> 'bronze' "
-            "order by all"
-        ).fetchall()
-        out = {}
-        for schema, table in tables:
-            columns = [
-                name
-                for (name,) in con.execute(
-                    "select column_name from duckdb_columns() where database_name = "
-                    "current_database() and schema_name = ? and table_name = ? "
-                    "order by column_index",
-                    [schema, table],
-                ).fetchall()
-                if name not in _TIME_COLUMNS and not name.startswith("dbt_")
-            ]
-            listed = ", ".join(f'"{name}"' for name in columns)
-            out[f"{schema}.{table}"] = con.execute(
-                f'select {listed} from "{schema}"."{table}" order by all'
-            ).fetchall()
-        return out
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +132,7 @@ def test_reused_tables_equal_a_build_that_runs_every_node(
     assert not everything.reused_nodes
     assert everything.reuse == {"enabled": False}
     assert ran_ids(everything) == set(data_nodes(reused))
-    assert mart_tables(reused.db_path) == mart_tables(everything.db_path)
+    assert mart_contents(reused.db_path) == mart_contents(everything.db_path)
     assert {uid: n["status"] for uid, n in data_nodes(reused).items()} == {
         uid: n["status"] for uid, n in data_nodes(everything).items()
     }
