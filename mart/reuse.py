@@ -9,16 +9,17 @@ build that ran it, marked with that build's number.
 
 A node's fingerprint hashes everything its result depends on:
 
-* its own definition: kind, raw SQL, config (materialization, hooks, severity …),
-  generic-test arguments, column types and constraints;
-* the text of every macro it calls, transitively (with the adapter implementations of
-  dispatched macros, which dbt's static analysis leaves out);
-* the values of the vars that its SQL and those macros read (``as_of_date`` unset
-  means the day of the run, so it counts as that day);
-* its parents' fingerprints; a source's is the key of the dataset version loaded into
-  its bronze table (``mart.worker.load_bronze``);
-* the global key: dbt, dbt-duckdb and DuckDB versions, ``dbt_project.yml``, the
-  project's materializations.
+* its own definition: kind, raw SQL, the checksum of its file (a seed's CSV), config
+  (materialization, hooks, severity …), generic-test arguments, column types and
+  constraints, its relation;
+* the values of the vars that its SQL and the macros it calls read, transitively (with
+  the adapter implementations of dispatched macros, which dbt's static analysis leaves
+  out); ``as_of_date`` unset means the day of the run, so it counts as that day;
+* its parents' fingerprints; a source's is its relation and the key of the dataset
+  version loaded into its bronze table (``mart.worker.load_bronze``);
+* the global key: dbt, dbt-duckdb and DuckDB versions, ``dbt_project.yml`` and the
+  text of every macro outside dbt and the adapter (dbt adds some of the macros a node
+  calls to its ``depends_on`` only while compiling it, so a macro edit counts for all).
 
 A var read with a computed name makes the node depend on every var. A node is reused
 only when all its parents are too, and only statuses that say the node's table and
@@ -158,6 +159,7 @@ def _definition(node: Any) -> str:
     }
     metadata = getattr(node, "test_metadata", None)
     contract = getattr(node, "contract", None)
+    checksum = getattr(node, "checksum", None)  # of the file: a seed's CSV, say
     return _text(
         {
             "kind": str(node.resource_type),
@@ -168,6 +170,7 @@ def _definition(node: Any) -> str:
             "test_metadata": metadata.to_dict() if metadata is not None else None,
             "contract": getattr(contract, "enforced", None),
             "relation": getattr(node, "relation_name", None),
+            "checksum": getattr(checksum, "checksum", None),
         }
     )
 
@@ -193,7 +196,10 @@ def fingerprints(
         if source is None:
             return None
         loaded = sources.get(source.identifier) or sources.get(source.name)
-        return None if loaded is None else _sha("source", unique_id, loaded)
+        if loaded is None:
+            return None
+        # Where the source points (sources.yml may name another table) and its data.
+        return _sha("source", unique_id, str(getattr(source, "relation_name", "")), loaded)
 
     def visit(unique_id: str, trail: frozenset[str]) -> str | None:
         if unique_id in result:

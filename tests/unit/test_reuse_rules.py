@@ -164,3 +164,20 @@ def test_state_round_trips_and_ignores_other_versions(tmp_path) -> None:
     (tmp_path / reuse.REUSE_FILE).write_text("not json")
     assert reuse.read_state(tmp_path) == {}
     assert reuse.read_state(tmp_path / "missing") == {}
+
+
+def test_a_changed_file_checksum_or_source_relation_changes_the_fingerprints() -> None:
+    man = project()
+    variables = {"as_of_date": "2024-01-01", "high": 500}
+    man.nodes["model.p.seg"].checksum = NS(checksum="a")  # e.g. a seed's CSV
+    base = prints(man, variables)
+    man.nodes["model.p.seg"].checksum = NS(checksum="b")
+    assert {uid for uid, value in prints(man, variables).items() if value != base[uid]} == {
+        "model.p.seg",
+        "model.p.both",
+    }
+    man.nodes["model.p.seg"].checksum = NS(checksum="a")
+    # sources.yml pointed at another table, same loaded key: everything downstream.
+    man.sources["source.p.bronze.raw"].relation_name = '"mart"."bronze"."other"'
+    moved = prints(man, variables)
+    assert all(moved[uid] != base[uid] for uid in base)
