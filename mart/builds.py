@@ -379,7 +379,7 @@ class BuildRecord:
         return [node for node in self.nodes if node.get("reused_from") is not None]
 
     def reuse_note(self) -> str | None:
-        """A sentence when this build reused unchanged nodes, saying how many and from where."""
+        """A sentence when this build reused unchanged nodes: how many, since which build."""
         reused = self.reused_nodes
         if not reused:
             return None
@@ -388,13 +388,22 @@ class BuildRecord:
         ran = sum(
             1
             for node in self.nodes
-            if node.get("reused_from") is None and node.get("resource_type") != "exposure"
+            if node.get("reused_from") is None
+            and node.get("resource_type") in ("model", "snapshot", "seed", "test")
         )
         base = (self.reuse or {}).get("from_build")
+        earlier = sorted({int(node["reused_from"]) for node in reused} - {base})
         return (
             f"{_count(models, 'model or snapshot', 'models and snapshots')} and "
-            f"{_count(tests, 'test', 'tests')} were unchanged (same data, SQL and vars) and "
-            f"reused{f' from build {base}' if base else ''}; {_count(ran, 'node', 'nodes')} ran."
+            f"{_count(tests, 'test', 'tests')} were unchanged"
+            + (f" since build {base}" if base else "")
+            + " (same data, SQL and vars) and did not run again; their results are those "
+            + (
+                f"of the builds that ran them ({', '.join(f'#{b}' for b in [base, *earlier])})"
+                if earlier
+                else f"of build {base}"
+            )
+            + f". {_count(ran, 'model, snapshot or test', 'models, snapshots and tests')} ran."
         )
 
     def summary(self) -> str:
@@ -940,7 +949,7 @@ class BuildManager:
         ``reuse``: leave out the models, snapshots and tests whose inputs, SQL and vars
         are the same as when the published build made them (``mart.reuse``); their
         results are carried over, marked with the build that ran them. False runs
-        every node (``--no-reuse``).
+        every node (``--no-reuse``), the unit tests too unless ``unit_tests`` is False.
 
         With ``wait`` it first waits for any other build to finish (``on_event`` gets
         a ``{"type": "waiting", "holder": …, "message": …}`` event saying whose);
@@ -949,6 +958,8 @@ class BuildManager:
         """
         user_vars = dict(vars or {})
         check_var_names(user_vars, self.project_dir)
+        if not reuse and unit_tests is None:
+            unit_tests = True  # every node, as dbt build runs them
         lock = BuildLock(self.ws.lock_path)
 
         def told_to_wait(holder: dict[str, Any] | None) -> None:
@@ -1524,6 +1535,7 @@ class BuildManager:
                 "tests": published.tests,
                 "vars": published.vars,
                 "published_anyway": published.published_anyway,
+                "reused_nodes": len(published.reused_nodes),
             },
             "last_build": None
             if latest is None
@@ -1533,6 +1545,7 @@ class BuildManager:
                 "duration_s": latest.duration_s,
                 "tests": latest.tests,
                 "vars": latest.vars,
+                "reused_nodes": len(latest.reused_nodes),
             },
         }
 

@@ -119,8 +119,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--no-reuse",
         action="store_true",
         help=(
-            "run every model, snapshot and test; by default those whose data, SQL and "
-            "vars are unchanged since the published build are reused from it"
+            "run every model, snapshot and test, the unit tests too; by default those "
+            "whose data, SQL and vars are unchanged since the published build are reused"
         ),
     )
     build.set_defaults(func=cmd_build)
@@ -323,6 +323,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             lines.append(
                 f"last build: {last['build_id']} {last['status']}{duration} — "
                 f"tests {_tests_text(last['tests'])}"
+                + (
+                    f"; {last['reused_nodes']} unchanged nodes reused"
+                    if last.get("reused_nodes")
+                    else ""
+                )
             )
     print("\n".join(lines))
     return EXIT_OK

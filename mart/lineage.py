@@ -423,7 +423,7 @@ def _rows_text(node: Node) -> str:
 
 def _duration_text(node: Node) -> str:
     if node.reused_from is not None:
-        return f"reused #{node.reused_from}"
+        return f"reused, ran in #{node.reused_from}"
     return f"{node.execution_time:.2f} s" if node.execution_time is not None else ""
 
 
@@ -452,7 +452,7 @@ def _hover(node: Node) -> str:
     if node.execution_time is not None:
         lines.append(f"duration: {node.execution_time:.2f} s")
     if node.reused_from is not None:
-        lines.append(f"reused unchanged from build #{node.reused_from}")
+        lines.append(f"unchanged, not run again: ran in build #{node.reused_from}")
     if node.test_count:
         lines.append(f"tests: {node.test_count} (worst: {node.worst_test_status or 'not run'})")
     return "<br>".join(lines)

@@ -17,9 +17,10 @@ A node's fingerprint hashes everything its result depends on:
   out); ``as_of_date`` unset means the day of the run, so it counts as that day;
 * its parents' fingerprints; a source's is its relation and the key of the dataset
   version loaded into its bronze table (``mart.worker.load_bronze``);
-* the global key: dbt, dbt-duckdb and DuckDB versions, ``dbt_project.yml`` and the
-  text of every macro outside dbt and the adapter (dbt adds some of the macros a node
-  calls to its ``depends_on`` only while compiling it, so a macro edit counts for all).
+* the global key: dbt, dbt-duckdb and DuckDB versions, ``dbt_project.yml``,
+  ``profiles.yml`` and the text of every macro outside dbt and the adapter (dbt adds
+  some of the macros a node calls to its ``depends_on`` only while compiling it, so a
+  macro edit counts for all).
 
 A var read with a computed name makes the node depend on every var. A node is reused
 only when all its parents are too, and only statuses that say the node's table and
@@ -87,7 +88,7 @@ def _sha(*parts: str) -> str:
     return digest.hexdigest()
 
 
-def global_key(project_dir: Path, manifest: Any) -> str:
+def global_key(project_dir: Path, manifest: Any, profiles_dir: Path | None = None) -> str:
     """What every node depends on: tool versions, dbt_project.yml, the project's macros."""
     from importlib.metadata import PackageNotFoundError, version
 
@@ -97,8 +98,11 @@ def global_key(project_dir: Path, manifest: Any) -> str:
             parts.append(f"{package}={version(package)}")
         except PackageNotFoundError:
             parts.append(f"{package}=?")
-    project_file = Path(project_dir) / "dbt_project.yml"
-    parts.append(project_file.read_text() if project_file.exists() else "")
+    for path in (
+        Path(project_dir) / "dbt_project.yml",
+        Path(profiles_dir or project_dir) / "profiles.yml",  # DuckDB settings, say
+    ):
+        parts.append(path.read_text() if path.exists() else "")
     # Every macro not shipped with dbt or the adapter (whose versions are above): which
     # macros a node calls is only partly known before it compiles (dbt adds some to
     # depends_on while compiling), so a macro edit counts for every node.

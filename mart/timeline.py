@@ -267,7 +267,12 @@ def history_frame(records: Iterable[Any]) -> pd.DataFrame:
                 "warn": int(tests.get("warn", 0)),
                 "data": record.versions_text(),
                 "vars": vars_text(getattr(record, "vars", None)),
-                "note": record.error or "",
+                "note": record.error
+                or (
+                    f"{len(record.reused_nodes)} unchanged nodes reused"
+                    if record.reused_nodes
+                    else ""
+                ),
             }
         )
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)

@@ -603,7 +603,7 @@ class Worker:
         sources = {item["table"]: _input_key(item) for item in job.get("inputs") or []}
         # Project defaults need not be merged: dbt_project.yml is part of the global key.
         variables = reuse.effective_vars(job.get("vars") or {}, {})
-        key = reuse.global_key(self.project_dir, self.manifest)
+        key = reuse.global_key(self.project_dir, self.manifest, self.profiles_dir)
         prints = reuse.fingerprints(self.manifest, variables, sources, key)
         source = job.get("source_db")
         if not source or job.get("reuse") is False:

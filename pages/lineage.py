@@ -87,7 +87,7 @@ def _status_text(node: Node) -> str:
     if node.execution_time is not None:
         parts.append(f"{node.execution_time:.2f} s")
     if node.reused_from is not None:
-        parts.append(f"reused unchanged from build #{node.reused_from}")
+        parts.append(f"unchanged, not run again: ran in build #{node.reused_from}")
     if node.test_count:
         parts.append(f"{node.test_count} tests (worst: {node.worst_test_status or 'not run'})")
     return " · ".join(parts)

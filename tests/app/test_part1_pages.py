@@ -161,7 +161,9 @@ def test_rebuild_flow_publishes_the_next_build(built_workspace: Path) -> None:
     assert "Published build #2" in texts(at), texts(at)
     # Nothing changed: build #2 reused every node of build #1, and the Build page says so.
     run_page(at, "pages/build.py")
-    assert "were unchanged (same data, SQL and vars) and reused from build 1" in texts(at)
+    assert "were unchanged since build 1 (same data, SQL and vars) and did not run again" in (
+        texts(at)
+    )
     tests_table = next(
         frame.value for frame in at.dataframe if "ran_in" in getattr(frame.value, "columns", ())
     )

@@ -268,6 +268,6 @@ def test_a_reused_node_says_which_build_ran_it_instead_of_a_duration() -> None:
     ran = Node("model.p.a", "a", "model", "marts", execution_time=0.25, status="success")
     kept = Node("model.p.b", "b", "model", "marts", status="success", reused_from=3)
     assert "0.25 s" in _subtitle(ran) and "reused" not in _subtitle(ran)
-    assert "reused #3" in _subtitle(kept)
-    assert "reused unchanged from build #3" in _hover(kept)
+    assert "reused, ran in #3" in _subtitle(kept)
+    assert "unchanged, not run again: ran in build #3" in _hover(kept)
     assert "reused" not in _hover(ran)
