@@ -249,6 +249,16 @@ def _settle(manager: BuildManager, build_id: int | None, timeout: float = 120.0)
     time.sleep(0.5)  # let the machine go quiet
 
 
+def _timed_build(manager: BuildManager, **options: Any) -> tuple[Any, float]:
+    """One build to the end: (its record, seconds); raises unless it published."""
+    started = time.perf_counter()
+    record = manager.request_build(**options)
+    elapsed = time.perf_counter() - started
+    if record.status != PUBLISHED:
+        raise RuntimeError(f"build {record.build_id} failed: {record.error}")
+    return record, elapsed
+
+
 def bench_api(
     root: Path, runs: int, threads: int | None = None
 ) -> tuple[list[float], dict[str, list[float]]]:
@@ -263,11 +273,7 @@ def bench_api(
     try:
         for index in range(runs + 1):  # the first build creates the state; not counted
             _settle(manager, last)
-            started = time.perf_counter()
-            record = manager.request_build(reuse=False, unit_tests=False)
-            elapsed = time.perf_counter() - started
-            if record.status != PUBLISHED:
-                raise RuntimeError(f"build failed: {record.error}")
+            record, elapsed = _timed_build(manager, reuse=False, unit_tests=False)
             last = record.build_id
             if index:
                 times.append(elapsed)
@@ -278,11 +284,7 @@ def bench_api(
                 ("threshold", {"high_value_threshold": 450 + 100 * (index % 2)}),
             ):
                 _settle(manager, last)
-                started = time.perf_counter()
-                record = manager.request_build(vars=build_vars, keep_published_vars=True)
-                elapsed = time.perf_counter() - started
-                if record.status != PUBLISHED:
-                    raise RuntimeError(f"build failed: {record.error}")
+                record, elapsed = _timed_build(manager, vars=build_vars, keep_published_vars=True)
                 last = record.build_id
                 reusing[label].append(elapsed)
                 print(
@@ -347,11 +349,7 @@ def bench_big(root: Path, transactions: int, rebuilds: int = 2) -> dict[str, flo
     def timed(label: str, **options: Any) -> None:
         _settle(manager, None)
         time.sleep(1)
-        started = time.perf_counter()
-        record = manager.request_build(**options)
-        result[label] = time.perf_counter() - started
-        if record.status != PUBLISHED:
-            raise RuntimeError(f"big build failed: {record.error}")
+        record, result[label] = _timed_build(manager, **options)
         print(
             f"  big {label} build: {result[label]:.2f} s, {len(record.reused_nodes)} of "
             f"{len(record.nodes)} nodes reused  timings {record.timings}"
