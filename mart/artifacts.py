@@ -40,6 +40,7 @@ from typing import Any
 import pandas as pd
 
 from mart.errors import InputError, MartError, NotFoundError
+from mart.reuse import REUSED_FROM
 
 BUILD_COMMANDS = frozenset({"build", "run", "test", "seed", "snapshot", "retry"})
 """dbt commands whose run_results statuses describe a build (not a compile)."""
@@ -95,9 +96,6 @@ TEST_STATUSES = ("pass", "fail", "warn", "error", "skipped")
 
 
 # -- the objects -------------------------------------------------------------------------
-
-# adapter_response key of a result a build carried over from an earlier one (mart.worker).
-REUSED_FROM = "mart_reused_from"
 
 
 def reused_from(result: dict[str, Any]) -> int | None:

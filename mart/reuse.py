@@ -42,6 +42,9 @@ from pathlib import Path
 from typing import Any
 
 REUSE_FILE = "reuse.json"
+# The key in a reused node's adapter_response (run_results.json) naming the build that
+# ran it: mart.worker writes it, mart.artifacts reads it.
+REUSED_FROM = "mart_reused_from"
 REUSE_VERSION = 1
 
 # Kinds of node dbt build runs that can be reused.

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mart import dbt_speedups, reuse  # no dbt import at module level: cheap
+from mart.reuse import REUSED_FROM
 
 DB_FILE_NAME = "mart.duckdb"
 # Directories inside a dbt project that are outputs, not inputs, of a parse.
@@ -61,9 +62,6 @@ _IGNORED_FILES = {".user.yml"}
 # Node kinds whose row count is worth reporting (views would have to run to count).
 _COUNTED_MATERIALIZATIONS = {"table", "incremental", "snapshot", "seed"}
 _TEST_TYPES = {"test", "unit_test"}
-# The key in a reused node's adapter_response (run_results.json) naming the build that
-# ran it (mart.reuse); mart.artifacts reads it back.
-REUSED_FROM = "mart_reused_from"
 
 
 def now_iso() -> str:
