@@ -250,7 +250,8 @@ class BuildRecord:
     # already held these dataset versions: {"rows": {...}, "reused": [...]}.
     bronze: dict[str, Any] = field(default_factory=dict)
     # Nodes left out because they were unchanged (mart.reuse): {"enabled": bool,
-    # "count": n, "from_build": N}; each such node says "reused_from" in ``nodes``.
+    # "from_build": N (the published build it started from)}; each such node says
+    # "reused_from" (the build that ran it) in ``nodes``.
     reuse: dict[str, Any] = field(default_factory=dict)
     # The mart.dbt_speedups patches that were active in the worker (names).
     dbt_speedups: list[str] = field(default_factory=list)

@@ -69,10 +69,11 @@ def vars_read(text: str) -> set[str]:
     return names
 
 
-def effective_vars(variables: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """The vars a build's SQL sees: project defaults overridden by the build's vars, with
-    an unset ``as_of_date`` read as the day of the run (as macros/as_of_date.sql does)."""
-    merged = {**(defaults or {}), **(variables or {})}
+def effective_vars(variables: dict[str, Any]) -> dict[str, Any]:
+    """A build's vars with an unset ``as_of_date`` read as the day of the run (as
+    macros/as_of_date.sql does). Project defaults need not be merged in:
+    ``dbt_project.yml`` is part of every fingerprint (``global_key``)."""
+    merged = dict(variables or {})
     as_of = merged.get("as_of_date")
     if as_of is None or str(as_of).strip().lower() in ("", "none", "null", "today"):
         merged["as_of_date"] = _dt.date.today().isoformat()
@@ -117,7 +118,7 @@ def global_key(project_dir: Path, manifest: Any, profiles_dir: Path | None = Non
 
 
 class _MacroIndex:
-    """Macro closures and the vars they read, memoised per manifest."""
+    """The vars each macro reads, with the macros it calls, for one manifest."""
 
     def __init__(self, manifest: Any) -> None:
         self.macros = manifest.macros
@@ -126,7 +127,7 @@ class _MacroIndex:
             if "__" in macro.name:
                 base = macro.name.split("__", 1)[1]
                 self._by_name.setdefault((macro.package_name, base), []).append(unique_id)
-        self._closure: dict[str, frozenset[str]] = {}
+        self._vars: dict[str, set[str]] = {}
 
     def _direct(self, unique_id: str) -> list[str]:
         macro = self.macros.get(unique_id)
@@ -139,8 +140,9 @@ class _MacroIndex:
             found += self._by_name.get((macro.package_name, base), [])
         return found
 
-    def closure(self, roots: Iterable[str]) -> frozenset[str]:
-        """Every macro reachable from ``roots`` (themselves included)."""
+    def vars_read(self, roots: Iterable[str]) -> set[str]:
+        """The vars read by the macros ``roots`` and every macro they call."""
+        names: set[str] = set()
         seen: set[str] = set()
         stack = list(roots)
         while stack:
@@ -148,12 +150,12 @@ class _MacroIndex:
             if unique_id in seen:
                 continue
             seen.add(unique_id)
+            if unique_id not in self._vars:
+                macro = self.macros.get(unique_id)
+                self._vars[unique_id] = vars_read(macro.macro_sql) if macro else set()
+            names |= self._vars[unique_id]
             stack.extend(self._direct(unique_id))
-        return frozenset(seen)
-
-    def text(self, unique_id: str) -> str:
-        macro = self.macros.get(unique_id)
-        return "" if macro is None else macro.macro_sql
+        return names
 
 
 def _definition(node: Any) -> str:
@@ -208,28 +210,24 @@ def fingerprints(
         # Where the source points (sources.yml may name another table) and its data.
         return _sha("source", unique_id, str(getattr(source, "relation_name", "")), loaded)
 
-    def visit(unique_id: str, trail: frozenset[str]) -> str | None:
+    def visit(unique_id: str) -> str | None:  # dbt refuses a project with a cycle
         if unique_id in result:
             return result[unique_id]
         if unique_id.startswith("source."):
             return source_print(unique_id)
         node = manifest.nodes.get(unique_id)
-        if node is None or unique_id in trail or str(node.resource_type) not in REUSABLE_KINDS:
+        if node is None or str(node.resource_type) not in REUSABLE_KINDS:
             result[unique_id] = None
             return None
         parents = []
         for parent in sorted(set(node.depends_on.nodes or [])):
-            printed = visit(parent, trail | {unique_id})
+            printed = visit(parent)
             if printed is None:
                 result[unique_id] = None
                 return None
             parents.append(printed)
         definition = _definition(node)
-        closure = macros.closure(node.depends_on.macros or [])
-        texts = [macros.text(macro) for macro in sorted(closure)]
-        names = vars_read(definition)
-        for text in texts:
-            names |= vars_read(text)
+        names = vars_read(definition) | macros.vars_read(node.depends_on.macros or [])
         if _ALL_VARS in names:
             used = dict(sorted(variables.items()))
         else:
@@ -238,7 +236,7 @@ def fingerprints(
         return result[unique_id]
 
     for unique_id in manifest.nodes:
-        visit(unique_id, frozenset())
+        visit(unique_id)
     return {unique_id: value for unique_id, value in result.items() if value is not None}
 
 
@@ -273,7 +271,7 @@ def plan(manifest: Any, prints: dict[str, str], base: dict[str, Any]) -> dict[st
     recorded = (base or {}).get("nodes") or {}
     reused: dict[str, dict[str, Any]] = {}
 
-    def ok(unique_id: str, trail: frozenset[str]) -> bool:
+    def ok(unique_id: str) -> bool:
         if unique_id in reused:
             return True
         if unique_id.startswith("source."):
@@ -282,16 +280,16 @@ def plan(manifest: Any, prints: dict[str, str], base: dict[str, Any]) -> dict[st
         printed = prints.get(unique_id)
         if entry is None or printed is None or entry.get("fingerprint") != printed:
             return False
-        if entry.get("status") not in REUSABLE_STATUSES or unique_id in trail:
+        if entry.get("status") not in REUSABLE_STATUSES:
             return False
         node = manifest.nodes.get(unique_id)
         if node is None:
             return False
-        if not all(ok(parent, trail | {unique_id}) for parent in node.depends_on.nodes or []):
+        if not all(ok(parent) for parent in node.depends_on.nodes or []):
             return False
         reused[unique_id] = entry
         return True
 
     for unique_id in prints:
-        ok(unique_id, frozenset())
+        ok(unique_id)
     return reused

@@ -545,7 +545,7 @@ class Worker:
             states = run.pop("reuse_states", {})
             result.update(run)
             if reused:
-                result["reused"] = {"count": len(reused), "from_build": base_id}
+                result["reused"] = {"from_build": base_id}
             if result["ok"]:
                 reuse.write_state(
                     build_dir,
@@ -599,8 +599,7 @@ class Worker:
         if self.manifest is None:
             return {}, None, {}
         sources = {item["table"]: _input_key(item) for item in job.get("inputs") or []}
-        # Project defaults need not be merged: dbt_project.yml is part of the global key.
-        variables = reuse.effective_vars(job.get("vars") or {}, {})
+        variables = reuse.effective_vars(job.get("vars") or {})
         key = reuse.global_key(self.project_dir, self.manifest, self.profiles_dir)
         prints = reuse.fingerprints(self.manifest, variables, sources, key)
         source = job.get("source_db")

@@ -87,9 +87,9 @@ def test_vars_read_finds_literal_names_and_flags_computed_ones() -> None:
 def test_an_unset_as_of_date_means_the_day_of_the_run() -> None:
     today = dt.date.today().isoformat()
     for value in (None, "", "today", " NULL "):
-        assert reuse.effective_vars({"as_of_date": value}, {})["as_of_date"] == today
-    assert reuse.effective_vars({}, {"as_of_date": None})["as_of_date"] == today
-    assert reuse.effective_vars({"as_of_date": "2024-01-02"}, {})["as_of_date"] == "2024-01-02"
+        assert reuse.effective_vars({"as_of_date": value})["as_of_date"] == today
+    assert reuse.effective_vars({})["as_of_date"] == today
+    assert reuse.effective_vars({"as_of_date": "2024-01-02"})["as_of_date"] == "2024-01-02"
 
 
 def test_a_var_changes_only_the_nodes_that_read_it_and_their_downstream() -> None:
