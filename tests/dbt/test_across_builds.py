@@ -84,6 +84,67 @@ def test_incremental_equals_full_refresh(build_copy, tmp_path, dbt):
     assert incremental == full
 
 
+def test_stale_incremental_fact_fails_its_check_with_the_rows(build_copy, dbt):
+    """assert_incremental_matches_staging names every stale, missing and extra row once:
+    a changed value (both versions), a lost row, a row staging never had, and one with
+    no id; a null value equal on both sides is not a difference."""
+    db_path, target = build_copy
+    _execute(
+        db_path,
+        """
+        update fct_transactions set amount = amount + 1 where transaction_id = 'T002';
+        update fct_transactions set customer_id = null where transaction_id = 'T003';
+        delete from fct_transactions where transaction_id = 'T004';
+        insert into fct_transactions
+        select * replace ('T099' as transaction_id) from fct_transactions
+        where transaction_id = 'T005';
+        insert into fct_transactions
+        select * replace (null as transaction_id) from fct_transactions
+        where transaction_id = 'T006';
+        insert into fct_transactions  -- an exact duplicate: reported as nothing new
+        select * from fct_transactions where transaction_id = 'T007';
+        """,
+    )
+    check = "assert_incremental_matches_staging"
+    result = dbt(["test", "--select", check], db_path, target, variables=NO_AUTOLOAD, check=False)
+    assert result.returncode != 0
+    assert _failed_tests(result.stdout) == {check}
+    rows = _fetch(
+        db_path,
+        f"select problem, transaction_id, customer_id, amount from main_dbt_test__audit.{check}",
+    )
+    staging = dict(
+        (row[0], row[1:])
+        for row in _fetch(
+            db_path, "select transaction_id, customer_id, amount from stg_transactions"
+        )
+    )
+    t002_customer, t002_amount = staging["T002"]
+    t003_customer, t003_amount = staging["T003"]
+    t004_customer, t004_amount = staging["T004"]
+    t005_customer, t005_amount = staging["T005"]
+    t006_customer, t006_amount = staging["T006"]
+    assert sorted(rows, key=str) == sorted(
+        [
+            ("missing from fct_transactions", "T002", t002_customer, t002_amount),
+            ("not in staging", "T002", t002_customer, t002_amount + 1),
+            ("missing from fct_transactions", "T003", t003_customer, t003_amount),
+            ("not in staging", "T003", None, t003_amount),
+            ("missing from fct_transactions", "T004", t004_customer, t004_amount),
+            ("not in staging", "T099", t005_customer, t005_amount),
+            ("not in staging", None, t006_customer, t006_amount),
+        ],
+        key=str,
+    )
+    # Rebuilt from staging, the fact passes its check again.
+    dbt(
+        ["build", "--full-refresh", "--select", f"fct_transactions {check}"],
+        db_path,
+        target,
+        variables=NO_AUTOLOAD,
+    )
+
+
 def test_threshold_vars_change_segments(build_copy, dbt):
     db_path, target = build_copy
     dbt(
