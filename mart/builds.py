@@ -31,6 +31,7 @@ import itertools
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import socket
@@ -191,6 +192,16 @@ STAYS_PUBLISHED = " The previous build stays published."
 EventCallback = Callable[[dict[str, Any]], None]
 
 
+def _first_error_line(message: str, limit: int = 200) -> str:
+    """The line of a dbt node error that says what went wrong (not the "Runtime Error
+    in model x (path)" heading), cut at ``limit`` characters."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    for line in lines:
+        if not re.match(r"^\w+ Error in \w+ ", line):
+            return line if len(line) <= limit else line[: limit - 1] + "…"
+    return lines[0][:limit] if lines else ""
+
+
 def _empty_tests() -> dict[str, int]:
     return {"pass": 0, "fail": 0, "warn": 0, "error": 0, "skipped": 0}
 
@@ -322,8 +333,17 @@ class BuildRecord:
         failing = sum(
             1
             for node in self.nodes
-            if node.get("unique_id") in done and node.get("status") in ("fail", "error")
+            if node.get("unique_id") in done
+            and kinds.get(str(node.get("unique_id"))) in ("test", "unit_test")
+            and node.get("status") in ("fail", "error")
         )
+        broken = [
+            node
+            for node in self.nodes
+            if node.get("unique_id") in done
+            and node.get("resource_type") in ("model", "snapshot", "seed")
+            and node.get("status") == "error"
+        ]
         where = (
             "so every table of this published mart shows what its data does"
             if self.status == PUBLISHED
@@ -332,6 +352,16 @@ class BuildRecord:
         )
         verb = "fails" if failing == 1 else "fail"
         outcome = f"{failing} of those tests {verb} too." if failing else "All of them pass."
+        if broken:
+            first = broken[0]
+            reason = _first_error_line(str(first.get("message") or ""))
+            others = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
+            outcome = (
+                f"But {first.get('resource_type')} {first.get('name')}{others} failed to build"
+                + (f" ({reason})" if reason else "")
+                + ", so what depends on it was not built and its tests could not run. "
+                + outcome
+            )
         return (
             f"Tests failed, so dbt skipped {built} models and snapshots downstream and "
             f"{tested} of their tests. The engine built and ran them anyway, {where}. " + outcome

@@ -172,7 +172,7 @@ def kpis(db_path: DbPath) -> Kpis:
             (select count(*) from main.dim_customers) as known_customers,
             metrics.purchasing_customers,
             metrics.transactions,
-            cast(metrics.revenue as decimal(18, 2)) as revenue,
+            cast(metrics.revenue as decimal(38, 2)) as revenue,
             summary.repeat_purchase_rate,
             summary.month_1_retention_rate,
             metrics.first_transaction,

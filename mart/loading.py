@@ -567,6 +567,9 @@ def _sniff_csv(sample: str) -> tuple[str, list[str]]:
         lines = lines[:-1]  # the last line may be cut off
     lines = [line for line in lines[:500] if line.strip()]
     text = "".join(lines)
+    # Python's csv refuses fields above 128 KiB; a field the sample holds whole must not
+    # make every delimiter fail (the file would then have "no header row").
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     best: tuple[tuple[float, int, int], str, list[str]] | None = None
     for priority, delimiter in enumerate(DELIMITERS):
         try:
@@ -1087,12 +1090,28 @@ def _choose_date_order(
         return ()
     order, row = ("dmy", first_row) if first_big else ("mdy", second_row)
     value = con.execute(f"select {text} from source where _row = ?", [row]).fetchall()[0][0]
+    # The format in the words is the one this value has (15.01.2024: %d.%m.%Y), so it
+    # can be copied into --date-format as it is.
+    shape = re.match(r"\s*\d{1,2}([/.\-])\d{1,2}[/.\-](\d{2,4})", str(value))
+    sep, year = (
+        (shape.group(1), "%Y" if len(shape.group(2)) == 4 else "%y") if shape else ("/", "%Y")
+    )
+    clock = ""
+    if re.search(r"\d:\d\d", str(value)):
+        clock = (
+            " %I:%M" + (":%S" if re.search(r"\d:\d\d:\d\d", str(value)) else "") + " %p"
+            if re.search(r"[AaPp][Mm]\s*$", str(value))
+            else " %H:%M" + (":%S" if re.search(r"\d:\d\d:\d\d", str(value)) else "")
+        )
+    day_first = f"%d{sep}%m{sep}{year}{clock}"
+    month_first = f"%m{sep}%d{sep}{year}{clock}"
     report.add_warning(
         Problem(
             "day/month order read as "
-            + ("day first (%d/%m/%Y)" if order == "dmy" else "month first (%m/%d/%Y)")
-            + " for the whole column, as this value shows; give a date format to "
-            "read it otherwise",
+            + (f"day first ({day_first})" if order == "dmy" else f"month first ({month_first})")
+            + " for the whole column, as this value shows; give a date format such as "
+            + (month_first if order == "dmy" else day_first)
+            + " to read it otherwise",
             row=int(row),
             column=column,
             value=str(value),
@@ -1596,6 +1615,11 @@ def _collect_problems(
                 def hint(value: str, kind: str = kind) -> str:
                     """Why this value is not a date: the hint fits the value itself."""
                     if kind == "amount":
+                        if len(re.sub(r"\D", "", value)) > 16:
+                            return (
+                                " (too many digits: an amount has at most 16 digits before "
+                                "the decimal point, up to 9999999999999999.99)"
+                            )
                         return ""
                     if date_format:
                         return f" with the format {date_format!r}"

@@ -185,6 +185,9 @@ class QueryResult:
     # DECIMAL columns and their scale (digits after the point): the dataframe holds
     # them as floats, and a page shows and writes them with exactly that many digits.
     decimal_places: dict[str, int] = field(default_factory=dict)
+    # Columns whose values a float cannot hold exactly (a DECIMAL above about 10^13 at
+    # two places, a HUGEINT): the dataframe holds them as exact Decimal and int objects.
+    exact_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -331,12 +334,52 @@ def _row_bytes(frame: pd.DataFrame) -> pd.Series:
     return total
 
 
-def _frame(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
-    """The relation's rows; types NumPy cannot hold (UHUGEINT, …) come as Python objects."""
+# Integers up to 2^53 survive a float; DuckDB hands wide numbers to pandas as floats.
+_FLOAT_EXACT = 2**53
+_WIDE_INTEGERS = {"BIGINT", "UBIGINT", "HUGEINT", "UHUGEINT"}
+
+
+def _float_limits(relation: duckdb.DuckDBPyRelation) -> dict[int, float]:
+    """{column position: the magnitude from which a float may change its value} for the
+    columns pandas may hold as floats with lost digits: DECIMALs wider than 15 digits
+    (at two places, from about 9 * 10^13) and 64- and 128-bit integers."""
+    limits = {}
+    for position, kind in enumerate(relation.types):
+        text = str(kind).upper()
+        match = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", text)
+        if match and int(match.group(1)) > 15:
+            limits[position] = _FLOAT_EXACT / 10 ** int(match.group(2))
+        elif text in _WIDE_INTEGERS:
+            limits[position] = float(_FLOAT_EXACT)
+    return limits
+
+
+def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
+    """The relation's rows, and the positions of the columns that hold exact Python
+    objects (Decimal, int) because a float would change their values.
+
+    Types NumPy cannot hold (UHUGEINT, …) come as Python objects. A DECIMAL or a wide
+    integer that pandas got as floats is fetched again, exactly, when one of its values
+    is too large for a float (only then: it runs the query a second time)."""
     try:
-        return relation.df()
+        frame = relation.df()
     except duckdb.NotImplementedException:
-        return pd.DataFrame(relation.fetchall(), columns=relation.columns, dtype=object)
+        return pd.DataFrame(relation.fetchall(), columns=relation.columns, dtype=object), list(
+            range(len(relation.columns))
+        )
+    lossy = []
+    for position, limit in _float_limits(relation).items():
+        values = frame.iloc[:, position]
+        if pd.api.types.is_float_dtype(values) and bool((values.abs() >= limit).any()):
+            lossy.append(position)
+    if lossy:
+        rows = relation.fetchall()
+        for position in lossy:
+            frame.isetitem(
+                position,
+                pd.Series([row[position] for row in rows], index=frame.index, dtype=object),
+            )
+    return frame, lossy
 
 
 def _accept(sql: str) -> tuple[str, str]:
@@ -448,7 +491,7 @@ def run_sql(
             relation = cursor.sql(statement)
             wrapped = relation is not None
             limited = None if relation is None else relation.limit(row_limit + 1)
-            frame = pd.DataFrame() if limited is None else _frame(limited)
+            frame, exact = (pd.DataFrame(), []) if limited is None else _frame(limited)
             decimals = {} if limited is None else _decimal_places(limited)
         except duckdb.Error as exc:
             if timed_out.is_set() or isinstance(exc, duckdb.InterruptException):
@@ -491,7 +534,26 @@ def run_sql(
         elapsed_s=elapsed,
         notice=notice,
         decimal_places=decimals,
+        exact_columns=tuple(dict.fromkeys(str(frame.columns[position]) for position in exact)),
     )
+
+
+def display_frame(result: QueryResult) -> pd.DataFrame:
+    """The result for a browser grid, which holds numbers as floats: the exact columns
+    become their exact text (DECIMALs with their scale), so no digit changes on screen."""
+    if not result.exact_columns:
+        return result.dataframe
+    frame = result.dataframe.copy()
+    for position, column in enumerate(frame.columns):
+        if str(column) not in result.exact_columns:
+            continue
+        places = result.decimal_places.get(str(column))
+        texts = [
+            None if value is None else (f"{value:.{places}f}" if places is not None else str(value))
+            for value in frame.iloc[:, position]
+        ]
+        frame.isetitem(position, pd.Series(texts, index=frame.index, dtype=object))
+    return frame
 
 
 _LINE = re.compile(r"\bLINE (\d+):")

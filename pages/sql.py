@@ -37,7 +37,7 @@ def _decimal_columns(result: QueryResult) -> dict[str, st.column_config.NumberCo
     return {
         column: st.column_config.NumberColumn(format=f"%.{places}f")
         for column, places in result.decimal_places.items()
-        if column in result.dataframe.columns
+        if column in result.dataframe.columns and column not in result.exact_columns
     }
 
 
@@ -47,7 +47,7 @@ def _result(result: QueryResult, name: str, key: str) -> None:
     if result.notice:
         st.warning(result.notice)
     st.dataframe(
-        result.dataframe,
+        sandbox.display_frame(result),
         hide_index=True,
         key=f"{key}_table",
         column_config=_decimal_columns(result),

@@ -75,6 +75,18 @@
     to_json({{ column }})
 {%- endmacro %}
 
+{#-
+    An integer type wide enough for any DECIMAL(38, 2) total counted in cents: 64 bits
+    overflow above about 9.2 * 10^16 units (a total of 92 trillion at two places).
+-#}
+{% macro wide_integer_type() %}
+    {{ return(adapter.dispatch('wide_integer_type', 'techmart')()) }}
+{% endmacro %}
+
+{% macro default__wide_integer_type() %}hugeint{% endmacro %}
+
+{% macro snowflake__wide_integer_type() %}number(38, 0){% endmacro %}
+
 {#- Integer division rounding toward zero, for non-negative operands. -#}
 {% macro integer_divide(numerator, denominator) %}
     {{ return(adapter.dispatch('integer_divide', 'techmart')(numerator, denominator)) }}

@@ -228,3 +228,19 @@ def test_transactions_note_only_when_the_counts_differ() -> None:
     capped = insights.transactions_note(7_000, insights.MAX_CUSTOMER_ROWS)
     assert capped == "The first 5,000 of 7,000 transactions are shown."
     assert "holds 4" in (insights.transactions_note(5, 4) or "")
+
+
+def test_sql_console_shows_and_downloads_large_decimals_exactly(
+    markdown_workspace: Path,
+) -> None:
+    """A browser grid holds numbers as floats: 99999999999999.99 would show as
+    100000000000000.00. The console shows such a column as its exact text."""
+    at = open_page("pages/sql.py")
+    at.text_area(key="sql_text").set_value(
+        "select 99999999999999.99::decimal(18, 2) as money, 12.5::decimal(18, 2) as small"
+    )
+    next(b for b in at.button if "Run query" in str(b.label)).click().run()
+    assert not at.exception
+    shown = next(frame.value for frame in at.dataframe if "money" in frame.value.columns)
+    assert list(shown["money"]) == ["99999999999999.99"]
+    assert float(shown["small"].iloc[0]) == 12.5

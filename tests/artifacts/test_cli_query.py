@@ -80,6 +80,29 @@ def test_query_json_keeps_cents_exact(builds) -> None:
     assert "Traceback" not in done.stderr
 
 
+WIDE = (
+    "select 99999999999999.99::decimal(18, 2) as money, "
+    "sum(9999999999999999.99::decimal(18, 2)) as total, "
+    "123456789012345678901234567890::hugeint as huge"
+)
+
+
+def test_query_prints_values_a_float_cannot_hold_exactly(builds, cli) -> None:
+    """Above about 9 * 10^13 a float changes the cents; every format prints the DECIMAL."""
+    expected = ["99999999999999.99", "9999999999999999.99", "123456789012345678901234567890"]
+    done = cli(builds.workspace, "query", WIDE, "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    assert list(csv.reader(io.StringIO(done.stdout)))[1] == expected
+    table = cli(builds.workspace, "query", WIDE)
+    assert table.stdout.splitlines()[2].split() == expected
+    as_json = cli(builds.workspace, "query", WIDE, "--format", "json")
+    assert (
+        f'"money": {expected[0]}' in as_json.stdout and f'"huge": {expected[2]}' in as_json.stdout
+    )
+    row = json.loads(as_json.stdout, parse_float=Decimal)[0]
+    assert [str(row["money"]), str(row["total"]), str(row["huge"])] == expected
+
+
 def test_query_csv_and_table(builds, cli) -> None:
     done = cli(builds.workspace, "query", TOP, "--format", "csv")
     assert done.returncode == 0, done.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -167,6 +168,21 @@ def test_five_megabyte_line_is_kept(ws, write_file, stored):
     rows = stored("transactions")
     assert len(rows[0]["blob"]) == len(big)
     assert rows[1]["customer_id"] == "C2"
+
+
+def test_a_field_longer_than_pythons_csv_limit_is_kept(ws, write_file, stored):
+    """200,000 characters in one field, inside the sniffed first megabyte: Python's csv
+    module refuses fields above 128 KiB, which made the file look header-less."""
+    long = "x" * 200_000
+    path = write_file(
+        "long.csv",
+        "transaction_id,customer_id,transaction_date,amount,product_category\n"
+        f"T1,C1,2024-01-15,10.00,{long}\nT2,C2,2024-01-16,2.50,Audio\n",
+    )
+    result = load(ws, path)
+    assert result.version.row_count == 2
+    rows = stored("transactions")
+    assert rows[0]["product_category"] == long and rows[1]["amount"] == Decimal("2.50")
 
 
 def test_unknown_columns_are_kept_and_clashing_names_prefixed(ws, write_file, stored):
@@ -411,6 +427,17 @@ def test_a_leading_zero_group_is_not_thousands(ws, write_file):
 def test_bad_amounts_are_refused(ws, write_file, text):
     error = refused(ws, write_file("a.csv", f'customer_id,date,amount\nC1,2024-01-01,"{text}"\n'))
     assert error.report.errors[0].column == "amount"
+    too_long = "too many digits" in error.report.errors[0].problem
+    assert too_long == (text == "1" * 20)  # the reason, when it is the length
+
+
+def test_amounts_up_to_sixteen_digits_load_and_one_more_says_why_not(ws, write_file, stored):
+    error = refused(
+        ws, write_file("b.csv", "customer_id,date,amount\nC1,2024-01-01,12345678901234567.89\n")
+    )
+    assert "at most 16 digits before the decimal point" in error.report.errors[0].problem
+    load(ws, write_file("a.csv", "customer_id,date,amount\nC1,2024-01-01,9999999999999999.99\n"))
+    assert stored("transactions")[0]["amount"] == Decimal("9999999999999999.99")
 
 
 @pytest.mark.parametrize(
@@ -475,10 +502,14 @@ def test_day_month_dates_need_a_format(ws, write_file):
 @pytest.mark.parametrize(
     ("values", "dates", "first"),
     [
-        (["15/01/2024", "01/02/2024"], ["2024-01-15", "2024-02-01"], "day first"),
-        (["1/15/2024 10:00 PM", "2/1/2024"], ["2024-01-15", "2024-02-01"], "month first"),
-        (["31.12.2023", "01.02.24"], ["2023-12-31", "2024-02-01"], "day first"),
-        (["2024-03-01", "13-02-2024"], ["2024-03-01", "2024-02-13"], "day first"),
+        (["15/01/2024", "01/02/2024"], ["2024-01-15", "2024-02-01"], "day first (%d/%m/%Y)"),
+        (
+            ["1/15/2024 10:00 PM", "2/1/2024 9:30 AM"],
+            ["2024-01-15", "2024-02-01"],
+            "month first (%m/%d/%Y %I:%M %p)",
+        ),
+        (["31.12.2023", "01.02.2024"], ["2023-12-31", "2024-02-01"], "day first (%d.%m.%Y)"),
+        (["13-02-2024", "01-03-2024"], ["2024-02-13", "2024-03-01"], "day first (%d-%m-%Y)"),
     ],
 )
 def test_a_column_whose_days_above_12_settle_the_order_is_read_that_way(
@@ -488,8 +519,13 @@ def test_a_column_whose_days_above_12_settle_the_order_is_read_that_way(
     result = load(ws, write_file("d.csv", "customer_id,date,amount\n" + rows))
     assert [row["transaction_date"] for row in stored("transactions")] == dates
     [warning] = [w for w in result.report.warnings if "day/month order" in w.problem]
-    assert f"read as {first}" in warning.problem
+    assert f"read as {first}" in warning.problem  # the format of the value it names
     assert result.report.warning_summary["date order inferred"] == 1
+    # the format it names can be given as it is, and reads the file the same way
+    named = re.search(r"read as \w+ first \(([^)]+)\)", warning.problem)
+    assert named is not None, warning.problem
+    load(ws, write_file("e.csv", "customer_id,date,amount\n" + rows), date_format=named[1])
+    assert [row["transaction_date"] for row in stored("transactions")] == dates
 
 
 def test_each_bad_date_gets_the_hint_that_fits_it(ws, write_file):

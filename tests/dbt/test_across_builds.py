@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 
@@ -285,3 +286,54 @@ def test_amounts_are_read_exactly_from_json(build_copy, dbt):
         )
     )
     assert amounts == {"X1": "9999999999999999.99", "X2": "0.10", "X3": "1.01"}
+
+
+def test_the_largest_amounts_build_the_whole_mart_exactly(build_copy, dbt):
+    """Ten amounts of 9999999999999999.99 (DECIMAL(18,2)'s largest) for one customer: the
+    readability test passes (as text the JSON number reads '1e+16'), the average works
+    on a total of 10^17 (64-bit cents would overflow), segment averages of such totals
+    fit, and the app's KPIs add them up, all to the cent."""
+    db_path, target = build_copy
+    rows = ",\n".join(
+        f"""('{{"transaction_id": "B{index}", "customer_id": "BIG", "transaction_date":
+            "2024-02-0{index}", "amount": 9999999999999999.99, "product_category": "Audio"}}',
+            now()::timestamp, 't', 't', {100 + index})"""
+        for index in range(1, 10)
+    )
+    _execute(db_path, f"insert into bronze.raw_transactions values {rows}")
+    _execute(
+        db_path,
+        """insert into bronze.raw_transactions values ('{"transaction_id": "B0",
+        "customer_id": "BIG", "transaction_date": "2024-02-01", "amount": 9999999999999999.99,
+        "product_category": "Audio"}', now()::timestamp, 't', 't', 100)""",
+    )
+    dbt(["build"], db_path, target, variables=NO_AUTOLOAD)  # every test passes
+    big = _fetch(
+        db_path,
+        "select lifetime_value::varchar, avg_order_value::varchar, transaction_count "
+        "from fct_customer_metrics where customer_id = 'BIG'",
+    )
+    assert big == [("99999999999999999.90", "9999999999999999.99", 10)]
+    high = _fetch(
+        db_path,
+        "select avg_lifetime_value::varchar from fct_segment_behaviour "
+        "where customer_segment = 'High Value'",
+    )[0][0]
+    values = [
+        row[0]
+        for row in _fetch(
+            db_path,
+            "select lifetime_value from fct_customer_metrics where customer_segment = 'High Value'",
+        )
+    ]
+    expected = (sum(values) / len(values)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert len(values) > 1 and high == str(expected)
+    sample_total = _fetch(
+        db_path,
+        "select sum(lifetime_value) from fct_customer_metrics where customer_id <> 'BIG'",
+    )[0][0]
+
+    from mart import insights
+
+    kpis = insights.kpis(str(db_path))
+    assert kpis.revenue == Decimal("99999999999999999.90") + sample_total

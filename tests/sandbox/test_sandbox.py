@@ -515,3 +515,34 @@ def test_rows_past_the_limit_are_never_computed(mart_db: Path) -> None:
     )
     result = sandbox.run_sql(mart_db, sql)
     assert result.truncated and result.row_count == 10_000
+
+
+WIDE = (
+    "select 99999999999999.99::decimal(18, 2) as money, "
+    "1234567890123456.78::decimal(18, 2) as biggest, "
+    "123456789012345678901234567890::hugeint as huge, "
+    "9007199254740993::bigint as past_2_53, "
+    "12.5::decimal(18, 2) as small, 0.1::double as ratio"
+)
+
+
+def test_values_a_float_cannot_hold_come_exactly(mart_db: Path) -> None:
+    """A float holds about 15 digits: 99999999999999.99 would come back as
+    100000000000000.00. Those columns hold exact Decimal and int objects instead."""
+    result = sandbox.run_sql(mart_db, WIDE + " union all select 1, 2, null, null, 3, 0.5")
+    frame = result.dataframe
+    assert set(result.exact_columns) == {"money", "biggest", "huge"}
+    assert list(frame["money"]) == [Decimal("99999999999999.99"), Decimal("1.00")]
+    assert frame["biggest"].iloc[0] == Decimal("1234567890123456.78")
+    assert frame["huge"].iloc[0] == 123456789012345678901234567890 and frame["huge"].iloc[1] is None
+    assert frame["past_2_53"].iloc[0] == 9007199254740993  # pandas' Int64: exact already
+    assert frame["small"].dtype.kind == "f"  # small values stay floats (fast, exact)
+    assert result.decimal_places == {"money": 2, "biggest": 2, "small": 2}
+    # for a browser grid (floats), the exact columns are their exact text
+    shown = sandbox.display_frame(result)
+    assert list(shown["money"]) == ["99999999999999.99", "1.00"]
+    assert list(shown["huge"]) == ["123456789012345678901234567890", None]
+    assert shown["small"].dtype.kind == "f"
+    # a result of small values is not fetched twice and has no exact columns
+    plain = sandbox.run_sql(mart_db, "select 12.5::decimal(18, 2) as a, 2::hugeint as b")
+    assert plain.exact_columns == () and sandbox.display_frame(plain) is plain.dataframe

@@ -105,6 +105,32 @@ def test_completion_note_counts_what_ran_anyway_and_what_failed() -> None:
     assert again.completed == _record("failed").completed
 
 
+def test_completion_note_names_a_model_that_failed_to_build() -> None:
+    """A model that errors while the engine builds what tests held back is said, with
+    dbt's reason (not its "Runtime Error in model" heading), and is not counted as a
+    failing test."""
+    record = _record("failed", failure="tests")
+    for node in record.nodes:
+        if node["unique_id"] == "model.p.dim":
+            node.update(
+                name="dim",
+                status="error",
+                message="Runtime Error in model dim (models/dim.sql)\n  Conversion Error: "
+                "Failed to cast decimal value 9999999999999999990 to type INT64\n  \n  LINE 9",
+            )
+        if node["unique_id"] == "snapshot.p.snap":
+            node["status"] = "skipped"
+        if node["unique_id"].startswith("test.p.dim_"):
+            node["status"] = "error"
+    note = record.completion_note()
+    assert note is not None
+    assert (
+        "But model dim failed to build (Conversion Error: Failed to cast decimal value "
+        "9999999999999999990 to type INT64), so what depends on it was not built"
+    ) in note, note
+    assert "2 of those tests fail too" in note  # the two tests, not the model
+
+
 def _event(seq: int, second: float, kind: str, **fields: Any) -> dict[str, Any]:
     return {"seq": seq, "ts": f"2026-01-01T10:00:{second:06.3f}+00:00", "type": kind, **fields}
 

@@ -48,7 +48,7 @@ final as (
         end as avg_order_value,
         case
             when per_segment.customer_count > 0
-                then {{ decimal_average('per_segment.total_revenue', 'per_segment.customer_count') }}
+                then {{ decimal_average('per_segment.total_revenue', 'per_segment.customer_count', precision=38) }}
         end as avg_lifetime_value,
         cast(
             round(cast(per_segment.transaction_count as decimal(18, 6)) / per_segment.customer_count, 2)
