@@ -24,6 +24,9 @@ What the configuration blocks (each verified against duckdb 2.0.1 in
 - ``lock_configuration=True`` — every later ``SET``/``RESET``/``PRAGMA x=…`` of a
   configuration option fails, including ``SET lock_configuration=false`` and
   ``SET allowed_directories=…``.
+- ``memory_limit='2GB'``, ``max_temp_directory_size='4GB'`` — a console query that
+  needs more (a huge sort or cross join) fails with an out-of-memory message instead
+  of taking the machine's memory or disk within its time limit.
 - ``allowed_configs=['enable_progress_bar']`` — the one exception to the lock. The
   progress bar is a per-connection option (it cannot be set at start-up) that DuckDB
   prints to *stdout* for queries over 2 s, which would corrupt ``python -m mart
@@ -59,6 +62,11 @@ READ_CONFIG: dict[str, Any] = {
     "allow_persistent_secrets": False,
     "python_enable_replacements": False,
     "allowed_configs": ["enable_progress_bar"],
+    # A console query may not take the machine: at most 2 GB of memory per open file
+    # (DuckDB's default is 80% of RAM), then spilling to the file's .tmp/ directory up
+    # to 4 GB (default: 90% of the free disk), then an out-of-memory error.
+    "memory_limit": "2GB",
+    "max_temp_directory_size": "4GB",
     "lock_configuration": True,
 }
 """The configuration of every read connection in the app process (never vary it)."""

@@ -1049,6 +1049,8 @@ create or replace temp macro mart_amount(v) as (
 # or only with a decimal point (1,234.50 / 12.5 / 0.50), after currency and sign.
 _DECIMAL_COMMA_ONLY = r"[+-]?([0-9]{1,3}(\.[0-9]{3})+,[0-9]+|[0-9]+,[0-9]{1,2}|0,[0-9]+)"
 _DECIMAL_POINT_ONLY = r"[+-]?([0-9]{1,3}(,[0-9]{3})+\.[0-9]+|[0-9]+\.[0-9]{1,2}|0\.[0-9]+)"
+# An amount a point can split either as decimals or as thousands: 1.000, 12.500, 250.000.
+_POINT_OR_THOUSANDS = r"[+-]?[1-9][0-9]{0,2}\.[0-9]{3}"
 
 
 DATE_TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
@@ -1133,13 +1135,36 @@ def _choose_decimal_mark(
     when it could be either), and a column showing both marks gets a warning.
     """
     text = f"mart_amount_s2(mart_amount_s1(mart_clean({_ident(column)})))"
-    comma, point, first_comma, first_point = con.execute(
+    comma, point, first_comma, first_point, grouped, first_grouped = con.execute(
         f"select count(*) filter (where regexp_full_match(t, '{_DECIMAL_COMMA_ONLY}')), "
         f"count(*) filter (where regexp_full_match(t, '{_DECIMAL_POINT_ONLY}')), "
         f"min(_row) filter (where regexp_full_match(t, '{_DECIMAL_COMMA_ONLY}')), "
-        f"min(_row) filter (where regexp_full_match(t, '{_DECIMAL_POINT_ONLY}')) "
+        f"min(_row) filter (where regexp_full_match(t, '{_DECIMAL_POINT_ONLY}')), "
+        f"count(*) filter (where regexp_full_match(t, '{_POINT_OR_THOUSANDS}')), "
+        f"min(_row) filter (where regexp_full_match(t, '{_POINT_OR_THOUSANDS}')) "
         f"from (select _row, {text} as t from source)"
     ).fetchall()[0]
+    if grouped and not comma and not point:
+        # 1.000 and 2.500 only: whole euros written the German way, or amounts with three
+        # decimals. Nothing in the column tells; the point is read as the decimal mark.
+        value = con.execute(
+            f"select {_ident(column)} from source where _row = ?", [first_grouped]
+        ).fetchall()[0][0]
+        report.add_warning(
+            Problem(
+                f"{grouped} amount(s) such as this one have exactly three digits after a "
+                "point and no amount in the column shows the decimal mark: they were read "
+                "with the point as the decimal mark (1.000 = 1.00). If the point separates "
+                "thousands here (1.000 = one thousand), write the amounts with their decimal "
+                "comma (1.000,00) or without the point, and load the file again",
+                row=int(first_grouped),
+                column=column,
+                field="amount",
+                value=str(value),
+            ),
+            "point or thousands?",
+            int(grouped),
+        )
     if comma and not point:
         con.execute(
             "create or replace temp macro mart_amount_text(v) as "
@@ -1158,6 +1183,51 @@ def _choose_decimal_mark(
             "mixed decimal marks",
             1,
         )
+
+
+# The currencies an amount may name, as the loader strips them (mart_amount_s1).
+_CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+_CURRENCY_CODE = r"(?i)^\s*(USD|EUR|GBP|CAD|AUD)|(USD|EUR|GBP|CAD|AUD)\s*$"
+
+
+def _check_currencies(
+    con: duckdb.DuckDBPyConnection, column: str, report: ValidationReport
+) -> None:
+    """Warn when the amounts name more than one currency ($ 10.00, 10.00 EUR, ¥1000).
+
+    The loader keeps the number and drops the currency, so the mart would add yen,
+    euros and dollars as if they were one currency. Nothing is converted."""
+    text = f"mart_clean({_ident(column)})"
+    found = con.execute(
+        "select currency, count(*), min(_row) from ("
+        "  select _row, coalesce(nullif(upper(trim(regexp_extract(t, ?, 0))), ''),"
+        "    nullif(regexp_extract(t, '[$€£¥]', 0), '')) as currency"
+        f"  from (select _row, {text} as t from source)"
+        ") where currency is not null group by all order by 3",
+        [_CURRENCY_CODE],
+    ).fetchall()
+    named = {}
+    for currency, count, row in found:
+        code = _CURRENCY_SYMBOLS.get(currency.strip(), currency.strip().upper())
+        total, first = named.get(code, (0, row))
+        named[code] = (total + count, min(first, row))
+    if len(named) < 2:
+        return
+    parts = [
+        f"{code} ({count} value(s), first at row {row})" for code, (count, row) in named.items()
+    ]
+    report.add_warning(
+        Problem(
+            "the amounts name more than one currency: "
+            + ", ".join(parts)
+            + ". The currency is dropped and the numbers are added as they are; convert the "
+            "amounts to one currency first",
+            column=column,
+            field="amount",
+        ),
+        "mixed currencies",
+        1,
+    )
 
 
 # Excel's first line naming the delimiter: sep=;
@@ -1495,6 +1565,7 @@ def prepare_records(
 
     if dataset == "transactions" and chosen.get("amount"):
         _choose_decimal_mark(con, str(chosen["amount"]), report)
+        _check_currencies(con, str(chosen["amount"]), report)
     time_column = chosen.get(TIME_FIELD[dataset])
     order_formats = (
         _choose_date_order(con, str(time_column), report) if time_column and not date_format else ()

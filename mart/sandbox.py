@@ -146,6 +146,11 @@ MSG_NESTED = (
     "query() is not allowed in the console: it runs SQL text that cannot be checked "
     "first. Write that query directly instead."
 )
+MSG_MEMORY = (
+    "The query needs more memory than the console gives a query (2 GB, and 4 GB more "
+    "spilled to disk), so it was stopped. Filter, aggregate or LIMIT before a large sort "
+    "or join."
+)
 MSG_TIMEOUT = (
     "The query took longer than {seconds:g} s and was stopped. "
     "Add a WHERE or a LIMIT, or aggregate before joining."
@@ -436,6 +441,8 @@ def _plain(exc: BaseException) -> str:
     message = str(exc).strip()
     if isinstance(exc, duckdb.PermissionException) or "disabled by configuration" in message:
         return MSG_FILES.format(what="file access")
+    if isinstance(exc, duckdb.OutOfMemoryException) or message.startswith("Out of Memory"):
+        return MSG_MEMORY
     if "configuration has been locked" in message:
         return MSG_ADMIN.format(keyword="SET")
     if "attached in read-only mode" in message or "read-only mode" in message:

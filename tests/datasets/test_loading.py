@@ -414,6 +414,47 @@ def test_a_column_with_both_decimal_marks_is_flagged(ws, write_file):
     assert "both decimal marks" in result.report.to_text()
 
 
+def test_amounts_that_may_be_grouped_thousands_are_read_as_decimals_with_a_warning(
+    ws, write_file, stored
+):
+    """1.000 and 2.500 only (German whole euros, or three decimals): nothing in the
+    column tells; read with the point as the decimal mark, and said."""
+    path = write_file(
+        "a.csv", 'customer_id,date,amount\nC1,2024-01-01,1.000\nC1,2024-01-02,"2.500"\n'
+    )
+    result = load(ws, path)
+    assert [row["amount"] for row in stored("transactions")] == [Decimal("1.00"), Decimal("2.50")]
+    assert result.report.warning_summary["point or thousands?"] == 2
+    [warning] = [w for w in result.report.warnings if "three digits after a point" in w.problem]
+    assert (warning.row, warning.value) == (1, "1.000") and "1.000,00" in warning.problem
+    # one amount that shows the point is a decimal mark settles it: no warning
+    clear = write_file(
+        "b.csv", "customer_id,date,amount\nC1,2024-01-01,1.000\nC1,2024-01-02,2.50\n"
+    )
+    assert "point or thousands?" not in load(ws, clear).report.warning_summary
+
+
+def test_amounts_in_more_than_one_currency_are_warned_about(ws, write_file, stored):
+    path = write_file(
+        "c.csv",
+        "customer_id,date,amount\nC1,2024-01-01,USD 10.00\nC1,2024-01-02,¥1000\n"
+        "C1,2024-01-03,10.00 eur\nC1,2024-01-04,$5.00\n",
+    )
+    result = load(ws, path)
+    assert [row["amount"] for row in stored("transactions")] == [
+        Decimal("10.00"),
+        Decimal("1000.00"),
+        Decimal("10.00"),
+        Decimal("5.00"),
+    ]
+    [warning] = [w for w in result.report.warnings if "more than one currency" in w.problem]
+    assert "USD (2 value(s), first at row 1)" in warning.problem  # USD and $ are one
+    assert "JPY (1 value(s), first at row 2)" in warning.problem and "EUR" in warning.problem
+    # one currency throughout: nothing to say
+    one = write_file("d.csv", "customer_id,date,amount\nC1,2024-01-01,$1.00\nC1,2024-01-02,2 USD\n")
+    assert "mixed currencies" not in load(ws, one).report.warning_summary
+
+
 def test_a_leading_zero_group_is_not_thousands(ws, write_file):
     """0,005 was read as 5.00 (thousands); with a decimal point elsewhere it is refused."""
     path = write_file(

@@ -83,6 +83,8 @@ def test_every_option_is_in_force(mart_db: Path) -> None:
         "allow_persistent_secrets": "false",
         "python_enable_replacements": "false",
         "allowed_configs": "[enable_progress_bar]",
+        "memory_limit": "1.8 GiB",
+        "max_temp_directory_size": "3.7 GiB",
         "lock_configuration": "true",
     }
 
@@ -100,6 +102,7 @@ def test_every_option_is_in_force(mart_db: Path) -> None:
         "set python_enable_replacements = true",
         "set global threads = 1",
         "set memory_limit = '100GB'",
+        "set max_temp_directory_size = '1TB'",
         "pragma threads = 1",
         "pragma enable_profiling",
     ],

@@ -6,6 +6,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from mart import db, sandbox
@@ -546,3 +547,15 @@ def test_values_a_float_cannot_hold_come_exactly(mart_db: Path) -> None:
     # a result of small values is not fetched twice and has no exact columns
     plain = sandbox.run_sql(mart_db, "select 12.5::decimal(18, 2) as a, 2::hugeint as b")
     assert plain.exact_columns == () and sandbox.display_frame(plain) is plain.dataframe
+
+
+def test_out_of_memory_is_said_plainly() -> None:
+    """The read connection's memory_limit and max_temp_directory_size stop a huge query;
+    DuckDB's advice to raise them (a SET, refused here) is not shown."""
+    error = duckdb.OutOfMemoryException(
+        "Out of Memory Error: failed to offload data block of size 256.0 KiB (3.7 GiB/3.7 GiB "
+        "used).\nThis limit was set by the 'max_temp_directory_size' setting.\nYou can adjust "
+        "this setting, by using (for example) PRAGMA max_temp_directory_size = '10GiB'"
+    )
+    message = sandbox._plain(error)
+    assert message == sandbox.MSG_MEMORY and "PRAGMA" not in message and "2 GB" in message
