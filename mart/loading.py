@@ -298,6 +298,8 @@ class ValidationReport:
     warnings: list[Problem] = field(default_factory=list)
     warning_count: int = 0
     warning_summary: dict[str, int] = field(default_factory=dict)
+    # A JSON file that is one object with a list of records under a key: (key, count).
+    wrapped_records: tuple[str, int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -917,6 +919,18 @@ def _read_json(
         con.execute(f"create or replace temp table json_raw as select json from {source}")
     except duckdb.Error as exc:
         raise _refuse(report, _json_syntax_problem(_duckdb_message(exc), path)) from None
+    if not con.execute("select count(*) from json_raw").fetchall()[0][0]:
+        raise _refuse(report, Problem("the JSON file holds no records"))
+    # JSON Pointer paths (below): they reach every key, the empty one included.
+    wrapped = con.execute(
+        "select key, json_array_length(json, p) from ("
+        "  select json, key, '/' || replace(replace(key, '~', '~0'), '/', '~1') as p"
+        "  from (select json, unnest(json_keys(json)) as key from json_raw)) "
+        "where (select count(*) from json_raw) = 1 and json_type(json, p) = 'ARRAY' "
+        "and json_type(json, p || '/0') = 'OBJECT' limit 1"
+    ).fetchall()
+    if wrapped:  # said instead of "no column" if the object's fields do not map
+        report.wrapped_records = (str(wrapped[0][0]), int(wrapped[0][1]))
     not_objects = con.execute(
         "select rowid + 1, left(json::VARCHAR, 80) from json_raw "
         "where json_type(json) <> 'OBJECT' order by rowid limit ?",
@@ -1520,6 +1534,17 @@ def prepare_records(
                 field=name,
             ),
             "columns taken by a mapping",
+        )
+    missing = [name for name in REQUIRED[dataset] if chosen.get(name) is None]
+    if report.wrapped_records and any(name not in defaults for name in missing):
+        key, count = report.wrapped_records
+        raise _refuse(
+            report,
+            Problem(
+                f"the file is one JSON object whose key {key!r} holds a list of {count} "
+                "record(s); give the list itself: a JSON array of records, or one record "
+                "per line (JSON lines)"
+            ),
         )
     for name in REQUIRED[dataset]:
         if chosen.get(name) is None and name not in defaults:

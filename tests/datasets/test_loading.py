@@ -792,6 +792,28 @@ def test_an_unclosed_json_array_says_so(ws, write_file):
     assert "array is not closed" in problem.problem and problem.row == 1
 
 
+def test_json_records_under_a_key_and_an_empty_array_are_refused_plainly(ws, write_file):
+    wrapped = write_file(
+        "w.json",
+        '{"data": [{"customer_id": "C1", "date": "2024-01-01", "amount": 1}, '
+        '{"customer_id": "C2", "date": "2024-01-02", "amount": 2}], "meta": {"page": 1}}',
+    )
+    [problem] = refused(ws, wrapped).report.errors
+    assert "one JSON object whose key 'data' holds a list of 2 record(s)" in problem.problem
+    [empty] = refused(ws, write_file("e.json", "[]")).report.errors
+    assert empty.problem == "the JSON file holds no records"
+
+
+def test_one_json_record_with_a_list_of_objects_is_a_record(ws, write_file, stored):
+    """Not mistaken for a wrapper: its own fields map."""
+    path = write_file(
+        "one.json",
+        '[{"customer_id": "C1", "date": "2024-01-01", "amount": 1, "items": [{"sku": 1}]}]',
+    )
+    assert load(ws, path).version.row_count == 1
+    assert stored("transactions")[0]["customer_id"] == "C1"
+
+
 def test_json_that_is_not_objects_is_refused(ws, write_file):
     error = refused(ws, write_file("n.json", "[1, 2, 3]"))
     assert "JSON object" in str(error)
