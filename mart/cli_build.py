@@ -31,6 +31,8 @@ def parse_var(text: str) -> tuple[str, Any]:
         value: Any = json.loads(raw)
     except json.JSONDecodeError:
         value = raw
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        value = int(value)  # 1e3 and 1000.0 are the whole number 1000
     return key, value
 
 
@@ -64,12 +66,19 @@ def check_vars(variables: dict[str, Any]) -> None:
         try:
             if len(text) != 10:
                 raise ValueError(text)
-            date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             raise InputError(
                 f"--var as_of_date must be a real date written YYYY-MM-DD (for example "
                 f"2024-03-01), got {text!r}."
             ) from None
+        from mart.loading import MAX_YEAR, MIN_YEAR
+
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            raise InputError(
+                f"--var as_of_date must have a year from {MIN_YEAR} to {MAX_YEAR}, as the "
+                f"data's dates do; got {text!r}."
+            )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

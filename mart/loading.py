@@ -990,6 +990,9 @@ def _read_json(
     con.execute("drop table json_raw")
 
 
+_NESTED_TYPE = re.compile(r"^(STRUCT|MAP|UNION)\(|.*\]$", re.IGNORECASE)
+
+
 def _read_parquet(
     con: duckdb.DuckDBPyConnection, path: Path, table: str, report: ValidationReport
 ) -> None:
@@ -998,7 +1001,12 @@ def _read_parquet(
         described = con.execute(f"describe select * from {source}").fetchall()
         header = _clean_header([row[0] for row in described], report)
         select = ", ".join(
-            f"{_ident(row[0])}::VARCHAR as {_ident(name)}"
+            (
+                # a nested value is kept as JSON text ({"a": 1}), not DuckDB's {'a': 1}
+                f"to_json({_ident(row[0])})::VARCHAR as {_ident(name)}"
+                if _NESTED_TYPE.match(str(row[1]))
+                else f"{_ident(row[0])}::VARCHAR as {_ident(name)}"
+            )
             for row, name in zip(described, header, strict=True)
         )
         con.execute(

@@ -31,6 +31,10 @@ def test_parse_var_reads_json_values_and_keeps_strings() -> None:
     assert parse_var("high_value_threshold=300") == ("high_value_threshold", 300)
     assert parse_var("as_of_date=2024-03-01") == ("as_of_date", "2024-03-01")
     assert parse_var("flag=true") == ("flag", True)
+    # a whole number written as a float is the whole number (echoed as 1000, not 1000.0)
+    assert parse_var("high_value_threshold=1e3") == ("high_value_threshold", 1000)
+    assert parse_var("high_value_threshold=1000.0") == ("high_value_threshold", 1000)
+    assert parse_var("high_value_threshold=199.99") == ("high_value_threshold", 199.99)
     with pytest.raises(InputError):
         parse_var("no-equals-sign")
 

@@ -862,6 +862,19 @@ def test_parquet_with_typed_columns(ws, tmp_path, stored):
     )
 
 
+def test_nested_parquet_columns_are_kept_as_json_text(ws, tmp_path, stored):
+    path = tmp_path / "n.parquet"
+    duckdb.execute(
+        "copy (select 'C1' as customer_id, DATE '2024-02-03' as order_date, 1 as amount, "
+        "{'a': 1, 'b': 'x'} as meta, [1, 2] as tags, map {'k': 'v'} as labels) to "
+        f"'{path}' (format parquet)"
+    )
+    load(ws, path)
+    (row,) = stored("transactions")
+    assert json.loads(row["meta"]) == {"a": 1, "b": "x"}
+    assert json.loads(row["tags"]) == [1, 2] and json.loads(row["labels"]) == {"k": "v"}
+
+
 def test_a_broken_parquet_file_is_refused(ws, write_file):
     error = refused(ws, write_file("b.parquet", b"PAR1" + os.urandom(64)))
     assert "Parquet" in str(error)
