@@ -129,6 +129,12 @@ AUTO_DATE_FORMATS = (
     "%b %d, %Y",
     "%B %d, %Y",
     "%b %d %Y",
+    # 15-Jan-2024 (spreadsheets and Oracle exports); %y first: %Y reads 24 as the year 24
+    "%d-%b-%y",
+    "%d-%b-%Y",
+    # Monday, January 15, 2024 (long dates)
+    "%A, %B %d, %Y",
+    "%a, %b %d, %Y",
 )
 # The event types the project knows (stg_events' accepted_values test, lower-cased there).
 EVENT_TYPES = ("page_view", "product_view", "add_to_cart", "purchase")
@@ -1040,8 +1046,9 @@ def preview_file(path: str | os.PathLike[str], limit: int = 20) -> tuple[FileInf
 _MACROS = r"""
 create or replace temp macro mart_clean(v) as nullif(trim(v), '');
 create or replace temp macro mart_amount_s1(v) as regexp_replace(
-    regexp_replace(trim(v), '^(USD|EUR|GBP|CAD|AUD)\s*|\s*(USD|EUR|GBP|CAD|AUD)$', '', 'i'),
-    '[\s$€£¥''\x{00A0}]', '', 'g');
+    regexp_replace(replace(trim(v), '−', '-'),
+        '^(USD|EUR|GBP|CAD|AUD)\s*|\s*(USD|EUR|GBP|CAD|AUD)$', '', 'i'),
+    '[\s$€£¥''\x{00A0}\x{202F}\x{2009}]', '', 'g');
 create or replace temp macro mart_amount_s2(s) as case
     when regexp_full_match(s, '\((.*)\)') then '-' || substr(s, 2, length(s) - 2)
     when regexp_full_match(s, '[0-9.,]+-') then '-' || rtrim(s, '-')

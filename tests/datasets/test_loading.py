@@ -371,6 +371,9 @@ def test_semantic_problems_are_warnings_not_errors(ws, write_file, stored):
         ("£1,000,000", "1000000.00"),
         ("0.005", "0.01"),
         ("007.50", "7.50"),
+        ("1\u202f234,50", "1234.50"),  # French: a narrow no-break space groups thousands
+        ("2\u2009500.00", "2500.00"),  # a thin space
+        ("\u221212.00", "-12.00"),  # the Unicode minus sign
     ],
 )
 def test_amount_formats(ws, write_file, stored, stored_text, text, expected):
@@ -491,6 +494,9 @@ def test_amounts_up_to_sixteen_digits_load_and_one_more_says_why_not(ws, write_f
         ("20240115", None, "2024-01-15"),
         ("15 Jan 2024", None, "2024-01-15"),
         ("Jan 15, 2024", None, "2024-01-15"),
+        ("15-Jan-2024", None, "2024-01-15"),
+        ("15-Jan-24", None, "2024-01-15"),
+        ("Monday, January 15, 2024", None, "2024-01-15"),
         ("15/01/2024", "%d/%m/%Y", "2024-01-15"),
         ("01/15/2024 8:26", "%m/%d/%Y %H:%M", "2024-01-15"),
         ("15.01.2024", "%d.%m.%Y", "2024-01-15"),
