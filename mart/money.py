@@ -21,14 +21,36 @@ def divide_money(total: Decimal | int | str, count: int) -> Decimal:
 
 
 def tile_money(value: Decimal | int | str | None) -> str:
-    """Money for a KPI tile: exact to the cent below a million, else in millions to two
-    places ($8.57M), rounded half away from zero on the Decimal. A tile is narrow; the
-    exact amount belongs in its help text."""
+    """Money for a KPI tile: exact to the cent below a million, else in millions,
+    billions or trillions to two places ($8.57M, $1.25B), and beyond a thousand
+    trillion as a power of ten ($1.00e17); rounded half away from zero on the Decimal.
+    A tile is narrow; the exact amount belongs in its help text."""
     if value is None:
         return "–"
     amount = Decimal(str(value))
-    if abs(amount) >= 1_000_000:
-        millions = (amount / 1_000_000).quantize(CENTS, rounding=ROUND_HALF_UP)
-        return f"{'-' if millions < 0 else ''}${abs(millions):,.2f}M"
-    cents = amount.quantize(CENTS, rounding=ROUND_HALF_UP)
-    return f"{'-' if cents < 0 else ''}${abs(cents):,.2f}"
+    sign = "-" if amount < 0 else ""
+    size = abs(amount)
+    if size >= 1000 * _UNITS[-1][0]:
+        exponent = size.adjusted()
+        mantissa = (size.scaleb(-exponent)).quantize(CENTS, rounding=ROUND_HALF_UP)
+        if mantissa >= 10:  # 9.995e17 rounds up to 10.00e17
+            mantissa, exponent = (
+                (mantissa / 10).quantize(CENTS, rounding=ROUND_HALF_UP),
+                exponent + 1,
+            )
+        return f"{sign}${mantissa}e{exponent}"
+    for index, (scale, suffix) in enumerate(_UNITS):
+        next_scale = _UNITS[index + 1][0] if index + 1 < len(_UNITS) else None
+        if size >= scale and (next_scale is None or size < next_scale):
+            scaled = (size / scale).quantize(CENTS, rounding=ROUND_HALF_UP)
+            if scaled >= 1000 and next_scale is not None:  # 999,999,999.99 is $1.00B
+                scale, suffix = _UNITS[index + 1]
+                scaled = (size / scale).quantize(CENTS, rounding=ROUND_HALF_UP)
+            return f"{sign}${scaled:,.2f}{suffix}"
+    cents = size.quantize(CENTS, rounding=ROUND_HALF_UP)
+    if cents == 0:
+        sign = ""
+    return f"{sign}${cents:,.2f}"
+
+
+_UNITS = ((Decimal(10) ** 6, "M"), (Decimal(10) ** 9, "B"), (Decimal(10) ** 12, "T"))

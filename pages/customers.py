@@ -49,8 +49,16 @@ def _kpi_tiles() -> None:
         help=f"Sum of all transaction amounts: exactly {_money(kpis.revenue)}.",
     )
     tiles[2].metric("Transactions", f"{kpis.transactions:,}")
-    tiles[3].metric("Avg order value", _money(kpis.avg_order_value))
-    tiles[4].metric("Avg lifetime value", _money(kpis.avg_lifetime_value))
+    tiles[3].metric(
+        "Avg order value",
+        money.tile_money(kpis.avg_order_value),
+        help=f"Exactly {_money(kpis.avg_order_value)}.",
+    )
+    tiles[4].metric(
+        "Avg lifetime value",
+        money.tile_money(kpis.avg_lifetime_value),
+        help=f"Exactly {_money(kpis.avg_lifetime_value)}.",
+    )
     tiles[5].metric(
         "Repeat rate",
         _percent(kpis.repeat_purchase_rate),
@@ -265,9 +273,17 @@ def _drill_down() -> None:
             "customers only."
         )
     tiles = st.columns(4)
-    tiles[0].metric("Lifetime value", _money(profile.get("lifetime_value")))
+    tiles[0].metric(
+        "Lifetime value",
+        money.tile_money(profile.get("lifetime_value")),
+        help=f"Exactly {_money(profile.get('lifetime_value'))}.",
+    )
     tiles[1].metric("Transactions", f"{int(profile.get('transaction_count') or 0):,}")
-    tiles[2].metric("Avg order value", _money(profile.get("avg_order_value")))
+    tiles[2].metric(
+        "Avg order value",
+        money.tile_money(profile.get("avg_order_value")),
+        help=f"Exactly {_money(profile.get('avg_order_value'))}.",
+    )
     recency = profile.get("days_since_last_purchase")
     tiles[3].metric(
         "Days since last purchase",

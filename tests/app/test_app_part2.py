@@ -113,6 +113,9 @@ def test_customers_page(built_workspace: Path) -> None:
     assert {"Buying customers", "Revenue", "Avg order value"} <= set(labels)
     revenue = next(metric for metric in at.metric if metric.label == "Revenue")
     assert revenue.value == "$1,635.48"
+    # tiles go compact above a million (tile_money); the exact amount is in the help
+    order = next(metric for metric in at.metric if metric.label == "Avg order value")
+    assert order.value == "$204.44" and "Exactly $204.44" in str(order.help)
     assert "project defaults" in texts(at)
     segments = frame_with(at, "customer_segment", "share_of_customers")
     assert segments["customer_count"].tolist() == [1, 3, 0]

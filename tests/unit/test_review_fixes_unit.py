@@ -153,3 +153,9 @@ def test_tile_money_is_exact_below_a_million_and_compact_above() -> None:
     assert tile_money(Decimal("-2500000")) == "-$2.50M"
     assert tile_money(Decimal("-12.5")) == "-$12.50"
     assert tile_money(None) == "–"
+    # larger totals stay short enough for a tile
+    assert tile_money(Decimal("1234567890.12")) == "$1.23B"
+    assert tile_money(Decimal("999999999.99")) == "$1.00B"  # not $1,000.00M
+    assert tile_money(Decimal("2500000000000")) == "$2.50T"
+    assert tile_money(Decimal("99999999999999999.90")) == "$1.00e17"
+    assert tile_money(Decimal("-123456789012345678.90")) == "-$1.23e17"
