@@ -1835,8 +1835,10 @@ def _collect_problems(
                 lambda _: "negative amount (a refund?)",
                 neg,
             )
+        # A digit other than 0 after the cents, read on the text: a cast to compare with
+        # would itself round (0.30000000000000004 is 0.30 at ten places).
         rounded_where = (
-            f"{val} is not null and try_cast(mart_amount_text({raw}) as DECIMAL(38, 10)) <> {val}"
+            f"{val} is not null and regexp_matches(mart_amount_text({raw}), '\\.[0-9]{{2}}0*[1-9]')"
         )
         rounded = count(f"select count(*) from parsed where {rounded_where}")
         if rounded:

@@ -408,6 +408,23 @@ def test_a_column_reads_every_amount_with_one_decimal_mark(
     assert rounded and all(w.row and w.value for w in rounded)  # the rounded rows are named
 
 
+def test_rounding_is_found_on_the_text_however_far_the_digit_is(ws, write_file):
+    """0.30000000000000004 (a float written out by JSON tools) is rounded to 0.30 with a
+    warning: compared at ten places it looked unchanged. Trailing zeros are not
+    rounding."""
+    path = write_file(
+        "r.json",
+        '[{"customer_id": "C1", "date": "2024-01-01", "amount": 0.30000000000000004},'
+        ' {"customer_id": "C1", "date": "2024-01-01", "amount": 1.500},'
+        ' {"customer_id": "C1", "date": "2024-01-01", "amount": "2.0000000000001"}]',
+    )
+    result = load(ws, path)
+    rounded = [
+        (w.row, w.problem) for w in result.report.warnings if w.problem.startswith("rounded")
+    ]
+    assert rounded == [(1, "rounded to 0.30"), (3, "rounded to 2.00")]
+
+
 def test_a_column_with_both_decimal_marks_is_flagged(ws, write_file):
     path = write_file(
         "a.csv", 'customer_id,date,amount\nC1,2024-01-01,"12,50"\nC1,2024-01-01,12.75\n'
