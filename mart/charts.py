@@ -601,9 +601,16 @@ def stagger_node_labels(figure: go.Figure, label_tests: bool = True) -> go.Figur
                 "" if str(node_id).startswith(TEST_ID_PREFIXES) else text
                 for node_id, text in zip(trace.customdata, trace.text, strict=True)
             ]
+        given = trace.textposition
+        given = list(given) if isinstance(given, (list, tuple)) else [given] * len(trace.x)
         trace.textposition = [
-            "top center" if x is None or rank[round(float(x), 3)] % 2 == 0 else "bottom center"
-            for x in trace.x
+            # a label put beside its node (the analyses', in the last column) stays there
+            place
+            if place == "middle right"
+            else "top center"
+            if x is None or rank[round(float(x), 3)] % 2 == 0
+            else "bottom center"
+            for x, place in zip(trace.x, given, strict=True)
         ]
     y_range = figure.layout.yaxis.range
     if y_range is not None and len(y_range) == 2 and y_range[0] > y_range[1]:

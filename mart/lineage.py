@@ -545,8 +545,15 @@ def to_plotly(
                 name=STATUS_LABELS[group],
                 legendgroup=group,
                 text=[wrap_label(node.label) for node in members],
-                textposition="top center",
+                # Analyses are the last column: their names go to the right, into the
+                # margin, so they never run into the exposure's name beside them.
+                textposition=[
+                    "middle right" if node.resource_type == "analysis" else "top center"
+                    for node in members
+                ]
+                or "top center",
                 textfont={"color": palette["text"], "size": 11},
+                cliponaxis=False,
                 customdata=[node.unique_id for node in members],
                 hovertext=[_hover(node) for node in members],
                 hovertemplate="%{hovertext}<extra></extra>",
@@ -584,6 +591,9 @@ def to_plotly(
         for number, (centre, label) in enumerate(headers)
     ]
     axis = {"visible": False, "showgrid": False, "zeroline": False, "fixedrange": False}
+    # room on the right for the analyses' names: pixels of margin, which a narrower
+    # chart keeps (layout units shrink with it); the text may draw there (cliponaxis)
+    right_labels = any(node.resource_type == "analysis" for node in graph.nodes.values())
     figure.update_layout(
         title={"text": title, "font": {"color": palette["text"], "size": 16}, "x": 0.01},
         paper_bgcolor=palette["background"],
@@ -603,9 +613,9 @@ def to_plotly(
         annotations=annotations,
         xaxis={**axis, "range": [-0.75, max(place.width - 0.25, 0.6)]},
         yaxis={**axis, "range": [max(place.height, 1) - 0.4, -1.75 if staggered else -1.3]},
-        width=int(max(720, place.width * px_x + 120)),
+        width=int(max(720, place.width * px_x + 120 + (130 if right_labels else 0))),
         height=int(max(420, place.height * px_y + 190)),
-        margin={"l": 20, "r": 20, "t": 60, "b": 60},
+        margin={"l": 20, "r": 150 if right_labels else 20, "t": 60, "b": 60},
         dragmode="pan",
     )
     return figure

@@ -252,6 +252,24 @@ def test_plotly_figure(failing_artifacts: BuildArtifacts) -> None:
     assert "<b>staging</b>" in headers
     dark = lineage.to_plotly(graph, dark=True)
     assert dark.layout.paper_bgcolor == lineage.DARK["background"]
+    # The analyses (the last column) are named to their right, in a margin, so their
+    # names never run into the exposure's beside them; staggering keeps that.
+    from mart import charts
+
+    staggered = charts.stagger_node_labels(lineage.to_plotly(graph))
+    places = {
+        str(node_id): place
+        for trace in staggered.data
+        if trace.customdata is not None and len(trace.customdata)
+        for node_id, place in zip(trace.customdata, trace.textposition, strict=True)
+    }
+    analyses = [uid for uid in places if uid.startswith("analysis.")]
+    assert analyses and all(places[uid] == "middle right" for uid in analyses)
+    assert {places[uid] for uid in places if not uid.startswith("analysis.")} <= {
+        "top center",
+        "bottom center",
+    }
+    assert staggered.layout.margin.r >= 150
 
     with_tests = lineage.filter_graph(failing_artifacts.graph, show_tests=True)
     failed = next(t for t in lineage.to_plotly(with_tests).data if t.name == "error / fail")
