@@ -46,11 +46,11 @@ import pyarrow.parquet as pq
 
 from mart.errors import ConflictError, InputError, NotFoundError
 from mart.loading import (
-    AMBIGUOUS_DATE,
     DATASETS,
     FIELDS,
     ID_FIELD,
     ID_PREFIX,
+    REQUIRED,
     TIME_FIELD,
     LoadRefusedError,
     Problem,
@@ -855,12 +855,14 @@ def _edit_amount(value: Any) -> Decimal:
         raise InputError(f"{value!r} is not an amount.")
     if isinstance(value, float):
         value = repr(value)
-    text = str(value).strip()
-    text = re.sub(r"[\s$€£¥]", "", text)
+    text = str(value).strip().replace("\u2212", "-")
+    text = re.sub(r"[\s$€£¥\u00a0\u202f\u2009]", "", text)
     negative = text.startswith("(") and text.endswith(")")
     text = text.strip("()")
     if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?", text):
         text = text.replace(",", "")
+    elif re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+,\d+|[+-]?\d+,\d{1,2}", text):
+        text = text.replace(".", "").replace(",", ".")  # a decimal comma: 1.234,56 / 12,50
     if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)", text):
         raise InputError(f"{value!r} is not an amount (use e.g. 12.50).")
     try:
@@ -892,6 +894,46 @@ _EDIT_TIME_FORMATS = (
 )
 
 
+_ISO_DAY = re.compile(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})([ T].*)?")
+_NUMERIC_DAY = re.compile(r"\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})\s*")
+
+
+def _numeric_date(name: str, text: str) -> datetime | None:
+    """A typed date the ISO formats did not read: 15/01/2024 when one number can only be
+    the day; InputError saying why for a day that does not exist or an order that
+    nothing settles; None for anything else (the caller's message)."""
+    iso = _ISO_DAY.fullmatch(text)
+    if iso:
+        year, month, day = int(iso[1]), int(iso[2]), int(iso[3])
+        if not 1 <= month <= 12:
+            raise InputError(f"{text!r} is not a date for {name}: there is no month {month}.")
+        try:
+            datetime(year, month, day)
+        except ValueError:
+            raise InputError(
+                f"{text!r} is not a date for {name}: there is no day {day} in month {month} "
+                f"of {year}."
+            ) from None
+        return None  # the day exists: the time part is what did not read
+    numeric = _NUMERIC_DAY.fullmatch(text)
+    if not numeric:
+        return None
+    first, second, year = int(numeric[1]), int(numeric[2]), int(numeric[3])
+    if first <= 12 and second <= 12:
+        raise InputError(
+            f"{text!r} is not a date for {name}: day/month order is ambiguous, use YYYY-MM-DD."
+        )
+    day, month = (first, second) if first > 12 else (second, first)
+    if month > 12:
+        raise InputError(f"{text!r} is not a date for {name}: neither number is a month.")
+    try:
+        return datetime(year, month, day)
+    except ValueError:
+        raise InputError(
+            f"{text!r} is not a date for {name}: there is no day {day} in month {month} of {year}."
+        ) from None
+
+
 def _edit_time(name: str, value: Any) -> str:
     moment: datetime | None = None
     if isinstance(value, pd.Timestamp):
@@ -909,9 +951,10 @@ def _edit_time(name: str, value: Any) -> str:
             except ValueError:
                 continue
         if moment is None:
-            hint = " (day/month order is ambiguous)" if re.fullmatch(AMBIGUOUS_DATE, text) else ""
+            moment = _numeric_date(name, text)
+        if moment is None:
             raise InputError(
-                f"{text!r} is not a date for {name}{hint}: use YYYY-MM-DD"
+                f"{text!r} is not a date for {name}: use YYYY-MM-DD"
                 + (" or YYYY-MM-DDTHH:MM:SS." if name == "event_timestamp" else ".")
             )
     if name == "transaction_date":
@@ -1017,11 +1060,13 @@ def apply_edits(
         numbers: list[int] = []
         texts: list[str] = []
         problems: list[str] = []
+        notes: list[str] = []
         for number, changes in sorted(updates.items()):
             if number in delete_set:
                 continue
             original = json.loads(found[number], parse_float=Decimal)
             record = _edited_record(dataset, original, changes, f"record {number}", problems)
+            notes += _edit_notes(dataset, record, f"record {number}")
             numbers.append(number)
             texts.append(dump_record(record))
         id_field = ID_FIELD[dataset]
@@ -1033,6 +1078,7 @@ def apply_edits(
             record = _edited_record(dataset, template, values, f"new row {index}", problems)
             if record.get(id_field) is None:
                 record[id_field] = f"{ID_PREFIX[dataset]}{stamp}-{index}"
+            notes += _edit_notes(dataset, record, f"new row {index}")
             numbers.append(max_number + index)
             texts.append(dump_record(record))
         if problems:
@@ -1084,10 +1130,44 @@ def apply_edits(
                     "changed": len(numbers) - len(inserts),
                     "added": len(inserts),
                     "deleted": len(delete_set),
+                    # let in on purpose, as a file load lets them in: said at save time
+                    "warnings": notes,
                 },
             )
         except ConflictError as exc:
             raise _keep_edits(ws, dataset, current.id, updates, inserts, delete_set, exc) from None
+
+
+def _edit_notes(dataset: str, record: Mapping[str, Any], where: str) -> list[str]:
+    """What a saved record will make a dbt test fail on, said when it is saved: empty
+    required fields, a negative amount, a date after today (a file load warns the same)."""
+    notes = []
+    empty = [name for name in REQUIRED[dataset] if record.get(name) in (None, "")]
+    if empty:
+        notes.append(f"{where}: {', '.join(empty)} empty")
+    amount = record.get("amount")
+    if isinstance(amount, Decimal) and amount < 0:
+        notes.append(f"{where}: negative amount {amount} (a refund?)")
+    moment = record.get(TIME_FIELD[dataset])
+    today = datetime.now(UTC).date().isoformat()
+    if isinstance(moment, str) and moment[:10] > today:
+        notes.append(f"{where}: {TIME_FIELD[dataset]} {moment[:10]} is after today ({today})")
+    return notes
+
+
+def edit_warnings(version: Version, limit: int = MAX_EDIT_PROBLEMS) -> str | None:
+    """The save-time warnings of an edit version as one sentence, or None."""
+    notes = list(version.summary.get("warnings") or [])
+    if not notes:
+        return None
+    shown = "; ".join(notes[:limit]) + (
+        f"; … and {len(notes) - limit} more" if len(notes) > limit else ""
+    )
+    return (
+        f"Saved, but {len(notes)} value(s) will fail a dbt test in the next build: {shown}. "
+        "They are let in on purpose (the build names them and the last good mart stays "
+        "published); edit them again or undo this version to take them back."
+    )
 
 
 def _keep_edits(

@@ -301,6 +301,7 @@ def _save_edits(dataset: str, base: int, changes: dict[str, Any], message: str) 
         f"Saved {version.label}: {common.escape_markdown(version.message)} "
         f"({version.row_count:,} rows)."
     )
+    st.session_state[f"edit_warned_{dataset}"] = datasets.edit_warnings(version)
     st.rerun()
 
 
@@ -326,6 +327,9 @@ def _edit_tab() -> None:
     saved = st.session_state.pop(f"edit_saved_{dataset}", None)
     if saved:
         st.success(saved, icon=":material/check_circle:")
+        warned = st.session_state.pop(f"edit_warned_{dataset}", None)
+        if warned:
+            st.warning(common.escape_markdown(warned), icon=":material/warning:")
         _rebuild_hint()
 
     filters_key = f"edit_filters_{dataset}"

@@ -130,3 +130,34 @@ def test_history_restore_names_versions_by_their_message(edited_workspace: Path)
     assert any(f"v1 restored as v{head + 1}" in str(s.value) for s in at.success)
     restored = datasets.read_records(ws, "transactions", head + 1, limit=None)
     assert len(restored) == len(datasets.read_records(ws, "transactions", 1, limit=None))
+
+
+def test_a_save_with_values_a_test_will_fail_says_so(edited_workspace: Path) -> None:
+    """An empty required field, a negative amount and a date after today are let in
+    (the build's tests name them), and the save says so at once."""
+    ws = Workspace(edited_workspace)
+    head = datasets.head(ws, "transactions").id
+    at = app_test()
+    at.switch_page("pages/data.py")
+    at.session_state["data_tab"] = "Edit"
+    at.session_state["edit_base_transactions"] = head
+    at.session_state["edit_conflict_transactions"] = {
+        "base": head - 1,
+        "changes": {
+            "updates": {2: {"customer_id": "", "amount": "-5"}},
+            "inserts": [{"customer_id": "C9", "transaction_date": "2099-01-01", "amount": "1"}],
+            "deletes": [],
+        },
+        "message": "",
+        "error": "",
+        "kept_in": "",
+    }
+    at.run()
+    at.button(key="edit_reapply_transactions").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert datasets.head(ws, "transactions").id == head + 1  # saved
+    warnings = " ".join(str(w.value) for w in at.warning).replace("\\", "")
+    assert "3 value(s) will fail a dbt test in the next build" in warnings, warnings
+    assert "record 2: customer_id empty" in warnings
+    assert "record 2: negative amount -5.00" in warnings
+    assert "new row 1: transaction_date 2099-01-01 is after today" in warnings

@@ -202,6 +202,47 @@ def test_edits_keep_untouched_fields_and_exact_amounts(ws, stored, stored_text):
     assert stored_text("transactions")[0] == stored_text("transactions", 1)[0]
 
 
+def test_edits_read_dates_and_amounts_the_way_file_loads_do(ws, stored):
+    """A day above 12 settles the order; decimal commas, grouped thousands, the Unicode
+    minus and (narrow) no-break spaces read as in a file."""
+    base = datasets.head(ws, "transactions").id
+    datasets.apply_edits(
+        ws,
+        "transactions",
+        base,
+        updates={
+            1: {"transaction_date": "15/01/2024", "amount": "12,50"},
+            2: {"transaction_date": "1/31/2024", "amount": "1.234,56"},
+            3: {"amount": "\u22125"},
+            4: {"amount": "1\u202f234,50"},
+        },
+    )
+    rows = stored("transactions")
+    assert [(row["transaction_date"], str(row["amount"])) for row in rows[:4]] == [
+        ("2024-01-15", "12.50"),
+        ("2024-01-31", "1234.56"),
+        (rows[2]["transaction_date"], "-5.00"),
+        (rows[3]["transaction_date"], "1234.50"),
+    ]
+
+
+def test_an_edit_that_a_test_will_fail_is_saved_with_warnings(ws):
+    base = datasets.head(ws, "transactions").id
+    version = datasets.apply_edits(
+        ws,
+        "transactions",
+        base,
+        updates={1: {"customer_id": ""}, 2: {"amount": "-1"}},
+        inserts=[{"customer_id": "C9", "transaction_date": "2999-01-01", "amount": "2"}],
+    )
+    text = datasets.edit_warnings(version)
+    assert text is not None and text.startswith("Saved, but 3 value(s) will fail a dbt test")
+    assert "record 1: customer_id empty" in text and "record 2: negative amount -1.00" in text
+    assert "new row 1: transaction_date 2999-01-01 is after today" in text
+    clean = datasets.apply_edits(ws, "transactions", version.id, updates={1: {"customer_id": "C1"}})
+    assert datasets.edit_warnings(clean) is None
+
+
 def test_edit_values_are_normalised_or_refused(ws, stored):
     base = datasets.head(ws, "transactions").id
     datasets.apply_edits(
@@ -220,6 +261,15 @@ def test_edit_values_are_normalised_or_refused(ws, stored):
         datasets.apply_edits(
             ws, "transactions", head, updates={1: {"transaction_date": "04/03/2024"}}
         )
+    # Each bad date says what is wrong with it, not "ambiguous" or "use YYYY-MM-DD".
+    for text, reason in (
+        ("31/02/2024", "no day 31 in month 2 of 2024"),
+        ("2024-02-30", "no day 30 in month 2 of 2024"),
+        ("2024-13-01", "no month 13"),
+        ("13/31/2024", "neither number is a month"),
+    ):
+        with pytest.raises(InputError, match=reason):
+            datasets.apply_edits(ws, "transactions", head, updates={1: {"transaction_date": text}})
     with pytest.raises(InputError, match="no record number"):
         datasets.apply_edits(ws, "transactions", head, updates={99: {"amount": 1}})
     with pytest.raises(InputError, match="no edits"):
