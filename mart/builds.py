@@ -1268,7 +1268,7 @@ class BuildManager:
                 record.hint = self._as_of_hint(record)
                 record.error = (
                     f"{len(names)} error-severity test(s) failed: {', '.join(names[:5])}"
-                    + (" …" if len(names) > 5 else "")
+                    + (f" and {len(names) - 5} more" if len(names) > 5 else "")
                     + "."
                     + (f" {record.hint}" if record.hint else "")
                     + STAYS_PUBLISHED

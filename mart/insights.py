@@ -100,8 +100,14 @@ def thresholds_from_vars(build_vars: dict[str, Any] | None) -> Thresholds:
     return Thresholds(high=high, medium=medium, is_default=False)
 
 
+# The largest threshold: a browser's number field holds a float, exact to the cent only
+# below about 9 * 10^13, and no segment boundary needs more than a trillion dollars.
+MAX_THRESHOLD = Decimal("999999999999.99")
+
+
 def validate_thresholds(high: float | Decimal, medium: float | Decimal) -> Thresholds:
-    """New thresholds from a form; InputError unless high > medium ≥ 0, both finite."""
+    """New thresholds from a form; InputError unless high > medium ≥ 0, both finite and
+    at most :data:`MAX_THRESHOLD`."""
     not_numbers = "Thresholds must be finite numbers in dollars, such as 500 or 199.99."
     try:
         high_d, medium_d = Decimal(str(high)), Decimal(str(medium))
@@ -119,6 +125,11 @@ def validate_thresholds(high: float | Decimal, medium: float | Decimal) -> Thres
                 f"The {name} threshold is in dollars and cents: {value} has more than 2 decimals."
             )
     high_d, medium_d = high_d.quantize(Decimal("0.01")), medium_d.quantize(Decimal("0.01"))
+    if max(high_d, medium_d) > MAX_THRESHOLD:
+        raise InputError(
+            f"Thresholds go up to ${MAX_THRESHOLD:,.2f}; "
+            f"${max(high_d, medium_d):,.2f} is more than that."
+        )
     if medium_d < 0:
         raise InputError(f"The medium threshold must be $0 or more, not ${medium_d:,.2f}.")
     if high_d <= medium_d:

@@ -111,6 +111,7 @@ def _thresholds_form() -> None:
         high = left.number_input(
             "High Value from ($)",
             min_value=0.0,
+            max_value=float(insights.MAX_THRESHOLD),
             value=float(current.high),
             step=50.0,
             format="%.2f",
@@ -119,6 +120,7 @@ def _thresholds_form() -> None:
         medium = right.number_input(
             "Medium Value from ($)",
             min_value=0.0,
+            max_value=float(insights.MAX_THRESHOLD),
             value=float(current.medium),
             step=50.0,
             format="%.2f",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -405,7 +406,13 @@ def _edit_tab() -> None:
     conflict = st.session_state.get(conflict_key)
     if conflict is not None:
         latest = datasets.head(ws, dataset)
-        kept = f" (a copy is in {conflict['kept_in']})" if conflict.get("kept_in") else ""
+        kept = (
+            # the workspace's own path, not the server's file system
+            f" (a copy is kept in the workspace, `datasets/{dataset}/conflicts/"
+            f"{Path(conflict['kept_in']).name}`)"
+            if conflict.get("kept_in")
+            else ""
+        )
         theirs = common.escape_markdown(latest.message)
         st.error(
             f"Not saved: someone else saved {dataset} v{latest.id} (\u201c{theirs}\u201d) "
@@ -685,11 +692,15 @@ def _break(key: str, rebuild: bool) -> None:
         applied = scenarios.apply(common.workspace(), key)
     scenario = applied.scenario
     outcome = "warn" if scenario.severity == "warn" else "fail"
-    st.session_state["break_notice"] = (
-        f"{applied.version.label}: {common.escape_markdown(applied.detail)}. "
+    # Kept while the broken version is HEAD: the page reruns when the build ends, and a
+    # notice shown once was gone before a class could read it.
+    st.session_state["break_notice"] = {
+        "text": f"{applied.version.label}: {common.escape_markdown(applied.detail)}. "
         f"The next build should {outcome} "
-        f"`{scenario.test}`. Undo on the History tab repairs it."
-    )
+        f"`{scenario.test}`. Undo on the History tab repairs it.",
+        "dataset": applied.version.dataset,
+        "version": applied.version.id,
+    }
     if rebuild:
         _start_rebuild()
     st.rerun()
@@ -701,9 +712,11 @@ def _break_tab() -> None:
         "and the named dbt test catches it: the build fails and the last good mart stays "
         "published. Undo (History tab) repairs it."
     )
-    notice = st.session_state.pop("break_notice", None)
-    if notice:
-        st.success(notice, icon=":material/science:")
+    notice = st.session_state.get("break_notice")
+    if notice and datasets.head(common.workspace(), notice["dataset"]).id == notice["version"]:
+        st.success(notice["text"], icon=":material/science:")
+    else:
+        st.session_state.pop("break_notice", None)
     for index, scenario in enumerate(scenarios.SCENARIOS):
         with st.container(border=True, key=f"scenario_{scenario.key}"):
             text, buttons = st.columns([3, 2])

@@ -221,7 +221,13 @@ def _page(build_id: int, db_path: Path) -> None:
     summary = artifacts.test_summary()
     st.caption(
         f"Build #{build_id} · dbt {artifacts.dbt_version} · {len(full.nodes)} nodes · tests: "
-        + ", ".join(f"{count} {status}" for status, count in summary.items() if count)
+        + ", ".join(
+            # "skipped" here is a test this build did not run (a unit test not re-run):
+            # the tests table says "not run"
+            f"{count} {'not run' if status == 'skipped' else status}"
+            for status, count in summary.items()
+            if count
+        )
     )
 
     controls = st.columns([1.2, 2.2, 2.6, 1, 1], vertical_alignment="bottom")

@@ -154,7 +154,11 @@ def _panel_body() -> None:
 
     if running is not None:
         _progress_block(manager, running)
-    elif latest is not None and (published is None or latest.build_id != published.build_id):
+    elif (
+        latest is not None
+        and (published is None or latest.build_id != published.build_id)
+        and not _published_since(published, latest)
+    ):
         _outcome_block(latest, published)
     elif latest is not None and latest.status == "published" and latest.tests.get("warn"):
         st.warning(
@@ -241,11 +245,31 @@ def _published_block(published: Any) -> None:
     label = f"**Published build #{published.build_id}**"
     if published.published_anyway:
         label += " (published anyway)"
+    replaced = getattr(published, "replaced", None)
+    if replaced is not None and replaced > published.build_id:
+        label += f", an older build put back over #{replaced}"
     st.markdown(label)
     st.caption(
         f"{format_time(published.published_at or published.finished_at)} · "
         f"tests {tests_line(published.tests, published.unit_tests_not_rerun)}"
     )
+
+
+def _moment(iso: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(iso).astimezone(UTC) if iso else None
+    except ValueError:
+        return None
+
+
+def _published_since(published: Any, latest: Any) -> bool:
+    """Whether ``published`` was published after ``latest`` finished: an older build
+    published (anyway) after a newer one failed. The newer one's failure is then old
+    news, and "build #N is still serving" would name the wrong build."""
+    if published is None:
+        return False
+    published_at, finished_at = _moment(published.published_at), _moment(latest.finished_at)
+    return published_at is not None and finished_at is not None and published_at >= finished_at
 
 
 def _recent(iso: str | None, seconds: float = RECENT_S) -> bool:

@@ -215,6 +215,10 @@ def test_break_it_scenario_fails_the_build_and_build_page_shows_the_test(
     assert_clean(at)
     assert "unique_stg_transactions_transaction_id" in texts(at)
     wait_for_builds(built_workspace)
+    # The build's end reruns the page: the notice stays while the broken version is HEAD.
+    run_page(at, "pages/data.py", "Break it")
+    notices = [str(success.value) for success in at.success]
+    assert any("The next build should fail" in notice for notice in notices), notices
 
     run_page(at, "pages/build.py")
     failed = app_manager(built_workspace).current_build()

@@ -242,3 +242,27 @@ def test_a_stopped_builds_record_counts_what_finished_from_its_events() -> None:
     ]
     assert tests == {"pass": 2, "fail": 1, "warn": 0, "error": 0, "skipped": 0}
     assert _nodes_from_events([]) == ([], tests | {"pass": 0, "fail": 0})
+
+
+def test_the_sidebar_keeps_quiet_about_a_failure_an_older_publish_came_after() -> None:
+    """#24 failed, then #22 (older) was published anyway: "#24 failed … #22 is still
+    serving" named the wrong build as the one that had been serving."""
+    from ui.sidebar import _published_since
+
+    failed = BuildRecord(
+        build_id=24, status="failed", started_at="", finished_at="2026-01-01T10:00:00+00:00"
+    )
+    older = BuildRecord(
+        build_id=22,
+        status="published",
+        started_at="",
+        published_at="2026-01-01T10:05:00+00:00",
+        published_anyway=True,
+        replaced=23,
+    )
+    assert _published_since(older, failed)
+    earlier = BuildRecord(
+        build_id=23, status="published", started_at="", published_at="2026-01-01T09:00:00+00:00"
+    )
+    assert not _published_since(earlier, failed)  # the failure is news: say it
+    assert not _published_since(None, failed)

@@ -22,6 +22,7 @@ from mart import cli
         "as_of_date=01/03/2024",
         "as_of_date=0001-01-01",  # the data's dates have years 1000 to 9999
         "high_valu_threshold=400",  # a typo would build with the default and look fine
+        "high_value_threshold=1234567890123456.78",  # above the largest threshold
         "bronze_autoload=true",  # the build engine's own var
     ],
 )
