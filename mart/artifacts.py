@@ -581,6 +581,16 @@ def failing_rows(
                     None if pd.isna(value) else pd.Timestamp(value).date()
                     for value in frame[column]
                 ]
+        # DECIMAL columns came back as floats (0.10 shown as 0.1, large amounts off by
+        # cents): exact Decimal objects instead, read again (at most ``limit`` rows)
+        decimal_at = [i for i, kind in enumerate(kinds.values()) if kind.startswith("DECIMAL")]
+        if decimal_at and len(frame):
+            exact = relation.fetchall()
+            for position in decimal_at:
+                frame.isetitem(
+                    position,
+                    pd.Series([row[position] for row in exact], index=frame.index, dtype=object),
+                )
         return frame
     finally:
         con.close()

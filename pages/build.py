@@ -188,12 +188,16 @@ def _failing(record: BuildRecord, build_artifacts: artifacts.BuildArtifacts) -> 
                 try:
                     rows = artifacts.failing_rows(record.db_path, test, limit=100)
                     st.caption(f"Failing rows (up to 100) from {test.stored_failures_relation}")
-                    st.dataframe(rows, hide_index=True, key=f"failing_rows_{test.unique_id}")
+                    st.dataframe(
+                        timeline.exact_text(rows),
+                        hide_index=True,
+                        key=f"failing_rows_{test.unique_id}",
+                    )
                 except MartError as exc:
                     st.caption(str(exc))
             if test.compiled_sql:
                 st.caption("Compiled SQL")
-                st.code(test.compiled_sql, language="sql")
+                st.code(test.compiled_sql.strip(), language="sql")
 
 
 def _publish_anyway(record: BuildRecord) -> None:

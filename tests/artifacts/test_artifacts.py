@@ -275,7 +275,9 @@ def test_failing_rows_keep_dates_as_dates(tmp_path) -> None:
         con.execute("create schema audit")
         con.execute(
             "create view audit.future as select 'T9' as transaction_id, "
-            "date '2099-01-01' as transaction_date, timestamp '2099-01-01 10:30' as event_at"
+            "date '2099-01-01' as transaction_date, timestamp '2099-01-01 10:30' as event_at, "
+            "0.10::decimal(18, 2) as amount, 99999999999999.99::decimal(18, 2) as big, "
+            "null::decimal(18, 2) as missing"
         )
     test = SimpleNamespace(
         kind="generic",
@@ -287,3 +289,13 @@ def test_failing_rows_keep_dates_as_dates(tmp_path) -> None:
     rows = failing_rows(path, test)
     assert rows["transaction_date"].tolist() == [date(2099, 1, 1)]
     assert str(rows["event_at"].iloc[0]) == "2099-01-01 10:30:00"  # timestamps stay
+    # DECIMALs are exact (a float showed 0.10 as 0.1 and 99999999999999.99 as 1e14)
+    from decimal import Decimal
+
+    assert rows["amount"].tolist() == [Decimal("0.10")] and rows["missing"].tolist() == [None]
+    assert rows["big"].tolist() == [Decimal("99999999999999.99")]
+    from mart import timeline
+
+    shown = timeline.exact_text(rows)
+    assert shown["amount"].tolist() == ["0.10"] and shown["big"].tolist() == ["99999999999999.99"]
+    assert shown["transaction_id"].tolist() == ["T9"]
