@@ -986,17 +986,45 @@ def _read_json(
     # JSON Pointer paths (RFC 6901): they reach every key, the empty one included.
     pointers = ("/" + key.replace("~", "~0").replace("/", "~1") for key in keys)
     paths = "[" + ", ".join(_sql_str(path) for path in pointers) + "]"
-    select = ", ".join(f"vals[{i + 1}] as {_ident(name)}" for i, name in enumerate(header))
+    select = ", ".join(
+        f"{_json_text(key, i + 1)} as {_ident(name)}"
+        for i, (key, name) in enumerate(zip(keys, header, strict=True))
+    )
     con.execute(
         f"create or replace temp table {table} as "
         f"select _row, {select} from ("
-        f"  select (rowid + 1)::BIGINT as _row, json_extract_string(json, {paths}) as vals "
+        f"  select (rowid + 1)::BIGINT as _row, json, json_extract_string(json, {paths}) as vals "
         f"  from json_raw) order by _row"
     )
     con.execute("drop table json_raw")
 
 
 _NESTED_TYPE = re.compile(r"^(STRUCT|MAP|UNION)\(|.*\]$", re.IGNORECASE)
+
+
+def _json_text(key: str, index: int) -> str:
+    """SQL for the text of ``key``'s value (``vals[index]``), exact for long numbers.
+
+    DuckDB reads a JSON number as a DOUBLE when it extracts it as text: 16 digits or
+    more come back changed (9007199254740993.01 as 9007199254740994.0). Those values are
+    read again as a DECIMAL, which DuckDB takes from the number's own text, and written
+    without trailing zeros; one too large for DECIMAL(38,20) keeps the DOUBLE's text."""
+    text = f"vals[{index}]"
+    if not key:
+        return text  # json_transform cannot name the empty key
+    pointer = "/" + key.replace("~", "~0").replace("/", "~1")
+    structure = json.dumps({key: "DECIMAL(38,20)"})
+    exact = (
+        f"rtrim(rtrim(cast(struct_extract(json_transform(json, {_sql_str(structure)}), "
+        f"{_sql_str(key)}) as VARCHAR), '0'), '.')"
+    )
+    # nested CASEs: the record is parsed again only for values that look like long
+    # numbers (an AND would evaluate json_type on every value)
+    return (
+        f"case when regexp_full_match({text}, '-?[0-9]{{16,}}(\\.[0-9]*)?|-?[0-9.]{{17,}}') "
+        f"then case when json_type(json, {_sql_str(pointer)}) = 'DOUBLE' "
+        f"then coalesce({exact}, {text}) else {text} end else {text} end"
+    )
 
 
 def _read_parquet(

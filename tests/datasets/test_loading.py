@@ -693,6 +693,26 @@ def test_json_array_with_extra_and_nested_keys(ws, write_file, stored):
     assert rows[1]["late_key"] == "true"  # a key first seen late is still kept
 
 
+def test_long_json_numbers_are_read_from_their_own_text(ws, write_file, stored):
+    """DuckDB extracts a JSON number as a DOUBLE: 9007199254740993.01 came back as
+    9007199254740994.0 (99 cents off), and 9999999999999999.99 as 1e16 (refused)."""
+    path = write_file(
+        "long.json",
+        '[{"customer_id": "C1", "date": "2024-01-01", "amount": 9007199254740993.01,'
+        ' "ratio": 0.1, "huge": 1e30},'
+        ' {"customer_id": "C1", "date": "2024-01-01", "amount": 9999999999999999.99},'
+        ' {"customer_id": "C1", "date": "2024-01-01", "amount": 12.5}]',
+    )
+    load(ws, path)
+    rows = stored("transactions")
+    assert [str(row["amount"]) for row in rows] == [
+        "9007199254740993.01",
+        "9999999999999999.99",
+        "12.50",
+    ]
+    assert rows[0]["ratio"] == "0.1" and rows[0]["huge"] == "1e30"  # short ones as they were
+
+
 def test_json_lines(ws, write_file, stored):
     text = (
         '{"customer_id": "C1", "date": "2024-01-01", "amount": 1}\n'
