@@ -15,7 +15,7 @@ Values are printed exactly:
   so no cent is lost or invented by a float round trip. (The sandbox returns a pandas
   frame whose DECIMAL columns are floats; the column types are read with a
   ``DESCRIBE`` of the same statement and each value is rounded back to its declared
-  scale, which is exact for values below about 9 * 10^13 at 2 decimals. Larger values,
+  scale, which is exact for values below 10^13 at 2 decimals. Larger values,
   and 64- and 128-bit integers beyond 2^53, come from the sandbox as exact Decimal and
   int objects, see :func:`mart.sandbox._frame`.)
 - DATE values print as ``2024-01-15``; timestamps as ISO 8601.

@@ -347,13 +347,14 @@ _WIDE_INTEGERS = {"BIGINT", "UBIGINT", "HUGEINT", "UHUGEINT"}
 def _float_limits(relation: duckdb.DuckDBPyRelation) -> dict[int, float]:
     """{column position: the magnitude from which a float may change its value} for the
     columns pandas may hold as floats with lost digits: DECIMALs wider than 15 digits
-    (at two places, from about 9 * 10^13) and 64- and 128-bit integers."""
+    (a float keeps 15 significant digits: at two places, below 10^13) and 64- and
+    128-bit integers (below 2^53)."""
     limits = {}
     for position, kind in enumerate(relation.types):
         text = str(kind).upper()
         match = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", text)
         if match and int(match.group(1)) > 15:
-            limits[position] = _FLOAT_EXACT / 10 ** int(match.group(2))
+            limits[position] = float(10 ** (15 - int(match.group(2))))
         elif text in _WIDE_INTEGERS:
             limits[position] = float(_FLOAT_EXACT)
     return limits

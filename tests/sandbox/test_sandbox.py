@@ -523,6 +523,7 @@ WIDE = (
     "1234567890123456.78::decimal(18, 2) as biggest, "
     "123456789012345678901234567890::hugeint as huge, "
     "9007199254740993::bigint as past_2_53, "
+    "12345678901234.56::decimal(18, 2) as past_15_digits, "
     "12.5::decimal(18, 2) as small, 0.1::double as ratio"
 )
 
@@ -530,15 +531,16 @@ WIDE = (
 def test_values_a_float_cannot_hold_come_exactly(mart_db: Path) -> None:
     """A float holds about 15 digits: 99999999999999.99 would come back as
     100000000000000.00. Those columns hold exact Decimal and int objects instead."""
-    result = sandbox.run_sql(mart_db, WIDE + " union all select 1, 2, null, null, 3, 0.5")
+    result = sandbox.run_sql(mart_db, WIDE + " union all select 1, 2, null, null, 4, 3, 0.5")
     frame = result.dataframe
-    assert set(result.exact_columns) == {"money", "biggest", "huge"}
+    assert set(result.exact_columns) == {"money", "biggest", "huge", "past_15_digits"}
+    assert frame["past_15_digits"].iloc[0] == Decimal("12345678901234.56")
     assert list(frame["money"]) == [Decimal("99999999999999.99"), Decimal("1.00")]
     assert frame["biggest"].iloc[0] == Decimal("1234567890123456.78")
     assert frame["huge"].iloc[0] == 123456789012345678901234567890 and frame["huge"].iloc[1] is None
     assert frame["past_2_53"].iloc[0] == 9007199254740993  # pandas' Int64: exact already
     assert frame["small"].dtype.kind == "f"  # small values stay floats (fast, exact)
-    assert result.decimal_places == {"money": 2, "biggest": 2, "small": 2}
+    assert result.decimal_places == {"money": 2, "biggest": 2, "past_15_digits": 2, "small": 2}
     # for a browser grid (floats), the exact columns are their exact text
     shown = sandbox.display_frame(result)
     assert list(shown["money"]) == ["99999999999999.99", "1.00"]
