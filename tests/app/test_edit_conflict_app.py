@@ -64,22 +64,17 @@ def test_apply_my_edits_drops_edits_to_rows_the_other_save_deleted(
     assert at.button(key="edit_discard_transactions") is not None
 
 
-def test_a_refused_save_keeps_the_buttons_and_names_every_bad_cell(
-    edited_workspace: Path,
-) -> None:
-    ws = Workspace(edited_workspace)
-    head = datasets.head(ws, "transactions").id
+def _reapply(workspace: Path, updates: dict, inserts: list) -> tuple[AppTest, int]:
+    """Grid edits saved through the conflict panel's "Apply my edits" (AppTest cannot
+    type into st.data_editor): (the app after the click, HEAD before it)."""
+    head = datasets.head(Workspace(workspace), "transactions").id
     at = app_test()
     at.switch_page("pages/data.py")
     at.session_state["data_tab"] = "Edit"
     at.session_state["edit_base_transactions"] = head
     at.session_state["edit_conflict_transactions"] = {
         "base": head - 1,
-        "changes": {
-            "updates": {4: {"amount": "12.345"}},
-            "inserts": [{"customer_id": "C9", "transaction_date": "2024-13-45", "amount": "1"}],
-            "deletes": [],
-        },
+        "changes": {"updates": updates, "inserts": inserts, "deletes": []},
         "message": "",
         "error": "",
         "kept_in": "",
@@ -87,6 +82,18 @@ def test_a_refused_save_keeps_the_buttons_and_names_every_bad_cell(
     at.run()
     at.button(key="edit_reapply_transactions").click().run()
     assert not at.exception, [e.value for e in at.exception]
+    return at, head
+
+
+def test_a_refused_save_keeps_the_buttons_and_names_every_bad_cell(
+    edited_workspace: Path,
+) -> None:
+    ws = Workspace(edited_workspace)
+    at, head = _reapply(
+        edited_workspace,
+        {4: {"amount": "12.345"}},
+        [{"customer_id": "C9", "transaction_date": "2024-13-45", "amount": "1"}],
+    )
     errors = " ".join(str(e.value) for e in at.error).replace("\\", "")  # markdown escapes
     assert "2 value(s) cannot be read" in errors
     assert "more than two decimals" in errors and "new row 1, transaction_date" in errors
@@ -135,26 +142,12 @@ def test_history_restore_names_versions_by_their_message(edited_workspace: Path)
 def test_a_save_with_values_a_test_will_fail_says_so(edited_workspace: Path) -> None:
     """An empty required field, a negative amount and a date after today are let in
     (the build's tests name them), and the save says so at once."""
+    at, head = _reapply(
+        edited_workspace,
+        {2: {"customer_id": "", "amount": "-5"}},
+        [{"customer_id": "C9", "transaction_date": "2099-01-01", "amount": "1"}],
+    )
     ws = Workspace(edited_workspace)
-    head = datasets.head(ws, "transactions").id
-    at = app_test()
-    at.switch_page("pages/data.py")
-    at.session_state["data_tab"] = "Edit"
-    at.session_state["edit_base_transactions"] = head
-    at.session_state["edit_conflict_transactions"] = {
-        "base": head - 1,
-        "changes": {
-            "updates": {2: {"customer_id": "", "amount": "-5"}},
-            "inserts": [{"customer_id": "C9", "transaction_date": "2099-01-01", "amount": "1"}],
-            "deletes": [],
-        },
-        "message": "",
-        "error": "",
-        "kept_in": "",
-    }
-    at.run()
-    at.button(key="edit_reapply_transactions").click().run()
-    assert not at.exception, [e.value for e in at.exception]
     assert datasets.head(ws, "transactions").id == head + 1  # saved
     warnings = " ".join(str(w.value) for w in at.warning).replace("\\", "")
     assert "3 value(s) will fail a dbt test in the next build" in warnings, warnings
