@@ -713,7 +713,10 @@ def _break_tab() -> None:
         "published. Undo (History tab) repairs it."
     )
     notice = st.session_state.get("break_notice")
-    if notice and datasets.head(common.workspace(), notice["dataset"]).id == notice["version"]:
+    if (
+        isinstance(notice, dict)
+        and datasets.head(common.workspace(), notice["dataset"]).id == notice["version"]
+    ):
         st.success(notice["text"], icon=":material/science:")
     else:
         st.session_state.pop("break_notice", None)
