@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+import pandas as pd
+
 CENTS = Decimal("0.01")
 
 
@@ -22,35 +24,50 @@ def divide_money(total: Decimal | int | str, count: int) -> Decimal:
 
 def tile_money(value: Decimal | int | str | None) -> str:
     """Money for a KPI tile: exact to the cent below a million, else in millions,
-    billions or trillions to two places ($8.57M, $1.25B), and beyond a thousand
+    billions or trillions to two places ($8.57M, $1.25B; the largest unit the rounded
+    amount reaches 1.00 in, so 999,999,999.99 is $1.00B), and beyond a thousand
     trillion as a power of ten ($1.00e17); rounded half away from zero on the Decimal.
     A tile is narrow; the exact amount belongs in its help text."""
     if value is None:
         return "–"
     amount = Decimal(str(value))
-    sign = "-" if amount < 0 else ""
     size = abs(amount)
+    sign = "-" if amount < 0 else ""
+    if size < _UNITS[0][0]:
+        cents = size.quantize(CENTS, rounding=ROUND_HALF_UP)
+        return f"{sign if cents else ''}${cents:,.2f}"
     if size >= 1000 * _UNITS[-1][0]:
         exponent = size.adjusted()
-        mantissa = (size.scaleb(-exponent)).quantize(CENTS, rounding=ROUND_HALF_UP)
+        mantissa = size.scaleb(-exponent).quantize(CENTS, rounding=ROUND_HALF_UP)
         if mantissa >= 10:  # 9.995e17 rounds up to 10.00e17
-            mantissa, exponent = (
-                (mantissa / 10).quantize(CENTS, rounding=ROUND_HALF_UP),
-                exponent + 1,
-            )
+            mantissa, exponent = (mantissa / 10).quantize(CENTS), exponent + 1
         return f"{sign}${mantissa}e{exponent}"
-    for index, (scale, suffix) in enumerate(_UNITS):
-        next_scale = _UNITS[index + 1][0] if index + 1 < len(_UNITS) else None
-        if size >= scale and (next_scale is None or size < next_scale):
-            scaled = (size / scale).quantize(CENTS, rounding=ROUND_HALF_UP)
-            if scaled >= 1000 and next_scale is not None:  # 999,999,999.99 is $1.00B
-                scale, suffix = _UNITS[index + 1]
-                scaled = (size / scale).quantize(CENTS, rounding=ROUND_HALF_UP)
+    for scale, suffix in reversed(_UNITS):
+        scaled = (size / scale).quantize(CENTS, rounding=ROUND_HALF_UP)
+        if scaled >= 1:
             return f"{sign}${scaled:,.2f}{suffix}"
-    cents = size.quantize(CENTS, rounding=ROUND_HALF_UP)
-    if cents == 0:
-        sign = ""
-    return f"{sign}${cents:,.2f}"
+    raise AssertionError("unreachable: the smallest unit is at most the amount")
 
 
 _UNITS = ((Decimal(10) ** 6, "M"), (Decimal(10) ** 9, "B"), (Decimal(10) ** 12, "T"))
+
+
+def exact_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` for a browser grid, which holds numbers as floats: Decimal values (with
+    their own scale: 0.10 stays 0.10) and Python ints (a HUGEINT) become their exact
+    text; other values and columns are left as they are."""
+    shown = frame.copy()
+    for position in range(shown.shape[1]):
+        values = shown.iloc[:, position]
+        if values.dtype != object:
+            continue
+        exact = [
+            format(value, "f")
+            if isinstance(value, Decimal)
+            else str(value)
+            if isinstance(value, int) and not isinstance(value, bool)
+            else value
+            for value in values
+        ]
+        shown.isetitem(position, pd.Series(exact, index=shown.index, dtype=object))
+    return shown

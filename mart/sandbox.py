@@ -46,6 +46,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from mart import money
 from mart.db import cached_cursor, query_df
 from mart.errors import SandboxError
 
@@ -549,19 +550,7 @@ def run_sql(
 def display_frame(result: QueryResult) -> pd.DataFrame:
     """The result for a browser grid, which holds numbers as floats: the exact columns
     become their exact text (DECIMALs with their scale), so no digit changes on screen."""
-    if not result.exact_columns:
-        return result.dataframe
-    frame = result.dataframe.copy()
-    for position, column in enumerate(frame.columns):
-        if str(column) not in result.exact_columns:
-            continue
-        places = result.decimal_places.get(str(column))
-        texts = [
-            None if value is None else (f"{value:.{places}f}" if places is not None else str(value))
-            for value in frame.iloc[:, position]
-        ]
-        frame.isetitem(position, pd.Series(texts, index=frame.index, dtype=object))
-    return frame
+    return money.exact_text(result.dataframe) if result.exact_columns else result.dataframe
 
 
 _LINE = re.compile(r"\bLINE (\d+):")

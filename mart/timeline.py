@@ -352,27 +352,3 @@ def status_style(status: Any) -> str:
         group = status_group(text)
     color = STATUS_COLORS.get(group, STATUS_COLORS["skipped"])
     return f"background-color: {color}40; font-weight: 600"
-
-
-def exact_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` for a browser grid, which holds numbers as floats: Decimal values
-    become their exact text (0.10 stays 0.10, not 0.1); other columns are left as they
-    are."""
-    from decimal import Decimal
-
-    shown = frame.copy()
-    for position in range(shown.shape[1]):
-        values = shown.iloc[:, position]
-        if values.dtype == object and any(isinstance(value, Decimal) for value in values):
-            shown.isetitem(
-                position,
-                pd.Series(
-                    [
-                        format(value, "f") if isinstance(value, Decimal) else value
-                        for value in values
-                    ],
-                    index=shown.index,
-                    dtype=object,
-                ),
-            )
-    return shown

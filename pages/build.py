@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from mart import artifacts, timeline
+from mart import artifacts, money, timeline
 from mart.builds import BuildRecord, vars_text
 from mart.errors import BuildBusyError, MartError
 from ui import common, sidebar
@@ -189,7 +189,7 @@ def _failing(record: BuildRecord, build_artifacts: artifacts.BuildArtifacts) -> 
                     rows = artifacts.failing_rows(record.db_path, test, limit=100)
                     st.caption(f"Failing rows (up to 100) from {test.stored_failures_relation}")
                     st.dataframe(
-                        timeline.exact_text(rows),
+                        money.exact_text(rows),
                         hide_index=True,
                         key=f"failing_rows_{test.unique_id}",
                     )

@@ -274,13 +274,8 @@ def _published_since(published: Any, latest: Any) -> bool:
 
 def _recent(iso: str | None, seconds: float = RECENT_S) -> bool:
     """Whether ``iso`` is less than ``seconds`` ago."""
-    if not iso:
-        return False
-    try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        return False
-    return (datetime.now(UTC) - moment.astimezone(UTC)).total_seconds() < seconds
+    moment = _moment(iso)
+    return moment is not None and (datetime.now(UTC) - moment).total_seconds() < seconds
 
 
 def _short(name: object, width: int = 34) -> str:

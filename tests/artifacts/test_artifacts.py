@@ -294,8 +294,8 @@ def test_failing_rows_keep_dates_as_dates(tmp_path) -> None:
 
     assert rows["amount"].tolist() == [Decimal("0.10")] and rows["missing"].tolist() == [None]
     assert rows["big"].tolist() == [Decimal("99999999999999.99")]
-    from mart import timeline
+    from mart import money
 
-    shown = timeline.exact_text(rows)
+    shown = money.exact_text(rows)
     assert shown["amount"].tolist() == ["0.10"] and shown["big"].tolist() == ["99999999999999.99"]
     assert shown["transaction_id"].tolist() == ["T9"]
