@@ -180,6 +180,13 @@ class AsOf:
         latest = self.latest_activity
         return latest + timedelta(days=1) if latest else None
 
+    def runs_past(self, today: date) -> bool:
+        """Whether the data a next build reads has dates after ``today``: records in the
+        future are bad data the not_after_as_of_date tests are there to catch, not a
+        reason for a later as-of date (which would only hide them)."""
+        latest = self.latest_activity
+        return latest is not None and latest > today
+
     def too_early(self, candidate: date) -> bool:
         """Whether ``candidate`` is before the latest date a next build reads (that build
         would then fail the not_after_as_of_date tests); the latest date itself is fine."""

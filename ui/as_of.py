@@ -85,6 +85,19 @@ def stale_warning(current: overview.AsOf, key: str) -> None:
     """When every buyer counts as churned: say why, and offer the fitting rebuild."""
     if not current.stale or current.suggested is None:
         return
+    if current.runs_past(date.today()):
+        # The day after the data would be years ahead: it would hide the future-dated
+        # records the tests are there to catch (the build's own hint says the same).
+        st.warning(
+            f"The last purchase in the data is on {current.last_purchase}, "
+            f"{current.gap_days:,} days before the as-of date {current.as_of_date}, so "
+            "every buyer counts as churned. The current dataset versions run to "
+            f"{current.latest_activity}, after today: the next build's not_after_as_of_date "
+            "tests will name those records. Correct or remove them on Data first; a later "
+            "as-of date would only hide them.",
+            icon=":material/event_busy:",
+        )
+        return
     st.warning(
         f"The last purchase in the data is on {current.last_purchase}, "
         f"{current.gap_days:,} days before the as-of date {current.as_of_date}, so every "
@@ -111,7 +124,8 @@ def panel(current: overview.AsOf) -> None:
     )
     newer = current.data_last_activity
     if newer is not None and (current.last_activity is None or newer > current.last_activity):
-        last += f" (the current dataset versions run to {newer}, the next build reads them)"
+        past = ", after today" if newer > date.today() else ""
+        last += f" (the current dataset versions run to {newer}{past}, the next build reads them)"
     st.caption(
         f"Recency, churn and retention are as of **{current.as_of_date}** "
         f"({origin(set_here)}){last}."

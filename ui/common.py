@@ -249,6 +249,15 @@ def escape_markdown(text: object) -> str:
     return "".join("\\" + char if char in _MARKDOWN_SPECIAL else char for char in str(text))
 
 
+def breakable_name(name: object) -> str:
+    """A dbt node name for a narrow column (the sidebar), escaped for Markdown, that a
+    line may break after each underscore instead of in the middle of a word:
+    ``not_null_stg_transactions_customer_id`` wraps as ``not_null_stg_`` /
+    ``transactions_customer_id``, not ``not_null_stg_tran`` / ``sactions…``. The break
+    points are zero-width spaces (Markdown in an alert cannot carry ``<wbr>``)."""
+    return escape_markdown(name).replace("_", "_\u200b")
+
+
 def rebuild_vars() -> dict[str, Any]:
     """The vars of the published build: a plain "Rebuild" keeps the thresholds and
     as_of_date the mart is served with instead of silently resetting them."""

@@ -350,7 +350,7 @@ def _outcome_block(latest: Any, published: Any) -> None:
     )
     if latest.status == "failed" and latest.failure == "tests":
         names = [t["name"] for t in latest.failing_tests if t.get("status") != "warn"]
-        shown = "\n".join(f"- {name}" for name in names[:4])
+        shown = "\n".join(f"- {common.breakable_name(name)}" for name in names[:4])
         more = f"\n- … and {len(names) - 4} more" if len(names) > 4 else ""
         hint = getattr(latest, "hint", None)
         hint = f"\n\n{common.escape_markdown(hint)}" if hint else ""

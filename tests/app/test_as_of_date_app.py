@@ -190,3 +190,32 @@ def test_new_data_after_a_kept_as_of_date_is_called_out_before_and_after_a_build
         assert failed is not None and failed.status == "failed" and failed.hint
         assert "dates in the future" in failed.hint and "2099-01-01" in failed.hint
         assert "Rebuild as of" not in failed.hint
+
+
+def test_stale_mart_with_future_dated_data_offers_no_later_as_of_date(tmp_path: Path) -> None:
+    """The published mart is stale (built as of the run date, data from 2024) and the
+    current data has a record dated years ahead. The day after the data would hide that
+    record from the not_after_as_of_date tests, so the Overview does not offer it: it
+    says the data runs past today and that the records need correcting."""
+    from mart import datasets
+    from tests.app.conftest import published_workspace
+
+    future = tmp_path / "future.csv"
+    future.write_text(
+        "transaction_id,customer_id,transaction_date,amount,product_category\n"
+        "T901,C001,2099-01-01,5.00,Audio\n",
+        encoding="utf-8",
+    )
+    with published_workspace(tmp_path / "ws") as root:
+        at = _overview(root)
+        assert at.button(key="overview_as_of_suggested").label == "Rebuild as of 2024-02-26"
+
+        datasets.load_file(Workspace(root), "transactions", future, mode="append")
+        at = _overview(root)
+        warnings = " ".join(str(item.value) for item in at.warning)
+        assert "every buyer counts as churned" in warnings
+        assert "run to 2099-01-01, after today" in warnings
+        assert "a later as-of date would only hide them" in warnings
+        assert not [b for b in at.button if b.key == "overview_as_of_suggested"]
+        captions = " ".join(str(item.value) for item in at.caption)
+        assert "the current dataset versions run to 2099-01-01, after today" in captions

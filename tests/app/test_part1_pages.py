@@ -231,6 +231,12 @@ def test_break_it_scenario_fails_the_build_and_build_page_shows_the_test(
     sidebar = texts(at)
     assert f"Build #{failed.build_id} failed" in sidebar
     assert "is still serving" in sidebar
+    # The sidebar lists the failing test by name, breakable after its underscores (a
+    # narrow column otherwise wraps it in the middle of a word).
+    [error] = [e for e in at.sidebar.error if f"Build #{failed.build_id} failed" in e.value]
+    assert "- unique\\_\u200bstg\\_\u200btransactions" in error.value
+    listed = error.value.replace("\u200b", "").replace("\\", "")
+    assert "- unique_stg_transactions_transaction_id" in listed
 
     # Publish anyway sits behind a confirmation.
     publish = at.button(key="build_publish_anyway")
