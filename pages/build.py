@@ -23,6 +23,7 @@ def _history(records: list[BuildRecord]) -> None:
     st.dataframe(
         frame.style.map(timeline.status_style, subset=["status"]),
         hide_index=True,
+        placeholder=common.NULL_DASH,
         height=min(400, 38 + 35 * len(frame)),
         column_config={
             "build": st.column_config.NumberColumn("Build", format="#%d", width="small"),
@@ -135,6 +136,7 @@ def _tests(record: BuildRecord, build_artifacts: artifacts.BuildArtifacts | None
     st.dataframe(
         frame.style.map(timeline.status_style, subset=["status"]),
         hide_index=True,
+        placeholder=common.NULL_DASH,
         height=min(420, 38 + 35 * max(1, len(frame))),
         column_config={
             "status": st.column_config.TextColumn("Status", width="small"),
@@ -191,6 +193,7 @@ def _failing(record: BuildRecord, build_artifacts: artifacts.BuildArtifacts) -> 
                     st.dataframe(
                         money.exact_text(rows),
                         hide_index=True,
+                        placeholder=common.NULL_SQL,
                         key=f"failing_rows_{test.unique_id}",
                     )
                 except MartError as exc:

@@ -16,7 +16,7 @@ import streamlit as st
 from mart import charts, insights, money
 from mart.errors import BuildBusyError, MartError
 from ui import as_of
-from ui.common import cached, escape_markdown, manager, require_published, show_error
+from ui.common import NULL_DASH, cached, escape_markdown, manager, require_published, show_error
 
 MONEY = st.column_config.NumberColumn(format="$%,.2f")
 COUNT = st.column_config.NumberColumn(format="%,d")
@@ -174,6 +174,7 @@ def _segments() -> None:
             ]
         ],
         hide_index=True,
+        placeholder=NULL_DASH,
         key="segment_table",
         column_config={
             "customer_segment": "Segment",
@@ -208,6 +209,7 @@ def _top_customers() -> None:
         frame[["customer_id", "customer_segment", "lifetime_value", "transaction_count"]],
         hide_index=True,
         key="top_customers_table",
+        placeholder=NULL_DASH,
         column_config={
             "customer_id": "Customer",
             "customer_segment": "Segment",
@@ -322,6 +324,7 @@ def _drill_down() -> None:
         shown_history,
         hide_index=True,
         key="segment_history_table",
+        placeholder=NULL_DASH,
         column_config={
             "customer_segment": "Segment",
             "lifetime_value": st.column_config.NumberColumn("LTV", format="$%,.2f"),
@@ -343,6 +346,7 @@ def _drill_down() -> None:
         transactions,
         hide_index=True,
         key="customer_transactions_table",
+        placeholder=NULL_DASH,
         column_config={
             "transaction_id": "Id",
             "transaction_date": st.column_config.DateColumn("Date"),

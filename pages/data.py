@@ -135,7 +135,7 @@ def _upload_tab() -> None:
     if info.delimiter:
         detail.append(f"delimiter {info.delimiter!r}")
     st.markdown(f"**Preview** · {', '.join(detail)} · {info.row_count:,} rows")
-    st.dataframe(preview, hide_index=True, key="upload_preview")
+    st.dataframe(preview, hide_index=True, key="upload_preview", placeholder=common.NULL_CELL)
 
     st.markdown("**Map the file's columns to the mart's fields**")
     suggested = loading.suggest_mapping(dataset, info.columns)
@@ -396,6 +396,7 @@ def _edit_tab() -> None:
         key=editor_key,
         num_rows="dynamic",
         hide_index=True,
+        placeholder=common.NULL_CELL,
         column_config=column_config,
         height=min(520, 38 + 35 * (len(frame) + 1)),
     )
@@ -609,6 +610,7 @@ def _history_tab() -> None:
         st.dataframe(
             frame,
             hide_index=True,
+            placeholder=common.NULL_DASH,
             key=f"history_{dataset}",
             height=min(320, 38 + 35 * len(frame)),
             column_config={

@@ -21,7 +21,7 @@ from mart.artifacts import (
     Node,
     columns_markdown,
 )
-from ui.common import cached, escape_markdown, require_published, show_error
+from ui.common import NULL_SQL, cached, escape_markdown, require_published, show_error
 
 WHOLE_GRAPH = ""
 NODE_KEY = "lineage_node"
@@ -172,7 +172,7 @@ def _inspector(artifacts: BuildArtifacts, node_id: str) -> None:
                 show_error(error)
             else:
                 st.caption(f"First {len(frame):,} rows of `{relation}`")
-                st.dataframe(frame, hide_index=True, key="lineage_preview")
+                st.dataframe(frame, hide_index=True, key="lineage_preview", placeholder=NULL_SQL)
         else:
             st.caption("This node has no table in the mart.")
 

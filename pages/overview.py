@@ -93,6 +93,7 @@ def _changes(build_id: int) -> None:
         st.dataframe(
             changes.moves,
             hide_index=True,
+            placeholder=common.NULL_DASH,
             column_config={
                 "from_segment": "From",
                 "to_segment": "To",

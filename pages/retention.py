@@ -13,7 +13,7 @@ import streamlit as st
 
 from mart import charts, insights
 from ui import as_of
-from ui.common import cached, require_published, show_error
+from ui.common import NULL_DASH, cached, require_published, show_error
 
 
 def _percent(value: Decimal | float | None) -> str:
@@ -101,6 +101,7 @@ def _behaviour() -> None:
             ]
         ],
         hide_index=True,
+        placeholder=NULL_DASH,
         key="segment_behaviour_table",
         column_config={
             "customer_segment": "Segment",

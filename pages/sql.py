@@ -13,7 +13,7 @@ import streamlit as st
 from mart import charts, insights, sandbox
 from mart.errors import MartError
 from mart.sandbox import QueryResult
-from ui.common import cached, escape_markdown, require_published, show_error
+from ui.common import NULL_DASH, NULL_SQL, cached, escape_markdown, require_published, show_error
 
 PICK_EXAMPLE = "— pick an example query —"
 # The console cuts a result at about this much text: drawing 100 MB took 10 s.
@@ -49,6 +49,7 @@ def _result(result: QueryResult, name: str, key: str) -> None:
     st.dataframe(
         sandbox.display_frame(result),
         hide_index=True,
+        placeholder=NULL_SQL,
         key=f"{key}_table",
         column_config=_decimal_columns(result),
     )
@@ -178,6 +179,7 @@ def _console(db_path: str, build_id: int) -> None:
             ),
             hide_index=True,
             key="sql_relations",
+            placeholder=NULL_DASH,
         )
 
 

@@ -249,6 +249,16 @@ def escape_markdown(text: object) -> str:
     return "".join("\\" + char if char in _MARKDOWN_SPECIAL else char for char in str(text))
 
 
+# What a grid shows for a missing value, instead of Streamlit's grey "None" (a Python
+# word). Query results and stored rows say NULL, as SQL tools do: there it differs from
+# an empty string. The edit grid and a file's preview show an empty cell, as a
+# spreadsheet does (staging reads an empty field as missing anyway). Summary tables on
+# the business pages show a dash.
+NULL_SQL = "NULL"
+NULL_CELL = ""
+NULL_DASH = "—"
+
+
 def breakable_name(name: object) -> str:
     """A dbt node name for a narrow column (the sidebar), escaped for Markdown, that a
     line may break after each underscore instead of in the middle of a word:

@@ -226,3 +226,41 @@ def test_new_thresholds_rebuild_with_those_vars(built_workspace: Path) -> None:
     assert "set for this build" in texts(at)
     segments = frame_with(at, "customer_segment", "share_of_customers")
     assert segments["customer_count"].tolist() == [4, 0, 0]
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "pages/lineage.py",
+        "pages/customers.py",
+        "pages/retention.py",
+        "pages/sql.py",
+        "pages/build.py",
+        "pages/data.py:Edit",
+        "pages/data.py:History",
+    ],
+)
+def test_every_grid_says_what_a_missing_value_is(built_workspace: Path, page: str) -> None:
+    """No grid falls back to Streamlit's grey "None" (a Python word) for a missing value:
+    each one sets its placeholder (NULL for query results, an empty cell in the edit
+    grid, a dash in summary tables)."""
+    page, _, tab = page.partition(":")
+    at = app_test()
+    at.switch_page(page)
+    if tab:
+        at.session_state["data_tab"] = tab
+    at.run()
+    if page == "pages/sql.py":  # the console's result grid, with a NULL in it
+        at.text_area(key="sql_text").set_value("select null as nothing, 1 as one")
+        next(b for b in at.button if "Run query" in str(b.label)).click().run()
+        assert frame_with(at, "nothing", "one")["nothing"].isna().all()
+    assert_clean(at)
+    grids = [element.proto for element in at.dataframe]  # data_editor included
+    assert grids, f"{page}: no grid shown"
+    unset = [proto.id or "(no key)" for proto in grids if not proto.HasField("placeholder")]
+    assert not unset, f"{page}: grids without a placeholder: {unset}"
+    if page == "pages/sql.py":
+        assert any(proto.placeholder == "NULL" for proto in grids)
+    if tab == "Edit":  # the edit grid: an empty cell, as in a spreadsheet
+        editors = [proto for proto in grids if proto.editing_mode]
+        assert editors and all(proto.placeholder == "" for proto in editors)
