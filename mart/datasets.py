@@ -81,6 +81,8 @@ __all__ = [
     "count_records",
     "latest_activity",
     "existing_records",
+    "Rebased",
+    "rebase_edits",
 ]
 
 ID_WIDTH = 6
@@ -719,6 +721,61 @@ def existing_records(
             "where record_number in (select n from wanted)"
         ).fetchall()
     return {int(number) for (number,) in rows}
+
+
+@dataclass(frozen=True)
+class Rebased:
+    """Grid edits made to an older version, carried over to a newer one."""
+
+    updates: dict[int, Mapping[str, Any]]
+    inserts: list[Mapping[str, Any]]
+    deletes: list[int]
+    dropped: list[int]  # records the newer version no longer has: their edits left out
+
+    @property
+    def empty(self) -> bool:
+        return not (self.updates or self.inserts or self.deletes)
+
+    def dropped_note(self, version_id: int, shown: int = 10) -> str | None:
+        """``v7 deleted row(s) #3, #9: your edits to them were dropped.`` (None: none)."""
+        if not self.dropped:
+            return None
+        more = len(self.dropped) - shown
+        return (
+            f"v{version_id} deleted row(s) "
+            + ", ".join(f"#{number}" for number in self.dropped[:shown])
+            + (f" and {more:,} more" if more > 0 else "")
+            + ": your edits to them were dropped."
+        )
+
+
+def rebase_edits(
+    ws: Workspace,
+    dataset: str,
+    version_id: int,
+    *,
+    updates: Mapping[int, Mapping[str, Any]] | None = None,
+    inserts: Sequence[Mapping[str, Any]] = (),
+    deletes: Iterable[int] = (),
+) -> Rebased:
+    """Edits made to an older version of ``dataset``, for saving onto ``version_id``
+    after someone else saved it (``apply_edits`` raised ``ConflictError``).
+
+    Updates and deletes of records that ``version_id`` no longer has (the other save
+    deleted them) are left out and named in ``dropped``, instead of refusing the whole
+    save again and again; rows the other save changed get these edits' values; inserts
+    are kept as they are.
+    """
+    updates = {int(number): fields for number, fields in (updates or {}).items()}
+    delete_list = [int(number) for number in deletes]
+    touched = set(updates) | set(delete_list)
+    gone = touched - existing_records(ws, dataset, version_id, touched)
+    return Rebased(
+        updates={number: fields for number, fields in updates.items() if number not in gone},
+        inserts=list(inserts),
+        deletes=[number for number in delete_list if number not in gone],
+        dropped=sorted(gone),
+    )
 
 
 _ACTIVITY: dict[tuple[tuple[str, str, int, int], ...], date | None] = {}

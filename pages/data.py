@@ -426,28 +426,20 @@ def _edit_tab() -> None:
         if left.button(
             f"Apply my edits to v{latest.id}", type="primary", key=f"edit_reapply_{dataset}"
         ):
-            changes = conflict["changes"]
-            # Rows the other change deleted cannot take an edit: those edits are dropped,
-            # and said so, instead of refusing the whole save again and again.
-            touched = set(changes["updates"]) | set(changes["deletes"])
-            gone = touched - datasets.existing_records(ws, dataset, latest.id, touched)
-            if gone:
-                changes = {
-                    "updates": {n: v for n, v in changes["updates"].items() if n not in gone},
-                    "inserts": changes["inserts"],
-                    "deletes": [n for n in changes["deletes"] if n not in gone],
-                }
-                st.session_state[f"edit_dropped_{dataset}"] = (
-                    f"v{latest.id} deleted row(s) "
-                    + ", ".join(f"#{n}" for n in sorted(gone)[:10])
-                    + (" …" if len(gone) > 10 else "")
-                    + ": your edits to them were dropped."
-                )
+            rebased = datasets.rebase_edits(ws, dataset, latest.id, **conflict["changes"])
+            dropped = rebased.dropped_note(latest.id)
+            if dropped:
+                st.session_state[f"edit_dropped_{dataset}"] = dropped
             st.session_state.pop(conflict_key, None)
-            if not (changes["updates"] or changes["inserts"] or changes["deletes"]):
+            if rebased.empty:
                 st.session_state.pop(editor_key, None)
                 st.session_state[base_key] = latest.id
                 st.rerun()
+            changes = {
+                "updates": rebased.updates,
+                "inserts": rebased.inserts,
+                "deletes": rebased.deletes,
+            }
             _save_edits(dataset, latest.id, changes, conflict.get("message", ""))
             st.rerun()
         if right.button("Discard my edits", key=f"edit_discard_conflict_{dataset}"):

@@ -506,3 +506,41 @@ def test_appending_ids_already_in_head_is_let_in_with_a_warning(workspace, tmp_p
 
     replaced = datasets.load_file(ws, "transactions", csv, mode="replace")
     assert "ids already in the dataset" not in replaced.report.warning_summary
+
+
+def test_rebase_edits_leaves_out_records_the_newer_version_deleted(ws) -> None:
+    """Edits to v(n) carried onto v(n+1), which deleted records 2 and 3: their update and
+    delete are left out and named; the rest (and the inserts) are kept, and then save."""
+    base = datasets.head(ws, "transactions").id
+    theirs = datasets.apply_edits(ws, "transactions", base, deletes=[2, 3], message="theirs")
+    rebased = datasets.rebase_edits(
+        ws,
+        "transactions",
+        theirs.id,
+        updates={1: {"amount": "10.00"}, 2: {"amount": "20.00"}},
+        inserts=[{"transaction_id": "T900", "customer_id": "C9", "amount": "1.00"}],
+        deletes=[3, 4],
+    )
+    assert rebased.updates == {1: {"amount": "10.00"}}
+    assert rebased.deletes == [4]
+    assert len(rebased.inserts) == 1 and not rebased.empty
+    assert rebased.dropped == [2, 3]
+    assert rebased.dropped_note(theirs.id) == (
+        f"v{theirs.id} deleted row(s) #2, #3: your edits to them were dropped."
+    )
+    assert rebased.dropped_note(theirs.id, shown=1) == (
+        f"v{theirs.id} deleted row(s) #2 and 1 more: your edits to them were dropped."
+    )
+    mine = datasets.apply_edits(
+        ws,
+        "transactions",
+        theirs.id,
+        updates=rebased.updates,
+        inserts=rebased.inserts,
+        deletes=rebased.deletes,
+    )
+    assert mine.row_count == theirs.row_count  # one deleted, one inserted
+
+    only_gone = datasets.rebase_edits(ws, "transactions", mine.id, updates={2: {"amount": "1"}})
+    assert only_gone.empty and only_gone.dropped == [2]
+    assert datasets.rebase_edits(ws, "transactions", mine.id).dropped_note(mine.id) is None
