@@ -138,10 +138,12 @@ def panel(current: overview.AsOf) -> None:
         picked = st.date_input(
             "As of date",
             # Start where a build can go: the mart's date, unless the data has moved past
-            # it (new data after a kept date), then the day after the data.
+            # it (new data after a kept date), then the day after the data; never past
+            # today for future-dated records (that date would hide them from the tests).
             value=(
                 current.suggested
-                if current.as_of_date is None or current.too_early(current.as_of_date)
+                if (current.as_of_date is None or current.too_early(current.as_of_date))
+                and not current.runs_past(date.today())
                 else current.as_of_date
             )
             or date.today(),

@@ -219,3 +219,8 @@ def test_stale_mart_with_future_dated_data_offers_no_later_as_of_date(tmp_path: 
         assert not [b for b in at.button if b.key == "overview_as_of_suggested"]
         captions = " ".join(str(item.value) for item in at.caption)
         assert "the current dataset versions run to 2099-01-01, after today" in captions
+        # The picker starts at the mart's date, not at the day after the future record.
+        assert (
+            as_of_input(at).value
+            == overview.as_of_status(app_manager(root).published().db_path).as_of_date
+        )
