@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 
 from mart.generate import CATEGORIES as GENERATED_CATEGORIES
 from mart.loading import EVENT_TYPES
+from mart.money import percent_text, round_half_away, whole_dollars
 
 SEGMENTS: tuple[str, ...] = ("High Value", "Medium Value", "Low Value")
 
@@ -119,13 +120,19 @@ def segment_bars(frame: pd.DataFrame, measure: str = "count") -> go.Figure:
         values = frame["customer_count"].tolist()
         shares = frame["share_of_customers"].tolist()
         title, y_title = "Customers per segment", "Customers"
-        text = [f"{value:,} ({share:.0%})" for value, share in zip(values, shares, strict=True)]
+        text = [
+            f"{value:,} ({percent_text(share, 0)})"
+            for value, share in zip(values, shares, strict=True)
+        ]
         hover = "%{x}: %{y:,} customers<extra></extra>"
     else:
         values = frame["total_revenue"].tolist()
         shares = frame["share_of_revenue"].tolist()
         title, y_title = "Lifetime value per segment", "Lifetime value ($)"
-        text = [f"${value:,.0f} ({share:.0%})" for value, share in zip(values, shares, strict=True)]
+        text = [
+            f"{whole_dollars(value)} ({percent_text(share, 0)})"
+            for value, share in zip(values, shares, strict=True)
+        ]
         hover = "%{x}: $%{y:,.2f}<extra></extra>"
     figure = go.Figure(
         go.Bar(
@@ -171,7 +178,9 @@ def ltv_histogram(frame: pd.DataFrame) -> go.Figure:
             )
         ]
         labels = [
-            f"${start:,.0f} and above" if overflow else f"${start:,.0f} – ${end:,.0f}"
+            f"{whole_dollars(start)} and above"
+            if overflow
+            else f"{whole_dollars(start)} – {whole_dollars(end)}"
             for start, end, overflow in zip(
                 rows["bin_start"], rows["bin_end"], rows["is_overflow"], strict=True
             )
@@ -191,7 +200,7 @@ def ltv_histogram(frame: pd.DataFrame) -> go.Figure:
     overflow = frame.loc[frame["is_overflow"].astype(bool), "bin_start"]
     x_title = "Lifetime value ($)"
     if not overflow.empty:
-        x_title += f" — last bar: ${float(overflow.iloc[0]):,.0f} and above"
+        x_title += f" — last bar: {whole_dollars(overflow.iloc[0])} and above"
     _base(figure, title, x_title, "Customers")
     figure.update_layout(barmode="stack", bargap=0.02)
     figure.update_xaxes(tickprefix="$", tickformat=",.0f")
@@ -378,7 +387,9 @@ def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
     # A month still running as of the as-of date is marked "*": its share can only grow.
     labels = [
         [
-            "" if pd.isna(value) else f"{value:.0f}%" + ("*" if in_progress(r, c) else "")
+            ""
+            if pd.isna(value)
+            else f"{round_half_away(value)}%" + ("*" if in_progress(r, c) else "")
             for c, value in enumerate(row)
         ]
         for r, row in enumerate(z.values)
@@ -457,8 +468,10 @@ def segment_metric_bar(
     segments = [str(name) for name in frame["customer_segment"]]
     values = [None if pd.isna(value) else float(value) for value in frame[column]]
     text = [
-        "no customers" if value is None else (f"${value:,.2f}" if money else f"{value:,.2f}")
-        for value in values
+        "no customers"
+        if pd.isna(value)
+        else f"{'$' if money else ''}{round_half_away(value, 2):,.2f}"
+        for value in frame[column]
     ]
     figure = go.Figure(
         go.Bar(
@@ -493,8 +506,15 @@ def category_mix_chart(frame: pd.DataFrame, segments: Sequence[str] = SEGMENTS) 
             float(rows.loc[name, "share_of_segment_revenue"]) * 100 if name in rows.index else 0.0
             for name in order
         ]
-        revenue = [
-            float(rows.loc[name, "revenue"]) if name in rows.index else 0.0 for name in order
+        # the hover's numbers as text, rounded half away from zero like the tables
+        hover = [
+            [
+                percent_text(rows.loc[name, "share_of_segment_revenue"]),
+                f"${round_half_away(rows.loc[name, 'revenue'], 2):,.2f}",
+            ]
+            if name in rows.index
+            else ["0.0%", "$0.00"]
+            for name in order
         ]
         figure.add_trace(
             go.Bar(
@@ -502,8 +522,8 @@ def category_mix_chart(frame: pd.DataFrame, segments: Sequence[str] = SEGMENTS) 
                 y=shares,
                 name=str(category),
                 marker_color=category_colour(category),
-                customdata=revenue,
-                hovertemplate="%{x}, " + str(category) + ": %{y:.1f}% ($%{customdata:,.2f})"
+                customdata=hover,
+                hovertemplate="%{x}, " + str(category) + ": %{customdata[0]} (%{customdata[1]})"
                 "<extra></extra>",
             )
         )

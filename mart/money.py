@@ -52,6 +52,29 @@ def tile_money(value: Decimal | int | str | None) -> str:
 _UNITS = ((Decimal(10) ** 6, "M"), (Decimal(10) ** 9, "B"), (Decimal(10) ** 12, "T"))
 
 
+def round_half_away(value: Decimal | float | int | str, places: int = 0) -> Decimal:
+    """``value`` rounded to ``places`` decimals half away from zero, the marts' rule.
+
+    Python's ``format()`` and ``round()`` round a tie to even (``f"{0.125:.2f}"`` is
+    0.12, ``f"{62.5:.0f}"`` is 62), so labels and tiles would disagree with the tables
+    beside them. A float is read through its shortest text (0.3125 stays 0.3125)."""
+    exact = value if isinstance(value, Decimal) else Decimal(str(value))
+    return exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def percent_text(share: Decimal | float | None, places: int = 1) -> str:
+    """A share (0.3125) as a percentage rounded half away from zero: ``31.3%``."""
+    if share is None or (isinstance(share, float) and share != share):
+        return "–"
+    return f"{round_half_away(Decimal(str(share)) * 100, places)}%"
+
+
+def whole_dollars(value: Decimal | float | int | str) -> str:
+    """Money to the dollar for a chart label, half away from zero: ``$1,871``."""
+    rounded = round_half_away(value)
+    return f"{'-' if rounded < 0 else ''}${abs(rounded):,.0f}"
+
+
 def exact_text(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` for a browser grid, which holds numbers as floats: Decimal values (with
     their own scale: 0.10 stays 0.10) and Python ints (a HUGEINT) become their exact

@@ -15,7 +15,7 @@ import streamlit as st
 
 from mart import charts, insights, money
 from mart.errors import BuildBusyError, MartError
-from ui import as_of
+from ui import as_of, common
 from ui.common import NULL_DASH, cached, escape_markdown, manager, require_published, show_error
 
 MONEY = st.column_config.NumberColumn(format="$%,.2f")
@@ -27,7 +27,7 @@ def _money(value: Decimal | float | None) -> str:
 
 
 def _percent(value: Decimal | float | None) -> str:
-    return "–" if value is None else f"{float(value):.1%}"
+    return money.percent_text(value)  # half away from zero, like the tables
 
 
 def _published_thresholds() -> insights.Thresholds:
@@ -37,29 +37,36 @@ def _published_thresholds() -> insights.Thresholds:
 
 def _kpi_tiles() -> None:
     kpis: insights.Kpis = cached(insights.kpis)
-    tiles = st.columns(6)
-    tiles[0].metric(
+    # Six tiles in one row of columns cut off $13,434.45 at 1400 px, and every tile on a
+    # 1024 px projector; the row wraps instead.
+    row = common.tile_row()
+    common.tile(
+        row,
         "Buying customers",
         f"{kpis.purchasing_customers:,}",
         help=f"Customers with a purchase; {kpis.known_customers:,} known including browsers.",
     )
-    tiles[1].metric(
+    common.tile(
+        row,
         "Revenue",
         money.tile_money(kpis.revenue),
         help=f"Sum of all transaction amounts: exactly {_money(kpis.revenue)}.",
     )
-    tiles[2].metric("Transactions", f"{kpis.transactions:,}")
-    tiles[3].metric(
+    common.tile(row, "Transactions", f"{kpis.transactions:,}")
+    common.tile(
+        row,
         "Avg order value",
         money.tile_money(kpis.avg_order_value),
         help=f"Exactly {_money(kpis.avg_order_value)}.",
     )
-    tiles[4].metric(
+    common.tile(
+        row,
         "Avg lifetime value",
         money.tile_money(kpis.avg_lifetime_value),
         help=f"Exactly {_money(kpis.avg_lifetime_value)}.",
     )
-    tiles[5].metric(
+    common.tile(
+        row,
         "Repeat rate",
         _percent(kpis.repeat_purchase_rate),
         help="Share of purchasing customers with two or more transactions.",
@@ -276,23 +283,26 @@ def _drill_down() -> None:
             "dim_customers puts them in Low Value. The segment charts above count buying "
             "customers only."
         )
-    tiles = st.columns(4)
-    tiles[0].metric(
+    row = common.tile_row()
+    common.tile(
+        row,
         "Lifetime value",
         money.tile_money(profile.get("lifetime_value")),
         help=f"Exactly {_money(profile.get('lifetime_value'))}.",
     )
-    tiles[1].metric("Transactions", f"{int(profile.get('transaction_count') or 0):,}")
-    tiles[2].metric(
+    common.tile(row, "Transactions", f"{int(profile.get('transaction_count') or 0):,}")
+    common.tile(
+        row,
         "Avg order value",
         money.tile_money(profile.get("avg_order_value")),
         help=f"Exactly {_money(profile.get('avg_order_value'))}.",
     )
     recency = profile.get("days_since_last_purchase")
-    tiles[3].metric(
+    common.tile(
+        row,
         "Days since last purchase",
-        "never bought" if recency is None else f"{int(recency):,}",
-        help="Counted to the as-of date of the build.",
+        "never" if recency is None else f"{int(recency):,}",
+        help="Days from the last purchase to the as-of date of the build (never: no purchase yet).",
     )
     history: pd.DataFrame = cached(insights.customer_segment_history, customer_id)
     transactions: pd.DataFrame = cached(insights.customer_transactions, customer_id)

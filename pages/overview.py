@@ -9,33 +9,33 @@ from ui import as_of, common
 
 
 def _kpi_tiles(kpis: overview.Kpis) -> None:
-    cols = st.columns(4)
-    cols[0].metric(
+    row = common.tile_row()
+    common.tile(
+        row,
         "Buying customers",
         f"{kpis.buyers:,}",
         help=f"Customers with a purchase, as on the Customers page; {kpis.customers:,} are "
         "known in all, counting those who only browsed.",
-        border=True,
     )
-    cols[1].metric(
+    common.tile(
+        row,
         "Revenue",
         money.tile_money(kpis.revenue),
         help=f"Sum of lifetime value over {kpis.transactions:,} transactions: exactly "
         f"${kpis.revenue:,.2f}.",
-        border=True,
     )
-    cols[2].metric(
+    common.tile(
+        row,
         "Avg lifetime value",
         money.tile_money(kpis.avg_lifetime_value),
         help="Revenue divided by buying customers, rounded half away from zero: exactly "
         f"${kpis.avg_lifetime_value:,.2f}.",
-        border=True,
     )
-    cols[3].metric(
+    common.tile(
+        row,
         "Repeat rate",
-        f"{kpis.repeat_rate:.1%}",
+        money.percent_text(kpis.repeat_rate),
         help=f"{kpis.repeat_customers:,} of {kpis.buyers:,} buyers bought two or more times.",
-        border=True,
     )
 
 
@@ -74,19 +74,22 @@ def _changes(build_id: int) -> None:
         )
     else:
         st.caption(f"Build #{build_id} compared with build #{before_id}.")
-    cols = st.columns(2)
-    cols[0].metric("Customers added", f"{changes.added:,}", border=True)
-    cols[1].metric("Customers removed", f"{changes.removed:,}", border=True)
-    cols = st.columns(2)
-    cols[0].metric("Changed segment", f"{changes.moved:,}", border=True)
+    row = common.tile_row()
+    common.tile(row, "Customers added", f"{changes.added:,}")
+    common.tile(row, "Customers removed", f"{changes.removed:,}")
+    common.tile(row, "Changed segment", f"{changes.moved:,}")
     delta = changes.revenue_change
-    cols[1].metric(
+    common.tile(
+        row,
         "Revenue",
         money.tile_money(changes.revenue_after),
-        delta=f"{'+' if delta >= 0 else '-'}{money.tile_money(abs(delta))}",
+        delta=f"{'+' if delta >= 0 else '-'}{money.tile_money(abs(delta))}"
+        if delta
+        else "no change",
+        delta_color="normal" if delta else "off",
+        delta_arrow="auto" if delta else "off",
         help=f"Exactly ${changes.revenue_after:,.2f}, a change of "
         f"{'+' if delta >= 0 else '-'}${abs(delta):,.2f}.",
-        border=True,
     )
     if not changes.moves.empty:
         st.markdown("**Segment moves**")

@@ -11,36 +11,40 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from mart import charts, insights
-from ui import as_of
+from mart import charts, insights, money
+from ui import as_of, common
 from ui.common import NULL_DASH, cached, require_published, show_error
 
 
 def _percent(value: Decimal | float | None) -> str:
-    return "–" if value is None else f"{float(value):.1%}"
+    return money.percent_text(value)  # half away from zero, like the tables
 
 
 def _summary() -> None:
     summary: insights.RetentionSummary = cached(insights.retention_summary)
-    tiles = st.columns(4)
-    tiles[0].metric(
-        "Repeat-purchase rate",
+    row = common.tile_row()
+    common.tile(
+        row,
+        "Repeat rate",  # as on the Overview
         _percent(summary.repeat_purchase_rate),
         help="Purchasing customers with two or more transactions.",
     )
-    tiles[1].metric(
+    common.tile(
+        row,
         "Repeat customers",
         f"{summary.repeat_customers:,}",
         help=f"Of {summary.purchasing_customers:,} purchasing customers.",
     )
-    tiles[2].metric(
+    common.tile(
+        row,
         "Month-1 retention",
         _percent(summary.month_1_retention_rate),
         help="Customers who bought again in the calendar month after their first purchase, "
         f"over the {summary.customers_with_month_1:,} customers whose month 1 is over by "
         "the as-of date (a month 1 still running would count as lost).",
     )
-    tiles[3].metric(
+    common.tile(
+        row,
         "Bought in the last 90 days",
         f"{summary.active_last_90_days:,}",
         help="Customers whose last purchase is at most 90 days before the as-of date "

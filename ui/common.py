@@ -259,6 +259,22 @@ NULL_CELL = ""
 NULL_DASH = "—"
 
 
+#: A KPI tile's width in pixels: "$999,999.99" fits (tile_money goes to $1.00M above).
+TILE_WIDTH = 220
+
+
+def tile_row(parent: Any = None) -> Any:
+    """A row of KPI tiles that wraps: tiles of TILE_WIDTH, as many to a line as fit (four
+    at 1400 px, two on a 1024 px projector). In ``st.columns`` a narrow screen cut every
+    value instead (``$1,6…``). Put tiles in it with :func:`tile`."""
+    return (parent or st).container(horizontal=True, wrap=True, gap="small")
+
+
+def tile(row: Any, label: str, value: str, **options: Any) -> None:
+    """One bordered KPI tile of :data:`TILE_WIDTH` in ``row`` (:func:`tile_row`)."""
+    row.metric(label, value, width=TILE_WIDTH, border=True, **options)
+
+
 def breakable_name(name: object) -> str:
     """A dbt node name for a narrow column (the sidebar), escaped for Markdown, that a
     line may break after each underscore instead of in the middle of a word:

@@ -154,7 +154,7 @@ def test_invalid_thresholds_are_refused_without_a_build(built_workspace: Path) -
 
 def test_retention_page(built_workspace: Path) -> None:
     at = open_page("pages/retention.py")
-    rate = next(metric for metric in at.metric if metric.label == "Repeat-purchase rate")
+    rate = next(metric for metric in at.metric if metric.label == "Repeat rate")
     assert rate.value == "50.0%"
     assert len(at.get("plotly_chart")) >= 4
     behaviour = frame_with(at, "customer_segment", "avg_categories_per_customer")

@@ -264,3 +264,36 @@ def test_every_page_renders_in_both_themes(_browser: Browser, app_url: str, them
             page.set_viewport_size(VIEWPORT)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path", ["", "customers", "retention"])
+def test_kpi_tiles_are_not_cut_off_on_a_projector(
+    _browser: Browser, app_url: str, path: str
+) -> None:
+    """At 1024×768, a common projector size, every tile's label and value shows whole:
+    tiles in columns were cut to ``$1,6…`` there (Customers had six in a row)."""
+    context = _browser.new_context(viewport={"width": 1024, "height": 768})
+    try:
+        tab = context.new_page()
+        if path:
+            open_page(tab, app_url, path)
+        else:
+            tab.goto(app_url)
+            expect(tab.get_by_role("heading", name="Key figures", exact=False)).to_be_visible()
+            wait_idle(tab)
+        no_errors(tab)
+        tiles = tab.get_by_test_id("stMetric")
+        expect(tiles.first).to_be_visible()
+        cut = tab.evaluate(
+            """() => [...document.querySelectorAll(
+                    '[data-testid="stMetricValue"], [data-testid="stMetricValue"] *,'
+                    + '[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] *')]
+                .filter(el => el.scrollWidth > el.clientWidth + 1)
+                .map(el => el.textContent)"""
+        )
+        assert tiles.count() >= 4
+        assert not cut, f"cut off at 1024 px: {cut}"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(SCREENSHOTS / f"{path or 'overview'}-1024.png"), full_page=True)
+    finally:
+        context.close()

@@ -466,3 +466,60 @@ def test_a_category_has_one_colour_in_every_chart() -> None:
     for name in ("Audio", "Electronics", "Kites"):
         assert bars[name] == stacked[name] == charts.category_colour(name)
     assert charts.category_colour("Audio") != charts.category_colour("Electronics")
+
+
+def test_labels_and_tiles_round_half_away_from_zero_like_the_tables() -> None:
+    """Python's format() rounds a tie to even: 12.5% showed as 12% beside 37.5% as 38%,
+    $1,870.50 as $1,870 beside $103.50 as $104, 5/8 as 62%, 5/16 as 31.2%. The marts
+    round half away from zero, and so do the labels now."""
+    from mart import money
+
+    assert money.percent_text(0.3125) == "31.3%"  # 5/16, a tie in binary too
+    assert money.percent_text(Decimal("0.3125")) == "31.3%"
+    assert money.percent_text(0.125, 0) == "13%" and money.percent_text(0.375, 0) == "38%"
+    assert money.percent_text(-0.125, 0) == "-13%"
+    assert money.percent_text(None) == "–" and money.percent_text(float("nan")) == "–"
+    assert money.whole_dollars(Decimal("1870.50")) == "$1,871"
+    assert money.whole_dollars(103.5) == "$104" and money.whole_dollars(-2.5) == "-$3"
+    assert money.round_half_away(2.675, 2) == Decimal("2.68")  # 2.67499999… as a float
+
+    ties = pd.DataFrame(
+        {
+            "customer_segment": ["High Value", "Medium Value", "Low Value"],
+            "customer_count": [2, 6, 8],
+            "total_revenue": [Decimal("1870.50"), Decimal("103.50"), Decimal("812.50")],
+            "share_of_customers": [Decimal("0.1250"), Decimal("0.3750"), Decimal("0.5000")],
+            "share_of_revenue": [Decimal("0.6425"), Decimal("0.0355"), Decimal("0.3220")],
+            "avg_transactions_per_customer": [Decimal("1.125"), Decimal("2.005"), None],
+        }
+    )
+    counts = charts.segment_bars(ties, "count")
+    assert list(counts.data[0].text) == ["2 (13%)", "6 (38%)", "8 (50%)"]
+    values = charts.segment_bars(ties, "value")
+    assert list(values.data[0].text) == ["$1,871 (64%)", "$104 (4%)", "$813 (32%)"]
+    per_customer = charts.segment_metric_bar(
+        ties, "avg_transactions_per_customer", "Transactions", "Per customer"
+    )
+    assert list(per_customer.data[0].text) == ["1.13", "2.01", "no customers"]
+
+    cohorts = pd.DataFrame(
+        {
+            "cohort_month": pd.to_datetime(["2024-01-01", "2024-01-01"]),
+            "months_since_first_purchase": [0, 1],
+            "cohort_size": [8, 8],
+            "active_customers": [8, 5],
+            "retention_rate": [1.0, 0.625],
+        }
+    )
+    assert charts.cohort_heatmap(cohorts).data[0].text[0][1] == "63%"
+
+    mix = pd.DataFrame(
+        {
+            "customer_segment": ["Low Value", "Low Value"],
+            "product_category": ["Books", "Audio"],
+            "revenue": [Decimal("0.25"), Decimal("0.75")],
+            "share_of_segment_revenue": [Decimal("0.2500"), Decimal("0.7500")],
+        }
+    )
+    hover = {trace.name: trace.customdata[0] for trace in charts.category_mix_chart(mix).data}
+    assert list(hover["Books"]) == ["25.0%", "$0.25"]
