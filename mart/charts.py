@@ -43,17 +43,48 @@ PALETTE: tuple[str, ...] = (
 )
 """Categorical mid-tones (Tableau 10) for categories and event types."""
 
-# Product categories keep one colour in every chart: the sample's and the generator's
-# in this order, any other by a stable hash of its name.
+MORE_COLOURS: tuple[str, ...] = (
+    "#79706e",
+    "#b6992d",
+    "#499894",
+    "#d37295",
+    "#a0cbe8",
+    "#ffbe7d",
+    "#8cd17d",
+    "#ff9d9a",
+    "#d4a6c8",
+    "#86bcb6",
+)
+"""Ten more (Tableau 20), for categories beyond the palette's."""
+
+# The sample's and the generator's categories keep one colour in every chart.
 KNOWN_CATEGORIES: tuple[str, ...] = (*GENERATED_CATEGORIES, "Unknown")
 
 
-def category_colour(name: object) -> str:
-    """The colour of product category ``name``, the same in every chart and session."""
-    text = str(name)
-    if text in KNOWN_CATEGORIES:
-        return PALETTE[KNOWN_CATEGORIES.index(text) % len(PALETTE)]
-    return PALETTE[zlib.crc32(text.encode("utf-8")) % len(PALETTE)]
+def category_colours(names: Sequence[object]) -> dict[str, str]:
+    """A colour for each product category in ``names``, no two alike up to 20 categories.
+
+    The known categories keep their own colour in every chart. The others take, in name
+    order, the colours no category of ``names`` has: a colour from a hash of the name
+    gave Books and Audio one green, and Toys and Promo one grey, in one chart. Past 20
+    categories colours repeat (the legend and the hover still name each one).
+    """
+    texts = sorted({str(name) for name in names})
+    colours = {
+        text: PALETTE[KNOWN_CATEGORIES.index(text) % len(PALETTE)]
+        for text in texts
+        if text in KNOWN_CATEGORIES
+    }
+    every = (*PALETTE, *MORE_COLOURS)
+    free = [colour for colour in every if colour not in colours.values()]
+    others = [text for text in texts if text not in colours]
+    for index, text in enumerate(others):
+        colours[text] = (
+            free[index]
+            if index < len(free)
+            else every[zlib.crc32(text.encode("utf-8")) % len(every)]
+        )
+    return colours
 
 
 EVENT_ORDER: tuple[str, ...] = EVENT_TYPES
@@ -267,11 +298,12 @@ def top_customers_bar(frame: pd.DataFrame) -> go.Figure:
 def favourite_category_bar(frame: pd.DataFrame) -> go.Figure:
     """Customers per favourite category, most popular first."""
     categories = [str(name) for name in frame["favorite_category"].fillna("(none)")]
+    colours = category_colours(categories)
     figure = go.Figure(
         go.Bar(
             x=categories,
             y=frame["customer_count"].tolist(),
-            marker_color=[category_colour(name) for name in categories],
+            marker_color=[colours[name] for name in categories],
             customdata=frame["lifetime_value"].tolist(),
             hovertemplate="%{x}: %{y:,} customers, $%{customdata:,.2f} lifetime value"
             "<extra></extra>",
@@ -499,6 +531,7 @@ def category_mix_chart(frame: pd.DataFrame, segments: Sequence[str] = SEGMENTS) 
         return _empty(title, "No transactions yet", "Segment", "Share of segment revenue (%)")
     order = [name for name in segments if name in set(frame["customer_segment"])]
     totals = frame.groupby("product_category")["revenue"].sum().sort_values(ascending=False)
+    colours = category_colours(list(totals.index))
     figure = go.Figure()
     for category in totals.index:
         rows = frame[frame["product_category"] == category].set_index("customer_segment")
@@ -521,7 +554,7 @@ def category_mix_chart(frame: pd.DataFrame, segments: Sequence[str] = SEGMENTS) 
                 x=order,
                 y=shares,
                 name=str(category),
-                marker_color=category_colour(category),
+                marker_color=colours[str(category)],
                 customdata=hover,
                 hovertemplate="%{x}, " + str(category) + ": %{customdata[0]} (%{customdata[1]})"
                 "<extra></extra>",

@@ -463,9 +463,34 @@ def test_a_category_has_one_colour_in_every_chart() -> None:
     )
     stacked = {trace.name: trace.marker.color for trace in charts.category_mix_chart(mix).data}
     bars = dict(zip(bar.x, bar.marker.color, strict=True))
+    colours = charts.category_colours(["Audio", "Electronics", "Kites"])
     for name in ("Audio", "Electronics", "Kites"):
-        assert bars[name] == stacked[name] == charts.category_colour(name)
-    assert charts.category_colour("Audio") != charts.category_colour("Electronics")
+        assert bars[name] == stacked[name] == colours[name]
+    assert len(set(colours.values())) == 3
+
+
+def test_categories_of_one_chart_never_share_a_colour() -> None:
+    """Colours from a hash of the name gave Books and Audio one green (and Toys and Promo
+    one grey) in the category mix. Now no two categories of a chart share a colour while
+    there are colours left (20), and the known ones keep theirs."""
+    names = ["Books", "Audio", "Toys", "Promo", "Garden", "Electronics", "Kites", "Unknown"]
+    colours = charts.category_colours(names)
+    assert len(set(colours.values())) == len(names)
+    assert colours["Audio"] == charts.category_colours(["Audio"])["Audio"]
+    assert colours["Electronics"] == charts.PALETTE[0]
+    many = [f"Category {number:02d}" for number in range(20)]
+    assert len(set(charts.category_colours(many).values())) == 20
+    assert len(charts.category_colours([*many, "One more"])) == 21  # colours repeat past 20
+    mix = pd.DataFrame(
+        {
+            "customer_segment": ["Low Value"] * len(names),
+            "product_category": names,
+            "revenue": [10.0] * len(names),
+            "share_of_segment_revenue": [0.125] * len(names),
+        }
+    )
+    traces = charts.category_mix_chart(mix).data
+    assert len({trace.marker.color for trace in traces}) == len(names)
 
 
 def test_labels_and_tiles_round_half_away_from_zero_like_the_tables() -> None:
