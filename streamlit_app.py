@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import sidebar
+from ui import common, sidebar
 
 st.set_page_config(
     page_title="TechMart Mart Explorer",
@@ -41,5 +41,6 @@ def _pages() -> list[st.Page]:
 
 
 navigation = st.navigation(_pages())
+common.keep_widget_state()
 sidebar.render()
 navigation.run()

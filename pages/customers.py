@@ -252,6 +252,8 @@ def _drill_down() -> None:
         st.info(f"No customer id contains “{escape_markdown(text)}”.")
         return
     labels = {row.customer_id: _customer_label(row) for row in matches.itertuples(index=False)}
+    if st.session_state.get("customer_pick") not in labels:
+        st.session_state.pop("customer_pick", None)  # a kept pick the search left out
     customer_id = st.selectbox(
         f"Customer ({len(matches):,} of {int(matches['matches'].iloc[0]):,} "
         + ("matches, best first)" if text else "customers, most valuable first)"),

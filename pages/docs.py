@@ -36,6 +36,8 @@ def _model_docs(artifacts: BuildArtifacts) -> None:
     default = next(
         (index for index, details in enumerate(documented) if details.name == "dim_customers"), 0
     )
+    if st.session_state.get("docs_model") not in ids:
+        st.session_state.pop("docs_model", None)  # kept from a build without that model
     chosen = st.selectbox(
         "Model", ids, index=default, format_func=lambda value: labels[value], key="docs_model"
     )

@@ -259,6 +259,51 @@ NULL_CELL = ""
 NULL_DASH = "—"
 
 
+#: Widgets whose value outlives a visit to another page. Streamlit drops the value of a
+#: widget its page did not show, so the SQL typed in the console, the customer picked or
+#: the lineage search came back reset. Not kept: the threshold inputs (they start from
+#: the published build's thresholds), uploads, the edit grid and buttons (their state
+#: cannot be set).
+KEPT_WIDGETS: tuple[str, ...] = (
+    "sql_text",
+    "customer_search",
+    "customer_pick",
+    "top_customers_n",
+    "lineage_tests",
+    "lineage_search",
+    "lineage_focus",
+    "lineage_up",
+    "lineage_down",
+    "lineage_node",
+    "data_tab",
+    "edit_dataset",
+    "docs_model",
+    "docs_view",
+    "build_timeline_tests",
+    "build_only_failed",
+)
+
+
+def keep_widget_state() -> None:
+    """Keep the values of :data:`KEPT_WIDGETS` across pages (the frame calls this at the
+    start of every full run, when session state holds what the user last set).
+
+    Each value is copied to a key no widget has, which Streamlit never clears, and put
+    back into the widget's key on every run. Streamlit's usual advice (assign a widget's
+    value to its own key) is not enough here: the sidebar's polling fragment clears the
+    value again on its next run. And the value is assigned on every run, not only when
+    it is missing: a widget shows a value from session state only when it was assigned
+    in the run that draws it (otherwise the browser showed an empty search box over a
+    graph filtered by the kept search). Pages check that a kept choice is still one of
+    their options."""
+    for key in KEPT_WIDGETS:
+        copy = f"kept.{key}"
+        if key in st.session_state:
+            st.session_state[copy] = st.session_state[key]
+        if copy in st.session_state:
+            st.session_state[key] = st.session_state[copy]
+
+
 #: A KPI tile's width in pixels: "$999,999.99" fits (tile_money goes to $1.00M above).
 TILE_WIDTH = 220
 

@@ -264,3 +264,47 @@ def test_every_grid_says_what_a_missing_value_is(built_workspace: Path, page: st
     if tab == "Edit":  # the edit grid: an empty cell, as in a spreadsheet
         editors = [proto for proto in grids if proto.editing_mode]
         assert editors and all(proto.placeholder == "" for proto in editors)
+
+
+def test_typed_values_survive_a_visit_to_another_page(built_workspace: Path) -> None:
+    """Streamlit drops a widget's value when its page is not shown: the SQL typed in the
+    console, the customer searched for and picked, the lineage search and the Data tab
+    came back reset after a look at another page. They are kept now."""
+    at = open_page("pages/sql.py")
+    at.text_area(key="sql_text").set_value("select 7 as seven")
+    next(b for b in at.button if "Run query" in str(b.label)).click().run()  # (in a form)
+    at.switch_page("pages/customers.py")
+    at.run()
+    at.text_input(key="customer_search").set_value("C00").run()
+    options = at.selectbox(key="customer_pick").options
+    assert len(options) > 1
+    picked = at.selectbox(key="customer_pick").options[-1].split(" · ")[0]  # the id
+    at.selectbox(key="customer_pick").set_value(picked).run()
+    at.switch_page("pages/lineage.py")
+    at.run()
+    at.text_input(key="lineage_search").set_value("dim_").run()
+    at.switch_page("pages/data.py")
+    at.session_state["data_tab"] = "History"
+    at.run()
+    assert_clean(at)
+
+    at.switch_page("pages/overview.py")
+    at.run()
+    at.switch_page("pages/sql.py")
+    at.run()
+    assert at.text_area(key="sql_text").value == "select 7 as seven"
+    at.switch_page("pages/customers.py")
+    at.run()
+    assert at.text_input(key="customer_search").value == "C00"
+    assert at.selectbox(key="customer_pick").value == picked
+    # a kept pick that a new search leaves out gives way to the new search's first match
+    at.text_input(key="customer_search").set_value("C001").run()
+    assert_clean(at)
+    assert at.selectbox(key="customer_pick").value == "C001"
+    at.switch_page("pages/lineage.py")
+    at.run()
+    assert at.text_input(key="lineage_search").value == "dim_"
+    at.switch_page("pages/data.py")
+    at.run()
+    assert_clean(at)
+    assert at.session_state["data_tab"] == "History"

@@ -297,3 +297,29 @@ def test_kpi_tiles_are_not_cut_off_on_a_projector(
         tab.screenshot(path=str(SCREENSHOTS / f"{path or 'overview'}-1024.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_typed_query_and_search_outlive_a_visit_to_another_page(page: Page, app_url: str) -> None:
+    """The SQL run in the console and the Lineage search are still there after a look
+    at the Overview, with the sidebar's polling fragment running meanwhile (its runs
+    cleared a kept widget value that AppTest, which runs no fragments, never sees)."""
+    open_page(page, app_url, "sql")
+    editor = page.get_by_label("SQL", exact=True)
+    editor.fill("select 6 * 7 as answer")
+    page.get_by_role("button", name="Run query").click()
+    expect(page.get_by_text("1 row(s)")).to_be_visible()
+    nav = page.get_by_test_id("stSidebarNavItems")
+    nav.get_by_role("link", name="Lineage").click()
+    search = page.get_by_placeholder("name contains…")
+    search.fill("dim_")
+    search.press("Enter")
+    page.wait_for_timeout(2_000)  # the rerun Enter starts (wait_idle can come before it)
+    wait_idle(page)
+    nav.get_by_role("link", name="Overview").click()
+    expect(page.get_by_role("heading", name="Key figures", exact=False)).to_be_visible()
+    page.wait_for_timeout(3_000)  # the sidebar fragment runs every second meanwhile
+    nav.get_by_role("link", name="SQL console").click()
+    expect(page.get_by_label("SQL", exact=True)).to_have_value("select 6 * 7 as answer")
+    nav.get_by_role("link", name="Lineage").click()
+    expect(page.get_by_placeholder("name contains…")).to_have_value("dim_")
+    no_errors(page)
