@@ -372,9 +372,30 @@ def events_timeline(events: pd.DataFrame, transactions: pd.DataFrame) -> go.Figu
                 "<extra>transaction</extra>",
             )
         )
-    order = ["transaction", *reversed(kinds)]
+    # the transaction row only when there are transactions (a browser has none)
+    order = [*(["transaction"] if not transactions.empty else []), *reversed(kinds)]
     _base(figure, title, "Date", "Activity")
     figure.update_yaxes(categoryorder="array", categoryarray=order[::-1], type="category")
+    # One point, or all on one day: plotly zooms to milliseconds (11:59:59.9995 ticks).
+    # Show at least a week around them, in days.
+    moments = pd.to_datetime(
+        pd.concat(
+            [
+                pd.Series(events["event_at"], dtype="datetime64[ns]")
+                if not events.empty
+                else pd.Series([], dtype="datetime64[ns]"),
+                pd.to_datetime(transactions["transaction_date"]) + pd.Timedelta(hours=12)
+                if not transactions.empty
+                else pd.Series([], dtype="datetime64[ns]"),
+            ]
+        ).dropna()
+    )
+    if not moments.empty and moments.max() - moments.min() < pd.Timedelta(days=7):
+        middle = moments.min() + (moments.max() - moments.min()) / 2
+        figure.update_xaxes(
+            range=[middle - pd.Timedelta(days=4), middle + pd.Timedelta(days=4)],
+            tickformat="%Y-%m-%d",
+        )
     figure.update_layout(height=320)
     return figure
 

@@ -374,6 +374,19 @@ def test_events_timeline() -> None:
     assert all(trace.type == "scatter" for trace in figure.data)
     empty = charts.events_timeline(events.iloc[0:0], transactions.iloc[0:0])
     assert not empty.data
+    # All on one day: a week around it in days, not ticks of 11:59:59.9995.
+    axis = figure.layout.xaxis
+    assert axis.tickformat == "%Y-%m-%d"
+    low, high = (pd.Timestamp(value) for value in axis.range)
+    assert high - low == pd.Timedelta(days=8)
+    assert low < pd.Timestamp("2024-01-01 10:00") and high > pd.Timestamp("2024-01-01 12:00")
+    # A customer who only browsed has no transaction row.
+    browser = charts.events_timeline(events, transactions.iloc[0:0])
+    assert "transaction" not in list(browser.layout.yaxis.categoryarray)
+    assert "transaction" in list(figure.layout.yaxis.categoryarray)
+    # Months of activity keep plotly's own range.
+    later = events.assign(event_at=pd.to_datetime(["2024-01-01 10:00", "2024-03-01 10:05"]))
+    assert charts.events_timeline(later, transactions).layout.xaxis.range is None
 
 
 def test_analysis_figure_picks_a_chart() -> None:
