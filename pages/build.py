@@ -28,7 +28,9 @@ def _history(records: list[BuildRecord]) -> None:
         column_config={
             "build": st.column_config.NumberColumn("Build", format="#%d", width="small"),
             "status": st.column_config.TextColumn("Status", width="medium"),
-            "started": st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm:ss"),
+            "started": st.column_config.DatetimeColumn(
+                "Started (UTC)", format="YYYY-MM-DD HH:mm:ss"
+            ),
             "duration_s": st.column_config.NumberColumn("Duration", format="%.1f s"),
             "pass": st.column_config.NumberColumn("Pass", width="small"),
             "fail": st.column_config.NumberColumn("Fail", width="small"),

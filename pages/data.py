@@ -547,7 +547,8 @@ def _history_frame(dataset: str) -> pd.DataFrame:
             {
                 "version": version.id,
                 "head": "HEAD" if version.id == head.id else "",
-                "created": version.created_at,
+                # a moment, shown like the build history's (UTC), not ISO text with T
+                "created": pd.Timestamp(version.created_at).tz_convert("UTC").tz_localize(None),
                 "kind": version.kind,
                 "rows": version.row_count,
                 "change": change,
@@ -608,6 +609,10 @@ def _history_tab() -> None:
             column_config={
                 "version": st.column_config.NumberColumn("Version", format="v%d", width="small"),
                 "head": st.column_config.TextColumn("", width="small"),
+                "created": st.column_config.DatetimeColumn(
+                    "Created (UTC)", format="YYYY-MM-DD HH:mm:ss"
+                ),
+                "kind": st.column_config.TextColumn("Kind"),
                 "rows": st.column_config.NumberColumn("Rows", format="%,d"),
                 "change": st.column_config.TextColumn("Added / removed / changed"),
                 "message": st.column_config.TextColumn("Message", width="large"),
