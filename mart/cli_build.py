@@ -221,6 +221,38 @@ def _warn_kept_as_of(manager: Any, published: Any, given: dict[str, Any]) -> Non
     )
 
 
+def _warn_last_build_vars(manager: Any, published: Any, given: dict[str, Any]) -> None:
+    """Say before the build when the last build failed with vars this one does not use:
+    a retry (``build --publish-on-test-failure`` after ``build --var as_of_date=…``
+    failed) keeps the published build's vars, not the ones just tried."""
+    from mart.builds import FAILED
+
+    latest = manager.current_build()
+    if latest is None or latest.status != FAILED or published is None:
+        return
+    if latest.build_id == published.build_id:
+        return
+    will_use = {**(published.vars or {}), **given}
+    differ = {
+        name: value
+        for name, value in (latest.vars or {}).items()
+        if name not in given and will_use.get(name) != value
+    }
+    if not differ:
+        return
+    tried = " ".join(f"--var {name}={value}" for name, value in sorted(differ.items()))
+    kept = ", ".join(
+        f"{name}={will_use[name]}" if name in will_use else f"{name} unset"
+        for name in sorted(differ)
+    )
+    print(
+        f"note: the last build, {latest.build_id}, failed with {tried.replace('--var ', '')}; "
+        f"this build uses the vars of published build {published.build_id} ({kept}). "
+        f"Add {tried} to build with the last build's.",
+        file=sys.stderr,
+    )
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     """Run one build to the end; its exit code says what happened."""
     from mart.builds import CANCELLED, INTERRUPTED, PUBLISHED, vars_text
@@ -233,6 +265,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     published = None if args.default_vars else manager.published()
     check_vars({**((published.vars or {}) if published is not None else {}), **given})
     _warn_kept_as_of(manager, published, given)
+    _warn_last_build_vars(manager, published, given)
     record = manager.request_build(
         vars=given,
         keep_published_vars=not args.default_vars,

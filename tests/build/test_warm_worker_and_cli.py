@@ -149,8 +149,20 @@ def test_cli_build_keeps_the_published_vars_like_the_app(workspace: Path) -> Non
     ) in behind.stderr
     assert "--var as_of_date=2024-06-11" in behind.stderr
     assert "kept from build #2" in behind.stdout  # the failure's hint, in the summary
+    assert "note: the last build" not in behind.stderr  # build 1 published
+
+    # A retry after a build that failed with another as-of date keeps the published
+    # build's date, not the one just tried: said before it runs.
+    tried = run_cli("build", "--var", "as_of_date=2024-05-01", workspace=workspace)
+    assert tried.returncode == 1, tried.stderr
+    retry = run_cli("build", workspace=workspace)
+    assert retry.returncode == 1, retry.stderr
+    assert (
+        "note: the last build, 4, failed with as_of_date=2024-05-01; this build uses the "
+        "vars of published build 2 (as_of_date=2024-03-01). Add --var as_of_date=2024-05-01"
+    ) in retry.stderr
 
     third = run_cli("build", "--default-vars", workspace=workspace)
     assert third.returncode == 0, third.stderr
     assert "vars: defaults\n" in third.stderr
-    assert manager.get(4).vars == {}
+    assert manager.get(6).vars == {}
