@@ -348,6 +348,26 @@ def layer_tables(db_path: Path_) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["layer", "table", "rows"])
 
 
+def _fold(text: str, limit: int, after: str = "", before: str = "") -> str:
+    """``text`` on two lines (``<br>``) when it is longer than ``limit``: broken after an
+    ``after`` or before a ``before`` string, whichever place is nearest its middle. A box
+    of the layers figure is about 115 px wide on a 1024 px screen: one line of
+    ``dim_customer_segment_history · 5`` ran out of it into the arrows."""
+    if len(text) <= limit:
+        return text
+    places = []
+    for index in range(1, len(text) - 1):
+        if after and text.startswith(after, index):
+            places.append(index + len(after))
+        if before and text.startswith(before, index):
+            places.append(index)
+    places = [place for place in places if 0 < place < len(text)]
+    if not places:
+        return text
+    cut = min(places, key=lambda place: abs(place - len(text) // 2))
+    return f"{text[:cut].rstrip()}<br>{text[cut:].lstrip()}"
+
+
 def layers_figure(tables: pd.DataFrame | None = None, max_listed: int = 5) -> go.Figure:
     """Bronze → staging → intermediate → marts as four boxes with arrows between them.
 
@@ -377,13 +397,13 @@ def layers_figure(tables: pd.DataFrame | None = None, max_listed: int = 5) -> go
         )
         lines = [
             f"<b style='font-size:15px;color:{colors[key]}'>{title}</b>",
-            f"<i>{purpose}</i>",
+            f"<i>{_fold(purpose, 18, after=' ')}</i>",
             "",
         ]
         if tables is not None and not tables.empty:
             listed = tables[tables["layer"] == key]
             for row in listed.head(max_listed).itertuples(index=False):
-                lines.append(f"{row.table} · {row.rows:,}")
+                lines.append(_fold(f"{row.table} · {row.rows:,}", 18, after="_", before=" · "))
             if len(listed) > max_listed:
                 lines.append(f"… and {len(listed) - max_listed} more")
         fig.add_annotation(
@@ -415,7 +435,7 @@ def layers_figure(tables: pd.DataFrame | None = None, max_listed: int = 5) -> go
     fig.update_xaxes(visible=False, range=[-0.05, span + 0.05])
     fig.update_yaxes(visible=False, range=[-0.05, height + 0.05])
     fig.update_layout(
-        height=230 if tables is not None and not tables.empty else 120,
+        height=300 if tables is not None and not tables.empty else 140,
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         showlegend=False,
         paper_bgcolor="rgba(0,0,0,0)",

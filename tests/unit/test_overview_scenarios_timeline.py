@@ -136,8 +136,17 @@ def test_layer_tables_and_figures(builds: tuple[BuildRecord, BuildRecord]) -> No
     figure = overview.layers_figure(tables)
     assert isinstance(figure, go.Figure)
     text = " ".join(annotation.text for annotation in figure.layout.annotations)
-    assert "Bronze" in text and "Marts" in text and "stg_transactions · 8" in text
+    assert "Bronze" in text and "Marts" in text and "stg_<br>transactions · 8" in text
     assert len(figure.layout.shapes) == 4
+    # Lines longer than 18 characters fold in two (a box is ~115 px wide at 1024 px):
+    # after an underscore or a space, or before the row count, nearest the middle.
+    assert "stg_events · 32" in text and "dim_customer_<br>segment_history · 5" in text
+    assert "raw JSON<br>records, as loaded" in text
+    assert overview._fold("stg_transactions · 1,000,000", 18, "_", " · ") == (
+        "stg_transactions<br>· 1,000,000"
+    )
+    assert overview._fold("short · 1", 18, "_", " · ") == "short · 1"
+    assert overview._fold("nothingtobreakhere12345", 18, "_") == "nothingtobreakhere12345"
     bars = overview.segments_figure({"High Value": 1, "Medium Value": 3, "Low Value": 0})
     assert list(bars.data[0].y) == ["High Value", "Medium Value", "Low Value"]
 
