@@ -101,7 +101,16 @@ def _base(figure: go.Figure, title: str, x_title: str, y_title: str) -> go.Figur
         xaxis_title=x_title,
         yaxis_title=y_title,
         margin=_MARGIN,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right"},
+        # Below the chart, at the foot of the figure: at the top right it grew into the
+        # title when it wrapped on a narrow (1024 px) screen, and hid its first row.
+        legend={
+            "orientation": "h",
+            "yref": "container",
+            "yanchor": "bottom",
+            "y": 0,
+            "x": 0,
+            "xanchor": "left",
+        },
         hoverlabel={"namelength": -1},
     )
     if y_title == "Customers":
@@ -161,7 +170,7 @@ def segment_bars(frame: pd.DataFrame, measure: str = "count") -> go.Figure:
         shares = frame["share_of_revenue"].tolist()
         title, y_title = "Lifetime value per segment", "Lifetime value ($)"
         text = [
-            f"{whole_dollars(value)} ({percent_text(share, 0)})"
+            f"{whole_dollars(value)}<br>({percent_text(share, 0)})"
             for value, share in zip(values, shares, strict=True)
         ]
         hover = "%{x}: $%{y:,.2f}<extra></extra>"
@@ -171,6 +180,9 @@ def segment_bars(frame: pd.DataFrame, measure: str = "count") -> go.Figure:
             y=values,
             text=text,
             textposition="outside",
+            # plotly shrinks an outside label to its bar's width: 5 px text on a narrow
+            # screen; the share goes on a second line instead
+            constraintext="none",
             cliponaxis=False,
             marker_color=[colour_for(name, index) for index, name in enumerate(segments)],
             hovertemplate=hover,
@@ -229,10 +241,12 @@ def ltv_histogram(frame: pd.DataFrame) -> go.Figure:
             )
         )
     overflow = frame.loc[frame["is_overflow"].astype(bool), "bin_start"]
-    x_title = "Lifetime value ($)"
+    _base(figure, title, "Lifetime value ($)", "Customers")
     if not overflow.empty:
-        x_title += f" — last bar: {whole_dollars(overflow.iloc[0])} and above"
-    _base(figure, title, x_title, "Customers")
+        # under the title: as part of the axis title it was cut off on a narrow screen
+        figure.update_layout(
+            title_subtitle_text=f"last bar: {whole_dollars(overflow.iloc[0])} and above"
+        )
     figure.update_layout(barmode="stack", bargap=0.02)
     figure.update_xaxes(tickprefix="$", tickformat=",.0f")
     return figure
@@ -258,12 +272,9 @@ def ltv_box(stats: pd.DataFrame) -> go.Figure:
                 hovertemplate=None,
             )
         )
-    _base(
-        figure,
-        title,
-        "Segment (box: quartiles; whiskers: minimum to 95th percentile)",
-        "Lifetime value ($)",
-    )
+    _base(figure, title, "Segment", "Lifetime value ($)")
+    # under the title: as the axis title it was cut off on both sides on a narrow screen
+    figure.update_layout(title_subtitle_text="box: quartiles · whiskers: min to 95th pct")
     figure.update_yaxes(tickprefix="$", tickformat=",.0f", rangemode="tozero")
     figure.update_layout(showlegend=False)
     return figure
@@ -470,7 +481,9 @@ def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
             zmax=top,
             text=labels,
             # past ~30 columns the labels no longer fit; the hover still has every value
-            texttemplate="%{text}" if z.shape[1] <= 30 else None,
+            # labels only while cells are wide enough on a 1024 px screen (24 months of
+            # cohorts piled them up: "00%47%5%45%"); the hover has every number
+            texttemplate="%{text}" if z.shape[1] <= 12 else None,
             textfont={"size": 10 if z.shape[1] > 15 else 12},
             customdata=custom,
             hovertemplate="cohort %{y}, month %{x}: %{z:.1f}%"
@@ -532,6 +545,7 @@ def segment_metric_bar(
             y=values,
             text=text,
             textposition="outside",
+            constraintext="none",
             cliponaxis=False,
             marker_color=[colour_for(name, index) for index, name in enumerate(segments)],
             hovertemplate="%{x}: %{text}<extra></extra>",

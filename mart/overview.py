@@ -349,23 +349,28 @@ def layer_tables(db_path: Path_) -> pd.DataFrame:
 
 
 def _fold(text: str, limit: int, after: str = "", before: str = "") -> str:
-    """``text`` on two lines (``<br>``) when it is longer than ``limit``: broken after an
-    ``after`` or before a ``before`` string, whichever place is nearest its middle. A box
-    of the layers figure is about 115 px wide on a 1024 px screen: one line of
-    ``dim_customer_segment_history · 5`` ran out of it into the arrows."""
+    """``text`` in lines (``<br>``) of at most ``limit`` characters where it can be
+    broken: after an ``after`` or before a ``before`` string. A box of the layers figure
+    is about 115 px wide on a 1024 px screen: one line of
+    ``dim_customer_segment_history · 1,016`` ran out of it into the arrows."""
     if len(text) <= limit:
         return text
-    places = []
-    for index in range(1, len(text) - 1):
-        if after and text.startswith(after, index):
-            places.append(index + len(after))
-        if before and text.startswith(before, index):
-            places.append(index)
-    places = [place for place in places if 0 < place < len(text)]
-    if not places:
-        return text
-    cut = min(places, key=lambda place: abs(place - len(text) // 2))
-    return f"{text[:cut].rstrip()}<br>{text[cut:].lstrip()}"
+    pieces: list[str] = []
+    start = 0
+    for index in range(1, len(text)):
+        ends_after = bool(after) and index >= len(after) and text.endswith(after, 0, index)
+        starts_before = bool(before) and text.startswith(before, index)
+        if ends_after or starts_before:
+            pieces.append(text[start:index])
+            start = index
+    pieces.append(text[start:])
+    lines = [""]
+    for piece in (piece for piece in pieces if piece):
+        if lines[-1] and len(lines[-1]) + len(piece) > limit:
+            lines.append(piece.lstrip())
+        else:
+            lines[-1] += piece
+    return "<br>".join(line.rstrip() for line in lines)
 
 
 def layers_figure(tables: pd.DataFrame | None = None, max_listed: int = 5) -> go.Figure:
@@ -403,7 +408,7 @@ def layers_figure(tables: pd.DataFrame | None = None, max_listed: int = 5) -> go
         if tables is not None and not tables.empty:
             listed = tables[tables["layer"] == key]
             for row in listed.head(max_listed).itertuples(index=False):
-                lines.append(_fold(f"{row.table} · {row.rows:,}", 18, after="_", before=" · "))
+                lines.append(_fold(f"{row.table} · {row.rows:,}", 20, after="_", before=" · "))
             if len(listed) > max_listed:
                 lines.append(f"… and {len(listed) - max_listed} more")
         fig.add_annotation(

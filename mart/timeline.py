@@ -27,7 +27,7 @@ STATUS_COLORS = {
     "failed": "#d64545",
     "warn": "#e0a020",
     "running": "#5b8def",
-    "phase": "#9aa0a6",
+    "phase": "#6f8fb0",  # a blue grey: the grey of "skipped" was hard to tell from it
     "skipped": "#b8b8b8",
 }
 PHASE_LABELS = {
@@ -324,11 +324,12 @@ def tests_frame(tests: Iterable[Any], build_id: int | None = None) -> pd.DataFra
     )
 
 
-def _ran_in(test: Any, build_id: int | None) -> str:
+def _ran_in(test: Any, build_id: int | None) -> str | None:
+    """``#N`` of the build that ran ``test``; None (the grid's dash) when none did."""
     if test.reused_from is not None:
         return f"#{test.reused_from}"
     if test.status is None or build_id is None:
-        return ""
+        return None
     return f"#{build_id}"
 
 

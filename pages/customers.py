@@ -114,7 +114,7 @@ def _thresholds_form() -> None:
     if notice:
         st.success(notice)
     with st.form("thresholds_form"):
-        left, right, button = st.columns([2, 2, 2], vertical_alignment="bottom")
+        left, right = st.columns(2, vertical_alignment="bottom")
         high = left.number_input(
             "High Value from ($)",
             min_value=0.0,
@@ -133,9 +133,8 @@ def _thresholds_form() -> None:
             format="%.2f",
             key="threshold_medium",
         )
-        submitted = button.form_submit_button(
-            "Rebuild with these thresholds", type="primary", use_container_width=True
-        )
+        # under the inputs: beside them, in a third column, it was cut off at 1024 px
+        submitted = st.form_submit_button("Rebuild with these thresholds", type="primary")
     if submitted:
         try:
             thresholds = insights.validate_thresholds(high, medium)

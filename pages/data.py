@@ -539,7 +539,7 @@ def _history_frame(dataset: str) -> pd.DataFrame:
     head = datasets.head(ws, dataset)
     rows = []
     for index, version in enumerate(reversed(versions)):
-        change = ""
+        change = None  # the grid's dash: the first version, or one too old to compare
         if version.parent is not None and index < DIFFED_VERSIONS:
             diff = common.cached_dataset(datasets.diff, dataset, version.parent, version.id)
             change = f"vs v{version.parent}: +{diff.added:,} −{diff.removed:,} ~{diff.changed:,}"
@@ -726,10 +726,11 @@ def _break_tab() -> None:
             text.markdown(f"**{scenario.title}** · {scenario.dataset}")
             text.caption(scenario.description)
             text.markdown(f"{verb}: `{scenario.test}{'…' if scenario.test_is_prefix else ''}`")
-            left, right = buttons.columns(2)
-            if left.button("Break it", key=f"break_{scenario.key}", icon=":material/bolt:"):
+            # a row that wraps: in two columns both read "Brea…" on a 1024 px screen
+            row = buttons.container(horizontal=True)
+            if row.button("Break it", key=f"break_{scenario.key}", icon=":material/bolt:"):
                 _break(scenario.key, rebuild=False)
-            if right.button(
+            if row.button(
                 "Break & rebuild",
                 key=f"break_build_{scenario.key}",
                 type="primary" if index == 0 else "secondary",

@@ -255,6 +255,13 @@ def test_ltv_histogram_and_box() -> None:
     assert "$" in figure.layout.xaxis.title.text
     empty = charts.ltv_histogram(frame.iloc[0:0])
     assert empty.layout.title.text and not empty.data
+    # The overflow bin is named under the title, not in the axis title (cut off there on
+    # a narrow screen).
+    capped = charts.ltv_histogram(
+        frame.assign(is_overflow=[False, True], bin_start=[300.0, 4000.0])
+    )
+    assert capped.layout.title.subtitle.text == "last bar: $4,000 and above"
+    assert capped.layout.xaxis.title.text == "Lifetime value ($)"
     stats = pd.DataFrame(
         {
             "customer_segment": ["Medium Value"],
@@ -534,7 +541,7 @@ def test_labels_and_tiles_round_half_away_from_zero_like_the_tables() -> None:
     counts = charts.segment_bars(ties, "count")
     assert list(counts.data[0].text) == ["2 (13%)", "6 (38%)", "8 (50%)"]
     values = charts.segment_bars(ties, "value")
-    assert list(values.data[0].text) == ["$1,871 (64%)", "$104 (4%)", "$813 (32%)"]
+    assert list(values.data[0].text) == ["$1,871<br>(64%)", "$104<br>(4%)", "$813<br>(32%)"]
     per_customer = charts.segment_metric_bar(
         ties, "avg_transactions_per_customer", "Transactions", "Per customer"
     )
