@@ -259,8 +259,13 @@ def test_columns_markdown_escapes_and_marks_tests():
         name="amount", data_type="DECIMAL(18,2)", description="a | b\n  c", tests=(test,)
     )
     table = columns_markdown([column, Column(name="note", data_type=None)])
-    assert table.splitlines()[2] == "| `amount` | DECIMAL(18,2) | a \\| b c | not_negative ✗ |"
+    assert table.splitlines()[2] == (
+        "| `amount` | DECIMAL(18,2) | a \\| b c | not_\u200bnegative ✗ |"
+    )
     assert table.splitlines()[3] == "| `note` |   |   |   |"
+    # long names may wrap after their underscores (a 1024 px screen)
+    wide = columns_markdown([Column(name="days_since_last_purchase", data_type="INTEGER")])
+    assert "`days_\u200bsince_\u200blast_\u200bpurchase`" in wide
 
 
 def test_failing_rows_keep_dates_as_dates(tmp_path) -> None:
