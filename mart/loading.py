@@ -1601,7 +1601,10 @@ def prepare_records(
                     )
                     + "; map one of "
                     + ", ".join(repr(c) for c in info.columns)
-                    + f" (e.g. --map {name}=COLUMN) or give --default {name}=VALUE",
+                    # said for both places a file is loaded: the Data page and the CLI
+                    + f" to it (in the mapping on the Data page, or --map {name}=COLUMN on "
+                    f"the command line), or give it one value for every row (--default "
+                    f"{name}=VALUE on the command line)",
                     field=name,
                 )
             )

@@ -44,6 +44,19 @@ def _history(records: list[BuildRecord]) -> None:
             "note": st.column_config.TextColumn("Note", width="medium"),
         },
         key="build_history_table",
+        # the counts next to the status: after the date they were off a 1024 px screen
+        column_order=(
+            "build",
+            "status",
+            "fail",
+            "warn",
+            "pass",
+            "started",
+            "duration_s",
+            "data",
+            "vars",
+            "note",
+        ),
     )
 
 
