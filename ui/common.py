@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from mart.artifacts import breakable
 from mart.errors import MartError
 from mart.workspace import Workspace
 
@@ -304,15 +305,16 @@ def keep_widget_state() -> None:
             st.session_state[key] = st.session_state[copy]
 
 
-#: A KPI tile's width in pixels: "$999,999.99" fits (tile_money goes to $1.00M above).
+#: A KPI tile's width in pixels: "$999,999.99" fits (tile_money goes to $1.00M above);
+#: "-$999,999.99", a negative revenue that large, is cut to "-$999,999.9…".
 TILE_WIDTH = 220
 
 
-def tile_row(parent: Any = None) -> Any:
+def tile_row() -> Any:
     """A row of KPI tiles that wraps: tiles of TILE_WIDTH, as many to a line as fit (four
     at 1400 px, two on a 1024 px projector). In ``st.columns`` a narrow screen cut every
     value instead (``$1,6…``). Put tiles in it with :func:`tile`."""
-    return (parent or st).container(horizontal=True, wrap=True, gap="small")
+    return st.container(horizontal=True, wrap=True, gap="small")
 
 
 def tile(row: Any, label: str, value: str, **options: Any) -> None:
@@ -326,7 +328,7 @@ def breakable_name(name: object) -> str:
     ``not_null_stg_transactions_customer_id`` wraps as ``not_null_stg_`` /
     ``transactions_customer_id``, not ``not_null_stg_tran`` / ``sactions…``. The break
     points are zero-width spaces (Markdown in an alert cannot carry ``<wbr>``)."""
-    return escape_markdown(name).replace("_", "_\u200b")
+    return breakable(escape_markdown(name))
 
 
 def rebuild_vars() -> dict[str, Any]:
