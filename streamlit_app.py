@@ -41,6 +41,6 @@ def _pages() -> list[st.Page]:
 
 
 navigation = st.navigation(_pages())
-common.keep_widget_state()
+common.keep_widget_state(navigation.url_path)
 sidebar.render()
 navigation.run()

@@ -285,23 +285,27 @@ KEPT_WIDGETS: tuple[str, ...] = (
 )
 
 
-def keep_widget_state() -> None:
-    """Keep the values of :data:`KEPT_WIDGETS` across pages (the frame calls this at the
-    start of every full run, when session state holds what the user last set).
+def keep_widget_state(page: str) -> None:
+    """Keep the values of :data:`KEPT_WIDGETS` across pages. The frame calls this at the
+    start of every full run, with the page it is about to run; session state then holds
+    what the user last set.
 
-    Each value is copied to a key no widget has, which Streamlit never clears, and put
-    back into the widget's key on every run. Streamlit's usual advice (assign a widget's
-    value to its own key) is not enough here: the sidebar's polling fragment clears the
-    value again on its next run. And the value is assigned on every run, not only when
-    it is missing: a widget shows a value from session state only when it was assigned
-    in the run that draws it (otherwise the browser showed an empty search box over a
-    graph filtered by the kept search). Pages check that a kept choice is still one of
-    their options."""
+    Each value is copied to a key no widget has, which Streamlit never clears. It is put
+    back into the widget's key when that was cleared, and on the first run of a page
+    after another page: a widget shows a value from session state only when it was
+    assigned in the run that draws it (otherwise the browser showed an empty search box
+    over a graph filtered by the kept search). Streamlit's usual advice (assign each
+    value to its own key on every run) is not enough here, since the sidebar's polling
+    fragment clears the value again on its next run. It would also be wrong: every
+    rerun would overwrite what is being typed and not yet sent, such as a query in the
+    console's form. Pages check that a kept choice is still one of their options."""
+    arrived = st.session_state.get("kept.page") != page
+    st.session_state["kept.page"] = page
     for key in KEPT_WIDGETS:
         copy = f"kept.{key}"
         if key in st.session_state:
             st.session_state[copy] = st.session_state[key]
-        if copy in st.session_state:
+        if copy in st.session_state and (arrived or key not in st.session_state):
             st.session_state[key] = st.session_state[copy]
 
 
