@@ -389,18 +389,12 @@ def events_timeline(events: pd.DataFrame, transactions: pd.DataFrame) -> go.Figu
     figure.update_yaxes(categoryorder="array", categoryarray=order[::-1], type="category")
     # One point, or all on one day: plotly zooms to milliseconds (11:59:59.9995 ticks).
     # Show at least a week around them, in days.
-    moments = pd.to_datetime(
-        pd.concat(
-            [
-                pd.Series(events["event_at"], dtype="datetime64[ns]")
-                if not events.empty
-                else pd.Series([], dtype="datetime64[ns]"),
-                pd.to_datetime(transactions["transaction_date"]) + pd.Timedelta(hours=12)
-                if not transactions.empty
-                else pd.Series([], dtype="datetime64[ns]"),
-            ]
-        ).dropna()
-    )
+    moments = pd.concat(
+        [
+            pd.to_datetime(events["event_at"]),
+            pd.to_datetime(transactions["transaction_date"]) + pd.Timedelta(hours=12),
+        ]
+    ).dropna()
     if not moments.empty and moments.max() - moments.min() < pd.Timedelta(days=7):
         middle = moments.min() + (moments.max() - moments.min()) / 2
         figure.update_xaxes(

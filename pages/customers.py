@@ -26,10 +26,6 @@ def _money(value: Decimal | float | None) -> str:
     return "–" if value is None else f"${value:,.2f}"
 
 
-def _percent(value: Decimal | float | None) -> str:
-    return money.percent_text(value)  # half away from zero, like the tables
-
-
 def _published_thresholds() -> insights.Thresholds:
     record = manager().published()
     return insights.thresholds_from_vars(dict(record.vars) if record is not None else {})
@@ -68,7 +64,7 @@ def _kpi_tiles() -> None:
     common.tile(
         row,
         "Repeat rate",
-        _percent(kpis.repeat_purchase_rate),
+        money.percent_text(kpis.repeat_purchase_rate),
         help="Share of purchasing customers with two or more transactions.",
     )
     if kpis.as_of_date is not None:

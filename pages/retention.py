@@ -6,8 +6,6 @@ frequency, category mix) and revenue over time — all aggregated in the mart.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pandas as pd
 import streamlit as st
 
@@ -16,17 +14,13 @@ from ui import as_of, common
 from ui.common import NULL_DASH, cached, require_published, show_error
 
 
-def _percent(value: Decimal | float | None) -> str:
-    return money.percent_text(value)  # half away from zero, like the tables
-
-
 def _summary() -> None:
     summary: insights.RetentionSummary = cached(insights.retention_summary)
     row = common.tile_row()
     common.tile(
         row,
         "Repeat rate",  # as on the Overview
-        _percent(summary.repeat_purchase_rate),
+        money.percent_text(summary.repeat_purchase_rate),
         help="Purchasing customers with two or more transactions.",
     )
     common.tile(
@@ -38,7 +32,7 @@ def _summary() -> None:
     common.tile(
         row,
         "Month-1 retention",
-        _percent(summary.month_1_retention_rate),
+        money.percent_text(summary.month_1_retention_rate),
         help="Customers who bought again in the calendar month after their first purchase, "
         f"over the {summary.customers_with_month_1:,} customers whose month 1 is over by "
         "the as-of date (a month 1 still running would count as lost).",
