@@ -54,8 +54,10 @@ def start_app(
     port: int,
     env: dict[str, str] | None = None,
     output: IO[bytes] | int = subprocess.DEVNULL,
+    script: str = "streamlit_app.py",
 ) -> subprocess.Popen[bytes]:
-    """``streamlit run streamlit_app.py`` on ``workspace``, headless, on 127.0.0.1:``port``.
+    """``streamlit run streamlit_app.py`` (or ``script``, relative to the repository) on
+    ``workspace``, headless, on 127.0.0.1:``port``.
 
     In its own process group (stop it with ``os.killpg``); ``env`` replaces the
     environment (default: this one), MART_WORKSPACE is set either way. Returns at once:
@@ -67,7 +69,7 @@ def start_app(
             "-m",
             "streamlit",
             "run",
-            "streamlit_app.py",
+            script,
             "--server.headless",
             "true",
             "--server.port",

@@ -842,6 +842,7 @@ class BuildManager:
         log_level_file: str | None = "none",
         docs: bool = True,
         warmup_build: bool | None = None,
+        warm_workers: int = 1,
     ) -> None:
         """``keep``: how many recent builds keep their files (the published one always).
 
@@ -857,6 +858,12 @@ class BuildManager:
         ``warmup_build``: a warm worker also runs one throwaway build on empty tables
         before it reports ready, so the click gets a process's faster second build
         (default: on, unless the environment sets ``MART_WARMUP_BUILD=0``).
+        ``warm_workers``: how many warm workers to keep waiting. A worker runs one build
+        and exits, and warming the next takes 4-6 s on two cores, so with one a click
+        that comes within seconds of the last build waits for it. With two (the app's
+        choice), such a click takes the second; the workers after the first are
+        started one at a time, each once the one before is warm, so a start-up warms
+        the first worker as fast as with one.
         """
         self.ws = ws or Workspace.from_env()
         self.project_dir = Path(project_dir or DBT_PROJECT_DIR).resolve()
@@ -874,7 +881,9 @@ class BuildManager:
         self.host = socket.gethostname()
         self._state = threading.RLock()
         self._active: dict[int, _ActiveBuild] = {}
-        self._warm: WorkerProcess | None = None
+        self.warm_workers = max(1, int(warm_workers))
+        self._pool: list[WorkerProcess] = []  # warming or warm, not yet given a build
+        self._pool_generation = 0  # bumped by shutdown(): pending top-ups then stop
         self.ws.builds_dir.mkdir(parents=True, exist_ok=True)
 
     # -- paths -----------------------------------------------------------------------
@@ -888,37 +897,77 @@ class BuildManager:
 
     # -- warm workers ----------------------------------------------------------------
 
+    @property
+    def _warm(self) -> WorkerProcess | None:
+        """The worker the next build takes (the first of the pool), if any."""
+        with self._state:
+            return self._pool[0] if self._pool else None
+
     def prewarm(self, vars: dict[str, Any] | None = None) -> None:
-        """Start warming a worker in the background (import dbt, parse), if none is.
+        """Start warming workers in the background (import dbt, parse), up to
+        ``warm_workers``, one at a time; returns at once.
 
         ``vars``: the user vars the next build will likely use (default: the last
         build's), so the worker parses with them and the build needs no re-parse.
-        Returns at once.
         """
         with self._state:
-            if self._warm is not None and self._warm.alive:
+            self._pool = [worker for worker in self._pool if worker.alive]
+            if len(self._pool) >= self.warm_workers:
                 return
+            if any(not worker.ready.is_set() for worker in self._pool):
+                return  # the top-up thread of the one warming starts the next
             if vars is None:
                 last = self._latest_record()
                 vars = last.vars if last else {}
-            self._warm = self._spawn_worker({**ENGINE_VARS, **vars}, warmup_build=self.warmup_build)
+            worker = self._spawn_worker({**ENGINE_VARS, **vars}, warmup_build=self.warmup_build)
+            self._pool.append(worker)
+            if self.warm_workers > 1:  # when it is warm, the pool may be short again
+                threading.Thread(
+                    target=self._top_up,
+                    args=(worker, self._pool_generation, vars),
+                    name=f"top-up-{worker.pid}",
+                    daemon=True,
+                ).start()
 
-    def wait_warm(self, timeout: float = 60.0) -> bool:
-        """Block until the warm worker is ready (for benchmarks and tests)."""
+    def _top_up(self, worker: WorkerProcess, generation: int, vars: dict[str, Any]) -> None:
+        """Once ``worker`` is warm, warm the next one (unless shut down meanwhile)."""
+        worker.ready.wait()
+        if not worker.alive:
+            return  # it failed to start: no loop of workers that die at once
         with self._state:
+            if generation != self._pool_generation:
+                return
+        self.prewarm(vars)
+
+    def wait_warm(self, timeout: float = 60.0, all_workers: bool = False) -> bool:
+        """Block until the worker the next build takes is ready, or with ``all_workers``
+        until ``warm_workers`` are (for benchmarks and tests)."""
+        if not all_workers:
             worker = self._warm
-        return worker is not None and worker.ready.wait(timeout) and worker.alive
+            return worker is not None and worker.ready.wait(timeout) and worker.alive
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._state:
+                pool = [worker for worker in self._pool if worker.alive]
+            if len(pool) >= self.warm_workers and all(w.ready.is_set() for w in pool):
+                return True
+            time.sleep(0.05)
+        return False
 
     def shutdown(self) -> None:
-        """Let the idle warm worker go (it exits); running builds are not touched."""
+        """Let the idle warm workers go (they exit); running builds are not touched."""
         with self._state:
-            worker, self._warm = self._warm, None
-        if worker is not None and not worker.assigned:
-            worker.close_stdin()
-            worker.kill()
-            worker.exited.wait(5)
-            worker.dispose_log(None)
-            shutil.rmtree(worker.work_dir, ignore_errors=True)
+            pool, self._pool = self._pool, []
+            self._pool_generation += 1
+        for worker in pool:
+            if not worker.assigned:
+                worker.close_stdin()
+                worker.kill()
+        for worker in pool:
+            if not worker.assigned:
+                worker.exited.wait(5)
+                worker.dispose_log(None)
+                shutil.rmtree(worker.work_dir, ignore_errors=True)
 
     def _spawn_worker(
         self, variables: dict[str, Any], parse: bool = True, warmup_build: bool = False
@@ -936,19 +985,30 @@ class BuildManager:
         )
 
     def _take_worker(self, run_vars: dict[str, Any]) -> WorkerProcess:
+        """A worker for a build: a warm one if there is one (one that parsed with the
+        build's vars first), else the one warming the longest, else a new one."""
         with self._state:
-            worker, self._warm = self._warm, None
-        if (
-            worker is not None
-            and worker.alive
-            and worker.matches(self.project_dir, self.profiles_dir)
-        ):
-            return worker  # it re-parses by itself if the vars or files changed
-        if worker is not None:
-            worker.kill()
-            worker.dispose_log(None)
-            shutil.rmtree(worker.work_dir, ignore_errors=True)
-        return self._spawn_worker(run_vars)
+            usable: list[WorkerProcess] = []
+            for worker in self._pool:
+                if worker.alive and worker.matches(self.project_dir, self.profiles_dir):
+                    usable.append(worker)
+                else:
+                    self._discard(worker)
+            chosen = None
+            if usable:
+                ready = [worker for worker in usable if worker.ready.is_set()]
+                same_vars = [worker for worker in ready if worker.vars == run_vars]
+                chosen = (same_vars or ready or usable)[0]
+                usable.remove(chosen)
+            self._pool = usable
+        # A worker re-parses by itself if the vars or files changed since it parsed.
+        return chosen if chosen is not None else self._spawn_worker(run_vars)
+
+    @staticmethod
+    def _discard(worker: WorkerProcess) -> None:
+        worker.kill()
+        worker.dispose_log(None)
+        shutil.rmtree(worker.work_dir, ignore_errors=True)
 
     # -- starting builds -------------------------------------------------------------
 

@@ -54,6 +54,9 @@ from typing import Any, TextIO
 from mart import dbt_speedups, reuse  # no dbt import at module level: cheap
 from mart.reuse import REUSED_FROM
 
+#: The niceness of a worker's warm-up and of its work after the result (docs).
+LOW_PRIORITY = 15
+
 DB_FILE_NAME = "mart.duckdb"
 # Directories inside a dbt project that are outputs, not inputs, of a parse.
 _IGNORED_DIRS = {"target", "logs", "__pycache__", ".git", ".venv"}
@@ -323,7 +326,31 @@ class Worker:
 
         With ``warmup_build``, also run the throwaway warm-up build, two passes (see
         :meth:`warmup_build`).
+
+        All of it runs in its own thread at a low CPU priority (Linux niceness is per
+        thread, and inherited by the threads dbt starts): a worker warms up while the
+        app redraws its pages for the build that just finished, or while the next build
+        runs in another worker (the app keeps two warm), and must not slow those down.
+        The real build later runs from the main thread, at the normal priority, in
+        threads dbt creates anew.
         """
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            with contextlib.suppress(AttributeError, OSError):  # not Linux: normal priority
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOW_PRIORITY)
+            try:
+                self._warm(parse, warmup_build)
+            except BaseException as exc:  # re-raised in the caller's thread
+                failure.append(exc)
+
+        thread = threading.Thread(target=run, name="warm-up")
+        thread.start()
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    def _warm(self, parse: bool, warmup_build: bool) -> None:
         started = time.perf_counter()
         from dbt.cli.main import dbtRunner  # noqa: F401  (the import is the point)
 
@@ -333,22 +360,10 @@ class Worker:
             self.parse()
             if warmup_build and not _job_waiting():
                 started = time.perf_counter()
-                # In its own thread at a low CPU priority (Linux niceness is per thread
-                # and inherited by the threads dbt starts): the warm-up runs while the
-                # app redraws its pages for the build that just finished, and must not
-                # slow that down. The real build later runs from this thread, at the
-                # normal priority, in threads dbt creates anew.
-                thread = threading.Thread(target=self._warmup_low_priority, name="warmup")
-                thread.start()
-                thread.join()
+                self.warmup_build()
                 self.warmup_s = time.perf_counter() - started
         if parse:
             dbt_speedups.freeze_heap()
-
-    def _warmup_low_priority(self) -> None:
-        with contextlib.suppress(AttributeError, OSError):  # not Linux: normal priority
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 15)
-        self.warmup_build()
 
     def warmup_build(self) -> None:
         """A throwaway ``dbt build`` on empty bronze tables in a scratch file.
@@ -565,6 +580,10 @@ class Worker:
 
         self.channel.send({"type": "result", "result": result})
         detach()
+        # What is left (SQL files, the manifest, docs) must not slow the pages the app
+        # now redraws, nor the next build in another worker.
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOW_PRIORITY)
         # After detach: the first allocation may now set off a long collection, and
         # the manager may close stdin meanwhile (the stdin watcher then must not exit).
         dbt_speedups.resume_gc(gc_paused)

@@ -45,7 +45,19 @@ def workspace() -> Workspace:
 def _manager_for(root: str) -> Any:
     from mart.builds import BuildManager
 
-    return BuildManager(Workspace(Path(root)))
+    return BuildManager(Workspace(Path(root)), warm_workers=app_warm_workers())
+
+
+def app_warm_workers() -> int:
+    """Warm dbt workers the app keeps waiting: two, so a Rebuild clicked right after the
+    last build ended need not wait for a worker to warm up (``MART_WARM_WORKERS``
+    changes it; the AppTests use one)."""
+    import os
+
+    try:
+        return max(1, int(os.environ.get("MART_WARM_WORKERS", "2")))
+    except ValueError:
+        return 2
 
 
 def manager() -> Any:
@@ -309,9 +321,23 @@ def keep_widget_state(page: str) -> None:
             st.session_state[key] = st.session_state[copy]
 
 
-#: A KPI tile's width in pixels: "$999,999.99" fits (tile_money goes to $1.00M above);
-#: "-$999,999.99", a negative revenue that large, is cut to "-$999,999.9…".
+#: A KPI tile's width in pixels, for values up to about 11 characters: "$999,999.99"
+#: (tile_money goes to $1.00M above), "999,999,999". A wider value widens its tile
+#: (:func:`tile_width`): "-$999,999.99" was cut to "-$999,999.9…".
 TILE_WIDTH = 220
+#: The tile's padding and border around the value, and the value's character widths
+#: (Source Sans at 2.25 rem, as measured in Chromium: digits 18.4 px, commas and points
+#: 7.5 px; a little more, so other fonts' digits fit too).
+_TILE_PADDING_PX = 38
+_NARROW_CHARS = ",.:;'! "
+
+
+def tile_width(value: str) -> int:
+    """The width of a tile showing ``value`` whole: :data:`TILE_WIDTH`, or more for a
+    long value (a negative six-figure amount, a ten-digit count)."""
+    text = str(value)
+    needed = _TILE_PADDING_PX + sum(8.0 if char in _NARROW_CHARS else 18.5 for char in text)
+    return max(TILE_WIDTH, int(needed + 0.999))
 
 
 def tile_row() -> Any:
@@ -322,8 +348,9 @@ def tile_row() -> Any:
 
 
 def tile(row: Any, label: str, value: str, **options: Any) -> None:
-    """One bordered KPI tile of :data:`TILE_WIDTH` in ``row`` (:func:`tile_row`)."""
-    row.metric(label, value, width=TILE_WIDTH, border=True, **options)
+    """One bordered KPI tile in ``row`` (:func:`tile_row`), as wide as ``value`` needs
+    (:func:`tile_width`)."""
+    row.metric(label, value, width=tile_width(value), border=True, **options)
 
 
 def breakable_name(name: object) -> str:

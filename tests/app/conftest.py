@@ -84,6 +84,7 @@ def _app_test_like_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(script_runner, "_mpa_v1", _run_main_script)
     monkeypatch.setenv("MART_PREWARM", "0")  # no background dbt warm-ups (CPU only)
+    monkeypatch.setenv("MART_WARM_WORKERS", "1")  # one worker warmed after a build
 
 
 @contextlib.contextmanager
