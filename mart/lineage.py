@@ -481,6 +481,20 @@ def wrap_label(label: str, width: int = LABEL_WRAP) -> str:
     return f"{html.escape(label[:cut])}<br>{html.escape(label[cut:])}"
 
 
+#: The narrowest a layout column may be drawn, in pixels, so that folded node labels
+#: ("int_customer_" / "events", 11 px) do not run into the next column's; and the
+#: figure's side margins.
+COLUMN_MIN_PX = 90
+MARGIN_PX = 80
+
+
+def min_width_px(place: Layout) -> int:
+    """The narrowest the figure of ``place`` reads well: below it (1024 px projector
+    with the sidebar open: 560 px for eight columns) labels overlap, so the page
+    scrolls it sideways instead of squeezing it."""
+    return int(MARGIN_PX + COLUMN_MIN_PX * max(1, len(place.columns)))
+
+
 def to_plotly(
     graph: LineageGraph,
     layout_: Layout | None = None,

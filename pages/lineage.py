@@ -21,10 +21,12 @@ from mart.artifacts import (
     Node,
     columns_markdown,
 )
+from ui import common
 from ui.common import NULL_SQL, cached, escape_markdown, require_published, show_error
 
 WHOLE_GRAPH = ""
 NODE_KEY = "lineage_node"
+LINEAGE_CHART = "lineage_chart"
 
 
 def _dark_theme() -> bool:
@@ -230,25 +232,27 @@ def _page(build_id: int, db_path: Path) -> None:
         )
     )
 
-    controls = st.columns([1.2, 2.2, 2.6, 1, 1], vertical_alignment="bottom")
-    show_tests = controls[0].toggle("Show tests", key="lineage_tests")
-    search_text = controls[1].text_input(
-        "Search", key="lineage_search", placeholder="name contains…"
+    # A row that wraps instead of columns: at 1024 px columns cut "Show tests" to "Sh…".
+    controls = st.container(horizontal=True, wrap=True, vertical_alignment="bottom")
+    show_tests = controls.toggle("Show tests", key="lineage_tests")
+    search_text = controls.text_input(
+        "Search", key="lineage_search", placeholder="name contains…", width=200
     )
     focus_options = [WHOLE_GRAPH, *_inspectable(full, show_tests)]
     if st.session_state.get("lineage_focus") not in focus_options:
         st.session_state["lineage_focus"] = WHOLE_GRAPH
-    focus_node = controls[2].selectbox(
+    focus_node = controls.selectbox(
         "Focus on",
         focus_options,
         key="lineage_focus",
         format_func=lambda value: _node_label(full, value),
+        width=260,
     )
-    upstream = controls[3].number_input(
-        "Hops up", min_value=0, max_value=20, value=2, key="lineage_up"
+    upstream = controls.number_input(
+        "Hops up", min_value=0, max_value=20, value=2, key="lineage_up", width=110
     )
-    downstream = controls[4].number_input(
-        "Hops down", min_value=0, max_value=20, value=2, key="lineage_down"
+    downstream = controls.number_input(
+        "Hops down", min_value=0, max_value=20, value=2, key="lineage_down", width=110
     )
 
     graph = lineage.filter_graph(
@@ -296,9 +300,10 @@ def _page(build_id: int, db_path: Path) -> None:
         label_tests=not crowded,
     )
     figure.update_layout(height=int(max(480, place.height * 80 + 200)))
+    common.scroll_below(LINEAGE_CHART, min_width=lineage.min_width_px(place))
     st.plotly_chart(
         figure,
-        key="lineage_chart",
+        key=LINEAGE_CHART,
         on_select="rerun",
         selection_mode="points",
         theme=None,
@@ -309,7 +314,8 @@ def _page(build_id: int, db_path: Path) -> None:
         "Click a node to inspect it. Colour: last build status; outline: worst test. "
         "Shape: ■ bronze source, ● model, ⬢ snapshot, ◆ test (◇ a unit test), ★ exposure "
         "(the app), ▶ analysis (compiled, never run by a build, so grey); the larger node "
-        "is the one inspected. Large graph? Focus on a node or search."
+        "is the one inspected. Large graph? Focus on a node or search. On a narrow "
+        "screen the graph keeps its size and scrolls sideways."
         + (" Test names are in the hover (too many to label)." if crowded else "")
     )
     st.divider()

@@ -8,6 +8,7 @@ in ``mart/``.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -351,6 +352,16 @@ def tile(row: Any, label: str, value: str, **options: Any) -> None:
     """One bordered KPI tile in ``row`` (:func:`tile_row`), as wide as ``value`` needs
     (:func:`tile_width`)."""
     row.metric(label, value, width=tile_width(value), border=True, **options)
+
+
+def scroll_below(key: str, min_width: int) -> None:
+    """Give the element with ``key`` (a chart) at least ``min_width`` pixels, scrolling
+    sideways in a narrower page instead of squeezing it. Call it before the element."""
+    css_key = re.sub(r"[^A-Za-z0-9_-]", "", key)
+    st.html(
+        f"<style>.st-key-{css_key} {{ overflow-x: auto; }} "
+        f".st-key-{css_key} > div {{ min-width: {int(min_width)}px; }}</style>"
+    )
 
 
 def breakable_name(name: object) -> str:

@@ -266,6 +266,47 @@ def test_every_page_renders_in_both_themes(_browser: Browser, app_url: str, them
         context.close()
 
 
+def test_the_lineage_graph_scrolls_instead_of_squeezing_on_a_projector(
+    _browser: Browser, app_url: str
+) -> None:
+    """At 1024 px with the sidebar open the page is 564 px wide: the graph was squeezed
+    into it and its labels ran into each other. It keeps a readable width (90 px a
+    column) and scrolls sideways; at 1400 px it fits. "Show tests" was cut to "Sh…"."""
+    from mart import lineage
+
+    for width, scrolls in ((1024, True), (1400, False)):
+        context = _browser.new_context(viewport={"width": width, "height": 900})
+        try:
+            tab = context.new_page()
+            open_page(tab, app_url, "lineage")
+            chart = tab.locator(".st-key-lineage_chart")
+            expect(chart.locator(".main-svg").first).to_be_visible()
+            no_errors(tab)
+            columns = len(
+                tab.evaluate(
+                    """() => [...document.querySelectorAll(
+                        '.st-key-lineage_chart .annotation-text')].map(e => e.textContent)"""
+                )
+            )
+            assert columns >= 6  # the layer headers
+            shown, full, svg = tab.evaluate(
+                """() => { const el = document.querySelector('.st-key-lineage_chart');
+                    return [el.clientWidth, el.scrollWidth,
+                            Number(el.querySelector('.main-svg').getAttribute('width'))]; }"""
+            )
+            assert svg >= lineage.MARGIN_PX + lineage.COLUMN_MIN_PX * 6, (width, svg)
+            assert (full > shown + 1) is scrolls, (width, shown, full)
+            toggle = tab.get_by_test_id("stWidgetLabel").filter(has_text="Show tests")
+            cut = toggle.evaluate(
+                "el => [...el.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1)"
+            )
+            assert not cut, "the Show tests label is cut"
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            tab.screenshot(path=str(SCREENSHOTS / f"lineage-{width}.png"))
+        finally:
+            context.close()
+
+
 @pytest.mark.parametrize("path", ["", "customers", "retention"])
 def test_kpi_tiles_are_not_cut_off_on_a_projector(
     _browser: Browser, app_url: str, path: str
