@@ -39,7 +39,7 @@ def _summary() -> None:
     )
     common.tile(
         row,
-        "Bought in the last 90 days",
+        "Bought, last 90 days",
         f"{summary.active_last_90_days:,}",
         help="Customers whose last purchase is at most 90 days before the as-of date "
         "(the recency status Active is 30 days or less).",

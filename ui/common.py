@@ -322,28 +322,39 @@ def keep_widget_state(page: str) -> None:
             st.session_state[key] = st.session_state[copy]
 
 
-#: A KPI tile's width in pixels, for values up to about 11 characters: "$999,999.99"
-#: (tile_money goes to $1.00M above), "999,999,999". A wider value widens its tile
-#: (:func:`tile_width`): "-$999,999.99" was cut to "-$999,999.9…".
-TILE_WIDTH = 220
-#: The tile's padding and border around the value, and the value's character widths
-#: (Source Sans at 2.25 rem, as measured in Chromium: digits 18.4 px, commas and points
-#: 7.5 px; a little more, so other fonts' digits fit too).
+#: A KPI tile's narrowest width in pixels. Four fit on a line beside the sidebar at
+#: 1280 px (820 px): at 220 px the Overview's fourth tile wrapped there. A longer value,
+#: label or delta widens its tile (:func:`tile_width`): "-$999,999.99" was cut to
+#: "-$999,999.9…" in a 220 px tile.
+TILE_WIDTH = 190
+#: The tile's padding and border; the value's character widths (Source Sans at 2.25 rem
+#: as measured in Chromium: digits 18.4 px, commas and points 7.5 px) and the label's
+#: and delta's (0.875 rem: about 5.7 px), each with a little to spare for other fonts;
+#: the help icon and the delta's arrow.
 _TILE_PADDING_PX = 38
 _NARROW_CHARS = ",.:;'! "
+_SMALL_CHAR_PX = 6.2
+_ICON_PX = 26
 
 
-def tile_width(value: str) -> int:
-    """The width of a tile showing ``value`` whole: :data:`TILE_WIDTH`, or more for a
-    long value (a negative six-figure amount, a ten-digit count)."""
+def tile_width(
+    value: str, label: str = "", delta: str | None = None, has_help: bool = False
+) -> int:
+    """The width of a tile showing ``value``, ``label`` and ``delta`` whole:
+    :data:`TILE_WIDTH`, or more for long text (a negative six-figure amount, a
+    ten-digit count)."""
     text = str(value)
-    needed = _TILE_PADDING_PX + sum(8.0 if char in _NARROW_CHARS else 18.5 for char in text)
-    return max(TILE_WIDTH, int(needed + 0.999))
+    needs = [
+        sum(8.0 if char in _NARROW_CHARS else 18.5 for char in text),
+        _SMALL_CHAR_PX * len(label) + (_ICON_PX if has_help else 0),
+        _SMALL_CHAR_PX * len(delta) + _ICON_PX if delta else 0.0,
+    ]
+    return max(TILE_WIDTH, int(_TILE_PADDING_PX + max(needs) + 0.999))
 
 
 def tile_row() -> Any:
-    """A row of KPI tiles that wraps: tiles of TILE_WIDTH, as many to a line as fit (four
-    at 1400 px, two on a 1024 px projector). In ``st.columns`` a narrow screen cut every
+    """A row of KPI tiles that wraps: tiles of about TILE_WIDTH, as many to a line as fit
+    (four at 1280 px, two on a 1024 px projector). In ``st.columns`` a narrow screen cut every
     value instead (``$1,6…``). Put tiles in it with :func:`tile`."""
     return st.container(horizontal=True, wrap=True, gap="small")
 
@@ -351,7 +362,11 @@ def tile_row() -> Any:
 def tile(row: Any, label: str, value: str, **options: Any) -> None:
     """One bordered KPI tile in ``row`` (:func:`tile_row`), as wide as ``value`` needs
     (:func:`tile_width`)."""
-    row.metric(label, value, width=tile_width(value), border=True, **options)
+    delta = options.get("delta")
+    width = tile_width(
+        value, label, str(delta) if delta is not None else None, bool(options.get("help"))
+    )
+    row.metric(label, value, width=width, border=True, **options)
 
 
 def scroll_below(key: str, min_width: int) -> None:

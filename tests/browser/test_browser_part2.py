@@ -266,6 +266,30 @@ def test_every_page_renders_in_both_themes(_browser: Browser, app_url: str, them
         context.close()
 
 
+@pytest.mark.parametrize("path", ["", "retention"])
+def test_four_kpi_tiles_share_a_line_at_1280_px(_browser: Browser, app_url: str, path: str) -> None:
+    """1280 px (a WXGA projector) leaves 820 px beside the sidebar: 220 px tiles put the
+    fourth on a line of its own. They are 190 px unless a value needs more."""
+    context = _browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        tab = context.new_page()
+        if path:
+            open_page(tab, app_url, path)
+        else:
+            tab.goto(app_url)
+            wait_idle(tab)
+        tiles = tab.get_by_test_id("stMetric")
+        expect(tiles.nth(3)).to_be_visible()
+        no_errors(tab)
+        tops = tab.evaluate(
+            """() => [...document.querySelectorAll('[data-testid="stMetric"]')]
+                .slice(0, 4).map(e => Math.round(e.getBoundingClientRect().top))"""
+        )
+        assert len(set(tops)) == 1, f"the first four tiles are on lines at {tops}"
+    finally:
+        context.close()
+
+
 def test_the_lineage_graph_scrolls_instead_of_squeezing_on_a_projector(
     _browser: Browser, app_url: str
 ) -> None:
