@@ -590,8 +590,18 @@ def category_mix_chart(frame: pd.DataFrame, segments: Sequence[str] = SEGMENTS) 
             )
         )
     _base(figure, title, "Segment", "Share of segment revenue (%)")
-    figure.update_layout(barmode="stack")
-    figure.update_yaxes(ticksuffix="%", range=[0, 100])
+    # "relative": a negative share (a category whose refunds outweigh its sales, in a
+    # mart published anyway) goes below zero instead of overlapping the others.
+    figure.update_layout(barmode="relative")
+    shares = pd.to_numeric(frame["share_of_segment_revenue"], errors="coerce").astype(float)
+    if (shares < 0).any():
+        figure.update_layout(
+            title_subtitle_text="refunds: a negative share goes below 0, and the others "
+            "then add up to more than 100%"
+        )
+        figure.update_yaxes(ticksuffix="%")
+    else:
+        figure.update_yaxes(ticksuffix="%", range=[0, 100])
     return figure
 
 

@@ -356,6 +356,35 @@ def test_monthly_revenue_and_mix() -> None:
     assert list(chart.data[0].y) == pytest.approx([100.0, 78.38])
 
 
+def test_category_mix_with_refunds_shows_negative_shares_below_zero() -> None:
+    """A mart published anyway with refunds: a category's net revenue in a segment can
+    be negative, so its share is below 0 and the others add up to more than 100%. The
+    bars stack relative to zero, the axis is not clipped at 0-100, and a subtitle says
+    why."""
+    mix = pd.DataFrame(
+        {
+            "customer_segment": ["Low Value", "Low Value"],
+            "product_category": ["Electronics", "Audio"],
+            "transaction_count": [2, 1],
+            "customer_count": [1, 1],
+            "revenue": [150.0, -50.0],
+            "share_of_segment_revenue": [1.5, -0.5],
+        }
+    )
+    chart = charts.category_mix_chart(mix)
+    _assert_labelled(chart)
+    assert chart.layout.barmode == "relative"
+    assert chart.layout.yaxis.range is None
+    assert "negative share" in chart.layout.title.subtitle.text
+    assert {trace.name: list(trace.y) for trace in chart.data} == {
+        "Electronics": [150.0],
+        "Audio": [-50.0],
+    }
+    plain = charts.category_mix_chart(mix.assign(share_of_segment_revenue=[0.75, 0.25]))
+    assert tuple(plain.layout.yaxis.range) == (0, 100)
+    assert not plain.layout.title.subtitle.text
+
+
 def test_events_timeline() -> None:
     events = pd.DataFrame(
         {
