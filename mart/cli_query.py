@@ -311,6 +311,15 @@ def display_width(text: str) -> int:
     return width
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\x1b``), so a value
+    cannot move the cursor, change colours or ring the bell in the terminal."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
 def _pad(text: str, width: int, right: bool) -> str:
     """``text`` padded with spaces to ``width`` terminal columns."""
     fill = " " * max(0, width - display_width(text))
@@ -322,7 +331,7 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     Widths count terminal columns, so wide characters (日本, emoji) stay aligned."""
 
     def cell(value: Any) -> str:
-        text = "NULL" if value is None else _text(value).replace("\n", " ")
+        text = "NULL" if value is None else terminal_safe(_text(value).replace("\n", " "))
         if display_width(text) <= MAX_CELL:
             return text
         cut = ""
@@ -333,6 +342,7 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         return cut + "…"
 
     cells = [[cell(value) for value in row] for row in rows]
+    columns = [terminal_safe(str(name)) for name in columns]
     numeric = [
         bool(rows)
         and all(
@@ -436,22 +446,32 @@ def _cmd_analyses(args: argparse.Namespace) -> int:
 
 
 def _positive_int(text: str) -> int:
+    from mart.sandbox import MAX_ROW_LIMIT
+
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    if value > MAX_ROW_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_ROW_LIMIT:,}, not {value:,}")
     return value
 
 
 def _positive_float(text: str) -> float:
+    from mart.sandbox import MAX_TIMEOUT_S
+
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    if not value <= MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_TIMEOUT_S:,.0f} seconds (a day), not {text}"
+        )
     return value
 
 

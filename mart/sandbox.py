@@ -52,6 +52,22 @@ from mart.errors import SandboxError
 
 DEFAULT_ROW_LIMIT = 10_000
 DEFAULT_TIMEOUT_S = 10.0
+#: The most rows and seconds a caller may ask for (the command line's --max-rows and
+#: --timeout): a larger LIMIT overflows DuckDB's BIGINT, a longer timer Python's clock.
+MAX_ROW_LIMIT = 1_000_000_000
+MAX_TIMEOUT_S = 86_400.0
+#: The longest SQL text accepted. DuckDB plans a statement without checking for an
+#: interrupt, and planning grows faster than the text: a chain of 20,000 UNION ALLs
+#: (380 KB) took 82 s and 10.7 GB before the time limit could stop it; 3,300 (64 KB)
+#: take about 1.5 s.
+MAX_SQL_CHARS = 65_536
+#: The most list, struct and map values (in Arrow bytes) a result may hold. DuckDB
+#: hands them to Python as objects, outside its memory limit and time limit: one
+#: ``list(range(100000000))`` took over 8 GB, and 10 million values took 29 s to print.
+MAX_NESTED_BYTES = 16_000_000
+#: In the console (``max_bytes`` set), text longer than this is cut for the grid: one
+#: 100 MB value crashed the browser tab.
+MAX_CELL_CHARS = 10_000
 
 READ_PRAGMAS = frozenset(
     {
@@ -151,6 +167,14 @@ MSG_MEMORY = (
     "The query needs more memory than the console gives a query (2 GB, and 4 GB more "
     "spilled to disk), so it was stopped. Filter, aggregate or LIMIT before a large sort "
     "or join."
+)
+MSG_TOO_LONG = (
+    "The query is {length:,} characters long; the console takes up to {limit:,}. "
+    "Shorten it: for a long list of values, select them from a table or use a range."
+)
+MSG_NESTED_TOO_BIG = (
+    "The result holds about {size:,.0f} MB of list, struct or map values, more than the "
+    "{limit:,.0f} MB the console handles. Unnest or aggregate them, or select fewer rows."
 )
 MSG_TIMEOUT = (
     "The query took longer than {seconds:g} s and was stopped. "
@@ -389,10 +413,70 @@ def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
     return frame, lossy
 
 
+_NESTED_TYPE = re.compile(r"^(STRUCT|MAP|UNION)\b|\]$", re.IGNORECASE)
+
+
+def _check_nested_size(relation: duckdb.DuckDBPyRelation) -> None:
+    """Refuse a result whose list, struct or map values are too large to hand to Python
+    (:data:`MAX_NESTED_BYTES`). Only a result with such columns is measured, by running
+    it once more as Arrow, which DuckDB builds in native memory and fast."""
+    nested = [
+        str(name)
+        for name, kind in zip(relation.columns, relation.types, strict=True)
+        if _NESTED_TYPE.search(str(kind))
+    ]
+    if not nested:
+        return
+    size = 0
+    reader = relation.select(
+        *(duckdb.ColumnExpression(name) for name in nested)
+    ).fetch_arrow_reader(batch_size=2048)
+    for batch in reader:
+        size += batch.nbytes
+        if size > MAX_NESTED_BYTES:
+            raise SandboxError(
+                MSG_NESTED_TOO_BIG.format(
+                    size=_arrow_size(size, reader), limit=MAX_NESTED_BYTES / 1e6
+                )
+            )
+
+
+def _arrow_size(size: int, reader: Any) -> float:
+    """MB of the whole result, reading on from ``size`` bytes (stops at 10x the limit)."""
+    for batch in reader:
+        size += batch.nbytes
+        if size > 10 * MAX_NESTED_BYTES:
+            break
+    return size / 1e6
+
+
+def _cut_long_text(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """``frame`` with text longer than :data:`MAX_CELL_CHARS` cut (ending in …), and
+    how many values were cut."""
+    cut = 0
+    for position in range(frame.shape[1]):
+        values = frame.iloc[:, position]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        long = values.map(lambda value: isinstance(value, str) and len(value) > MAX_CELL_CHARS)
+        count = int(long.sum())
+        if count:
+            if cut == 0:
+                frame = frame.copy()
+            frame.isetitem(
+                position,
+                values.where(~long, values[long].map(lambda v: v[:MAX_CELL_CHARS] + "…")),
+            )
+            cut += count
+    return frame, cut
+
+
 def _accept(sql: str) -> tuple[str, str]:
     """The kind and the text of the one read-only statement in ``sql``; else refuse."""
     if not sql or not sql.strip():
         raise SandboxError(MSG_EMPTY)
+    if len(sql) > MAX_SQL_CHARS:
+        raise SandboxError(MSG_TOO_LONG.format(length=len(sql), limit=MAX_SQL_CHARS))
     statements = _parse(sql)
     if not statements:
         raise SandboxError(MSG_EMPTY)
@@ -477,10 +561,19 @@ def run_sql(
     message) or a query stopped at the time limit; :class:`NotFoundError` when there
     is no file at ``db_path``.
     """
-    if isinstance(row_limit, bool) or not isinstance(row_limit, int) or row_limit < 1:
-        raise SandboxError(f"The row limit must be a positive whole number, not {row_limit!r}.")
-    if timeout_s <= 0:
-        raise SandboxError(f"The time limit must be positive, not {timeout_s!r} s.")
+    if (
+        isinstance(row_limit, bool)
+        or not isinstance(row_limit, int)
+        or not 1 <= row_limit <= MAX_ROW_LIMIT
+    ):
+        raise SandboxError(
+            f"The row limit must be a whole number from 1 to {MAX_ROW_LIMIT:,}, not {row_limit!r}."
+        )
+    if not 0 < timeout_s <= MAX_TIMEOUT_S:
+        raise SandboxError(
+            f"The time limit must be more than 0 and at most {MAX_TIMEOUT_S:,.0f} s, "
+            f"not {timeout_s!r} s."
+        )
     _, statement = _accept(sql)
     started = time.perf_counter()
     with cached_cursor(db_path) as cursor:
@@ -500,6 +593,8 @@ def run_sql(
             relation = cursor.sql(statement)
             wrapped = relation is not None
             limited = None if relation is None else relation.limit(row_limit + 1)
+            if limited is not None:
+                _check_nested_size(limited)
             frame, exact = (pd.DataFrame(), []) if limited is None else _frame(limited)
             decimals = {} if limited is None else _decimal_places(limited)
         except duckdb.Error as exc:
@@ -523,6 +618,18 @@ def run_sql(
         else None
     )
     if max_bytes is not None and len(frame):
+        frame, cut = _cut_long_text(frame)
+        if cut:
+            notice = " ".join(
+                filter(
+                    None,
+                    [
+                        notice,
+                        f"{cut:,} value(s) longer than {MAX_CELL_CHARS:,} characters are "
+                        "cut here (marked …); `python -m mart query` shows them whole.",
+                    ],
+                )
+            )
         sizes = _row_bytes(frame).cumsum()
         if int(sizes.iloc[-1]) > max_bytes:
             keep = max(1, int((sizes <= max_bytes).sum()))

@@ -209,3 +209,34 @@ def test_table_widths_count_terminal_columns_for_wide_characters() -> None:
     assert display_width(lines[2]) == display_width(lines[3]) == display_width(lines[1])
     cut = format_table(["s"], [["漢" * 100]]).splitlines()[2]
     assert cut.endswith("…") and display_width(cut) <= 60
+
+
+def test_out_of_range_limits_are_refused_plainly(builds) -> None:
+    """--timeout 1e10 printed a thread's traceback (OverflowError in threading.Timer)
+    and a 20-digit --max-rows DuckDB's error on SQL the user never wrote."""
+    for option, value, said in (
+        ("--timeout", "1e10", "must be at most 86,400 seconds"),
+        ("--timeout", "inf", "must be at most 86,400 seconds"),
+        ("--timeout", "nan", "must be more than 0"),
+        ("--max-rows", "99999999999999999999", "must be at most 1,000,000,000"),
+    ):
+        done = mart(builds.workspace, "query", "select 1 as n", option, value)
+        assert done.returncode == 1, (option, value, done.stderr)
+        assert said in done.stderr and "Traceback" not in done.stderr
+        assert "unnamed_relation" not in done.stderr and done.stdout == ""
+    fine = mart(builds.workspace, "query", "select 1 as n", "--timeout", "86400")
+    assert fine.returncode == 0 and fine.stdout.split()[-1] == "1"
+
+
+def test_table_output_escapes_control_characters(builds, cli) -> None:
+    """A value holding ESC or a backspace must not reach the terminal raw (it could
+    recolour or rewrite what the user reads); CSV and JSON keep the data as it is."""
+    sql = "select chr(27) || '[31mred' as x, 'a' || chr(8) || 'b' as y"
+    table = cli(builds.workspace, "query", sql)
+    assert table.returncode == 0, table.stderr
+    assert "\x1b" not in table.stdout and "\x08" not in table.stdout
+    assert "\\x1b[31mred" in table.stdout and "a\\x08b" in table.stdout
+    as_json = cli(builds.workspace, "query", sql, "--format", "json")
+    assert json.loads(as_json.stdout) == [{"x": "\x1b[31mred", "y": "a\x08b"}]
+    header = format_table(["a\x1bb"], [[1]]).splitlines()[0]
+    assert header == "a\\x1bb"

@@ -561,3 +561,52 @@ def test_out_of_memory_is_said_plainly() -> None:
     )
     message = sandbox._plain(error)
     assert message == sandbox.MSG_MEMORY and "PRAGMA" not in message and "2 GB" in message
+
+
+# -- bounds outside DuckDB's limits (text length, nested values, long text) ---------------
+
+
+def test_a_very_long_query_text_is_refused_before_it_is_planned(mart_db: Path) -> None:
+    """DuckDB plans a statement without checking for an interrupt: a chain of 20,000
+    UNION ALLs took 82 s and 10.7 GB before the time limit could stop it."""
+    chain = "select 1 " + " ".join(["union all select 1"] * 20_000)
+    started = time.perf_counter()
+    message = _refusal(mart_db, chain)
+    assert time.perf_counter() - started < 5  # refused on its length, not stopped late
+    assert f"{len(chain):,} characters long" in message
+    assert f"{sandbox.MAX_SQL_CHARS:,}" in message
+    # Just under the limit still runs, and is right.
+    fits = "select 1 as n " + " ".join(["union all select 1"] * 3_000)
+    assert len(fits) <= sandbox.MAX_SQL_CHARS
+    result = sandbox.run_sql(mart_db, fits)
+    assert result.row_count == 3_001 and set(result.dataframe.n) == {1}
+
+
+def test_a_result_with_huge_lists_is_refused_before_python_gets_it(mart_db: Path) -> None:
+    """list(range(10^8)) took over 8 GB as Python objects, outside DuckDB's memory and
+    time limits; 10 million values took 29 s to print."""
+    message = _refusal(mart_db, "select list(range) as l from range(10000000)")
+    assert "about 81 MB of list, struct or map values" in message  # 10^7 int64 and offsets
+    assert "Unnest or aggregate" in message
+    # Lists of a sensible size come back whole, next to other columns.
+    result = sandbox.run_sql(
+        mart_db, "select range as n, list_value(range, range + 1) as pair from range(5000)"
+    )
+    assert result.row_count == 5_000
+    assert list(result.dataframe.pair[4999]) == [4999, 5000]
+    structs = sandbox.run_sql(mart_db, "select {'a': 1, 'b': 'x'} as s")
+    assert structs.dataframe.s[0] == {"a": 1, "b": "x"}
+
+
+def test_the_console_cuts_very_long_values_and_says_so(mart_db: Path) -> None:
+    """One 100 MB value crashed the browser tab: the console (max_bytes set) cuts text
+    longer than MAX_CELL_CHARS; the command line (no max_bytes) keeps it whole."""
+    limit = sandbox.MAX_CELL_CHARS
+    sql = f"select repeat('x', {limit + 5}) as long, repeat('y', {limit}) as fits, 7 as n"
+    result = sandbox.run_sql(mart_db, sql, max_bytes=100_000_000)
+    row = result.dataframe.iloc[0]
+    assert row["long"] == "x" * limit + "…"
+    assert row["fits"] == "y" * limit and row["n"] == 7
+    assert result.notice and f"1 value(s) longer than {limit:,} characters are cut" in result.notice
+    whole = sandbox.run_sql(mart_db, sql)
+    assert whole.dataframe["long"][0] == "x" * (limit + 5) and whole.notice is None
