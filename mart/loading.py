@@ -701,6 +701,12 @@ def read_source(
                 raise _refuse(report, Problem("the file holds only blank lines"))
             if text_head.lstrip()[:1] in ("[", "{"):
                 info.file_format = "json"
+                if head.startswith(codecs.BOM_UTF8):
+                    # DuckDB reads a BOM-led array as one value: "each record must be a
+                    # JSON object". Windows tools write the BOM; read past it.
+                    stripped = tmpdir / "nobom.json"
+                    _copy_without_bom(readable, stripped)
+                    readable = stripped
                 _read_json(con, readable, table, report)
             else:
                 info.file_format = "csv"
@@ -731,6 +737,7 @@ def read_source(
                     _clean_header(header, report),
                     report,
                     skip=leading,
+                    unnamed_last=len(header) > 1 and not header[-1].strip("\ufeff \t"),
                 )
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -755,6 +762,15 @@ def read_source(
     return info
 
 
+def _copy_without_bom(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` without its leading UTF-8 byte-order mark."""
+    with source.open("rb") as read, target.open("wb") as write:
+        first = read.read(len(codecs.BOM_UTF8))
+        if first != codecs.BOM_UTF8:
+            write.write(first)
+        shutil.copyfileobj(read, write, 1 << 20)
+
+
 def _read_csv(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -763,7 +779,14 @@ def _read_csv(
     header: list[str],
     report: ValidationReport,
     skip: int = 0,
+    unnamed_last: bool = False,
 ) -> None:
+    """Read the CSV at ``path`` into ``table`` as text columns named ``header``.
+
+    ``unnamed_last``: the header ends with a delimiter. Its last column must then be
+    empty: a value there means the fields of that row moved one to the right, as an
+    unquoted 1,234.56 does (1 as the amount, 234.56 as the category), so the load is
+    refused instead of storing wrong amounts."""
     if not header:
         raise _refuse(report, Problem("no header row found"))
     columns = "{" + ", ".join(f"{_sql_str(name)}: 'VARCHAR'" for name in header) + "}"
@@ -803,6 +826,8 @@ def _read_csv(
         f"select (rowid + 1)::BIGINT as _row, {select} from csv_raw order by rowid"
     )
     con.execute("drop table csv_raw")
+    if unnamed_last:
+        _refuse_shifted_fields(con, table, header, delimiter, report)
     # Rows of delimiters only (";;;;", as spreadsheets export their empty rows) are
     # skipped like blank lines, with a warning saying how many.
     empty = " and ".join(f"nullif(trim({_ident(name)}), '') is null" for name in header)
@@ -817,6 +842,40 @@ def _read_csv(
             )
         report.warning_count += len(rows)
         report.warning_summary["empty rows skipped"] = len(rows)
+
+
+def _refuse_shifted_fields(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    header: list[str],
+    delimiter: str,
+    report: ValidationReport,
+) -> None:
+    """Refuse the file when its unnamed last column holds values (see :func:`_read_csv`)."""
+    last = _ident(header[-1])
+    where = f"nullif(trim({last}), '') is not null"
+    found = con.execute(
+        f"select _row, {last} from {table} where {where} order by _row limit ?", [MAX_PROBLEMS]
+    ).fetchall()
+    if not found:
+        return
+    total = int(con.execute(f"select count(*) from {table} where {where}").fetchall()[0][0])
+    shown = "comma" if delimiter == "," else repr(delimiter)
+    for row, value in found:
+        report.add_error(
+            Problem(
+                "a value in the last column, which the header leaves without a name (it ends "
+                f"with a {shown}): the fields of this row have likely moved one to the right, "
+                f"as an unquoted {'1,234.56' if delimiter == ',' else 'delimiter'} in a value "
+                "does. Quote such values or remove the thousands separators (or name the "
+                "column), and load the file again",
+                row=int(row),
+                column=header[-1],
+                value=str(value),
+            )
+        )
+    report.error_count += total - len(found)
+    raise LoadRefusedError(report)
 
 
 def _nth_nonblank_line(path: Path, index: int) -> int | None:

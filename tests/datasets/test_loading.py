@@ -207,6 +207,70 @@ def test_ragged_row_is_refused_with_its_line(ws, write_file):
     assert "Expected Number of Columns" in str(error)
 
 
+def test_values_in_an_unnamed_last_column_refuse_the_load(ws, write_file):
+    """A header ending in a comma and unquoted thousands separators: "1,234.56" put 1 in
+    the amount and 234.56 in the category, and the load said "no problems found"."""
+    before = datasets.head(ws, "transactions").id
+    path = write_file(
+        "shift.csv",
+        HEADER.rstrip("\n") + ",\nT1,C1,2024-01-15,1,234.56,A\nT2,C2,2024-01-15,7.50,Audio,\n",
+    )
+    error = refused(ws, path)
+    assert [(p.row, p.value) for p in error.report.errors] == [(1, "A")]
+    assert "moved one to the right" in str(error) and "1,234.56" in str(error)
+    assert datasets.head(ws, "transactions").id == before  # nothing changed
+
+
+def test_an_empty_unnamed_last_column_or_an_unnamed_first_column_still_loads(
+    ws, write_file, stored
+):
+    trailing = write_file(
+        "trailing.csv",
+        HEADER.rstrip("\n") + ",\nT1,C1,2024-01-15,12.50,A,\nT2,C2,2024-01-16,5,B,\n",
+    )
+    load(ws, trailing)
+    assert [str(row["amount"]) for row in stored("transactions")] == ["12.50", "5.00"]
+    # pandas' to_csv writes its index as a first column without a name
+    index = write_file(
+        "index.csv", "," + HEADER + "0,T1,C1,2024-01-15,12.50,A\n1,T2,C2,2024-01-16,5,B\n"
+    )
+    load(ws, index)
+    assert [row["transaction_id"] for row in stored("transactions")] == ["T1", "T2"]
+
+
+@pytest.mark.parametrize("layout", ["array", "lines", "object"])
+def test_json_with_a_byte_order_mark_loads(ws, write_file, stored, layout):
+    """Windows tools write a UTF-8 BOM: a BOM-led JSON array was refused with "each
+    record must be a JSON object"."""
+    records = [
+        {
+            "transaction_id": "T1",
+            "customer_id": "C1",
+            "transaction_date": "2024-01-15",
+            "amount": 12.5,
+            "product_category": "Café",
+        },
+        {
+            "transaction_id": "T2",
+            "customer_id": "C2",
+            "transaction_date": "2024-01-16",
+            "amount": 3,
+            "product_category": "Audio",
+        },
+    ]
+    if layout == "object":
+        records = records[:1]
+    text = (
+        json.dumps(records)
+        if layout == "array"
+        else "\n".join(json.dumps(record) for record in records)
+    )
+    load(ws, write_file(f"bom-{layout}.json", "\ufeff" + text))
+    rows = stored("transactions")
+    assert [row["transaction_id"] for row in rows] == [r["transaction_id"] for r in records]
+    assert rows[0]["product_category"] == "Café" and str(rows[0]["amount"]) == "12.50"
+
+
 def test_unterminated_quote_is_refused(ws, write_file):
     error = refused(ws, write_file("q.csv", HEADER + 'T1,C1,2024-01-01,1,"Audio\n'))
     assert error.report.errors[0].line == 2
