@@ -109,6 +109,9 @@ FIELD_KINDS = {
 UNMAPPED_DEFAULTS = {("transactions", "product_category"): "Unknown"}
 
 MAX_PROBLEMS = 50
+#: The longest id, category or event type accepted. A 200,000-character customer id
+#: froze the browser on the Customers page (its picker and charts); a real one is short.
+MAX_TEXT_CHARS = 500
 DELIMITERS = (",", ";", "\t", "|")
 MAX_LINE_SIZE = 1 << 30
 SAMPLE_BYTES = 1 << 20
@@ -1130,8 +1133,18 @@ def preview_file(path: str | os.PathLike[str], limit: int = 20) -> tuple[FileInf
 # --------------------------------------------------------------------------- parsing
 
 
+#: What a value is trimmed of at both ends, besides spaces: tabs and line breaks,
+#: Unicode spaces (no-break, thin, ideographic, ...) and invisible marks (zero-width
+#: space and joiners, word joiner, a byte-order mark inside a field). "C1", "C1\t",
+#: "\ufeffC1" and "C1\u200b" all showed as C1 and were four customers.
+TRIMMED_CHARS = (
+    " \t\n\r\v\f\u00a0\u1680"
+    + "".join(chr(code) for code in range(0x2000, 0x200E))
+    + "\u2028\u2029\u202f\u205f\u2060\u3000\ufeff"
+)
+
 _MACROS = r"""
-create or replace temp macro mart_clean(v) as nullif(trim(v), '');
+create or replace temp macro mart_clean(v) as nullif(trim(v, mart_trimmed_chars()), '');
 create or replace temp macro mart_amount_s1(v) as regexp_replace(
     regexp_replace(replace(trim(v), '−', '-'),
         '^(USD|EUR|GBP|CAD|AUD)\s*|\s*(USD|EUR|GBP|CAD|AUD)$', '', 'i'),
@@ -1576,6 +1589,7 @@ def prepare_records(
             raise InputError(
                 f"{name!r} is not a field of {dataset}: fields are {', '.join(fields)}."
             )
+    con.execute("create or replace temp macro mart_trimmed_chars() as " + _sql_str(TRIMMED_CHARS))
     con.execute(_MACROS)
     if date_format:
         _check_date_format(con, date_format, report)
@@ -1871,6 +1885,27 @@ def _collect_problems(
                             )
                         )
                     report.error_count += total - len(sample)
+        if kind is None:
+            long_where = f"length({raw}) > {MAX_TEXT_CHARS}"
+            total = count(f"select count(*) from parsed where {long_where}")
+            if total:
+                sample = rows(
+                    f"select _row, length({raw}), left({raw}, 40) from parsed "
+                    f"where {long_where} order by _row limit ?",
+                    [MAX_PROBLEMS],
+                )
+                for row, length, start in sample:
+                    report.add_error(
+                        Problem(
+                            f"{length:,} characters long; a {name} has at most "
+                            f"{MAX_TEXT_CHARS:,} (is another column mapped to it?)",
+                            row=row,
+                            column=column,
+                            field=name,
+                            value=start + "…",
+                        )
+                    )
+                report.error_count += total - len(sample)
         empty = count(f"select count(*) from parsed where {raw} is null")
         if empty:
             sample = rows(f"select _row from parsed where {raw} is null order by _row limit 5")

@@ -173,16 +173,16 @@ def test_five_megabyte_line_is_kept(ws, write_file, stored):
 def test_a_field_longer_than_pythons_csv_limit_is_kept(ws, write_file, stored):
     """200,000 characters in one field, inside the sniffed first megabyte: Python's csv
     module refuses fields above 128 KiB, which made the file look header-less."""
-    long = "x" * 200_000
+    long = "x" * 200_000  # in an extra column: an id or category is at most 500
     path = write_file(
         "long.csv",
-        "transaction_id,customer_id,transaction_date,amount,product_category\n"
-        f"T1,C1,2024-01-15,10.00,{long}\nT2,C2,2024-01-16,2.50,Audio\n",
+        "transaction_id,customer_id,transaction_date,amount,product_category,note\n"
+        f"T1,C1,2024-01-15,10.00,Books,{long}\nT2,C2,2024-01-16,2.50,Audio,\n",
     )
     result = load(ws, path)
     assert result.version.row_count == 2
     rows = stored("transactions")
-    assert rows[0]["product_category"] == long and rows[1]["amount"] == Decimal("2.50")
+    assert rows[0]["note"] == long and rows[1]["amount"] == Decimal("2.50")
 
 
 def test_unknown_columns_are_kept_and_clashing_names_prefixed(ws, write_file, stored):
@@ -269,6 +269,48 @@ def test_json_with_a_byte_order_mark_loads(ws, write_file, stored, layout):
     rows = stored("transactions")
     assert [row["transaction_id"] for row in rows] == [r["transaction_id"] for r in records]
     assert rows[0]["product_category"] == "Café" and str(rows[0]["amount"]) == "12.50"
+
+
+def test_invisible_characters_around_values_are_trimmed(ws, write_file, stored):
+    """ "C1", "C1\\t", "\\ufeffC1" and "C1\\u200b" all showed as C1 and were four
+    customers; a tab-only id was kept as a tab while a space-only one became empty."""
+    path = write_file(
+        "invisible.csv",
+        HEADER
+        + "T1,C1,2024-01-15,10.00,A\n"
+        + "T2,C1\u200b,2024-01-15,10.00,A\u00a0\n"
+        + "T3,\ufeffC1,2024-01-15,10.00,\u2060A\n"
+        + 'T4,"C1\t",2024-01-15,10.00,A\n'
+        + 'T5,"\t",2024-01-15,10.00,A\n'
+        + "T6,C\u200b1,2024-01-15,1.00,A\n",
+    )
+    result = load(ws, path)
+    rows = stored("transactions")
+    assert [row["customer_id"] for row in rows[:4]] == ["C1"] * 4
+    assert {row["product_category"] for row in rows[:4]} == {"A"}
+    assert rows[4]["customer_id"] is None  # only invisible: empty, as only spaces is
+    assert result.report.warning_summary == {"empty values": 1}
+    assert rows[5]["customer_id"] == "C\u200b1"  # inside a value: kept as it is
+
+
+def test_an_id_or_category_too_long_to_be_real_refuses_the_load(ws, write_file):
+    """A 200,000-character customer id froze the Customers page in the browser."""
+    from mart.loading import MAX_TEXT_CHARS
+
+    before = datasets.head(ws, "transactions").id
+    path = write_file(
+        "long.csv",
+        HEADER
+        + f"T1,{'C' * 200_000},2024-01-15,10.00,A\n"
+        + f"T2,C2,2024-01-15,10.00,{'x' * (MAX_TEXT_CHARS + 1)}\n"
+        + f"T3,C3,2024-01-15,10.00,{'y' * MAX_TEXT_CHARS}\n",
+    )
+    error = refused(ws, path)
+    found = [(p.row, p.field) for p in error.report.errors]
+    assert found == [(1, "customer_id"), (2, "product_category")]
+    assert "200,000 characters long" in str(error) and f"at most {MAX_TEXT_CHARS}" in str(error)
+    assert all(len(p.value or "") < 100 for p in error.report.errors)  # not echoed whole
+    assert datasets.head(ws, "transactions").id == before
 
 
 def test_unterminated_quote_is_refused(ws, write_file):
