@@ -477,15 +477,44 @@ MIXED_UTF8 = "utf-8 with some cp1252 bytes"
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}")
 
 
-def _mostly_utf8(path: Path) -> bool:
-    """Whether the file's non-ASCII text is mostly valid UTF-8 sequences."""
+def _utf8_counts(path: Path) -> tuple[int, int, int | None, int | None]:
+    """(valid UTF-8 multibyte characters, bytes UTF-8 rejects, the first line of each)."""
     valid = invalid = 0
+    first_valid = first_invalid = None
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.isascii():
+                continue
+            bad = line.decode("utf-8", errors="replace").count("\ufffd")
+            good = len(_UTF8_MULTIBYTE.findall(line))
+            if bad and first_invalid is None:
+                first_invalid = number
+            if good and first_valid is None:
+                first_valid = number
+            valid, invalid = valid + good, invalid + bad
+    return valid, invalid, first_valid, first_invalid
+
+
+def _has_utf8_multibyte(path: Path) -> bool:
+    """Whether the file holds a valid UTF-8 multibyte character, read in chunks."""
+    tail = b""
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 22):
-            text = chunk.decode("utf-8", errors="replace")
-            invalid += text.count("\ufffd")
-            valid += len(_UTF8_MULTIBYTE.findall(chunk))
-    return valid > invalid
+            if _UTF8_MULTIBYTE.search(tail + chunk):
+                return True
+            tail = chunk[-2:]
+    return False
+
+
+def mixed_encoding_problem(path: Path) -> Problem:
+    """The warning for a file read as :data:`MIXED_UTF8`: how much of each, and where."""
+    valid, invalid, first_valid, first_invalid = _utf8_counts(path)
+    return Problem(
+        f"the file mixes UTF-8 text ({valid:,} character(s), first on line {first_valid}) "
+        f"with Windows-1252 bytes ({invalid:,}, first on line {first_invalid}): each was "
+        "read in its own encoding. Check accented text, and save the file as UTF-8 to be "
+        "sure",
+    )
 
 
 def _detect_encoding(path: Path, head: bytes) -> str:
@@ -499,7 +528,10 @@ def _detect_encoding(path: Path, head: bytes) -> str:
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        if _mostly_utf8(path):
+        # Any valid UTF-8 character: read the file both ways, each byte sequence in its
+        # own encoding (a majority vote garbled the minority: "Café" became "CafÃ©").
+        # A pure cp1252 file rarely holds one by accident (an É before a »).
+        if _has_utf8_multibyte(path):
             return MIXED_UTF8
         try:
             with path.open("rb") as handle:
@@ -687,6 +719,8 @@ def read_source(
                 raise _refuse(report, Problem(f"the file {reason}"))
             encoding = _detect_encoding(path, head)
             info.encoding = encoding
+            if encoding == MIXED_UTF8:
+                report.add_warning(mixed_encoding_problem(path), "mixed encodings")
             readable = path
             if encoding not in ("utf-8", "utf-8-sig"):
                 readable = tmpdir / "utf8.txt"

@@ -372,6 +372,33 @@ def test_a_utf8_file_with_a_stray_cp1252_byte_keeps_both(ws, tmp_path, stored):
     assert "cp1252" in (result.report.encoding or "")
 
 
+def test_a_file_mostly_cp1252_with_some_utf8_keeps_both_and_warns(ws, tmp_path, stored):
+    """The majority decided: one UTF-8 line among four cp1252 ones made the whole file
+    cp1252, and "Café – Crème" was stored as "CafÃ© â€“ CrÃ¨me" with "no problems"."""
+    path = tmp_path / "mostly-cp1252.csv"
+    path.write_bytes(
+        b"customer_id,date,amount\nCaf\xc3\xa9 \xe2\x80\x93 Cr\xc3\xa8me,2024-01-31,1\n"
+        b"Na\xefve,2024-01-31,2\nCaf\xe9,2024-01-31,3\nGar\xe7on,2024-01-31,4\n"
+        b"Se\xf1or,2024-01-31,5\n"
+    )
+    result = load(ws, path)
+    names = [row["customer_id"] for row in stored("transactions")]
+    assert names == ["Café – Crème", "Naïve", "Café", "Garçon", "Señor"]
+    assert result.report.warning_summary.get("mixed encodings") == 1
+    warning = next(w for w in result.report.warnings if "mixes UTF-8" in w.problem)
+    assert "3 character(s), first on line 2" in warning.problem
+    assert "(4, first on line 3)" in warning.problem
+
+
+def test_a_plain_cp1252_file_is_read_as_cp1252_without_a_warning(ws, tmp_path, stored):
+    path = tmp_path / "cp1252.csv"
+    path.write_bytes(b"customer_id,date,amount\nCaf\xe9 \x96 Cr\xe8me,2024-01-31,1\n")
+    result = load(ws, path)
+    assert stored("transactions")[0]["customer_id"] == "Café – Crème"
+    assert result.report.encoding == "cp1252"
+    assert "mixed encodings" not in result.report.warning_summary
+
+
 def test_binary_bytes_past_the_sniffed_start_are_refused(ws, tmp_path):
     """The binary sniff reads 64 KB; a NUL further down is still caught, by row."""
     body = "".join(f"R{i},C1,2024-01-01,5,Books\n" for i in range(3000))
