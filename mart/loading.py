@@ -1130,13 +1130,31 @@ def _read_parquet(
     try:
         described = con.execute(f"describe select * from {source}").fetchall()
         header = _clean_header([row[0] for row in described], report)
-        select = ", ".join(
-            (
+        zones = _parquet_time_zones(path)
+
+        def text(column: str, kind: str) -> str:
+            if _NESTED_TYPE.match(kind):
                 # a nested value is kept as JSON text ({"a": 1}), not DuckDB's {'a': 1}
-                f"to_json({_ident(row[0])})::VARCHAR as {_ident(name)}"
-                if _NESTED_TYPE.match(str(row[1]))
-                else f"{_ident(row[0])}::VARCHAR as {_ident(name)}"
-            )
+                return f"to_json({_ident(column)})::VARCHAR"
+            zone = zones.get(column)
+            if zone and kind.upper() == "TIMESTAMP WITH TIME ZONE":
+                # The moment as the file's zone shows it ("2024-01-15 23:30:00
+                # America/New_York"): read like a CSV's zoned time, converted to UTC
+                # with a warning where that changes the date. DuckDB itself keeps only
+                # the UTC moment, and the date changed without a word.
+                offset = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", zone)
+                local = (
+                    # a fixed offset: the connection is in UTC, so this is the wall time
+                    f"{_ident(column)}::TIMESTAMP {offset.group(1)} "
+                    f"interval '{offset.group(2)}:{offset.group(3)}'"
+                    if offset
+                    else f"timezone({_sql_str(zone)}, {_ident(column)})"
+                )
+                return f"strftime({local}, '%Y-%m-%d %H:%M:%S.%f') || ' ' || {_sql_str(zone)}"
+            return f"{_ident(column)}::VARCHAR"
+
+        select = ", ".join(
+            f"{text(row[0], str(row[1]))} as {_ident(name)}"
             for row, name in zip(described, header, strict=True)
         )
         con.execute(
@@ -1147,6 +1165,25 @@ def _read_parquet(
         raise _refuse(
             report, Problem(f"the file cannot be read as Parquet: {_duckdb_message(exc)}")
         ) from None
+
+
+def _parquet_time_zones(path: Path) -> dict[str, str]:
+    """{column: time zone} of the file's timestamp columns that name a zone other than
+    UTC (pyarrow's schema keeps the name; DuckDB's reader only the UTC moment)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException):
+        return {}
+    zones = {}
+    for column in schema:
+        kind = column.type
+        zone = getattr(kind, "tz", None) if pa.types.is_timestamp(kind) else None
+        if zone and zone.upper() not in {"UTC", "Z", "+00:00", "ETC/UTC"}:
+            zones[column.name] = zone
+    return zones
 
 
 def preview_file(path: str | os.PathLike[str], limit: int = 20) -> tuple[FileInfo, pd.DataFrame]:
@@ -1407,10 +1444,20 @@ ZONED_TIME = re.compile(
 # A time of day followed by an offset or a word (group 3): where a value gives its zone.
 ZONE_SUFFIX = (
     r"[0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*"
-    r"([+-][0-9]{2}(:?[0-9]{2})?|[A-Za-z][A-Za-z0-9_/+-]*)\s*$"
+    r"([+-][0-9]{2}(:?[0-9]{2})?|[A-Za-z][A-Za-z0-9_/+-]*(:[0-9]{2})?)\s*$"
 )
 # A time of day: values with one and no zone are read as UTC.
 TIME_OF_DAY = r"[0-9]{1,2}:[0-9]{2}"
+# A time followed by a zone abbreviation (group 3). DuckDB reads them as old Java zone
+# IDs: BST as Bangladesh (+06:00), not British Summer Time; IST as India; SST as the
+# Solomon Islands; NST as New Zealand; CST and PST with their summer time. A value with
+# one is not read (the hint asks for an offset or a zone name) unless it is one of
+# ABBREVIATIONS_READ: the zones the tz database itself names so (CET, EST, ...) and
+# JST, which mean one thing each (AM and PM are no zone at all).
+ZONE_ABBREVIATION = r"[0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*([A-Za-z]{2,5})\s*$"
+ABBREVIATIONS_READ = (
+    "UTC", "GMT", "UT", "CET", "EET", "WET", "MET", "EST", "MST", "HST", "JST", "AM", "PM"
+)  # fmt: skip
 
 
 def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[str] = ()) -> str:
@@ -1430,7 +1477,12 @@ def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[s
         # A zone DuckDB does not know makes the value unreadable: a plain TIMESTAMP
         # cast would drop any trailing text and keep the wall-clock time.
         spaced = f"regexp_replace({value}, {_sql_str(SPACED_OFFSET)}, '\\1')"
-        iso = f"try_cast(try_cast({spaced} as TIMESTAMPTZ) as TIMESTAMP)"
+        abbreviation = f"upper(regexp_extract({value}, {_sql_str(ZONE_ABBREVIATION)}, 3))"
+        read_as_is = ", ".join(_sql_str(word) for word in ("", *ABBREVIATIONS_READ))
+        iso = (
+            f"case when {abbreviation} in ({read_as_is}) then "
+            f"try_cast(try_cast({spaced} as TIMESTAMPTZ) as TIMESTAMP) end"
+        )
         parsed = f"coalesce({iso}, try_strptime({value}, {formats}))"
     in_range = f"isfinite(t) and year(t) between {MIN_YEAR} and {MAX_YEAR}"
     return (
@@ -1463,7 +1515,8 @@ def _warn_time_zones(
         f"  {wall} as wall, {val} as utc from parsed where {val} is not null"
         ") as z left join (select distinct name, lower(name) as key from pg_timezone_names()) "
         "as tz on tz.key = lower(z.zone) "
-        "where z.zone <> '' and (z.zone ~ '^[+-]' or lower(z.zone) = 'z' or tz.name is not null)"
+        "where z.zone <> '' and (z.zone ~ '^[+-]' or lower(z.zone) = 'z' or tz.name is not null "
+        "or regexp_full_match(lower(z.zone), '(gmt|utc)[+-][0-9]{1,2}(:?[0-9]{2})?'))"
     )
     try:
         local = "timezone(tz_name, utc::TIMESTAMPTZ)"
@@ -1873,10 +1926,30 @@ def _collect_problems(
                     if date_format:
                         return f" with the format {date_format!r}"
                     zoned = ZONED_TIME.fullmatch(value)
+                    if (
+                        zoned
+                        and re.fullmatch(r"[A-Za-z]{2,5}", zoned.group(3))
+                        and zoned.group(3).upper() not in ABBREVIATIONS_READ
+                    ):
+                        return (
+                            f" (the time zone abbreviation {zoned.group(3)!r} is not read: "
+                            "abbreviations mean different zones, BST British Summer Time "
+                            "or Bangladesh, IST India, Ireland or Israel, CST US Central or "
+                            "China; give an offset such as +01:00 or a zone name such as "
+                            "Europe/London)"
+                        )
                     if zoned:
                         return (
                             f" (unknown time zone {zoned.group(3)!r}: give an offset such "
                             "as +02:00 or a zone name such as Europe/Berlin)"
+                        )
+                    short_year = re.match(r"\s*\d{1,2}([/.\-])\d{1,2}[/.\-]\d{2}(?!\d)", value)
+                    if short_year:
+                        sep = short_year.group(1)
+                        return (
+                            " (a two-digit year is not guessed: give a date format such as "
+                            f"%d{sep}%m{sep}%y or %m{sep}%d{sep}%y, which reads 00-68 as "
+                            "2000-2068 and 69-99 as 1969-1999)"
                         )
                     if re.fullmatch(AMBIGUOUS_DATE, value):
                         time = ""

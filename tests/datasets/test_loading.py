@@ -1192,6 +1192,96 @@ def test_preview_file(write_file):
 # ------------------------------------------------------------ time zones, keys, mapping
 
 
+@pytest.mark.parametrize("zone", ["BST", "IST", "CST", "PST", "SST", "NST", "AST"])
+def test_an_ambiguous_zone_abbreviation_is_refused_with_a_hint(ws, write_file, zone):
+    """DuckDB reads BST as Bangladesh (+06:00), IST as India, SST as the Solomon
+    Islands, PST with summer time: 12:00 BST became 06:00 UTC without a word."""
+    text = f"{HEADER}T1,C1,2024-07-15 12:00 {zone},10.00,A\nT2,C2,2024-07-15,5,B\n"
+    error = refused(ws, write_file("zone.csv", text))
+    assert [(p.row, p.field) for p in error.report.errors] == [(1, "transaction_date")]
+    assert f"the time zone abbreviation {zone!r} is not read" in str(error)
+    assert "give an offset such as +01:00 or a zone name such as Europe/London" in str(error)
+
+
+def test_gmt_plus_offsets_count_as_a_zone_and_am_pm_is_no_zone(ws, write_file, stored):
+    """ "12:00 GMT+2" was converted to 10:00 and yet warned "no time zone, read as UTC";
+    EST, CET and JST (one meaning each) are still read."""
+    text = (
+        "customer_id,session_id,event_type,event_timestamp\n"
+        "C1,S1,page_view,2024-01-15 12:00 GMT+2\n"
+        "C1,S1,page_view,2024-01-15 12:00 UTC-03:00\n"
+        "C1,S1,page_view,2024-01-15 12:00 EST\n"
+        "C1,S1,page_view,2024-01-15 12:00 JST\n"
+        "C1,S1,page_view,2024-01-15 11:30 PM\n"
+    )
+    result = load(ws, write_file("gmt.csv", text), dataset="events")
+    times = [row["event_timestamp"] for row in stored("events")]
+    assert times == [
+        "2024-01-15T10:00:00",
+        "2024-01-15T15:00:00",
+        "2024-01-15T17:00:00",
+        "2024-01-15T03:00:00",
+        "2024-01-15T23:30:00",
+    ]
+    assert result.report.warning_summary == {
+        "time zones converted": 4,
+        "times without a zone": 1,  # only the PM one
+    }
+    unzoned = [w.row for w in result.report.warnings if w.problem.startswith("no time zone")]
+    assert unzoned == [5]
+
+
+def test_a_two_digit_year_gets_a_hint_that_works(ws, write_file, stored):
+    """15/01/24 was said to be ambiguous in day/month order (15 is a day) and the hint
+    gave %d/%m/%Y, which cannot read it."""
+    path = write_file("yy.csv", f"{HEADER}T1,C1,15/01/24,10.00,A\nT2,C2,16/01/69,5,B\n")
+    error = refused(ws, path)
+    assert "a two-digit year is not guessed" in str(error) and "%d/%m/%y" in str(error)
+    assert "ambiguous" not in str(error)
+    load(ws, path, date_format="%d/%m/%y")
+    dates = [row["transaction_date"] for row in stored("transactions")]
+    assert dates == ["2024-01-15", "1969-01-16"]
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "-05:00"])
+def test_parquet_moments_with_a_time_zone_warn_when_the_date_changes(ws, tmp_path, stored, zone):
+    """23:30 in New York is the next day in UTC: a CSV value said so, a Parquet
+    timestamp with the same zone changed the date without a word."""
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    utc = datetime.UTC
+    moments = [
+        datetime.datetime(2024, 1, 16, 4, 30, tzinfo=utc),  # 23:30 the 15th, -05:00
+        datetime.datetime(2024, 1, 15, 17, 0, tzinfo=utc),
+    ]  # noon the 15th
+    table = pa.table(
+        {
+            "transaction_id": ["T1", "T2"],
+            "customer_id": ["C1", "C2"],
+            "transaction_date": pa.array(moments, pa.timestamp("us", tz=zone)),
+            "amount": [10.0, 5.0],
+            "product_category": ["A", "B"],
+        }
+    )
+    path = tmp_path / "zoned.parquet"
+    pq.write_table(table, path)
+    result = load(ws, path)
+    assert [row["transaction_date"] for row in stored("transactions")] == [
+        "2024-01-16",
+        "2024-01-15",
+    ]
+    assert result.report.warning_summary == {"time zones converted": 1}
+    warning = result.report.warnings[0]
+    assert (warning.row, warning.problem) == (
+        1,
+        "time zone converted to UTC: the date is 2024-01-16",
+    )
+    assert zone in (warning.value or "")
+
+
 def test_time_zone_offsets_are_converted_to_utc_with_a_warning(ws, write_file, stored):
     text = (
         "customer_id,session_id,event_type,event_timestamp\n"
