@@ -26,6 +26,7 @@ silently dropping the other change.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import os
@@ -545,6 +546,10 @@ def diff(ws: Workspace, dataset: str, a: int, b: int, examples: int = 10) -> Ver
 # --------------------------------------------------------------------------- loading
 
 
+#: How often an append is retried on top of a newer HEAD when other saves keep landing.
+APPEND_ATTEMPTS = 20
+
+
 def load_file(
     ws: Workspace,
     dataset: str,
@@ -578,37 +583,52 @@ def load_file(
             defaults=defaults,
             source_name=name,
         )
-        if mode == "append":
-            base_path = version_path(ws, dataset, base.id)
-            _warn_ids_already_in(con, report, dataset, base, base_path)
-            query = (
-                f"select record_number, raw_data from read_parquet({_sql_path(base_path)}) "
-                f"union all select (select coalesce(max(record_number), 0) from "
-                f"read_parquet({_sql_path(base_path)})) + _row, raw_data from records "
-                f"order by record_number"
-            )
-        else:
-            query = "select _row as record_number, raw_data from records order by _row"
+        validated = copy.deepcopy(report)
+        for attempt in range(APPEND_ATTEMPTS):
+            if mode == "append":
+                report = copy.deepcopy(validated)
+                base_path = version_path(ws, dataset, base.id)
+                _warn_ids_already_in(con, report, dataset, base, base_path)
+                query = (
+                    f"select record_number, raw_data from read_parquet({_sql_path(base_path)}) "
+                    f"union all select (select coalesce(max(record_number), 0) from "
+                    f"read_parquet({_sql_path(base_path)})) + _row, raw_data from records "
+                    f"order by record_number"
+                )
+            else:
+                query = "select _row as record_number, raw_data from records order by _row"
 
-        def write(target: Path) -> None:
-            con.execute(f"copy ({query}) to {_sql_path(target)} (format parquet, compression zstd)")
+            def write(target: Path, query: str = query) -> None:
+                con.execute(
+                    f"copy ({query}) to {_sql_path(target)} (format parquet, compression zstd)"
+                )
 
-        summary = {
-            "file_rows": report.row_count,
-            "mode": mode,
-            "warnings": report.warning_count,
-            "mapping": report.mapping,
-        }
-        version = create_version(
-            ws,
-            dataset,
-            write,
-            message=message or f"{mode.capitalize()} from {name} ({report.row_count} rows)",
-            kind=f"load-{mode}",
-            source=name,
-            expected_head=base.id if mode == "append" else None,
-            summary=summary,
-        )
+            summary = {
+                "file_rows": report.row_count,
+                "mode": mode,
+                "warnings": report.warning_count,
+                "mapping": report.mapping,
+            }
+            try:
+                version = create_version(
+                    ws,
+                    dataset,
+                    write,
+                    message=message or f"{mode.capitalize()} from {name} ({report.row_count} rows)",
+                    kind=f"load-{mode}",
+                    source=name,
+                    expected_head=base.id if mode == "append" else None,
+                    summary=summary,
+                )
+            except ConflictError:
+                # Another append (or any save) landed while this file was validated:
+                # the file's rows go on top of the new HEAD instead. An append has no
+                # "opened" state to lose, unlike an edit in the grid.
+                if attempt + 1 == APPEND_ATTEMPTS:
+                    raise
+                base = head(ws, dataset)
+                continue
+            break
     return LoadResult(version=version, report=report)
 
 

@@ -151,3 +151,46 @@ def test_workspace_option_overrides_the_environment(mart, tmp_path):
     done = mart("--workspace", str(other), "reset")
     assert done.returncode == 0
     assert (other / "datasets" / "transactions" / "HEAD").read_text().strip() == "2"
+
+
+def test_appends_at_the_same_time_all_land(workspace, tmp_path):
+    """Six `load --mode append` at once: five were refused with the grid's wording
+    ("your change was based on version 94 ... reload the data"). An append has no
+    opened state to lose, so each goes on top of whatever HEAD is when it saves."""
+    ws = Workspace.from_env(workspace)
+    before = datasets.head(ws, "transactions")
+    env = {**os.environ, "MART_WORKSPACE": str(workspace)}
+    runs = []
+    for index in range(6):
+        path = tmp_path / f"part{index}.csv"
+        path.write_text(
+            "transaction_id,customer_id,transaction_date,amount,product_category\n"
+            + "".join(f"P{index}-{n},C{n},2024-01-15,1.00,Books\n" for n in range(50))
+        )
+        runs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "mart",
+                    "load",
+                    "transactions",
+                    str(path),
+                    "--mode",
+                    "append",
+                ],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    results = [(run.wait(timeout=180), run.stderr.read()) for run in runs]
+    assert all(code == 0 for code, _ in results), results
+    after = datasets.head(ws, "transactions")
+    assert after.row_count == before.row_count + 6 * 50
+    records = datasets.read_records(ws, "transactions", after.id, limit=None)
+    added = [tid for tid in records["transaction_id"] if tid.startswith("P")]
+    assert sorted(added) == sorted(f"P{i}-{n}" for i in range(6) for n in range(50))
+    assert records["record_number"].tolist() == list(range(1, after.row_count + 1))
