@@ -346,13 +346,34 @@ def test_an_edit_on_a_stale_version_is_refused_and_nothing_is_lost(ws, write_fil
     assert kept["updates"] == {"1": {"amount": "1.00"}}
 
 
-def test_an_append_racing_another_change_is_refused(ws, write_file, monkeypatch):
-    # Simulate another process committing while this load is being written.
+def test_an_append_racing_another_change_goes_on_top_of_it(ws, write_file, monkeypatch):
+    # Simulate another process committing while this load is being written, once.
+    real = datasets.create_version
+    raced = []
+
+    def racing(ws_, dataset, write, **kwargs):
+        if kwargs.get("kind") == "load-append" and not raced:
+            raced.append(datasets.restore(ws_, dataset, 1))  # someone else moves HEAD
+        return real(ws_, dataset, write, **kwargs)
+
+    datasets.load_file(ws, "transactions", write_file("a.csv", CSV + "T9,C9,2024-01-01,1,A\n"))
+    monkeypatch.setattr(datasets, "create_version", racing)
+    result = datasets.load_file(
+        ws, "transactions", write_file("b.csv", CSV + "T8,C8,2024-01-01,1,A\n"), mode="append"
+    )
+    versions = datasets.list_versions(ws, "transactions")
+    assert [v.kind for v in versions] == ["seed", "load-replace", "restore", "load-append"]
+    assert result.version.parent == raced[0].id  # on top of the change that raced it
+    assert result.version.row_count == raced[0].row_count + 1  # b.csv holds one row
+    assert not list(datasets.version_path(ws, "transactions", 1).parent.glob(".*tmp"))
+
+
+def test_an_append_that_keeps_losing_the_race_is_refused(ws, write_file, monkeypatch):
     real = datasets.create_version
 
     def racing(ws_, dataset, write, **kwargs):
         if kwargs.get("kind") == "load-append":
-            datasets.restore(ws_, dataset, 1)  # someone else moves HEAD meanwhile
+            datasets.restore(ws_, dataset, 1)  # HEAD moves every time
         return real(ws_, dataset, write, **kwargs)
 
     datasets.load_file(ws, "transactions", write_file("a.csv", CSV + "T9,C9,2024-01-01,1,A\n"))
@@ -362,7 +383,9 @@ def test_an_append_racing_another_change_is_refused(ws, write_file, monkeypatch)
             ws, "transactions", write_file("b.csv", CSV + "T8,C8,2024-01-01,1,A\n"), mode="append"
         )
     versions = datasets.list_versions(ws, "transactions")
-    assert [v.kind for v in versions] == ["seed", "load-replace", "restore"]
+    assert [v.kind for v in versions] == ["seed", "load-replace"] + ["restore"] * (
+        datasets.APPEND_ATTEMPTS
+    )
     assert not list(datasets.version_path(ws, "transactions", 1).parent.glob(".*tmp"))
 
 
