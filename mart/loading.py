@@ -309,6 +309,9 @@ class ValidationReport:
     warning_summary: dict[str, int] = field(default_factory=dict)
     # A JSON file that is one object with a list of records under a key: (key, count).
     wrapped_records: tuple[str, int] | None = None
+    # Parquet columns of a number type, and the type: their text has no thousands
+    # separators or decimal commas to guess about.
+    typed_numbers: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -1157,6 +1160,11 @@ def _read_parquet(
             f"{text(row[0], str(row[1]))} as {_ident(name)}"
             for row, name in zip(described, header, strict=True)
         )
+        report.typed_numbers = {
+            name: str(row[1]).upper().split("(")[0]
+            for row, name in zip(described, header, strict=True)
+            if _NUMBER_TYPE.match(str(row[1]))
+        }
         con.execute(
             f"create or replace temp table {table} as "
             f"select row_number() over ()::BIGINT as _row, {select} from {source}"
@@ -1165,6 +1173,45 @@ def _read_parquet(
         raise _refuse(
             report, Problem(f"the file cannot be read as Parquet: {_duckdb_message(exc)}")
         ) from None
+
+
+_NUMBER_TYPE = re.compile(
+    r"^(DECIMAL|NUMERIC|DOUBLE|FLOAT|REAL|U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)\b", re.IGNORECASE
+)
+#: From this size a floating-point amount cannot hold every cent: doubles are exact
+#: to 15-16 significant digits, so 1234567890123456.7 is really ...456.75.
+FLOAT_EXACT_AMOUNT = 10**13
+
+
+def _warn_inexact_floats(
+    con: duckdb.DuckDBPyConnection, column: str, report: ValidationReport
+) -> None:
+    """Warn on floating-point amounts too large to be exact to the cent."""
+    where = f"abs(try_cast({_ident(column)} as DOUBLE)) >= {FLOAT_EXACT_AMOUNT}"
+    found = con.execute(
+        f"select _row, {_ident(column)} from source where {where} order by _row limit 5"
+    ).fetchall()
+    if not found:
+        return
+    total = int(con.execute(f"select count(*) from source where {where}").fetchall()[0][0])
+    for row, value in found:
+        report.add_warning(
+            Problem(
+                "a floating-point amount this large (10^13 or more) is not exact to the "
+                "cent: the file's number type keeps about 16 digits; store amounts as a "
+                "DECIMAL to keep every cent",
+                row=int(row),
+                column=column,
+                field="amount",
+                value=str(value),
+            ),
+            "inexact amounts",
+            0,
+        )
+    report.warning_count += total
+    report.warning_summary["inexact amounts"] = (
+        report.warning_summary.get("inexact amounts", 0) + total
+    )
 
 
 def _parquet_time_zones(path: Path) -> dict[str, str]:
@@ -1795,7 +1842,11 @@ def prepare_records(
     report.extra_columns = [column for column, _ in extras]
 
     if dataset == "transactions" and chosen.get("amount"):
-        _choose_decimal_mark(con, str(chosen["amount"]), report)
+        amount_type = report.typed_numbers.get(str(chosen["amount"]))
+        if amount_type is None:
+            _choose_decimal_mark(con, str(chosen["amount"]), report)
+        elif amount_type in {"FLOAT", "DOUBLE"}:
+            _warn_inexact_floats(con, str(chosen["amount"]), report)
         _check_currencies(con, str(chosen["amount"]), report)
     time_column = chosen.get(TIME_FIELD[dataset])
     order_formats = (

@@ -1282,6 +1282,43 @@ def test_parquet_moments_with_a_time_zone_warn_when_the_date_changes(ws, tmp_pat
     assert zone in (warning.value or "")
 
 
+def test_parquet_number_types_get_no_decimal_mark_guess(ws, tmp_path, stored):
+    """A DECIMAL(10,3) amount of 1.234 got the CSV advice "if the point separates
+    thousands here, write the amounts with their decimal comma"; a typed number has no
+    thousands separator. A float64 amount too large to be exact now says so."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def table(amounts: pa.Array) -> pa.Table:
+        count = len(amounts)
+        return pa.table(
+            {
+                "transaction_id": [f"T{i}" for i in range(count)],
+                "customer_id": ["C1"] * count,
+                "transaction_date": ["2024-01-15"] * count,
+                "amount": amounts,
+                "product_category": ["A"] * count,
+            }
+        )
+
+    typed = tmp_path / "decimal.parquet"
+    pq.write_table(
+        table(
+            pa.array([Decimal("1.234"), Decimal("12.500"), Decimal("2.000")], pa.decimal128(10, 3))
+        ),
+        typed,
+    )
+    result = load(ws, typed)
+    assert [str(row["amount"]) for row in stored("transactions")] == ["1.23", "12.50", "2.00"]
+    assert result.report.warning_summary == {"rounded amounts": 1}
+    floats = tmp_path / "float.parquet"
+    pq.write_table(table(pa.array([1234567890123456.7, 19.99], pa.float64())), floats)
+    result = load(ws, floats)
+    assert result.report.warning_summary == {"inexact amounts": 1}
+    assert result.report.warnings[0].row == 1
+    assert str(stored("transactions")[1]["amount"]) == "19.99"
+
+
 def test_time_zone_offsets_are_converted_to_utc_with_a_warning(ws, write_file, stored):
     text = (
         "customer_id,session_id,event_type,event_timestamp\n"
