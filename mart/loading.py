@@ -449,6 +449,29 @@ class FileInfo:
     row_count: int = 0
 
 
+def _utf16_without_bom(head: bytes) -> str | None:
+    """``utf-16-le`` or ``utf-16-be`` for UTF-16 text without a byte-order mark (some
+    Windows exports): mostly ASCII, so every other byte is NUL; else None."""
+    sample = head[:4096]
+    sample = sample[: len(sample) - len(sample) % 2]
+    if len(sample) < 8:
+        return None
+    pairs = [(sample[i], sample[i + 1]) for i in range(0, len(sample), 2)]
+    for encoding, (text, zero) in (("utf-16-le", (0, 1)), ("utf-16-be", (1, 0))):
+        ascii_pairs = sum(
+            1
+            for pair in pairs
+            if pair[zero] == 0 and (32 <= pair[text] < 127 or pair[text] in b"\t\r\n")
+        )
+        if ascii_pairs >= 0.9 * len(pairs):
+            try:
+                sample.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            return encoding
+    return None
+
+
 def _binary_reason(head: bytes) -> str | None:
     """Why the first bytes look like a non-text file, or None when they look like text."""
     if head.startswith(b"PK\x03\x04"):
@@ -457,6 +480,8 @@ def _binary_reason(head: bytes) -> str | None:
         return "is gzip-compressed; decompress it first"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None  # UTF-16 text with a BOM
+    if _utf16_without_bom(head):
+        return None
     if b"\x00" in head:
         return "is a binary file, not CSV, JSON or Parquet"
     controls = sum(1 for byte in head if byte < 32 and byte not in (9, 10, 13, 12))
@@ -524,6 +549,9 @@ def _detect_encoding(path: Path, head: bytes) -> str:
     """``utf-8``, ``utf-8-sig``, ``utf-16``, MIXED_UTF8 or, when not UTF-8, cp1252/latin-1."""
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
+    bomless = _utf16_without_bom(head)
+    if bomless:
+        return bomless
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         with path.open("rb") as handle:
@@ -604,6 +632,33 @@ def _cr_to_lf(path: Path, target: Path) -> None:
     with path.open("rb") as source, target.open("wb") as out:
         for chunk in iter(lambda: source.read(1 << 20), b""):
             out.write(chunk.replace(b"\r", b"\n"))
+
+
+def _mixed_line_endings(path: Path) -> bool:
+    """Whether the file ends some lines with CRLF and others with a bare LF."""
+    crlf = bare = False
+    carry = b""  # a CR at the end of a chunk, whose LF may start the next
+    with path.open("rb") as source:
+        for chunk in iter(lambda: source.read(1 << 20), b""):
+            text = carry + chunk
+            pairs = text.count(b"\r\n")
+            crlf = crlf or pairs > 0
+            bare = bare or text.count(b"\n") > pairs
+            if crlf and bare:
+                return True
+            carry = b"\r" if text.endswith(b"\r") else b""
+    return False
+
+
+def _crlf_to_lf(path: Path, target: Path) -> None:
+    """Copy ``path`` with each CRLF as LF (a CR at a chunk's end waits for the next)."""
+    with path.open("rb") as source, target.open("wb") as out:
+        carry = b""
+        for chunk in iter(lambda: source.read(1 << 20), b""):
+            text = carry + chunk
+            carry = b"\r" if text.endswith(b"\r") else b""
+            out.write(text[: len(text) - len(carry)].replace(b"\r\n", b"\n"))
+        out.write(carry)
 
 
 def _sniff_csv(sample: str) -> tuple[str, list[str]]:
@@ -736,6 +791,15 @@ def read_source(
                 readable = converted
                 with readable.open("rb") as handle:
                     head = handle.read(SAMPLE_BYTES)
+            elif _mixed_line_endings(readable):
+                # CRLF and LF in one file (an edited or concatenated export): DuckDB's
+                # reader stopped with "the CSV Parser state machine reached an invalid
+                # state". Every CRLF becomes LF.
+                converted = tmpdir / "lf.txt"
+                _crlf_to_lf(readable, converted)
+                readable = converted
+                with readable.open("rb") as handle:
+                    head = handle.read(SAMPLE_BYTES)
             text_head = head.decode("utf-8", errors="ignore").lstrip("\ufeff")
             if not text_head.strip():
                 raise _refuse(report, Problem("the file holds only blank lines"))
@@ -748,6 +812,18 @@ def read_source(
                     _copy_without_bom(readable, stripped)
                     readable = stripped
                 _read_json(con, readable, table, report)
+            elif path.suffix.lower() in {".json", ".jsonl", ".ndjson"}:
+                start = text_head.lstrip()
+                first = start.splitlines()[0][:40] if start else ""
+                reason = (
+                    "JSON does not allow comments; remove them"
+                    if start.startswith(("//", "/*", "#"))
+                    else "records must be JSON objects: an array of objects, or one object per line"
+                )
+                raise _refuse(
+                    report,
+                    Problem(f"the file is named {path.suffix} but starts with {first!r}: {reason}"),
+                )
             else:
                 info.file_format = "csv"
                 # blank lines before the header are skipped, not read as the header

@@ -399,6 +399,64 @@ def test_a_plain_cp1252_file_is_read_as_cp1252_without_a_warning(ws, tmp_path, s
     assert "mixed encodings" not in result.report.warning_summary
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_read(ws, tmp_path, stored, encoding):
+    """Some Windows exports write UTF-16 without a BOM: it was called a binary file."""
+    path = tmp_path / "u16.csv"
+    path.write_bytes((HEADER + "T1,C1,2024-01-15,10.00,Café\r\n").encode(encoding))
+    result = load(ws, path)
+    assert result.report.encoding == encoding
+    assert stored("transactions")[0]["product_category"] == "Café"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("n.json", "42\n", "records must be JSON objects"),
+        ("s.jsonl", "1\n2\n", "records must be JSON objects"),
+        ("c.json", '// export\n[{"a": 1}]\n', "JSON does not allow comments"),
+    ],
+)
+def test_a_json_file_without_objects_says_so(ws, write_file, name, content, words):
+    """They were read as CSV: "the file has a header but no data rows", "map one of
+    '1' to it", "Value with unterminated quote"."""
+    error = refused(ws, write_file(name, content))
+    assert words in str(error) and "header" not in str(error)
+
+
+def test_a_file_mixing_crlf_and_lf_line_endings_loads(ws, tmp_path, stored):
+    """An LF header and CRLF rows (an edited or concatenated export) stopped DuckDB's
+    reader with "the CSV Parser state machine reached an invalid state"."""
+    path = tmp_path / "mixed-newlines.csv"
+    path.write_bytes(
+        (HEADER + "T1,C1,2024-01-15,10.00,Café\r\nT2,C2,2024-01-16,2.50,Audio\n").encode()
+    )
+    load(ws, path)
+    rows = stored("transactions")
+    assert [(r["transaction_id"], r["product_category"]) for r in rows] == [
+        ("T1", "Café"),
+        ("T2", "Audio"),
+    ]
+
+
+def test_line_ending_checks_across_chunk_boundaries(tmp_path):
+    from mart.loading import _crlf_to_lf, _mixed_line_endings
+
+    for data, mixed in (
+        (b"a\r\nb\r\n", False),
+        (b"a\nb\n", False),
+        (b"a\nb\r\n", True),
+        (b"a\r\nb\n", True),
+        (b"x" * ((1 << 20) - 1) + b"\r\ny\r\n", False),  # a CRLF split by the 1 MiB read
+        (b"x" * ((1 << 20) - 1) + b"\n\ny\r\n", True),
+    ):
+        path = tmp_path / "f.csv"
+        path.write_bytes(data)
+        assert _mixed_line_endings(path) is mixed, data[-8:]
+        _crlf_to_lf(path, tmp_path / "out.csv")
+        assert (tmp_path / "out.csv").read_bytes() == data.replace(b"\r\n", b"\n")
+
+
 def test_binary_bytes_past_the_sniffed_start_are_refused(ws, tmp_path):
     """The binary sniff reads 64 KB; a NUL further down is still caught, by row."""
     body = "".join(f"R{i},C1,2024-01-01,5,Books\n" for i in range(3000))
