@@ -1208,7 +1208,13 @@ def _read_parquet(
     source = f"read_parquet({_sql_str(str(path))})"
     try:
         described = con.execute(f"describe select * from {source}").fetchall()
-        header = _clean_header([row[0] for row in described], report)
+        original = _parquet_names(path)
+        if original is not None and len(original) == len(described):
+            # DuckDB renames a repeated name itself (Amount -> Amount_1) before we see
+            # it: name the columns from the file, so the repeat is said, as in a CSV.
+            header = _clean_header(original, report)
+        else:
+            header = _clean_header([row[0] for row in described], report)
         zones = _parquet_time_zones(path)
 
         def text(column: str, kind: str) -> str:
@@ -1288,6 +1294,17 @@ def _warn_inexact_floats(
     report.warning_summary["inexact amounts"] = (
         report.warning_summary.get("inexact amounts", 0) + total
     )
+
+
+def _parquet_names(path: Path) -> list[str] | None:
+    """The file's own column names (pyarrow's schema), or None if it cannot say."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.read_schema(path).names)
+    except (OSError, pa.ArrowException):
+        return None
 
 
 def _parquet_time_zones(path: Path) -> dict[str, str]:

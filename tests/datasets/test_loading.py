@@ -1377,6 +1377,33 @@ def test_parquet_number_types_get_no_decimal_mark_guess(ws, tmp_path, stored):
     assert str(stored("transactions")[1]["amount"]) == "19.99"
 
 
+def test_a_parquet_column_name_repeated_in_another_case_is_said(ws, tmp_path, stored):
+    """amount and Amount: DuckDB renamed the second Amount_1 itself and the load said
+    nothing; a CSV warns and names it Amount_2. Now both do the same."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "dup.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "transaction_id": ["T1"],
+                "customer_id": ["C1"],
+                "transaction_date": ["2024-01-15"],
+                "amount": ["1.00"],
+                "Amount": ["2.00"],
+                "product_category": ["A"],
+            }
+        ),
+        path,
+    )
+    result = load(ws, path)
+    assert result.report.warning_summary == {"renamed columns": 1}
+    assert result.report.extra_columns == ["Amount_2"]
+    row = stored("transactions")[0]
+    assert str(row["amount"]) == "1.00" and row["Amount_2"] == "2.00"
+
+
 def test_time_zone_offsets_are_converted_to_utc_with_a_warning(ws, write_file, stored):
     text = (
         "customer_id,session_id,event_type,event_timestamp\n"
