@@ -423,16 +423,18 @@ class BuildRecord:
             and node.get("resource_type") in ("model", "snapshot", "seed", "test")
         )
         base = (self.reuse or {}).get("from_build")
-        earlier = sorted({int(node["reused_from"]) for node in reused} - {base})
+        # The builds that really ran them: a base build that reused everything itself
+        # is not one of them.
+        ran_in = sorted({int(node["reused_from"]) for node in reused}, reverse=True)
         return (
             f"{_count(models, 'model or snapshot', 'models and snapshots')} and "
             f"{_count(tests, 'test', 'tests')} were unchanged"
             + (f" since build {base}" if base else "")
             + " (same data, SQL and vars) and did not run again; their results are those "
             + (
-                f"of the builds that ran them ({', '.join(f'#{b}' for b in [base, *earlier])})"
-                if earlier
-                else f"of build {base}"
+                f"of the builds that ran them ({', '.join(f'#{b}' for b in ran_in)})"
+                if len(ran_in) > 1
+                else f"of build {ran_in[0]}"
             )
             + f". {_count(ran, 'model, snapshot or test', 'models, snapshots and tests')} ran."
         )

@@ -449,6 +449,22 @@ class FileInfo:
     row_count: int = 0
 
 
+def refusal_advice(report: ValidationReport) -> str:
+    """What the user can change to fix a refused load: the mapping when a mapped field
+    has a problem, the date format when a date or time field does, else the file."""
+    date_fields = set(TIME_FIELD.values())
+    on_dates = any(problem.field in date_fields for problem in report.errors)
+    on_fields = any(problem.field and problem.field not in date_fields for problem in report.errors)
+    choices = [
+        text
+        for text, wanted in (("the mapping", on_fields), ("the date format", on_dates))
+        if wanted
+    ]
+    if not choices:
+        return "Fix the file itself and upload it again."
+    return f"Fix {' or '.join(choices)}, or the file itself."
+
+
 def _utf16_without_bom(head: bytes) -> str | None:
     """``utf-16-le`` or ``utf-16-be`` for UTF-16 text without a byte-order mark (some
     Windows exports): mostly ASCII, so every other byte is NUL; else None."""

@@ -619,17 +619,13 @@ def run_sql(
     )
     if max_bytes is not None and len(frame):
         frame, cut = _cut_long_text(frame)
-        if cut:
-            notice = " ".join(
-                filter(
-                    None,
-                    [
-                        notice,
-                        f"{cut:,} value(s) longer than {MAX_CELL_CHARS:,} characters are "
-                        "cut here (marked …); `python -m mart query` shows them whole.",
-                    ],
-                )
-            )
+        cut_note = (
+            f"Values longer than {MAX_CELL_CHARS:,} characters are cut here, marked … "
+            f"({cut:,} in the result; the CSV download holds them cut too); "
+            "`python -m mart query` shows them whole."
+            if cut
+            else None
+        )
         sizes = _row_bytes(frame).cumsum()
         if int(sizes.iloc[-1]) > max_bytes:
             keep = max(1, int((sizes <= max_bytes).sum()))
@@ -637,11 +633,14 @@ def run_sql(
             truncated = True
             notice = (
                 f"Showing the first {keep:,} rows: the result holds about "
-                f"{int(sizes.iloc[-1]) / 1e6:,.0f} MB of values, more than the "
-                f"{max_bytes / 1e6:,.0f} MB the console shows (its CSV download holds the "
-                "same rows; `python -m mart query --format csv` has no size limit). Select "
-                "fewer or shorter columns, or fewer rows."
+                f"{int(sizes.iloc[-1]) / 1e6:,.0f} MB of values"
+                + (" after cutting long ones" if cut else "")
+                + f", more than the {max_bytes / 1e6:,.0f} MB the console shows (its CSV "
+                "download holds the same rows; `python -m mart query --format csv` has no "
+                "size limit). Select fewer or shorter columns, or fewer rows."
             )
+        # Both notices when both happened: rows cut, and long values cut.
+        notice = " ".join(filter(None, [notice, cut_note])) or None
     return QueryResult(
         columns=[str(column) for column in frame.columns],
         dataframe=frame,

@@ -66,14 +66,7 @@ def _report_frame(problems: list[loading.Problem]) -> pd.DataFrame:
 
 def _show_report(report: loading.ValidationReport) -> None:
     if report.error_count:
-        # Problems tied to no column (a JSON syntax error, an empty file) are fixed in
-        # the file; the mapping and date format cannot help with those.
-        in_file = all(not (problem.column or problem.field) for problem in report.errors)
-        fix = (
-            "Fix the file itself and upload it again."
-            if in_file
-            else "Fix the mapping or the date format, or the file itself."
-        )
+        fix = loading.refusal_advice(report)
         st.error(
             f"{report.error_count:,} problem(s) stop this file from loading; nothing was "
             f"changed. {fix}",

@@ -1631,3 +1631,33 @@ def test_a_file_of_only_empty_rows_is_refused(ws, write_file):
     path = write_file("empty_rows.csv", "customer_id,date,amount\n,,\n,,\n")
     report = refused(ws, path).report
     assert "no data rows" in report.errors[0].problem
+
+
+def test_refusal_advice_names_only_what_can_help():
+    """The Data page said "Fix the mapping or the date format, or the file itself" for
+    every refusal: for a shifted row neither helps, for a zone abbreviation only the
+    date format or the file, for a too-long id the mapping or the file."""
+    from mart.loading import Problem, ValidationReport, refusal_advice
+
+    def advice(*problems: Problem) -> str:
+        report = ValidationReport(dataset="transactions", source_name="f.csv")
+        for problem in problems:
+            report.add_error(problem)
+        return refusal_advice(report)
+
+    assert advice(Problem("moved one to the right", row=1, column="column_6")) == (
+        "Fix the file itself and upload it again."
+    )
+    assert advice(Problem("zone", row=1, field="transaction_date")) == (
+        "Fix the date format, or the file itself."
+    )
+    assert advice(Problem("too long", row=1, field="customer_id")) == (
+        "Fix the mapping, or the file itself."
+    )
+    assert (
+        advice(
+            Problem("too long", row=1, field="customer_id"),
+            Problem("date", row=2, field="event_timestamp"),
+        )
+        == "Fix the mapping or the date format, or the file itself."
+    )

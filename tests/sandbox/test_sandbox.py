@@ -607,6 +607,17 @@ def test_the_console_cuts_very_long_values_and_says_so(mart_db: Path) -> None:
     row = result.dataframe.iloc[0]
     assert row["long"] == "x" * limit + "…"
     assert row["fits"] == "y" * limit and row["n"] == 7
-    assert result.notice and f"1 value(s) longer than {limit:,} characters are cut" in result.notice
+    assert result.notice and f"Values longer than {limit:,} characters are cut" in result.notice
+    assert "(1 in the result" in result.notice
+    # Rows cut for size as well: both are said (the size notice used to replace this one).
+    many = sandbox.run_sql(
+        mart_db,
+        f"select repeat('y', {2 * limit}) as s, i from range(3000) t(i)",
+        max_bytes=20_000_000,
+    )
+    assert many.truncated and many.row_count < 3000
+    assert many.notice.startswith(f"Showing the first {many.row_count:,} rows")
+    assert "after cutting long ones" in many.notice
+    assert "(3,000 in the result" in many.notice
     whole = sandbox.run_sql(mart_db, sql)
     assert whole.dataframe["long"][0] == "x" * (limit + 5) and whole.notice is None

@@ -160,3 +160,23 @@ def test_tile_money_is_exact_below_a_million_and_compact_above() -> None:
     assert tile_money(Decimal("2500000000000")) == "$2.50T"
     assert tile_money(Decimal("99999999999999999.90")) == "$1.00e17"
     assert tile_money(Decimal("-123456789012345678.90")) == "-$1.23e17"
+
+
+def test_the_reuse_note_names_the_builds_that_really_ran_the_nodes() -> None:
+    """Build #3 reused everything from #2, which had reused everything from #1: the
+    note said "those of the builds that ran them (#2, #1)", but #2 ran nothing."""
+    from mart.builds import BuildRecord
+
+    nodes = [
+        {"resource_type": "model", "name": "stg_transactions", "reused_from": 1},
+        {"resource_type": "test", "name": "unique_id", "reused_from": 1},
+    ]
+    record = BuildRecord(build_id=3, status="published", started_at="", nodes=nodes)
+    record.reuse = {"from_build": 2}
+    note = record.reuse_note()
+    assert note is not None
+    assert "unchanged since build 2" in note and "their results are those of build 1." in note
+    assert "#2" not in note
+    nodes.append({"resource_type": "model", "name": "dim_customers", "reused_from": 2})
+    note = record.reuse_note()
+    assert note is not None and "of the builds that ran them (#2, #1)" in note
