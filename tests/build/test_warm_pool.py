@@ -40,17 +40,23 @@ def _wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
     return [pid for pid in pids if _alive(pid)]
 
 
-def test_a_second_click_takes_the_second_warm_worker(workspace: Path) -> None:
-    manager = BuildManager(Workspace.from_env(workspace), docs=False, warm_workers=2)
+def _record_spawns(manager: BuildManager) -> list[WorkerProcess]:
+    """The workers ``manager`` starts from now on, in order."""
     spawned: list[WorkerProcess] = []
     original = manager._spawn_worker
 
-    def counting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def recording(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         worker = original(*args, **kwargs)
         spawned.append(worker)
         return worker
 
-    manager._spawn_worker = counting  # type: ignore[method-assign]
+    manager._spawn_worker = recording  # type: ignore[method-assign]
+    return spawned
+
+
+def test_a_second_click_takes_the_second_warm_worker(workspace: Path) -> None:
+    manager = BuildManager(Workspace.from_env(workspace), docs=False, warm_workers=2)
+    spawned = _record_spawns(manager)
     try:
         manager.prewarm()
         assert len(spawned) == 1  # the second starts only once the first is warm
@@ -86,15 +92,7 @@ def test_shutdown_stops_the_pending_top_up(workspace: Path) -> None:
     manager = BuildManager(
         Workspace.from_env(workspace), docs=False, warm_workers=2, prewarm_after_build=False
     )
-    spawned: list[WorkerProcess] = []
-    original = manager._spawn_worker
-
-    def counting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        worker = original(*args, **kwargs)
-        spawned.append(worker)
-        return worker
-
-    manager._spawn_worker = counting  # type: ignore[method-assign]
+    spawned = _record_spawns(manager)
     manager.prewarm()
     first = spawned[0]
     # A click while the first worker still warms takes it (it stays alive to build);
@@ -123,15 +121,7 @@ def test_a_worker_that_dies_at_start_is_not_respawned_in_a_loop(
     manager = BuildManager(
         Workspace.from_env(workspace), docs=False, warm_workers=2, python=str(broken)
     )
-    spawned: list[WorkerProcess] = []
-    original = manager._spawn_worker
-
-    def counting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        worker = original(*args, **kwargs)
-        spawned.append(worker)
-        return worker
-
-    manager._spawn_worker = counting  # type: ignore[method-assign]
+    spawned = _record_spawns(manager)
     try:
         manager.prewarm()
         assert spawned[0].exited.wait(10)
