@@ -1281,37 +1281,6 @@ _NUMBER_TYPE = re.compile(
 FLOAT_EXACT_AMOUNT = 10**13
 
 
-def _warn_inexact_floats(
-    con: duckdb.DuckDBPyConnection, column: str, report: ValidationReport
-) -> None:
-    """Warn on floating-point amounts too large to be exact to the cent."""
-    where = f"abs(try_cast({_ident(column)} as DOUBLE)) >= {FLOAT_EXACT_AMOUNT}"
-    found = con.execute(
-        f"select _row, {_ident(column)} from source where {where} order by _row limit 5"
-    ).fetchall()
-    if not found:
-        return
-    total = int(con.execute(f"select count(*) from source where {where}").fetchall()[0][0])
-    for row, value in found:
-        report.add_warning(
-            Problem(
-                "a floating-point amount this large (10^13 or more) is not exact to the "
-                "cent: the file's number type keeps about 16 digits; store amounts as a "
-                "DECIMAL to keep every cent",
-                row=int(row),
-                column=column,
-                field="amount",
-                value=str(value),
-            ),
-            "inexact amounts",
-            0,
-        )
-    report.warning_count += total
-    report.warning_summary["inexact amounts"] = (
-        report.warning_summary.get("inexact amounts", 0) + total
-    )
-
-
 def _parquet_names(path: Path) -> list[str] | None:
     """The file's own column names (pyarrow's schema), or None if it cannot say."""
     import pyarrow as pa
@@ -1951,11 +1920,8 @@ def prepare_records(
     report.extra_columns = [column for column, _ in extras]
 
     if dataset == "transactions" and chosen.get("amount"):
-        amount_type = report.typed_numbers.get(str(chosen["amount"]))
-        if amount_type is None:
+        if str(chosen["amount"]) not in report.typed_numbers:
             _choose_decimal_mark(con, str(chosen["amount"]), report)
-        elif amount_type in {"FLOAT", "DOUBLE"}:
-            _warn_inexact_floats(con, str(chosen["amount"]), report)
         _check_currencies(con, str(chosen["amount"]), report)
     time_column = chosen.get(TIME_FIELD[dataset])
     order_formats = (
@@ -2227,6 +2193,21 @@ def _collect_problems(
                 lambda _: "negative amount (a refund?)",
                 neg,
             )
+        if report.typed_numbers.get(str(chosen["amount"])) in {"FLOAT", "DOUBLE"}:
+            inexact_where = f"abs({val}) >= {FLOAT_EXACT_AMOUNT}"
+            inexact = count(f"select count(*) from parsed where {inexact_where}")
+            if inexact:
+                warn_rows(
+                    "amount",
+                    inexact_where,
+                    "inexact amounts",
+                    lambda _: (
+                        "a floating-point amount this large (10^13 or more) is not exact to "
+                        "the cent: the file's number type keeps about 16 digits; store "
+                        "amounts as a DECIMAL to keep every cent"
+                    ),
+                    inexact,
+                )
         # A digit other than 0 after the cents, read on the text: a cast to compare with
         # would itself round (0.30000000000000004 is 0.30 at ten places).
         rounded_where = (
