@@ -298,13 +298,25 @@ def bench_api(
 
 
 def bench_back_to_back(
-    root: Path, runs: int, gap: float = 1.0, **manager_options: Any
+    root: Path,
+    runs: int,
+    gap: float = 1.0,
+    same_vars: bool = False,
+    prepare: bool = True,
+    **manager_options: Any,
 ) -> list[float]:
     """Two clicks in a row, as an instructor changing a threshold twice would: from a
     settled app (every warm worker ready, docs done), one rebuild, then ``gap`` seconds
     after it ended a second, timed. Each changes ``high_value_threshold`` (reusing what
-    it can, as the app's Rebuild does), with docs generation on, as in the app."""
+    it can, as the app's Rebuild does), with docs generation on, as in the app.
+
+    ``same_vars``: the second click keeps the vars the first changed (a plain Rebuild
+    after a threshold change, say after editing data). ``prepare=False`` turns off the
+    spare's parse ahead for the new vars (``BuildManager.prepare``), for comparison.
+    """
     manager = BuildManager(Workspace.from_env(root / "back-to-back"), **manager_options)
+    if not prepare:  # measurement only: the manager as it was before it prepared spares
+        manager._prepare_locked = lambda run_vars: False  # type: ignore[method-assign]
     manager.prewarm()
     times: list[float] = []
     try:
@@ -312,9 +324,10 @@ def bench_back_to_back(
         for index in range(runs):
             _settle(manager, record.build_id)
             manager.wait_warm(120, all_workers=True)
-            _timed_build(manager, vars={"high_value_threshold": 400}, keep_published_vars=True)
+            first = 400 - 50 * (index % 2) if same_vars else 400
+            _timed_build(manager, vars={"high_value_threshold": first}, keep_published_vars=True)
             time.sleep(gap)
-            build_vars = {"high_value_threshold": 450 + 100 * (index % 2)}
+            build_vars = {} if same_vars else {"high_value_threshold": 450 + 100 * (index % 2)}
             record, elapsed = _timed_build(manager, vars=build_vars, keep_published_vars=True)
             times.append(elapsed)
             print(f"  second click, build {record.build_id}: {elapsed:.2f} s")
@@ -458,6 +471,15 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"api rebuild clicked 1 s after the previous one ended (threshold changed), "
                 f"{workers} warm worker{'s' if workers > 1 else ''}: {_fmt(back)}"
+            )
+        for prepare in (False, True):
+            back = bench_back_to_back(
+                root / f"same-{prepare}", args.runs, same_vars=True, prepare=prepare, warm_workers=2
+            )
+            print(
+                "api rebuild clicked 1 s after one that changed the threshold (vars kept), "
+                f"2 warm workers, spare {'parses ahead' if prepare else 'does not parse ahead'}: "
+                f"{_fmt(back)}"
             )
         if args.back_to_back_only:
             return

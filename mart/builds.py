@@ -665,6 +665,22 @@ class WorkerProcess:
     def matches(self, project_dir: Path, profiles_dir: Path) -> bool:
         return self.project_dir == project_dir and self.profiles_dir == profiles_dir
 
+    def prepare(self, variables: dict[str, Any]) -> None:
+        """Have the waiting worker parse for ``variables`` now (see ``mart.worker``);
+        the caller checked that it is warm and not given a build. A job sent while it
+        parses waits for the parse, then needs none."""
+        assert self.popen.stdin is not None
+        message = {
+            "kind": "prepare",
+            "vars": variables,
+            "project_dir": str(self.project_dir),
+            "profiles_dir": str(self.profiles_dir),
+        }
+        self.vars = dict(variables)
+        with contextlib.suppress(OSError, ValueError):  # it died: the pool drops it
+            self.popen.stdin.write((json.dumps(message, default=str) + "\n").encode())
+            self.popen.stdin.flush()
+
     def send(self, job: dict[str, Any]) -> None:
         """Hand the worker its one job."""
         assert self.popen.stdin is not None
@@ -905,22 +921,30 @@ class BuildManager:
         with self._state:
             return self._pool[0] if self._pool else None
 
-    def prewarm(self, vars: dict[str, Any] | None = None) -> None:
+    def prewarm(self, vars: dict[str, Any] | None = None, prepare: bool = True) -> None:
         """Start warming workers in the background (import dbt, parse), up to
         ``warm_workers``, one at a time; returns at once.
 
         ``vars``: the user vars the next build will likely use (default: the last
         build's), so the worker parses with them and the build needs no re-parse.
+        With ``prepare``, a worker already waiting that parsed with other vars is
+        asked to parse for these (:meth:`prepare`): after a build that changed the
+        vars, the spare has the new ones by the time of the next click.
         """
         with self._state:
             self._pool = [worker for worker in self._pool if worker.alive]
-            if len(self._pool) >= self.warm_workers:
+            if len(self._pool) >= self.warm_workers or any(
+                not worker.ready.is_set() for worker in self._pool
+            ):
+                # Full, or the top-up thread of the one warming starts the next.
+                if vars is not None and prepare:
+                    self._prepare_locked({**ENGINE_VARS, **vars})
                 return
-            if any(not worker.ready.is_set() for worker in self._pool):
-                return  # the top-up thread of the one warming starts the next
             if vars is None:
                 last = self._latest_record()
                 vars = last.vars if last else {}
+            if prepare:  # before the spawn, which would count as having the vars
+                self._prepare_locked({**ENGINE_VARS, **vars})
             worker = self._spawn_worker({**ENGINE_VARS, **vars}, warmup_build=self.warmup_build)
             self._pool.append(worker)
             if self.warm_workers > 1:  # when it is warm, the pool may be short again
@@ -931,6 +955,37 @@ class BuildManager:
                     daemon=True,
                 ).start()
 
+    def prepare(self, vars: dict[str, Any] | None = None, keep_published_vars: bool = True) -> bool:
+        """Have a warm, idle worker parse now for the vars the next build will likely use
+        (as :meth:`start_build` merges them: ``keep_published_vars`` keeps the published
+        build's others), so that build needs no re-parse. The app calls it when the
+        user picks a new as-of date, before the Rebuild click. Returns whether a worker
+        was asked to (False: one has these vars already, or none is warm and idle).
+        Unknown var names raise, as in :meth:`start_build`.
+        """
+        user_vars = dict(vars or {})
+        check_var_names(user_vars, self.project_dir)
+        user_vars, _ = _merge_vars(
+            user_vars,
+            self.published() if keep_published_vars else None,
+            project_var_names(self.project_dir),
+        )
+        with self._state:
+            return self._prepare_locked({**ENGINE_VARS, **user_vars})
+
+    def _prepare_locked(self, run_vars: dict[str, Any]) -> bool:
+        """Ask one waiting worker to parse for ``run_vars``, unless one has them (or is
+        warming with them). The last such worker of the pool is asked, so the first,
+        which a build takes when none has its vars, keeps the vars it had."""
+        pool = [worker for worker in self._pool if worker.alive and not worker.assigned]
+        if not pool or any(worker.vars == run_vars for worker in pool):
+            return False
+        waiting = [worker for worker in pool if worker.ready.is_set()]
+        if not waiting:
+            return False
+        waiting[-1].prepare(run_vars)
+        return True
+
     def _top_up(self, worker: WorkerProcess, generation: int, vars: dict[str, Any]) -> None:
         """Once ``worker`` is warm, warm the next one (unless shut down meanwhile)."""
         worker.ready.wait()
@@ -939,7 +994,8 @@ class BuildManager:
         with self._state:
             if generation != self._pool_generation:
                 return
-        self.prewarm(vars)
+        # Not prepare: these vars may be older than a build's that ended meanwhile.
+        self.prewarm(vars, prepare=False)
 
     def wait_warm(self, timeout: float = 60.0, all_workers: bool = False) -> bool:
         """Block until the worker the next build takes is ready, or with ``all_workers``

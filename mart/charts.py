@@ -408,6 +408,29 @@ def events_timeline(events: pd.DataFrame, transactions: pd.DataFrame) -> go.Figu
 # -- retention and behaviour -------------------------------------------------------------
 
 
+#: Up to this many month columns the heatmap labels its cells; wider, only the hover
+#: has the numbers (24 months of cohorts piled the labels up: "00%47%5%45%").
+HEATMAP_LABEL_COLUMNS = 12
+
+
+def cohort_in_progress_note(frame: pd.DataFrame) -> str:
+    """The heatmap caption's sentence on the month still running as of the as-of date
+    ("" when every month is over). It names the "*" only when the cells are labelled."""
+    if frame.empty or "is_complete_month" not in frame.columns:
+        return ""
+    if frame["is_complete_month"].all():
+        return ""
+    if frame["months_since_first_purchase"].nunique() <= HEATMAP_LABEL_COLUMNS:
+        return (
+            "\\* The month of the as-of date is still running: its cells count purchases "
+            "up to the as-of date only."
+        )
+    return (
+        "The month of the as-of date is still running: its cells count purchases up to "
+        'the as-of date only (their hover says "month in progress").'
+    )
+
+
 def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
     """Retention (%) by cohort month (rows) and months since first purchase (columns).
 
@@ -474,10 +497,8 @@ def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
             zmin=0,
             zmax=top,
             text=labels,
-            # past ~30 columns the labels no longer fit; the hover still has every value
-            # labels only while cells are wide enough on a 1024 px screen (24 months of
-            # cohorts piled them up: "00%47%5%45%"); the hover has every number
-            texttemplate="%{text}" if z.shape[1] <= 12 else None,
+            # labels only while cells are wide enough on a 1024 px screen
+            texttemplate="%{text}" if z.shape[1] <= HEATMAP_LABEL_COLUMNS else None,
             textfont={"size": 10 if z.shape[1] > 15 else 12},
             customdata=custom,
             hovertemplate="cohort %{y}, month %{x}: %{z:.1f}%"

@@ -157,6 +157,14 @@ def freeze_heap() -> bool:
     return True
 
 
+def unfreeze_heap() -> bool:
+    """Undo :func:`freeze_heap` (before a re-parse's garbage can be collected)."""
+    if not _gc_enabled():
+        return False
+    gc.unfreeze()
+    return True
+
+
 def pause_gc() -> bool:
     """Stop cyclic garbage collection; returns whether it was running before."""
     if not _gc_enabled() or not gc.isenabled():

@@ -28,6 +28,10 @@ Protocol (all messages are one JSON object per line):
        "vars": {...}, "project_dir": "...", "profiles_dir": "...", "docs": true}
 
   or ``{"kind": "docs", "build_id", "build_dir", "vars", "project_dir", "profiles_dir"}``.
+  Before its job, a waiting worker may get any number of
+  ``{"kind": "prepare", "vars", "project_dir", "profiles_dir"}`` lines: it re-parses
+  for those vars if they or the project files changed, and says ``ready`` again (with
+  ``"prepared": bool``), so the job that follows needs no parse.
 
   If stdin reaches EOF before the build result is sent (the manager died), the worker
   exits at once: an orphaned build must not outlive its manager. After the result
@@ -474,6 +478,22 @@ class Worker:
             return False
         self.parse(variables)
         return True
+
+    def prepare(self, job: dict[str, Any]) -> bool:
+        """A ``prepare`` message: parse now for the vars the next job will likely have.
+
+        The manager sends it to an idle warm worker when the vars change (a build with
+        new vars ended, or the user picked a new as-of date), so the click that follows
+        finds the manifest current instead of re-parsing (0.5-1.8 s). Returns whether
+        it parsed. The heap is frozen again, after a full collection that frees the
+        manifest it replaced (frozen objects are never collected).
+        """
+        parsed = self.ensure_current(
+            Path(job["project_dir"]), Path(job["profiles_dir"]), job.get("vars") or {}
+        )
+        if parsed and dbt_speedups.unfreeze_heap():
+            dbt_speedups.freeze_heap()
+        return parsed
 
     # -- the build -------------------------------------------------------------------
 
@@ -1147,6 +1167,23 @@ def _watch_stdin() -> None:
         os._exit(75)
 
 
+def _send_ready(channel: _Channel, worker: Worker, prepared: bool | None = None) -> None:
+    """Tell the manager the worker waits for a job (again, after a prepare)."""
+    message = {
+        "type": "ready",
+        "pid": os.getpid(),
+        "import_s": round(worker.import_s, 3),
+        "parse_s": round(worker.parse_s, 3),
+        "warmup_s": round(worker.warmup_s, 3),
+        "speedups": worker.speedups,
+        "fingerprint": worker.fingerprint,
+        "vars": worker.vars,
+    }
+    if prepared is not None:
+        message["prepared"] = prepared
+    channel.send(message)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m mart.worker``."""
     parser = argparse.ArgumentParser(prog="python -m mart.worker")
@@ -1181,22 +1218,22 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # the job can still re-parse; report and go on
             worker.manifest = None
             channel.send({"type": "warn", "message": f"warm-up parse failed: {exc}"})
-        channel.send(
-            {
-                "type": "ready",
-                "pid": os.getpid(),
-                "import_s": round(worker.import_s, 3),
-                "parse_s": round(worker.parse_s, 3),
-                "warmup_s": round(worker.warmup_s, 3),
-                "speedups": worker.speedups,
-                "fingerprint": worker.fingerprint,
-                "vars": worker.vars,
-            }
-        )
-        line = sys.stdin.readline()
-        if not line.strip():
-            return 0
-        job = json.loads(line)
+        _send_ready(channel, worker)
+        while True:
+            line = sys.stdin.readline()
+            if not line.strip():
+                return 0
+            job = json.loads(line)
+            if job.get("kind") != "prepare":
+                break
+            try:
+                prepared = worker.prepare(job)
+            except Exception as exc:  # the job re-parses and reports the error itself
+                worker.manifest = None
+                worker.fingerprint = ""
+                channel.send({"type": "warn", "message": f"prepare parse failed: {exc}"})
+                prepared = False
+            _send_ready(channel, worker, prepared=prepared)
         if job.get("kind") == "docs":
             # Before the watcher starts: the manager closes stdin right after sending a
             # docs job, and the watcher must not take that for the manager going away.

@@ -55,13 +55,8 @@ def _cohorts() -> None:
     st.caption(
         "Each row is the month of a customer's first purchase; each column a month after it. "
         "A cell is the share of the cohort that bought in that month. Month 0 is 100% by "
-        "definition, so the colour scale is set by the later months."
-        + (
-            " \\* The month of the as-of date is still running: its cells count purchases "
-            "up to the as-of date only."
-            if "is_complete_month" in frame.columns and not frame["is_complete_month"].all()
-            else ""
-        )
+        "definition, so the colour scale is set by the later months. "
+        + charts.cohort_in_progress_note(frame)
     )
 
 

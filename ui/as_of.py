@@ -4,6 +4,7 @@ Retention show the warning, because a class may land on them first)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from datetime import date
 from typing import Any
@@ -58,6 +59,14 @@ def _rebuild(as_of: date | None) -> None:
         "info",
         f"Build #{build_id} started with the as-of date {when}; progress is in the sidebar.",
     )
+
+
+def _parse_ahead(picked: date) -> None:
+    """A date was picked: a waiting build worker parses for it now, so the Rebuild
+    click that likely follows does not (``BuildManager.prepare``; returns at once)."""
+    # Only a head start: a failure here is the build's to report.
+    with contextlib.suppress(Exception):
+        common.manager().prepare({"as_of_date": picked.isoformat()})
 
 
 def _rebuild_picked(key: str, current: overview.AsOf) -> None:
@@ -135,22 +144,24 @@ def panel(current: overview.AsOf) -> None:
         # Keyed by the mart's as-of date: after a rebuild the picker starts from the
         # new date instead of keeping the one picked before.
         picker_key = f"overview_as_of_date_{current.as_of_date}"
+        # Start where a build can go: the mart's date, unless the data has moved past it
+        # (new data after a kept date), then the day after the data; never past today
+        # for future-dated records (that date would hide them from the tests).
+        start = (
+            current.suggested
+            if (current.as_of_date is None or current.too_early(current.as_of_date))
+            and not current.runs_past(date.today())
+            else current.as_of_date
+        ) or date.today()
         picked = st.date_input(
             "As of date",
-            # Start where a build can go: the mart's date, unless the data has moved past
-            # it (new data after a kept date), then the day after the data; never past
-            # today for future-dated records (that date would hide them from the tests).
-            value=(
-                current.suggested
-                if (current.as_of_date is None or current.too_early(current.as_of_date))
-                and not current.runs_past(date.today())
-                else current.as_of_date
-            )
-            or date.today(),
+            value=start,
             key=picker_key,
             help="dbt var as_of_date: 'today' for every age, recency and retention metric.",
         )
         early = isinstance(picked, date) and current.too_early(picked)
+        if isinstance(picked, date) and picked != start and not early:
+            _parse_ahead(picked)
         if early:
             st.warning(
                 f"{picked} is before the data's latest activity ({current.latest_activity}). "

@@ -156,7 +156,22 @@ def test_retention_page(built_workspace: Path) -> None:
     at = open_page("pages/retention.py")
     rate = next(metric for metric in at.metric if metric.label == "Repeat rate")
     assert rate.value == "50.0%"
-    assert len(at.get("plotly_chart")) >= 4
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 4
+    # The caption names the "*" of the month still running only when the heatmap's
+    # cells carry labels (past 12 month columns they do not, and no "*" is drawn).
+    import json
+
+    [heatmap] = [
+        json.loads(chart.proto.spec)
+        for chart in charts
+        if "Cohort retention" in chart.proto.spec and '"heatmap"' in chart.proto.spec
+    ]
+    labelled = heatmap["data"][0].get("texttemplate") == "%{text}"
+    caption = next(str(c.value) for c in at.caption if "Each row is the month" in str(c.value))
+    assert ("\\*" in caption) == (labelled and "still running" in caption)
+    if not labelled:
+        assert "*" not in caption
     behaviour = frame_with(at, "customer_segment", "avg_categories_per_customer")
     assert behaviour["customer_segment"].tolist() == ["High Value", "Medium Value", "Low Value"]
 

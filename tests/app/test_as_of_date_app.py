@@ -117,6 +117,34 @@ def test_a_date_typed_and_clicked_in_one_go_is_the_date_built(built_workspace: P
     assert len(app_manager(built_workspace).history()) == len(before)
 
 
+def test_a_picked_date_has_the_waiting_worker_parse_for_it_before_the_click(
+    built_workspace: Path,
+) -> None:
+    """Picking a date asks the waiting build worker to parse with it at once, so the
+    Rebuild click that follows does not re-parse (a new var means a new parse)."""
+    at = _overview(built_workspace)
+    manager = app_manager(built_workspace)
+    wait_for_builds(built_workspace)
+    assert manager.wait_warm(240)
+    worker = manager._warm
+    assert worker is not None and worker.vars.get("as_of_date") != "2024-03-09"
+    as_of_input(at).set_value(date(2024, 3, 9)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert worker.vars.get("as_of_date") == "2024-03-09"  # asked to parse for it
+    # A date before the data is not worth a parse: nothing is asked.
+    as_of_input(at).set_value(date(2024, 1, 15)).run()
+    assert worker.vars.get("as_of_date") == "2024-03-09"
+    as_of_input(at).set_value(date(2024, 3, 9)).run()
+    at.button(key="overview_as_of_rebuild").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    wait_for_builds(built_workspace)
+    published = manager.published()
+    assert published is not None and published.vars.get("as_of_date") == "2024-03-09"
+    assert published.worker_pid == worker.pid
+    phases = [event.get("phase") for event in manager.events(published.build_id)]
+    assert "parse" not in phases
+
+
 def test_new_data_after_a_kept_as_of_date_is_called_out_before_and_after_a_build(
     tmp_path: Path,
 ) -> None:

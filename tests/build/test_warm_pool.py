@@ -5,7 +5,10 @@ the second warm worker instead of waiting for a new one to warm up.
 * a build takes a ready worker, and the one it leaves is ready for the next click;
 * shutdown lets every idle worker go; a worker that dies at start is not respawned in
   a loop;
-* a worker's throwaway warm-up build runs at a low CPU priority, its parse does not.
+* a worker's throwaway warm-up build runs at a low CPU priority, its parse does not;
+* a waiting worker parses ahead for new vars (after a build that changed them, or when
+  the app asks, as for a picked as-of date): the click that follows does not re-parse,
+  and the build has the new vars.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import threading
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from mart import worker as worker_module
-from mart.builds import PUBLISHED, BuildManager, WorkerProcess
+from mart.builds import ENGINE_VARS, PUBLISHED, BuildManager, WorkerProcess
+from mart.errors import InputError
 from mart.workspace import Workspace
 
 
@@ -169,3 +174,115 @@ def test_the_app_keeps_two_warm_workers(monkeypatch: pytest.MonkeyPatch) -> None
     assert common.app_warm_workers() == 1
     monkeypatch.setenv("MART_WARM_WORKERS", "lots")
     assert common.app_warm_workers() == 2
+
+
+def _wait_prepared(worker: WorkerProcess, variables: dict, timeout: float = 120.0) -> None:
+    """Until ``worker`` said ready again after parsing for ``variables``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = worker.ready_info
+        if info.get("prepared") is not None and info.get("vars") == variables:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"worker {worker.pid} did not prepare: {worker.ready_info}")
+
+
+def _phases(manager: BuildManager, build_id: int) -> list:
+    return [event.get("phase") for event in manager.events(build_id)]
+
+
+def _high_value_floor(record) -> object:  # noqa: ANN001
+    with duckdb.connect(record.db_path, read_only=True) as con:
+        return con.execute(
+            "select min(lifetime_value) from main.fct_customer_metrics "
+            "where customer_segment = 'High Value'"
+        ).fetchone()[0]
+
+
+def test_after_a_build_with_new_vars_the_spare_parses_for_them(workspace: Path) -> None:
+    manager = BuildManager(Workspace.from_env(workspace), docs=False, warm_workers=2)
+    try:
+        manager.prewarm()
+        assert manager.wait_warm(240, all_workers=True)
+        spare = manager._pool[1]
+        assert spare.vars == ENGINE_VARS  # parsed with the project's defaults
+
+        changed = manager.request_build(vars={"high_value_threshold": 300})
+        assert changed.status == PUBLISHED, changed.error
+        assert "parse" in _phases(manager, changed.build_id)  # the vars were new to it
+        wanted = {**ENGINE_VARS, "high_value_threshold": 300}
+        _wait_prepared(spare, wanted)
+        assert spare.ready_info["prepared"] is True
+        assert spare.alive and not spare.assigned
+
+        # The next click (the published vars kept, as the app's Rebuild) takes the spare,
+        # which needs no parse, and its build has the new threshold.
+        again = manager.request_build(keep_published_vars=True)
+        assert again.status == PUBLISHED, again.error
+        assert again.worker_pid == spare.pid
+        assert again.vars["high_value_threshold"] == 300
+        assert "parse" not in _phases(manager, again.build_id)
+        assert _high_value_floor(again) >= 300
+        assert _high_value_floor(again) < 500  # the default would give none below 500
+    finally:
+        manager.shutdown()
+
+
+def test_the_app_asks_a_waiting_worker_to_parse_for_a_picked_as_of_date(
+    workspace: Path,
+) -> None:
+    manager = BuildManager(Workspace.from_env(workspace), docs=False, warm_workers=2)
+    try:
+        first = manager.request_build(vars={"high_value_threshold": 300})
+        assert first.status == PUBLISHED, first.error
+        assert manager.wait_warm(240, all_workers=True)
+        pool = list(manager._pool)
+        assert all(w.vars == {**ENGINE_VARS, "high_value_threshold": 300} for w in pool)
+
+        # The published vars are kept, as start_build(keep_published_vars=True) does.
+        assert manager.prepare({"as_of_date": "2030-01-01"}) is True
+        wanted = {**ENGINE_VARS, "high_value_threshold": 300, "as_of_date": "2030-01-01"}
+        _wait_prepared(pool[-1], wanted)  # the last one; the first keeps its vars
+        assert pool[0].vars == {**ENGINE_VARS, "high_value_threshold": 300}
+        assert manager.prepare({"as_of_date": "2030-01-01"}) is False  # one has them
+        with pytest.raises(InputError):
+            manager.prepare({"no_such_var": 1})
+
+        picked = manager.request_build(vars={"as_of_date": "2030-01-01"}, keep_published_vars=True)
+        assert picked.status == PUBLISHED, picked.error
+        assert picked.worker_pid == pool[-1].pid
+        assert "parse" not in _phases(manager, picked.build_id)
+        with duckdb.connect(picked.db_path, read_only=True) as con:
+            as_of = con.execute("select max(as_of_date) from main.fct_retention_summary")
+            assert str(as_of.fetchone()[0]) == "2030-01-01"
+        assert _high_value_floor(picked) >= 300
+    finally:
+        manager.shutdown()
+
+
+def test_a_prepare_that_cannot_parse_leaves_the_job_to_report_it(
+    tmp_path: Path, workspace: Path
+) -> None:
+    from tests.build.conftest import copy_project
+
+    project = copy_project(tmp_path)
+    manager = BuildManager(
+        Workspace.from_env(workspace), project_dir=project, docs=False, prewarm_after_build=False
+    )
+    try:
+        manager.prewarm()
+        assert manager.wait_warm(240)
+        worker = manager._warm
+        model = project / "models" / "marts" / "fct_retention_summary.sql"
+        text = model.read_text()
+        model.write_text(text + "\n{{ this is not jinja }}\n")
+        assert manager.prepare({"high_value_threshold": 300}, keep_published_vars=False)
+        _wait_prepared(worker, {**ENGINE_VARS, "high_value_threshold": 300})
+        assert worker.ready_info["prepared"] is False and worker.alive
+        model.write_text(text)  # mended before the click: the job parses it again
+        record = manager.request_build(vars={"high_value_threshold": 300})
+        assert record.status == PUBLISHED, record.error
+        assert record.worker_pid == worker.pid
+        assert "parse" in _phases(manager, record.build_id)
+    finally:
+        manager.shutdown()

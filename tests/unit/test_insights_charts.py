@@ -326,6 +326,34 @@ def test_cohort_heatmap() -> None:
     assert marked.text[0][1] == "100%" and marked.text[1][2] == ""
     assert "in progress" in marked.customdata[0][2][2]
     assert marked.customdata[0][1][2] == ""
+    # The caption explains the "*" while the cells carry labels.
+    assert charts.cohort_in_progress_note(frame) == ""
+    assert charts.cohort_in_progress_note(frame.assign(is_complete_month=True)) == ""
+    assert charts.cohort_in_progress_note(running).startswith("\\* The month")
+
+
+def test_the_in_progress_note_names_no_asterisk_when_the_cells_have_no_labels() -> None:
+    """Past 12 month columns the heatmap drops its cell labels (they no longer fit), so
+    no "*" is drawn; the caption then points to the hover instead."""
+    months = charts.HEATMAP_LABEL_COLUMNS + 1
+    frame = pd.DataFrame(
+        {
+            "cohort_month": pd.to_datetime(["2024-01-01"] * months),
+            "months_since_first_purchase": list(range(months)),
+            "cohort_size": [4] * months,
+            "active_customers": [4] + [1] * (months - 1),
+            "retention_rate": [1.0] + [0.25] * (months - 1),
+            "is_complete_month": [True] * (months - 1) + [False],
+        }
+    )
+    heatmap = charts.cohort_heatmap(frame).data[0]
+    assert heatmap.texttemplate is None  # no labels drawn
+    note = charts.cohort_in_progress_note(frame)
+    assert "*" not in note and "month in progress" in note
+    labelled = frame[frame["months_since_first_purchase"] < charts.HEATMAP_LABEL_COLUMNS]
+    labelled = labelled.assign(is_complete_month=[True] * 11 + [False])
+    assert charts.cohort_heatmap(labelled).data[0].texttemplate == "%{text}"
+    assert charts.cohort_in_progress_note(labelled).startswith("\\*")
 
 
 def test_monthly_revenue_and_mix() -> None:
