@@ -248,7 +248,10 @@ def _drill_down() -> None:
         return
     labels = {row.customer_id: _customer_label(row) for row in matches.itertuples(index=False)}
     if st.session_state.get("customer_pick") not in labels:
-        st.session_state.pop("customer_pick", None)  # a kept pick the search left out
+        # A kept pick the search left out: the best match, assigned (not just the
+        # key dropped), so the browser shows it too. Dropped, the box kept showing
+        # the last pick's label over the new customer's profile.
+        st.session_state["customer_pick"] = next(iter(labels))
     customer_id = st.selectbox(
         f"Customer ({len(matches):,} of {int(matches['matches'].iloc[0]):,} "
         + ("matches, best first)" if text else "customers, most valuable first)"),

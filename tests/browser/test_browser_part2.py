@@ -159,6 +159,43 @@ def pick_customer(page: Page, customer_id: str) -> None:
     wait_idle(page)
 
 
+def test_the_customer_box_shows_the_customer_whose_profile_is_shown(
+    page: Page, app_url: str
+) -> None:
+    """A new search changes the picked customer: the box must show that customer, not
+    keep the label of the one picked before over the new one's profile."""
+    open_page(page, app_url, "customers")
+    picker = page.get_by_test_id("stSelectbox").filter(has_text="Customer (")
+    expect(picker).to_contain_text("most valuable first")
+
+    def shown() -> str:
+        """The customer the box shows (its combobox's value, as a screen reader reads it)."""
+        snapshot = picker.aria_snapshot()
+        return snapshot.split('first)": ', 1)[-1].split(" · ")[0].strip()
+
+    def box_shows(customer_id: str) -> None:
+        deadline = time.monotonic() + 10
+        while shown() != customer_id and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        assert shown() == customer_id, picker.aria_snapshot()
+
+    top = shown()  # the most valuable customer
+    assert top.startswith("C"), picker.aria_snapshot()
+
+    for customer_id in [c for c in ("C004", "C002", "C005") if c != top][:2]:
+        pick_customer(page, customer_id)
+        box_shows(customer_id)
+    # Search cleared: the last pick is among the options again and stays picked, in the
+    # box and in the profile alike.
+    search = page.get_by_label("Search customers by id")
+    search.fill("")
+    search.press("Enter")
+    expect(picker).to_contain_text("most valuable first")
+    box_shows(customer_id)
+    expect(page.get_by_role("heading", name=customer_id, level=4)).to_be_visible()
+    no_errors(page)
+
+
 def _history_versions(page: Page) -> int:
     label = page.locator("p", has_text="Segment history (SCD2)").first
     expect(label).to_contain_text("version")
