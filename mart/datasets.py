@@ -77,6 +77,7 @@ __all__ = [
     "diff",
     "reset_to_sample",
     "load_file",
+    "check_file",
     "apply_edits",
     "read_records",
     "count_records",
@@ -630,6 +631,47 @@ def load_file(
                 continue
             break
     return LoadResult(version=version, report=report)
+
+
+def check_file(
+    ws: Workspace,
+    dataset: str,
+    path: str | os.PathLike[str],
+    *,
+    mode: str = "replace",
+    base_version: int | None = None,
+    mapping: Mapping[str, str | None] | None = None,
+    date_format: str | None = None,
+    defaults: Mapping[str, str] | None = None,
+    source_name: str | None = None,
+) -> ValidationReport:
+    """The report :func:`load_file` would give for these arguments, saving nothing:
+    the file's own problems and, for an append, the ids already in the version it goes
+    on (``base_version``, default HEAD), said before the save and not only after it.
+    Errors are in the report, not raised."""
+    if mode not in ("replace", "append"):
+        raise InputError(f"Unknown mode {mode!r}: use replace or append.")
+    with connect() as con:
+        try:
+            report = prepare_records(
+                con,
+                dataset,
+                path,
+                mapping=mapping,
+                date_format=date_format,
+                defaults=defaults,
+                source_name=source_name or Path(path).name,
+            )
+        except LoadRefusedError as exc:
+            return exc.report
+        if mode == "append":
+            base = (
+                head(ws, dataset)
+                if base_version is None
+                else get_version(ws, dataset, base_version)
+            )
+            _warn_ids_already_in(con, report, dataset, base, version_path(ws, dataset, base.id))
+    return report
 
 
 def _warn_ids_already_in(

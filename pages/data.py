@@ -166,11 +166,51 @@ def _upload_tab() -> None:
         ).strip()
         or None
     )
+    left, right = st.columns([1, 2])
+    mode = left.radio(
+        "Save as",
+        ["replace", "append"],
+        format_func=lambda m: {
+            "replace": "Replace the dataset",
+            "append": "Append to the current rows",
+        }[m],
+        key="upload_mode",
+    )
+    if st.session_state.pop("upload_clear_message", False):
+        st.session_state["upload_message"] = ""  # the next file's save says its own
+    message = right.text_input(
+        "Message (optional)", key="upload_message", placeholder=f"Load {uploaded.name}"
+    )
+    # The same file, dataset, mode and reading saved already in this session: a second
+    # click would append its rows once more (or save the same rows again). Its report is
+    # not shown again: checked against the new HEAD, every appended id would be "already
+    # in the dataset".
+    saved_as = (dataset, path.name, mode, tuple(sorted(mapping.items())), date_format)
+    earlier = st.session_state.get("upload_saved")
+    if earlier is not None and earlier[0] == saved_as:
+        st.success(earlier[1], icon=":material/check_circle:")
+        if earlier[2]:
+            st.warning(earlier[2])
+        st.caption(
+            "Saved already: choose another file to load, or another mode. Saving this one "
+            "again would "
+            + (
+                "append its rows a second time."
+                if mode == "append"
+                else "make a version with the same rows."
+            )
+        )
+        _rebuild_hint()
+        return
+    base = datasets.head(common.workspace(), dataset)
     with st.spinner("Checking every row against the mapping…"):
         report = common.cached_pure(
-            loading.validate_file,
+            datasets.check_file,
+            common.workspace(),
             dataset,
             str(path),
+            mode=mode,
+            base_version=base.id,  # an append is checked against the rows it joins
             mapping=mapping,
             date_format=date_format,
             source_name=uploaded.name,
@@ -190,19 +230,6 @@ def _upload_tab() -> None:
         )
     _show_report(report)
 
-    left, right = st.columns([1, 2])
-    mode = left.radio(
-        "Save as",
-        ["replace", "append"],
-        format_func=lambda m: {
-            "replace": "Replace the dataset",
-            "append": "Append to the current rows",
-        }[m],
-        key="upload_mode",
-    )
-    message = right.text_input(
-        "Message (optional)", key="upload_message", placeholder=f"Load {uploaded.name}"
-    )
     if st.button(
         f"Save as a new {dataset} version",
         type="primary",
@@ -226,19 +253,19 @@ def _upload_tab() -> None:
             _show_report(exc.report)
             return
         version = result.version
-        st.success(
+        appended_again = result.report.warning_summary.get("ids already in the dataset", 0)
+        st.session_state["upload_saved"] = (
+            saved_as,
             f"Saved {version.label} ({version.row_count:,} rows): "
             f"{common.escape_markdown(version.message)}.",
-            icon=":material/check_circle:",
+            f"{appended_again:,} appended rows have an id that was already in the dataset. "
+            "They were let in: the next build's unique test will name them, and undo "
+            "removes this version."
+            if appended_again
+            else None,
         )
-        appended_again = result.report.warning_summary.get("ids already in the dataset", 0)
-        if appended_again:
-            st.warning(
-                f"{appended_again:,} appended rows have an id that was already in the dataset. "
-                "They were let in: the next build's unique test will name them, and undo "
-                "removes this version."
-            )
-        _rebuild_hint()
+        st.session_state["upload_clear_message"] = True
+        st.rerun()  # the page again, with the save said and the button gone
 
 
 # -- Edit ------------------------------------------------------------------------------------
@@ -289,7 +316,9 @@ def _save_edits(dataset: str, base: int, changes: dict[str, Any], message: str) 
         st.session_state[f"edit_refused_{dataset}"] = str(exc)
         st.rerun()
     st.session_state.pop(conflict_key, None)
-    st.session_state.pop(f"edit_message_{dataset}", None)  # the next save says its own
+    # The next save says its own message. Emptied at the start of the next run: the
+    # widget exists in this one, and a key merely dropped left the text in the browser.
+    st.session_state[f"edit_clear_message_{dataset}"] = True
     st.session_state[f"edit_base_{dataset}"] = version.id
     st.session_state[f"edit_saved_{dataset}"] = (
         f"Saved {version.label}: {common.escape_markdown(version.message)} "
@@ -446,6 +475,8 @@ def _edit_tab() -> None:
     if refused:
         st.error(common.escape_markdown(refused), icon=":material/error:")
     left, mid, right = st.columns([3, 1, 1], vertical_alignment="bottom")
+    if st.session_state.pop(f"edit_clear_message_{dataset}", False):
+        st.session_state[f"edit_message_{dataset}"] = ""
     message = left.text_input(
         "Message", key=f"edit_message_{dataset}", placeholder="What did you change, and why?"
     )

@@ -97,6 +97,26 @@ def test_upload_through_file_uploader_with_other_column_names(
     assert list(frame["amount"]) == ["12.50", "1200.00", "5.00"]
     assert list(frame["product_category"]) == ["Audio", "Gaming", "Audio"]
 
+    # Saved: no second Save of the same file (it would save it again), and the page
+    # keeps saying what was saved on its next runs.
+    assert not [b for b in at.button if b.key == "upload_save"]
+    assert any("Saving this one again would" in str(c.value) for c in at.caption)
+    at.run()
+    assert any("Saved transactions v2" in s.value for s in at.success), texts(at)
+    # Appending the same file: the ids already in the dataset are said before the save.
+    at.radio(key="upload_mode").set_value("append").run()
+    assert_clean(at)
+    save = at.button(key="upload_save")
+    assert not save.disabled
+    warned = " ".join(str(w.value) for w in at.warning)
+    assert "ids already in the dataset: 3" in warned, warned
+    save.click().run()
+    assert_clean(at)
+    assert any("Saved transactions v3" in s.value for s in at.success), texts(at)
+    assert any("3 appended rows have an id that was already" in str(w.value) for w in at.warning)
+    assert not [b for b in at.button if b.key == "upload_save"]
+    assert len(datasets.read_records(Workspace(workspace), "transactions")) == 6
+
 
 def _upload_refused(monkeypatch: pytest.MonkeyPatch, name: str, data: bytes) -> AppTest:
     """Upload ``data`` as ``name`` on an empty workspace (no first build) and return the app."""

@@ -95,6 +95,8 @@ def test_upload_csv_with_other_column_names(
     expect(save).to_be_enabled()
     save.click()
     expect(page.get_by_text(re.compile(r"Saved transactions v\d+ \(2 rows\)"))).to_be_visible()
+    expect(save).to_have_count(0)  # no second click saving the same file again
+    expect(page.get_by_text("Saving this one again would")).to_be_visible()
 
     frame = datasets.read_records(Workspace(app_workspace), "transactions")
     assert list(frame["customer_id"]) == ["C001", "<script>alert(1)</script>"]
@@ -156,6 +158,9 @@ def test_edit_a_cell_in_the_grid_and_save(
     frame = datasets.read_records(ws, "transactions", after.id)
     assert frame.iloc[0]["amount"] == "99.95"
     assert after.message == "browser test: amount of row 1"
+    # The next save says its own message: the box is empty again in the browser too
+    # (dropping the key from the session left the old text on screen, and saved it).
+    expect(page.get_by_label("Message")).to_have_value("")
 
 
 def test_a_save_that_conflicts_is_refused_and_loses_nothing(
