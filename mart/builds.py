@@ -157,6 +157,30 @@ def _merge_vars(
     return merged, origin
 
 
+def failure_advice(names: list[str]) -> str | None:
+    """What to do about error-severity test failures other than not_after_as_of_date
+    (the as-of hint covers those): where the rows are and the ways out. None when
+    there are no others."""
+    others = [name for name in names if not name.startswith("not_after_as_of_date")]
+    if not others:
+        return None
+    parts = []
+    if any(name.startswith("not_negative") for name in others):
+        parts.append(
+            "A negative amount is a refund, or a sale keyed in with a minus sign; the "
+            "not_negative test stops both."
+        )
+    if any(name.startswith("unique") for name in others):
+        parts.append("Duplicate ids count a record twice.")
+    parts.append(
+        "The failing rows are listed with each test (Build & Tests). Correct them on "
+        "Data (Edit, or Undo the version that brought them) and rebuild; or, if they "
+        "belong in the mart, publish this build anyway (Build & Tests; command line: "
+        "build --publish-on-test-failure)."
+    )
+    return " ".join(parts)
+
+
 def as_of_behind(
     ws: Workspace,
     build_vars: dict[str, Any],
@@ -1383,7 +1407,8 @@ class BuildManager:
             elif result.get("tests_failed") and not record.publish_on_test_failure:
                 record.status, record.failure = FAILED, "tests"
                 names = [item["name"] for item in record.failing_tests if item["status"] != "warn"]
-                record.hint = self._as_of_hint(record)
+                hints = [self._as_of_hint(record), failure_advice(names)]
+                record.hint = " ".join(hint for hint in hints if hint) or None
                 record.error = (
                     f"{len(names)} error-severity test(s) failed: {', '.join(names[:5])}"
                     + (f" and {len(names) - 5} more" if len(names) > 5 else "")

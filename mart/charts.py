@@ -57,6 +57,15 @@ MORE_COLOURS: tuple[str, ...] = (
 )
 """Ten more (Tableau 20), for categories beyond the palette's."""
 
+CATEGORY_PALETTE: tuple[str, ...] = tuple(
+    colour
+    for colour in (*PALETTE, *MORE_COLOURS, "#17becf", "#bcbd22", "#9467bd")
+    if colour not in SEGMENT_COLOURS.values()
+)
+"""Twenty colours for product categories, none a segment's: on the Customers page the
+favourite-category bars sit under the segment charts, where blue, orange and green mean
+High, Medium and Low Value (Electronics was blue, Accessories orange, Books green)."""
+
 # The sample's and the generator's categories keep one colour in every chart.
 KNOWN_CATEGORIES: tuple[str, ...] = (*GENERATED_CATEGORIES, "Unknown")
 
@@ -71,11 +80,11 @@ def category_colours(names: Sequence[object]) -> dict[str, str]:
     """
     texts = sorted({str(name) for name in names})
     colours = {
-        text: PALETTE[KNOWN_CATEGORIES.index(text) % len(PALETTE)]
+        text: CATEGORY_PALETTE[KNOWN_CATEGORIES.index(text) % len(CATEGORY_PALETTE)]
         for text in texts
         if text in KNOWN_CATEGORIES
     }
-    every = (*PALETTE, *MORE_COLOURS)
+    every = CATEGORY_PALETTE
     free = [colour for colour in every if colour not in colours.values()]
     others = [text for text in texts if text not in colours]
     for index, text in enumerate(others):

@@ -1888,13 +1888,14 @@ def prepare_records(
                     + ", ".join(repr(c) for c in info.columns)
                     # said for both places a file is loaded: the Data page and the CLI
                     + f" to it (in the mapping on the Data page, or --map {name}=COLUMN on "
-                    f"the command line), or give it one value for every row (--default "
-                    f"{name}=VALUE on the command line)",
+                    f"the command line; there, --default {name}=VALUE also gives every "
+                    "row one value)",
                     field=name,
                 )
             )
-    if report.error_count and not mapping:
-        # A file of the other dataset: its own required fields all have a column.
+    if report.error_count:
+        # A file of the other dataset: its own required fields all have a column. Said
+        # with a mapping too: the Data page always passes one (the suggested mapping).
         other = next(name for name in DATASETS if name != dataset)
         guess = suggest_mapping(other, info.columns)
         if all(guess.get(name) for name in REQUIRED[other]):

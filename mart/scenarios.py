@@ -71,7 +71,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         key="negative_amount",
         title="Make an amount negative",
         dataset="transactions",
-        description="Turns the first transaction's amount negative (a refund booked as a sale).",
+        description="Turns the first transaction's amount negative (a sale keyed in with a "
+        "minus sign, as if it were a refund).",
         test="not_negative_stg_transactions_amount",
     ),
     Scenario(

@@ -179,6 +179,9 @@ def test_a_failing_test_is_reused_as_failing_and_the_build_fails_again(
     assert failed.status == PUBLISHED and failed.published_anyway
     again = manager.request_build(keep_published_vars=True)
     assert again.status == FAILED and again.failure == "tests"
+    # What to do is said, in the record and in its error line (sidebar, CLI).
+    assert again.hint is not None and "A negative amount is a refund" in again.hint
+    assert "publish this build anyway" in again.hint and again.hint in (again.error or "")
     failing = {test["name"]: test for test in again.failing_tests}
     assert "not_negative_stg_transactions_amount" in failing
     assert failing["not_negative_stg_transactions_amount"].get("reused_from") == failed.build_id

@@ -1603,6 +1603,12 @@ def test_an_events_file_loaded_as_transactions_says_it_looks_like_events(ws, wri
     assert any(
         "these columns look like events" in problem.problem for problem in error.report.errors
     ), error.report.errors
+    # With a mapping too, as the Data page passes one (the suggested one) every time.
+    mapping = suggest_mapping(
+        "transactions", ["event_id", "customer_id", "session_id", "event_type", "event_timestamp"]
+    )
+    report = validate_file("transactions", write_file("e2.csv", text), mapping=mapping)
+    assert any("these columns look like events" in p.problem for p in report.errors)
     # A transactions file loaded as transactions never gets the hint.
     path = write_file("t.csv", "customer_id,amount\nC1,5\n")  # no date: refused
     error = refused(ws, path)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mart import timeline
-from mart.builds import BuildRecord
+from mart.builds import BuildRecord, failure_advice
 from mart.worker import held_back
 
 
@@ -266,3 +266,20 @@ def test_the_sidebar_keeps_quiet_about_a_failure_an_older_publish_came_after() -
     )
     assert not _published_since(earlier, failed)  # the failure is news: say it
     assert not _published_since(None, failed)
+
+
+def test_failure_advice_says_what_to_do_beside_the_as_of_hint() -> None:
+    """A failed build said what to do only for not_after_as_of_date failures (the as-of
+    hint); a negative amount or a duplicate id got no advice."""
+    assert failure_advice([]) is None
+    assert failure_advice(["not_after_as_of_date_stg_transactions_transaction_date"]) is None
+    negative = failure_advice(["not_negative_stg_transactions_amount"])
+    assert negative is not None and negative.startswith("A negative amount is a refund")
+    assert "Undo the version" in negative and "--publish-on-test-failure" in negative
+    both = failure_advice(
+        ["not_after_as_of_date_stg_events_event_at", "unique_stg_transactions_transaction_id"]
+    )
+    assert both is not None and both.startswith("Duplicate ids count a record twice.")
+    assert "negative" not in both
+    plain = failure_advice(["not_null_stg_events_customer_id"])
+    assert plain is not None and plain.startswith("The failing rows are listed")

@@ -554,9 +554,12 @@ def test_categories_of_one_chart_never_share_a_colour() -> None:
     colours = charts.category_colours(names)
     assert len(set(colours.values())) == len(names)
     assert colours["Audio"] == charts.category_colours(["Audio"])["Audio"]
-    assert colours["Electronics"] == charts.PALETTE[0]
+    assert colours["Electronics"] == charts.CATEGORY_PALETTE[0]
     many = [f"Category {number:02d}" for number in range(20)]
     assert len(set(charts.category_colours(many).values())) == 20
+    # No category takes a segment's colour (they share the Customers page).
+    segment_colours = set(charts.SEGMENT_COLOURS.values())
+    assert not set(charts.category_colours([*many, *names]).values()) & segment_colours
     assert len(charts.category_colours([*many, "One more"])) == 21  # colours repeat past 20
     mix = pd.DataFrame(
         {
