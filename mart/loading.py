@@ -95,6 +95,7 @@ ID_FIELD = {"transactions": "transaction_id", "events": "event_id"}
 DBT_TESTED_WARNINGS = (
     "empty values",
     "duplicate ids",
+    "ids already in the dataset",  # an append's: the unique test names them
     "negative amounts",
     "future dates",
     "unknown event types",
