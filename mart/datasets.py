@@ -58,7 +58,7 @@ from mart.loading import (
     ValidationReport,
     check_dataset,
     connect,
-    prepare_records,
+    validate_file,
 )
 from mart.workspace import SAMPLE_DATA_DIR, Workspace, atomic_write_json, atomic_write_text
 
@@ -575,15 +575,17 @@ def load_file(
     base = head(ws, dataset)
     name = source_name or Path(path).name
     with connect() as con:
-        report = prepare_records(
-            con,
+        report = validate_file(
             dataset,
             path,
             mapping=mapping,
             date_format=date_format,
             defaults=defaults,
             source_name=name,
+            con=con,
         )
+        if not report.ok:
+            raise LoadRefusedError(report)
         validated = copy.deepcopy(report)
         for attempt in range(APPEND_ATTEMPTS):
             if mode == "append":
@@ -652,19 +654,16 @@ def check_file(
     if mode not in ("replace", "append"):
         raise InputError(f"Unknown mode {mode!r}: use replace or append.")
     with connect() as con:
-        try:
-            report = prepare_records(
-                con,
-                dataset,
-                path,
-                mapping=mapping,
-                date_format=date_format,
-                defaults=defaults,
-                source_name=source_name or Path(path).name,
-            )
-        except LoadRefusedError as exc:
-            return exc.report
-        if mode == "append":
+        report = validate_file(
+            dataset,
+            path,
+            mapping=mapping,
+            date_format=date_format,
+            defaults=defaults,
+            source_name=source_name,
+            con=con,
+        )
+        if report.ok and mode == "append":
             base = (
                 head(ws, dataset)
                 if base_version is None

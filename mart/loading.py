@@ -48,6 +48,7 @@ the line after a CSV header; CSV syntax errors are reported by file line).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
@@ -2275,15 +2276,19 @@ def validate_file(
     date_format: str | None = None,
     defaults: Mapping[str, str] | None = None,
     source_name: str | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> ValidationReport:
     """The validation report for loading ``path`` into ``dataset``, saving nothing.
 
-    Unlike ``load_file`` this returns a report with errors instead of raising.
+    Unlike ``load_file`` this returns a report with errors instead of raising. ``con``:
+    validate in that connection, which then holds the ``records`` table
+    :func:`prepare_records` leaves (``mart.datasets`` saves or checks from it); default
+    a connection of its own.
     """
-    with connect() as con:
+    with connect() if con is None else contextlib.nullcontext(con) as active:
         try:
             return prepare_records(
-                con,
+                active,
                 dataset,
                 path,
                 mapping=mapping,

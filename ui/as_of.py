@@ -61,9 +61,15 @@ def _rebuild(as_of: date | None) -> None:
     )
 
 
-def _parse_ahead(picked: date) -> None:
+def _parse_ahead(picker_key: str, picked: date) -> None:
     """A date was picked: a waiting build worker parses for it now, so the Rebuild
-    click that likely follows does not (``BuildManager.prepare``; returns at once)."""
+    click that likely follows does not (``BuildManager.prepare``; returns at once).
+    Asked once per date picked, not on every rerun of the page while it stays picked
+    (each ask reads the project's vars and the published build's record)."""
+    asked = (picker_key, picked)
+    if st.session_state.get("as_of_parse_ahead") == asked:
+        return
+    st.session_state["as_of_parse_ahead"] = asked
     # Only a head start: a failure here is the build's to report.
     with contextlib.suppress(Exception):
         common.manager().prepare({"as_of_date": picked.isoformat()})
@@ -161,7 +167,7 @@ def panel(current: overview.AsOf) -> None:
         )
         early = isinstance(picked, date) and current.too_early(picked)
         if isinstance(picked, date) and picked != start and not early:
-            _parse_ahead(picked)
+            _parse_ahead(picker_key, picked)
         if early:
             st.warning(
                 f"{picked} is before the data's latest activity ({current.latest_activity}). "

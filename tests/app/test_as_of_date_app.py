@@ -125,16 +125,30 @@ def test_a_picked_date_has_the_waiting_worker_parse_for_it_before_the_click(
     at = _overview(built_workspace)
     manager = app_manager(built_workspace)
     wait_for_builds(built_workspace)
+    manager.prewarm()  # run alone, this test may be the app's first: none warming yet
     assert manager.wait_warm(240)
     worker = manager._warm
     assert worker is not None and worker.vars.get("as_of_date") != "2024-03-09"
     as_of_input(at).set_value(date(2024, 3, 9)).run()
     assert not at.exception, [e.value for e in at.exception]
     assert worker.vars.get("as_of_date") == "2024-03-09"  # asked to parse for it
+    # Asked once per date picked, not again on every rerun while it stays picked.
+    asks: list[dict] = []
+    original = manager.prepare
+    manager.prepare = lambda vars=None, **kw: asks.append(vars) or original(vars, **kw)
+    try:
+        at.run()
+        at.run()
+        assert asks == []
+        as_of_input(at).set_value(date(2024, 3, 10)).run()
+        assert asks == [{"as_of_date": "2024-03-10"}]
+    finally:
+        del manager.prepare  # the class's method again
     # A date before the data is not worth a parse: nothing is asked.
     as_of_input(at).set_value(date(2024, 1, 15)).run()
-    assert worker.vars.get("as_of_date") == "2024-03-09"
+    assert worker.vars.get("as_of_date") == "2024-03-10"
     as_of_input(at).set_value(date(2024, 3, 9)).run()
+    assert worker.vars.get("as_of_date") == "2024-03-09"
     at.button(key="overview_as_of_rebuild").click().run()
     assert not at.exception, [e.value for e in at.exception]
     wait_for_builds(built_workspace)
