@@ -165,7 +165,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     load.add_argument(
         "--date-format",
         metavar="FMT",
-        help="strptime format of the date column, e.g. %%d/%%m/%%Y or %%Y%%m%%d",
+        help="format of the date column: strptime codes (%%d/%%m/%%Y, %%Y%%m%%d) or "
+        "spreadsheet letters (dd/mm/yyyy, mm/dd/yy hh:mm)",
     )
     load.add_argument(
         "--default",

@@ -30,7 +30,9 @@ Values:
   ``2024-01-15T10:00:00``) and the unambiguous ``2024/01/15``, ``20240115``,
   ``15 Jan 2024``, ``Jan 15, 2024`` are detected. ``15/01/2024`` could be day/month or
   month/day, so such values need a date format (strptime syntax as DuckDB uses it,
-  e.g. ``%d/%m/%Y``). A date field also accepts a timestamp (its date is kept).
+  e.g. ``%d/%m/%Y``, or spreadsheet letters, ``dd/mm/yyyy``) unless a day above 12 in
+  the column settles the order. A date field also accepts a timestamp (its date is
+  kept). The report lists, per kind of text, one value and how it was read.
 * amounts: ``1234.56``, ``1,234.56``, ``$12.00``, ``€5``, ``USD 5``, ``(12.00)``
   (negative), ``-3``, and the European ``1.234,56`` / ``12,50``; kept exact as
   DECIMAL(18,2) (values with more decimals are rounded half away from zero, with a
@@ -263,6 +265,19 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
+class Reading:
+    """How values of one shape in a field were read: ``example`` (the file's text, first
+    of its shape) loads as ``loaded``; ``rows`` values have that shape."""
+
+    field: str
+    column: str
+    example: str
+    loaded: str
+    rows: int
+    first_row: int
+
+
+@dataclass(frozen=True)
 class Problem:
     """One finding of a validation: where (row, column, field), what, and the value."""
 
@@ -314,6 +329,10 @@ class ValidationReport:
     # Parquet columns of a number type, and the type: their text has no thousands
     # separators or decimal commas to guess about.
     typed_numbers: dict[str, str] = field(default_factory=dict)
+    # A spreadsheet-style date format translated to strptime: "… read as %d/%m/%Y".
+    date_format_note: str | None = None
+    # How the file's values were read where the text is not already the stored form.
+    readings: list[Reading] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -347,6 +366,15 @@ class ValidationReport:
                 lines.append(f"    {name:<18} <- {how}")
         if self.extra_columns:
             lines.append("  kept as extra columns: " + ", ".join(self.extra_columns))
+        if self.date_format_note:
+            lines.append(f"  {self.date_format_note}")
+        if self.readings:
+            lines.append("  values read (one example of each kind of text):")
+            for reading in self.readings:
+                lines.append(
+                    f"    {reading.field:<18} {reading.example!r} -> {reading.loaded}  "
+                    f"({reading.rows} value(s) like it, first at row {reading.first_row})"
+                )
         if self.error_count:
             lines.append(f"  ERRORS ({self.error_count}, load refused):")
             lines += [f"    {problem}" for problem in self.errors]
@@ -1756,6 +1784,72 @@ def _check_default(
         )
 
 
+# Spreadsheet-style date format tokens (dd/mm/yyyy, MM.DD.YY hh:mm AM/PM), longest first.
+_FORMAT_TOKENS = (
+    ("yyyy", "%Y"),
+    ("mmmm", "%B"),
+    ("mmm", "%b"),
+    ("dddd", "%A"),
+    ("ddd", "%a"),
+    ("am/pm", "%p"),
+    ("yy", "%y"),
+    ("dd", "%d"),
+    ("hh", "%H"),
+    ("ss", "%S"),
+    ("mm", "%m"),
+    ("d", "%d"),
+    ("m", "%m"),
+    ("h", "%H"),
+    ("tt", "%p"),
+)
+
+
+def strptime_format(text: str) -> str:
+    """``text`` as a strptime format: one with % codes is returned as it is; a
+    spreadsheet-style one (``dd/mm/yyyy``, ``MM-DD-YY``, ``yyyy.mm.dd hh:mm:ss``,
+    ``dd/mm/yyyy hh:mm AM/PM``) is translated (``mm`` after ``hh:`` is minutes, and
+    ``hh`` with AM/PM is the 12-hour clock). Raises ``InputError`` for text that is
+    neither (a format with no codes would read no date at all).
+    """
+    text = text.strip()
+    if "%" in text:
+        return text
+    out: list[str] = []
+    rest = text
+    twelve_hour = bool(re.search(r"(?i)am/pm|\btt\b", text))
+    while rest:
+        lowered = rest.lower()
+        for token, code in _FORMAT_TOKENS:
+            if lowered.startswith(token):
+                if code == "%m" and out and out[-1] == ":":
+                    code = "%M"  # hh:mm: minutes
+                if code == "%H" and twelve_hour:
+                    code = "%I"
+                out.append(code)
+                rest = rest[len(token) :]
+                break
+        else:
+            if rest[0] in "Tt" and rest[1:2].lower() == "h":
+                out.append("T")  # yyyy-mm-ddThh:mm:ss
+                rest = rest[1:]
+                continue
+            if rest[0].isalpha():
+                raise InputError(
+                    f"the date format {text!r} is not understood: use strptime codes such "
+                    "as %d/%m/%Y or %m/%d/%Y %H:%M, or the letters dd/mm/yyyy, mm/dd/yy, "
+                    "yyyy-mm-dd hh:mm:ss."
+                )
+            out.append(rest[0])
+            rest = rest[1:]
+    translated = "".join(out)
+    if "%" not in translated:
+        raise InputError(
+            f"the date format {text!r} has no day, month or year in it: use strptime codes "
+            "such as %d/%m/%Y, or the letters dd/mm/yyyy."
+        )
+    return translated
+
+
 def _check_date_format(
     con: duckdb.DuckDBPyConnection, date_format: str, report: ValidationReport
 ) -> None:
@@ -1806,6 +1900,13 @@ def prepare_records(
     con.execute("create or replace temp macro mart_trimmed_chars() as " + _sql_str(TRIMMED_CHARS))
     con.execute(_MACROS)
     if date_format:
+        given = date_format
+        try:
+            date_format = strptime_format(date_format)
+        except InputError as exc:
+            raise _refuse(report, Problem(str(exc))) from None
+        if date_format != given.strip():
+            report.date_format_note = f"date format {given.strip()!r} read as {date_format}"
         _check_date_format(con, date_format, report)
     for name, value in defaults.items():
         _check_default(dataset, name, value, date_format, con)
@@ -1949,6 +2050,7 @@ def prepare_records(
     _collect_problems(con, dataset, chosen, defaults, date_format, report, today or date.today())
     if report.error_count:
         raise LoadRefusedError(report)
+    _collect_readings(con, dataset, chosen, report)
 
     pairs = []
     for name in fields:
@@ -1985,6 +2087,53 @@ def prepare_records(
     )
     con.execute("drop table parsed")
     return report
+
+
+#: Readings shown per field: the first values of this many different shapes.
+MAX_READINGS = 4
+_PLAIN_AMOUNT = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)"
+
+
+def _collect_readings(
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    chosen: Mapping[str, str | None],
+    report: ValidationReport,
+) -> None:
+    """Fill ``report.readings``: for the amount and date fields, the values whose text
+    is not already the stored form (``$1,250.00``, ``(12.50)``, ``03/04/2024``, a date
+    with a time, an offset), one example per shape of text (digits and letters
+    collapsed: ``03/04/2024`` and ``1/2/24`` are one shape), with how it loads and how
+    many values have that shape. A plain ``12.5`` or ``2024-01-15`` is not listed."""
+    for name in FIELDS[dataset]:
+        kind, column = FIELD_KINDS.get(name), chosen.get(name)
+        if kind is None or column is None:
+            continue
+        raw, val = _ident(name + "__raw"), _ident(name + "__val")
+        if kind == "amount":
+            loaded = f"cast({val} as varchar)"
+            differs = f"not regexp_full_match({raw}, {_sql_str(_PLAIN_AMOUNT)})"
+        elif kind == "date":
+            loaded = f"strftime({val}, '%Y-%m-%d')"
+            differs = f"{raw} <> {loaded}"
+        else:
+            loaded = (
+                f"case when microsecond({val}) % 1000000 = 0 "
+                f"then strftime({val}, '%Y-%m-%d %H:%M:%S') "
+                f"else strftime({val}, '%Y-%m-%d %H:%M:%S.%f') end"
+            )
+            differs = (
+                f"replace({raw}, 'T', ' ') not in ({loaded}, strftime({val}, '%Y-%m-%d %H:%M'))"
+            )
+        shape = f"regexp_replace(regexp_replace({raw}, '[0-9]+', '9', 'g'), '[A-Za-z]+', 'a', 'g')"
+        for example, shown, rows, first in con.execute(
+            f"select arg_min({raw}, _row), arg_min({loaded}, _row), count(*), min(_row) "
+            f"from parsed where {val} is not null and {differs} "
+            f"group by {shape} order by min(_row) limit {MAX_READINGS}"
+        ).fetchall():
+            report.readings.append(
+                Reading(name, str(column), str(example), str(shown), int(rows), int(first))
+            )
 
 
 def _collect_problems(
@@ -2110,10 +2259,16 @@ def _collect_problems(
                     report.warning_count += total - len(sample)
                     report.warning_summary["defaulted"] += total - len(sample)
                 else:
+                    said: dict[str, int] = {}  # a long hint is said once, at its first row
                     for row, value in sample:
+                        why = hint(value)
+                        if why.startswith(" (") and why in said:
+                            why = f" (same reason as row {said[why]})"
+                        else:
+                            said.setdefault(why, row)
                         report.add_error(
                             Problem(
-                                f"cannot read as {what}{hint(value)}",
+                                f"cannot read as {what}{why}",
                                 row=row,
                                 column=column,
                                 field=name,

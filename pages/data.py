@@ -96,6 +96,30 @@ def _show_report(report: loading.ValidationReport) -> None:
         st.success(f"All {report.row_count:,} rows read cleanly.", icon=":material/check:")
 
 
+def _show_readings(report: loading.ValidationReport) -> None:
+    """The amounts and dates whose text is not already the stored form, one example per
+    kind of text, with how each loads: what to check before saving."""
+    if not report.readings:
+        return
+    st.markdown("**How the file's values are read** · one example of each kind of text")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "field": reading.field,
+                    "in the file": reading.example,
+                    "loads as": reading.loaded,
+                    "values like it": reading.rows,
+                    "first at row": reading.first_row,
+                }
+                for reading in report.readings
+            ]
+        ),
+        hide_index=True,
+        key="upload_readings",
+    )
+
+
 def _upload_tab() -> None:
     dataset = st.radio(
         "Dataset",
@@ -158,11 +182,11 @@ def _upload_tab() -> None:
         st.text_input(
             "Date format (only for dates whose day/month order the file does not settle, "
             "such as 05/01/2024)",
-            placeholder="%d/%m/%Y",
+            placeholder="empty: detected · e.g. dd/mm/yyyy or %m/%d/%Y %H:%M",
             key="upload_date_format",
-            help="strptime syntax as DuckDB uses it: %d/%m/%Y, %m/%d/%Y, %d.%m.%Y %H:%M, "
-            "%m/%d/%Y %I:%M %p … A column with a day above 12 (15/01/2024) settles the "
-            "order by itself.",
+            help="Spreadsheet letters (dd/mm/yyyy, mm/dd/yy hh:mm, dd.mm.yyyy) or strptime "
+            "codes as DuckDB uses them (%d/%m/%Y, %m/%d/%Y %I:%M %p …). A column with a day "
+            "above 12 (15/01/2024) settles the order by itself.",
         ).strip()
         or None
     )
@@ -228,7 +252,11 @@ def _upload_tab() -> None:
             "Kept as extra columns: "
             + ", ".join(common.escape_markdown(name) for name in report.extra_columns)
         )
+    if report.date_format_note:
+        note = report.date_format_note
+        st.caption(common.escape_markdown(note[:1].upper() + note[1:]) + ".")
     _show_report(report)
+    _show_readings(report)
 
     if st.button(
         f"Save as a new {dataset} version",

@@ -118,6 +118,45 @@ def test_upload_through_file_uploader_with_other_column_names(
     assert len(datasets.read_records(Workspace(workspace), "transactions")) == 6
 
 
+def test_upload_shows_how_values_are_read_and_takes_spreadsheet_date_letters(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MART_AUTOBUILD", "0")
+    at = app_test()
+    at.run()
+    run_page(at, "pages/data.py", "Upload")
+    csv = (
+        b"id,customer,date,amount\n"
+        b'1,C1,03/04/2024,"$1,250.00"\n'
+        b"2,C2,05/04/2024,(12.50)\n"
+        b"3,C3,06/04/2024,7.5\n"
+    )
+    at.file_uploader(key="upload_file").set_value(("messy.csv", csv, "text/csv"))
+    at.run()
+    assert_clean(at)
+    # No day above 12: the order is asked for, once in full, then "same reason".
+    [problems] = [table.value for table in at.table if "problem" in table.value.columns]
+    assert "day/month order is ambiguous" in problems.loc["row 1", "problem"]
+    assert problems.loc["row 2", "problem"] == "cannot read as a date (same reason as row 1)"
+    assert at.button(key="upload_save").disabled
+    at.text_input(key="upload_date_format").set_value("dd/mm/yyyy").run()
+    assert_clean(at)
+    assert "Date format 'dd/mm/yyyy' read as %d/%m/%Y." in texts(at)
+    readings = next(d.value for d in at.dataframe if "loads as" in d.value.columns)
+    shown = list(zip(readings["field"], readings["in the file"], readings["loads as"], strict=True))
+    assert shown == [
+        ("transaction_date", "03/04/2024", "2024-04-03"),
+        ("amount", "$1,250.00", "1250.00"),
+        ("amount", "(12.50)", "-12.50"),
+    ]
+    assert list(readings["values like it"]) == [3, 1, 1]
+    at.button(key="upload_save").click().run()
+    assert_clean(at)
+    frame = datasets.read_records(Workspace(workspace), "transactions")
+    assert list(frame["transaction_date"]) == ["2024-04-03", "2024-04-05", "2024-04-06"]
+    assert list(frame["amount"]) == ["1250.00", "-12.50", "7.50"]
+
+
 def _upload_refused(monkeypatch: pytest.MonkeyPatch, name: str, data: bytes) -> AppTest:
     """Upload ``data`` as ``name`` on an empty workspace (no first build) and return the app."""
     monkeypatch.setenv("MART_AUTOBUILD", "0")

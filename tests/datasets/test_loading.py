@@ -19,6 +19,7 @@ from mart.loading import (
     MAX_PROBLEMS,
     LoadRefusedError,
     preview_file,
+    strptime_format,
     suggest_mapping,
     validate_file,
 )
@@ -794,6 +795,85 @@ def test_a_wrong_date_format_is_reported(ws, write_file):
     path = write_file("d.csv", "customer_id,date,amount\nC1,2024-01-15,1\n")
     error = refused(ws, path, date_format="%d/%m/%Y")
     assert "with the format '%d/%m/%Y'" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("letters", "codes"),
+    [
+        ("dd/mm/yyyy", "%d/%m/%Y"),
+        ("MM/DD/YYYY", "%m/%d/%Y"),
+        ("d.m.yy", "%d.%m.%y"),
+        ("yyyymmdd", "%Y%m%d"),
+        ("dd-mmm-yyyy", "%d-%b-%Y"),
+        ("dd/mm/yyyy hh:mm", "%d/%m/%Y %H:%M"),
+        ("MM/DD/YYYY HH:MM:SS", "%m/%d/%Y %H:%M:%S"),
+        ("mm/dd/yyyy hh:mm AM/PM", "%m/%d/%Y %I:%M %p"),
+        ("yyyy-mm-ddThh:mm:ss", "%Y-%m-%dT%H:%M:%S"),
+        ("%d/%m/%Y", "%d/%m/%Y"),  # strptime codes as they are
+    ],
+)
+def test_spreadsheet_date_letters_become_strptime_codes(letters, codes):
+    assert strptime_format(letters) == codes
+
+
+@pytest.mark.parametrize("text", ["dd/mm/yyyyx", "day/month/year", "--"])
+def test_date_format_text_that_is_not_a_format_is_refused(ws, write_file, text):
+    with pytest.raises(InputError, match="the date format"):
+        strptime_format(text)
+    path = write_file("d.csv", "customer_id,date,amount\nC1,05/01/2024,1\n")
+    [problem] = refused(ws, path, date_format=text).report.errors
+    assert repr(text) in problem.problem and "dd/mm/yyyy" in problem.problem
+
+
+def test_a_spreadsheet_date_format_reads_the_dates_and_is_reported(ws, write_file, stored):
+    path = write_file("d.csv", "customer_id,date,amount\nC1,05/01/2024 9:30,1\n")
+    result = load(ws, path, date_format="dd/mm/yyyy h:mm")
+    assert stored("transactions")[0]["transaction_date"] == "2024-01-05"
+    assert result.report.date_format_note == "date format 'dd/mm/yyyy h:mm' read as %d/%m/%Y %H:%M"
+    assert "read as %d/%m/%Y %H:%M" in result.report.to_text()
+    assert load(ws, path, date_format="%d/%m/%Y %H:%M").report.date_format_note is None
+
+
+def test_a_long_hint_is_said_once_then_named_by_its_first_row(ws, write_file):
+    rows = "C1,05/01/2024,1\nC2,2024-02-30,1\nC3,06/01/2024,1\nC4,07/01/24,1\nC5,08/01/24,1\n"
+    errors = refused(ws, write_file("d.csv", "customer_id,date,amount\n" + rows)).report.errors
+    said = {problem.row: problem.problem for problem in errors}
+    assert "ambiguous" in said[1] and "a real date" in said[2] and "two-digit" in said[4]
+    assert said[3] == "cannot read as a date (same reason as row 1)"
+    assert said[5] == "cannot read as a date (same reason as row 4)"
+
+
+def test_the_report_shows_how_each_kind_of_text_is_read(ws, write_file):
+    text = (
+        "customer_id,date,amount\n"
+        'C1,2024-01-15,"$1,250.00"\n'  # ISO date: as stored, not listed
+        "C2,15/01/2024,12.5\n"  # a plain amount: not listed
+        "C3,16/01/2024,(3.10)\n"
+        'C4,2024-01-17 10:30,"$12.00"\n'  # same shape as $1,250.00? no: no comma
+        "C5,17/01/2024 ,7\n"
+    )
+    report = load(ws, write_file("r.csv", text)).report
+    shown = [(r.field, r.example, r.loaded, r.rows, r.first_row) for r in report.readings]
+    assert shown == [
+        ("transaction_date", "15/01/2024", "2024-01-15", 3, 2),
+        ("transaction_date", "2024-01-17 10:30", "2024-01-17", 1, 4),
+        ("amount", "$1,250.00", "1250.00", 1, 1),
+        ("amount", "(3.10)", "-3.10", 1, 3),
+        ("amount", "$12.00", "12.00", 1, 4),
+    ]
+    assert "'$1,250.00' -> 1250.00  (1 value(s) like it, first at row 1)" in report.to_text()
+    # events: a timestamp with an offset is converted to UTC; ISO with a T is as stored
+    events = (
+        "customer_id,event_type,event_timestamp\n"
+        "C1,page_view,2024-01-15T10:00:00\n"
+        "C1,page_view,2024-01-15T10:00:00+02:00\n"
+    )
+    report = load(ws, write_file("e.csv", events), dataset="events").report
+    assert [(r.example, r.loaded) for r in report.readings] == [
+        ("2024-01-15T10:00:00+02:00", "2024-01-15 08:00:00")
+    ]
+    plain = "customer_id,date,amount\nC1,2024-01-15,12.5\nC2,2024-01-16,-3\n"
+    assert load(ws, write_file("p.csv", plain)).report.readings == []
 
 
 def test_unknown_event_types_are_let_in_with_a_warning(ws, write_file, stored):
