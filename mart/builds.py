@@ -456,17 +456,22 @@ class BuildRecord:
         # The builds that really ran them: a base build that reused everything itself
         # is not one of them.
         ran_in = sorted({int(node["reused_from"]) for node in reused}, reverse=True)
+        if base and ran_in == [base]:
+            kept = f"as in build {base}, whose results they keep"
+        else:
+            where = (
+                f"the builds where they last ran ({', '.join(f'#{b}' for b in ran_in)})"
+                if len(ran_in) > 1
+                else f"build {ran_in[0]}, where they last ran"
+            )
+            kept = (f"as in build {base}; " if base else "unchanged; ") + (
+                f"they keep the results of {where}"
+            )
         return (
             f"{_count(models, 'model or snapshot', 'models and snapshots')} and "
-            f"{_count(tests, 'test', 'tests')} were unchanged"
-            + (f" since build {base}" if base else "")
-            + " (same data, SQL and vars) and did not run again; their results are those "
-            + (
-                f"of the builds that ran them ({', '.join(f'#{b}' for b in ran_in)})"
-                if len(ran_in) > 1
-                else f"of build {ran_in[0]}"
-            )
-            + f". {_count(ran, 'model, snapshot or test', 'models, snapshots and tests')} ran."
+            f"{_count(tests, 'test', 'tests')} did not run again: their data, SQL and vars "
+            f"are {kept}. "
+            f"{_count(ran, 'model, snapshot or test', 'models, snapshots and tests')} ran."
         )
 
     def summary(self) -> str:

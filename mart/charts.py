@@ -9,9 +9,12 @@ points.
 
 from __future__ import annotations
 
+import html
 import numbers
+import re
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -699,11 +702,31 @@ def generic_bar(frame: pd.DataFrame, title: str) -> go.Figure | None:
 TEST_ID_PREFIXES = ("test.", "unit_test.")
 
 
-def stagger_node_labels(figure: go.Figure, label_tests: bool = True) -> go.Figure:
-    """Put node labels above nodes in even layout columns and below in odd ones.
+# Label geometry in pixels, for placing node labels where they collide least (plotly
+# does not move text out of each other's way). Estimates for the 11 px font.
+LABEL_CHAR_PX, LABEL_LINE_PX, LABEL_GAP_PX, MARKER_PX = 6.3, 14.0, 9.0, 16.0
+# The plot area's width the collisions are reckoned for: about the chart's width at
+# 1280 px with the sidebar open. Wider screens have more room; a narrower one scrolls
+# the chart sideways (lineage.min_width_px).
+ASSUMED_PLOT_PX = 660.0
 
-    Neighbouring columns often hold nodes on the same row; alternating the label side
-    keeps long model names from running into each other when the chart is narrow.
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Area shared by two rectangles (x0, y0, x1, y1)."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    return width * height if width > 0 and height > 0 else 0.0
+
+
+def stagger_node_labels(figure: go.Figure, label_tests: bool = True) -> go.Figure:
+    """Put each node's label above or below it, whichever runs into fewer other labels
+    and nodes; a tie goes by column (above in even columns, below in odd ones).
+
+    Neighbouring columns often hold nodes on the same or nearby rows, and a long model
+    name is wider than the space between columns: with the side fixed per column,
+    ``fct_transactions`` below its node ran into ``fct_retention_summary`` above the
+    next column's node half a row lower. The sizes are estimated in pixels from the
+    figure's height and y range (set the height first) and an assumed plot width.
     ``label_tests=False`` leaves test nodes unlabelled (their names stay in the hover),
     which keeps a graph with every test readable.
     """
@@ -723,17 +746,99 @@ def stagger_node_labels(figure: go.Figure, label_tests: bool = True) -> go.Figur
                 "" if str(node_id).startswith(TEST_ID_PREFIXES) else text
                 for node_id, text in zip(trace.customdata, trace.text, strict=True)
             ]
+    # Pixels per layout unit.
+    y_range = figure.layout.yaxis.range
+    margin = figure.layout.margin
+    height = float(figure.layout.height or 450)
+    plot_h = (
+        height
+        - float(margin.t if margin.t is not None else 80)
+        - float(margin.b if margin.b is not None else 80)
+    )
+    span_y = abs(float(y_range[0]) - float(y_range[1])) if y_range is not None else 0.0
+    y_px = plot_h / span_y if span_y else 50.0
+    x_range = figure.layout.xaxis.range
+    span_x = abs(float(x_range[1]) - float(x_range[0])) if x_range is not None else 0.0
+    x_px = ASSUMED_PLOT_PX / span_x if span_x else 100.0
+
+    # Every node: (trace, index, x px, y px, label width, label height, fixed side).
+    nodes: list[tuple[Any, int, float, float, float, float, str | None]] = []
+    for trace in node_traces:
         given = trace.textposition
         given = list(given) if isinstance(given, (list, tuple)) else [given] * len(trace.x)
-        trace.textposition = [
-            # a label put beside its node (the analyses', in the last column) stays there
-            place
-            if place == "middle right"
-            else "top center"
-            if x is None or rank[round(float(x), 3)] % 2 == 0
-            else "bottom center"
-            for x, place in zip(trace.x, given, strict=True)
-        ]
+        texts = list(trace.text) if trace.text is not None else [""] * len(trace.x)
+        for index, (x, y) in enumerate(zip(trace.x, trace.y, strict=True)):
+            if x is None or y is None:
+                continue
+            lines = [line for line in re.split(r"<br>", str(texts[index] or "")) if line]
+            width = max((len(html.unescape(line)) for line in lines), default=0) * LABEL_CHAR_PX
+            fixed = given[index] if given[index] == "middle right" or not lines else None
+            nodes.append(
+                (
+                    trace,
+                    index,
+                    float(x) * x_px,
+                    float(y) * y_px,
+                    width,
+                    len(lines) * LABEL_LINE_PX,
+                    fixed,
+                )
+            )
+
+    def box(node: tuple, side: str) -> tuple[float, float, float, float]:
+        _, _, x, y, width, tall, _ = node
+        if side == "middle right":
+            return (x + MARKER_PX / 2, y - tall / 2, x + MARKER_PX / 2 + width, y + tall / 2)
+        if side == "top center":  # the y axis is reversed: smaller y is higher up
+            return (x - width / 2, y - LABEL_GAP_PX - tall, x + width / 2, y - LABEL_GAP_PX)
+        return (x - width / 2, y + LABEL_GAP_PX, x + width / 2, y + LABEL_GAP_PX + tall)
+
+    def default(node: tuple) -> str:
+        return "top center" if rank[round(node[2] / x_px, 3)] % 2 == 0 else "bottom center"
+
+    sides = [node[6] or default(node) for node in nodes]
+    markers = [
+        (x - MARKER_PX / 2, y - MARKER_PX / 2, x + MARKER_PX / 2, y + MARKER_PX / 2)
+        for _, _, x, y, *_ in nodes
+    ]
+    for _ in range(3):  # each node's best side given the others'; a few rounds settle it
+        changed = False
+        for i, node in enumerate(nodes):
+            if node[6] is not None:
+                continue
+
+            def cost(side: str, i: int = i, node: tuple = node) -> float:
+                mine = box(node, side)
+                total = 0.0
+                for j, other in enumerate(nodes):
+                    if j == i:
+                        continue
+                    if other[5]:
+                        total += _overlap(mine, box(other, sides[j]))
+                    total += 2 * _overlap(mine, markers[j])
+                return total
+
+            options = ("top center", "bottom center")
+            costs = {side: cost(side) for side in options}
+            best = min(options, key=lambda side: (costs[side], side != default(node)))
+            if costs[best] < costs[sides[i]]:
+                sides[i] = best
+                changed = True
+        if not changed:
+            break
+    placed: dict[int, list[str]] = {}
+    for node, side in zip(nodes, sides, strict=True):
+        trace = node[0]
+        if id(trace) not in placed:
+            given = trace.textposition
+            placed[id(trace)] = (
+                list(given) if isinstance(given, (list, tuple)) else [given] * len(trace.x)
+            )
+            placed[id(trace)] = ["top center" if p is None else p for p in placed[id(trace)]]
+        placed[id(trace)][node[1]] = side
+    for trace in node_traces:
+        if id(trace) in placed:
+            trace.textposition = placed[id(trace)]
     y_range = figure.layout.yaxis.range
     if y_range is not None and len(y_range) == 2 and y_range[0] > y_range[1]:
         # reversed axis: make room below the last row for labels drawn underneath

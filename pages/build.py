@@ -26,8 +26,11 @@ def _history(records: list[BuildRecord]) -> None:
         placeholder=common.NULL_DASH,
         height=min(400, 38 + 35 * len(frame)),
         column_config={
-            "build": st.column_config.NumberColumn("Build", format="#%d", width="small"),
-            "status": st.column_config.TextColumn("Status", width="medium"),
+            # pinned: the build stays in view when the table scrolls sideways
+            "build": st.column_config.NumberColumn("Build", format="#%d", width=60, pinned=True),
+            # wide enough for "published (live)", no wider: at 1024 px the start time
+            # was cut off
+            "status": st.column_config.TextColumn("Status", width=130),
             "started": st.column_config.DatetimeColumn(
                 "Started (UTC)", format="YYYY-MM-DD HH:mm:ss"
             ),

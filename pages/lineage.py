@@ -295,11 +295,10 @@ def _page(build_id: int, db_path: Path) -> None:
         f" — around {full.nodes[focus_node].label}" if focus_node else ""
     )
     crowded = show_tests and len(graph.nodes) > 40
-    figure = charts.stagger_node_labels(
-        lineage.to_plotly(graph, place, title=title, dark=_dark_theme(), selected=selected),
-        label_tests=not crowded,
-    )
+    figure = lineage.to_plotly(graph, place, title=title, dark=_dark_theme(), selected=selected)
+    # the height first: the labels are placed by their size in pixels
     figure.update_layout(height=int(max(480, place.height * 80 + 200)))
+    figure = charts.stagger_node_labels(figure, label_tests=not crowded)
     common.scroll_below(LINEAGE_CHART, min_width=lineage.min_width_px(place))
     st.plotly_chart(
         figure,

@@ -220,8 +220,9 @@ def test_rebuild_flow_publishes_the_next_build(built_workspace: Path) -> None:
     assert "Published build #2" in texts(at), texts(at)
     # Nothing changed: build #2 reused every node of build #1, and the Build page says so.
     run_page(at, "pages/build.py")
-    assert "were unchanged since build 1 (same data, SQL and vars) and did not run again" in (
-        texts(at)
+    assert (
+        "did not run again: their data, SQL and vars are as in build 1, whose results they "
+        "keep." in texts(at)
     )
     tests_table = next(
         frame.value for frame in at.dataframe if "ran_in" in getattr(frame.value, "columns", ())

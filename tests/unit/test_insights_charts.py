@@ -485,6 +485,31 @@ def test_stagger_node_labels() -> None:
     assert figure.layout.yaxis.range[0] > 1.6
 
 
+def test_stagger_moves_a_label_off_the_next_columns_label() -> None:
+    """Column 1's node half a row above column 0's: its label below (the odd columns'
+    side) ran into column 0's label above. One of them goes to the other side."""
+    figure = go.Figure(
+        go.Scatter(
+            x=[0, 1, 0],
+            y=[1.0, 0.5, 3.0],
+            mode="markers+text",
+            text=["fct_transactions", "fct_retention_<br>summary", "far_away_node"],
+        )
+    )
+    figure.update_layout(height=480, margin={"t": 60, "b": 60})
+    figure.update_xaxes(range=[-0.75, 7.75])  # nine columns' width: 73 px apart
+    figure.update_yaxes(range=[3.6, -1.3])
+    charts.stagger_node_labels(figure)
+    first, second, far = figure.data[0].textposition
+    assert (first, second) != ("top center", "bottom center")
+    assert far == "top center"  # nothing near it: the column's side
+    # Far apart, the sides are the columns' (a tie keeps the default).
+    figure.data[0].y = [1.0, 3.0, 5.0]
+    figure.update_yaxes(range=[5.6, -1.3])
+    charts.stagger_node_labels(figure)
+    assert list(figure.data[0].textposition) == ["top center", "bottom center", "top center"]
+
+
 def test_stagger_can_leave_tests_unlabelled() -> None:
     figure = go.Figure(
         go.Scatter(

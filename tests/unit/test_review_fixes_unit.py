@@ -175,8 +175,14 @@ def test_the_reuse_note_names_the_builds_that_really_ran_the_nodes() -> None:
     record.reuse = {"from_build": 2}
     note = record.reuse_note()
     assert note is not None
-    assert "unchanged since build 2" in note and "their results are those of build 1." in note
+    assert note.startswith(
+        "1 model or snapshot and 1 test did not run again: their data, SQL and vars are as "
+        "in build 2; they keep the results of build 1, where they last ran. "
+    ), note
     assert "#2" not in note
     nodes.append({"resource_type": "model", "name": "dim_customers", "reused_from": 2})
     note = record.reuse_note()
-    assert note is not None and "of the builds that ran them (#2, #1)" in note
+    assert note is not None and "of the builds where they last ran (#2, #1)." in note
+    del nodes[:2]
+    note = record.reuse_note()
+    assert note is not None and "are as in build 2, whose results they keep." in note
