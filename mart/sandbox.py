@@ -327,14 +327,19 @@ def _trim_end(text: str) -> str:
     ends in either cannot be wrapped in a LIMIT. The tokenizer knows what is a comment
     and what is inside a string, so only real trailing ones are cut.
     """
-    cut = len(text)
+    # The tokenizer gives byte offsets into the UTF-8 text, not character indexes:
+    # with 'é日本' in the statement, indexing the str went past its end (IndexError).
+    data = text.encode("utf-8")
+    cut = len(data)
     for position, token_type in reversed(duckdb.tokenize(text)):
         is_comment = token_type == duckdb.token_type.comment
-        is_semicolon = token_type == duckdb.token_type.operator and text[position] == ";"
+        is_semicolon = (
+            token_type == duckdb.token_type.operator and data[position : position + 1] == b";"
+        )
         if not (is_comment or is_semicolon):
             break
         cut = position
-    return text[:cut].rstrip()
+    return data[:cut].decode("utf-8", errors="replace").rstrip()
 
 
 _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)", re.IGNORECASE)
@@ -413,41 +418,66 @@ def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
     return frame, lossy
 
 
-_NESTED_TYPE = re.compile(r"^(STRUCT|MAP|UNION)\b|\]$", re.IGNORECASE)
+_NESTED_IDS = frozenset({"list", "array", "struct", "map", "union"})
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _bytes_sql(expr: str, kind: Any, depth: int = 0) -> str:
+    """SQL for about how many bytes the value ``expr`` of DuckDB type ``kind`` takes
+    (8 per number or offset, text by its length), computed inside DuckDB."""
+    kind_id = getattr(kind, "id", "")
+    if kind_id in ("varchar", "blob", "bit"):
+        return (
+            f"coalesce(octet_length({expr}::BLOB), 0)"
+            if kind_id == "varchar"
+            else (f"coalesce(octet_length({expr}), 0)")
+        )
+    if kind_id in ("list", "array"):
+        child = kind.children[0][1]
+        items = f"8 * coalesce(len({expr}), 0)"
+        if getattr(child, "id", "") not in _NESTED_IDS | {"varchar", "blob", "bit"}:
+            return items
+        name = f"v{depth}"
+        inner = _bytes_sql(name, child, depth + 1)
+        return f"{items} + coalesce(list_sum(list_transform({expr}, lambda {name}: {inner})), 0)"
+    if kind_id == "struct":
+        parts = [
+            _bytes_sql(
+                f"struct_extract({expr}, '{field.replace(chr(39), chr(39) * 2)}')", sub, depth + 1
+            )
+            for field, sub in kind.children
+        ]
+        return " + ".join(parts) or "0"
+    if kind_id == "map":
+        (_, key), (_, value) = kind.children
+        keys = duckdb.list_type(key)
+        values = duckdb.list_type(value)
+        return (
+            f"({_bytes_sql(f'map_keys({expr})', keys, depth + 1)}) + "
+            f"({_bytes_sql(f'map_values({expr})', values, depth + 1)})"
+        )
+    return "8"
 
 
 def _check_nested_size(relation: duckdb.DuckDBPyRelation) -> None:
     """Refuse a result whose list, struct or map values are too large to hand to Python
-    (:data:`MAX_NESTED_BYTES`). Only a result with such columns is measured, by running
-    it once more as Arrow, which DuckDB builds in native memory and fast."""
-    nested = [
-        str(name)
+    (:data:`MAX_NESTED_BYTES`). Their size is summed inside DuckDB, under its memory
+    and time limits, before any of it is fetched: Python gets nothing of a result that
+    is too large (``list(range(100000000))`` took over 7 GB as Arrow and Python objects,
+    past the time limit, when it was measured after fetching)."""
+    sizes = [
+        _bytes_sql(_quote(str(name)), kind)
         for name, kind in zip(relation.columns, relation.types, strict=True)
-        if _NESTED_TYPE.search(str(kind))
+        if getattr(kind, "id", "") in _NESTED_IDS
     ]
-    if not nested:
+    if not sizes:
         return
-    size = 0
-    reader = relation.select(
-        *(duckdb.ColumnExpression(name) for name in nested)
-    ).fetch_arrow_reader(batch_size=2048)
-    for batch in reader:
-        size += batch.nbytes
-        if size > MAX_NESTED_BYTES:
-            raise SandboxError(
-                MSG_NESTED_TOO_BIG.format(
-                    size=_arrow_size(size, reader), limit=MAX_NESTED_BYTES / 1e6
-                )
-            )
-
-
-def _arrow_size(size: int, reader: Any) -> float:
-    """MB of the whole result, reading on from ``size`` bytes (stops at 10x the limit)."""
-    for batch in reader:
-        size += batch.nbytes
-        if size > 10 * MAX_NESTED_BYTES:
-            break
-    return size / 1e6
+    [(size,)] = relation.aggregate(f"coalesce(sum({' + '.join(sizes)}), 0)::DOUBLE").fetchall()
+    if size > MAX_NESTED_BYTES:
+        raise SandboxError(MSG_NESTED_TOO_BIG.format(size=size / 1e6, limit=MAX_NESTED_BYTES / 1e6))
 
 
 def _cut_long_text(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:

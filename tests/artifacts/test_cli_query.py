@@ -207,6 +207,9 @@ def test_table_widths_count_terminal_columns_for_wide_characters() -> None:
     lines = format_table(["name", "n"], [["日本語", 1], ["abc", 22]]).splitlines()
     # right-aligned numbers end in the same terminal column on every line
     assert display_width(lines[2]) == display_width(lines[3]) == display_width(lines[1])
+    # A 50 MB value: only its start is escaped and measured (30 s for 200 MB before).
+    huge = format_table(["s"], [["\x1b" + "x" * 50_000_000]]).splitlines()[2]
+    assert huge == "\\x1b" + "x" * 55 + "…"
     cut = format_table(["s"], [["漢" * 100]]).splitlines()[2]
     assert cut.endswith("…") and display_width(cut) <= 60
 
