@@ -501,6 +501,27 @@ def _cut_long_text(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return frame, cut
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` for a CSV meant for a spreadsheet: text that starts with ``= + - @``
+    (or a tab or carriage return) gets a leading ``'``, so ``=HYPERLINK(…)`` from the
+    data is shown as text, not run as a formula (OWASP's CSV injection advice). Numbers
+    stay numbers; only text cells change."""
+    out = frame.copy()
+    for position in range(out.shape[1]):
+        values = out.iloc[:, position]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        risky = values.map(
+            lambda value: isinstance(value, str) and value.startswith(_FORMULA_START)
+        )
+        if bool(risky.any()):
+            out.isetitem(position, values.where(~risky, "'" + values[risky].astype(str)))
+    return out
+
+
 def _accept(sql: str) -> tuple[str, str]:
     """The kind and the text of the one read-only statement in ``sql``; else refuse."""
     if not sql or not sql.strip():

@@ -13,7 +13,15 @@ import streamlit as st
 from mart import charts, insights, sandbox
 from mart.errors import MartError
 from mart.sandbox import QueryResult
-from ui.common import NULL_DASH, NULL_SQL, cached, escape_markdown, require_published, show_error
+from ui.common import (
+    NULL_DASH,
+    NULL_SQL,
+    cached,
+    console_sandbox,
+    escape_markdown,
+    require_published,
+    show_error,
+)
 
 PICK_EXAMPLE = "— pick an example query —"
 # The console cuts a result at about this much text: drawing 100 MB took 10 s.
@@ -22,7 +30,7 @@ CONSOLE_MAX_BYTES = 20_000_000
 
 def _csv(result: QueryResult) -> bytes:
     """The result as CSV, DECIMAL columns written with their scale (212.50, not 212.5)."""
-    out = result.dataframe.copy()
+    out = sandbox.spreadsheet_safe(result.dataframe)
     for column, places in result.decimal_places.items():
         if column in out.columns:
             out[column] = out[column].map(
@@ -142,7 +150,9 @@ def _console(db_path: str, build_id: int) -> None:
         run = st.form_submit_button("Run query", type="primary", icon=":material/play_arrow:")
     if run:
         try:
-            st.session_state["sql_result"] = sandbox.run_sql(
+            # in a process of its own: a query that runs out of memory or will not stop
+            # at the time limit ends that process, not the app
+            st.session_state["sql_result"] = console_sandbox().run_sql(
                 db_path, sql, max_bytes=CONSOLE_MAX_BYTES
             )
             st.session_state["sql_result_build"] = build_id

@@ -49,6 +49,15 @@ def _manager_for(root: str) -> Any:
     return BuildManager(Workspace(Path(root)), warm_workers=app_warm_workers())
 
 
+@st.cache_resource(show_spinner=False)
+def console_sandbox() -> Any:
+    """The SQL console's query processes (``mart.sandbox_process``): a query that runs
+    out of memory or ignores the time limit ends its own process, not the app."""
+    from mart.sandbox_process import IsolatedSandbox
+
+    return IsolatedSandbox()
+
+
 def app_warm_workers() -> int:
     """Warm dbt workers the app keeps waiting: two, so a Rebuild clicked right after the
     last build ended need not wait for a worker to warm up (``MART_WARM_WORKERS``

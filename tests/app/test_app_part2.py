@@ -209,6 +209,16 @@ def test_sql_page_analyses_and_console(built_workspace: Path) -> None:
     next(b for b in at.button if "Run query" in str(b.label)).click().run()
     assert_clean(at)
     assert frame_with(at, "answer")["answer"].tolist() == [42]
+    # A memory bomb runs in the console's own process: a sentence, and the app goes on.
+    at.text_area(key="sql_text").set_value("select range(1000000000) as l")
+    next(b for b in at.button if "Run query" in str(b.label)).click().run()
+    assert not at.exception
+    errors = [str(e.value) for e in at.error]
+    assert any("more memory" in e for e in errors), errors
+    at.text_area(key="sql_text").set_value("select 6 * 7 as answer")
+    next(b for b in at.button if "Run query" in str(b.label)).click().run()
+    assert_clean(at)
+    assert frame_with(at, "answer")["answer"].tolist() == [42]
 
 
 def test_docs_page(built_workspace: Path) -> None:

@@ -650,3 +650,27 @@ def test_the_console_cuts_very_long_values_and_says_so(mart_db: Path) -> None:
     assert "(3,000 in the result" in many.notice
     whole = sandbox.run_sql(mart_db, sql)
     assert whole.dataframe["long"][0] == "x" * (limit + 5) and whole.notice is None
+
+
+def test_spreadsheet_safe_quotes_text_a_spreadsheet_would_run() -> None:
+    """The console's CSV download: =HYPERLINK(...) from the data must not become a live
+    formula in Excel. Numbers, including negative ones, stay numbers."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "customer_id": ['=HYPERLINK("http://evil","x")', "+1", "-cmd", "@sum", "C001", None],
+            "amount": [-5.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
+    safe = sandbox.spreadsheet_safe(frame)
+    assert safe.customer_id.tolist()[:5] == [
+        '\'=HYPERLINK("http://evil","x")',
+        "'+1",
+        "'-cmd",
+        "'@sum",
+        "C001",
+    ]
+    assert pd.isna(safe.customer_id[5])
+    assert safe.amount.tolist() == frame.amount.tolist()
+    assert frame.customer_id[0].startswith("=")  # the original is left alone

@@ -1,0 +1,92 @@
+"""The SQL console's queries in child processes: a query that will not stop, or whose
+process dies, ends that process and leaves the caller (the app) running."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mart import sandbox_process
+from mart.errors import NotFoundError, SandboxError
+from mart.sandbox_process import IsolatedSandbox
+
+
+@pytest.fixture
+def box() -> Iterator[IsolatedSandbox]:
+    isolated = IsolatedSandbox()
+    yield isolated
+    isolated.close()
+
+
+def test_results_and_refusals_come_back_as_in_process(box: IsolatedSandbox, mart_db: Path) -> None:
+    result = box.run_sql(mart_db, "select customer_id, lifetime_value from fct_customer_metrics")
+    assert result.row_count == 3 and result.decimal_places == {"lifetime_value": 2}
+    assert str(result.dataframe.lifetime_value.iloc[0]) in ("1200.5", "1200.50")
+    with pytest.raises(SandboxError, match="file"):
+        box.run_sql(mart_db, "select * from read_csv('/etc/passwd')")
+    with pytest.raises(NotFoundError):
+        box.run_sql(mart_db.parent / "missing.duckdb", "select 1")
+    # the same child answers again after a refusal
+    assert len(box._all) == 1
+    assert box.run_sql(mart_db, "select 41 + 1 as answer").dataframe.answer.tolist() == [42]
+    assert len(box._all) == 1
+
+
+def test_a_query_that_ignores_the_time_limit_is_killed(
+    box: IsolatedSandbox, mart_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """range() building one huge list cannot be interrupted: DuckDB runs it to the end
+    (40 s and 7.8 GB for 10^8 values in the app's own process, before)."""
+    monkeypatch.setattr(sandbox_process, "GRACE_S", 0.3)
+    box.run_sql(mart_db, "select 1")  # the child started (its start is not the query's time)
+    started = time.perf_counter()
+    with pytest.raises(SandboxError, match="did not stop at the 0.2 s time limit"):
+        box.run_sql(mart_db, "select len(range(100000000)) as n", timeout_s=0.2)
+    assert time.perf_counter() - started < 2.5
+    assert box._all == []  # killed and forgotten
+    assert box.run_sql(mart_db, "select 7 as seven").dataframe.seven.tolist() == [7]
+
+
+def test_a_child_that_dies_is_said_and_replaced(box: IsolatedSandbox, mart_db: Path) -> None:
+    box.run_sql(mart_db, "select 1")
+    [child] = box._all
+    threading.Timer(0.5, child.process.kill).start()  # as the kernel's OOM killer would
+    with pytest.raises(SandboxError, match="needed more memory than the console gives"):
+        box.run_sql(mart_db, "select count(*) from range(100000000000)", timeout_s=30)
+    assert child not in box._all
+    assert box.run_sql(mart_db, "select 8 as eight").dataframe.eight.tolist() == [8]
+
+
+def test_a_memory_bomb_stays_in_its_process(box: IsolatedSandbox, mart_db: Path) -> None:
+    """10^9 values in one list: past the child's address-space cap, DuckDB's allocation
+    fails and the sandbox says so; the caller's memory does not grow."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(SandboxError, match="more memory"):
+        box.run_sql(mart_db, "select range(1000000000) as l")
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 200
+    assert box.run_sql(mart_db, "select 9 as nine").dataframe.nine.tolist() == [9]
+
+
+def test_two_queries_at_once_use_two_children(box: IsolatedSandbox, mart_db: Path) -> None:
+    results: list[float] = []
+
+    def slow() -> None:
+        started = time.perf_counter()
+        with pytest.raises(SandboxError, match="longer than 1 s"):
+            box.run_sql(mart_db, "select count(*) from range(100000000000)", timeout_s=1)
+        results.append(time.perf_counter() - started)
+
+    worker = threading.Thread(target=slow)
+    worker.start()
+    time.sleep(0.2)
+    quick = box.run_sql(mart_db, "select 3 as three")  # not behind the slow one
+    assert quick.dataframe.three.tolist() == [3]
+    assert worker.is_alive(), "the quick query waited for the slow one"
+    worker.join()
+    assert results and len(box._all) == 2
