@@ -107,6 +107,36 @@ RETENTION_SCALE = "Viridis"
 _MARGIN = {"l": 10, "r": 10, "t": 60, "b": 10}
 
 
+#: The longest data label a chart shows on an axis or legend; the hover has it whole.
+#: A 499-character category squeezed the favourite-category chart into a thin strip.
+MAX_LABEL_CHARS = 40
+
+
+def plain_text(value: object) -> str:
+    """``value`` as text plotly shows literally. Plotly renders a subset of HTML in
+    labels, legends and hovers: a category ``<a href="…">Electronics</a>`` was a live
+    link on the axis, ``<b>Bold</b>`` bold. Its entities (``&lt;``) are shown as the
+    characters, so escaping keeps the data's text as it is."""
+    return html.escape(str(value), quote=False)
+
+
+def chart_labels(values: Sequence[object], limit: int = MAX_LABEL_CHARS) -> list[str]:
+    """Axis or legend labels for data values: escaped (:func:`plain_text`), cut to
+    ``limit`` characters with "…", and still one per distinct value (two long ids that
+    start alike get " (2)", " (3)", … rather than one merged bar)."""
+    labels: list[str] = []
+    seen: dict[str, int] = {}
+    for value in values:
+        text = str(value)
+        if len(text) > limit:
+            text = text[: limit - 1] + "…"
+        label = plain_text(text)
+        count = seen.get(label, 0)
+        seen[label] = count + 1
+        labels.append(label if count == 0 else f"{label} ({count + 1})")
+    return labels
+
+
 def _base(figure: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
     figure.update_layout(
         title={"text": title},
@@ -296,22 +326,25 @@ def top_customers_bar(frame: pd.DataFrame) -> go.Figure:
     """The top customers' lifetime value, most valuable on top, coloured by segment."""
     title = f"Top {len(frame)} customers by lifetime value"
     figure = go.Figure()
-    rows = frame.iloc[::-1]  # horizontal bars draw bottom-up
+    rows = frame.iloc[::-1].copy()  # horizontal bars draw bottom-up
+    rows["_label"] = chart_labels(rows["customer_id"].tolist())
+    rows["_full"] = [plain_text(value) for value in rows["customer_id"]]
     for index, segment in enumerate([s for s in SEGMENTS if s in set(rows["customer_segment"])]):
         part = rows[rows["customer_segment"] == segment]
         figure.add_trace(
             go.Bar(
                 x=part["lifetime_value"].tolist(),
-                y=part["customer_id"].tolist(),
+                y=part["_label"].tolist(),
                 orientation="h",
                 name=segment,
                 marker_color=colour_for(segment, index),
-                hovertemplate="%{y}: $%{x:,.2f}<extra>" + segment + "</extra>",
+                customdata=part["_full"].tolist(),
+                hovertemplate="%{customdata}: $%{x:,.2f}<extra>" + segment + "</extra>",
             )
         )
     _base(figure, title, "Lifetime value ($)", "Customer")
     figure.update_yaxes(
-        categoryorder="array", categoryarray=rows["customer_id"].tolist(), type="category"
+        categoryorder="array", categoryarray=rows["_label"].tolist(), type="category"
     )
     figure.update_xaxes(tickprefix="$", tickformat=",.0f")
     figure.update_layout(height=max(320, 22 * len(frame) + 120))
@@ -324,12 +357,15 @@ def favourite_category_bar(frame: pd.DataFrame) -> go.Figure:
     colours = category_colours(categories)
     figure = go.Figure(
         go.Bar(
-            x=categories,
+            x=chart_labels(categories),
             y=frame["customer_count"].tolist(),
             marker_color=[colours[name] for name in categories],
-            customdata=frame["lifetime_value"].tolist(),
-            hovertemplate="%{x}: %{y:,} customers, $%{customdata:,.2f} lifetime value"
-            "<extra></extra>",
+            customdata=[
+                [plain_text(name), value]
+                for name, value in zip(categories, frame["lifetime_value"], strict=True)
+            ],
+            hovertemplate="%{customdata[0]}: %{y:,} customers, $%{customdata[1]:,.2f} "
+            "lifetime value<extra></extra>",
             name="Customers",
         )
     )
@@ -351,16 +387,20 @@ def events_timeline(events: pd.DataFrame, transactions: pd.DataFrame) -> go.Figu
     kinds += sorted(set(events["event_type"].dropna()) - set(EVENT_ORDER))
     for index, kind in enumerate(kinds):
         rows = events[events["event_type"] == kind]
+        [label] = chart_labels([kind])
         figure.add_trace(
             go.Scatter(
                 x=rows["event_at"].tolist(),
-                y=[kind] * len(rows),
+                y=[label] * len(rows),
                 mode="markers",
-                name=kind,
+                name=label,
                 marker={"color": PALETTE[index % len(PALETTE)], "size": 10, "symbol": "circle"},
-                customdata=rows[["session_id", "product_category"]].fillna("").values.tolist(),
+                customdata=[
+                    [plain_text(value) for value in row]
+                    for row in rows[["session_id", "product_category"]].fillna("").values.tolist()
+                ],
                 hovertemplate="%{x|%Y-%m-%d %H:%M}<br>session %{customdata[0]}"
-                "<br>%{customdata[1]}<extra>" + kind + "</extra>",
+                "<br>%{customdata[1]}<extra>" + label.replace("%", "%%") + "</extra>",
             )
         )
     if not transactions.empty:
@@ -387,16 +427,22 @@ def events_timeline(events: pd.DataFrame, transactions: pd.DataFrame) -> go.Figu
                     "symbol": "diamond",
                     "size": [8 + 16 * abs(value) / biggest for value in amounts],
                 },
-                customdata=transactions[["transaction_id", "product_category"]]
-                .fillna("")
-                .values.tolist(),
+                customdata=[
+                    [plain_text(value) for value in row]
+                    for row in transactions[["transaction_id", "product_category"]]
+                    .fillna("")
+                    .values.tolist()
+                ],
                 text=[f"${value:,.2f}" for value in amounts],
                 hovertemplate="%{x|%Y-%m-%d} %{customdata[0]}<br>%{customdata[1]} %{text}"
                 "<extra>transaction</extra>",
             )
         )
     # the transaction row only when there are transactions (a browser has none)
-    order = [*(["transaction"] if not transactions.empty else []), *reversed(kinds)]
+    order = [
+        *(["transaction"] if not transactions.empty else []),
+        *reversed(chart_labels(kinds)),
+    ]
     _base(figure, title, "Date", "Activity")
     figure.update_yaxes(categoryorder="array", categoryarray=order[::-1], type="category")
     # One point, or all on one day: plotly zooms to milliseconds (11:59:59.9995 ticks).
@@ -594,6 +640,7 @@ def category_mix_chart(frame: pd.DataFrame, segments: Sequence[str] = SEGMENTS) 
     order = [name for name in segments if name in set(frame["customer_segment"])]
     totals = frame.groupby("product_category")["revenue"].sum().sort_values(ascending=False)
     colours = category_colours(list(totals.index))
+    names = dict(zip([str(c) for c in totals.index], chart_labels(list(totals.index)), strict=True))
     figure = go.Figure()
     for category in totals.index:
         rows = frame[frame["product_category"] == category].set_index("customer_segment")
@@ -615,10 +662,10 @@ def category_mix_chart(frame: pd.DataFrame, segments: Sequence[str] = SEGMENTS) 
             go.Bar(
                 x=order,
                 y=shares,
-                name=str(category),
+                name=names[str(category)],
                 marker_color=colours[str(category)],
-                customdata=hover,
-                hovertemplate="%{x}, " + str(category) + ": %{customdata[0]} (%{customdata[1]})"
+                customdata=[[plain_text(category), *numbers] for numbers in hover],
+                hovertemplate="%{x}, %{customdata[0]}: %{customdata[1]} (%{customdata[2]})"
                 "<extra></extra>",
             )
         )
@@ -685,13 +732,13 @@ def generic_bar(frame: pd.DataFrame, title: str) -> go.Figure | None:
     label, value = labels[0], numbers[0]
     figure = go.Figure(
         go.Bar(
-            x=frame[label].astype(str).tolist(),
+            x=chart_labels(frame[label].astype(str).tolist()),
             y=frame[value].tolist(),
             marker_color=PALETTE[0],
-            name=value,
+            name=plain_text(value),
         )
     )
-    _base(figure, f"{title}: {value} by {label}", label, value)
+    _base(figure, f"{title}: {value} by {label}", plain_text(label), plain_text(value))
     figure.update_layout(showlegend=False)
     return figure
 

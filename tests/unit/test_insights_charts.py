@@ -652,4 +652,67 @@ def test_labels_and_tiles_round_half_away_from_zero_like_the_tables() -> None:
         }
     )
     hover = {trace.name: trace.customdata[0] for trace in charts.category_mix_chart(mix).data}
-    assert list(hover["Books"]) == ["25.0%", "$0.25"]
+    assert list(hover["Books"]) == ["Books", "25.0%", "$0.25"]
+
+
+def test_data_text_in_charts_is_literal_and_long_labels_are_cut() -> None:
+    """Plotly renders a subset of HTML: a category <a href=…> was a live link on the
+    Customers page's axis, <b>Bold</b> bold; a 499-character category squeezed the
+    chart into a strip. Labels are escaped and cut; the hover has the whole text."""
+    from decimal import Decimal
+
+    link = '<a href="https://e.vil/cat">Electronics</a>'
+    long = "L" * 499
+    favourites = pd.DataFrame(
+        {
+            "favorite_category": [link, long, "<b>Bold</b>"],
+            "customer_count": [3, 2, 1],
+            "lifetime_value": [Decimal("10.00"), Decimal("5.00"), Decimal("1.00")],
+        }
+    )
+    bar = charts.favourite_category_bar(favourites).data[0]
+    assert list(bar.x) == [
+        '&lt;a href="https://e.vil/cat"&gt;Electronics…',
+        "L" * 39 + "…",
+        "&lt;b&gt;Bold&lt;/b&gt;",
+    ]
+    assert bar.customdata[1][0] == long  # the hover: the whole name
+    assert "<a" not in bar.customdata[0][0]
+
+    # two long ids that start alike stay two bars
+    top = pd.DataFrame(
+        {
+            "customer_id": ["C" * 60 + "1", "C" * 60 + "2"],
+            "customer_segment": ["High Value", "High Value"],
+            "lifetime_value": [Decimal("900.00"), Decimal("800.00")],
+        }
+    )
+    figure = charts.top_customers_bar(top)
+    labels = list(figure.layout.yaxis.categoryarray)
+    assert len(set(labels)) == 2 and all(len(label) <= 44 for label in labels)
+
+    mix = pd.DataFrame(
+        {
+            "customer_segment": ["Low Value"],
+            "product_category": ["<i>x</i>"],
+            "revenue": [Decimal("1.00")],
+            "share_of_segment_revenue": [Decimal("1.0000")],
+        }
+    )
+    [trace] = charts.category_mix_chart(mix).data
+    assert trace.name == "&lt;i&gt;x&lt;/i&gt;" and trace.customdata[0][0] == "&lt;i&gt;x&lt;/i&gt;"
+
+    events = pd.DataFrame(
+        {
+            "event_at": [pd.Timestamp("2024-01-01 10:00")],
+            "event_type": ["<b>odd</b>"],
+            "session_id": ["<s>S1</s>"],
+            "product_category": ["Books"],
+        }
+    )
+    timeline = charts.events_timeline(
+        events,
+        pd.DataFrame(columns=["transaction_date", "amount", "transaction_id", "product_category"]),
+    )
+    assert timeline.data[0].y[0] == "&lt;b&gt;odd&lt;/b&gt;"
+    assert timeline.data[0].customdata[0][0] == "&lt;s&gt;S1&lt;/s&gt;"
