@@ -617,7 +617,13 @@ def load_file(
                     ws,
                     dataset,
                     write,
-                    message=message or f"{mode.capitalize()} from {name} ({report.row_count} rows)",
+                    message=message
+                    or f"{mode.capitalize()} from {name} ({report.row_count} rows"
+                    + (
+                        f", {left} totals row(s) left out)"
+                        if (left := report.warning_summary.get("totals rows left out"))
+                        else ")"
+                    ),
                     kind=f"load-{mode}",
                     source=name,
                     expected_head=base.id if mode == "append" else None,

@@ -385,7 +385,11 @@ class ValidationReport:
             lines.append(f"  warnings ({self.warning_count}; {summary}):")
             lines += [f"    {problem}" for problem in self.warnings]
             if self.warning_count > len(self.warnings):
-                lines.append(f"    ... and {self.warning_count - len(self.warnings)} more")
+                # a line may stand for many rows ("empty in 40 row(s)"), and each kind
+                # lists its first rows only: "and N more" named warnings that were not there
+                lines.append(
+                    f"    (the first rows of each kind; {self.warning_count} warnings in all)"
+                )
         if not self.error_count and not self.warning_count:
             lines.append("  no problems found")
         return "\n".join(lines)
@@ -1371,6 +1375,11 @@ TRIMMED_CHARS = (
 
 _MACROS = r"""
 create or replace temp macro mart_clean(v) as nullif(trim(v, mart_trimmed_chars()), '');
+create or replace temp macro mart_null_word(v) as
+    lower(mart_clean(v)) in ('null', 'n/a', '#n/a', 'none', 'nan', 'nil');
+create or replace temp macro mart_value(v) as
+    case when mart_null_word(v) then null
+    else mart_clean(regexp_replace(v, '[\x{202A}-\x{202E}\x{2066}-\x{2069}]', '', 'g')) end;
 create or replace temp macro mart_amount_s1(v) as regexp_replace(
     regexp_replace(replace(trim(v), '−', '-'),
         '^(USD|EUR|GBP|CAD|AUD)\s*|\s*(USD|EUR|GBP|CAD|AUD)$', '', 'i'),
@@ -1406,6 +1415,8 @@ _DECIMAL_COMMA_ONLY = r"[+-]?([0-9]{1,3}(\.[0-9]{3})+,[0-9]+|[0-9]+,[0-9]{1,2}|0
 _DECIMAL_POINT_ONLY = r"[+-]?([0-9]{1,3}(,[0-9]{3})+\.[0-9]+|[0-9]+\.[0-9]{1,2}|0\.[0-9]+)"
 # An amount a point can split either as decimals or as thousands: 1.000, 12.500, 250.000.
 _POINT_OR_THOUSANDS = r"[+-]?[1-9][0-9]{0,2}\.[0-9]{3}"
+# And a comma likewise: 1,234 is 1234 with a thousands comma, or 1.234 with a decimal one.
+_COMMA_OR_THOUSANDS = r"[+-]?[1-9][0-9]{0,2},[0-9]{3}"
 
 
 DATE_TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
@@ -1466,9 +1477,13 @@ def _choose_date_order(
         Problem(
             "day/month order read as "
             + (f"day first ({day_first})" if order == "dmy" else f"month first ({month_first})")
-            + " for the whole column, as this value shows; give a date format such as "
-            + (month_first if order == "dmy" else day_first)
-            + " to read it otherwise",
+            + " for the whole column, as this value shows ("
+            + (
+                "its first number is above 12, so a day"
+                if order == "dmy"
+                else "its second number is above 12, so a day"
+            )
+            + ")",
             row=int(row),
             column=column,
             value=str(value),
@@ -1490,15 +1505,47 @@ def _choose_decimal_mark(
     when it could be either), and a column showing both marks gets a warning.
     """
     text = f"mart_amount_s2(mart_amount_s1(mart_clean({_ident(column)})))"
-    comma, point, first_comma, first_point, grouped, first_grouped = con.execute(
+    comma, point, first_comma, first_point, grouped, first_grouped, *extra = con.execute(
         f"select count(*) filter (where regexp_full_match(t, '{_DECIMAL_COMMA_ONLY}')), "
         f"count(*) filter (where regexp_full_match(t, '{_DECIMAL_POINT_ONLY}')), "
         f"min(_row) filter (where regexp_full_match(t, '{_DECIMAL_COMMA_ONLY}')), "
         f"min(_row) filter (where regexp_full_match(t, '{_DECIMAL_POINT_ONLY}')), "
         f"count(*) filter (where regexp_full_match(t, '{_POINT_OR_THOUSANDS}')), "
-        f"min(_row) filter (where regexp_full_match(t, '{_POINT_OR_THOUSANDS}')) "
+        f"min(_row) filter (where regexp_full_match(t, '{_POINT_OR_THOUSANDS}')), "
+        f"count(*) filter (where regexp_full_match(t, '{_COMMA_OR_THOUSANDS}')), "
+        f"min(_row) filter (where regexp_full_match(t, '{_COMMA_OR_THOUSANDS}')) "
         f"from (select _row, {text} as t from source)"
     ).fetchall()[0]
+    comma_grouped, first_comma_grouped = extra
+    if comma_grouped and not comma and not point:
+        # 1,234 and 2,500 only: thousands written the English way, or amounts with three
+        # decimals after a decimal comma. Read as thousands, and said.
+        value = con.execute(
+            f"select {_ident(column)} from source where _row = ?", [first_comma_grouped]
+        ).fetchall()[0][0]
+        european = (
+            " (the file is separated by semicolons, as European exports are, where the "
+            "comma is the decimal mark)"
+            if report.delimiter == ";"
+            else ""
+        )
+        report.add_warning(
+            Problem(
+                f"{comma_grouped} amount(s) such as this one have exactly three digits after "
+                "a comma and no amount in the column shows the decimal mark: they were read "
+                "with the comma separating thousands (1,234 = 1234.00)"
+                + european
+                + ". If the comma is the decimal mark here (1,234 = 1.234), write the amounts "
+                "with their thousands point (1.234,00 for one thousand) or round them to "
+                "cents, and load the file again",
+                row=int(first_comma_grouped),
+                column=column,
+                field="amount",
+                value=str(value),
+            ),
+            "comma or thousands?",
+            int(comma_grouped),
+        )
     if grouped and not comma and not point:
         # 1.000 and 2.500 only: whole euros written the German way, or amounts with three
         # decimals. Nothing in the column tells; the point is read as the decimal mark.
@@ -1623,21 +1670,23 @@ def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[s
     Python (a published mart holding one breaks every query that returns it), so only
     a value with digits and a year from MIN_YEAR to MAX_YEAR counts as read.
     """
+    # An offset or zone name (+02:00, Z, America/New_York) is converted to UTC, as
+    # Parquet's time-zone timestamps are (the loader's connection is in UTC).
+    # A zone DuckDB does not know makes the value unreadable: a plain TIMESTAMP
+    # cast would drop any trailing text and keep the wall-clock time.
+    spaced = f"regexp_replace({value}, {_sql_str(SPACED_OFFSET)}, '\\1')"
+    abbreviation = f"upper(regexp_extract({value}, {_sql_str(ZONE_ABBREVIATION)}, 3))"
+    read_as_is = ", ".join(_sql_str(word) for word in ("", *ABBREVIATIONS_READ))
+    iso = (
+        f"case when {abbreviation} in ({read_as_is}) then "
+        f"try_cast(try_cast({spaced} as TIMESTAMPTZ) as TIMESTAMP) end"
+    )
     if date_format:
-        parsed = f"try_strptime({value}, {_sql_str(date_format)})"
+        # The format first; ISO dates (2024-01-15), which read one way only, still read
+        # beside it: a file mixing 2024-01-15 and 1/3/24 could not be loaded at all.
+        parsed = f"coalesce(try_strptime({value}, {_sql_str(date_format)}), {iso})"
     else:
         formats = "[" + ", ".join(_sql_str(fmt) for fmt in (*AUTO_DATE_FORMATS, *extra)) + "]"
-        # An offset or zone name (+02:00, Z, America/New_York) is converted to UTC, as
-        # Parquet's time-zone timestamps are (the loader's connection is in UTC).
-        # A zone DuckDB does not know makes the value unreadable: a plain TIMESTAMP
-        # cast would drop any trailing text and keep the wall-clock time.
-        spaced = f"regexp_replace({value}, {_sql_str(SPACED_OFFSET)}, '\\1')"
-        abbreviation = f"upper(regexp_extract({value}, {_sql_str(ZONE_ABBREVIATION)}, 3))"
-        read_as_is = ", ".join(_sql_str(word) for word in ("", *ABBREVIATIONS_READ))
-        iso = (
-            f"case when {abbreviation} in ({read_as_is}) then "
-            f"try_cast(try_cast({spaced} as TIMESTAMPTZ) as TIMESTAMP) end"
-        )
         parsed = f"coalesce({iso}, try_strptime({value}, {formats}))"
     in_range = f"isfinite(t) and year(t) between {MIN_YEAR} and {MAX_YEAR}"
     return (
@@ -1987,12 +2036,13 @@ def prepare_records(
                         if name in taken
                         else ""
                     )
-                    + "; map one of "
-                    + ", ".join(repr(c) for c in info.columns)
                     # said for both places a file is loaded: the Data page and the CLI
-                    + f" to it (in the mapping on the Data page, or --map {name}=COLUMN on "
-                    f"the command line; there, --default {name}=VALUE also gives every "
-                    "row one value)",
+                    + f"; map a column to it in the mapping on the Data page, or with --map "
+                    f"{name}=COLUMN on the command line (there, --default {name}=VALUE also "
+                    "gives every row one value). The file's "
+                    + ("column is " if len(info.columns) == 1 else "columns are ")
+                    + ", ".join(repr(c) for c in info.columns)
+                    + ".",
                     field=name,
                 )
             )
@@ -2021,7 +2071,10 @@ def prepare_records(
             continue
         key = column if column not in reserved else f"source_{column}"
         extras.append((column, key))
-    report.extra_columns = [column for column, _ in extras]
+    # named as stored: a column whose name is a field's is kept as source_<name>
+    report.extra_columns = [
+        column if column == key else f"{column} (as {key})" for column, key in extras
+    ]
 
     if dataset == "transactions" and chosen.get("amount"):
         if str(chosen["amount"]) not in report.typed_numbers:
@@ -2037,7 +2090,9 @@ def prepare_records(
     for name in fields:
         column = chosen.get(name)
         kind = FIELD_KINDS.get(name, "string")
-        raw = f"mart_clean({_ident(column)})" if column else "NULL::VARCHAR"
+        # NULL, N/A, None, NaN … as a value: empty, as in every other column (a customer
+        # "NULL" looked like a real SQL null everywhere in the app)
+        raw = f"mart_value({_ident(column)})" if column else "NULL::VARCHAR"
         selects.append(f"{raw} as {_ident(name + '__raw')}")
         extra = order_formats if name == TIME_FIELD[dataset] else ()
         parse = _parse_expr(_ident(name + "__raw"), kind, date_format, extra)
@@ -2047,6 +2102,9 @@ def prepare_records(
     selects.append(f"md5(concat_ws(chr(31), {all_columns})) as _hash")
     con.execute(f"create or replace temp table parsed as select {', '.join(selects)} from source")
 
+    _leave_out_total_rows(con, info.columns, chosen, report)
+    _warn_null_words(con, dataset, chosen, report)
+    _warn_direction_controls(con, dataset, chosen, report)
     _collect_problems(con, dataset, chosen, defaults, date_format, report, today or date.today())
     if report.error_count:
         raise LoadRefusedError(report)
@@ -2087,6 +2145,123 @@ def prepare_records(
     )
     con.execute("drop table parsed")
     return report
+
+
+#: A cell that says a row is a sum, not a record (lower-cased, trimmed).
+TOTAL_WORD = r"((grand|sub)[ -]?)?totals?:?|sum:?|summe:?|gesamt:?|total general:?"
+
+
+def _leave_out_total_rows(
+    con: duckdb.DuckDBPyConnection,
+    columns: Sequence[str],
+    chosen: Mapping[str, str | None],
+    report: ValidationReport,
+) -> None:
+    """Leave out rows a spreadsheet adds under the records: a cell saying Total (or
+    Subtotal, Grand total, Sum …) and no customer. Loaded, such a row added its amount
+    to revenue a second time. Each one is named in a warning."""
+    customer = chosen.get("customer_id")
+    if customer is None or not columns:
+        return
+    said = " or ".join(
+        f"regexp_full_match(lower(mart_clean({_ident(column)})), {_sql_str(TOTAL_WORD)})"
+        for column in columns
+    )
+    words = ", ".join(
+        f"case when regexp_full_match(lower(mart_clean({_ident(column)})), "
+        f"{_sql_str(TOTAL_WORD)}) then mart_clean({_ident(column)}) end"
+        for column in columns
+    )
+    found = con.execute(
+        f"select _row, coalesce({words}) from source "
+        f"where ({said}) and mart_value({_ident(customer)}) is null order by _row"
+    ).fetchall()
+    if not found:
+        return
+    con.execute(
+        "delete from parsed where _row in (select unnest(?::BIGINT[]))", [[r for r, _ in found]]
+    )
+    for row, word in found[:MAX_PROBLEMS]:
+        report.add_warning(
+            Problem(
+                f"looks like a totals row ({word!r} and no customer): left out, so its "
+                "amount is not counted twice",
+                row=int(row),
+                value=str(word),
+            ),
+            "totals rows left out",
+            1,
+        )
+    if len(found) > MAX_PROBLEMS:
+        report.warning_count += len(found) - MAX_PROBLEMS
+        report.warning_summary["totals rows left out"] += len(found) - MAX_PROBLEMS
+
+
+_DIRECTION_CONTROLS = r"[\x{202A}-\x{202E}\x{2066}-\x{2069}]"
+
+
+def _warn_direction_controls(
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    chosen: Mapping[str, str | None],
+    report: ValidationReport,
+) -> None:
+    """One warning per mapped column whose values held invisible text-direction
+    controls (U+202A-U+202E, U+2066-U+2069): they are removed (mart_value). Kept, an id
+    ``\u202eRTL-CUST`` showed as "TSUC-LTR" in every grid and chart."""
+    for name in FIELDS[dataset]:
+        column = chosen.get(name)
+        if column is None:
+            continue
+        total, first = con.execute(
+            f"select count(*), min(_row) from source "
+            f"where regexp_matches({_ident(column)}, {_sql_str(_DIRECTION_CONTROLS)})"
+        ).fetchall()[0]
+        if total:
+            report.add_warning(
+                Problem(
+                    f"{total} value(s) held invisible text-direction controls (U+202E and "
+                    "the like, which make text show reversed); they were removed",
+                    row=int(first),
+                    column=column,
+                    field=name,
+                ),
+                "direction controls removed",
+                total,
+            )
+
+
+def _warn_null_words(
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    chosen: Mapping[str, str | None],
+    report: ValidationReport,
+) -> None:
+    """One warning per mapped column holding NULL, N/A, None, NaN … as text: those
+    values are read as empty (the row's "empty values" warning follows)."""
+    for name in FIELDS[dataset]:
+        column = chosen.get(name)
+        if column is None:
+            continue
+        where = f"mart_null_word({_ident(column)})"
+        total, words, first = con.execute(
+            f"select count(*), list(distinct mart_clean({_ident(column)}))[1:4], min(_row) "
+            f"from source where {where}"
+        ).fetchall()[0]
+        if total:
+            report.add_warning(
+                Problem(
+                    f"{total} value(s) such as "
+                    + ", ".join(repr(word) for word in sorted(words))
+                    + " read as empty (a missing value, not a name)",
+                    row=int(first),
+                    column=column,
+                    field=name,
+                ),
+                "null words read as empty",
+                0,  # counted once, with the column's "empty values"
+            )
+            report.warning_summary.pop("null words read as empty", None)
 
 
 #: Readings shown per field: the first values of this many different shapes.

@@ -197,7 +197,11 @@ def test_unknown_columns_are_kept_and_clashing_names_prefixed(ws, write_file, st
     assert row["source_amount"] == "junk"
     assert row["source_record_number"] == "77"
     assert row["Colour"] == "red"
-    assert result.report.extra_columns == ["amount", "record_number", "Colour"]
+    assert result.report.extra_columns == [
+        "amount (as source_amount)",
+        "record_number (as source_record_number)",
+        "Colour",
+    ]
 
 
 def test_ragged_row_is_refused_with_its_line(ws, write_file):
@@ -493,7 +497,7 @@ def test_unreadable_values_are_listed_by_row_and_column(ws, write_file):
 
 
 def test_a_default_lets_unreadable_values_in_with_warnings(ws, write_file, stored):
-    text = HEADER + "T1,C1,2024-01-01,1.00,A\nT2,C2,2024-01-02,n/a,A\nT3,,2024-01-03,,A\n"
+    text = HEADER + "T1,C1,2024-01-01,1.00,A\nT2,C2,2024-01-02,abc,A\nT3,,2024-01-03,,A\n"
     result = load(ws, write_file("d.csv", text), defaults={"amount": "0"})
     rows = stored("transactions")
     assert [str(r["amount"]) for r in rows] == ["1.00", "0.00", "0.00"]
@@ -676,7 +680,7 @@ def test_a_leading_zero_group_is_not_thousands(ws, write_file):
     assert (problem.row, problem.value) == (1, "0,005")
 
 
-@pytest.mark.parametrize("text", ["abc", "1e3", "12.3.4", "1,2,3", "$", "nan", "1" * 20])
+@pytest.mark.parametrize("text", ["abc", "1e3", "12.3.4", "1,2,3", "$", "1" * 20])
 def test_bad_amounts_are_refused(ws, write_file, text):
     error = refused(ws, write_file("a.csv", f'customer_id,date,amount\nC1,2024-01-01,"{text}"\n'))
     assert error.report.errors[0].column == "amount"
@@ -792,9 +796,17 @@ def test_each_bad_date_gets_the_hint_that_fits_it(ws, write_file):
 
 
 def test_a_wrong_date_format_is_reported(ws, write_file):
-    path = write_file("d.csv", "customer_id,date,amount\nC1,2024-01-15,1\n")
+    path = write_file("d.csv", "customer_id,date,amount\nC1,15.01.2024,1\n")
     error = refused(ws, path, date_format="%d/%m/%Y")
     assert "with the format '%d/%m/%Y'" in str(error)
+
+
+def test_iso_dates_still_read_beside_a_date_format(ws, write_file, stored):
+    """A file mixing 2024-01-15 and 1/3/24 could not be loaded: without a format the
+    two-digit years were refused, with %m/%d/%y the ISO dates."""
+    path = write_file("d.csv", "customer_id,date,amount\nC1,2024-01-15,1\nC2,1/3/24,2\n")
+    load(ws, path, date_format="%m/%d/%y")
+    assert [r["transaction_date"] for r in stored("transactions")] == ["2024-01-15", "2024-01-03"]
 
 
 @pytest.mark.parametrize(
@@ -1747,3 +1759,69 @@ def test_refusal_advice_names_only_what_can_help():
         )
         == "Fix the mapping or the date format, or the file itself."
     )
+
+
+def test_null_words_are_empty_in_every_column(ws, write_file, stored):
+    """A customer "NULL" became a real customer that looked like a SQL null everywhere;
+    the same word in the amount column was refused. Now it is empty in every column."""
+    text = (
+        HEADER + "T1,C1,2024-01-01,1.00,Books\n"
+        "T2,N/A,2024-01-02,2.00,null\n"
+        "T3,NULL,2024-01-03,NaN,None\n"
+        "T4,#N/A,2024-01-04,4.00,Toys\n"
+    )
+    report = load(ws, write_file("n.csv", text)).report
+    rows = stored("transactions")
+    assert [r["customer_id"] for r in rows] == ["C1", None, None, None]
+    assert [r["product_category"] for r in rows] == ["Books", None, None, "Toys"]
+    assert rows[2]["amount"] is None
+    said = {p.field: p.problem for p in report.warnings if "read as empty" in p.problem}
+    assert said["customer_id"].startswith("3 value(s) such as '#N/A', 'N/A', 'NULL'")
+    # counted once, with the empty values
+    assert "null words read as empty" not in report.warning_summary
+    assert report.warning_summary["empty values"] == 3 + 2 + 1
+
+
+def test_a_totals_row_is_left_out_and_said(ws, write_file, stored):
+    text = HEADER + "T1,C1,2024-01-15,100.00,A\nT2,C2,2024-01-16,125.50,A\nTotal,,,225.50,\n"
+    result = load(ws, write_file("t.csv", text))
+    assert [r["transaction_id"] for r in stored("transactions")] == ["T1", "T2"]
+    [warning] = [w for w in result.report.warnings if "totals row" in w.problem]
+    assert warning.row == 3 and warning.value == "Total"
+    assert "1 totals row(s) left out" in result.version.message
+    # a row with a customer is a record, whatever its category says
+    kept = HEADER + "T1,C1,2024-01-15,100.00,Total\n"
+    assert len(load(ws, write_file("k.csv", kept)).version and stored("transactions")) == 1
+
+
+def test_text_direction_controls_are_removed_from_ids(ws, write_file, stored):
+    """\u202eRTL-CUST showed as "TSUC-LTR" in every grid and chart."""
+    text = HEADER + "T1,\u202eRTL-CUST,2024-01-15,1.00,A\u2066\n"
+    report = load(ws, write_file("r.csv", text)).report
+    [row] = stored("transactions")
+    assert (row["customer_id"], row["product_category"]) == ("RTL-CUST", "A")
+    assert report.warning_summary["direction controls removed"] == 2
+
+
+def test_three_digits_after_a_comma_read_as_thousands_are_said(ws, write_file, stored):
+    """1.234 got a "point or thousands?" warning; its mirror 1,234 none, also in a
+    semicolon-separated (European) file, where it may well mean 1.234."""
+    text = "customer_id;date;amount\nC1;2024-01-15;1,234\nC2;2024-01-15;2,500\n"
+    report = load(ws, write_file("c.csv", text)).report
+    assert [str(r["amount"]) for r in stored("transactions")] == ["1234.00", "2500.00"]
+    [warning] = [w for w in report.warnings if "after a comma" in w.problem]
+    assert warning.row == 1 and "separated by semicolons" in warning.problem
+    assert report.warning_summary["comma or thousands?"] == 2
+    # a value that shows the mark settles it: no warning
+    settled = 'customer_id,date,amount\nC1,2024-01-15,"1,234"\nC2,2024-01-15,12.50\n'
+    assert (
+        "comma or thousands?" not in load(ws, write_file("s.csv", settled)).report.warning_summary
+    )
+
+
+def test_warning_text_says_how_many_in_all_not_more(ws, write_file):
+    """'... and 1 more' named a warning that was not there (one line stood for 2 rows)."""
+    text = HEADER + "T1,C1,2024-01-15,1.00,A\nT1,C2,2024-01-15,2.00,A\n"
+    report = load(ws, write_file("d.csv", text)).report
+    assert "and 1 more" not in report.to_text()
+    assert "(the first rows of each kind; 2 warnings in all)" in report.to_text()
