@@ -58,9 +58,10 @@ import os
 import re
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "order",
         "receiptid",
         "saleid",
+        # German, Spanish, French exports
+        "bestellnummer",
+        "rechnungsnummer",
+        "belegnummer",
+        "transaktionsid",
+        "numerodepedido",
+        "numerodecommande",
         "id",
     ),
     "event_id": ("eventid", "eventno", "eventnumber", "hitid", "id"),
@@ -191,6 +199,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "customeremail",
         "email",
         "useremail",
+        "kundennummer",
+        "kundennr",
+        "kundenid",
+        "kunde",
+        "idcliente",
+        "cliente",
+        "numeroclient",
     ),
     "session_id": ("sessionid", "session", "visitid", "visit", "sessionkey"),
     "event_type": ("eventtype", "eventname", "event", "action", "activity", "type"),
@@ -212,6 +227,11 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "datetime",
         "timestamp",
         "time",
+        "datum",
+        "bestelldatum",
+        "rechnungsdatum",
+        "buchungsdatum",
+        "fecha",
     ),
     "event_timestamp": (
         "eventtimestamp",
@@ -246,6 +266,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "subtotal",
         "lineitemprice",
         "unitprice",
+        "betrag",
+        "gesamtbetrag",
+        "umsatz",
+        "summe",
+        "preis",
+        "importe",
+        "montant",
     ),
     "product_category": (
         "productcategory",
@@ -257,6 +284,11 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "department",
         "productgroup",
         "itemcategory",
+        "kategorie",
+        "produktkategorie",
+        "warengruppe",
+        "categoria",
+        "categorie",
     ),
 }
 
@@ -418,8 +450,14 @@ def _refuse(report: ValidationReport, problem: Problem) -> LoadRefusedError:
 
 
 def normalize_name(name: str) -> str:
-    """A column name compared case-, space-, underscore- and punctuation-insensitively."""
-    return re.sub(r"[^a-z0-9]", "", name.lower())
+    """A column name compared case-, space-, underscore-, punctuation- and
+    accent-insensitively (``Categoría`` is ``categoria``)."""
+    plain = unicodedata.normalize("NFKD", name.lower())
+    return re.sub(r"[^a-z0-9]", "", "".join(c for c in plain if not unicodedata.combining(c)))
+
+
+# A unit after a column's name: "Total (EUR)", "Amount [$]", "Betrag in EUR".
+_NAME_UNIT = re.compile(r"\s*(\(.*\)|\[.*\]|\bin\s+[A-Za-z$€£¥]{1,3})\s*$")
 
 
 def suggest_mapping(dataset: str, columns: list[str]) -> dict[str, str | None]:
@@ -432,6 +470,10 @@ def suggest_mapping(dataset: str, columns: list[str]) -> dict[str, str | None]:
     normalized: dict[str, str] = {}
     for column in columns:
         normalized.setdefault(normalize_name(column), column)
+    for column in columns:  # then without a unit: "Total (EUR)" is a total
+        bare = _NAME_UNIT.sub("", column)
+        if bare and bare != column:
+            normalized.setdefault(normalize_name(bare), column)
     mapping: dict[str, str | None] = dict.fromkeys(FIELDS[dataset])
     used: set[str] = set()
     # Rank 0 is the canonical name itself; then each synonym in order. Fields are
@@ -1394,6 +1436,8 @@ create or replace temp macro mart_amount_s3(s) as case
         then replace(replace(s, '.', ''), ',', '.')
     when regexp_full_match(s, '[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9]*)?')
         then replace(s, ',', '')
+    when regexp_full_match(s, '[+-]?[1-9][0-9]{0,2}(\.[0-9]{3}){2,}')
+        then replace(s, '.', '')
     else s end;
 create or replace temp macro mart_amount_comma_s3(s) as case
     when regexp_full_match(s, '[+-]?[0-9]{1,3}(\.[0-9]{3})+(,[0-9]*)?')
@@ -2370,6 +2414,13 @@ def _collect_problems(
                 def hint(value: str, kind: str = kind) -> str:
                     """Why this value is not a date: the hint fits the value itself."""
                     if kind == "amount":
+                        if re.fullmatch(r"\s*[+-]?\d+(\.\d+)?[eE][+-]?\d+\s*", value):
+                            return (
+                                " (scientific notation is not read: a spreadsheet writes "
+                                "large numbers that way and may have cut their digits; "
+                                "format the column as a number with 2 decimals and export "
+                                "again)"
+                            )
                         if len(re.sub(r"\D", "", value)) > 16:
                             return (
                                 " (too many digits: an amount has at most 16 digits before "
@@ -2395,6 +2446,14 @@ def _collect_problems(
                         return (
                             f" (unknown time zone {zoned.group(3)!r}: give an offset such "
                             "as +02:00 or a zone name such as Europe/Berlin)"
+                        )
+                    serial = re.fullmatch(r"\s*(\d{5})(\.\d+)?\s*", value)
+                    if serial and 20000 <= int(serial.group(1)) <= 80000:
+                        day = date(1899, 12, 30) + timedelta(days=int(serial.group(1)))
+                        return (
+                            f" (looks like a spreadsheet's day number: {serial.group(1)} is "
+                            f"{day.isoformat()}; format the column as a date in the "
+                            "spreadsheet and export again)"
                         )
                     short_year = re.match(r"\s*\d{1,2}([/.\-])\d{1,2}[/.\-]\d{2}(?!\d)", value)
                     if short_year:

@@ -1825,3 +1825,29 @@ def test_warning_text_says_how_many_in_all_not_more(ws, write_file):
     report = load(ws, write_file("d.csv", text)).report
     assert "and 1 more" not in report.to_text()
     assert "(the first rows of each kind; 2 warnings in all)" in report.to_text()
+
+
+def test_hints_for_spreadsheet_day_numbers_and_scientific_amounts(ws, write_file, stored):
+    text = "customer_id,date,amount\nC1,45352,1.5E2\n"
+    date_problem, amount_problem = refused(ws, write_file("s.csv", text)).report.errors
+    assert "spreadsheet's day number: 45352 is 2024-03-01" in date_problem.problem
+    assert "scientific notation is not read" in amount_problem.problem
+    # points that can only be thousands separators (two or more groups)
+    load(ws, write_file("p.csv", "customer_id,date,amount\nC1,2024-01-01,1.234.567\n"))
+    assert str(stored("transactions")[0]["amount"]) == "1234567.00"
+
+
+def test_headers_with_units_and_in_other_languages_are_suggested():
+    german = ["Bestellnummer", "Kundennummer", "Datum", "Total (EUR)", "Kategorie"]
+    assert suggest_mapping("transactions", german) == dict(
+        zip(
+            ["transaction_id", "customer_id", "transaction_date", "amount", "product_category"],
+            german,
+            strict=True,
+        )
+    )
+    spanish = suggest_mapping("transactions", ["ID", "Cliente", "Fecha", "Importe", "Categoría"])
+    assert (spanish["amount"], spanish["product_category"]) == ("Importe", "Categoría")
+    # an exact name still wins over a name with a unit
+    both = suggest_mapping("transactions", ["customer_id", "date", "Total (EUR)", "Total"])
+    assert both["amount"] == "Total"
