@@ -242,7 +242,28 @@ def save_upload(name: str, data: bytes) -> Path:
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
+        _prune_uploads(folder, keep=path)
+    else:
+        path.touch()  # in use: among the newest, so pruning keeps it
     return path
+
+
+#: Uploaded files kept (the newest by use); older ones are deleted when a new one comes.
+#: Saved versions hold their own copy of the rows, so an upload is only needed while
+#: its page is open.
+KEEP_UPLOADS = 20
+
+
+def _prune_uploads(folder: Path, keep: Path) -> None:
+    import contextlib
+
+    files = [f for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")]
+    with contextlib.suppress(OSError):
+        files.sort(key=lambda f: f.stat().st_mtime, reverse=True)
+    for old in files[KEEP_UPLOADS:]:
+        if old != keep:
+            with contextlib.suppress(OSError):
+                old.unlink()
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

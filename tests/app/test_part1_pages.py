@@ -367,3 +367,21 @@ def test_generate_tab_saves_new_versions_with_progress(
     ws = Workspace(workspace)
     assert datasets.head(ws, "transactions").row_count == 200
     assert "seed 7" in datasets.head(ws, "transactions").message
+
+
+def test_uploads_are_pruned_to_the_newest(workspace: Path) -> None:
+    """Every uploaded file stayed in workspace/uploads/ forever."""
+    import os
+
+    from ui import common
+
+    paths = []
+    for number in range(common.KEEP_UPLOADS + 5):
+        path = common.save_upload(f"f{number}.csv", f"a,b\n{number},1\n".encode())
+        os.utime(path, (1_000_000 + number, 1_000_000 + number))
+        paths.append(path)
+    common.save_upload("f0.csv", b"a,b\n0,1\n")  # in use again: kept
+    common.save_upload("new.csv", b"a,b\nnew,1\n")
+    left = set((Path(workspace) / "uploads").iterdir())
+    assert len(left) == common.KEEP_UPLOADS
+    assert paths[0] in left and paths[-1] in left and paths[1] not in left
