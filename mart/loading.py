@@ -2411,8 +2411,13 @@ def _collect_problems(
                 )
                 what = "an amount" if kind == "amount" else "a date"
 
-                def hint(value: str, kind: str = kind) -> str:
+                def hint(value: str, kind: str = kind, column: str = str(column)) -> str:
                     """Why this value is not a date: the hint fits the value itself."""
+                    if normalize_name(value) == normalize_name(column):
+                        return (
+                            " (it is the column's own name: the header row appears again, "
+                            "as when two exports are pasted together; delete that row)"
+                        )
                     if kind == "amount":
                         if re.fullmatch(r"\s*[+-]?\d+(\.\d+)?[eE][+-]?\d+\s*", value):
                             return (

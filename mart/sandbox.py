@@ -704,10 +704,30 @@ def run_sql(
     )
 
 
+def _has_map(value: Any) -> bool:
+    return isinstance(value, dict) and any(not isinstance(key, str) for key in value)
+
+
 def display_frame(result: QueryResult) -> pd.DataFrame:
     """The result for a browser grid, which holds numbers as floats: the exact columns
-    become their exact text (DECIMALs with their scale), so no digit changes on screen."""
-    return money.exact_text(result.dataframe) if result.exact_columns else result.dataframe
+    become their exact text (DECIMALs with their scale), so no digit changes on screen.
+    A MAP column with keys that are not text is shown as text ({1: 2}): Arrow, which
+    carries the grid's data, takes only text keys, and the failure went to the log as a
+    traceback before the grid fell back."""
+    frame = money.exact_text(result.dataframe) if result.exact_columns else result.dataframe
+    maps = [
+        position
+        for position in range(frame.shape[1])
+        if frame.iloc[:, position].dtype == object and frame.iloc[:, position].map(_has_map).any()
+    ]
+    if maps:
+        frame = frame.copy()
+        for position in maps:
+            frame.isetitem(
+                position,
+                frame.iloc[:, position].map(lambda v: None if v is None else str(v)),
+            )
+    return frame
 
 
 _LINE = re.compile(r"\bLINE (\d+):")

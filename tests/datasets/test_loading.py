@@ -1851,3 +1851,11 @@ def test_headers_with_units_and_in_other_languages_are_suggested():
     # an exact name still wins over a name with a unit
     both = suggest_mapping("transactions", ["customer_id", "date", "Total (EUR)", "Total"])
     assert both["amount"] == "Total"
+
+
+def test_a_repeated_header_row_is_named_as_such(ws, write_file):
+    header = "customer_id,transaction_date,amount\n"
+    text = header + "C1,2024-01-01,1\n" + header
+    errors = refused(ws, write_file("h.csv", text)).report.errors
+    assert {p.row for p in errors} == {2}
+    assert all("the header row appears again" in p.problem for p in errors)

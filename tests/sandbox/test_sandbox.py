@@ -674,3 +674,14 @@ def test_spreadsheet_safe_quotes_text_a_spreadsheet_would_run() -> None:
     assert pd.isna(safe.customer_id[5])
     assert safe.amount.tolist() == frame.amount.tolist()
     assert frame.customer_id[0].startswith("=")  # the original is left alone
+
+
+def test_maps_with_number_keys_are_shown_as_text(mart_db: Path) -> None:
+    """Arrow takes only text map keys: the grid's conversion failed with a traceback in
+    the server log before Streamlit fell back."""
+    import pyarrow as pa
+
+    result = sandbox.run_sql(mart_db, "select map([1], [2]) as m, {'a': 1} as s, [1, 2] as l")
+    shown = sandbox.display_frame(result)
+    assert shown.m[0] == "{1: 2}" and shown.s[0] == {"a": 1}
+    pa.Table.from_pandas(shown)  # what st.dataframe does; raised ArrowTypeError before
