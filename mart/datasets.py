@@ -48,9 +48,11 @@ import pyarrow.parquet as pq
 from mart.errors import ConflictError, InputError, NotFoundError
 from mart.loading import (
     DATASETS,
+    DIRECTION_CONTROLS_RE,
     FIELDS,
     ID_FIELD,
     ID_PREFIX,
+    NULL_WORDS,
     REQUIRED,
     TIME_FIELD,
     LoadRefusedError,
@@ -963,6 +965,11 @@ def _edit_value(dataset: str, name: str, value: Any) -> Any:
     """A grid cell as the canonical JSON value of field ``name``; InputError if unreadable."""
     if _is_missing(value):
         return None
+    if isinstance(value, str) and name in FIELDS[dataset]:
+        # as a loaded file's values: direction controls removed, NULL / N/A … empty
+        value = DIRECTION_CONTROLS_RE.sub("", value)
+        if value.strip().lower() in NULL_WORDS or not value.strip():
+            return None
     if name == "amount":
         return _edit_amount(value)
     if name in ("transaction_date", "event_timestamp"):

@@ -1418,7 +1418,7 @@ TRIMMED_CHARS = (
 _MACROS = r"""
 create or replace temp macro mart_clean(v) as nullif(trim(v, mart_trimmed_chars()), '');
 create or replace temp macro mart_null_word(v) as
-    lower(mart_clean(v)) in ('null', 'n/a', '#n/a', 'none', 'nan', 'nil');
+    lower(mart_clean(v)) in ({null_words});
 create or replace temp macro mart_value(v) as
     case when mart_null_word(v) then null
     else mart_clean(regexp_replace(v, '[\x{202A}-\x{202E}\x{2066}-\x{2069}]', '', 'g')) end;
@@ -1991,7 +1991,7 @@ def prepare_records(
                 f"{name!r} is not a field of {dataset}: fields are {', '.join(fields)}."
             )
     con.execute("create or replace temp macro mart_trimmed_chars() as " + _sql_str(TRIMMED_CHARS))
-    con.execute(_MACROS)
+    con.execute(_MACROS.replace("{null_words}", ", ".join(_sql_str(w) for w in NULL_WORDS)))
     if date_format:
         given = date_format
         try:
@@ -2191,6 +2191,9 @@ def prepare_records(
     return report
 
 
+#: Text that means "no value" in a mapped column (compared lower-cased, trimmed).
+NULL_WORDS = ("null", "n/a", "#n/a", "none", "nan", "nil")
+
 #: A cell that says a row is a sum, not a record (lower-cased, trimmed).
 TOTAL_WORD = r"((grand|sub)[ -]?)?totals?:?|sum:?|summe:?|gesamt:?|total general:?"
 
@@ -2242,6 +2245,8 @@ def _leave_out_total_rows(
 
 
 _DIRECTION_CONTROLS = r"[\x{202A}-\x{202E}\x{2066}-\x{2069}]"
+#: The same characters for Python's re (the grid's edits).
+DIRECTION_CONTROLS_RE = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def _warn_direction_controls(

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from mart import datasets
@@ -567,3 +568,21 @@ def test_rebase_edits_leaves_out_records_the_newer_version_deleted(ws) -> None:
     only_gone = datasets.rebase_edits(ws, "transactions", mine.id, updates={2: {"amount": "1"}})
     assert only_gone.empty and only_gone.dropped == [2]
     assert datasets.rebase_edits(ws, "transactions", mine.id).dropped_note(mine.id) is None
+
+
+def test_grid_edits_read_null_words_and_direction_controls_as_a_file_would(ws) -> None:
+    """A loaded file's NULL / N/A are empty and U+202E is removed; typed in the grid,
+    they were kept as text."""
+    base = datasets.head(ws, "transactions")
+    frame = datasets.read_records(ws, "transactions")
+    number = int(frame.record_number.iloc[0])
+    version = datasets.apply_edits(
+        ws,
+        "transactions",
+        base.id,
+        updates={number: {"customer_id": "NULL", "product_category": "\u202eBooks"}},
+    )
+    edited = datasets.read_records(ws, "transactions", version.id)
+    row = edited[edited.record_number == number].iloc[0]
+    assert pd.isna(row.customer_id)
+    assert row.product_category == "Books"
