@@ -1561,55 +1561,50 @@ def _choose_decimal_mark(
         f"from (select _row, {text} as t from source)"
     ).fetchall()[0]
     comma_grouped, first_comma_grouped = extra
+
+    def warn(count: int, first: int, problem: str, kind: str) -> None:
+        value = con.execute(
+            f"select {_ident(column)} from source where _row = ?", [first]
+        ).fetchall()[0][0]
+        report.add_warning(
+            Problem(problem, row=int(first), column=column, field="amount", value=str(value)),
+            kind,
+            int(count),
+        )
+
     if comma_grouped and not comma and not point:
         # 1,234 and 2,500 only: thousands written the English way, or amounts with three
         # decimals after a decimal comma. Read as thousands, and said.
-        value = con.execute(
-            f"select {_ident(column)} from source where _row = ?", [first_comma_grouped]
-        ).fetchall()[0][0]
         european = (
             " (the file is separated by semicolons, as European exports are, where the "
             "comma is the decimal mark)"
             if report.delimiter == ";"
             else ""
         )
-        report.add_warning(
-            Problem(
-                f"{comma_grouped} amount(s) such as this one have exactly three digits after "
-                "a comma and no amount in the column shows the decimal mark: they were read "
-                "with the comma separating thousands (1,234 = 1234.00)"
-                + european
-                + ". If the comma is the decimal mark here (1,234 = 1.234), write the amounts "
-                "with their thousands point (1.234,00 for one thousand) or round them to "
-                "cents, and load the file again",
-                row=int(first_comma_grouped),
-                column=column,
-                field="amount",
-                value=str(value),
-            ),
+        warn(
+            comma_grouped,
+            first_comma_grouped,
+            f"{comma_grouped} amount(s) such as this one have exactly three digits after "
+            "a comma and no amount in the column shows the decimal mark: they were read "
+            "with the comma separating thousands (1,234 = 1234.00)"
+            + european
+            + ". If the comma is the decimal mark here (1,234 = 1.234), write the amounts "
+            "with their thousands point (1.234,00 for one thousand) or round them to "
+            "cents, and load the file again",
             "comma or thousands?",
-            int(comma_grouped),
         )
     if grouped and not comma and not point:
         # 1.000 and 2.500 only: whole euros written the German way, or amounts with three
         # decimals. Nothing in the column tells; the point is read as the decimal mark.
-        value = con.execute(
-            f"select {_ident(column)} from source where _row = ?", [first_grouped]
-        ).fetchall()[0][0]
-        report.add_warning(
-            Problem(
-                f"{grouped} amount(s) such as this one have exactly three digits after a "
-                "point and no amount in the column shows the decimal mark: they were read "
-                "with the point as the decimal mark (1.000 = 1.00). If the point separates "
-                "thousands here (1.000 = one thousand), write the amounts with their decimal "
-                "comma (1.000,00) or without the point, and load the file again",
-                row=int(first_grouped),
-                column=column,
-                field="amount",
-                value=str(value),
-            ),
+        warn(
+            grouped,
+            first_grouped,
+            f"{grouped} amount(s) such as this one have exactly three digits after a "
+            "point and no amount in the column shows the decimal mark: they were read "
+            "with the point as the decimal mark (1.000 = 1.00). If the point separates "
+            "thousands here (1.000 = one thousand), write the amounts with their decimal "
+            "comma (1.000,00) or without the point, and load the file again",
             "point or thousands?",
-            int(grouped),
         )
     if comma and not point:
         con.execute(
