@@ -145,6 +145,7 @@ def _console(db_path: str, build_id: int) -> None:
         key="sql_example",
         on_change=_use_example,
     )
+    console_sandbox().warm_up()  # a query process starts now, not at the first Run
     with st.form("sql_form", border=False):
         sql = st.text_area("SQL", key="sql_text", height=220)
         run = st.form_submit_button("Run query", type="primary", icon=":material/play_arrow:")
