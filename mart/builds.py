@@ -212,6 +212,7 @@ DEFAULT_KEEP = 5
 
 # The end of a failed build's error (replaced when it is published anyway).
 STAYS_PUBLISHED = " The previous build stays published."
+NONE_PUBLISHED = " Nothing is published yet: fix the data and build again, or publish anyway."
 
 EventCallback = Callable[[dict[str, Any]], None]
 
@@ -1425,7 +1426,8 @@ class BuildManager:
                     + (f" and {len(names) - 5} more" if len(names) > 5 else "")
                     + "."
                     + (f" {record.hint}" if record.hint else "")
-                    + STAYS_PUBLISHED
+                    # with no build published yet there is no previous one to keep
+                    + (STAYS_PUBLISHED if self.published_db_path() is not None else NONE_PUBLISHED)
                 )
             else:
                 if result.get("tests_failed"):
@@ -1558,7 +1560,11 @@ class BuildManager:
             if record.status == FAILED:
                 record.status = PUBLISHED
                 record.published_anyway = True
-                record.error = (record.error or "").replace(STAYS_PUBLISHED, " Published anyway.")
+                record.error = (
+                    (record.error or "")
+                    .replace(STAYS_PUBLISHED, " Published anyway.")
+                    .replace(NONE_PUBLISHED, " Published anyway.")
+                )
             live = self._current_id()
             if live != build_id:
                 record.replaced = live

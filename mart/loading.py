@@ -2142,7 +2142,6 @@ def prepare_records(
     con.execute(f"create or replace temp table parsed as select {', '.join(selects)} from source")
 
     _leave_out_total_rows(con, info.columns, chosen, report)
-    _warn_null_words(con, dataset, chosen, report)
     _warn_direction_controls(con, dataset, chosen, report)
     _collect_problems(con, dataset, chosen, defaults, date_format, report, today or date.today())
     if report.error_count:
@@ -2190,7 +2189,7 @@ def prepare_records(
 NULL_WORDS = ("null", "n/a", "#n/a", "none", "nan", "nil")
 
 #: A cell that says a row is a sum, not a record (lower-cased, trimmed).
-TOTAL_WORD = r"((grand|sub)[ -]?)?totals?:?|sum:?|summe:?|gesamt:?|total general:?"
+TOTAL_WORD = r"((grand|sub)[ -]?)?totals?:?|sum:?|sum of .*|summe:?|gesamt:?|total general:?"
 
 
 def _leave_out_total_rows(
@@ -2199,9 +2198,10 @@ def _leave_out_total_rows(
     chosen: Mapping[str, str | None],
     report: ValidationReport,
 ) -> None:
-    """Leave out rows a spreadsheet adds under the records: a cell saying Total (or
-    Subtotal, Grand total, Sum …) and no customer. Loaded, such a row added its amount
-    to revenue a second time. Each one is named in a warning."""
+    """Leave out rows a spreadsheet adds under the records: the customer cell saying
+    Total (or Subtotal, Grand total, Sum …), or such a cell elsewhere and no customer.
+    Loaded, such a row was a customer "Total" holding the whole revenue a second time.
+    Each one is named in a warning."""
     customer = chosen.get("customer_id")
     if customer is None or not columns:
         return
@@ -2216,7 +2216,9 @@ def _leave_out_total_rows(
     )
     found = con.execute(
         f"select _row, coalesce({words}) from source "
-        f"where ({said}) and mart_value({_ident(customer)}) is null order by _row"
+        f"where (({said}) and mart_value({_ident(customer)}) is null) or "
+        f"regexp_full_match(lower(mart_clean({_ident(customer)})), {_sql_str(TOTAL_WORD)}) "
+        "order by _row"
     ).fetchall()
     if not found:
         return
@@ -2226,8 +2228,8 @@ def _leave_out_total_rows(
     for row, word in found[:MAX_PROBLEMS]:
         report.add_warning(
             Problem(
-                f"looks like a totals row ({word!r} and no customer): left out, so its "
-                "amount is not counted twice",
+                f"looks like a totals row ({word!r}): left out, so its amount is not "
+                "counted twice",
                 row=int(row),
                 value=str(word),
             ),
@@ -2273,39 +2275,6 @@ def _warn_direction_controls(
                 "direction controls removed",
                 total,
             )
-
-
-def _warn_null_words(
-    con: duckdb.DuckDBPyConnection,
-    dataset: str,
-    chosen: Mapping[str, str | None],
-    report: ValidationReport,
-) -> None:
-    """One warning per mapped column holding NULL, N/A, None, NaN … as text: those
-    values are read as empty (the row's "empty values" warning follows)."""
-    for name in FIELDS[dataset]:
-        column = chosen.get(name)
-        if column is None:
-            continue
-        where = f"mart_null_word({_ident(column)})"
-        total, words, first = con.execute(
-            f"select count(*), list(distinct mart_clean({_ident(column)}))[1:4], min(_row) "
-            f"from source where {where}"
-        ).fetchall()[0]
-        if total:
-            report.add_warning(
-                Problem(
-                    f"{total} value(s) such as "
-                    + ", ".join(repr(word) for word in sorted(words))
-                    + " read as empty (a missing value, not a name)",
-                    row=int(first),
-                    column=column,
-                    field=name,
-                ),
-                "null words read as empty",
-                0,  # counted once, with the column's "empty values"
-            )
-            report.warning_summary.pop("null words read as empty", None)
 
 
 #: Readings shown per field: the first values of this many different shapes.
@@ -2540,14 +2509,35 @@ def _collect_problems(
         if empty:
             sample = rows(f"select _row from parsed where {raw} is null order by _row limit 5")
             listed = ", ".join(str(r) for (r,) in sample) + (", ..." if empty > 5 else "")
-            note = (
-                f"; the default {defaults[name]!r} is used"
-                if name in defaults
-                else "; kept as null (the dbt tests will flag it)"
+            [(words,)] = rows(
+                f"select list(distinct mart_clean({_ident(column)}) order by "
+                f"mart_clean({_ident(column)}))[1:4] from source where "
+                f"mart_null_word({_ident(column)}) and _row in (select _row from parsed)"
             )
+            said = (
+                " (" + ", ".join(repr(word) for word in words) + " among them: text that "
+                "means no value)"
+                if words
+                else ""
+            )
+            tested = name in REQUIRED[dataset] or name == ID_FIELD[dataset]
+            if name in defaults:
+                note = f"; the default {defaults[name]!r} is used"
+            elif (dataset, name) in UNMAPPED_DEFAULTS:
+                note = f"; staging reads it as {UNMAPPED_DEFAULTS[(dataset, name)]!r}"
+            elif tested:
+                note = "; kept as null (the dbt tests will flag it)"
+            else:
+                note = "; kept empty (the field is optional)"
             report.add_warning(
-                Problem(f"empty in {empty} row(s): {listed}{note}", column=column, field=name),
-                "empty values",
+                Problem(
+                    f"empty in {empty} row(s): {listed}{said}{note}", column=column, field=name
+                ),
+                "defaulted"
+                if name in defaults
+                else "empty values"
+                if tested
+                else "empty optional values",
                 empty,
             )
     if report.error_count:

@@ -166,7 +166,7 @@ MSG_NESTED = (
 MSG_MEMORY = (
     "The query needs more memory than the console gives a query (2 GB, and 4 GB more "
     "spilled to disk), so it was stopped. Filter, aggregate or LIMIT before a large sort "
-    "or join."
+    "or join, and build smaller lists and strings."
 )
 MSG_TOO_LONG = (
     "The query is {length:,} characters long; the console takes up to {limit:,}. "
@@ -515,10 +515,14 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
             continue
         risky = values.map(
-            lambda value: isinstance(value, str) and value.startswith(_FORMULA_START)
+            lambda value: isinstance(value, str) and value.lstrip(" ").startswith(_FORMULA_START)
         )
         if bool(risky.any()):
             out.isetitem(position, values.where(~risky, "'" + values[risky].astype(str)))
+    out.columns = [
+        "'" + str(name) if str(name).lstrip(" ").startswith(_FORMULA_START) else name
+        for name in out.columns
+    ]
     return out
 
 
