@@ -122,18 +122,20 @@ def plain_text(value: object) -> str:
 
 def chart_labels(values: Sequence[object], limit: int = MAX_LABEL_CHARS) -> list[str]:
     """Axis or legend labels for data values: escaped (:func:`plain_text`), cut to
-    ``limit`` characters with "…", and still one per distinct value (two long ids that
-    start alike get " (2)", " (3)", … rather than one merged bar)."""
+    ``limit`` characters in the middle ("Home & Garden Outdoor…2025 Edition": names
+    that start alike often differ at the end), and still one per distinct value (two
+    that cut alike get " [2]", " [3]", … rather than one merged bar)."""
     labels: list[str] = []
     seen: dict[str, int] = {}
+    tail = max(limit // 4, 1)
     for value in values:
         text = str(value)
         if len(text) > limit:
-            text = text[: limit - 1] + "…"
+            text = text[: limit - tail - 1] + "…" + text[-tail:]
         label = plain_text(text)
         count = seen.get(label, 0)
         seen[label] = count + 1
-        labels.append(label if count == 0 else f"{label} ({count + 1})")
+        labels.append(label if count == 0 else f"{label} [{count + 1}]")
     return labels
 
 
@@ -355,22 +357,35 @@ def favourite_category_bar(frame: pd.DataFrame) -> go.Figure:
     """Customers per favourite category, most popular first."""
     categories = [str(name) for name in frame["favorite_category"].fillna("(none)")]
     colours = category_colours(categories)
+    labels = chart_labels(categories)
+    counts = frame["customer_count"].tolist()
+    # Long names drawn under vertical bars were tilted and took most of the chart: then
+    # the bars lie down, most popular on top, and the names read across.
+    across = max((len(name) for name in categories), default=0) > 14
+    customdata = [
+        [plain_text(name), value]
+        for name, value in zip(categories, frame["lifetime_value"], strict=True)
+    ]
+    count_axis = "x" if across else "y"
     figure = go.Figure(
         go.Bar(
-            x=chart_labels(categories),
-            y=frame["customer_count"].tolist(),
-            marker_color=[colours[name] for name in categories],
-            customdata=[
-                [plain_text(name), value]
-                for name, value in zip(categories, frame["lifetime_value"], strict=True)
-            ],
-            hovertemplate="%{customdata[0]}: %{y:,} customers, $%{customdata[1]:,.2f} "
-            "lifetime value<extra></extra>",
+            x=counts[::-1] if across else labels,
+            y=labels[::-1] if across else counts,
+            orientation="h" if across else "v",
+            marker_color=[colours[name] for name in (categories[::-1] if across else categories)],
+            customdata=customdata[::-1] if across else customdata,
+            hovertemplate="%{customdata[0]}: %{" + count_axis + ":,} customers, "
+            "$%{customdata[1]:,.2f} lifetime value<extra></extra>",
             name="Customers",
         )
     )
-    _base(figure, "Favourite category distribution", "Favourite category", "Customers")
-    figure.update_layout(showlegend=False, height=380)
+    if across:
+        _base(figure, "Favourite category distribution", "Customers", "Favourite category")
+        figure.update_yaxes(type="category")
+        figure.update_layout(showlegend=False, height=max(320, 26 * len(labels) + 140))
+    else:
+        _base(figure, "Favourite category distribution", "Favourite category", "Customers")
+        figure.update_layout(showlegend=False, height=380)
     return figure
 
 

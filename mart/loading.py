@@ -365,6 +365,8 @@ class ValidationReport:
     date_format_note: str | None = None
     # How the file's values were read where the text is not already the stored form.
     readings: list[Reading] = field(default_factory=list)
+    # {field: how many more kinds of text it has than the readings list}
+    readings_more: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -407,6 +409,8 @@ class ValidationReport:
                     f"    {reading.field:<18} {reading.example!r} -> {reading.loaded}  "
                     f"({reading.rows} value(s) like it, first at row {reading.first_row})"
                 )
+            for name, more in self.readings_more.items():
+                lines.append(f"    {name:<18} ... and {more} more kind(s) of text")
         if self.error_count:
             lines.append(f"  ERRORS ({self.error_count}, load refused):")
             lines += [f"    {problem}" for problem in self.errors]
@@ -2228,8 +2232,7 @@ def _leave_out_total_rows(
     for row, word in found[:MAX_PROBLEMS]:
         report.add_warning(
             Problem(
-                f"looks like a totals row ({word!r}): left out, so its amount is not "
-                "counted twice",
+                f"looks like a totals row ({word!r}): left out, so its amount is not counted twice",
                 row=int(row),
                 value=str(word),
             ),
@@ -2278,7 +2281,7 @@ def _warn_direction_controls(
 
 
 #: Readings shown per field: the first values of this many different shapes.
-MAX_READINGS = 4
+MAX_READINGS = 6
 _PLAIN_AMOUNT = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)"
 
 
@@ -2314,14 +2317,16 @@ def _collect_readings(
                 f"replace({raw}, 'T', ' ') not in ({loaded}, strftime({val}, '%Y-%m-%d %H:%M'))"
             )
         shape = f"regexp_replace(regexp_replace({raw}, '[0-9]+', '9', 'g'), '[A-Za-z]+', 'a', 'g')"
-        for example, shown, rows, first in con.execute(
-            f"select arg_min({raw}, _row), arg_min({loaded}, _row), count(*), min(_row) "
-            f"from parsed where {val} is not null and {differs} "
+        for example, shown, rows, first, kinds in con.execute(
+            f"select arg_min({raw}, _row), arg_min({loaded}, _row), count(*), min(_row), "
+            f"count(*) over () from parsed where {val} is not null and {differs} "
             f"group by {shape} order by min(_row) limit {MAX_READINGS}"
         ).fetchall():
             report.readings.append(
                 Reading(name, str(column), str(example), str(shown), int(rows), int(first))
             )
+            if kinds > MAX_READINGS:
+                report.readings_more[name] = int(kinds) - MAX_READINGS
 
 
 def _collect_problems(

@@ -118,6 +118,15 @@ def _show_readings(report: loading.ValidationReport) -> None:
         hide_index=True,
         key="upload_readings",
     )
+    if report.readings_more:
+        st.caption(
+            "Not listed: "
+            + "; ".join(
+                f"{more:,} more kind(s) of text in {name}"
+                for name, more in report.readings_more.items()
+            )
+            + " (the table shows the first of each field)."
+        )
 
 
 def _upload_tab() -> None:

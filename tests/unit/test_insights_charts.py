@@ -671,13 +671,17 @@ def test_data_text_in_charts_is_literal_and_long_labels_are_cut() -> None:
         }
     )
     bar = charts.favourite_category_bar(favourites).data[0]
-    assert list(bar.x) == [
-        '&lt;a href="https://e.vil/cat"&gt;Electronics…',
-        "L" * 39 + "…",
+    # long names: the bars lie down, most popular on top (the last of the y list)
+    assert bar.orientation == "h"
+    assert list(bar.y)[::-1] == [
+        '&lt;a href="https://e.vil/cat"&gt;E…ronics&lt;/a&gt;',
+        "L" * 29 + "…" + "L" * 10,
         "&lt;b&gt;Bold&lt;/b&gt;",
     ]
-    assert bar.customdata[1][0] == long  # the hover: the whole name
-    assert "<a" not in bar.customdata[0][0]
+    assert bar.customdata[::-1][1][0] == long  # the hover: the whole name
+    assert "<a" not in bar.customdata[::-1][0][0]
+    short = charts.favourite_category_bar(favourites.iloc[2:]).data[0]
+    assert short.orientation == "v" and list(short.x) == ["&lt;b&gt;Bold&lt;/b&gt;"]
 
     # two long ids that start alike stay two bars
     top = pd.DataFrame(
@@ -690,6 +694,8 @@ def test_data_text_in_charts_is_literal_and_long_labels_are_cut() -> None:
     figure = charts.top_customers_bar(top)
     labels = list(figure.layout.yaxis.categoryarray)
     assert len(set(labels)) == 2 and all(len(label) <= 44 for label in labels)
+    same = charts.chart_labels(["A" * 50, "A" * 50, "B"])
+    assert same[1] == same[0] + " [2]"
 
     mix = pd.DataFrame(
         {
