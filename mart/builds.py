@@ -447,6 +447,23 @@ class BuildRecord:
             return None
         tests = sum(1 for node in reused if node.get("resource_type") == "test")
         models = len(reused) - tests
+        kinds = [
+            str(node.get("resource_type")) for node in reused if node.get("resource_type") != "test"
+        ]
+        snapshots = kinds.count("snapshot")
+        # the models and snapshots by name when they are few
+        names = [
+            str(node.get("name"))
+            for node in reused
+            if node.get("resource_type") != "test" and node.get("name")
+        ]
+        parts = [_count(models - snapshots, "model", "models")]
+        if snapshots:
+            parts.append(_count(snapshots, "snapshot", "snapshots"))
+        if 0 < len(names) <= 4:
+            parts[-1] += f" ({', '.join(names)})"
+        parts.append(_count(tests, "test", "tests"))
+        what = ", ".join(parts[:-1]) + " and " + parts[-1]
         ran = sum(
             1
             for node in self.nodes
@@ -469,8 +486,7 @@ class BuildRecord:
                 f"they keep the results of {where}"
             )
         return (
-            f"{_count(models, 'model or snapshot', 'models and snapshots')} and "
-            f"{_count(tests, 'test', 'tests')} did not run again: their data, SQL and vars "
+            f"{what} did not run again: their data, SQL and vars "
             f"are {kept}. "
             f"{_count(ran, 'model, snapshot or test', 'models, snapshots and tests')} ran."
         )

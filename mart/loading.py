@@ -2407,7 +2407,18 @@ def _collect_problems(
                             )
                         return ""
                     if date_format:
-                        return f" with the format {date_format!r}"
+                        swapped = ""
+                        numbers = re.match(r"\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d", value)
+                        if numbers and "%m" in date_format and "%d" in date_format:
+                            month_first = date_format.index("%m") < date_format.index("%d")
+                            month = int(numbers.group(1 if month_first else 2))
+                            if month > 12:
+                                swapped = (
+                                    f" ({month} cannot be a month: is the day "
+                                    + ("first" if month_first else "second")
+                                    + "?)"
+                                )
+                        return f" with the format {date_format!r}{swapped}"
                     zoned = ZONED_TIME.fullmatch(value)
                     if (
                         zoned
@@ -2454,7 +2465,8 @@ def _collect_problems(
                             " (day/month order is ambiguous: no day above 12 in the "
                             "column tells, or days above 12 come first in some values and "
                             f"second in others; give a date format such as %d/%m/%Y{time} "
-                            f"or %m/%d/%Y{time})"
+                            f"or %m/%d/%Y{time}, or in letters dd/mm/yyyy: the Date format "
+                            "box on the Data page, --date-format on the command line)"
                         )
                     return (
                         f" (a real date with a year from {MIN_YEAR} to {MAX_YEAR}, such as "

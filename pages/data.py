@@ -161,7 +161,9 @@ def _upload_tab() -> None:
     if info.delimiter:
         detail.append(f"delimiter {info.delimiter!r}")
     st.markdown(f"**Preview** · {', '.join(detail)} · {info.row_count:,} rows")
-    st.dataframe(preview, hide_index=True, key="upload_preview", placeholder=common.NULL_CELL)
+    # numbered as the report numbers rows (row 1: the first data row)
+    preview = preview.set_axis(pd.RangeIndex(1, len(preview) + 1, name="row"))
+    st.dataframe(preview, key="upload_preview", placeholder=common.NULL_CELL)
 
     st.markdown("**Map the file's columns to the mart's fields**")
     suggested = loading.suggest_mapping(dataset, info.columns)

@@ -176,7 +176,7 @@ def test_the_reuse_note_names_the_builds_that_really_ran_the_nodes() -> None:
     note = record.reuse_note()
     assert note is not None
     assert note.startswith(
-        "1 model or snapshot and 1 test did not run again: their data, SQL and vars are as "
+        "1 model (stg_transactions) and 1 test did not run again: their data, SQL and vars are as "
         "in build 2; they keep the results of build 1, where they last ran. "
     ), note
     assert "#2" not in note
