@@ -86,8 +86,13 @@ def _show_report(report: loading.ValidationReport) -> None:
             after = f"; the dbt tests will also report the {', '.join(tested)}."
         else:
             after = "."
+        rows_load = (
+            "The totals rows are left out; the other rows load as they are"
+            if kinds.get("totals rows left out")
+            else "These rows load as they are"
+        )
         st.warning(
-            f"{report.warning_count:,} warning(s) ({summary}). These rows load as they are{after}",
+            f"{report.warning_count:,} warning(s) ({summary}). {rows_load}{after}",
             icon=":material/warning:",
         )
         with st.expander("Warnings by row"):
