@@ -75,7 +75,7 @@ def test_an_unchanged_rebuild_reuses_every_node_and_keeps_its_results(
     )
     note = record.reuse_note()
     assert note is not None and f"are as in build {first}, whose results they keep" in note
-    assert f"those of build {first}." in note and "0 models, snapshots and tests ran" in note
+    assert "0 models, snapshots and tests ran" in note
     # run_results.json and the artifacts carry the reused nodes with their compiled SQL.
     assert compiled(record).keys() >= set(data_nodes(before))
     loaded = artifacts.load(record.build_dir / "target")
