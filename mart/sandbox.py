@@ -527,7 +527,12 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _accept(sql: str) -> tuple[str, str]:
-    """The kind and the text of the one read-only statement in ``sql``; else refuse."""
+    """The kind and the text of the one read-only statement in ``sql``; else refuse.
+
+    Zero-width spaces are removed first: the app puts them after the underscores of
+    long names so they wrap (the sidebar's failing tests, the Docs tables), and a name
+    copied from there into the console gave "syntax error at or near stg_"."""
+    sql = (sql or "").replace("\u200b", "")
     if not sql or not sql.strip():
         raise SandboxError(MSG_EMPTY)
     if len(sql) > MAX_SQL_CHARS:

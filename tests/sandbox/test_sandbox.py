@@ -685,3 +685,12 @@ def test_maps_with_number_keys_are_shown_as_text(mart_db: Path) -> None:
     shown = sandbox.display_frame(result)
     assert shown.m[0] == "{1: 2}" and shown.s[0] == {"a": 1}
     pa.Table.from_pandas(shown)  # what st.dataframe does; raised ArrowTypeError before
+
+
+def test_names_copied_from_the_app_with_zero_width_spaces_still_run(mart_db: Path) -> None:
+    """The sidebar and Docs break long names after underscores with U+200B; pasted into
+    the console, "customer_\u200bsegment" was a syntax error."""
+    result = sandbox.run_sql(
+        mart_db, "select customer_\u200bsegment from fct_\u200bcustomer_\u200bmetrics"
+    )
+    assert result.row_count == 3 and result.columns == ["customer_segment"]
