@@ -1425,7 +1425,7 @@ create or replace temp macro mart_null_word(v) as
     lower(mart_clean(v)) in ({null_words});
 create or replace temp macro mart_value(v) as
     case when mart_null_word(v) then null
-    else mart_clean(regexp_replace(v, '[\x{202A}-\x{202E}\x{2066}-\x{2069}]', '', 'g')) end;
+    else mart_clean(regexp_replace(v, '{direction_controls}', '', 'g')) end;
 create or replace temp macro mart_amount_s1(v) as regexp_replace(
     regexp_replace(replace(trim(v), '−', '-'),
         '^(USD|EUR|GBP|CAD|AUD)\s*|\s*(USD|EUR|GBP|CAD|AUD)$', '', 'i'),
@@ -1990,7 +1990,11 @@ def prepare_records(
                 f"{name!r} is not a field of {dataset}: fields are {', '.join(fields)}."
             )
     con.execute("create or replace temp macro mart_trimmed_chars() as " + _sql_str(TRIMMED_CHARS))
-    con.execute(_MACROS.replace("{null_words}", ", ".join(_sql_str(w) for w in NULL_WORDS)))
+    con.execute(
+        _MACROS.replace("{null_words}", ", ".join(_sql_str(w) for w in NULL_WORDS)).replace(
+            "{direction_controls}", _DIRECTION_CONTROLS
+        )
+    )
     if date_format:
         given = date_format
         try:
@@ -2258,21 +2262,29 @@ def _warn_direction_controls(
     """One warning per mapped column whose values held invisible text-direction
     controls (U+202A-U+202E, U+2066-U+2069): they are removed (mart_value). Kept, an id
     ``\u202eRTL-CUST`` showed as "TSUC-LTR" in every grid and chart."""
-    for name in FIELDS[dataset]:
-        column = chosen.get(name)
-        if column is None:
-            continue
-        total, first = con.execute(
-            f"select count(*), min(_row) from source "
-            f"where regexp_matches({_ident(column)}, {_sql_str(_DIRECTION_CONTROLS)})"
-        ).fetchall()[0]
+    mapped = [(name, chosen[name]) for name in FIELDS[dataset] if chosen.get(name)]
+    if not mapped:
+        return
+    # one scan of the file for every mapped column
+    found = con.execute(
+        "select "
+        + ", ".join(
+            f"count(*) filter (where regexp_matches({_ident(str(column))}, "
+            f"{_sql_str(_DIRECTION_CONTROLS)})), min(_row) filter (where regexp_matches("
+            f"{_ident(str(column))}, {_sql_str(_DIRECTION_CONTROLS)}))"
+            for _, column in mapped
+        )
+        + " from source"
+    ).fetchall()[0]
+    for index, (name, column) in enumerate(mapped):
+        total, first = found[2 * index], found[2 * index + 1]
         if total:
             report.add_warning(
                 Problem(
                     f"{total} value(s) held invisible text-direction controls (U+202E and "
                     "the like, which make text show reversed); they were removed",
                     row=int(first),
-                    column=column,
+                    column=str(column),
                     field=name,
                 ),
                 "direction controls removed",
