@@ -416,6 +416,14 @@ class BuildRecord:
         )
 
     @property
+    def unit_tests_passed_in(self) -> int | None:
+        """The build where the unit tests passed, when this build did not re-run them."""
+        done = self.unit_tests or {}
+        if done.get("ran") or not done.get("passed_in_build"):
+            return None
+        return int(done["passed_in_build"])
+
+    @property
     def unit_tests_not_rerun(self) -> int:
         """How many unit tests this build left out because they passed before (else 0)."""
         done = self.unit_tests or {}

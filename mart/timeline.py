@@ -292,22 +292,28 @@ TEST_COLUMNS = [
 _STATUS_RANK = {"error": 0, "fail": 1, "warn": 2, "skipped": 3, "pass": 4}
 
 
-def tests_frame(tests: Iterable[Any], build_id: int | None = None) -> pd.DataFrame:
+def tests_frame(
+    tests: Iterable[Any],
+    build_id: int | None = None,
+    unit_tests_passed_in: int | None = None,
+) -> pd.DataFrame:
     """One row per test (``mart.artifacts.TestResult``): failures first, then by name.
 
     ``ran_in`` is the build that ran the test: ``build_id``, or the earlier build whose
     result this one reused (``mart.reuse``); empty for a test that did not run.
+    ``unit_tests_passed_in`` is the build where the unit tests last passed when this one
+    left them out (``BuildRecord.unit_tests``): they show as passed there, not "not run".
     """
     rows = [
         {
-            "status": test.status or "not run",
+            "status": _status(test, unit_tests_passed_in),
             "name": test.name,
             "kind": test.kind,
             "model": test.model_name or "",
             "column": test.column_name or "",
             "failures": test.failures,
             "severity": test.severity,
-            "ran_in": _ran_in(test, build_id),
+            "ran_in": _ran_in(test, build_id, unit_tests_passed_in),
             "message": test.message or "",
         }
         for test in tests
@@ -324,10 +330,22 @@ def tests_frame(tests: Iterable[Any], build_id: int | None = None) -> pd.DataFra
     )
 
 
-def _ran_in(test: Any, build_id: int | None) -> str | None:
+def _not_rerun_unit_test(test: Any, unit_tests_passed_in: int | None) -> bool:
+    return test.status is None and test.kind == "unit" and unit_tests_passed_in is not None
+
+
+def _status(test: Any, unit_tests_passed_in: int | None) -> str:
+    if _not_rerun_unit_test(test, unit_tests_passed_in):
+        return "pass"
+    return test.status or "not run"
+
+
+def _ran_in(test: Any, build_id: int | None, unit_tests_passed_in: int | None) -> str | None:
     """``#N`` of the build that ran ``test``; None (the grid's dash) when none did."""
     if test.reused_from is not None:
         return f"#{test.reused_from}"
+    if _not_rerun_unit_test(test, unit_tests_passed_in):
+        return f"#{unit_tests_passed_in}"
     if test.status is None or build_id is None:
         return None
     return f"#{build_id}"

@@ -147,7 +147,9 @@ def _tests(record: BuildRecord, build_artifacts: artifacts.BuildArtifacts | None
         else:
             st.caption("This build has no dbt artifacts: it stopped before dbt ran.")
         return
-    frame = timeline.tests_frame(build_artifacts.tests.values(), record.build_id)
+    frame = timeline.tests_frame(
+        build_artifacts.tests.values(), record.build_id, record.unit_tests_passed_in
+    )
     only_failed = st.toggle("Only tests that did not pass", value=False, key="build_only_failed")
     if only_failed:
         frame = frame[~frame["status"].isin(["pass", "not run"])]

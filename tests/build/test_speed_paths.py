@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mart import artifacts
+from mart import artifacts, timeline
 from mart.builds import FAILED, PUBLISHED, BuildManager
 from mart.workspace import Workspace
 from tests.build.conftest import commit_records, copy_project, sample_records
@@ -88,6 +88,16 @@ def test_warmup_build_then_real_builds(fast_manager: BuildManager, workspace: Pa
     second_artifacts = artifacts.load(second.build_dir / "target")
     units = [test for test in second_artifacts.tests.values() if test.kind == "unit"]
     assert units and all(test.status is None for test in units)
+    # ... and the Build & Tests table shows them passed in the build that ran them.
+    assert second.unit_tests_passed_in == first.build_id
+    frame = timeline.tests_frame(
+        second_artifacts.tests.values(), second.build_id, second.unit_tests_passed_in
+    )
+    unit_rows = frame[frame["kind"] == "unit"]
+    assert len(unit_rows) == len(units)
+    assert set(unit_rows["status"]) == {"pass"}
+    assert set(unit_rows["ran_in"]) == {f"#{first.build_id}"}
+    assert first.unit_tests_passed_in is None  # it ran them itself
 
     # Other vars: the unit tests run again (their outcome may depend on vars).
     third = manager.request_build(vars={"high_value_threshold": 300})

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -343,8 +344,6 @@ def test_every_scenario_names_a_test_of_the_project() -> None:
 
 
 def test_tests_frame_says_which_build_ran_each_test() -> None:
-    from types import SimpleNamespace
-
     def test(name: str, status: str | None, reused_from: int | None = None) -> object:
         return SimpleNamespace(
             status=status,
@@ -366,3 +365,30 @@ def test_tests_frame_says_which_build_ran_each_test() -> None:
     assert ran_in["ran"] == "#5" and ran_in["kept"] == "#3"
     assert pd.isna(ran_in["skipped"])  # no build ran it: the grid shows a dash
     assert list(frame.columns[:3]) == ["status", "ran_in", "name"]
+
+
+def test_tests_frame_shows_unit_tests_left_out_as_passed_where_they_ran() -> None:
+    """A build that did not re-run the unit tests shows them passed in the build that ran
+    them, as its note says, not as "not run"; a data test that did not run stays so."""
+
+    def test(name: str, kind: str, status: str | None) -> SimpleNamespace:
+        return SimpleNamespace(
+            status=status,
+            name=name,
+            kind=kind,
+            model_name="m",
+            column_name=None,
+            failures=0,
+            severity="ERROR",
+            message=None,
+            reused_from=None,
+        )
+
+    tests = [test("unit_a", "unit", None), test("data_b", "generic", None)]
+    frame = timeline.tests_frame(tests, build_id=7, unit_tests_passed_in=2)
+    rows = {row["name"]: (row["status"], row["ran_in"]) for _, row in frame.iterrows()}
+    assert rows["unit_a"] == ("pass", "#2")
+    assert rows["data_b"][0] == "not run" and pd.isna(rows["data_b"][1])
+    # a build that ran them (or has no record of them) keeps "not run"
+    frame = timeline.tests_frame(tests, build_id=7)
+    assert set(frame["status"]) == {"not run"}
