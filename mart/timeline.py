@@ -267,15 +267,18 @@ def history_frame(records: Iterable[Any]) -> pd.DataFrame:
                 "warn": int(tests.get("warn", 0)),
                 "data": record.versions_text(),
                 "vars": vars_text(getattr(record, "vars", None)),
-                "note": record.error
-                or (
-                    f"{len(record.reused_nodes)} unchanged nodes reused"
-                    if record.reused_nodes
-                    else ""
-                ),
+                "note": _history_note(record),
             }
         )
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+
+def _history_note(record: Any) -> str:
+    """The build's error, then how many unchanged nodes it reused (a failed build too)."""
+    parts = [record.error] if record.error else []
+    if record.reused_nodes:
+        parts.append(f"{len(record.reused_nodes)} unchanged nodes reused")
+    return "; ".join(parts)
 
 
 TEST_COLUMNS = [

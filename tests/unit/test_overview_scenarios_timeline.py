@@ -261,6 +261,30 @@ def test_history_frame_shows_each_builds_vars() -> None:
     assert timeline.status_style(row["status"]) != timeline.status_style("published (live)")
 
 
+def test_history_note_of_a_failed_build_names_its_error_and_its_reused_nodes() -> None:
+    nodes = [
+        {"unique_id": "model.p.a", "reused_from": 2},
+        {"unique_id": "model.p.b", "reused_from": 2},
+        {"unique_id": "model.p.c", "reused_from": None},
+    ]
+    failed = BuildRecord(
+        build_id=4,
+        status="failed",
+        started_at="2026-11-27T05:00:00+00:00",
+        error="2 tests failed",
+        nodes=nodes,
+        tests={"fail": 2},
+    )
+    published = BuildRecord(
+        build_id=5, status="published", started_at="2026-11-27T05:01:00+00:00", nodes=nodes
+    )
+    plain = BuildRecord(build_id=6, status="published", started_at="2026-11-27T05:02:00+00:00")
+    notes = [
+        row["note"] for row in timeline.history_frame([failed, published, plain]).to_dict("records")
+    ]
+    assert notes == ["2 tests failed; 2 unchanged nodes reused", "2 unchanged nodes reused", ""]
+
+
 # -- scenarios ---------------------------------------------------------------------------------
 
 
