@@ -25,6 +25,7 @@ This module imports neither dbt nor Streamlit: the app's server process holds on
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import itertools
@@ -68,8 +69,10 @@ RUNNING = "running"
 PUBLISHED = "published"
 FAILED = "failed"
 CANCELLED = "cancelled"
+# A build whose process died is ``failed`` with this ``failure`` (records written before
+# 2026-11-27 have it as their status).
 INTERRUPTED = "interrupted"
-STATUSES = (RUNNING, PUBLISHED, FAILED, CANCELLED, INTERRUPTED)
+STATUSES = (RUNNING, PUBLISHED, FAILED, CANCELLED)
 
 #: The datasets a build loads, and the bronze table each one fills.
 BRONZE_TABLES = {"transactions": "raw_transactions", "events": "raw_events"}
@@ -209,6 +212,16 @@ def as_of_behind(
 
 
 DEFAULT_KEEP = 5
+KEEP_ENV = "MART_KEEP_BUILDS"
+
+
+def keep_from_env() -> int:
+    """How many recent builds keep their files: ``MART_KEEP_BUILDS`` (a whole number, at
+    least 1; anything else is ignored, as ``MART_WARM_WORKERS`` is), else
+    :data:`DEFAULT_KEEP`. The published build keeps its files anyway."""
+    text = os.environ.get(KEEP_ENV, "").strip()
+    return int(text) if text.isdigit() and int(text) >= 1 else DEFAULT_KEEP
+
 
 # The end of a failed build's error (replaced when it is published anyway).
 STAYS_PUBLISHED = " The previous build stays published."
@@ -249,10 +262,11 @@ class BuildRecord:
 
     ``status`` is one of ``running``, ``published`` (it passed, or was published
     anyway, and was the live mart at some point — :attr:`is_current` says whether it
-    still is), ``failed``, ``cancelled``, ``interrupted`` (its process died).
+    still is), ``failed`` or ``cancelled``.
     ``failure`` says why a build failed: ``"tests"`` (error-severity tests failed; the
-    mart was built and can still be published with :meth:`BuildManager.publish`) or
-    ``"error"`` (dbt or a model failed).
+    mart was built and can still be published with :meth:`BuildManager.publish`),
+    ``"error"`` (dbt or a model failed) or ``"interrupted"`` (its process died: killed,
+    crashed, powered off).
     """
 
     build_id: int
@@ -912,7 +926,7 @@ class BuildManager:
         *,
         project_dir: Path | None = None,
         profiles_dir: Path | None = None,
-        keep: int = DEFAULT_KEEP,
+        keep: int | None = None,
         inputs: Callable[[Workspace], list[DatasetInput]] | None = None,
         prewarm_after_build: bool = True,
         python: str | None = None,
@@ -922,7 +936,8 @@ class BuildManager:
         warmup_build: bool | None = None,
         warm_workers: int = 1,
     ) -> None:
-        """``keep``: how many recent builds keep their files (the published one always).
+        """``keep``: how many recent builds keep their files (the published one always);
+        default ``MART_KEEP_BUILDS``, else 5 (:func:`keep_from_env`).
 
         ``inputs`` resolves the dataset versions to load (default: each dataset's HEAD).
         ``prewarm_after_build``: warm the next worker as soon as a build ends (the app
@@ -946,7 +961,7 @@ class BuildManager:
         self.ws = ws or Workspace.from_env()
         self.project_dir = Path(project_dir or DBT_PROJECT_DIR).resolve()
         self.profiles_dir = Path(profiles_dir or self.project_dir).resolve()
-        self.keep = max(1, int(keep))
+        self.keep = max(1, int(keep if keep is not None else keep_from_env()))
         self._inputs = inputs or head_inputs
         self.prewarm_after_build = prewarm_after_build
         self.python = python or sys.executable
@@ -1285,7 +1300,7 @@ class BuildManager:
         """Run a build to the end and return its record (see :meth:`start_build`).
 
         The record's status is ``published``, ``failed`` (``failure`` says whether
-        tests failed or dbt did), ``cancelled`` or ``interrupted``.
+        tests failed, dbt did, or the build's process died) or ``cancelled``.
         """
         build_id = self.start_build(
             vars, publish_on_test_failure, wait, on_event, unit_tests, keep_published_vars, reuse
@@ -1412,8 +1427,8 @@ class BuildManager:
                     detail = f"the build worker stopped unexpectedly (exit code {code})"
                     if tail:
                         detail += f": …{tail[-400:]}"
-                record.status = INTERRUPTED if error is None else FAILED
-                record.failure = "error"
+                record.status = FAILED
+                record.failure = INTERRUPTED if error is None else "error"
                 record.error = detail or "the build stopped unexpectedly"
         else:
             record.nodes = result.get("nodes") or []
@@ -1463,8 +1478,12 @@ class BuildManager:
         if record.status == PUBLISHED:
             record.published_at = record.finished_at
             record.replaced = self._current_id()
-            self._save(record)  # the record first: a published pointer always has one
+            # The record first, still "running": a published pointer always has a
+            # record, and a record never says published when the pointer does not name
+            # it (killed between the two writes, recovery looks at the pointer).
+            self._save(dataclasses.replace(record, status=RUNNING))
             atomic_write_text(self.current_pointer, f"{record.build_id}\n")
+            self._save(record)
         else:
             self._save(record)
         # A fresh log object: the worker appended since ours counted the lines.
@@ -1593,8 +1612,10 @@ class BuildManager:
             if live != build_id:
                 record.replaced = live
             record.published_at = now_iso()
-            self._save(record)
+            # The pointer first: killed between the two writes, the pointer names a
+            # build whose tests failed, and recovery finishes the publish from there.
             atomic_write_text(self.current_pointer, f"{build_id}\n")
+            self._save(record)
             EventLog(record.build_dir / "events.jsonl", build_id).append(
                 "published", anyway=record.published_anyway
             )
@@ -1639,6 +1660,10 @@ class BuildManager:
         if not data:
             return None
         record = BuildRecord.from_dict(data)
+        # The file's place is this workspace's, whatever the record says: a workspace
+        # copied or moved keeps the old absolute path in its records, and a build in the
+        # copy would have started from, and pruned, the original's files.
+        record.db_path = str(self.ws.build_dir(build_id) / DB_FILE_NAME)
         record.is_current = self._current_id() == build_id
         record.docs_ready = self._docs_ready(record.build_dir)
         return record
@@ -1776,7 +1801,11 @@ class BuildManager:
         return _pid_alive(record.pid)
 
     def recover(self) -> list[int]:
-        """Mark builds left ``running`` by a dead process as ``interrupted``.
+        """Mark builds left ``running`` by a dead process as failed (``interrupted``).
+
+        What finished before the process died is kept, from the build's progress
+        events; a build killed after the pointer named it (while publishing) is
+        published.
 
         Call it at app start (builds call it too). If no one holds the build lock,
         every ``running`` record is stale; otherwise only those whose process is gone.
@@ -1795,6 +1824,14 @@ class BuildManager:
         marked = []
         with self._state:
             active = set(self._active)
+        live = self._current_id()
+        if all_stale and live is not None:
+            record = self._load(live)
+            if record is not None and record.status == FAILED and record.failure == "tests":
+                # Killed while publishing it anyway, between the pointer and the record.
+                record.status, record.published_anyway = PUBLISHED, True
+                self._save(record)
+                marked.append(live)
         for build_id in self._build_ids():
             if build_id in active:
                 continue
@@ -1806,11 +1843,11 @@ class BuildManager:
                     self._save(
                         BuildRecord(
                             build_id=build_id,
-                            status=INTERRUPTED,
+                            status=FAILED,
                             started_at=now_iso(),
                             finished_at=now_iso(),
-                            error="interrupted before it started",
-                            failure="error",
+                            error="Interrupted before it started.",
+                            failure=INTERRUPTED,
                             db_path=str(self.ws.build_dir(build_id) / DB_FILE_NAME),
                         )
                     )
@@ -1824,9 +1861,19 @@ class BuildManager:
             if _is_our_worker(record.worker_pid):  # an orphan: it must not write on
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(int(record.worker_pid or 0), signal.SIGKILL)
+            if self._current_id() == build_id and record.published_at:
+                # Killed between naming it live and saving the record: it is published.
+                record.status = PUBLISHED
+                self._save(record)
+                marked.append(build_id)
+                continue
+            if not record.nodes:
+                record.nodes, record.tests = _nodes_from_events(
+                    read_events(record.build_dir / "events.jsonl")
+                )
             cancelled = (record.build_dir / "cancel").exists()
-            record.status = CANCELLED if cancelled else INTERRUPTED
-            record.failure = None if cancelled else "error"
+            record.status = CANCELLED if cancelled else FAILED
+            record.failure = None if cancelled else INTERRUPTED
             record.error = (
                 "Cancelled by the user."
                 if cancelled

@@ -1,7 +1,9 @@
 """The ``python -m mart`` command line.
 
 Exit codes everywhere: 0 done; 1 refused or invalid input (or a build whose
-error-severity tests failed); 2 any other failure. Results go to stdout, messages to
+error-severity tests failed); 2 any other failure. ``build`` is the exception: its 1
+means only that tests failed, so a script can tell them from a mistyped ``--var``,
+which exits 2 there (``cli_build``). Results go to stdout, messages to
 stderr, and a user's mistake never prints a traceback.
 
 Commands are registered by the modules that own them (``cli_data`` for the dataset
@@ -29,12 +31,15 @@ COMMAND_MODULES = ("mart.cli_data", "mart.cli_build", "mart.cli_query")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on bad usage; a bad option is the user's mistake, so exit 1."""
+    """argparse exits 2 on bad usage; a bad option is the user's mistake, so exit 1
+    (``usage_exit``: a command whose 1 means something else sets its own)."""
+
+    usage_exit = EXIT_REFUSED
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_REFUSED)
+        raise SystemExit(self.usage_exit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # what parse_args does, with the exit code of the command given
+        parser.usage_exit = getattr(args, "usage_exit", EXIT_REFUSED)  # type: ignore[attr-defined]
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -2,8 +2,9 @@
 
 ``build`` exits 0 when the new mart was published, 1 when error-severity tests failed
 (nothing published; the previous build stays live), 2 on any other failure (dbt or a
-model failed, the build was cancelled or interrupted, or ``--no-wait`` found another
-build running). Per-node progress goes to stderr, the outcome to stdout.
+model failed, the build was cancelled or interrupted, ``--no-wait`` found another
+build running, or a ``--var`` or option was refused: 1 means only failed tests, so a
+script can tell them apart). Per-node progress goes to stderr, the outcome to stdout.
 """
 
 from __future__ import annotations
@@ -132,7 +133,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "whose data, SQL and vars are unchanged since the published build are reused"
         ),
     )
-    build.set_defaults(func=cmd_build)
+    # 1 is "tests failed": a usage mistake exits 2 (set on the parser for its own
+    # errors, and as a default for the unrecognized arguments the top parser finds)
+    build.set_defaults(func=cmd_build, usage_exit=EXIT_ERROR)
+    build.usage_exit = EXIT_ERROR  # type: ignore[attr-defined]
 
     status = subparsers.add_parser(
         "status", help="dataset versions, the published build and the last build"
@@ -255,6 +259,14 @@ def _warn_last_build_vars(manager: Any, published: Any, given: dict[str, Any]) -
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Run one build to the end; its exit code says what happened."""
+    try:
+        return _build(args)
+    except InputError as exc:  # a refused --var: exit 2, as 1 means tests failed
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _build(args: argparse.Namespace) -> int:
     from mart.builds import CANCELLED, INTERRUPTED, PUBLISHED, vars_text
 
     given = dict(parse_var(item) for item in args.var)
@@ -266,7 +278,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     check_vars({**((published.vars or {}) if published is not None else {}), **given})
     _warn_kept_as_of(manager, published, given)
     _warn_last_build_vars(manager, published, given)
-    record = manager.request_build(
+    build_id = manager.start_build(
         vars=given,
         keep_published_vars=not args.default_vars,
         publish_on_test_failure=args.publish_on_test_failure,
@@ -275,6 +287,14 @@ def cmd_build(args: argparse.Namespace) -> int:
         unit_tests=True if args.unit_tests else None,
         reuse=not args.no_reuse,
     )
+    try:
+        record = manager.wait(build_id)
+    except KeyboardInterrupt:
+        # Ctrl-C: cancel the build, so its record says cancelled now (not running
+        # until the next start finds its process gone); exit 2 as for any cancel.
+        print(f"\ninterrupted: cancelling build {build_id} …", file=sys.stderr)
+        manager.cancel(build_id)
+        record = manager.wait(build_id, timeout=30)
     print(record.summary())
     origin = record.vars_origin or {}
     note = ""

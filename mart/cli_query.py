@@ -414,10 +414,23 @@ def _write(text: str) -> None:
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
-    from mart.sandbox import run_sql
-
     if (args.sql is None) == (args.analysis is None):
         raise InputError("Give either a SQL statement or --analysis NAME (one of them).")
+    from mart.sandbox_process import IsolatedSandbox
+
+    # The query runs in a child process, as the app's console does: a query that
+    # ignores the time limit (range() building a huge list) is killed a few seconds
+    # past it, and one that needs more memory than the cap ends the child, not a
+    # laptop's session. The child starts now, while the published build is looked up.
+    isolated = IsolatedSandbox(max_children=1)
+    isolated.warm_up()
+    try:
+        return _query(args, isolated)
+    finally:
+        isolated.close()
+
+
+def _query(args: argparse.Namespace, isolated: Any) -> int:
     sql = args.sql
     if sql == "-":
         sql = sys.stdin.read()
@@ -425,7 +438,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
     build = require_published(ws)
     if args.analysis is not None:
         sql = analysis_sql(build, args.analysis)
-    result = run_sql(build.db_path, sql, row_limit=args.max_rows, timeout_s=args.timeout)
+    result = isolated.run_sql(build.db_path, sql, row_limit=args.max_rows, timeout_s=args.timeout)
     columns = [str(column) for column in result.columns]
     types = column_types(build.db_path, sql, len(columns)) if columns else None
     rows = result_rows(result.dataframe, types)

@@ -168,6 +168,10 @@ MSG_MEMORY = (
     "spilled to disk), so it was stopped. Filter, aggregate or LIMIT before a large sort "
     "or join, and build smaller lists and strings."
 )
+MSG_NOT_UTF8 = (
+    "The SQL is not UTF-8 text: {shown} on line {line} cannot be read (a file saved as "
+    "Latin-1 or Windows-1252?). Save it as UTF-8 and run it again."
+)
 MSG_TOO_LONG = (
     "The query is {length:,} characters long; the console takes up to {limit:,}. "
     "Shorten it: for a long list of values, select them from a table or use a range."
@@ -430,8 +434,10 @@ def _bytes_sql(expr: str, kind: Any, depth: int = 0) -> str:
     (8 per number or offset, text by its length), computed inside DuckDB."""
     kind_id = getattr(kind, "id", "")
     if kind_id in ("varchar", "blob", "bit"):
+        # strlen counts a string's bytes; a cast to BLOB, which did too, refused any
+        # text with a non-ASCII character or a backslash (['café'] failed the query)
         return (
-            f"coalesce(octet_length({expr}::BLOB), 0)"
+            f"coalesce(strlen({expr}), 0)"
             if kind_id == "varchar"
             else (f"coalesce(octet_length({expr}), 0)")
         )
@@ -526,6 +532,18 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _check_text(sql: str) -> None:
+    """Refuse SQL that is not Unicode text: bytes that are not UTF-8 reach here as lone
+    surrogates (the command line's argument or stdin, a Latin-1 .sql file), which the
+    SQL parser cannot take."""
+    for position, char in enumerate(sql):
+        if "\ud800" <= char <= "\udfff":
+            code = ord(char)
+            shown = f"byte 0x{code - 0xDC00:02X}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+            line = sql.count("\n", 0, position) + 1
+            raise SandboxError(MSG_NOT_UTF8.format(shown=shown, line=line))
+
+
 def _accept(sql: str) -> tuple[str, str]:
     """The kind and the text of the one read-only statement in ``sql``; else refuse.
 
@@ -537,6 +555,7 @@ def _accept(sql: str) -> tuple[str, str]:
         raise SandboxError(MSG_EMPTY)
     if len(sql) > MAX_SQL_CHARS:
         raise SandboxError(MSG_TOO_LONG.format(length=len(sql), limit=MAX_SQL_CHARS))
+    _check_text(sql)
     statements = _parse(sql)
     if not statements:
         raise SandboxError(MSG_EMPTY)

@@ -53,7 +53,11 @@ MSG_DIED = (
 
 def _serve(conn: Connection, memory_limit: int) -> None:
     """The child: run each request with :func:`mart.sandbox.run_sql`, send the result
-    or the error back, until the pipe closes."""
+    or the error back, until the pipe closes. Ctrl-C in a terminal reaches the whole
+    process group: the child leaves it to the parent, which stops the child."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if memory_limit > 0:
         import resource
 

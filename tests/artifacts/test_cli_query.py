@@ -6,8 +6,10 @@ import csv
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -243,3 +245,61 @@ def test_table_output_escapes_control_characters(builds, cli) -> None:
     assert json.loads(as_json.stdout) == [{"x": "\x1b[31mred", "y": "a\x08b"}]
     header = format_table(["a\x1bb"], [[1]]).splitlines()[0]
     assert header == "a\\x1bb"
+
+
+def test_a_query_that_ignores_the_time_limit_is_stopped(builds) -> None:
+    """range() building one huge list does not stop at DuckDB's interrupt: in the CLI's
+    own process it ran 31 s past a 10 s limit and took 7 GB. It runs in a child process
+    now, killed a few seconds past the limit."""
+    stopped = mart(builds.workspace, "query", "select len(range(100000000)) as n", "--timeout", "1")
+    assert stopped.returncode == 1, stopped.stderr
+    assert "did not stop at the 1 s time limit" in stopped.stderr
+    assert "Traceback" not in stopped.stderr and stopped.stdout == ""
+
+
+def _sandbox_children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"mart.sandbox_process" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_ctrl_c_stops_a_query_plainly(builds) -> None:
+    """Ctrl-C printed "internal error: RuntimeError: Query interrupted"."""
+    env = {**os.environ, "MART_WORKSPACE": str(builds.workspace)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mart",
+            "query",
+            "select count(*) from range(3000000000) t(x) where x % 7 = 3",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not _sandbox_children(process.pid):  # the query's process is up
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    children = _sandbox_children(process.pid)
+    time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 2 and out == ""
+    assert err.strip() == "interrupted", err
+    time.sleep(0.2)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # not left behind

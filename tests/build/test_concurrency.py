@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from mart.builds import CANCELLED, INTERRUPTED, PUBLISHED, BuildManager
+from mart.builds import CANCELLED, FAILED, INTERRUPTED, PUBLISHED, BuildManager
 from mart.errors import BuildBusyError
 from mart.workspace import PROJECT_ROOT, Workspace
 
@@ -112,7 +112,7 @@ def test_cancel_stops_a_build_quickly_and_publishes_nothing(manager: BuildManage
     assert sum(record.tests.values()) == len(tests)
 
 
-def test_a_killed_worker_is_marked_interrupted_and_the_next_build_works(
+def test_a_killed_worker_fails_the_build_as_interrupted_and_the_next_build_works(
     manager: BuildManager,
 ) -> None:
     before = manager.published()
@@ -123,7 +123,7 @@ def test_a_killed_worker_is_marked_interrupted_and_the_next_build_works(
     assert worker_pid
     os.kill(worker_pid, signal.SIGKILL)
     record = manager.wait(build_id, timeout=30)
-    assert record.status == INTERRUPTED
+    assert (record.status, record.failure) == (FAILED, INTERRUPTED)
     assert manager.published().build_id == before.build_id  # type: ignore[union-attr]
     again = manager.request_build()
     assert again.status == PUBLISHED, again.error
@@ -165,5 +165,9 @@ def test_a_killed_build_process_is_recovered_by_the_next_build(
     assert manager.published().build_id == before.build_id  # type: ignore[union-attr]
     record = manager.request_build()
     assert record.status == PUBLISHED, record.error
-    assert manager.get(killed_id).status == INTERRUPTED
-    assert "Interrupted" in (manager.get(killed_id).error or "")
+    killed = manager.get(killed_id)
+    assert (killed.status, killed.failure) == (FAILED, INTERRUPTED)
+    assert "Interrupted" in (killed.error or "")
+    # What finished before the kill is kept, from the build's progress events.
+    finished = [e for e in manager.events(killed_id) if e["type"] == "node_finished"]
+    assert {node["unique_id"] for node in killed.nodes} == {e["unique_id"] for e in finished}

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from mart.builds import (
+    FAILED,
     INTERRUPTED,
+    PUBLISHED,
     RUNNING,
     BuildLock,
     BuildManager,
@@ -102,11 +104,79 @@ def test_recover_marks_a_running_record_of_a_dead_process_interrupted(workspace:
     manager = BuildManager(ws)
     assert manager.recover() == [1]
     recovered = manager.get(1)
-    assert recovered.status == INTERRUPTED
+    assert (recovered.status, recovered.failure) == (FAILED, INTERRUPTED)
     assert "Interrupted" in (recovered.error or "")
     assert manager.events(1)[-1]["type"] == "build_finished"
     assert manager.published() is None
     assert manager.running_build() is None
+
+
+def _dead_pid() -> int:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    return dead.pid
+
+
+def _write_record(ws: Workspace, **fields: object) -> BuildRecord:
+    record = BuildRecord(started_at="2024-01-01T00:00:00+00:00", host="irrelevant", **fields)  # type: ignore[arg-type]
+    ws.build_dir(record.build_id).mkdir(parents=True, exist_ok=True)
+    atomic_write_json(ws.build_dir(record.build_id) / "build.json", record.to_dict())
+    return record
+
+
+def test_recover_keeps_what_a_killed_build_finished_from_its_events(workspace: Path) -> None:
+    ws = Workspace.from_env(workspace)
+    _write_record(ws, build_id=1, status=RUNNING, pid=_dead_pid())
+    log = EventLog(ws.build_dir(1) / "events.jsonl", 1)
+    log.append(
+        "node_finished", unique_id="model.p.a", name="a", resource_type="model", status="success"
+    )
+    log.append("node_finished", unique_id="test.p.t", name="t", resource_type="test", status="pass")
+    log.append("node_finished", unique_id="test.p.u", name="u", resource_type="test", status="fail")
+    manager = BuildManager(ws)
+    assert manager.recover() == [1]
+    record = manager.get(1)
+    assert (record.status, record.failure) == (FAILED, INTERRUPTED)
+    assert {node["unique_id"] for node in record.nodes} == {"model.p.a", "test.p.t", "test.p.u"}
+    assert (record.tests["pass"], record.tests["fail"]) == (1, 1)
+
+
+def test_recover_publishes_a_build_killed_after_the_pointer_named_it(workspace: Path) -> None:
+    """Publishing saves the record (still running), then the pointer, then the record as
+    published: killed between the last two, the pointer is the truth."""
+    ws = Workspace.from_env(workspace)
+    _write_record(ws, build_id=1, status=PUBLISHED, published_at="2024-01-01T00:00:05+00:00")
+    _write_record(
+        ws, build_id=2, status=RUNNING, pid=_dead_pid(), published_at="2024-01-01T00:01:00+00:00"
+    )
+    _write_record(ws, build_id=3, status=RUNNING, pid=_dead_pid())
+    manager = BuildManager(ws)
+    manager.current_pointer.write_text("2\n")
+    assert sorted(manager.recover()) == [2, 3]
+    assert manager.get(2).status == PUBLISHED and manager.published().build_id == 2  # type: ignore[union-attr]
+    assert manager.get(3).status == FAILED  # never named by the pointer: not published
+
+
+def test_recover_finishes_a_publish_anyway_killed_after_the_pointer(workspace: Path) -> None:
+    ws = Workspace.from_env(workspace)
+    _write_record(ws, build_id=1, status=FAILED, failure="tests", error="1 test failed.")
+    manager = BuildManager(ws)
+    manager.current_pointer.write_text("1\n")
+    assert manager.recover() == [1]
+    record = manager.get(1)
+    assert (record.status, record.published_anyway) == (PUBLISHED, True)
+
+
+def test_a_record_names_the_files_of_its_own_workspace(workspace: Path, tmp_path: Path) -> None:
+    """A copied or moved workspace keeps the old absolute path in its records; the files
+    are looked for (and pruned) in the workspace the record is read from."""
+    ws = Workspace.from_env(workspace)
+    elsewhere = tmp_path / "original" / "builds" / "1" / "mart.duckdb"
+    _write_record(ws, build_id=1, status=PUBLISHED, db_path=str(elsewhere))
+    manager = BuildManager(ws)
+    record = manager.get(1)
+    assert record.db_path == str(ws.build_dir(1) / "mart.duckdb")
+    assert record.build_dir == ws.build_dir(1)
 
 
 def test_fingerprint_changes_when_a_model_changes(tmp_path: Path) -> None:
@@ -156,3 +226,17 @@ def test_events_reach_the_manager_in_seq_order_from_many_threads(tmp_path: Path)
         thread.join()
     assert sent == list(range(240))
     assert [event["seq"] for event in read_events(tmp_path / "events.jsonl")] == sent
+
+
+def test_kept_builds_come_from_mart_keep_builds(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = Workspace.from_env(workspace)
+    monkeypatch.delenv("MART_KEEP_BUILDS", raising=False)
+    assert BuildManager(ws).keep == 5
+    monkeypatch.setenv("MART_KEEP_BUILDS", "2")
+    assert BuildManager(ws).keep == 2
+    assert BuildManager(ws, keep=7).keep == 7  # the argument wins
+    for bad in ("0", "-3", "two", "2.5"):
+        monkeypatch.setenv("MART_KEEP_BUILDS", bad)
+        assert BuildManager(ws).keep == 5

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -166,3 +171,83 @@ def test_cli_build_keeps_the_published_vars_like_the_app(workspace: Path) -> Non
     assert third.returncode == 0, third.stderr
     assert "vars: defaults\n" in third.stderr
     assert manager.get(6).vars == {}
+
+
+def _interrupt_when(process: subprocess.Popen[str], ready: Callable[[], bool]) -> None:
+    """Ctrl-C, as a terminal sends it (to the whole process group), once ``ready``."""
+    deadline = time.monotonic() + 120
+    while not ready():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "never got ready"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+
+
+def test_ctrl_c_cancels_a_cli_build(workspace: Path) -> None:
+    """Ctrl-C used to leave the record "running" until the next start found its process
+    gone; now the build is cancelled on the spot and the published one stays."""
+    assert run_cli("build", workspace=workspace).returncode == 0
+    manager = BuildManager(Workspace.from_env(workspace))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mart", "--workspace", str(workspace), "build", "--no-reuse"],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    _interrupt_when(
+        process,
+        lambda: any(event["type"] == "node_started" for event in manager.events(2)),
+    )
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 2, err
+    assert "interrupted: cancelling build 2" in err and "Traceback" not in err
+    assert "cancelled" in out
+    assert manager.get(2).status == "cancelled"
+    assert manager.published().build_id == 1  # type: ignore[union-attr]
+
+
+def test_a_build_in_a_copied_or_moved_workspace_uses_its_own_files(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """Records kept absolute paths: a build in a copy pruned the original's files, and a
+    moved workspace started from an empty file (the snapshot's history lost)."""
+    assert run_cli("build", workspace=workspace).returncode == 0
+    assert (
+        run_cli("build", "--var", "high_value_threshold=300", workspace=workspace).returncode == 0
+    )
+    original_files = sorted(p.name for p in (workspace / "builds" / "1").iterdir())
+    assert "mart.duckdb" in original_files
+    copy = tmp_path / "copy"
+    shutil.copytree(workspace, copy, symlinks=True)
+    env = {**os.environ, "MART_KEEP_BUILDS": "1"}
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-m", "mart", "--workspace", str(copy), "build", "--no-reuse"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (workspace / "builds" / "1").iterdir()) == original_files
+    assert not (copy / "builds" / "1" / "mart.duckdb").exists()  # the copy's own, pruned
+
+    def snapshot_rows(root: Path) -> int:
+        build_id = int((root / "builds" / "current").read_text())
+        with duckdb.connect(
+            str(root / "builds" / str(build_id) / "mart.duckdb"), read_only=True
+        ) as con:
+            return con.execute("select count(*) from main.customers_snapshot").fetchone()[0]
+
+    before = snapshot_rows(copy)
+    moved = tmp_path / "moved"
+    copy.rename(moved)
+    done = run_cli("build", "--var", "high_value_threshold=250", workspace=moved)
+    assert done.returncode == 0, done.stderr
+    record = BuildManager(Workspace.from_env(moved)).published()
+    assert record is not None and record.timings.get("based_on_build") == 4
+    # the history went on from the copied file (an empty start holds one row a customer)
+    assert snapshot_rows(moved) >= before > 4

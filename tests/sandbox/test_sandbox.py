@@ -694,3 +694,51 @@ def test_names_copied_from_the_app_with_zero_width_spaces_still_run(mart_db: Pat
         mart_db, "select customer_\u200bsegment from fct_\u200bcustomer_\u200bmetrics"
     )
     assert result.row_count == 3 and result.columns == ["customer_segment"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("select ['café'] as v", ["café"]),
+        ("select {'name': 'Zoë'} as v", {"name": "Zoë"}),
+        ("select map(['ü'], [1]) as v", {"ü": 1}),
+        ("select ['a\\x', 'b''c'] as v", ["a\\x", "b'c"]),
+    ],
+)
+def test_nested_values_with_any_text_pass_the_size_check(
+    mart_db: Path, sql: str, expected: object
+) -> None:
+    """The size check cast text to BLOB to count its bytes, which refuses a non-ASCII
+    character or a backslash: ['café'] failed with a conversion error that showed the
+    check's own SQL."""
+    value = sandbox.run_sql(mart_db, sql).dataframe.v[0]
+    shown = dict(value) if isinstance(value, dict) else value
+    if not isinstance(expected, dict):
+        shown = list(shown)
+    elif not isinstance(shown, dict):  # a MAP comes back as key/value pairs
+        shown = dict(zip(shown["key"], shown["value"], strict=True))
+    assert shown == expected
+
+
+def test_the_size_check_counts_bytes_of_non_ascii_text(mart_db: Path) -> None:
+    """9 million 'é' are 18 MB of UTF-8: over the 16 MB limit, though 9 million characters."""
+    with pytest.raises(SandboxError, match="about 18 MB"):
+        sandbox.run_sql(mart_db, "select [repeat('é', 9000000)] as v")
+    assert sandbox.run_sql(mart_db, "select [repeat('e', 9000000)] as v").row_count == 1
+
+
+@pytest.mark.parametrize(
+    ("sql", "where"),
+    [
+        ("select 1 -- caf\udce9", "byte 0xE9 on line 1"),
+        ("select 1\n, 'x\udc80' as y", "byte 0x80 on line 2"),
+    ],
+)
+def test_sql_that_is_not_utf8_is_refused_with_a_plain_message(
+    mart_db: Path, sql: str, where: str
+) -> None:
+    """Bytes that are not UTF-8 (a Latin-1 .sql file piped to ``query -``) reach Python
+    as lone surrogates; the SQL parser raised a TypeError (an "internal error")."""
+    with pytest.raises(SandboxError, match=where) as refused:
+        sandbox.run_sql(mart_db, sql)
+    assert "Save it as UTF-8" in str(refused.value)

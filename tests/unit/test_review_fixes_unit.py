@@ -32,10 +32,23 @@ def test_build_refuses_invalid_vars_before_starting_a_build(
     workspace = tmp_path / "ws"
     code = cli.main(["--workspace", str(workspace), "build", "--var", var])
     captured = capsys.readouterr()
-    assert code == 1, captured
+    assert code == 2, captured  # an error: build's 1 means only that tests failed
     assert captured.err.startswith("error: "), captured.err
     assert "Error:" not in captured.err and "Traceback" not in captured.err
     assert not (workspace / "builds").exists() or not any((workspace / "builds").iterdir())
+
+
+def test_build_usage_errors_exit_2_and_other_commands_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace = str(tmp_path / "ws")
+    with pytest.raises(SystemExit) as build:
+        cli.main(["--workspace", workspace, "build", "--no-such-option"])
+    with pytest.raises(SystemExit) as history:
+        cli.main(["--workspace", workspace, "history", "--no-such-option"])
+    assert (build.value.code, history.value.code) == (2, 1)
+    assert cli.main(["--workspace", workspace, "build", "--var", "=5"]) == 2
+    assert "--var expects KEY=VALUE" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
