@@ -14,6 +14,7 @@ import numbers
 import re
 import zlib
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -21,7 +22,7 @@ import plotly.graph_objects as go
 
 from mart.generate import CATEGORIES as GENERATED_CATEGORIES
 from mart.loading import EVENT_TYPES
-from mart.money import percent_text, round_half_away, whole_dollars
+from mart.money import percent_text, round_half_away, tile_money, whole_dollars
 
 SEGMENTS: tuple[str, ...] = ("High Value", "Medium Value", "Low Value")
 
@@ -192,6 +193,22 @@ def _empty(title: str, message: str, x_title: str = "", y_title: str = "") -> go
 # -- segments ----------------------------------------------------------------------------
 
 
+def short_dollars(value: Decimal | float | int | str) -> str:
+    """Money for a label above a narrow bar: ``$1,871`` below $100,000, then ``$329K``
+    and ``$3.51M`` (at 1024 px "$329,172" and "$342,047" ran into each other); the
+    exact amount is in the hover and the table beside the chart."""
+    amount = Decimal(str(value))
+    if abs(amount) < 100_000:
+        return whole_dollars(amount)
+    if abs(amount) >= 1_000_000:
+        return tile_money(amount)
+    thousands = round_half_away(abs(amount) / 1000)
+    sign = "-" if amount < 0 else ""
+    if thousands >= 1000:  # 999,500 rounds to 1,000K
+        return f"{sign}$1.00M"
+    return f"{sign}${thousands}K"
+
+
 def segment_bars(frame: pd.DataFrame, measure: str = "count") -> go.Figure:
     """Customers (``measure="count"``) or lifetime value (``"value"``) per segment.
 
@@ -214,7 +231,7 @@ def segment_bars(frame: pd.DataFrame, measure: str = "count") -> go.Figure:
         shares = frame["share_of_revenue"].tolist()
         title, y_title = "Lifetime value per segment", "Lifetime value ($)"
         text = [
-            f"{whole_dollars(value)}<br>({percent_text(share, 0)})"
+            f"{short_dollars(value)}<br>({percent_text(share, 0)})"
             for value, share in zip(values, shares, strict=True)
         ]
         hover = "%{x}: $%{y:,.2f}<extra></extra>"
@@ -484,6 +501,8 @@ def events_timeline(events: pd.DataFrame, transactions: pd.DataFrame) -> go.Figu
 #: Up to this many month columns the heatmap labels its cells; wider, only the hover
 #: has the numbers (24 months of cohorts piled the labels up: "00%47%5%45%").
 HEATMAP_LABEL_COLUMNS = 12
+#: The cells of the month still running: a mid grey that reads on light and dark.
+IN_PROGRESS_GREY = "rgba(140, 140, 140, 0.55)"
 
 
 def cohort_in_progress_note(frame: pd.DataFrame) -> str:
@@ -495,12 +514,13 @@ def cohort_in_progress_note(frame: pd.DataFrame) -> str:
         return ""
     if frame["months_since_first_purchase"].nunique() <= HEATMAP_LABEL_COLUMNS:
         return (
-            "\\* The month of the as-of date is still running: its cells count purchases "
-            "up to the as-of date only."
+            "\\* Grey cells: the month of the as-of date is still running, so they count "
+            "purchases up to the as-of date only and are left off the colour scale."
         )
     return (
-        "The month of the as-of date is still running: its cells count purchases up to "
-        'the as-of date only (their hover says "month in progress").'
+        "Grey cells: the month of the as-of date is still running, so they count "
+        "purchases up to the as-of date only and are left off the colour scale (their "
+        'hover says "month in progress").'
     )
 
 
@@ -509,7 +529,9 @@ def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
 
     Cells after the as-of date are blank. The colour scale tops out at the highest
     retention after month 0 (month 0 is 100% by definition), so later months stay
-    readable; month-0 cells saturate.
+    readable; month-0 cells saturate. The month of the as-of date, still running, is a
+    second trace of grey cells (labelled "12%*"): on the scale, its low share read as
+    every cohort having stopped buying (the darkest colour, as a real 0%).
     """
     title = "Cohort retention: customers buying again, by months since first purchase"
     if frame.empty:
@@ -561,27 +583,56 @@ def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
         ]
         for r in range(z.shape[0])
     ]
+    running = [[in_progress(r, c) for c in range(z.shape[1])] for r in range(z.shape[0])]
+    values = z.values.tolist()
+    shared = {
+        "x": [int(value) for value in z.columns],
+        "y": list(z.index),
+        # labels only while cells are wide enough on a 1024 px screen
+        "texttemplate": "%{text}" if z.shape[1] <= HEATMAP_LABEL_COLUMNS else None,
+        "textfont": {"size": 10 if z.shape[1] > 15 else 12},
+        "customdata": custom,
+        "hovertemplate": "cohort %{y}, month %{x}: %{z:.1f}%"
+        " (%{customdata[0]} of %{customdata[1]} customers)%{customdata[2]}<extra></extra>",
+        "xgap": 1,
+        "ygap": 1,
+        "hoverongaps": False,
+    }
     figure = go.Figure(
         go.Heatmap(
-            z=z.values.tolist(),
-            x=[int(value) for value in z.columns],
-            y=list(z.index),
+            z=[
+                [None if running[r][c] else value for c, value in enumerate(row)]
+                for r, row in enumerate(values)
+            ],
+            text=[
+                ["" if running[r][c] else label for c, label in enumerate(row)]
+                for r, row in enumerate(labels)
+            ],
             colorscale=RETENTION_SCALE,
             zmin=0,
             zmax=top,
-            text=labels,
-            # labels only while cells are wide enough on a 1024 px screen
-            texttemplate="%{text}" if z.shape[1] <= HEATMAP_LABEL_COLUMNS else None,
-            textfont={"size": 10 if z.shape[1] > 15 else 12},
-            customdata=custom,
-            hovertemplate="cohort %{y}, month %{x}: %{z:.1f}%"
-            " (%{customdata[0]} of %{customdata[1]} customers)%{customdata[2]}<extra></extra>",
             colorbar={"title": {"text": "Retention (%)"}, "ticksuffix": "%"},
-            xgap=1,
-            ygap=1,
-            hoverongaps=False,
+            name="retention",
+            **shared,
         )
     )
+    if any(any(row) for row in running):
+        figure.add_trace(
+            go.Heatmap(
+                z=[
+                    [value if running[r][c] else None for c, value in enumerate(row)]
+                    for r, row in enumerate(values)
+                ],
+                text=[
+                    [label if running[r][c] else "" for c, label in enumerate(row)]
+                    for r, row in enumerate(labels)
+                ],
+                colorscale=[[0, IN_PROGRESS_GREY], [1, IN_PROGRESS_GREY]],
+                showscale=False,
+                name="month in progress",
+                **shared,
+            )
+        )
     _base(figure, title, "Months since first purchase", "Cohort (month of first purchase)")
     figure.update_yaxes(autorange="reversed", type="category")
     figure.update_xaxes(dtick=1, side="bottom")

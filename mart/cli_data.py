@@ -7,6 +7,7 @@ Results go to stdout, messages to stderr. A refused input raises ``InputError`` 
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import date
 
 from mart import datasets
@@ -104,10 +105,14 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
 def _cmd_undo(args: argparse.Namespace) -> int:
     ws = _workspace(args)
-    for name in _names(args.dataset):
+    names = _names(args.dataset)
+    for name in names:
         before = datasets.head(ws, name)
         after = datasets.undo(ws, name)
         print(f"{name}: HEAD v{before.id} -> v{after.id} ({after.row_count} rows) {after.message}")
+        paired = None if len(names) > 1 else datasets.pairing_note(ws, name, before)
+        if paired:
+            print(f"note: {paired}", file=sys.stderr)
     return 0
 
 

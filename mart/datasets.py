@@ -444,6 +444,44 @@ def undo(ws: Workspace, dataset: str) -> Version:
         return _read_meta(ws, dataset, current.parent)
 
 
+#: Version kinds written to both datasets by one action (Generate, Reset to the sample).
+PAIRED_KINDS = ("generate", "reset")
+
+
+def paired_head(ws: Workspace, dataset: str, undone: Version) -> Version | None:
+    """After undoing ``undone`` (a version of ``dataset``): the other dataset's HEAD, when
+    it came from the same Generate or Reset (same kind and message, saved within a
+    minute) and so still holds that action's data; else None."""
+    if undone.kind not in PAIRED_KINDS:
+        return None
+    other = next(name for name in DATASETS if name != dataset)
+    try:
+        current = head(ws, other)
+    except NotFoundError:
+        return None
+    if current.kind != undone.kind or current.message != undone.message:
+        return None
+    try:
+        apart = abs(
+            datetime.fromisoformat(current.created_at) - datetime.fromisoformat(undone.created_at)
+        )
+    except ValueError:
+        return None
+    return current if apart.total_seconds() <= 60 else None
+
+
+def pairing_note(ws: Workspace, dataset: str, undone: Version) -> str | None:
+    """The sentence saying the other half of a Generate or Reset is still HEAD, if so."""
+    other = paired_head(ws, dataset, undone)
+    if other is None:
+        return None
+    action = "Generate" if undone.kind == "generate" else "Reset"
+    return (
+        f"{other.label} came from the same {action} and is still HEAD: undo "
+        f"{other.dataset} too to go back to the data before it."
+    )
+
+
 def restore(ws: Workspace, dataset: str, version_id: int, message: str | None = None) -> Version:
     """A new HEAD version with the records of ``version_id``; history is untouched."""
     source = get_version(ws, dataset, version_id)

@@ -470,7 +470,14 @@ def segments_figure(segments: dict[str, int]) -> go.Figure:
         height=220,
         margin={"l": 0, "r": 10, "t": 10, "b": 0},
         yaxis={"autorange": "reversed"},
-        xaxis={"title": "customers"},
+        # whole customers, with thousands separators ("0 0.5 1 1.5 2 customers" on the
+        # sample; "2000" beside a bar labelled "2,060" at 50k)
+        xaxis={
+            "title": "customers",
+            "tickformat": ",d",
+            "rangemode": "tozero",
+            **({"dtick": 1} if max(segments.values(), default=0) <= 10 else {}),
+        },
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
     )

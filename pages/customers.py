@@ -133,7 +133,9 @@ def _thresholds_form() -> None:
         submitted = st.form_submit_button("Rebuild with these thresholds", type="primary")
     if submitted:
         try:
-            thresholds = insights.validate_thresholds(high, medium)
+            # the values as the fields show them (to the cent): 1000.005 shows as
+            # 1000.00, and was refused as "more than 2 decimals" under a field reading 1000.00
+            thresholds = insights.validate_thresholds(_as_shown(high), _as_shown(medium))
         except (MartError, ValueError) as error:
             st.error(str(error))
             return
@@ -141,6 +143,11 @@ def _thresholds_form() -> None:
             st.info("These are the thresholds of the published build already; nothing to do.")
             return
         _rebuild_with(thresholds)
+
+
+def _as_shown(value: float) -> Decimal:
+    """A threshold field's value as it shows it ("%.2f")."""
+    return Decimal(f"{value:.2f}")
 
 
 def _segments() -> None:
@@ -205,18 +212,23 @@ def _top_customers() -> None:
         "How many", options=[5, 10, 20, 50, 100], value=10, key="top_customers_n"
     )
     frame: pd.DataFrame = cached(insights.top_customers, int(count))
-    left, right = st.columns([3, 2])
+    # Halves, short headers, the numbers before the segment: in a 2/5 column the table
+    # scrolled sideways and cut its right-aligned numbers to their first digits (406
+    # transactions read "4"); at 1024 px what is cut now is the segment's text.
+    left, right = st.columns(2)
     left.plotly_chart(charts.top_customers_bar(frame), key="chart_top_customers")
     right.dataframe(
-        frame[["customer_id", "customer_segment", "lifetime_value", "transaction_count"]],
+        frame[["customer_id", "lifetime_value", "transaction_count", "customer_segment"]],
         hide_index=True,
         key="top_customers_table",
         placeholder=NULL_DASH,
         column_config={
             "customer_id": "Customer",
             "customer_segment": "Segment",
-            "lifetime_value": st.column_config.NumberColumn("Lifetime value", format="$%,.2f"),
-            "transaction_count": st.column_config.NumberColumn("Transactions", format="%,d"),
+            "lifetime_value": st.column_config.NumberColumn("LTV", format="$%,.2f"),
+            "transaction_count": st.column_config.NumberColumn(
+                "Txns", format="%,d", help="Transactions"
+            ),
         },
     )
     st.plotly_chart(

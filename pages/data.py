@@ -696,7 +696,11 @@ def _history_tab() -> None:
             help="Move HEAD back to the previous version; nothing is deleted.",
         ):
             version = datasets.undo(ws, dataset)
-            st.session_state["history_notice"] = f"{dataset}: HEAD is v{version.id} again."
+            paired = datasets.pairing_note(ws, dataset, head)
+            st.session_state["history_notice"] = (
+                dataset,
+                f"{dataset}: HEAD is v{version.id} again." + (f" {paired}" if paired else ""),
+            )
             st.rerun()
         others = [int(v) for v in frame["version"] if int(v) != head.id]
         messages = dict(zip(frame["version"].astype(int), frame["message"], strict=True))
@@ -717,12 +721,22 @@ def _history_tab() -> None:
             disabled=pick is None,
         ):
             version = datasets.restore(ws, dataset, int(pick))
-            st.session_state["history_notice"] = f"{dataset}: v{pick} restored as v{version.id}."
+            st.session_state["history_notice"] = (
+                dataset,
+                f"{dataset}: v{pick} restored as v{version.id}.",
+            )
             st.rerun()
+        notice = st.session_state.get("history_notice")
+        if isinstance(notice, tuple) and notice[0] == dataset:
+            # under this dataset's buttons: below the events section it was off-screen,
+            # and the click looked like it did nothing
+            st.session_state.pop("history_notice")
+            st.success(common.escape_markdown(notice[1]), icon=":material/check_circle:")
+            _rebuild_hint()
         _compare_versions(dataset, [int(v) for v in frame["version"]])
     notice = st.session_state.pop("history_notice", None)
     if notice:
-        st.success(notice, icon=":material/check_circle:")
+        st.success(notice if isinstance(notice, str) else notice[1], icon=":material/check_circle:")
         _rebuild_hint()
 
     st.divider()

@@ -235,9 +235,11 @@ def test_docs_page(built_workspace: Path) -> None:
 
 
 def test_new_thresholds_rebuild_with_those_vars(built_workspace: Path) -> None:
-    """Last in the module: publishes build #2 with thresholds 300 / 100."""
+    """Last in the module: publishes build #2 with thresholds 300 / 100. The high one is
+    typed with a third decimal: the field shows 300.00, and 300.00 is what is used (it
+    was refused as "more than 2 decimals" under a field reading 300.00)."""
     at = open_page("pages/customers.py")
-    at.number_input(key="threshold_high").set_value(300.0)
+    at.number_input(key="threshold_high").set_value(300.004)
     at.number_input(key="threshold_medium").set_value(100.0)
     submit = next(b for b in at.button if "Rebuild with these thresholds" in str(b.label))
     submit.click().run(timeout=300)

@@ -178,6 +178,18 @@ def test_reset_to_the_sample_succeeds_and_unticks_the_confirmation(
     assert any("Reset:" in str(element.value) for element in at.success)
     assert at.checkbox(key="history_reset_confirm").value is False
     assert datasets.head(Workspace(markdown_workspace), "transactions").row_count == 8
+    # Undoing half of the reset says the other half is still HEAD (a mismatched pair
+    # for the next rebuild otherwise went unsaid).
+    events = datasets.head(Workspace(markdown_workspace), "events")
+    at.button(key="history_undo_transactions").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = [str(element.value).replace("\\", "") for element in at.success]
+    assert any(
+        "transactions: HEAD is v" in text
+        and f"events v{events.id} came from the same Reset and is still HEAD" in text
+        for text in said
+    ), said
 
 
 @pytest.fixture(scope="module")

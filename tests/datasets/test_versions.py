@@ -586,3 +586,32 @@ def test_grid_edits_read_null_words_and_direction_controls_as_a_file_would(ws) -
     row = edited[edited.record_number == number].iloc[0]
     assert pd.isna(row.customer_id)
     assert row.product_category == "Books"
+
+
+def test_undoing_half_of_a_generate_or_reset_names_the_other_half(ws, write_file) -> None:
+    """Generate and Reset save both datasets; undoing one left a mismatched pair (8
+    transactions beside 250,000 generated events) without a word."""
+    from mart import generate
+
+    generate.generate(ws, customers=20, transactions=60, seed=3)
+    before = datasets.head(ws, "transactions")
+    datasets.undo(ws, "transactions")
+    note = datasets.pairing_note(ws, "transactions", before)
+    events = datasets.head(ws, "events")
+    assert note == (
+        f"events v{events.id} came from the same Generate and is still HEAD: undo events "
+        "too to go back to the data before it."
+    )
+    datasets.undo(ws, "events")  # both undone: nothing left to say
+    assert datasets.pairing_note(ws, "transactions", before) is None
+
+    datasets.reset_to_sample(ws)
+    reset = datasets.head(ws, "events")
+    datasets.undo(ws, "events")
+    assert "same Reset" in (datasets.pairing_note(ws, "events", reset) or "")
+
+    # A load has no other half.
+    datasets.load_file(ws, "transactions", write_file("a.csv", CSV + "T1,C1,2024-01-01,1,A\n"))
+    loaded = datasets.head(ws, "transactions")
+    datasets.undo(ws, "transactions")
+    assert datasets.pairing_note(ws, "transactions", loaded) is None

@@ -232,6 +232,21 @@ def test_segment_bars_show_all_segments() -> None:
         charts.segment_bars(SEGMENTS, "size")
 
 
+def test_segment_value_labels_stay_short_above_narrow_bars() -> None:
+    """At 1024 px "$329,172" and "$342,047" ran into each other above their bars."""
+    shorts = [
+        charts.short_dollars(value)
+        for value in (1871.5, 99999.49, 100000, 329172.45, 999499.99, 999500, 3512971.55, -250000)
+    ]
+    assert shorts == [
+        "$1,872", "$99,999", "$100K", "$329K", "$999K", "$1.00M", "$3.51M", "-$250K",
+    ]  # fmt: skip
+    frame = SEGMENTS.assign(total_revenue=[3512971.55, 467370.43, 340932.79])
+    value = charts.segment_bars(frame, "value")
+    assert [text.split("<br>")[0] for text in value.data[0].text] == ["$3.51M", "$467K", "$341K"]
+    assert value.data[0].hovertemplate.endswith("$%{y:,.2f}<extra></extra>")  # exact there
+
+
 def test_segment_metric_bar() -> None:
     figure = charts.segment_metric_bar(SEGMENTS, "avg_order_value", "AOV", "Order value ($)", True)
     _assert_labelled(figure)
@@ -319,17 +334,26 @@ def test_cohort_heatmap() -> None:
     assert heatmap.text[1][2] == ""  # the month after the as-of date stays blank
     assert heatmap.text[0][1] == "100%"
     assert "%" in heatmap.colorbar.title.text
-    # The month still running as of the as-of date is marked, with a word in the hover.
+    assert len(figure.data) == 1  # no month in progress: no grey trace
+    # The month still running as of the as-of date is a grey cell off the colour scale
+    # (its low share read as every cohort having stopped buying), marked "*", with a
+    # word in the hover.
     running = frame.assign(is_complete_month=[True, True, False, True, False])
-    marked = charts.cohort_heatmap(running).data[0]
-    assert marked.text[0][2] == "0%*" and marked.text[1][1] == "0%*"
-    assert marked.text[0][1] == "100%" and marked.text[1][2] == ""
-    assert "in progress" in marked.customdata[0][2][2]
-    assert marked.customdata[0][1][2] == ""
-    # The caption explains the "*" while the cells carry labels.
+    scaled, grey = charts.cohort_heatmap(running).data
+    assert grey.name == "month in progress" and not grey.showscale
+    assert {stop[1] for stop in grey.colorscale} == {charts.IN_PROGRESS_GREY}
+    assert grey.z[0][2] == 0.0 and grey.z[1][1] == 0.0  # the running cells only
+    assert grey.z[0][1] is None and grey.z[1][0] is None
+    assert scaled.z[0][2] is None and scaled.z[1][1] is None  # not on the scale
+    assert scaled.z[0][1] == 100.0
+    assert grey.text[0][2] == "0%*" and grey.text[1][1] == "0%*" and grey.text[0][1] == ""
+    assert scaled.text[0][1] == "100%" and scaled.text[0][2] == "" and scaled.text[1][2] == ""
+    assert "in progress" in grey.customdata[0][2][2]
+    assert scaled.customdata[0][1][2] == ""
+    # The caption explains the grey cells and the "*" while the cells carry labels.
     assert charts.cohort_in_progress_note(frame) == ""
     assert charts.cohort_in_progress_note(frame.assign(is_complete_month=True)) == ""
-    assert charts.cohort_in_progress_note(running).startswith("\\* The month")
+    assert charts.cohort_in_progress_note(running).startswith("\\* Grey cells: the month")
 
 
 def test_the_in_progress_note_names_no_asterisk_when_the_cells_have_no_labels() -> None:

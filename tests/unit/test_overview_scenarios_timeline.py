@@ -154,6 +154,10 @@ def test_layer_tables_and_figures(builds: tuple[BuildRecord, BuildRecord]) -> No
     assert fold("nothingtobreakhere1234567", 20, "_") == "nothingtobreakhere1234567"
     bars = overview.segments_figure({"High Value": 1, "Medium Value": 3, "Low Value": 0})
     assert list(bars.data[0].y) == ["High Value", "Medium Value", "Low Value"]
+    # whole customers on the axis: no "0.5 customers" ticks, thousands separated
+    assert (bars.layout.xaxis.tickformat, bars.layout.xaxis.dtick) == (",d", 1)
+    big = overview.segments_figure({"High Value": 1763, "Medium Value": 1476, "Low Value": 4761})
+    assert big.layout.xaxis.tickformat == ",d" and big.layout.xaxis.dtick is None
 
 
 # -- timeline ----------------------------------------------------------------------------------
