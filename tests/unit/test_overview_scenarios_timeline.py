@@ -371,20 +371,25 @@ def test_every_scenario_names_a_test_of_the_project() -> None:
             assert scenario.test.split("_stg_")[0] in yml  # the generic test it comes from
 
 
-def test_tests_frame_says_which_build_ran_each_test() -> None:
-    def test(name: str, status: str | None, reused_from: int | None = None) -> object:
-        return SimpleNamespace(
-            status=status,
-            name=name,
-            kind="generic",
-            model_name="m",
-            column_name=None,
-            failures=0,
-            severity="ERROR",
-            message=None,
-            reused_from=reused_from,
-        )
+def _fake_test(
+    name: str, status: str | None, kind: str = "generic", reused_from: int | None = None
+) -> SimpleNamespace:
+    """A stand-in for ``mart.artifacts.TestResult`` with what ``tests_frame`` reads."""
+    return SimpleNamespace(
+        status=status,
+        name=name,
+        kind=kind,
+        model_name="m",
+        column_name=None,
+        failures=0,
+        severity="ERROR",
+        message=None,
+        reused_from=reused_from,
+    )
 
+
+def test_tests_frame_says_which_build_ran_each_test() -> None:
+    test = _fake_test
     frame = timeline.tests_frame(
         [test("ran", "pass"), test("kept", "pass", reused_from=3), test("skipped", None)],
         build_id=5,
@@ -398,21 +403,7 @@ def test_tests_frame_says_which_build_ran_each_test() -> None:
 def test_tests_frame_shows_unit_tests_left_out_as_passed_where_they_ran() -> None:
     """A build that did not re-run the unit tests shows them passed in the build that ran
     them, as its note says, not as "not run"; a data test that did not run stays so."""
-
-    def test(name: str, kind: str, status: str | None) -> SimpleNamespace:
-        return SimpleNamespace(
-            status=status,
-            name=name,
-            kind=kind,
-            model_name="m",
-            column_name=None,
-            failures=0,
-            severity="ERROR",
-            message=None,
-            reused_from=None,
-        )
-
-    tests = [test("unit_a", "unit", None), test("data_b", "generic", None)]
+    tests = [_fake_test("unit_a", None, kind="unit"), _fake_test("data_b", None)]
     frame = timeline.tests_frame(tests, build_id=7, unit_tests_passed_in=2)
     rows = {row["name"]: (row["status"], row["ran_in"]) for _, row in frame.iterrows()}
     assert rows["unit_a"] == ("pass", "#2")
