@@ -497,8 +497,9 @@ def test_analysis_figure_picks_a_chart() -> None:
             ],
         }
     )
-    heatmap = charts.analysis_figure("retention_rate", retention).data[0]
-    assert heatmap.type == "heatmap" and list(heatmap.text[0]) == ["100%", "0%*"]
+    scaled, grey = charts.analysis_figure("retention_rate", retention).data
+    assert scaled.type == "heatmap" and list(scaled.text[0]) == ["100%", ""]
+    assert list(grey.text[0]) == ["", "0%*"]  # the running month: the grey trace
 
 
 def test_stagger_node_labels() -> None:
