@@ -1782,6 +1782,8 @@ class BuildManager:
             else {
                 "build_id": latest.build_id,
                 "status": latest.status,
+                # why a failed build failed: "tests", "error" or "interrupted"
+                "failure": latest.failure,
                 "duration_s": latest.duration_s,
                 "tests": latest.tests,
                 "vars": latest.vars,

@@ -383,7 +383,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             lines.append(f"last build: {last['build_id']} running (no test results yet)")
         else:
             lines.append(
-                f"last build: {last['build_id']} {last['status']}{duration} — "
+                f"last build: {last['build_id']} {last['status']}"
+                + (f" ({last['failure']})" if last.get("failure") else "")
+                + f"{duration} — "
                 f"tests {_tests_text(last['tests'])}"
                 + (
                     f"; {last['reused_nodes']} unchanged nodes reused"

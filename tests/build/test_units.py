@@ -139,6 +139,8 @@ def test_recover_keeps_what_a_killed_build_finished_from_its_events(workspace: P
     assert (record.status, record.failure) == (FAILED, INTERRUPTED)
     assert {node["unique_id"] for node in record.nodes} == {"model.p.a", "test.p.t", "test.p.u"}
     assert (record.tests["pass"], record.tests["fail"]) == (1, 1)
+    last = manager.status()["last_build"]
+    assert (last["status"], last["failure"]) == ("failed", "interrupted")
 
 
 def test_recover_publishes_a_build_killed_after_the_pointer_named_it(workspace: Path) -> None:
