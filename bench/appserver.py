@@ -29,6 +29,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # A second page (the browser tests' watcher session) is a background page to
+    # Chromium, whose timers it may throttle: Streamlit's polling fragment then stopped
+    # updating for 30 s in one run. A visible window of a real user is not throttled.
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
 ]
 VIEWPORT = {"width": 1400, "height": 1000}
 
