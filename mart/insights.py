@@ -140,6 +140,24 @@ def validate_thresholds(high: float | Decimal, medium: float | Decimal) -> Thres
     return Thresholds(high=high_d, medium=medium_d)
 
 
+def thresholds_from_fields(high: float, medium: float) -> Thresholds:
+    """Thresholds from two number fields that show their value with two decimals.
+
+    A field's value is read as the field shows it, to the cent: typed as 1000.005 it
+    shows "1000.00", and refusing it as "more than 2 decimals" under a field reading
+    1000.00 makes no sense to the user. Not finite values are refused as by
+    :func:`validate_thresholds`.
+    """
+
+    def as_shown(value: float) -> Decimal | float:
+        try:
+            return Decimal(f"{float(value):.2f}")
+        except (ArithmeticError, ValueError, TypeError):
+            return value  # nan/inf: validate_thresholds says what is wrong
+
+    return validate_thresholds(as_shown(high), as_shown(medium))
+
+
 # -- KPIs --------------------------------------------------------------------------------
 
 

@@ -133,9 +133,7 @@ def _thresholds_form() -> None:
         submitted = st.form_submit_button("Rebuild with these thresholds", type="primary")
     if submitted:
         try:
-            # the values as the fields show them (to the cent): 1000.005 shows as
-            # 1000.00, and was refused as "more than 2 decimals" under a field reading 1000.00
-            thresholds = insights.validate_thresholds(_as_shown(high), _as_shown(medium))
+            thresholds = insights.thresholds_from_fields(high, medium)
         except (MartError, ValueError) as error:
             st.error(str(error))
             return
@@ -143,11 +141,6 @@ def _thresholds_form() -> None:
             st.info("These are the thresholds of the published build already; nothing to do.")
             return
         _rebuild_with(thresholds)
-
-
-def _as_shown(value: float) -> Decimal:
-    """A threshold field's value as it shows it ("%.2f")."""
-    return Decimal(f"{value:.2f}")
 
 
 def _segments() -> None:

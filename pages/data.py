@@ -726,8 +726,10 @@ def _history_tab() -> None:
                 f"{dataset}: v{pick} restored as v{version.id}.",
             )
             st.rerun()
+        # history_notice is (dataset or None, text): a dataset's own notice shows under
+        # its buttons, any other (Reset's) after both datasets
         notice = st.session_state.get("history_notice")
-        if isinstance(notice, tuple) and notice[0] == dataset:
+        if notice and notice[0] == dataset:
             # under this dataset's buttons: below the events section it was off-screen,
             # and the click looked like it did nothing
             st.session_state.pop("history_notice")
@@ -736,7 +738,7 @@ def _history_tab() -> None:
         _compare_versions(dataset, [int(v) for v in frame["version"]])
     notice = st.session_state.pop("history_notice", None)
     if notice:
-        st.success(notice if isinstance(notice, str) else notice[1], icon=":material/check_circle:")
+        st.success(notice[1], icon=":material/check_circle:")
         _rebuild_hint()
 
     st.divider()
@@ -758,8 +760,9 @@ def _history_tab() -> None:
     ):
         with st.spinner("Resetting to the sample…"):
             versions = datasets.reset_to_sample(ws)
-        st.session_state["history_notice"] = "Reset: " + ", ".join(
-            f"{v.label}" for v in versions.values()
+        st.session_state["history_notice"] = (
+            None,
+            "Reset: " + ", ".join(v.label for v in versions.values()),
         )
         st.session_state["history_reset_done"] = True
         st.rerun()

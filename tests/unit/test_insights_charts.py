@@ -193,6 +193,19 @@ def test_thresholds() -> None:
     assert insights.validate_thresholds(500.1, 199.99).high == Decimal("500.10")
 
 
+def test_thresholds_from_fields_read_as_shown() -> None:
+    # A number field showing "%.2f" reads 1000.005 as "1000.00" (was refused as "more
+    # than 2 decimals" under a field reading 1000.00); half a cent rounds as shown.
+    read = insights.thresholds_from_fields(1000.005, 300.004)
+    assert (read.high, read.medium) == (Decimal("1000.00"), Decimal("300.00"))
+    assert insights.thresholds_from_fields(500.1, 199.999).medium == Decimal("200.00")
+    for high in (float("nan"), float("inf"), 1e40):
+        with pytest.raises(InputError, match="^Thresholds must be finite numbers in dollars"):
+            insights.thresholds_from_fields(high, 200)
+    with pytest.raises(InputError, match="must be greater than the medium"):
+        insights.thresholds_from_fields(200.004, 199.996)  # both show as 200.00
+
+
 # -- charts -------------------------------------------------------------------------------
 
 
