@@ -578,7 +578,9 @@ def _binary_reason(head: bytes) -> str | None:
         return None  # UTF-16 text with a BOM
     if _utf16_without_bom(head):
         return None
-    if b"\x00" in head:
+    # A few NULs in otherwise plain text (a corrupt cell in an export) are left to
+    # _refuse_control_bytes, which says on which row; a binary file has many.
+    if head.count(0) > len(head) // 100:
         return "is a binary file, not CSV, JSON or Parquet"
     controls = sum(1 for byte in head if byte < 32 and byte not in (9, 10, 13, 12))
     if head and controls / len(head) > 0.05:

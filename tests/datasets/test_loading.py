@@ -335,8 +335,9 @@ def test_unterminated_quote_is_refused(ws, write_file):
         (bytes(range(256)) * 40, "binary"),
         (b"PK\x03\x04" + b"\x00" * 100, "Excel"),
         (b"\x1f\x8b\x08\x00" + b"\x00" * 50, "gzip"),
+        ((HEADER + "R1,C1,2024-01-01,5,Books\x00\x00\x00\n").encode(), "binary"),
     ],
-    ids=["empty", "header-only", "blank-lines", "binary", "xlsx", "gzip"],
+    ids=["empty", "header-only", "blank-lines", "binary", "xlsx", "gzip", "many-nuls"],
 )
 def test_unreadable_files_are_refused(ws, write_file, content, words):
     error = refused(ws, write_file("bad.csv", content))
@@ -470,6 +471,21 @@ def test_binary_bytes_past_the_sniffed_start_are_refused(ws, tmp_path):
     assert path.stat().st_size > 65536
     [problem] = refused(ws, path).report.errors
     assert "binary bytes" in problem.problem and problem.row == 3001
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+def test_a_stray_nul_near_the_start_is_refused_by_row(ws, tmp_path, suffix):
+    """One NUL in the first rows is a corrupt cell, not a binary file: the row is named."""
+    path = tmp_path / f"early.{suffix}"
+    if suffix == "csv":
+        path.write_bytes((HEADER + "R1,C1,2024-01-01,5,Books\nR2,C2,2024-01-02,6,B\x00ooks\n").encode())
+    else:
+        path.write_bytes(
+            b'{"customer_id": "C1", "date": "2024-01-01", "amount": 5}\n'
+            b'{"customer_id": "C\x002", "date": "2024-01-02", "amount": 6}\n'
+        )
+    [problem] = refused(ws, path).report.errors
+    assert problem.row == 2 or problem.line == 2, str(problem)
 
 
 def test_a_folder_or_a_pipe_is_not_a_file(ws, tmp_path):
