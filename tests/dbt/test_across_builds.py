@@ -146,6 +146,45 @@ def test_stale_incremental_fact_fails_its_check_with_the_rows(build_copy, dbt):
     )
 
 
+def _raw_transaction(transaction_id: str, amount: str, number: int) -> str:
+    return (
+        "insert into bronze.raw_transactions select "
+        f"""'{{"transaction_id": "{transaction_id}", "customer_id": "C005", """
+        f""""transaction_date": "2024-02-26", "amount": {amount}, """
+        f""""product_category": "Audio"}}'::json, now()::timestamp, 'test', 'test', {number};"""
+    )
+
+
+def test_duplicate_ids_leave_the_fact_once_the_source_is_fixed(build_copy, dbt):
+    """A duplicate id, published anyway, used to stay in the fact for good: the merge
+    matched the corrected record to one of the two rows and left the other, so every
+    later build failed its checks on data that was already right."""
+    db_path, target = build_copy
+    columns = "transaction_id, customer_id, amount, _record_hash"
+    compare = f"select {columns} from {{}} where transaction_id is not null order by all"
+    # An existing id given a second record, and a new id held twice.
+    _execute(
+        db_path,
+        _raw_transaction("T001", "999.00", 11)
+        + _raw_transaction("T011", "10.00", 12)
+        + _raw_transaction("T011", "15.00", 13),
+    )
+    # What a build published anyway does: the models run past the failing unique tests.
+    dbt(["run"], db_path, target, variables=NO_AUTOLOAD)
+    staging = _fetch(db_path, compare.format("stg_transactions"))
+    assert [row[0] for row in staging].count("T001") == 2
+    assert _fetch(db_path, compare.format("fct_transactions")) == staging
+    # Fixed at the source: the fact follows, and the build passes again.
+    _execute(
+        db_path,
+        "delete from bronze.raw_transactions where _record_number in (11, 13);",
+    )
+    dbt(["build"], db_path, target, variables=NO_AUTOLOAD)
+    fixed = _fetch(db_path, compare.format("stg_transactions"))
+    assert [row[0] for row in fixed].count("T001") == 1
+    assert _fetch(db_path, compare.format("fct_transactions")) == fixed
+
+
 def test_threshold_vars_change_segments(build_copy, dbt):
     db_path, target = build_copy
     dbt(
