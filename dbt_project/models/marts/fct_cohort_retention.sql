@@ -87,10 +87,8 @@ final as (
             dbt.dateadd('month', 'grid.months_since_first_purchase + 1', 'grid.cohort_month'),
         ) }} <= {{ as_of_date() }} as is_complete_month,
         grid.cohort_size,
-        cast(
-            round(cast(coalesce(activity.active_customers, 0) as decimal(18, 6)) / grid.cohort_size, 4)
-            as decimal(7, 4)
-        ) as retention_rate,
+        {{ decimal_ratio('coalesce(activity.active_customers, 0)', 'grid.cohort_size') }}
+            as retention_rate,
         coalesce(activity.active_customers, 0) as active_customers
     from grid
     left join activity

@@ -32,22 +32,12 @@ final as (
         customer_counts.purchasing_customers,
         customer_counts.repeat_customers,
         customer_counts.active_last_90_days,
-        cast(
-            round(
-                cast(customer_counts.repeat_customers as decimal(18, 6))
-                / nullif(customer_counts.purchasing_customers, 0),
-                4
-            ) as decimal(7, 4)
-        ) as repeat_purchase_rate,
+        {{ decimal_ratio('customer_counts.repeat_customers', 'customer_counts.purchasing_customers') }}
+            as repeat_purchase_rate,
         coalesce(next_month.customers_with_month_1, 0) as customers_with_month_1,
         coalesce(next_month.retained_month_1, 0) as retained_month_1,
-        cast(
-            round(
-                cast(next_month.retained_month_1 as decimal(18, 6))
-                / nullif(next_month.customers_with_month_1, 0),
-                4
-            ) as decimal(7, 4)
-        ) as month_1_retention_rate
+        {{ decimal_ratio('next_month.retained_month_1', 'next_month.customers_with_month_1') }}
+            as month_1_retention_rate
     from customer_counts
     cross join next_month
 )

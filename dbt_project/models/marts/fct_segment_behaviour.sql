@@ -5,7 +5,12 @@
 with
 
 customers as (
-    select * from {{ ref('fct_customer_metrics') }}
+    select
+        metrics.*,
+        purchases.priced_transaction_count
+    from {{ ref('fct_customer_metrics') }} as metrics
+    inner join {{ ref('int_customer_transactions') }} as purchases
+        on metrics.customer_id = purchases.customer_id
 ),
 
 segments as (
@@ -22,6 +27,7 @@ per_segment as (
         customer_segment,
         count(*) as customer_count,
         cast(sum(transaction_count) as {{ dbt.type_bigint() }}) as transaction_count,
+        cast(sum(priced_transaction_count) as {{ dbt.type_bigint() }}) as priced_transaction_count,
         sum(lifetime_value) as total_revenue,
         cast(sum(categories_purchased) as {{ dbt.type_bigint() }}) as categories_total
     from customers
@@ -43,29 +49,21 @@ final as (
         coalesce(per_segment.transaction_count, 0) as transaction_count,
         coalesce(per_segment.total_revenue, cast(0 as decimal(18, 2))) as total_revenue,
         case
-            when per_segment.transaction_count > 0
-                then {{ decimal_average('per_segment.total_revenue', 'per_segment.transaction_count') }}
+            when per_segment.priced_transaction_count > 0
+                then {{ decimal_average('per_segment.total_revenue', 'per_segment.priced_transaction_count') }}
         end as avg_order_value,
         case
             when per_segment.customer_count > 0
                 then {{ decimal_average('per_segment.total_revenue', 'per_segment.customer_count', precision=38) }}
         end as avg_lifetime_value,
-        cast(
-            round(cast(per_segment.transaction_count as decimal(18, 6)) / per_segment.customer_count, 2)
-            as decimal(10, 2)
-        ) as avg_transactions_per_customer,
-        cast(
-            round(cast(per_segment.categories_total as decimal(18, 6)) / per_segment.customer_count, 2)
-            as decimal(10, 2)
-        ) as avg_categories_per_customer,
-        cast(
-            round(cast(coalesce(per_segment.customer_count, 0) as decimal(18, 6)) / nullif(totals.all_customers, 0), 4)
-            as decimal(7, 4)
-        ) as share_of_customers,
-        cast(
-            round(cast(coalesce(per_segment.total_revenue, 0) as decimal(38, 6)) / nullif(totals.all_revenue, 0), 4)
-            as decimal(7, 4)
-        ) as share_of_revenue
+        {{ decimal_ratio('per_segment.transaction_count', 'per_segment.customer_count', scale=2, precision=10) }}
+            as avg_transactions_per_customer,
+        {{ decimal_ratio('per_segment.categories_total', 'per_segment.customer_count', scale=2, precision=10) }}
+            as avg_categories_per_customer,
+        {{ decimal_ratio('coalesce(per_segment.customer_count, 0)', 'totals.all_customers') }}
+            as share_of_customers,
+        {{ decimal_ratio('coalesce(per_segment.total_revenue, 0)', 'totals.all_revenue', input_scale=2) }}
+            as share_of_revenue
     from segments
     cross join totals
     left join per_segment

@@ -33,13 +33,8 @@ final as (
         transaction_count,
         customer_count,
         revenue,
-        cast(
-            round(
-                cast(revenue as decimal(38, 6))
-                / nullif(sum(revenue) over (partition by customer_segment), 0),
-                4
-            ) as decimal(7, 4)
-        ) as share_of_segment_revenue
+        {{ decimal_ratio('revenue', 'sum(revenue) over (partition by customer_segment)', input_scale=2) }}
+            as share_of_segment_revenue
     from mix
 )
 
