@@ -478,7 +478,9 @@ def test_a_stray_nul_near_the_start_is_refused_by_row(ws, tmp_path, suffix):
     """One NUL in the first rows is a corrupt cell, not a binary file: the row is named."""
     path = tmp_path / f"early.{suffix}"
     if suffix == "csv":
-        path.write_bytes((HEADER + "R1,C1,2024-01-01,5,Books\nR2,C2,2024-01-02,6,B\x00ooks\n").encode())
+        path.write_bytes(
+            (HEADER + "R1,C1,2024-01-01,5,Books\nR2,C2,2024-01-02,6,B\x00ooks\n").encode()
+        )
     else:
         path.write_bytes(
             b'{"customer_id": "C1", "date": "2024-01-01", "amount": 5}\n'
@@ -1881,3 +1883,38 @@ def test_a_repeated_header_row_is_named_as_such(ws, write_file):
     errors = refused(ws, write_file("h.csv", text)).report.errors
     assert {p.row for p in errors} == {2}
     assert all("the header row appears again" in p.problem for p in errors)
+
+
+def test_the_fast_paths_of_the_cleaning_macros_change_no_value():
+    """mart_clean skips trim() for printable ASCII with no space at either end, and
+    mart_let computes an amount's stages once: the same values as the plain forms."""
+    con = duckdb.connect()
+    con.execute(
+        "create or replace temp macro mart_trimmed_chars() as "
+        + loading._sql_str(loading.TRIMMED_CHARS)
+    )
+    con.execute(
+        loading._MACROS.replace(
+            "{null_words}", ", ".join(loading._sql_str(w) for w in loading.NULL_WORDS)
+        ).replace("{direction_controls}", loading._DIRECTION_CONTROLS)
+    )
+    values = [
+        None, "", " ", "C1", " C1", "C1 ", "\tC1\n", "\u00a0C1\u200b", "\ufeffC1", "C 1",
+        "NULL", " n/a ", "None", "Café", "~", "a~", "\x7f", "C1\x7f", "\u202eC1",
+        "$1,234.50", " (12.00) ", "12-", "USD 5", "1.234,50", "−3.5", "1'234.50", "abc",
+    ]  # fmt: skip
+    con.execute("create table v as select unnest(?::VARCHAR[]) as x", [values])
+    plain_clean = f"nullif(trim(x, {loading._sql_str(loading.TRIMMED_CHARS)}), '')"
+    differ = con.execute(
+        f"select x, mart_clean(x), {plain_clean} from v "
+        f"where mart_clean(x) is distinct from {plain_clean}"
+    ).fetchall()
+    assert differ == []
+    stages = "mart_amount_s3(mart_amount_s2(mart_amount_s1(mart_value(x))))"
+    plain_amount = (
+        f"case when regexp_full_match({stages}, '[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)') "
+        f"then try_cast({stages} as DECIMAL(18, 2)) end"
+    )
+    rows = con.execute(f"select x, mart_amount(mart_value(x)), {plain_amount} from v").fetchall()
+    assert [row for row in rows if row[1] != row[2]] == []
+    assert dict((row[0], row[1]) for row in rows)["$1,234.50"] == Decimal("1234.50")
