@@ -588,6 +588,12 @@ def test_semantic_problems_are_warnings_not_errors(ws, write_file, stored):
         ("1\u202f234,50", "1234.50"),  # French: a narrow no-break space groups thousands
         ("2\u2009500.00", "2500.00"),  # a thin space
         ("\u221212.00", "-12.00"),  # the Unicode minus sign
+        ("1 234 567.89", "1234567.89"),  # plain spaces between groups of three
+        ("€ 1 234,50", "1234.50"),
+        ("( 12.00 )", "-12.00"),
+        ("- 12.00", "-12.00"),
+        ("$-12", "-12.00"),
+        ("12.00 €", "12.00"),
     ],
 )
 def test_amount_formats(ws, write_file, stored, stored_text, text, expected):
@@ -698,7 +704,24 @@ def test_a_leading_zero_group_is_not_thousands(ws, write_file):
     assert (problem.row, problem.value) == (1, "0,005")
 
 
-@pytest.mark.parametrize("text", ["abc", "1e3", "12.3.4", "1,2,3", "$", "1" * 20])
+@pytest.mark.parametrize(
+    "text",
+    # spaces inside a number that are not groups of three were deleted: "5 10" loaded as
+    # 510.00, "$ 1 $ 2" as 12.00
+    [
+        "abc",
+        "1e3",
+        "12.3.4",
+        "1,2,3",
+        "$",
+        "1" * 20,
+        "5 10",
+        "1\n2",
+        "12.5\t0",
+        "$ 1 $ 2",
+        "1 2345",
+    ],
+)
 def test_bad_amounts_are_refused(ws, write_file, text):
     error = refused(ws, write_file("a.csv", f'customer_id,date,amount\nC1,2024-01-01,"{text}"\n'))
     assert error.report.errors[0].column == "amount"
