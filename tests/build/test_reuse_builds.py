@@ -113,7 +113,7 @@ def test_a_var_change_runs_every_node_whose_compiled_sql_changes(
             read = set(graph.nodes[uid].depends_on) & ran_ids(later)
             assert not read, (uid, read)
         units = [node for node in later.nodes if node["resource_type"] == "unit_test"]
-        assert later.unit_tests["ran"] and len(units) == 5
+        assert later.unit_tests["ran"] and len(units) == 6
         assert all(node["status"] == "pass" for node in units)
     # The staging models read no var: reused through both changes.
     stg = next(node for node in moved.nodes if node["name"] == "stg_transactions")
@@ -214,7 +214,7 @@ def test_an_edited_model_runs_itself_and_its_downstream_only(
         assert not names & {"stg_events", "stg_transactions", "int_customer_transactions"}
         # The edit makes the unit tests run: all of them, reused models' too.
         assert record.unit_tests["ran"] and record.unit_tests["passed"]
-        assert record.unit_tests["count"] == 5
+        assert record.unit_tests["count"] == 6
         # A macro edit counts for every node (which macros a node calls is known only
         # in part before it compiles).
         macro = project / "macros" / "money.sql"

@@ -112,8 +112,8 @@ def test_cli_exit_codes_and_status_json(workspace: Path) -> None:
     # and --no-reuse runs them all.
     again = run_cli("build", workspace=workspace)
     assert again.returncode == 1, again.stderr
-    assert "reusing 80 unchanged nodes from build 2" in again.stderr
-    assert "13 models, 1 snapshot and 66 tests did not run again" in again.stderr
+    assert "reusing 81 unchanged nodes from build 2" in again.stderr
+    assert "13 models, 1 snapshot and 67 tests did not run again" in again.stderr
     assert "0 models, snapshots and tests ran. --no-reuse runs every node." in again.stderr
     assert "unchanged nodes reused" in again.stdout
     everything = run_cli("build", "--no-reuse", workspace=workspace)

@@ -1941,3 +1941,17 @@ def test_the_fast_paths_of_the_cleaning_macros_change_no_value():
     rows = con.execute(f"select x, mart_amount(mart_value(x)), {plain_amount} from v").fetchall()
     assert [row for row in rows if row[1] != row[2]] == []
     assert dict((row[0], row[1]) for row in rows)["$1,234.50"] == Decimal("1234.50")
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+def test_a_file_with_too_many_columns_is_refused_at_once(ws, tmp_path, suffix):
+    """A 20,003-column file ran for over 11 minutes; past MAX_COLUMNS it is refused."""
+    names = ["customer_id", "date", "amount"] + [f"x{i}" for i in range(loading.MAX_COLUMNS)]
+    path = tmp_path / f"wide.{suffix}"
+    if suffix == "csv":
+        values = ["C1", "2024-01-01", "1.00"] + ["v"] * loading.MAX_COLUMNS
+        path.write_text(",".join(names) + "\n" + ",".join(values) + "\n")
+    else:
+        path.write_text(json.dumps(dict.fromkeys(names, "1")) + "\n")
+    [problem] = refused(ws, path).report.errors
+    assert f"the file has {len(names):,} columns" in problem.problem

@@ -10,7 +10,11 @@ customer_activity as (
     select
         customer_id,
         count(*) as event_count,
-        count(distinct session_id) as session_count,
+        -- session_id is optional: events without one count as one session per day (a
+        -- customer with 3 such events had 0 sessions, so engagement None, beside them)
+        count(distinct session_id)
+        + count(distinct case when session_id is null then cast(event_at as date) end)
+            as session_count,
         count(case when event_type = 'page_view' then 1 end) as page_view_count,
         count(case when event_type = 'product_view' then 1 end) as product_view_count,
         count(case when event_type = 'add_to_cart' then 1 end) as add_to_cart_count,
