@@ -466,7 +466,8 @@ def transactions_note(counted: int, rows: int) -> str | None:
     ``counted`` transactions; None when they agree.
 
     The metrics count staging's records; the table is ``fct_transactions``, an
-    incremental model with one row per transaction id, capped at MAX_CUSTOMER_ROWS.
+    incremental model that holds a record repeated byte for byte once, capped at
+    MAX_CUSTOMER_ROWS.
     They differ only in a mart whose tests failed (published anyway), or when the cap
     cuts the list.
     """
@@ -476,11 +477,11 @@ def transactions_note(counted: int, rows: int) -> str | None:
         return f"The first {rows:,} of {counted:,} transactions are shown."
     return (
         f"The metrics count {counted:,} transaction(s) from staging; fct_transactions "
-        f"(incremental, one row per transaction id) holds {rows:,} for this customer. "
-        "They differ when a transaction id repeats or the fact kept rows staging no "
-        "longer has: the tests unique_stg_transactions_transaction_id and "
-        "assert_incremental_matches_staging fail then, and a build is only published "
-        "like this when someone publishes it anyway."
+        f"(incremental, one row per record) holds {rows:,} for this customer. They "
+        "differ when a record repeats byte for byte (the fact holds it once): the tests "
+        "unique_stg_transactions_transaction_id and assert_mart_totals_match_staging "
+        "fail then, and a build is only published like this when someone publishes it "
+        "anyway."
     )
 
 

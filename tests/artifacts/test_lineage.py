@@ -36,6 +36,7 @@ def test_focus_hops(good_artifacts: BuildArtifacts) -> None:
         "int_customer_transactions",
         "stg_transactions",
         "fct_customer_metrics",
+        "fct_segment_behaviour",  # its average order value counts priced transactions
     }
     upstream_all = lineage.filter_graph(
         graph, focus_node="fct_customer_metrics", upstream=None, downstream=0
