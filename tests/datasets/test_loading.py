@@ -1955,3 +1955,42 @@ def test_a_file_with_too_many_columns_is_refused_at_once(ws, tmp_path, suffix):
         path.write_text(json.dumps(dict.fromkeys(names, "1")) + "\n")
     [problem] = refused(ws, path).report.errors
     assert f"the file has {len(names):,} columns" in problem.problem
+
+
+def test_a_unit_price_beside_a_quantity_is_warned_about_and_a_line_total_preferred(
+    ws, write_file, stored
+):
+    """The UCI Online Retail layout: UnitPrice became the amount, Quantity an extra
+    column, with no word (7.79 loaded for a line of 46.74; a return counted as a sale)."""
+    uci = write_file(
+        "uci.csv",
+        "InvoiceNo,Quantity,InvoiceDate,UnitPrice,CustomerID\n"
+        "536365,6,2010-12-01,2.55,17850\nC536379,-1,2010-12-01,27.50,14527\n",
+    )
+    report = load(ws, uci).report
+    [warning] = [w for w in report.warnings if "price per unit" in w.problem]
+    assert (warning.column, warning.field) == ("UnitPrice", "amount")
+    assert "'Quantity'" in warning.problem and report.warning_summary["unit price as amount"] == 1
+    # With a line total, that is the amount, and nothing to warn about.
+    lines = write_file(
+        "lines.csv",
+        "Order,Customer,Quantity,Unit Price,Line Total,Date\nO1,C1,2,5.00,10.00,2024-01-05\n",
+    )
+    report = load(ws, lines).report
+    assert report.mapping["amount"] == "Line Total"
+    assert not [w for w in report.warnings if "price per unit" in w.problem]
+    assert str(stored("transactions")[0]["amount"]) == "10.00"
+
+
+def test_customer_ids_differing_only_in_case_are_warned_about(ws, write_file, stored):
+    path = write_file(
+        "case.csv",
+        "customer_id,date,amount\nC1,2024-01-01,10\n c1 ,2024-01-02,20\nC2,2024-01-02,5\n",
+    )
+    report = load(ws, path).report
+    [warning] = [w for w in report.warnings if "letter case" in w.problem]
+    assert "'C1' and 'c1'" in warning.problem and warning.row == 1
+    # kept apart, as the file has them: two customers
+    assert sorted(r["customer_id"] for r in stored("transactions")) == ["C1", "C2", "c1"]
+    plain = write_file("plain.csv", "customer_id,date,amount\nC1,2024-01-01,10\nC2,2024-01-02,5\n")
+    assert not [w for w in load(ws, plain).report.warnings if "letter case" in w.problem]
