@@ -1749,6 +1749,14 @@ ABBREVIATIONS_READ = (
 )  # fmt: skip
 
 
+# An offset no place has: an hour of 15 or more, or minutes of 60 or more. DuckDB reads
+# them (+25:00 moved 2024-01-05 10:00 to the 4th); such a value is not read.
+IMPOSSIBLE_OFFSET = (
+    r"[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*[+-]((1[5-9]|[2-9][0-9])(:?[0-9]{2})?"
+    r"|[0-9]{2}:?[6-9][0-9])\s*$"
+)
+
+
 def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[str] = ()) -> str:
     """SQL parsing ``value`` (VARCHAR) to a TIMESTAMP, NULL when it cannot be read.
 
@@ -1765,7 +1773,8 @@ def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[s
     abbreviation = f"upper(regexp_extract({value}, {_sql_str(ZONE_ABBREVIATION)}, 3))"
     read_as_is = ", ".join(_sql_str(word) for word in ("", *ABBREVIATIONS_READ))
     iso = (
-        f"case when {abbreviation} in ({read_as_is}) then "
+        f"case when {abbreviation} in ({read_as_is}) "
+        f"and not regexp_matches({value}, {_sql_str(IMPOSSIBLE_OFFSET)}) then "
         f"try_cast(try_cast({spaced} as TIMESTAMPTZ) as TIMESTAMP) end"
     )
     if date_format:
@@ -2207,6 +2216,7 @@ def prepare_records(
         raise LoadRefusedError(report)
     _collect_readings(con, dataset, chosen, report)
     _warn_case_variants(con, chosen, report)
+    _warn_float_ids(con, dataset, chosen, report)
 
     pairs = []
     for name in fields:
@@ -2282,6 +2292,45 @@ def _warn_case_variants(
         ),
         "customer ids differing in case",
     )
+
+
+#: An id as a spreadsheet or pandas writes a number it took for a decimal: 17850.0,
+#: 1.785E+04. Beside 17850 it is another customer.
+FLOAT_ID = r"[0-9]+\.0+|[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+"
+
+
+def _warn_float_ids(
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    chosen: Mapping[str, str | None],
+    report: ValidationReport,
+) -> None:
+    """Warn when ids look like whole numbers written as decimals or in scientific
+    notation (17850.0, 1.785E+04): a float column's text, a different id from 17850."""
+    for name in ("customer_id", ID_FIELD[dataset]):
+        column = chosen.get(name)
+        if column is None:
+            continue
+        value = _ident(name + "__val")
+        count, first_row, first = con.execute(
+            f"select count(*), min(_row), arg_min({value}, _row) from parsed "
+            f"where regexp_full_match({value}, {_sql_str(FLOAT_ID)})"
+        ).fetchall()[0]
+        if count:
+            report.add_warning(
+                Problem(
+                    f"{count:,} id(s) look like numbers written as decimals or in scientific "
+                    f"notation, as a spreadsheet or a float column writes them ({first!r}): "
+                    "they are kept as written, so 17850.0 and 17850 would be two; format "
+                    "the column as text (or whole numbers) and export again",
+                    row=int(first_row),
+                    column=column,
+                    field=name,
+                    value=str(first),
+                ),
+                "ids written as decimals",
+                count,
+            )
 
 
 #: Column names (normalized) of a price per unit, and of a quantity.
@@ -2574,6 +2623,11 @@ def _collect_problems(
                         return (
                             f" (unknown time zone {zoned.group(3)!r}: give an offset such "
                             "as +02:00 or a zone name such as Europe/Berlin)"
+                        )
+                    if re.search(IMPOSSIBLE_OFFSET, value):
+                        return (
+                            " (its offset from UTC is not one any place has: they run from "
+                            "-12:00 to +14:00, with minutes below 60)"
                         )
                     serial = re.fullmatch(r"\s*(\d{5})(\.\d+)?\s*", value)
                     if serial and 20000 <= int(serial.group(1)) <= 80000:

@@ -1994,3 +1994,34 @@ def test_customer_ids_differing_only_in_case_are_warned_about(ws, write_file, st
     assert sorted(r["customer_id"] for r in stored("transactions")) == ["C1", "C2", "c1"]
     plain = write_file("plain.csv", "customer_id,date,amount\nC1,2024-01-01,10\nC2,2024-01-02,5\n")
     assert not [w for w in load(ws, plain).report.warnings if "letter case" in w.problem]
+
+
+def test_ids_written_as_decimals_are_warned_about(ws, write_file):
+    path = write_file(
+        "ids.csv",
+        "customer_id,date,amount\n17850.0,2024-01-01,10\n17850,2024-01-02,20\n"
+        "1.785E+04,2024-01-02,5\n",
+    )
+    report = load(ws, path).report
+    [warning] = [w for w in report.warnings if "written as decimals" in w.problem]
+    assert (warning.row, warning.value, warning.field) == (1, "17850.0", "customer_id")
+    assert report.warning_summary["ids written as decimals"] == 2
+
+
+@pytest.mark.parametrize("offset", ["+25:00", "+99:59", "+05:99", "-1530"])
+def test_an_offset_no_place_has_is_refused_with_the_reason(ws, write_file, offset):
+    path = write_file("t.csv", f"customer_id,date,amount\nC1,2024-01-05T10:00:00{offset},1\n")
+    [problem] = refused(ws, path).report.errors
+    assert "offset from UTC is not one any place has" in problem.problem
+
+
+def test_real_offsets_at_the_ends_of_the_range_are_read(ws, write_file, stored):
+    path = write_file(
+        "t.csv",
+        "customer_id,date,amount\nC1,2024-01-05T10:00:00+14:00,1\nC2,2024-01-05T10:00:00-12:00,1\n",
+    )
+    load(ws, path)
+    assert [str(r["transaction_date"]) for r in stored("transactions")] == [
+        "2024-01-04",
+        "2024-01-05",
+    ]
