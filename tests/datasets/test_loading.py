@@ -2025,3 +2025,14 @@ def test_real_offsets_at_the_ends_of_the_range_are_read(ws, write_file, stored):
         "2024-01-04",
         "2024-01-05",
     ]
+
+
+def test_two_digit_years_are_refused_alike_when_the_column_shows_its_order(ws, write_file):
+    """12/20/05 settles month-first; it was read as 2005-12-20 while 12/10/05 and 1/5/24
+    beside it were refused (a cast read them as the years 12 and 1)."""
+    path = write_file(
+        "yy.csv", f"{HEADER}T1,C1,1/5/24,10,A\nT2,C2,12/10/05,12,A\nT3,C2,12/20/05,12,A\n"
+    )
+    errors = refused(ws, path).report.errors
+    assert [problem.row for problem in errors] == [1, 2, 3]
+    assert "a two-digit year is not guessed" in errors[0].problem
