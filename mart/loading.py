@@ -1039,16 +1039,44 @@ def _read_csv(
     ).fetchall()
     if rejects:
         seen_lines: set[int] = set()
-        for line, column, _kind, text, message in rejects:
+        for line, column, kind, text, message in rejects:
             if line in seen_lines:  # one problem per line: a short row reports each gap
                 continue
             seen_lines.add(line)
+            value = (text or "").strip("\r\n")
+            if kind in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
+                fields = len(next(csv.reader([value], delimiter=delimiter, quotechar='"'), []))
+                if len(header) == 1 and fields > 1:
+                    # a title or notes above the header: the first line was the header
+                    report.add_error(
+                        Problem(
+                            f"the first line, {header[0]!r}, was read as the header, with "
+                            f"one column, and this line has {fields} fields: if the file "
+                            "starts with a title or notes above the header, delete those "
+                            "lines so that the header comes first",
+                            line=int(line),
+                            value=value,
+                        )
+                    )
+                    break
+                described = (
+                    f"this line has {fields} field(s) where the header has {len(header)}: "
+                    + (
+                        "a line cut short, or a note below the records (a footer such as "
+                        "'Report generated …'; delete it)"
+                        if fields < len(header)
+                        else f"a value holding the delimiter {delimiter!r} without quotes "
+                        "around it, or a line of another file"
+                    )
+                )
+                report.add_error(Problem(described, line=int(line), value=value))
+                continue
             report.add_error(
                 Problem(
                     message.rstrip("."),
                     line=int(line),
                     column=column or None,
-                    value=(text or "").rstrip("\r\n"),
+                    value=value,
                 )
             )
         raise LoadRefusedError(report)

@@ -209,7 +209,25 @@ def test_ragged_row_is_refused_with_its_line(ws, write_file):
     error = refused(ws, path)
     lines = [p.line for p in error.report.errors]
     assert lines == [3, 4]
-    assert "Expected Number of Columns" in str(error)
+    # in plain words, with the fields counted (DuckDB said "Expected Number of
+    # Columns: 5 Found: 5" for the six-field line, and named a column for the short one)
+    too_many, too_few = error.report.errors
+    assert too_many.problem.startswith("this line has 6 field(s) where the header has 5")
+    assert "without quotes" in too_many.problem and too_many.column is None
+    assert too_few.problem.startswith("this line has 2 field(s) where the header has 5")
+    assert "cut short" in too_few.problem and too_few.column is None
+
+
+def test_a_title_above_the_header_is_named_as_such(ws, write_file):
+    path = write_file(
+        "t.csv",
+        "Sales report Q1\nExported: 2024-04-01\n\n"
+        "Customer ID,Date,Amount,Category\nC1,2024-01-01,10,A\nC2,2024-01-02,12,B\n",
+    )
+    [problem] = refused(ws, path).report.errors
+    assert "'Sales report Q1', was read as the header" in problem.problem
+    assert "delete those lines" in problem.problem
+    assert problem.value == "Customer ID,Date,Amount,Category"
 
 
 def test_values_in_an_unnamed_last_column_refuse_the_load(ws, write_file):
