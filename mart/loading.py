@@ -797,16 +797,16 @@ def _sniff_csv(sample: str) -> tuple[str, list[str]]:
 MAX_COLUMNS = 1000
 
 
-def _clean_header(names: list[str], report: ValidationReport | None = None) -> list[str]:
+def _clean_header(names: list[str], report: ValidationReport) -> list[str]:
     """Header names stripped, blanks named ``column_<n>``, duplicates suffixed ``_2``.
 
-    Names compare case-insensitively (DuckDB's do). With ``report``, each renamed
-    duplicate gets a warning: its values would otherwise hide under a name the file
+    Names compare case-insensitively (DuckDB's do). Each renamed duplicate gets a
+    warning in ``report``: its values would otherwise hide under a name the file
     does not have. More than :data:`MAX_COLUMNS` names refuse the file.
     """
     if len(names) > MAX_COLUMNS:
         raise _refuse(
-            report if report is not None else ValidationReport(dataset="", source_name=""),
+            report,
             Problem(
                 f"the file has {len(names):,} columns, more than the {MAX_COLUMNS:,} a file "
                 "may have: save only the columns the dataset needs (an id, a customer, a "
@@ -820,7 +820,7 @@ def _clean_header(names: list[str], report: ValidationReport | None = None) -> l
         candidate, suffix = name, 2
         while candidate.lower() in seen:
             candidate, suffix = f"{name}_{suffix}", suffix + 1
-        if candidate != name and report is not None:
+        if candidate != name:
             first = seen.get(name.lower(), name)
             report.add_warning(
                 Problem(
