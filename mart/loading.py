@@ -61,7 +61,7 @@ import tempfile
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -1955,6 +1955,44 @@ def _parse_expr(value: str, kind: str, date_format: str | None, extra: Sequence[
     return value
 
 
+#: A time whose second is 60: a leap second (23:59:60), which no reader here takes.
+LEAP_SECOND = r"\d:[0-5]\d:60(?![0-9])"
+
+#: Unix times by their number of digits (2001-2286 for ten digits of seconds): the
+#: unit and how many of it make a second.
+UNIX_TIME_UNITS = {10: ("seconds", 1), 13: ("milliseconds", 10**3)}
+UNIX_TIME_UNITS |= {16: ("microseconds", 10**6), 19: ("nanoseconds", 10**9)}
+
+
+def _unix_time(value: str) -> str:
+    """A hint for a date value that looks like a Unix time (1704067200, pandas' and
+    JavaScript's 1704067200000), naming the moment it would be; "" when it does not.
+    It is not converted: a number in a date column may as well be something else."""
+    found = re.fullmatch(r"\s*(\d{10}|\d{13}|\d{16}|\d{19})(\.\d+)?\s*", value)
+    if not found:
+        return ""
+    unit, per_second = UNIX_TIME_UNITS[len(found.group(1))]
+    seconds = int(found.group(1)) // per_second
+    moment = datetime(1970, 1, 1) + timedelta(seconds=seconds)
+    return (
+        f" (looks like a Unix time in {unit}: {found.group(1)} is {moment:%Y-%m-%d %H:%M:%S} "
+        "UTC; it is not converted, as a number in a date column may be something else: "
+        "convert the column to dates first, e.g. 2024-01-15 or 2024-01-15 10:00:00, and "
+        "load the file again)"
+    )
+
+
+def _clock_format(value: str) -> str:
+    """The strptime part for the time of day ``value`` carries (" %H:%M", " %H:%M:%S",
+    " %I:%M %p" …), "" when it has none."""
+    if not re.search(r"\d:\d\d", value):
+        return ""
+    seconds = ":%S" if re.search(r"\d:\d\d:\d\d", value) else ""
+    if re.search(r"[AaPp][Mm]\s*$", value):
+        return f" %I:%M{seconds} %p"
+    return f" %H:%M{seconds}"
+
+
 def _check_default(
     dataset: str, name: str, value: str, date_format: str | None, con: duckdb.DuckDBPyConnection
 ) -> None:
@@ -2633,6 +2671,16 @@ def _collect_problems(
                                 "the decimal point, up to 9999999999999999.99)"
                             )
                         return ""
+                    if re.search(LEAP_SECOND, value):
+                        return (
+                            " (second 60 (a leap second) is not a time that can be read: "
+                            "a stored time has seconds 00 to 59, and a time out of its range "
+                            "is not moved to another; write it as 23:59:59, or as 00:00:00 "
+                            "of the next day, and load the file again)"
+                        )
+                    epoch = _unix_time(value)
+                    if epoch:
+                        return epoch
                     if date_format:
                         swapped = ""
                         numbers = re.match(r"\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d", value)
@@ -2644,6 +2692,17 @@ def _collect_problems(
                                     f" ({month} cannot be a month: is the day "
                                     + ("first" if month_first else "second")
                                     + "?)"
+                                )
+                        clock = _clock_format(value)
+                        if clock and not re.search(r"%[HIMSTXRrc]", date_format):
+                            with_time = date_format + clock
+                            read = con.execute(
+                                "select try_strptime(?, ?)", [value, with_time]
+                            ).fetchall()[0][0]
+                            if read is not None:
+                                swapped += (
+                                    " (the values carry a time of day, which the format has "
+                                    f"no part for: give the format with it, {with_time!r})"
                                 )
                         return f" with the format {date_format!r}{swapped}"
                     zoned = ZONED_TIME.fullmatch(value)

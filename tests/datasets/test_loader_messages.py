@@ -1,0 +1,102 @@
+"""What the loader says about values it reads in a way worth saying, or cannot read:
+leap seconds, amounts too large for the amount column, dates with a time beside a
+date format, accounting zeros, Unix times, ambiguous thousands points, totals rows
+without a label and control characters in ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mart import datasets
+from mart.loading import LoadRefusedError
+
+HEADER = "transaction_id,customer_id,transaction_date,amount,product_category\n"
+EVENTS = "customer_id,event_type,event_timestamp\n"
+
+
+def load(ws, path: Path, dataset: str = "transactions", **kwargs) -> datasets.LoadResult:
+    return datasets.load_file(ws, dataset, path, **kwargs)
+
+
+def refused(ws, path: Path, dataset: str = "transactions", **kwargs) -> LoadRefusedError:
+    before = datasets.head(ws, dataset).id
+    with pytest.raises(LoadRefusedError) as caught:
+        datasets.load_file(ws, dataset, path, **kwargs)
+    assert datasets.head(ws, dataset).id == before, "a refused load must change nothing"
+    return caught.value
+
+
+# --------------------------------------------------------------------------- 1
+
+
+@pytest.mark.parametrize(
+    "value", ["2024-06-30T23:59:60Z", "2024-06-30T23:59:60", "2024-06-30 23:59:60+02:00"]
+)
+def test_a_leap_second_is_refused_as_a_leap_second_not_a_time_zone(ws, write_file, value):
+    """23:59:60Z was refused for an "unknown time zone 'Z'"; Z is UTC and read."""
+    text = EVENTS + f"C1,page_view,2024-06-30T23:59:59Z\nC1,page_view,{value}\n"
+    error = refused(ws, write_file("leap.csv", text), dataset="events")
+    [problem] = error.report.errors
+    assert problem.row == 2 and problem.value == value
+    assert "second 60 (a leap second)" in problem.problem
+    assert "23:59:59" in problem.problem
+    assert "time zone" not in problem.problem
+
+
+def test_a_leap_second_is_named_beside_a_date_format_too(ws, write_file):
+    text = HEADER + "T1,C1,30/06/2024 23:59:60,1.00,A\n"
+    error = refused(ws, write_file("leap.csv", text), date_format="%d/%m/%Y %H:%M:%S")
+    [problem] = error.report.errors
+    assert "second 60 (a leap second)" in problem.problem
+
+
+# --------------------------------------------------------------------------- 3
+
+
+@pytest.mark.parametrize(
+    ("value", "date_format", "suggested"),
+    [
+        ("01/02/2024 10:00", "%d/%m/%Y", "'%d/%m/%Y %H:%M'"),
+        ("01/02/2024 10:00:30", "%d/%m/%Y", "'%d/%m/%Y %H:%M:%S'"),
+        ("01/02/2024 10:00 PM", "dd/mm/yyyy", "'%d/%m/%Y %I:%M %p'"),
+    ],
+)
+def test_a_date_format_without_the_time_the_values_carry_gets_a_hint(
+    ws, write_file, value, date_format, suggested
+):
+    path = write_file("d.csv", HEADER + f"T1,C1,{value},1.00,A\n")
+    error = refused(ws, path, date_format=date_format)
+    [problem] = error.report.errors
+    assert "carry a time of day" in problem.problem
+    assert suggested in problem.problem
+    # the suggested format does read the value
+    load(ws, write_file("ok.csv", HEADER + f"T1,C1,{value},1.00,A\n"), date_format=suggested[1:-1])
+
+
+# --------------------------------------------------------------------------- 5
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "moment"),
+    [
+        ("1704067200", "seconds", "2024-01-01 00:00:00"),
+        ("1718000000123", "milliseconds", "2024-06-10 06:13:20"),
+        ("1704067200.5", "seconds", "2024-01-01 00:00:00"),
+    ],
+)
+def test_unix_times_in_a_date_column_get_a_hint_and_are_not_converted(
+    ws, write_file, value, unit, moment
+):
+    error = refused(ws, write_file("epoch.csv", HEADER + f"T1,C1,{value},1.00,A\n"))
+    [problem] = error.report.errors
+    assert f"Unix time in {unit}" in problem.problem
+    assert f"{moment} UTC" in problem.problem
+    assert "convert" in problem.problem
+
+
+def test_a_unix_time_is_said_beside_a_date_format_too(ws, write_file):
+    text = HEADER + "T1,C1,1704067200,1.00,A\n"
+    [problem] = refused(ws, write_file("e.csv", text), date_format="%d/%m/%Y").report.errors
+    assert "Unix time in seconds" in problem.problem
