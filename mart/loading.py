@@ -62,6 +62,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -1993,6 +1994,20 @@ def _clock_format(value: str) -> str:
     return f" %H:%M{seconds}"
 
 
+#: The type amounts are stored as (mart_amount), and the largest it holds.
+AMOUNT_TYPE = "DECIMAL(18,2)"
+MAX_AMOUNT = "9999999999999999.99"
+
+
+def _too_large(value: str) -> bool:
+    """Whether a number's text (1e+20, 12345678901234567.5) is beyond MAX_AMOUNT."""
+    try:
+        number = Decimal(value.strip())
+    except ArithmeticError:
+        return False
+    return number.is_finite() and abs(number) > Decimal(MAX_AMOUNT)
+
+
 def _check_default(
     dataset: str, name: str, value: str, date_format: str | None, con: duckdb.DuckDBPyConnection
 ) -> None:
@@ -2658,6 +2673,16 @@ def _collect_problems(
                             "as when two exports are pasted together; delete that row)"
                         )
                     if kind == "amount":
+                        typed = report.typed_numbers.get(column)
+                        if typed and _too_large(value):
+                            # a number type (a Parquet double): no spreadsheet wrote it,
+                            # the number itself does not fit
+                            return (
+                                f" (too large for the amount column: amounts are stored as "
+                                f"{AMOUNT_TYPE}, at most {MAX_AMOUNT} either side of zero, "
+                                f"and this number (a {typed} in the file) is {value}; is "
+                                "another column mapped to amount?)"
+                            )
                         if re.fullmatch(r"\s*[+-]?\d+(\.\d+)?[eE][+-]?\d+\s*", value):
                             return (
                                 " (scientific notation is not read: a spreadsheet writes "
@@ -2668,7 +2693,7 @@ def _collect_problems(
                         if len(re.sub(r"\D", "", value)) > 16:
                             return (
                                 " (too many digits: an amount has at most 16 digits before "
-                                "the decimal point, up to 9999999999999999.99)"
+                                f"the decimal point, up to {MAX_AMOUNT})"
                             )
                         return ""
                     if re.search(LEAP_SECOND, value):

@@ -52,6 +52,37 @@ def test_a_leap_second_is_named_beside_a_date_format_too(ws, write_file):
     assert "second 60 (a leap second)" in problem.problem
 
 
+# --------------------------------------------------------------------------- 2
+
+
+def test_a_float_amount_too_large_names_the_amount_columns_limit(ws, tmp_path):
+    """A Parquet double of 1e20 was refused for "scientific notation", which the file
+    does not have: it is a number, too large for DECIMAL(18,2)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "big.parquet"
+    table = pa.table(
+        {
+            "customer_id": ["C1", "C2", "C3"],
+            "transaction_date": ["2024-01-15"] * 3,
+            "amount": pa.array([1e20, 12.5, -3e17], pa.float64()),
+        }
+    )
+    pq.write_table(table, path)
+    error = refused(ws, path)
+    assert [(p.row, p.value) for p in error.report.errors] == [(1, "1e+20"), (3, "-3e+17")]
+    first = error.report.errors[0].problem
+    assert "too large for the amount column" in first
+    assert "DECIMAL(18,2)" in first and "9999999999999999.99" in first
+    assert "scientific notation" not in first
+    # a CSV's 1e20 is text a spreadsheet wrote: that hint stays
+    csv = tmp_path / "big.csv"
+    csv.write_text(HEADER + "T1,C1,2024-01-15,1e20,A\n")
+    [problem] = refused(ws, csv).report.errors
+    assert "scientific notation" in problem.problem
+
+
 # --------------------------------------------------------------------------- 3
 
 
