@@ -34,7 +34,9 @@ Values:
   the column settles the order. A date field also accepts a timestamp (its date is
   kept). The report lists, per kind of text, one value and how it was read.
 * amounts: ``1234.56``, ``1,234.56``, ``$12.00``, ``€5``, ``USD 5``, ``(12.00)``
-  (negative), ``-3``, and the European ``1.234,56`` / ``12,50``; kept exact as
+  (negative), ``-3``, the European ``1.234,56`` / ``12,50``, and ``$ -`` (a
+  spreadsheet's accounting-format zero: 0.00; a dash without a currency is refused,
+  as it may mean no value); kept exact as
   DECIMAL(18,2) (values with more decimals are rounded half away from zero, with a
   warning), never through a float.
 
@@ -1480,6 +1482,10 @@ TRIMMED_CHARS = (
 # mart_clean's first branch is the common case, printable ASCII with no space at either
 # end, which trimming leaves as it is: trim() with the set of characters above took
 # 0.5 s per million values, and a 1M-row file goes through it several times per column.
+# mart_amount reads a dash beside a currency ("$ -", "- €") as 0.00: spreadsheets'
+# accounting format shows a zero so, and the currency marks the format (the report
+# lists it among the values read). A dash alone is not read: it as often means "no
+# value" (the hint says so).
 _MACROS = r"""
 create or replace temp macro mart_let(value, body) as list_transform([value], body)[1];
 create or replace temp macro mart_clean(v) as case
@@ -1526,7 +1532,9 @@ create or replace temp macro mart_amount_text(v) as
     mart_let(mart_let(mart_amount_s1(v), lambda a: mart_amount_s2(a)), lambda b: mart_amount_s3(b));
 create or replace temp macro mart_amount(v) as mart_let(mart_amount_text(v), lambda t:
     case when regexp_full_match(t, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)')
-         then try_cast(t as DECIMAL(18, 2)) end);
+         then try_cast(t as DECIMAL(18, 2))
+         when t = '-' and regexp_matches(v, '(?i)[$€£¥]|USD|EUR|GBP|CAD|AUD')
+         then 0::DECIMAL(18, 2) end);
 """
 
 
@@ -2682,6 +2690,14 @@ def _collect_problems(
                                 f"{AMOUNT_TYPE}, at most {MAX_AMOUNT} either side of zero, "
                                 f"and this number (a {typed} in the file) is {value}; is "
                                 "another column mapped to amount?)"
+                            )
+                        if re.fullmatch(r"\s*[-\u2212]\s*", value):
+                            return (
+                                " (a dash alone: a spreadsheet's accounting format shows a "
+                                "zero as a dash beside the currency, '$ -', which is read as "
+                                "0.00; without a currency a dash as often means no value, so "
+                                "it is not guessed: write 0 for a zero amount, or leave the "
+                                "cell empty)"
                             )
                         if re.fullmatch(r"\s*[+-]?\d+(\.\d+)?[eE][+-]?\d+\s*", value):
                             return (

@@ -5,6 +5,7 @@ without a label and control characters in ids."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,42 @@ def test_a_date_format_without_the_time_the_values_carry_gets_a_hint(
     assert suggested in problem.problem
     # the suggested format does read the value
     load(ws, write_file("ok.csv", HEADER + f"T1,C1,{value},1.00,A\n"), date_format=suggested[1:-1])
+
+
+# --------------------------------------------------------------------------- 4
+
+
+def test_an_accounting_zero_reads_as_zero_and_is_listed(ws, write_file, stored):
+    """Excel's accounting format shows a zero as a dash beside the currency: "$ -"."""
+    text = (
+        HEADER
+        + "T1,C1,2024-01-15,5.00,A\n"
+        + 'T2,C2,2024-01-15," $ -   ",A\n'
+        + 'T3,C3,2024-01-15,"€ -",A\n'
+        + 'T4,C4,2024-01-15,"- USD",A\n'
+    )
+    result = load(ws, write_file("acc.csv", text))
+    assert [row["amount"] for row in stored("transactions")] == [
+        Decimal("5.00"),
+        Decimal("0.00"),
+        Decimal("0.00"),
+        Decimal("0.00"),
+    ]
+    listed = [(r.example, r.loaded, r.first_row) for r in result.report.readings]
+    assert ("$ -", "0.00", 2) in listed
+    assert "'$ -' -> 0.00" in result.report.to_text()
+
+
+@pytest.mark.parametrize("dash", ["-", " - "])
+def test_a_lone_dash_without_a_currency_is_refused_naming_accounting_format(ws, write_file, dash):
+    """Alone, a dash as often means "no value" as zero: not guessed, but explained."""
+    text = HEADER + f'T1,C1,2024-01-15,"{dash}",A\nT2,C2,2024-01-15,"−",A\n'
+    error = refused(ws, write_file("dash.csv", text))
+    first = error.report.errors[0]
+    assert first.row == 1
+    assert "accounting format" in first.problem and "$ -" in first.problem
+    # a Unicode minus alone is no accounting zero either
+    assert error.report.errors[1].row == 2
 
 
 # --------------------------------------------------------------------------- 5
