@@ -1622,14 +1622,15 @@ def _choose_date_order(
 
 def _choose_decimal_mark(
     con: duckdb.DuckDBPyConnection, column: str, report: ValidationReport
-) -> None:
+) -> bool:
     """Read a column's amounts with one decimal mark when its values show which.
 
     Values such as 1.234 or 2,345 read either way. When some value of the column can
     only be written with a decimal comma and none only with a point, the whole column
     uses the comma (1.234 is then 1234.00, 2,345 is 2.345), so one file never mixes the
     two readings. Otherwise each value is read on its own (a point is the decimal mark
-    when it could be either), and a column showing both marks gets a warning.
+    when it could be either), and a column showing both marks gets a warning. Returns
+    whether the column is read with the decimal comma.
     """
     text = f"mart_amount_s2(mart_amount_s1(mart_clean({_ident(column)})))"
     comma, point, first_comma, first_point, grouped, first_grouped, *extra = con.execute(
@@ -1694,7 +1695,8 @@ def _choose_decimal_mark(
             "create or replace temp macro mart_amount_text(v) as mart_let(mart_let("
             "mart_amount_s1(v), lambda a: mart_amount_s2(a)), lambda b: mart_amount_comma_s3(b))"
         )
-    elif comma and point:
+        return True
+    if comma and point:
         report.add_warning(
             Problem(
                 f"the amounts use both decimal marks: {comma} value(s) only make sense with a "
@@ -1707,6 +1709,7 @@ def _choose_decimal_mark(
             "mixed decimal marks",
             1,
         )
+    return False
 
 
 # The currencies an amount may name, as the loader strips them (mart_amount_s1).
@@ -2277,10 +2280,11 @@ def prepare_records(
         column if column == key else f"{column} (as {key})" for column, key in extras
     ]
 
+    decimal_comma = False
     if dataset == "transactions" and chosen.get("amount"):
         _warn_unit_price(str(chosen["amount"]), info.columns, report)
         if str(chosen["amount"]) not in report.typed_numbers:
-            _choose_decimal_mark(con, str(chosen["amount"]), report)
+            decimal_comma = _choose_decimal_mark(con, str(chosen["amount"]), report)
         _check_currencies(con, str(chosen["amount"]), report)
     time_column = chosen.get(TIME_FIELD[dataset])
     order_formats = (
@@ -2315,7 +2319,7 @@ def prepare_records(
     _collect_problems(con, dataset, chosen, defaults, date_format, report, today or date.today())
     if report.error_count:
         raise LoadRefusedError(report)
-    _collect_readings(con, dataset, chosen, report)
+    _collect_readings(con, dataset, chosen, report, decimal_comma)
     _warn_case_variants(con, chosen, report)
     _warn_float_ids(con, dataset, chosen, report)
 
@@ -2578,12 +2582,15 @@ def _collect_readings(
     dataset: str,
     chosen: Mapping[str, str | None],
     report: ValidationReport,
+    decimal_comma: bool = False,
 ) -> None:
     """Fill ``report.readings``: for the amount and date fields, the values whose text
     is not already the stored form (``$1,250.00``, ``(12.50)``, ``03/04/2024``, a date
     with a time, an offset), one example per shape of text (digits and letters
     collapsed: ``03/04/2024`` and ``1/2/24`` are one shape), with how it loads and how
-    many values have that shape. A plain ``12.5`` or ``2024-01-15`` is not listed."""
+    many values have that shape. A plain ``12.5`` or ``2024-01-15`` is not listed; in
+    a column read with the decimal comma (``decimal_comma``) every value with a point
+    is, as the point then separates thousands: ``1.234`` is 1234.00, not 1.234."""
     for name in FIELDS[dataset]:
         kind, column = FIELD_KINDS.get(name), chosen.get(name)
         if kind is None or column is None:
@@ -2591,7 +2598,9 @@ def _collect_readings(
         raw, val = _ident(name + "__raw"), _ident(name + "__val")
         if kind == "amount":
             loaded = f"cast({val} as varchar)"
-            differs = f"not regexp_full_match({raw}, {_sql_str(_PLAIN_AMOUNT)})"
+            # with a decimal comma only whole numbers read as written
+            plain = r"[+-]?[0-9]+" if decimal_comma else _PLAIN_AMOUNT
+            differs = f"not regexp_full_match({raw}, {_sql_str(plain)})"
         elif kind == "date":
             loaded = f"strftime({val}, '%Y-%m-%d')"
             differs = f"{raw} <> {loaded}"

@@ -168,3 +168,25 @@ def test_a_unix_time_is_said_beside_a_date_format_too(ws, write_file):
     text = HEADER + "T1,C1,1704067200,1.00,A\n"
     [problem] = refused(ws, write_file("e.csv", text), date_format="%d/%m/%Y").report.errors
     assert "Unix time in seconds" in problem.problem
+
+
+# --------------------------------------------------------------------------- 6
+
+
+def test_a_thousands_point_read_with_a_decimal_comma_is_listed(ws, write_file, stored):
+    """1.234 in a decimal-comma column is 1234.00; it could have been 1.234, so the
+    report lists it under the values read."""
+    text = (
+        HEADER + 'T1,C1,2024-01-15,"1.234,50",A\nT2,C2,2024-01-15,1.234,A\nT3,C3,2024-01-15,7,A\n'
+    )
+    result = load(ws, write_file("comma.csv", text))
+    assert [row["amount"] for row in stored("transactions")] == [
+        Decimal("1234.50"),
+        Decimal("1234.00"),
+        Decimal("7.00"),
+    ]
+    listed = [(r.example, r.loaded, r.first_row) for r in result.report.readings]
+    assert listed == [("1.234,50", "1234.50", 1), ("1.234", "1234.00", 2)]
+    # with a decimal point, 1.234 is as written: not listed
+    plain = HEADER + "T1,C1,2024-01-15,1.234,A\nT2,C2,2024-01-15,2.50,A\n"
+    assert load(ws, write_file("point.csv", plain)).report.readings == []
