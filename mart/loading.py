@@ -2485,10 +2485,22 @@ def _leave_out_total_rows(
     """Leave out rows a spreadsheet adds under the records: the customer cell saying
     Total (or Subtotal, Grand total, Sum …), or such a cell elsewhere and no customer.
     Loaded, such a row was a customer "Total" holding the whole revenue a second time.
-    Each one is named in a warning."""
+    Each one is named in a warning. Then a totals row without a label, see
+    :func:`_leave_out_unlabeled_total`."""
     customer = chosen.get("customer_id")
     if customer is None or not columns:
         return
+    _leave_out_labeled_total_rows(con, columns, customer, report)
+    _leave_out_unlabeled_total(con, chosen, report)
+
+
+def _leave_out_labeled_total_rows(
+    con: duckdb.DuckDBPyConnection,
+    columns: Sequence[str],
+    customer: str,
+    report: ValidationReport,
+) -> None:
+    """The totals rows a word such as Total names (see _leave_out_total_rows)."""
     said = " or ".join(
         f"regexp_full_match(lower(mart_clean({_ident(column)})), {_sql_str(TOTAL_WORD)})"
         for column in columns
@@ -2526,6 +2538,52 @@ def _leave_out_total_rows(
     if len(found) > MAX_PROBLEMS:
         report.warning_count += len(found) - MAX_PROBLEMS
         report.warning_summary["totals rows left out"] += len(found) - MAX_PROBLEMS
+
+
+#: The rows an unlabeled totals row must sum: with fewer, a record that lacks its id,
+#: customer and date and whose amount happens to be the others' sum is not unlikely.
+MIN_ROWS_SUMMED = 3
+
+
+def _leave_out_unlabeled_total(
+    con: duckdb.DuckDBPyConnection, chosen: Mapping[str, str | None], report: ValidationReport
+) -> None:
+    """Leave out a row with no label that is a total all the same (",,15.00," under
+    the records): its id, customer and date are empty (those with a column), its amount
+    is not zero and equals the sum of the amounts of all other rows, at least
+    MIN_ROWS_SUMMED of them. Such a row is the file's total; loaded, it was a record
+    without a customer holding the whole revenue a second time. The last such row is
+    left out (there can be one only, unless the others sum to zero), with a warning."""
+    if not chosen.get("amount"):
+        return
+    identifying = ("transaction_id", "customer_id", "transaction_date")
+    empty = " and ".join(
+        f"{_ident(name + '__raw')} is null" for name in identifying if chosen.get(name)
+    )
+    raw, val = _ident("amount__raw"), _ident("amount__val")
+    found = con.execute(
+        f"select _row, {raw}, n - 1 from parsed, "
+        f"(select sum({val}) as total, count({val}) as n from parsed) "
+        f"where {empty} and {val} <> 0 and {val} * 2 = total and n - 1 >= {MIN_ROWS_SUMMED} "
+        "order by _row desc limit 1"
+    ).fetchall()
+    if not found:
+        return
+    [(row, amount, others)] = found
+    con.execute("delete from parsed where _row = ?", [row])
+    report.add_warning(
+        Problem(
+            f"looks like a totals row (no label, but no id, customer or date either, and "
+            f"its amount is the sum of the {others:,} other rows' amounts): left out, so "
+            "its amount is not counted twice",
+            row=int(row),
+            column=chosen["amount"],
+            field="amount",
+            value=str(amount),
+        ),
+        "totals rows left out",
+        1,
+    )
 
 
 _DIRECTION_CONTROLS = r"[\x{202A}-\x{202E}\x{2066}-\x{2069}]"

@@ -190,3 +190,48 @@ def test_a_thousands_point_read_with_a_decimal_comma_is_listed(ws, write_file, s
     # with a decimal point, 1.234 is as written: not listed
     plain = HEADER + "T1,C1,2024-01-15,1.234,A\nT2,C2,2024-01-15,2.50,A\n"
     assert load(ws, write_file("point.csv", plain)).report.readings == []
+
+
+# --------------------------------------------------------------------------- 7
+
+
+def test_a_totals_row_without_a_label_is_left_out(ws, write_file, stored):
+    text = (
+        HEADER
+        + "T1,C1,2024-01-15,5.00,A\n"
+        + "T2,C2,2024-01-16,4.00,A\n"
+        + "T3,C3,2024-01-17,6.00,A\n"
+        + ",,,15.00,\n"
+    )
+    result = load(ws, write_file("t.csv", text))
+    assert [r["transaction_id"] for r in stored("transactions")] == ["T1", "T2", "T3"]
+    [warning] = result.report.warnings
+    assert warning.row == 4 and warning.value == "15.00"
+    assert "looks like a totals row" in warning.problem and "no label" in warning.problem
+    assert result.report.warning_summary == {"totals rows left out": 1}
+    assert "1 totals row(s) left out" in result.version.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # only two other rows: a record without id, customer and date is as likely
+        HEADER + "T1,C1,2024-01-15,5.00,A\nT2,C2,2024-01-16,10.00,A\n,,,15.00,\n",
+        # a customer: a record, whatever its amount
+        HEADER
+        + "T1,C1,2024-01-15,5.00,A\nT2,C2,2024-01-16,4.00,A\nT3,C3,2024-01-17,6.00,A\n"
+        + ",C4,,15.00,\n",
+        # a date: a record
+        HEADER
+        + "T1,C1,2024-01-15,5.00,A\nT2,C2,2024-01-16,4.00,A\nT3,C3,2024-01-17,6.00,A\n"
+        + ",,2024-01-18,15.00,\n",
+        # not the sum of the others
+        HEADER
+        + "T1,C1,2024-01-15,5.00,A\nT2,C2,2024-01-16,4.00,A\nT3,C3,2024-01-17,6.00,A\n"
+        + ",,,14.00,\n",
+    ],
+)
+def test_a_row_without_label_stays_unless_it_is_surely_a_total(ws, write_file, stored, text):
+    result = load(ws, write_file("t.csv", text))
+    assert len(stored("transactions")) == text.count("\n") - 1
+    assert "totals rows left out" not in result.report.warning_summary
