@@ -2684,6 +2684,50 @@ def _collect_readings(
                 report.readings_more[name] = int(kinds) - MAX_READINGS
 
 
+#: C0 and C1 control characters and DEL (NUL refuses the whole file already).
+CONTROL_CHARS = "[\x01-\x1f\x7f-\x9f]"
+CONTROL_NAMES = {0x09: "TAB", 0x0A: "LF (a line break)", 0x0D: "CR", 0x1B: "ESC", 0x7F: "DEL"}
+
+
+def _refuse_id_controls(
+    con: duckdb.DuckDBPyConnection, name: str, column: str, report: ValidationReport
+) -> None:
+    """An error per id (customer, transaction, event, session) holding a control
+    character (ESC, a tab, U+0085 …) after trimming. Such an id was stored as it was:
+    the app's tables escaped it, a CSV export did not (a terminal ran the escape
+    sequence), and it differs from the id it looks like. Refused, as the loader refuses
+    other control characters in a file (NUL, _refuse_control_bytes), with the row and
+    column named; the value is shown escaped."""
+    raw = _ident(name + "__raw")
+    where = f"regexp_matches({raw}, {_sql_str(CONTROL_CHARS)})"
+    total = int(con.execute(f"select count(*) from parsed where {where}").fetchall()[0][0])
+    if not total:
+        return
+    sample = con.execute(
+        f"select _row, {raw} from parsed where {where} order by _row limit ?", [MAX_PROBLEMS]
+    ).fetchall()
+    for row, value in sample:
+        code = ord(next(char for char in value if re.fullmatch(CONTROL_CHARS, char)))
+        shown = CONTROL_NAMES.get(code, f"U+{code:04X}")
+        does = (
+            "starts an escape sequence in a terminal (shown there, an export would run it)"
+            if code == 0x1B
+            else "does not show"
+        )
+        report.add_error(
+            Problem(
+                f"the {name} holds the control character {shown}, which {does}: this id "
+                "would differ from the one it looks like; remove the character from the "
+                "file and load it again",
+                row=int(row),
+                column=column,
+                field=name,
+                value=value,
+            )
+        )
+    report.error_count += total - len(sample)
+
+
 def _collect_problems(
     con: duckdb.DuckDBPyConnection,
     dataset: str,
@@ -2921,6 +2965,8 @@ def _collect_problems(
                         )
                     )
                 report.error_count += total - len(sample)
+        if kind is None and name.endswith("_id"):
+            _refuse_id_controls(con, name, str(column), report)
         empty = count(f"select count(*) from parsed where {raw} is null")
         if empty:
             sample = rows(f"select _row from parsed where {raw} is null order by _row limit 5")

@@ -235,3 +235,35 @@ def test_a_row_without_label_stays_unless_it_is_surely_a_total(ws, write_file, s
     result = load(ws, write_file("t.csv", text))
     assert len(stored("transactions")) == text.count("\n") - 1
     assert "totals rows left out" not in result.report.warning_summary
+
+
+# --------------------------------------------------------------------------- 8
+
+
+@pytest.mark.parametrize(
+    ("line", "column", "shown"),
+    [
+        ("T1,C\x1b[31m1,2024-01-15,1.00,A\n", "customer_id", "ESC"),
+        ("T\x852,C2,2024-01-15,1.00,A\n", "transaction_id", "U+0085"),
+        ('T3,"C\t3",2024-01-15,1.00,A\n', "customer_id", "TAB"),
+    ],
+)
+def test_control_characters_in_ids_are_refused_by_row_and_column(
+    ws, write_file, line, column, shown
+):
+    """An ESC in a customer id was stored: the table escaped it, a CSV export did not
+    (a terminal showing the export ran the escape sequence)."""
+    text = HEADER + "T0,C0,2024-01-15,1.00,A\n" + line
+    error = refused(ws, write_file("ctl.csv", text))
+    [problem] = error.report.errors
+    assert (problem.row, problem.column, problem.field) == (2, column, column)
+    assert "control character" in problem.problem and shown in problem.problem
+    assert not any(char in str(problem) for char in "\x1b\x85\t")  # shown escaped
+
+
+def test_control_characters_in_event_and_session_ids_are_refused(ws, write_file):
+    text = "event_id,customer_id,session_id,event_type,event_timestamp\n" + (
+        "E1,C1,S\x1b1,page_view,2024-01-15T10:00:00\n"
+    )
+    error = refused(ws, write_file("ctl.csv", text), dataset="events")
+    assert [(p.row, p.field) for p in error.report.errors] == [(1, "session_id")]
