@@ -61,7 +61,7 @@ import re
 import shutil
 import tempfile
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -2315,8 +2315,10 @@ def prepare_records(
     )
 
     _leave_out_total_rows(con, info.columns, chosen, report)
-    _warn_direction_controls(con, dataset, chosen, report)
-    _collect_problems(con, dataset, chosen, defaults, date_format, report, today or date.today())
+    control_ids = _warn_direction_controls(con, dataset, chosen, report)
+    _collect_problems(
+        con, dataset, chosen, defaults, date_format, report, today or date.today(), control_ids
+    )
     if report.error_count:
         raise LoadRefusedError(report)
     _collect_readings(con, dataset, chosen, report, decimal_comma)
@@ -2587,6 +2589,10 @@ def _leave_out_unlabeled_total(
 
 
 _DIRECTION_CONTROLS = r"[\x{202A}-\x{202E}\x{2066}-\x{2069}]"
+#: A control character (see CONTROL_CHARS) or a direction control, for one scan of ids.
+_CONTROL_OR_DIRECTION = r"[\x01-\x1f\x7f-\x9f\x{202A}-\x{202E}\x{2066}-\x{2069}]"
+#: The fields that are ids: a control character in one refuses the load.
+ID_FIELDS = ("transaction_id", "event_id", "customer_id", "session_id")
 #: The same characters for Python's re (the grid's edits).
 DIRECTION_CONTROLS_RE = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
@@ -2596,26 +2602,42 @@ def _warn_direction_controls(
     dataset: str,
     chosen: Mapping[str, str | None],
     report: ValidationReport,
-) -> None:
+) -> set[str]:
     """One warning per mapped column whose values held invisible text-direction
     controls (U+202A-U+202E, U+2066-U+2069): they are removed (mart_value). Kept, an id
-    ``\u202eRTL-CUST`` showed as "TSUC-LTR" in every grid and chart."""
+    ``\u202eRTL-CUST`` showed as "TSUC-LTR" in every grid and chart.
+
+    Returns the id fields whose text holds a control character somewhere, for
+    :func:`_refuse_id_controls` to check after trimming: the same scan finds both (one
+    character class), so a file without any pays for no second scan of its ids."""
     mapped = [(name, chosen[name]) for name in FIELDS[dataset] if chosen.get(name)]
     if not mapped:
-        return
+        return set()
+
+    def pattern(name: str) -> str:
+        return _sql_str(_CONTROL_OR_DIRECTION if name in ID_FIELDS else _DIRECTION_CONTROLS)
+
     # one scan of the file for every mapped column
     found = con.execute(
         "select "
         + ", ".join(
             f"count(*) filter (where regexp_matches({_ident(str(column))}, "
-            f"{_sql_str(_DIRECTION_CONTROLS)})), min(_row) filter (where regexp_matches("
-            f"{_ident(str(column))}, {_sql_str(_DIRECTION_CONTROLS)}))"
-            for _, column in mapped
+            f"{pattern(name)})), min(_row) filter (where regexp_matches("
+            f"{_ident(str(column))}, {pattern(name)}))"
+            for name, column in mapped
         )
         + " from source"
     ).fetchall()[0]
+    control_ids = set()
     for index, (name, column) in enumerate(mapped):
         total, first = found[2 * index], found[2 * index + 1]
+        if total and name in ID_FIELDS:
+            # a control character or a direction control: which, and how many of each
+            control_ids.add(name)
+            total, first = con.execute(
+                f"select count(*), min(_row) from source where regexp_matches("
+                f"{_ident(str(column))}, {_sql_str(_DIRECTION_CONTROLS)})"
+            ).fetchall()[0]
         if total:
             report.add_warning(
                 Problem(
@@ -2628,6 +2650,7 @@ def _warn_direction_controls(
                 "direction controls removed",
                 total,
             )
+    return control_ids
 
 
 #: Readings shown per field: the first values of this many different shapes.
@@ -2736,8 +2759,11 @@ def _collect_problems(
     date_format: str | None,
     report: ValidationReport,
     today: date,
+    control_ids: Collection[str] = ID_FIELDS,
 ) -> None:
-    """Fill ``report`` with unreadable values (errors) and semantic warnings."""
+    """Fill ``report`` with unreadable values (errors) and semantic warnings.
+    ``control_ids``: the id fields that may hold a control character (all, unless a
+    scan found which do)."""
 
     def rows(sql: str, params: list | None = None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
@@ -2965,7 +2991,7 @@ def _collect_problems(
                         )
                     )
                 report.error_count += total - len(sample)
-        if kind is None and name.endswith("_id"):
+        if name in control_ids:
             _refuse_id_controls(con, name, str(column), report)
         empty = count(f"select count(*) from parsed where {raw} is null")
         if empty:

@@ -267,3 +267,11 @@ def test_control_characters_in_event_and_session_ids_are_refused(ws, write_file)
     )
     error = refused(ws, write_file("ctl.csv", text), dataset="events")
     assert [(p.row, p.field) for p in error.report.errors] == [(1, "session_id")]
+
+
+def test_an_id_with_a_direction_control_beside_one_with_a_control_character(ws, write_file):
+    """One scan finds both; each is counted on its own."""
+    text = HEADER + "T1,\u202eC1,2024-01-15,1.00,A\nT2,C\x1b2,2024-01-15,1.00,A\n"
+    report = refused(ws, write_file("both.csv", text)).report
+    assert [(p.row, p.field) for p in report.errors] == [(2, "customer_id")]
+    assert report.warning_summary == {"direction controls removed": 1}
