@@ -1485,7 +1485,8 @@ TRIMMED_CHARS = (
 # mart_amount reads a dash beside a currency ("$ -", "- €") as 0.00: spreadsheets'
 # accounting format shows a zero so, and the currency marks the format (the report
 # lists it among the values read). A dash alone is not read: it as often means "no
-# value" (the hint says so).
+# value" (the hint says so). It is coalesce's second argument, computed only for the
+# values the first could not read (in the lambda, naming v cost every value more).
 _MACROS = r"""
 create or replace temp macro mart_let(value, body) as list_transform([value], body)[1];
 create or replace temp macro mart_clean(v) as case
@@ -1530,13 +1531,14 @@ create or replace temp macro mart_amount_comma_s3(s) as case
     else s end;
 create or replace temp macro mart_amount_text(v) as
     mart_let(mart_let(mart_amount_s1(v), lambda a: mart_amount_s2(a)), lambda b: mart_amount_s3(b));
-create or replace temp macro mart_amount(v) as mart_let(mart_amount_text(v), lambda t:
-    case when regexp_full_match(t, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)')
-         then try_cast(t as DECIMAL(18, 2))
-         when t = '-' and regexp_matches(v, '(?i)[$€£¥]|USD|EUR|GBP|CAD|AUD')
-         then 0::DECIMAL(18, 2) end);
+create or replace temp macro mart_amount(v) as coalesce(
+    mart_let(mart_amount_text(v), lambda t:
+        case when regexp_full_match(t, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)')
+             then try_cast(t as DECIMAL(18, 2)) end),
+    case when regexp_full_match(v,
+        '(?i)\s*(([$€£¥]|USD|EUR|GBP|CAD|AUD)\s*-|-\s*([$€£¥]|USD|EUR|GBP|CAD|AUD))\s*')
+        then 0::DECIMAL(18, 2) end);
 """
-
 
 # An amount that can only be written with a decimal comma (1.234,50 / 12,5 / 0,005),
 # or only with a decimal point (1,234.50 / 12.5 / 0.50), after currency and sign.
