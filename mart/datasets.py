@@ -47,10 +47,12 @@ import pyarrow.parquet as pq
 
 from mart.errors import ConflictError, InputError, NotFoundError
 from mart.loading import (
+    CONTROL_CHARS,
     DATASETS,
     DIRECTION_CONTROLS_RE,
     FIELDS,
     ID_FIELD,
+    ID_FIELDS,
     ID_PREFIX,
     NULL_WORDS,
     REQUIRED,
@@ -1016,7 +1018,14 @@ def _edit_value(dataset: str, name: str, value: Any) -> Any:
         value = int(value)
     if isinstance(value, (bool, int, str, Decimal)) and name not in FIELDS[dataset]:
         return value.strip() if isinstance(value, str) else value
-    return str(value).strip()
+    text = str(value).strip()
+    if name in ID_FIELDS and (control := re.search(CONTROL_CHARS, text)):
+        # as a loaded file's ids (mart.loading._refuse_id_controls)
+        raise InputError(
+            f"{text!r} holds the control character U+{ord(control.group()):04X}, which "
+            "does not show: this id would differ from the one it looks like."
+        )
+    return text
 
 
 def _edit_amount(value: Any) -> Decimal:

@@ -588,6 +588,28 @@ def test_grid_edits_read_null_words_and_direction_controls_as_a_file_would(ws) -
     assert row.product_category == "Books"
 
 
+def test_grid_edits_refuse_control_characters_in_ids_as_a_file_would(ws) -> None:
+    """A file with ESC inside a customer id is refused; typed or pasted into the grid,
+    the id was saved with it. The save is refused and names the cell; nothing changes."""
+    base = datasets.head(ws, "transactions")
+    number = int(datasets.read_records(ws, "transactions").record_number.iloc[0])
+    with pytest.raises(
+        InputError,
+        match=r"customer_id: 'C\\x1b\[31m1' holds the control "
+        r"character U\+001B",
+    ):
+        datasets.apply_edits(
+            ws, "transactions", base.id, updates={number: {"customer_id": "C\x1b[31m1"}}
+        )
+    assert datasets.head(ws, "transactions").id == base.id
+    # a tab at either end is trimmed, as in a file
+    version = datasets.apply_edits(
+        ws, "transactions", base.id, updates={number: {"customer_id": "\tC9 "}}
+    )
+    edited = datasets.read_records(ws, "transactions", version.id)
+    assert edited[edited.record_number == number].iloc[0].customer_id == "C9"
+
+
 def test_undoing_half_of_a_generate_or_reset_names_the_other_half(ws, write_file) -> None:
     """Generate and Reset save both datasets; undoing one left a mismatched pair (8
     transactions beside 250,000 generated events) without a word."""
