@@ -47,6 +47,7 @@ import pyarrow.parquet as pq
 
 from mart.errors import ConflictError, InputError, NotFoundError
 from mart.loading import (
+    ACCOUNTING_ZERO,
     CONTROL_CHARS,
     DATASETS,
     DIRECTION_CONTROLS_RE,
@@ -1034,6 +1035,8 @@ def _edit_amount(value: Any) -> Decimal:
     if isinstance(value, float):
         value = repr(value)
     text = str(value).strip().replace("\u2212", "-")
+    if re.fullmatch(ACCOUNTING_ZERO, text):
+        return Decimal("0.00")  # "$ -", pasted from a sheet in accounting format
     text = re.sub(r"[\s$€£¥\u00a0\u202f\u2009]", "", text)
     negative = text.startswith("(") and text.endswith(")")
     text = text.strip("()")

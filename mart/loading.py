@@ -1487,6 +1487,8 @@ TRIMMED_CHARS = (
 # lists it among the values read). A dash alone is not read: it as often means "no
 # value" (the hint says so). It is coalesce's second argument, computed only for the
 # values the first could not read (in the lambda, naming v cost every value more).
+#: A spreadsheet's accounting-format zero: a dash beside a currency (also the Edit grid's).
+ACCOUNTING_ZERO = r"(?i)\s*(([$€£¥]|USD|EUR|GBP|CAD|AUD)\s*-|-\s*([$€£¥]|USD|EUR|GBP|CAD|AUD))\s*"
 _MACROS = r"""
 create or replace temp macro mart_let(value, body) as list_transform([value], body)[1];
 create or replace temp macro mart_clean(v) as case
@@ -1535,9 +1537,7 @@ create or replace temp macro mart_amount(v) as coalesce(
     mart_let(mart_amount_text(v), lambda t:
         case when regexp_full_match(t, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)')
              then try_cast(t as DECIMAL(18, 2)) end),
-    case when regexp_full_match(v,
-        '(?i)\s*(([$€£¥]|USD|EUR|GBP|CAD|AUD)\s*-|-\s*([$€£¥]|USD|EUR|GBP|CAD|AUD))\s*')
-        then 0::DECIMAL(18, 2) end);
+    case when regexp_full_match(v, '{accounting_zero}') then 0::DECIMAL(18, 2) end);
 """
 
 # An amount that can only be written with a decimal comma (1.234,50 / 12,5 / 0,005),
@@ -2150,9 +2150,9 @@ def prepare_records(
             )
     con.execute("create or replace temp macro mart_trimmed_chars() as " + _sql_str(TRIMMED_CHARS))
     con.execute(
-        _MACROS.replace("{null_words}", ", ".join(_sql_str(w) for w in NULL_WORDS)).replace(
-            "{direction_controls}", _DIRECTION_CONTROLS
-        )
+        _MACROS.replace("{null_words}", ", ".join(_sql_str(w) for w in NULL_WORDS))
+        .replace("{direction_controls}", _DIRECTION_CONTROLS)
+        .replace("{accounting_zero}", ACCOUNTING_ZERO)
     )
     if date_format:
         given = date_format

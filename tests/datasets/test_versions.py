@@ -205,7 +205,7 @@ def test_edits_keep_untouched_fields_and_exact_amounts(ws, stored, stored_text):
 
 def test_edits_read_dates_and_amounts_the_way_file_loads_do(ws, stored):
     """A day above 12 settles the order; decimal commas, grouped thousands, the Unicode
-    minus and (narrow) no-break spaces read as in a file."""
+    minus, (narrow) no-break spaces and an accounting zero read as in a file."""
     base = datasets.head(ws, "transactions").id
     datasets.apply_edits(
         ws,
@@ -216,15 +216,19 @@ def test_edits_read_dates_and_amounts_the_way_file_loads_do(ws, stored):
             2: {"transaction_date": "1/31/2024", "amount": "1.234,56"},
             3: {"amount": "\u22125"},
             4: {"amount": "1\u202f234,50"},
+            5: {"amount": " $ -   "},  # pasted from a sheet in accounting format: zero
         },
     )
     rows = stored("transactions")
-    assert [(row["transaction_date"], str(row["amount"])) for row in rows[:4]] == [
+    assert [(row["transaction_date"], str(row["amount"])) for row in rows[:5]] == [
         ("2024-01-15", "12.50"),
         ("2024-01-31", "1234.56"),
         (rows[2]["transaction_date"], "-5.00"),
         (rows[3]["transaction_date"], "1234.50"),
+        (rows[4]["transaction_date"], "0.00"),
     ]
+    with pytest.raises(InputError, match="'-' is not an amount"):  # a dash alone, as in a file
+        datasets.apply_edits(ws, "transactions", base + 1, updates={1: {"amount": "-"}})
 
 
 def test_an_edit_that_a_test_will_fail_is_saved_with_warnings(ws):
