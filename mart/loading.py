@@ -1383,6 +1383,17 @@ def _read_parquet(
                     else f"timezone({_sql_str(zone)}, {_ident(column)})"
                 )
                 return f"strftime({local}, '%Y-%m-%d %H:%M:%S.%f') || ' ' || {_sql_str(zone)}"
+            if _FLOAT_TYPE.match(kind):
+                # DuckDB writes a small double in scientific notation (1e-05, a float
+                # sum's 5.551115123125783e-17), which the amount reader refuses as a
+                # spreadsheet's: written out in full instead, to be rounded to the cent
+                # like any long decimal. A large one (1e+20) stays as it is, too large.
+                value = _ident(column)
+                return (
+                    f"case when contains({value}::VARCHAR, 'e') and abs({value}) < 1e15 "
+                    f"then rtrim(rtrim(cast({value} as DECIMAL(38, 20))::VARCHAR, '0'), '.') "
+                    f"else {value}::VARCHAR end"
+                )
             return f"{_ident(column)}::VARCHAR"
 
         select = ", ".join(
@@ -1404,6 +1415,7 @@ def _read_parquet(
         ) from None
 
 
+_FLOAT_TYPE = re.compile(r"^(DOUBLE|FLOAT|REAL)\b", re.IGNORECASE)
 _NUMBER_TYPE = re.compile(
     r"^(DECIMAL|NUMERIC|DOUBLE|FLOAT|REAL|U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)\b", re.IGNORECASE
 )

@@ -84,6 +84,33 @@ def test_a_float_amount_too_large_names_the_amount_columns_limit(ws, tmp_path):
     assert "scientific notation" in problem.problem
 
 
+def test_a_tiny_float_amount_reads_as_the_cent_it_rounds_to(ws, tmp_path, stored):
+    """A float sum leaves amounts such as 5.551115123125783e-17 (0.1 + 0.2 - 0.3):
+    DuckDB wrote a small double in scientific notation, and the load was refused with
+    the spreadsheet hint. Written out in full, it rounds to the cent like any long
+    decimal, with the rounding warning."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "tiny.parquet"
+    amounts = [0.1 + 0.2 - 0.3, 1e-05, 0.005, -0.004999, 12.5, 2.5e-3]
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": [f"C{n}" for n in range(len(amounts))],
+                "transaction_date": ["2024-01-15"] * len(amounts),
+                "amount": pa.array(amounts, pa.float64()),
+            }
+        ),
+        path,
+    )
+    result = load(ws, path)
+    assert [str(row["amount"]) for row in stored("transactions")] == [
+        "0.00", "0.00", "0.01", "0.00", "12.50", "0.00",
+    ]  # fmt: skip
+    assert "rounded" in " ".join(result.report.warning_summary)
+
+
 # --------------------------------------------------------------------------- 3
 
 
