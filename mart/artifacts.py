@@ -536,7 +536,7 @@ def failing_rows(
     InputError for a unit test or a failed test whose rows are not stored,
     NotFoundError when the relation is not in the file.
     """
-    from mart.db import connect_readonly
+    from mart.db import connect_readonly, typed_frame
 
     if isinstance(test, str):
         if artifacts is None:
@@ -571,27 +571,7 @@ def failing_rows(
                 "in this build's database (the test did not run)."
             )
         sql = f"select * from {quote_relation(test.stored_failures_relation)} limit {int(limit)}"
-        relation = con.sql(sql)
-        kinds = dict(zip(relation.columns, (str(kind) for kind in relation.types), strict=True))
-        frame = relation.df()
-        # pandas has no date type: DATE columns came back as timestamps at midnight
-        for column, kind in kinds.items():
-            if kind == "DATE" and column in frame.columns:
-                frame[column] = [
-                    None if pd.isna(value) else pd.Timestamp(value).date()
-                    for value in frame[column]
-                ]
-        # DECIMAL columns came back as floats (0.10 shown as 0.1, large amounts off by
-        # cents): exact Decimal objects instead, read again (at most ``limit`` rows)
-        decimal_at = [i for i, kind in enumerate(kinds.values()) if kind.startswith("DECIMAL")]
-        if decimal_at and len(frame):
-            exact = relation.fetchall()
-            for position in decimal_at:
-                frame.isetitem(
-                    position,
-                    pd.Series([row[position] for row in exact], index=frame.index, dtype=object),
-                )
-        return frame
+        return typed_frame(con.sql(sql))  # dates as dates, decimals exact
     finally:
         con.close()
 

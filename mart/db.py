@@ -197,6 +197,38 @@ def query_df(
         return cursor.execute(sql, params).df() if params is not None else cursor.sql(sql).df()
 
 
+def typed_frame(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
+    """A small relation's rows with their SQL types kept where pandas would change
+    them: DATE values as dates (pandas has no date type: they came back as timestamps
+    at midnight, shown ``2024-01-15 00:00:00``) and DECIMAL values as exact Decimal
+    objects (they came back as floats: 0.10 shown as 0.1, large amounts off by cents).
+    The DECIMAL columns are read a second time, so keep ``relation`` to preview size."""
+    kinds = [str(kind) for kind in relation.types]
+    frame = relation.df()
+    for position, kind in enumerate(kinds):
+        if kind == "DATE":
+            frame.isetitem(
+                position,
+                pd.Series(
+                    [
+                        None if pd.isna(v) else pd.Timestamp(v).date()
+                        for v in frame.iloc[:, position]
+                    ],
+                    index=frame.index,
+                    dtype=object,
+                ),
+            )
+    decimal_at = [i for i, kind in enumerate(kinds) if kind.startswith("DECIMAL")]
+    if decimal_at and len(frame):
+        exact = relation.fetchall()
+        for position in decimal_at:
+            frame.isetitem(
+                position,
+                pd.Series([row[position] for row in exact], index=frame.index, dtype=object),
+            )
+    return frame
+
+
 def quote_identifier(name: str) -> str:
     """``name`` as a double-quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
@@ -216,11 +248,13 @@ def quote_relation(relation: str | Sequence[str]) -> str:
 def table_preview(
     path: str | os.PathLike[str], relation: str | Sequence[str], limit: int = 100
 ) -> pd.DataFrame:
-    """The first ``limit`` rows of a table or view, e.g. ``"main.fct_customer_metrics"``."""
+    """The first ``limit`` rows of a table or view, e.g. ``"main.fct_customer_metrics"``,
+    dates as dates and decimals exact (:func:`typed_frame`)."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise InputError(f"The preview limit must be a whole number of rows, not {limit!r}.")
     quoted = quote_relation(relation)
     try:
-        return query_df(path, f"select * from {quoted} limit {limit}")
+        with cached_cursor(path) as cursor:
+            return typed_frame(cursor.sql(f"select * from {quoted} limit {limit}"))
     except duckdb.CatalogException as exc:
         raise NotFoundError(f"No table or view {quoted} in the published mart.") from exc

@@ -222,6 +222,9 @@ class QueryResult:
     # Columns whose values a float cannot hold exactly (a DECIMAL above about 10^13 at
     # two places, a HUGEINT): the dataframe holds them as exact Decimal and int objects.
     exact_columns: tuple[str, ...] = ()
+    # DATE columns: the dataframe holds them as timestamps at midnight (pandas has no
+    # date type), and a page shows them as dates (2024-01-15, not 2024-01-15 00:00:00).
+    date_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -357,6 +360,17 @@ def _decimal_places(relation: duckdb.DuckDBPyRelation) -> dict[str, int]:
         if match:
             places[str(name)] = int(match.group(2))
     return places
+
+
+def _date_columns(relation: duckdb.DuckDBPyRelation) -> tuple[str, ...]:
+    """The relation's DATE columns."""
+    return tuple(
+        dict.fromkeys(
+            str(name)
+            for name, kind in zip(relation.columns, relation.types, strict=True)
+            if str(kind) == "DATE"
+        )
+    )
 
 
 def _row_bytes(frame: pd.DataFrame) -> pd.Series:
@@ -676,6 +690,7 @@ def run_sql(
                 _check_nested_size(limited)
             frame, exact = (pd.DataFrame(), []) if limited is None else _frame(limited)
             decimals = {} if limited is None else _decimal_places(limited)
+            dates = () if limited is None else _date_columns(limited)
         except duckdb.Error as exc:
             if timed_out.is_set() or isinstance(exc, duckdb.InterruptException):
                 raise SandboxError(MSG_TIMEOUT.format(seconds=timeout_s)) from None
@@ -729,6 +744,7 @@ def run_sql(
         notice=notice,
         decimal_places=decimals,
         exact_columns=tuple(dict.fromkeys(str(frame.columns[position]) for position in exact)),
+        date_columns=dates,
     )
 
 
@@ -819,14 +835,16 @@ from main.fct_customer_metrics
 order by lifetime_value desc, customer_id
 limit 10""",
     "Customers and revenue by segment": """\
+-- The mart's segment table. DuckDB's avg() of a DECIMAL is a DOUBLE, and rounding
+-- it can miss a cent (150.015 -> 150.01): the mart computes averages exactly.
 select
     customer_segment,
-    count(*) as customers,
-    sum(lifetime_value) as revenue,
-    round(avg(lifetime_value), 2) as avg_lifetime_value
-from main.fct_customer_metrics
-group by customer_segment
-order by revenue desc""",
+    customer_count as customers,
+    total_revenue as revenue,
+    avg_lifetime_value,
+    avg_order_value
+from main.fct_segment_behaviour
+order by segment_order""",
     "Monthly revenue": """\
 select
     transaction_month,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from mart import charts, insights, lineage
+from mart import charts, insights, lineage, money
 from mart.artifacts import (
     LAYER_LABELS,
     BuildArtifacts,
@@ -174,7 +174,12 @@ def _inspector(artifacts: BuildArtifacts, node_id: str) -> None:
                 show_error(error)
             else:
                 st.caption(f"First {len(frame):,} rows of `{relation}`")
-                st.dataframe(frame, hide_index=True, key="lineage_preview", placeholder=NULL_SQL)
+                st.dataframe(
+                    money.exact_text(frame),  # 212.50, not 212.5
+                    hide_index=True,
+                    key="lineage_preview",
+                    placeholder=NULL_SQL,
+                )
         else:
             st.caption("This node has no table in the mart.")
 

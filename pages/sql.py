@@ -7,6 +7,8 @@ limit and a time limit, and plain messages for what it refuses.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -39,14 +41,19 @@ def _csv(result: QueryResult) -> bytes:
     return out.to_csv(index=False).encode("utf-8")
 
 
-def _decimal_columns(result: QueryResult) -> dict[str, st.column_config.NumberColumn]:
+def _column_config(result: QueryResult) -> dict[str, Any]:
     """DECIMAL columns shown with their scale: money to the cent, a DECIMAL(9,4) share
-    to four places. Floats (DOUBLE) are shown as they are."""
-    return {
+    to four places; floats (DOUBLE) as they are. DATE columns as dates (the frame holds
+    them as timestamps at midnight)."""
+    config: dict[str, Any] = {
         column: st.column_config.NumberColumn(format=f"%.{places}f")
         for column, places in result.decimal_places.items()
         if column in result.dataframe.columns and column not in result.exact_columns
     }
+    for column in result.date_columns:
+        if column in result.dataframe.columns:
+            config[column] = st.column_config.DateColumn(format="YYYY-MM-DD")
+    return config
 
 
 def _result(result: QueryResult, name: str, key: str) -> None:
@@ -59,7 +66,7 @@ def _result(result: QueryResult, name: str, key: str) -> None:
         hide_index=True,
         placeholder=NULL_SQL,
         key=f"{key}_table",
-        column_config=_decimal_columns(result),
+        column_config=_column_config(result),
     )
     st.download_button(
         "Download CSV",

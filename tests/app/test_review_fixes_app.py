@@ -6,6 +6,7 @@ Markdown (a link, bold, a colour directive), built and published once for the mo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -255,3 +256,18 @@ def test_sql_console_shows_and_downloads_large_decimals_exactly(
     shown = next(frame.value for frame in at.dataframe if "money" in frame.value.columns)
     assert list(shown["money"]) == ["99999999999999.99"]
     assert float(shown["small"].iloc[0]) == 12.5
+
+
+def test_sql_console_shows_dates_as_dates(markdown_workspace: Path) -> None:
+    """A DATE came to the grid as a timestamp at midnight (2024-01-15 00:00:00); its
+    column is now configured as a date, and the money beside it to the cent."""
+    at = open_page("pages/sql.py")
+    at.text_area(key="sql_text").set_value(
+        "select date '2024-01-15' as day, 12.5::decimal(18, 2) as amount"
+    )
+    next(b for b in at.button if "Run query" in str(b.label)).click().run()
+    assert not at.exception
+    grid = next(frame for frame in at.dataframe if "day" in frame.value.columns)
+    config = json.loads(grid.proto.columns)
+    assert config["day"]["type_config"] == {"type": "date", "format": "YYYY-MM-DD"}
+    assert config["amount"]["type_config"]["format"] == "%.2f"

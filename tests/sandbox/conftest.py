@@ -43,6 +43,16 @@ select * from (values
     cohort_month, months_since_first_purchase, cohort_size, active_customers, retention_rate
 );
 
+create table main.fct_segment_behaviour as
+select * from (values
+    ('High Value', 1, 1, 1200.50::decimal(18, 2), 1200.50::decimal(18, 2), 400.17::decimal(18, 2)),
+    ('Medium Value', 2, 1, 450.00::decimal(18, 2), 450.00::decimal(18, 2), 225.00::decimal(18, 2)),
+    ('Low Value', 3, 1, 80.25::decimal(18, 2), 80.25::decimal(18, 2), 80.25::decimal(18, 2))
+) as segments(
+    customer_segment, segment_order, customer_count, total_revenue, avg_lifetime_value,
+    avg_order_value
+);
+
 create view main.dim_customers as
 select customer_id, customer_segment from main.fct_customer_metrics;
 

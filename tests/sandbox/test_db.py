@@ -8,13 +8,15 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
-from mart import db
+from mart import db, money
 from mart.errors import InputError, NotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -223,6 +225,24 @@ def test_cache_keeps_few_files_and_closes_all(
     # Nothing holds the old builds: another process may now open one for writing.
     with duckdb.connect(str(builds[0])) as writer:
         writer.execute("create table main.extra as select 1 as a")
+
+
+def test_table_preview_keeps_dates_and_exact_decimals(mart_db: Path) -> None:
+    """The Lineage page's data preview showed amounts 500 and 212.5 and dates as
+    2025-09-23 00:00:00 (pandas' floats and timestamps); the failing rows beside it
+    showed 212.50 and 2025-09-23."""
+    with duckdb.connect(str(mart_db)) as con:
+        con.execute(
+            "create table main.typed as select * from (values "
+            "(date '2025-09-23', 212.50::decimal(18, 2), 9999999999999999.99::decimal(18, 2)),"
+            "(null, 500.00::decimal(18, 2), null)) t(day, amount, big)"
+        )
+    db.close_all()
+    frame = db.table_preview(mart_db, "main.typed")
+    assert frame.day.tolist() == [date(2025, 9, 23), None]
+    assert frame.amount.tolist() == [Decimal("212.50"), Decimal("500.00")]
+    assert frame.big.tolist()[0] == Decimal("9999999999999999.99")
+    assert money.exact_text(frame).amount.tolist() == ["212.50", "500.00"]
 
 
 def test_table_preview_quotes_names(mart_db: Path) -> None:

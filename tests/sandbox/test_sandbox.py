@@ -28,7 +28,7 @@ def _unchanged(mart_db: Path) -> None:
         "(select count(*) from duckdb_tables() where not internal) as tables",
     )
     assert counts.transactions[0] == 6
-    assert counts.tables[0] == 6
+    assert counts.tables[0] == 7
 
 
 # -- refusals -----------------------------------------------------------------------
@@ -393,6 +393,17 @@ def test_decimal_columns_come_with_their_scale(mart_db: Path) -> None:
     assert sandbox.run_sql(mart_db, "select 1 as n").decimal_places == {}
 
 
+def test_date_columns_are_named_for_the_page(mart_db: Path) -> None:
+    """The console showed a DATE as 2024-01-15 00:00:00: the frame holds a timestamp at
+    midnight, so the result names its DATE columns (a TIMESTAMP is not one)."""
+    result = sandbox.run_sql(
+        mart_db,
+        "select date '2024-01-15' as day, timestamp '2024-01-15 10:00' as moment, 1 as n",
+    )
+    assert result.date_columns == ("day",)
+    assert sandbox.run_sql(mart_db, "select 1 as n").date_columns == ()
+
+
 def test_a_byte_limit_cuts_long_text_rows_and_says_so(mart_db: Path) -> None:
     sql = "select repeat('x', 1000) as s, range as n from range(100)"
     result = sandbox.run_sql(mart_db, sql, max_bytes=50_000)
@@ -484,6 +495,7 @@ def test_list_relations(mart_db: Path) -> None:
         ("main", "fct_customer_metrics"),
         ("main", "fct_transactions"),
         ("main", "fct_cohort_retention"),
+        ("main", "fct_segment_behaviour"),
         ("main", "dim_customers"),
         ("main", "big_20k"),
         ("main", "big_10k"),
@@ -509,6 +521,14 @@ def test_example_query_values(mart_db: Path) -> None:
     assert top.dataframe.customer_id.tolist() == ["C001", "C002", "C003"]
     monthly = sandbox.run_sql(mart_db, sandbox.EXAMPLE_QUERIES["Monthly revenue"]).dataframe
     assert [round(float(value), 2) for value in monthly.revenue] == [1200.0, 200.5, 330.25]
+    segments = sandbox.run_sql(mart_db, sandbox.EXAMPLE_QUERIES["Customers and revenue by segment"])
+    # the mart's exact averages, DECIMAL to the cent (round(avg()) went through DOUBLE)
+    assert segments.dataframe.customer_segment.tolist() == [
+        "High Value",
+        "Medium Value",
+        "Low Value",
+    ]
+    assert segments.decimal_places["avg_lifetime_value"] == 2
 
 
 def test_rows_past_the_limit_are_never_computed(mart_db: Path) -> None:
