@@ -1603,10 +1603,12 @@ class BuildManager:
             if record.status == FAILED:
                 record.status = PUBLISHED
                 record.published_anyway = True
-                record.error = (
-                    (record.error or "")
-                    .replace(STAYS_PUBLISHED, " Published anyway.")
-                    .replace(NONE_PUBLISHED, " Published anyway.")
+                # the advice (correct the rows, or publish anyway) is done with now
+                error = record.error or ""
+                if record.hint:
+                    error = error.replace(f" {record.hint}", "")
+                record.error = error.replace(STAYS_PUBLISHED, " Published anyway.").replace(
+                    NONE_PUBLISHED, " Published anyway."
                 )
             live = self._current_id()
             if live != build_id:

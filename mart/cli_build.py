@@ -322,7 +322,11 @@ def _build(args: argparse.Namespace) -> int:
     for test in record.failing_tests:
         print(
             f"  {test['status'].upper():<5} {test['name']}"
-            + (f" ({test['failures']} failing rows)" if test.get("failures") else "")
+            + (
+                f" ({test['failures']:,} failing row{'' if test['failures'] == 1 else 's'})"
+                if test.get("failures")
+                else ""
+            )
             + (f" -> {test['relation']}" if test.get("relation") else ""),
             file=sys.stderr,
         )

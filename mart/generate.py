@@ -115,8 +115,9 @@ def generate_data(
         events = 5 * transactions + 2 * (customers - buyers_guess)
     if events < transactions:
         raise InputError(
-            f"--events ({events}) must be at least --transactions ({transactions}): "
-            "every transaction has a purchase event."
+            f"The number of events ({events:,}) must be at least the number of "
+            f"transactions ({transactions:,}): every transaction has a purchase event. "
+            "Leave it out for about 5 events per transaction."
         )
     rng = np.random.default_rng(seed)
     start = as_of - timedelta(days=days)

@@ -418,7 +418,9 @@ def layout(graph: LineageGraph, *, sweeps: int = 3) -> Layout:
 
 
 def _rows_text(node: Node) -> str:
-    return f"{node.row_count:,} rows" if node.row_count is not None else ""
+    if node.row_count is None:
+        return ""
+    return f"{node.row_count:,} row" + ("" if node.row_count == 1 else "s")
 
 
 def _duration_text(node: Node) -> str:
@@ -431,7 +433,7 @@ def _subtitle(node: Node) -> str:
     """The second line of a box: rows and duration, else the resource type."""
     parts = [part for part in (_rows_text(node), _duration_text(node)) if part]
     if node.test_count and not node.is_test:
-        parts.append(f"{node.test_count} tests")
+        parts.append(f"{node.test_count} test" + ("" if node.test_count == 1 else "s"))
     return " · ".join(parts) or node.resource_type.replace("_", " ")
 
 

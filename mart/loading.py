@@ -579,6 +579,11 @@ def _binary_reason(head: bytes) -> str | None:
     """Why the first bytes look like a non-text file, or None when they look like text."""
     if head.startswith(b"PK\x03\x04"):
         return "is a ZIP archive or an Excel workbook; save it as CSV and load that"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return (
+            "is an Excel 97-2003 workbook (.xls) or another old Office file; save it as CSV "
+            "and load that"
+        )
     if head.startswith(b"\x1f\x8b"):
         return "is gzip-compressed; decompress it first"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):

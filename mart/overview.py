@@ -187,6 +187,30 @@ class AsOf:
         latest = self.latest_activity
         return latest is not None and latest > today
 
+    @property
+    def data_moved(self) -> bool:
+        """Whether the dataset versions a next build reads end on another day than the
+        mart's data (new data loaded, or older data restored, and not built yet)."""
+        return self.data_last_activity is not None and self.data_last_activity != self.last_activity
+
+    def stale_text(self) -> str:
+        """The stale-data warning: the published mart's last purchase against its as-of
+        date, and the rebuild that fits. When the current dataset versions end on
+        another day, the suggested date is theirs and the sentence says so (it named
+        the mart's last purchase and the new data's day as if one dataset)."""
+        mart = "in the published mart" if self.data_moved else "in the data"
+        text = (
+            f"The last purchase {mart} is on {self.last_purchase}, {self.gap_days:,} days "
+            f"before the as-of date {self.as_of_date}, so every buyer counts as churned and "
+            f"most retention months are empty. Rebuild as of {self.suggested} "
+        )
+        if self.data_moved:
+            return text + (
+                f"(the day after {self.latest_activity}, where the current dataset versions "
+                "end: the next build reads them) to see them as they were then."
+            )
+        return text + "(the day after the data's last activity) to see it as it was then."
+
     def too_early(self, candidate: date) -> bool:
         """Whether ``candidate`` is before the latest date a next build reads (that build
         would then fail the not_after_as_of_date tests); the latest date itself is fine."""

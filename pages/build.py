@@ -66,8 +66,7 @@ def _history(records: list[BuildRecord]) -> None:
 def _summary(record: BuildRecord) -> None:
     status = record.status
     line = (
-        f"Build #{record.build_id} **{status}**"
-        + (" (published anyway)" if record.published_anyway else "")
+        f"Build #{record.build_id} **{'published anyway' if record.published_anyway else status}**"
         + (" · live now" if record.is_current else "")
         + f" · started {sidebar.format_time(record.started_at)}"
     )

@@ -144,7 +144,10 @@ def _upload_tab() -> None:
     )
     uploaded = st.file_uploader(
         "CSV, JSON (array or one object per line) or Parquet file",
-        type=["csv", "tsv", "txt", "json", "jsonl", "ndjson", "parquet"],
+        # Any file: the loader reads the content, not the name, and says what a file it
+        # cannot load is (an Excel workbook: "save it as CSV"). With a list of types, an
+        # .xlsx got a red mark on its chip and no sentence.
+        type=None,
         key="upload_file",
     )
     if uploaded is None:
@@ -557,7 +560,15 @@ def _generate_tab() -> None:
         "Transactions", 1, 20_000_000, 5_000, step=1_000, key="gen_t"
     )
     events = cols[2].number_input(
-        "Events", 0, 100_000_000, 25_000, step=5_000, key="gen_e", help="About 5 per transaction."
+        "Events",
+        0,
+        100_000_000,
+        None,  # empty: about 5 per transaction (a fixed default fell below 100,000 of them)
+        step=5_000,
+        key="gen_e",
+        placeholder="about 5 per transaction",
+        help="Leave empty for about 5 per transaction; at least one per transaction "
+        "(each has a purchase event).",
     )
     seed = cols[3].number_input("Seed", 0, 2**31 - 1, 42, key="gen_seed")
     if not st.button("Generate", type="primary", icon=":material/casino:", key="gen_go"):
@@ -573,7 +584,7 @@ def _generate_tab() -> None:
                 common.workspace(),
                 customers=int(customers),
                 transactions=int(transactions),
-                events=int(events),
+                events=None if events is None else int(events),
                 seed=int(seed),
                 on_progress=report,
             )

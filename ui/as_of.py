@@ -113,14 +113,7 @@ def stale_warning(current: overview.AsOf, key: str) -> None:
             icon=":material/event_busy:",
         )
         return
-    st.warning(
-        f"The last purchase in the data is on {current.last_purchase}, "
-        f"{current.gap_days:,} days before the as-of date {current.as_of_date}, so every "
-        "buyer counts as churned and most retention months are empty. Rebuild as of "
-        f"{current.suggested} (the day after the data's last activity) to see it as it "
-        "was then.",
-        icon=":material/history:",
-    )
+    st.warning(current.stale_text(), icon=":material/history:")
     st.button(
         f"Rebuild as of {current.suggested}",
         key=f"{key}_as_of_suggested",

@@ -331,6 +331,11 @@ def test_break_it_scenario_fails_the_build_and_build_page_shows_the_test(
     sidebar = texts(at)
     assert "all tests passed" not in sidebar
     assert f"Build #{failed.build_id} was published anyway with" in sidebar
+    # the summary says it once ("published (published anyway)" before), and the
+    # failed build's advice to publish it anyway is gone from its error
+    assert f"Build #{failed.build_id} **published anyway**" in sidebar
+    assert "**published** (published anyway)" not in sidebar
+    assert "publish this build anyway" not in sidebar
 
     # Undo repairs the data (a new HEAD back at the parent version).
     run_page(at, "pages/data.py", "History")
@@ -361,6 +366,23 @@ def test_generate_tab_saves_new_versions_with_progress(
     ws = Workspace(workspace)
     assert datasets.head(ws, "transactions").row_count == 200
     assert "seed 7" in datasets.head(ws, "transactions").message
+
+    # Events left empty: about 5 per transaction. A fixed default of 25,000 fell below
+    # 100,000 transactions and the error named command-line flags.
+    at.number_input(key="gen_t").set_value(6_000)
+    at.number_input(key="gen_e").set_value(None)
+    at.button(key="gen_go").click()
+    at.run()
+    assert_clean(at)
+    assert datasets.head(ws, "events").row_count >= 5 * 6_000
+    at.number_input(key="gen_e").set_value(100)
+    at.button(key="gen_go").click()
+    at.run()
+    [error] = at.error
+    assert error.value.startswith(
+        "The number of events (100) must be at least the number of transactions (6,000)"
+    )
+    assert "--" not in error.value and not at.exception
 
 
 def test_uploads_are_pruned_to_the_newest(workspace: Path) -> None:

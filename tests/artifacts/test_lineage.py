@@ -290,3 +290,14 @@ def test_a_reused_node_says_which_build_ran_it_instead_of_a_duration() -> None:
     assert "reused, ran in #3" in _subtitle(kept)
     assert "unchanged, not run again: ran in build #3" in _hover(kept)
     assert "reused" not in _hover(ran)
+
+
+def test_box_subtitles_count_in_the_singular_for_one() -> None:
+    """The lineage export read "1 rows · 1 tests"."""
+    from mart.artifacts import Node
+    from mart.lineage import _subtitle
+
+    one = Node("model.p.a", "a", "model", "marts", row_count=1, execution_time=0.5, test_ids=("t",))
+    many = Node("model.p.b", "b", "model", "marts", row_count=1_200, test_ids=("t", "u", "v"))
+    assert _subtitle(one) == "1 row · 0.50 s · 1 test"
+    assert _subtitle(many) == "1,200 rows · 3 tests"

@@ -9,6 +9,7 @@ run in file order: the break-it test comes last and undoes its change.
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,6 +107,25 @@ def test_upload_csv_with_other_column_names(
     expect(page.get_by_role("tabpanel", name="Edit").get_by_test_id("stDataFrame")).to_be_visible()
     assert page.evaluate("() => typeof window.alert_called") == "undefined"
     assert not page.locator("script:text('alert(1)')").count()
+
+
+def test_an_excel_workbook_upload_is_taken_and_refused_with_a_sentence(
+    page: Page, app_url: str, app_workspace: Path, tmp_path: Path, shot: Callable[[str], Path]
+) -> None:
+    """The uploader listed the types it took: an .xlsx got a red "!" on its chip and no
+    sentence. It takes any file now, and the loader says what this one is."""
+    source = tmp_path / "orders.xlsx"
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+    before = datasets.head(Workspace(app_workspace), "transactions").id
+    goto(page, f"{app_url}/data")
+    open_tab(page, "Upload")
+    page.get_by_test_id("stFileUploader").locator("input[type=file]").set_input_files(source)
+    expect(page.get_by_text("stop this file from loading; nothing was changed")).to_be_visible()
+    expect(page.get_by_text(re.compile("Excel workbook; save it as CSV"))).to_be_visible()
+    shot("data_upload_xlsx")
+    assert datasets.head(Workspace(app_workspace), "transactions").id == before
+    assert not page.get_by_test_id("stException").count()
 
 
 def open_amount_editor(page: Page, grid: Locator) -> Locator:

@@ -214,6 +214,9 @@ def test_publish_anyway_makes_the_failed_build_live(run: Run) -> None:
     assert manager.get(4).status == FAILED
     published = manager.publish(4)
     assert published.status == PUBLISHED and published.published_anyway and published.is_current
+    # the failed build's advice ("… or publish this build anyway") is done with
+    assert published.error is not None and published.error.endswith(" Published anyway.")
+    assert "publish this build anyway" not in published.error, published.error
     assert published.replaced == 3  # the build that was live when it was published
     assert manager.get(3).replaced == 2
     assert manager.published_db_path() == Path(published.db_path)

@@ -86,7 +86,7 @@ def test_counts_and_ids(generated):
 def test_exact_event_count_and_validation():
     data = generate_data(50, 200, 777, seed=1)
     assert data.events.num_rows == 777
-    with pytest.raises(InputError, match="at least --transactions"):
+    with pytest.raises(InputError, match=r"at least the number of transactions \(200\)"):
         generate_data(50, 200, 100)
     with pytest.raises(InputError, match="customers"):
         generate_data(0, 10)

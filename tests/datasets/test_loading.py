@@ -352,10 +352,11 @@ def test_unterminated_quote_is_refused(ws, write_file):
         (b"\n\n  \n", "blank"),
         (bytes(range(256)) * 40, "binary"),
         (b"PK\x03\x04" + b"\x00" * 100, "Excel"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "Excel 97-2003 workbook (.xls)"),
         (b"\x1f\x8b\x08\x00" + b"\x00" * 50, "gzip"),
         ((HEADER + "R1,C1,2024-01-01,5,Books\x00\x00\x00\n").encode(), "binary"),
     ],
-    ids=["empty", "header-only", "blank-lines", "binary", "xlsx", "gzip", "many-nuls"],
+    ids=["empty", "header-only", "blank-lines", "binary", "xlsx", "xls", "gzip", "many-nuls"],
 )
 def test_unreadable_files_are_refused(ws, write_file, content, words):
     error = refused(ws, write_file("bad.csv", content))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 from mart.overview import STALE_AFTER_DAYS, AsOf
@@ -38,3 +39,27 @@ def test_no_data_is_never_stale() -> None:
     assert not empty.too_early(date(2000, 1, 1))
     unknown = AsOf(None, last_activity=date(2024, 2, 25), last_purchase=date(2024, 2, 25))
     assert unknown.gap_days is None and not unknown.stale
+
+
+def test_the_stale_warning_tells_the_mart_from_the_current_data() -> None:
+    """A mart whose last purchase is 2026-05-01, built as of 2026-11-27, and older
+    data restored (running to 2026-10-03) but not built: the warning named the mart's
+    last purchase and then "the day after the data's last activity", 2026-10-04, as if
+    one dataset."""
+    mart = AsOf(date(2026, 11, 27), last_activity=date(2026, 5, 1), last_purchase=date(2026, 5, 1))
+    assert mart.stale_text() == (
+        "The last purchase in the data is on 2026-05-01, 210 days before the as-of date "
+        "2026-11-27, so every buyer counts as churned and most retention months are empty. "
+        "Rebuild as of 2026-05-02 (the day after the data's last activity) to see it as it "
+        "was then."
+    )
+    restored = dataclasses.replace(mart, data_last_activity=date(2026, 10, 3))
+    assert restored.data_moved and restored.suggested == date(2026, 10, 4)
+    assert restored.stale_text() == (
+        "The last purchase in the published mart is on 2026-05-01, 210 days before the "
+        "as-of date 2026-11-27, so every buyer counts as churned and most retention months "
+        "are empty. Rebuild as of 2026-10-04 (the day after 2026-10-03, where the current "
+        "dataset versions end: the next build reads them) to see them as they were then."
+    )
+    same = dataclasses.replace(mart, data_last_activity=date(2026, 5, 1))
+    assert not same.data_moved and same.stale_text() == mart.stale_text()
