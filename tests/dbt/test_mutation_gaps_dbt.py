@@ -4,7 +4,8 @@ Each test failed with one small bug in the dbt project and passes without it: th
 recency and engagement boundaries of dim_customers, the 90-day count of
 fct_retention_summary, a zero amount and a record dated on the as-of date passing the
 custom tests, the share of revenue computed on cents, calendar months since the first
-purchase, and the unique_combination test finding a repeated pair.
+purchase, the repeat-customer flag at two transactions, and the unique_combination test
+finding a repeated pair.
 """
 
 from __future__ import annotations
@@ -242,3 +243,19 @@ def test_unique_combination_fails_on_a_repeated_combination(build_copy, dbt):
         "and view_name like 'unique_combination_int_custome%'",
     )
     assert _fetch(db_path, f"select * from main_dbt_test__audit.{view}") == [("C002", "Audio", 2)]
+
+
+def test_two_transactions_make_a_repeat_customer(query):
+    """C002 bought exactly twice: a repeat customer, as the summary counts it."""
+    rows = query(
+        "select customer_id, transaction_count, is_repeat_customer "
+        "from dim_customers order by customer_id"
+    )
+    assert rows == [
+        ("C001", 4, True),
+        ("C002", 2, True),
+        ("C003", 1, False),
+        ("C004", 1, False),
+        ("C005", 0, False),
+    ]
+    assert query("select repeat_customers from fct_retention_summary") == [(2,)]
