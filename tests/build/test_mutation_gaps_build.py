@@ -1,11 +1,24 @@
-"""Publishing after a warning (found by mutation testing): only error-severity failures
-keep a build from being published, and only they are named as the reason."""
+"""Publishing rules no other test pinned (found by mutation testing): only error-severity
+failures keep a build from being published, and only they are named as the reason; a
+build whose models were not all built cannot be published anyway."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from mart import scenarios
-from mart.builds import FAILED, PUBLISHED, BuildManager
-from mart.workspace import Workspace
+from mart.builds import (
+    DB_FILE_NAME,
+    FAILED,
+    INTERRUPTED,
+    PUBLISHED,
+    BuildManager,
+    BuildRecord,
+)
+from mart.errors import InputError
+from mart.workspace import Workspace, atomic_write_json
 
 WARN_TEST = "accepted_values_stg_events_event_type"
 ERROR_TEST = "not_negative_stg_transactions_amount"
@@ -32,3 +45,29 @@ def test_a_warning_publishes_and_only_error_failures_are_named(
     assert (failed.error or "").startswith(f"1 error-severity test(s) failed: {ERROR_TEST}.")
     assert WARN_TEST not in (failed.error or "")
     assert manager.published().build_id == warned.build_id  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("failure", ["error", INTERRUPTED])
+def test_only_a_build_whose_models_were_all_built_can_be_published(
+    workspace: Path, failure: str
+) -> None:
+    """A build that failed in dbt (a model errored) or stopped part way has a mart with
+    stale or missing tables: publishing it is refused, even with its file in place."""
+    ws = Workspace.from_env(workspace)
+    record = BuildRecord(
+        build_id=1,
+        status=FAILED,
+        failure=failure,
+        error="dbt build failed",
+        db_path=str(ws.build_dir(1) / DB_FILE_NAME),
+        started_at="2024-01-01T00:00:00+00:00",
+        host="irrelevant",
+    )
+    ws.build_dir(1).mkdir(parents=True, exist_ok=True)
+    Path(record.db_path).write_bytes(b"")  # the file is there: only the outcome refuses
+    atomic_write_json(ws.build_dir(1) / "build.json", record.to_dict())
+    manager = BuildManager(ws)
+    with pytest.raises(InputError, match="only a build whose models were all built"):
+        manager.publish(1)
+    assert manager.published() is None
+    assert manager.get(1).status == FAILED
