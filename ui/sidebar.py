@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 
 from mart import datasets
-from mart.builds import as_of_behind
+from mart.builds import as_of_behind, failure_advice
 from mart.errors import BuildBusyError
 from mart.loading import DATASETS
 from ui import common
@@ -352,8 +352,10 @@ def _outcome_block(latest: Any, published: Any) -> None:
         names = [t["name"] for t in latest.failing_tests if t.get("status") != "warn"]
         shown = "\n".join(f"- {common.breakable_name(name)}" for name in names[:4])
         more = f"\n- … and {len(names) - 4} more" if len(names) > 4 else ""
-        hint = getattr(latest, "hint", None)
-        hint = f"\n\n{common.escape_markdown(hint)}" if hint else ""
+        # The as-of hint (rebuild as of …) only: the general advice on what to do about
+        # failing rows is long for the 300 px sidebar on every page; Build & Tests has it.
+        hint = (getattr(latest, "hint", None) or "").replace(failure_advice(names) or "", "")
+        hint = f"\n\n{common.escape_markdown(hint.strip())}" if hint.strip() else ""
         st.error(
             f"**Build #{latest.build_id} failed**: {len(names)} test(s) failed\n"
             f"{shown}{more}{hint}\n\n{serving}",

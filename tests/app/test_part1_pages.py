@@ -291,6 +291,10 @@ def test_break_it_scenario_fails_the_build_and_build_page_shows_the_test(
     assert "- unique\\_\u200bstg\\_\u200btransactions" in error.value
     listed = error.value.replace("\u200b", "").replace("\\", "")
     assert "- unique_stg_transactions_transaction_id" in listed
+    # What to do about failing rows is said on Build & Tests, not in the narrow sidebar
+    # of every page (it was a long block there).
+    assert "Duplicate ids count a record twice" not in listed
+    assert any("Duplicate ids count a record twice" in e.value for e in at.main.error)
 
     # Publish anyway sits behind a confirmation.
     publish = at.button(key="build_publish_anyway")
