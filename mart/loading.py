@@ -2827,7 +2827,14 @@ def _collect_problems(
                     f"select _row, {raw} from parsed where {bad_where} order by _row limit ?",
                     [MAX_PROBLEMS],
                 )
-                what = "an amount" if kind == "amount" else "a date"
+                what = (
+                    "an amount"
+                    if kind == "amount"
+                    # an event's time: a date alone reads too (midnight)
+                    else "a date or time"
+                    if name == "event_timestamp"
+                    else "a date"
+                )
 
                 def hint(value: str, kind: str = kind, column: str = str(column)) -> str:
                     """Why this value is not a date: the hint fits the value itself."""

@@ -302,3 +302,10 @@ def test_an_id_with_a_direction_control_beside_one_with_a_control_character(ws, 
     report = refused(ws, write_file("both.csv", text)).report
     assert [(p.row, p.field) for p in report.errors] == [(2, "customer_id")]
     assert report.warning_summary == {"direction controls removed": 1}
+
+
+def test_an_unreadable_event_time_is_called_a_date_or_time(ws, write_file):
+    """An event_timestamp that cannot be read was called "cannot read as a date"."""
+    text = EVENTS + "C1,page_view,2024-01-15 10:00\nC1,page_view,soon\n"
+    [problem] = refused(ws, write_file("events.csv", text), dataset="events").report.errors
+    assert problem.row == 2 and problem.problem.startswith("cannot read as a date or time")
