@@ -566,7 +566,7 @@ def _generate_tab() -> None:
         None,  # empty: about 5 per transaction (a fixed default fell below 100,000 of them)
         step=5_000,
         key="gen_e",
-        placeholder="about 5 per transaction",
+        placeholder="auto",
         help="Leave empty for about 5 per transaction; at least one per transaction "
         "(each has a purchase event).",
     )
