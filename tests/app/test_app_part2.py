@@ -107,6 +107,19 @@ def test_lineage_renders_and_inspector_follows_links(built_workspace: Path) -> N
     assert at.selectbox(key="lineage_node").value.endswith(".stg_events")
 
 
+def test_lineage_data_preview_shows_cents_and_dates(built_workspace: Path) -> None:
+    """The preview showed amounts 150 and 75.5 and dates with 00:00:00, where the
+    failing rows on Build & Tests showed 150.00 and 2024-01-15."""
+    at = open_page("pages/lineage.py")
+    shown = at.selectbox(key="lineage_node").value  # model.<project>.fct_customer_metrics
+    node = shown.rsplit(".", 1)[0] + ".stg_transactions"
+    at.selectbox(key="lineage_node").set_value(node).run()
+    assert_clean(at)
+    preview = frame_with(at, "transaction_id", "amount", "transaction_date")
+    first = preview[preview.transaction_id == "T002"].iloc[0]
+    assert (first.amount, str(first.transaction_date)) == ("75.50", "2024-01-20")
+
+
 def test_customers_page(built_workspace: Path) -> None:
     at = open_page("pages/customers.py")
     labels = [metric.label for metric in at.metric]
