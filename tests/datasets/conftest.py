@@ -10,7 +10,27 @@ import duckdb
 import pytest
 
 from mart import datasets
+from mart.loading import LoadRefusedError
 from mart.workspace import Workspace
+
+#: The transactions header most loader tests write above their rows.
+HEADER = "transaction_id,customer_id,transaction_date,amount,product_category\n"
+
+
+def load(ws: Workspace, path: Path, dataset: str = "transactions", **kwargs) -> datasets.LoadResult:
+    """Load ``path`` into ``dataset`` (a new version) and return the result."""
+    return datasets.load_file(ws, dataset, path, **kwargs)
+
+
+def refused(ws: Workspace, path: Path, dataset: str = "transactions", **kwargs) -> LoadRefusedError:
+    """Load ``path`` expecting a refusal, check that it changed nothing (HEAD and the
+    versions of a fresh workspace), and return the error."""
+    before = datasets.head(ws, dataset).id
+    with pytest.raises(LoadRefusedError) as caught:
+        datasets.load_file(ws, dataset, path, **kwargs)
+    assert datasets.head(ws, dataset).id == before, "a refused load must change nothing"
+    assert len(datasets.list_versions(ws, dataset)) == 1
+    return caught.value
 
 
 @pytest.fixture

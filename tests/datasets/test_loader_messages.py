@@ -6,27 +6,12 @@ without a label and control characters in ids."""
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from mart import datasets
-from mart.loading import LoadRefusedError
+from tests.datasets.conftest import HEADER, load, refused
 
-HEADER = "transaction_id,customer_id,transaction_date,amount,product_category\n"
 EVENTS = "customer_id,event_type,event_timestamp\n"
-
-
-def load(ws, path: Path, dataset: str = "transactions", **kwargs) -> datasets.LoadResult:
-    return datasets.load_file(ws, dataset, path, **kwargs)
-
-
-def refused(ws, path: Path, dataset: str = "transactions", **kwargs) -> LoadRefusedError:
-    before = datasets.head(ws, dataset).id
-    with pytest.raises(LoadRefusedError) as caught:
-        datasets.load_file(ws, dataset, path, **kwargs)
-    assert datasets.head(ws, dataset).id == before, "a refused load must change nothing"
-    return caught.value
 
 
 # --------------------------------------------------------------------------- 1

@@ -17,28 +17,12 @@ from mart import datasets, loading
 from mart.errors import InputError
 from mart.loading import (
     MAX_PROBLEMS,
-    LoadRefusedError,
     preview_file,
     strptime_format,
     suggest_mapping,
     validate_file,
 )
-
-HEADER = "transaction_id,customer_id,transaction_date,amount,product_category\n"
-
-
-def load(ws, path: Path, dataset: str = "transactions", **kwargs) -> datasets.LoadResult:
-    return datasets.load_file(ws, dataset, path, **kwargs)
-
-
-def refused(ws, path: Path, dataset: str = "transactions", **kwargs) -> LoadRefusedError:
-    before = datasets.head(ws, dataset).id
-    with pytest.raises(LoadRefusedError) as caught:
-        datasets.load_file(ws, dataset, path, **kwargs)
-    assert datasets.head(ws, dataset).id == before, "a refused load must change nothing"
-    assert len(datasets.list_versions(ws, dataset)) == 1
-    return caught.value
-
+from tests.datasets.conftest import HEADER, load, refused
 
 # --------------------------------------------------------------------------- CSV
 
