@@ -503,6 +503,21 @@ def events_timeline(events: pd.DataFrame, transactions: pd.DataFrame) -> go.Figu
 HEATMAP_LABEL_COLUMNS = 12
 #: The cells of the month still running: a mid grey that reads on light and dark.
 IN_PROGRESS_GREY = "rgba(140, 140, 140, 0.55)"
+#: At most this many tick labels on a month axis: 47 months since first purchase, one
+#: label each, ran into one another at 1024 px ("0123456789101112…" under the heatmap).
+MONTH_TICKS = 16
+#: At most this many "Jan 2024" labels under the monthly revenue bars.
+DATE_TICKS = 10
+
+
+def month_step(months: int, most: int, steps: tuple[int, ...] = (1, 2, 3, 6, 12)) -> int:
+    """The smallest step (in months) from ``steps``, then whole multiples of a year,
+    that puts at most ``most`` ticks on an axis of ``months`` months."""
+    for step in steps:
+        if -(-max(months, 1) // step) <= most:
+            return step
+    years = -(-max(months, 1) // (12 * most))
+    return 12 * years
 
 
 def cohort_in_progress_note(frame: pd.DataFrame) -> str:
@@ -635,7 +650,9 @@ def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
         )
     _base(figure, title, "Months since first purchase", "Cohort (month of first purchase)")
     figure.update_yaxes(autorange="reversed", type="category")
-    figure.update_xaxes(dtick=1, side="bottom")
+    columns = [int(value) for value in z.columns]
+    span = (max(columns) - min(columns) + 1) if columns else 1
+    figure.update_xaxes(dtick=month_step(span, MONTH_TICKS), tickangle=0, side="bottom")
     figure.update_layout(height=max(360, 24 * z.shape[0] + 140))
     return figure
 
@@ -658,7 +675,12 @@ def monthly_revenue_chart(frame: pd.DataFrame) -> go.Figure:
     )
     _base(figure, title, "Month", "Revenue ($)")
     figure.update_yaxes(tickprefix="$", tickformat=",.0f")
-    figure.update_xaxes(tickformat="%b %Y", dtick="M3" if len(frame) > 12 else "M1")
+    months = pd.to_datetime(frame["transaction_month"])
+    span = (
+        (months.max().year - months.min().year) * 12 + months.max().month - months.min().month + 1
+    )
+    step = month_step(span, DATE_TICKS, steps=(1, 3, 6, 12))
+    figure.update_xaxes(tickformat="%b %Y", dtick=f"M{step}")
     figure.update_layout(showlegend=False)
     return figure
 

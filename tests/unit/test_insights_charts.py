@@ -760,3 +760,47 @@ def test_data_text_in_charts_is_literal_and_long_labels_are_cut() -> None:
     )
     assert timeline.data[0].y[0] == "&lt;b&gt;odd&lt;/b&gt;"
     assert timeline.data[0].customdata[0][0] == "&lt;s&gt;S1&lt;/s&gt;"
+
+
+def _one_cohort(months: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "cohort_month": pd.to_datetime(["2023-01-01"] * months),
+            "months_since_first_purchase": list(range(months)),
+            "cohort_size": [4] * months,
+            "active_customers": [4] + [1] * (months - 1),
+            "retention_rate": [1.0] + [0.25] * (months - 1),
+            "is_complete_month": [True] * months,
+        }
+    )
+
+
+def test_month_axes_label_every_month_only_while_the_labels_fit() -> None:
+    """47 months since first purchase had a label each: at 1024 px they ran into one
+    another. Past 16 columns the heatmap labels every 2nd, 3rd, 6th … month, flat."""
+    small = charts.cohort_heatmap(_one_cohort(16)).layout.xaxis
+    assert (small.dtick, small.tickangle) == (1, 0)
+    wide = charts.cohort_heatmap(_one_cohort(47)).layout.xaxis
+    assert wide.dtick == 3 and -(-47 // wide.dtick) <= charts.MONTH_TICKS
+    assert charts.cohort_heatmap(_one_cohort(17)).layout.xaxis.dtick == 2
+    assert charts.cohort_heatmap(_one_cohort(120)).layout.xaxis.dtick == 12
+
+    def revenue(start: str, months: int) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "transaction_month": pd.date_range(start, periods=months, freq="MS"),
+                "transaction_count": [1] * months,
+                "customer_count": [1] * months,
+                "revenue": [10.0] * months,
+            }
+        )
+
+    assert charts.monthly_revenue_chart(revenue("2024-01-01", 10)).layout.xaxis.dtick == "M1"
+    assert charts.monthly_revenue_chart(revenue("2024-01-01", 11)).layout.xaxis.dtick == "M3"
+    assert charts.monthly_revenue_chart(revenue("2015-01-01", 120)).layout.xaxis.dtick == "M12"
+    # The span counts, not the number of months with sales: Jan 2020 and Dec 2024 only.
+    ends = revenue("2020-01-01", 60).iloc[[0, -1]]
+    assert charts.monthly_revenue_chart(ends).layout.xaxis.dtick == "M6"
+    # Beyond the listed steps, whole years.
+    assert charts.month_step(600, 10) == 60
+    assert charts.month_step(0, 10) == 1
