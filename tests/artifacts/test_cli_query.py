@@ -272,6 +272,16 @@ def _sandbox_children(parent: int) -> list[int]:
     return found
 
 
+def _ignores_sigint(pid: int) -> bool:
+    """Whether process ``pid`` ignores SIGINT (its SigIgn mask in /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:"))
+    return bool(int(mask, 16) & (1 << (signal.SIGINT - 1)))
+
+
 def test_ctrl_c_stops_a_query_plainly(builds) -> None:
     """Ctrl-C printed "internal error: RuntimeError: Query interrupted"."""
     env = {**os.environ, "MART_WORKSPACE": str(builds.workspace)}
@@ -291,12 +301,16 @@ def test_ctrl_c_stops_a_query_plainly(builds) -> None:
         start_new_session=True,
     )
     deadline = time.monotonic() + 60
-    while not _sandbox_children(process.pid):  # the query's process is up
+    # The query's process is up and past its start: it ignores SIGINT, as it does from
+    # its first line on (the parent stops it). A fixed 0.5 s after it appeared was too
+    # short for a loaded machine: Ctrl-C then killed it mid-start, with a traceback.
+    while not (children := _sandbox_children(process.pid)) or not all(
+        _ignores_sigint(pid) for pid in children
+    ):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    children = _sandbox_children(process.pid)
-    time.sleep(0.5)
+    time.sleep(0.5)  # and the query has started
     os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
     out, err = process.communicate(timeout=30)
     assert process.returncode == 2 and out == ""

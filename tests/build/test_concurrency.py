@@ -48,42 +48,52 @@ def test_reads_work_and_a_second_build_waits_while_a_build_runs(
     published_path = manager.published_db_path()
     assert published_path is not None
     manager.wait_warm()
-    build_id = manager.start_build(reuse=False)  # every node runs: a build long enough to meet
+    build_id = manager.start_build(reuse=False)  # every node runs
     wait_for(lambda: first_node_started(manager, build_id))
-    assert manager.running_build().build_id == build_id  # type: ignore[union-attr]
-
-    # A reader of the published file is not disturbed by the build.
-    con = duckdb.connect(str(published_path), read_only=True)
-    try:
-        assert con.execute("select count(*) from main.fct_customer_metrics").fetchone() == (4,)
-    finally:
-        con.close()
-
-    # Another manager (as another process would) is refused without waiting …
+    # The checks below need the build running to their end; it runs 1.5 to 4 s, the
+    # checks start a CLI (1 s, several on a loaded machine: the CLI then started a
+    # build of its own). So the build's worker is paused mid-build until they are done.
+    worker_pid = manager.get(build_id).worker_pid
+    assert worker_pid
+    os.killpg(worker_pid, signal.SIGSTOP)
     other = BuildManager(module_ws, prewarm_after_build=False)
-    with pytest.raises(BuildBusyError, match=f"build {build_id}"):
-        other.start_build(wait=False)
-    # … and the CLI's --no-wait exits 2.
-    cli = subprocess.run(
-        [sys.executable, "-m", "mart", "build", "--no-wait"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert cli.returncode == 2, cli.stderr
-    assert "already running" in cli.stderr
-
-    # … and with waiting, it says whom it waits for and runs afterwards.
     seen: list[dict[str, Any]] = []
     outcome: dict[str, Any] = {}
-    waiter = threading.Thread(
-        target=lambda: outcome.setdefault("record", other.request_build(on_event=seen.append))
-    )
-    waiter.start()
-    wait_for(lambda: any(event["type"] == "waiting" for event in seen))
-    waiting = next(event for event in seen if event["type"] == "waiting")
-    assert f"build {build_id}" in waiting["message"]
+    try:
+        assert manager.running_build().build_id == build_id  # type: ignore[union-attr]
+
+        # A reader of the published file is not disturbed by the build.
+        con = duckdb.connect(str(published_path), read_only=True)
+        try:
+            assert con.execute("select count(*) from main.fct_customer_metrics").fetchone() == (4,)
+        finally:
+            con.close()
+
+        # Another manager (as another process would) is refused without waiting …
+        with pytest.raises(BuildBusyError, match=f"build {build_id}"):
+            other.start_build(wait=False)
+        # … and the CLI's --no-wait exits 2.
+        cli = subprocess.run(
+            [sys.executable, "-m", "mart", "build", "--no-wait"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert cli.returncode == 2, cli.stderr
+        assert "already running" in cli.stderr
+
+        # … and with waiting, it says whom it waits for and runs afterwards.
+        waiter = threading.Thread(
+            target=lambda: outcome.setdefault("record", other.request_build(on_event=seen.append))
+        )
+        waiter.start()
+        wait_for(lambda: any(event["type"] == "waiting" for event in seen))
+        waiting = next(event for event in seen if event["type"] == "waiting")
+        assert f"build {build_id}" in waiting["message"]
+        assert outcome == {}  # it waits: it has not built
+    finally:
+        os.killpg(worker_pid, signal.SIGCONT)  # the build goes on
     first = manager.wait(build_id)
     assert first.status == PUBLISHED
     waiter.join(timeout=180)
