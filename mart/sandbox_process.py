@@ -36,6 +36,10 @@ MEMORY_LIMIT_BYTES = int(float(os.environ.get("MART_CONSOLE_MEMORY_GB", "6")) * 
 #: Seconds past the query's time limit before its process is killed: DuckDB's own
 #: interrupt at the limit usually stops it first.
 GRACE_S = 3.0
+#: Seconds a child may take to start (Python, pandas and DuckDB imported) and take the
+#: query. The time limit counts from then: counted from the request, a child started
+#: cold on a loaded machine used up a 1 s limit before the query began.
+START_TIMEOUT_S = 120.0
 MAX_CHILDREN = 2
 
 MSG_KILLED = (
@@ -43,6 +47,10 @@ MSG_KILLED = (
     "such as range() building one huge list, cannot be interrupted), so its process "
     "was stopped. Nothing else was affected. Add a WHERE or a LIMIT, or build smaller "
     "lists."
+)
+MSG_NO_START = (
+    "The console's query process did not start within {seconds:g} s (the machine may be "
+    "very busy). Nothing was run; try again."
 )
 MSG_DIED = (
     "The query needed more memory than the console gives a query ({gigabytes:g} GB), "
@@ -68,6 +76,7 @@ def _serve(conn: Connection, memory_limit: int) -> None:
     while True:
         try:
             args, kwargs = conn.recv()
+            conn.send(("started", None))  # the parent's time limit counts from here
         except (EOFError, OSError):
             return
         try:
@@ -178,6 +187,10 @@ class IsolatedSandbox:
             child = self._take()
             try:
                 child.conn.send(((os.fspath(db_path), sql), kwargs))
+                if not child.conn.poll(START_TIMEOUT_S):
+                    self._forget(child)
+                    raise SandboxError(MSG_NO_START.format(seconds=START_TIMEOUT_S))
+                child.conn.recv()  # ("started", None): the query runs from now
                 if not child.conn.poll(float(timeout_s) + GRACE_S):
                     self._forget(child)
                     raise SandboxError(MSG_KILLED.format(seconds=timeout_s))
