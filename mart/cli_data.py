@@ -47,6 +47,7 @@ def _cmd_load(args: argparse.Namespace) -> int:
         date_format=args.date_format,
         defaults=defaults,
         message=args.message,
+        decimal_mark=args.decimal_mark,
     )
     print(result.report.to_text())
     version = result.version
@@ -172,6 +173,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FMT",
         help="format of the date column: strptime codes (%%d/%%m/%%Y, %%Y%%m%%d) or "
         "spreadsheet letters (dd/mm/yyyy, mm/dd/yy hh:mm)",
+    )
+    load.add_argument(
+        "--decimal-mark",
+        choices=("point", "comma"),
+        help="decimal mark of the amounts: comma reads 1.249,50 and 1.249 as 1249.50 and "
+        "1249.00 (the point groups thousands); point reads 1,249.50 (default: detected, and "
+        "asked when the file does not settle it)",
     )
     load.add_argument(
         "--default",

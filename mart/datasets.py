@@ -605,13 +605,15 @@ def load_file(
     defaults: Mapping[str, str] | None = None,
     message: str | None = None,
     source_name: str | None = None,
+    decimal_mark: str | None = None,
 ) -> LoadResult:
     """Validate ``path`` and save it as a new HEAD version of ``dataset``.
 
     ``mode`` is ``replace`` (the version holds only the file's rows) or ``append``
-    (HEAD's rows, then the file's). ``mapping``, ``date_format`` and ``defaults`` are
-    described in ``mart.loading``. Raises ``LoadRefusedError`` (an ``InputError``
-    carrying ``.report``) and changes nothing when the file has structural problems.
+    (HEAD's rows, then the file's). ``mapping``, ``date_format``, ``defaults`` and
+    ``decimal_mark`` are described in ``mart.loading``. Raises ``LoadRefusedError``
+    (an ``InputError`` carrying ``.report``) and changes nothing when the file has
+    structural problems.
     """
     if mode not in ("replace", "append"):
         raise InputError(f"Unknown mode {mode!r}: use replace or append.")
@@ -626,6 +628,7 @@ def load_file(
             defaults=defaults,
             source_name=name,
             con=con,
+            decimal_mark=decimal_mark,
         )
         if not report.ok:
             raise LoadRefusedError(report)
@@ -695,6 +698,7 @@ def check_file(
     date_format: str | None = None,
     defaults: Mapping[str, str] | None = None,
     source_name: str | None = None,
+    decimal_mark: str | None = None,
 ) -> ValidationReport:
     """The report :func:`load_file` would give for these arguments, saving nothing:
     the file's own problems and, for an append, the ids already in the version it goes
@@ -711,6 +715,7 @@ def check_file(
             defaults=defaults,
             source_name=source_name,
             con=con,
+            decimal_mark=decimal_mark,
         )
         if report.ok and mode == "append":
             base = (

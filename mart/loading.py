@@ -370,6 +370,8 @@ class ValidationReport:
     typed_numbers: dict[str, str] = field(default_factory=dict)
     # A spreadsheet-style date format translated to strptime: "… read as %d/%m/%Y".
     date_format_note: str | None = None
+    # The decimal mark given for the amounts ("point" or "comma"), None: detected.
+    decimal_mark: str | None = None
     # How the file's values were read where the text is not already the stored form.
     readings: list[Reading] = field(default_factory=list)
     # {field: how many more kinds of text it has than the readings list}
@@ -471,11 +473,18 @@ def normalize_name(name: str) -> str:
 _NAME_UNIT = re.compile(r"\s*(\(.*\)|\[.*\]|\bin\s+[A-Za-z$€£¥]{1,3})\s*$")
 
 
-def suggest_mapping(dataset: str, columns: list[str]) -> dict[str, str | None]:
+def suggest_mapping(
+    dataset: str,
+    columns: list[str],
+    filled: Mapping[str, tuple[int, int]] | None = None,
+) -> dict[str, str | None]:
     """A column for each canonical field of ``dataset``, guessed from the names.
 
     Returns every field as a key, ``None`` where no column fits. A column is used for
     one field at most; exact names win over synonyms, and earlier synonyms over later.
+    ``filled``: {column: (values, distinct values)} of the columns named like the id
+    (see :func:`id_fill`); an id column with more of both is then preferred to the one
+    the names chose (Stripe's mostly empty "Invoice ID" to its "id").
     """
     check_dataset(dataset)
     normalized: dict[str, str] = {}
@@ -501,7 +510,75 @@ def suggest_mapping(dataset: str, columns: list[str]) -> dict[str, str | None]:
             if column is not None and column not in used:
                 mapping[name] = column
                 used.add(column)
+    name = ID_FIELD[dataset]
+    if filled and mapping[name] in filled:
+        # the fullest of the id's columns no other field took, the names' order breaking ties
+        others = [c for c in _named_like(name, columns) if c not in used and c in filled]
+        best = max(others, key=lambda c: filled[c], default=None)
+        values, distinct = filled[str(mapping[name])]
+        if best is not None and filled[best][0] > values and filled[best][1] > distinct:
+            mapping[name] = best
     return mapping
+
+
+def _named_like(name: str, columns: Sequence[str]) -> list[str]:
+    """The columns whose name (or name without a unit) is one of field ``name``'s, in
+    the order of its synonyms."""
+    names = (normalize_name(name), *SYNONYMS[name])
+    found = [
+        (names.index(key), index, column)
+        for index, column in enumerate(columns)
+        for key in {normalize_name(column), normalize_name(_NAME_UNIT.sub("", column) or column)}
+        if key in names
+    ]
+    return list(dict.fromkeys(column for _, _, column in sorted(found)))
+
+
+def id_fill(con: duckdb.DuckDBPyConnection, columns: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """{column: (non-empty values, distinct values)} of the columns named like an id
+    (transaction or event), when a file has more than one such column: what
+    :func:`suggest_mapping` needs to prefer a full id column to a mostly empty one.
+    Empty (nothing counted) for a file with one id column at most."""
+    named = [c for name in ID_FIELD.values() for c in _named_like(name, columns)]
+    named = list(dict.fromkeys(named))
+    if len(named) < 2:
+        return {}
+    counts = con.execute(
+        "select "
+        + ", ".join(
+            f"count(nullif(trim({_ident(c)}), '')), count(distinct nullif(trim({_ident(c)}), ''))"
+            for c in named
+        )
+        + " from source"
+    ).fetchall()[0]
+    return {c: (int(counts[2 * i]), int(counts[2 * i + 1])) for i, c in enumerate(named)}
+
+
+def _say_fuller_id(
+    dataset: str,
+    info: FileInfo,
+    chosen: Mapping[str, str | None],
+    mapping: Mapping[str, str | None],
+    report: ValidationReport,
+) -> None:
+    """Say when the id's suggested column is not the one its name matched best, as a
+    fuller one was preferred (not when the id is mapped by hand)."""
+    name = ID_FIELD[dataset]
+    by_name = suggest_mapping(dataset, info.columns)[name]
+    if name in mapping or by_name is None or chosen[name] == by_name:
+        return
+    values = info.filled[by_name][0]
+    report.add_warning(
+        Problem(
+            f"column {by_name!r} is named like a {name} but holds a value in "
+            f"{values:,} of {info.row_count:,} rows only; {chosen[name]!r} holds more "
+            f"values and more distinct ones, so it is used (to use {by_name!r}, map it by "
+            f"hand: Data page mapping; --map {name}=COLUMN)",
+            column=str(chosen[name]),
+            field=name,
+        ),
+        "fuller id column used",
+    )
 
 
 def check_dataset(dataset: str) -> None:
@@ -534,6 +611,8 @@ class FileInfo:
     delimiter: str | None = None
     columns: list[str] = field(default_factory=list)
     row_count: int = 0
+    # {id-like column: (values, distinct values)}, for suggest_mapping (see id_fill)
+    filled: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def refusal_advice(report: ValidationReport) -> str:
@@ -541,15 +620,27 @@ def refusal_advice(report: ValidationReport) -> str:
     has a problem, the date format when a date or time field does, else the file."""
     date_fields = set(TIME_FIELD.values())
     on_dates = any(problem.field in date_fields for problem in report.errors)
-    on_fields = any(problem.field and problem.field not in date_fields for problem in report.errors)
+    # the question whether 1.249 is thousands is answered by the decimal mark
+    on_mark = any("--decimal-mark" in problem.problem for problem in report.errors)
+    on_fields = any(
+        problem.field
+        and problem.field not in date_fields
+        and "--decimal-mark" not in problem.problem
+        for problem in report.errors
+    )
     choices = [
         text
-        for text, wanted in (("the mapping", on_fields), ("the date format", on_dates))
+        for text, wanted in (
+            ("the mapping", on_fields),
+            ("the date format", on_dates),
+            ("the decimal mark", on_mark),
+        )
         if wanted
     ]
     if not choices:
         return "Fix the file itself and upload it again."
-    return f"Fix {' or '.join(choices)}, or the file itself."
+    said = ", ".join(choices[:-1]) + " or " + choices[-1] if len(choices) > 1 else choices[0]
+    return f"Fix {said}, or the file itself."
 
 
 def _utf16_without_bom(head: bytes) -> str | None:
@@ -1427,6 +1518,9 @@ _NUMBER_TYPE = re.compile(
 #: From this size a floating-point amount cannot hold every cent: doubles are exact
 #: to 15-16 significant digits, so 1234567890123456.7 is really ...456.75.
 FLOAT_EXACT_AMOUNT = 10**13
+#: The same for a 32-bit float (pandas' float32, Spark's FloatType): from 2**17 its
+#: steps are wider than a cent (1/64), so 1234567.89 is stored as 1234567.875.
+FLOAT32_EXACT_AMOUNT = 2**17
 
 
 def _parquet_names(path: Path) -> list[str] | None:
@@ -1468,6 +1562,7 @@ def preview_file(path: str | os.PathLike[str], limit: int = 20) -> tuple[FileInf
     report = ValidationReport(dataset="(preview)", source_name=path.name)
     with connect() as con:
         info = read_source(con, path, report)
+        info.filled = id_fill(con, info.columns)
         frame = con.execute(
             "select * exclude (_row) from source order by _row limit ?", [limit]
         ).df()
@@ -1506,6 +1601,86 @@ TRIMMED_CHARS = (
 # values the first could not read (in the lambda, naming v cost every value more).
 #: A spreadsheet's accounting-format zero: a dash beside a currency (also the Edit grid's).
 ACCOUNTING_ZERO = r"(?i)\s*(([$€£¥]|USD|EUR|GBP|CAD|AUD)\s*-|-\s*([$€£¥]|USD|EUR|GBP|CAD|AUD))\s*"
+#: The currency codes an amount may carry before or after its number (USD 10.00,
+#: 1249.50 CHF, -USD 49.00), dropped as the currency symbols are: ISO 4217 codes of the
+#: currencies most exports use.
+CURRENCY_CODES = tuple(
+    [
+        "USD",
+        "EUR",
+        "GBP",
+        "CAD",
+        "AUD",
+        "NZD",
+        "CHF",
+        "JPY",
+        "CNY",
+        "HKD",
+        "SGD",
+        "KRW",
+        "TWD",
+        "INR",
+        "PKR",
+        "IDR",
+        "MYR",
+        "PHP",
+        "THB",
+        "VND",
+        "SEK",
+        "NOK",
+        "DKK",
+        "ISK",
+        "PLN",
+        "CZK",
+        "HUF",
+        "RON",
+        "BGN",
+        "TRY",
+        "RUB",
+        "UAH",
+        "ILS",
+        "AED",
+        "SAR",
+        "EGP",
+        "ZAR",
+        "NGN",
+        "KES",
+        "BRL",
+        "MXN",
+        "ARS",
+        "CLP",
+        "COP",
+        "PEN",
+    ]
+)
+#: Currency signs of more than one character, or other than $ € £ ¥, and the currency
+#: each names (kr is the Swedish, Norwegian, Danish or Icelandic crown).
+CURRENCY_MARKS = {
+    "R$": "BRL",
+    "US$": "USD",
+    "A$": "AUD",
+    "C$": "CAD",
+    "NZ$": "NZD",
+    "HK$": "HKD",
+    "S$": "SGD",
+    "zł": "PLN",
+    "kr": "kr (SEK, NOK, DKK or ISK)",
+    "Kč": "CZK",
+    "₹": "INR",
+    "円": "JPY",
+    "元": "CNY",
+    "₩": "KRW",
+    "₺": "TRY",
+    "₽": "RUB",
+    "₪": "ILS",
+    "₱": "PHP",
+    "฿": "THB",
+}
+#: One currency code or sign beside the number (regular expression, any case).
+#: Longest first: KRW is not kr and a W.
+CURRENCY_TEXT = "|".join(
+    re.escape(text) for text in sorted([*CURRENCY_MARKS, *CURRENCY_CODES], key=len, reverse=True)
+)
 _MACROS = r"""
 create or replace temp macro mart_let(value, body) as list_transform([value], body)[1];
 create or replace temp macro mart_clean(v) as case
@@ -1519,7 +1694,7 @@ create or replace temp macro mart_value(v) as
 create or replace temp macro mart_amount_s1(v) as case
     when regexp_full_match(v, '[0-9.,+-]+') then v else mart_let(
     regexp_replace(replace(trim(v), '−', '-'),
-        '^(USD|EUR|GBP|CAD|AUD)\s*|\s*(USD|EUR|GBP|CAD|AUD)$', '', 'i'),
+        '^([+(-]?)\s*(?:{currency_text})\s*|\s*(?:{currency_text})$', '\1', 'i'),
     lambda c: mart_let(
         trim(case when length(regexp_replace(c, '[^$€£¥]', '', 'g')) = 1
              then regexp_replace(c, '[$€£¥]', '') else c end),
@@ -1527,8 +1702,8 @@ create or replace temp macro mart_amount_s1(v) as case
             regexp_replace(regexp_replace(d, '^([+(-])\s+', '\1'), '\s+([)-])$', '\1'),
             lambda e: case
                 when regexp_full_match(e,
-                    '[+(-]?[0-9]{1,3}([\s''\x{00A0}\x{202F}\x{2009}][0-9]{3})+([.,][0-9]*)?[)-]?')
-                    then regexp_replace(e, '[\s''\x{00A0}\x{202F}\x{2009}]', '', 'g')
+                    '[+(-]?[0-9]{1,3}([\s''\x{00A0}\x{202F}\x{2009}\x{2019}][0-9]{3})+([.,][0-9]*)?[)-]?')
+                    then regexp_replace(e, '[\s''\x{00A0}\x{202F}\x{2009}\x{2019}]', '', 'g')
                 else e end))) end;
 create or replace temp macro mart_amount_s2(s) as case
     when regexp_full_match(s, '\((.*)\)') then '-' || substr(s, 2, length(s) - 2)
@@ -1542,11 +1717,17 @@ create or replace temp macro mart_amount_s3(s) as case
         then replace(s, ',', '')
     when regexp_full_match(s, '[+-]?[1-9][0-9]{0,2}(\.[0-9]{3}){2,}')
         then replace(s, '.', '')
+    when regexp_full_match(s, '{indian}') then replace(s, ',', '')
     else s end;
 create or replace temp macro mart_amount_comma_s3(s) as case
     when regexp_full_match(s, '[+-]?[0-9]{1,3}(\.[0-9]{3})+(,[0-9]*)?')
         then replace(replace(s, '.', ''), ',', '.')
     when regexp_full_match(s, '[+-]?[0-9]*,[0-9]+') then replace(s, ',', '.')
+    else s end;
+create or replace temp macro mart_amount_point_s3(s) as case
+    when regexp_full_match(s, '[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9]*)?')
+      or regexp_full_match(s, '{indian}')
+        then replace(s, ',', '')
     else s end;
 create or replace temp macro mart_amount_text(v) as
     mart_let(mart_let(mart_amount_s1(v), lambda a: mart_amount_s2(a)), lambda b: mart_amount_s3(b));
@@ -1565,6 +1746,9 @@ _DECIMAL_POINT_ONLY = r"[+-]?([0-9]{1,3}(,[0-9]{3})+\.[0-9]+|[0-9]+\.[0-9]{1,2}|
 _POINT_OR_THOUSANDS = r"[+-]?[1-9][0-9]{0,2}\.[0-9]{3}"
 # And a comma likewise: 1,234 is 1234 with a thousands comma, or 1.234 with a decimal one.
 _COMMA_OR_THOUSANDS = r"[+-]?[1-9][0-9]{0,2},[0-9]{3}"
+#: Indian digit grouping (lakh, crore): 1,24,900.00 is 124900.00. Two-digit groups
+#: cannot be thousands, nor decimals (two commas), so it is read as it is.
+INDIAN_GROUPING = r"[+-]?[1-9][0-9]?(,[0-9]{2})+,[0-9]{3}(\.[0-9]*)?"
 
 
 DATE_TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
@@ -1639,8 +1823,97 @@ def _choose_date_order(
     return _order_formats(order)
 
 
+#: The decimal marks that can be given (--decimal-mark), and how each is written.
+DECIMAL_MARKS = {"point": "point", ".": "point", "comma": "comma", ",": "comma"}
+#: Column names (normalized) of exports written in German, French or Spanish, where the
+#: comma is the decimal mark and the point groups thousands.
+DECIMAL_COMMA_NAMES = frozenset(
+    [
+        "kundennummer",
+        "kundennr",
+        "kundenid",
+        "kunde",
+        "bestellnummer",
+        "rechnungsnummer",
+        "belegnummer",
+        "transaktionsid",
+        "datum",
+        "bestelldatum",
+        "rechnungsdatum",
+        "buchungsdatum",
+        "betrag",
+        "gesamtbetrag",
+        "umsatz",
+        "summe",
+        "preis",
+        "brutto",
+        "netto",
+        "kategorie",
+        "produktkategorie",
+        "warengruppe",
+        "wahrung",
+        "waehrung",
+        "idcliente",
+        "cliente",
+        "numeroclient",
+        "numerodepedido",
+        "numerodecommande",
+        "fecha",
+        "importe",
+        "montant",
+        "categoria",
+        "categorie",
+        "devise",
+        "moneda",
+    ]
+)
+
+
+def decimal_mark_option(text: str | None) -> str | None:
+    """``point`` or ``comma`` for a given decimal mark (also ``.`` and ``,``); None for
+    none (detected). Anything else is refused with the choices."""
+    if text is None or not str(text).strip():
+        return None
+    mark = DECIMAL_MARKS.get(str(text).strip().lower())
+    if mark is None:
+        raise InputError(
+            f"The decimal mark {text!r} is not one of point or comma (1.249,00 has a decimal "
+            "comma, 1,249.00 a decimal point)."
+        )
+    return mark
+
+
+def _decimal_comma_signs(
+    con: duckdb.DuckDBPyConnection,
+    columns: Sequence[str],
+    time_column: str | None,
+    report: ValidationReport,
+) -> list[str]:
+    """What in a file says it was written where the comma is the decimal mark: its
+    semicolons, dates such as 15.01.2024, German, French or Spanish column names."""
+    signs = []
+    if report.delimiter == ";":
+        signs.append("it is separated by semicolons")
+    if time_column:
+        dotted = con.execute(
+            f"select arg_min(t, _row) from (select _row, mart_clean({_ident(time_column)}) as t "
+            "from source) where regexp_full_match(t, '[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{2,4}( .*)?')"
+        ).fetchall()[0][0]
+        if dotted:
+            signs.append(f"its dates are written as {dotted!r}")
+    named = [
+        c for c in columns if normalize_name(_NAME_UNIT.sub("", c) or c) in DECIMAL_COMMA_NAMES
+    ]
+    if named:
+        signs.append("its column names are " + ", ".join(repr(c) for c in named[:3]))
+    return signs
+
+
 def _choose_decimal_mark(
-    con: duckdb.DuckDBPyConnection, column: str, report: ValidationReport
+    con: duckdb.DuckDBPyConnection,
+    column: str,
+    report: ValidationReport,
+    signs: Callable[[], list[str]] = list,
 ) -> bool:
     """Read a column's amounts with one decimal mark when its values show which.
 
@@ -1650,7 +1923,20 @@ def _choose_decimal_mark(
     two readings. Otherwise each value is read on its own (a point is the decimal mark
     when it could be either), and a column showing both marks gets a warning. Returns
     whether the column is read with the decimal comma.
+
+    A decimal mark given (``report.decimal_mark``) is used and nothing is detected.
+    When every amount with a point has three digits after it (1.249, 2.500) and the file
+    shows a decimal-comma locale (``signs()``: semicolons, 15.01.2024 dates, German
+    headers), the point is more likely a thousands separator, but may be a decimal
+    mark: the load is refused with the question, as ambiguous dates are.
     """
+    if report.decimal_mark is not None:
+        three = "comma" if report.decimal_mark == "comma" else "point"
+        con.execute(
+            "create or replace temp macro mart_amount_text(v) as mart_let(mart_let("
+            f"mart_amount_s1(v), lambda a: mart_amount_s2(a)), lambda b: mart_amount_{three}_s3(b))"
+        )
+        return report.decimal_mark == "comma"
     text = f"mart_amount_s2(mart_amount_s1(mart_clean({_ident(column)})))"
     comma, point, first_comma, first_point, grouped, first_grouped, *extra = con.execute(
         f"select count(*) filter (where regexp_full_match(t, '{_DECIMAL_COMMA_ONLY}')), "
@@ -1696,7 +1982,30 @@ def _choose_decimal_mark(
             "cents, and load the file again",
             "comma or thousands?",
         )
-    if grouped and not comma and not point:
+    european = signs() if grouped and not comma and not point else []
+    if european:
+        # 1.249 and 2.500 only, in a file written the German way: whole euros, most
+        # likely, but nothing in the column says so. Not guessed: asked, as for dates.
+        value = con.execute(
+            f"select {_ident(column)} from source where _row = ?", [first_grouped]
+        ).fetchall()[0][0]
+        report.add_error(
+            Problem(
+                f"is the point a decimal mark or a thousands separator? {grouped} amount(s) "
+                "such as this one have exactly three digits after a point and no amount in "
+                "the column shows the decimal mark, and the file looks written where the "
+                f"comma is the decimal mark ({'; '.join(european)}): {value.strip()} may be "
+                "thousands or a decimal, and is not guessed. Give the decimal mark: "
+                "--decimal-mark comma on the command line (the point then separates "
+                "thousands: 1.249 = 1249.00) or --decimal-mark point (1.249 = 1.25, "
+                "rounded); on the Data page, the Decimal mark choice",
+                row=int(first_grouped),
+                column=column,
+                field="amount",
+                value=str(value),
+            )
+        )
+    elif grouped and not comma and not point:
         # 1.000 and 2.500 only: whole euros written the German way, or amounts with three
         # decimals. Nothing in the column tells; the point is read as the decimal mark.
         warn(
@@ -1732,8 +2041,14 @@ def _choose_decimal_mark(
 
 
 # The currencies an amount may name, as the loader strips them (mart_amount_s1).
-_CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
-_CURRENCY_CODE = r"(?i)^\s*(USD|EUR|GBP|CAD|AUD)|(USD|EUR|GBP|CAD|AUD)\s*$"
+_CURRENCY_SYMBOLS = {
+    "$": "USD",
+    "€": "EUR",
+    "£": "GBP",
+    "¥": "JPY",
+    **{mark.upper(): code for mark, code in CURRENCY_MARKS.items()},
+}
+_CURRENCY_CODE = rf"(?i)^[\s+(-]*({CURRENCY_TEXT})|({CURRENCY_TEXT})\s*$"
 
 
 def _check_currencies(
@@ -1746,11 +2061,12 @@ def _check_currencies(
     text = f"mart_clean({_ident(column)})"
     found = con.execute(
         "select currency, count(*), min(_row) from ("
-        "  select _row, coalesce(nullif(upper(trim(regexp_extract(t, ?, 0))), ''),"
+        "  select _row, coalesce(nullif(upper(regexp_extract(t, ?, 1)), ''),"
+        "    nullif(upper(regexp_extract(t, ?, 2)), ''),"
         "    nullif(regexp_extract(t, '[$€£¥]', 0), '')) as currency"
         f"  from (select _row, {text} as t from source)"
         ") where currency is not null group by all order by 3",
-        [_CURRENCY_CODE],
+        [_CURRENCY_CODE, _CURRENCY_CODE],
     ).fetchall()
     named = {}
     for currency, count, row in found:
@@ -1773,6 +2089,154 @@ def _check_currencies(
         ),
         "mixed currencies",
         1,
+    )
+
+
+#: Names (normalized, see normalize_name) of a column saying each row's currency:
+#: Stripe/Shopify/PayPal "Currency", WooCommerce "order_currency", "currency_code",
+#: PayPal's German "Währung", French "Devise", Spanish "Moneda", Italian "Valuta".
+CURRENCY_COLUMN_NAMES = (
+    "currency",
+    "currencycode",
+    "currencyiso",
+    "isocurrency",
+    "isocurrencycode",
+    "ordercurrency",
+    "paymentcurrency",
+    "transactioncurrency",
+    "chargecurrency",
+    "presentmentcurrency",
+    "waehrung",
+    "wahrung",
+    "wahrungscode",
+    "devise",
+    "moneda",
+    "divisa",
+    "valuta",
+    "moeda",
+)
+
+
+def _check_currency_column(
+    con: duckdb.DuckDBPyConnection,
+    amount: str,
+    unmapped: Sequence[str],
+    report: ValidationReport,
+) -> None:
+    """Warn when an unmapped column naming each row's currency (Stripe's "Currency",
+    WooCommerce's "order_currency", PayPal's "Währung") holds more than one: the amounts
+    are added as they are, so 100 EUR, 100 USD and 15000 JPY loaded as 15200.00 with no
+    word. As for currencies named inside the amounts (_check_currencies), nothing is
+    converted. "Converted Currency" goes with "Converted Amount" (Stripe): it is the
+    one read when that is the amount."""
+    names = {normalize_name(_NAME_UNIT.sub("", c) or c): c for c in reversed(unmapped)}
+    prefix = normalize_name(amount).removesuffix("amount")
+    column = (names.get(prefix + "currency") if prefix else None) or next(
+        (names[name] for name in CURRENCY_COLUMN_NAMES if name in names), None
+    )
+    if column is None:
+        return
+    found = con.execute(
+        f"select upper(v), count(*), min(_row) from (select _row, mart_value({_ident(column)}) "
+        "as v from source) where v is not null group by all order by 3 limit 21"
+    ).fetchall()
+    if len(found) < 2:
+        return
+    parts = [f"{code} ({count:,} row(s), first at row {row})" for code, count, row in found[:20]]
+    more = f" and more ({len(found) - 20}+)" if len(found) > 20 else ""
+    report.add_warning(
+        Problem(
+            f"the amounts are in more than one currency, as column {column!r} says: "
+            + ", ".join(parts)
+            + more
+            + ". Nothing is converted: the numbers are added as they are; convert the "
+            "amounts to one currency first (or load one currency's rows at a time)",
+            column=amount,
+            field="amount",
+        ),
+        "mixed currencies",
+        1,
+    )
+
+
+#: Names (normalized) of a column saying a payment's or order's state: Stripe "Status",
+#: Shopify "Financial Status", WooCommerce "status", PayPal "Status" / "État", Square
+#: "Transaction Status".
+STATUS_COLUMN_NAMES = (
+    "status",
+    "financialstatus",
+    "paymentstatus",
+    "orderstatus",
+    "transactionstatus",
+    "chargestatus",
+    "etat",
+    "statut",
+    "estado",
+    "zahlungsstatus",
+    "bestellstatus",
+)
+#: A state (lower-cased, accents removed) in which the amount was not, or not all,
+#: received: failed, declined, refunded, cancelled, voided, reversed, disputed, in
+#: English, German, French and Spanish.
+NOT_A_SALE = re.compile(
+    r"fail|declin|refund|cancel|void|revers|denied|chargeback|disput|uncaptured|"
+    r"fehlgeschlag|abgelehnt|storn|erstatt|abgebrochen|"
+    r"echou|refus|rembours|annul|"
+    r"fallid|rechaz|reembols|devuel|cancelad|anulad"
+)
+
+
+def _warn_not_sales(
+    con: duckdb.DuckDBPyConnection, unmapped: Sequence[str], report: ValidationReport
+) -> None:
+    """Warn when an unmapped status column says some rows' payments failed or were
+    refunded or cancelled (Stripe's Failed, Refunded; WooCommerce's cancelled), or a
+    "Captured" column says false: each row is loaded as a sale of its full amount, as
+    the loader reads no status. Said, not decided: what counts is the user's call."""
+    names = {normalize_name(c): c for c in reversed(unmapped)}
+    status = next((names[name] for name in STATUS_COLUMN_NAMES if name in names), None)
+    captured = names.get("captured")
+    found: list[tuple[str, int, int]] = []  # (what, rows, first row)
+    conditions: list[str] = []
+    matched: list[str] = []
+    if status is not None:
+        for value, count, row in con.execute(
+            f"select v, count(*), min(_row) from (select _row, mart_value({_ident(status)}) "
+            "as v from source) where v is not null group by all order by 3 limit 200"
+        ).fetchall():
+            plain = unicodedata.normalize("NFKD", str(value).lower())
+            if NOT_A_SALE.search("".join(c for c in plain if not unicodedata.combining(c))):
+                matched.append(str(value))
+                found.append((f"{status} {value!r}", int(count), int(row)))
+        if matched:
+            conditions.append(f"mart_value({_ident(status)}) in (select unnest($1::VARCHAR[]))")
+    if captured is not None:
+        condition = f"lower(mart_value({_ident(captured)})) in ('false', 'no', '0')"
+        count, row = con.execute(
+            f"select count(*), min(_row) from source where {condition}"
+        ).fetchall()[0]
+        if count:
+            found.append((f"{captured} 'false' (the payment was not taken)", int(count), int(row)))
+            conditions.append(condition)
+    if not found:
+        return
+    # a row said twice (Status Failed and Captured false) is counted once
+    total = int(
+        con.execute(
+            f"select count(*) from source where {' or '.join(conditions)}",
+            [matched] if matched else [],
+        ).fetchall()[0][0]
+    )
+    report.add_warning(
+        Problem(
+            f"{total:,} row(s) look like payments that failed or were refunded or cancelled: "
+            + ", ".join(f"{what} ({n:,} row(s), first at row {row})" for what, n, row in found)
+            + ". They are loaded as sales of their full amount (the loader reads no status); "
+            "leave them out of the file, or subtract the refunds, if they should not count",
+            row=min(row for _, _, row in found),
+        ),
+        "failed or refunded payments?",
+        total,
     )
 
 
@@ -2148,16 +2612,20 @@ def prepare_records(
     defaults: Mapping[str, str] | None = None,
     source_name: str | None = None,
     today: date | None = None,
+    decimal_mark: str | None = None,
 ) -> ValidationReport:
     """Read, map and validate ``path``; leave table ``records(_row, raw_data)`` in ``con``.
 
     ``mapping`` overrides the suggested column of the fields it names (``None`` or ""
-    unmaps one). Raises ``LoadRefusedError`` with the report when a structural problem
-    is found; otherwise returns the report (whose warnings list the semantic problems).
+    unmaps one). ``decimal_mark``: "point" or "comma" for the amounts of a text file,
+    None to detect it. Raises ``LoadRefusedError`` with the report when a structural
+    problem is found; otherwise returns the report (whose warnings list the semantic
+    problems).
     """
     check_dataset(dataset)
     path = Path(path)
     report = ValidationReport(dataset=dataset, source_name=source_name or path.name)
+    report.decimal_mark = decimal_mark_option(decimal_mark)
     fields = FIELDS[dataset]
     defaults = dict(defaults or {})
     for name in list(defaults) + list(mapping or {}):
@@ -2170,6 +2638,8 @@ def prepare_records(
         _MACROS.replace("{null_words}", ", ".join(_sql_str(w) for w in NULL_WORDS))
         .replace("{direction_controls}", _DIRECTION_CONTROLS)
         .replace("{accounting_zero}", ACCOUNTING_ZERO)
+        .replace("{currency_text}", CURRENCY_TEXT)
+        .replace("{indian}", INDIAN_GROUPING)
     )
     if date_format:
         given = date_format
@@ -2184,7 +2654,9 @@ def prepare_records(
         _check_default(dataset, name, value, date_format, con)
 
     info = read_source(con, path, report)
-    chosen = suggest_mapping(dataset, info.columns)
+    info.filled = id_fill(con, info.columns)
+    chosen = suggest_mapping(dataset, info.columns, info.filled)
+    _say_fuller_id(dataset, info, chosen, mapping or {}, report)
     for name, column in (mapping or {}).items():
         chosen[name] = column or None
     report.mapping = dict(chosen)
@@ -2303,8 +2775,16 @@ def prepare_records(
     if dataset == "transactions" and chosen.get("amount"):
         _warn_unit_price(str(chosen["amount"]), info.columns, report)
         if str(chosen["amount"]) not in report.typed_numbers:
-            decimal_comma = _choose_decimal_mark(con, str(chosen["amount"]), report)
+            time_column = chosen.get(TIME_FIELD[dataset])
+            decimal_comma = _choose_decimal_mark(
+                con,
+                str(chosen["amount"]),
+                report,
+                lambda: _decimal_comma_signs(con, info.columns, time_column, report),
+            )
         _check_currencies(con, str(chosen["amount"]), report)
+        _check_currency_column(con, str(chosen["amount"]), [c for c, _ in extras], report)
+        _warn_not_sales(con, [c for c, _ in extras], report)
     time_column = chosen.get(TIME_FIELD[dataset])
     order_formats = (
         _choose_date_order(con, str(time_column), report) if time_column and not date_format else ()
@@ -2343,6 +2823,7 @@ def prepare_records(
     _collect_readings(con, dataset, chosen, report, decimal_comma)
     _warn_case_variants(con, chosen, report)
     _warn_float_ids(con, dataset, chosen, report)
+    _warn_placeholder_customer(con, chosen, info.columns, report)
 
     pairs = []
     for name in fields:
@@ -2420,6 +2901,58 @@ def _warn_case_variants(
     )
 
 
+#: Customer ids that stand for "no account" (a shop's guest checkout: WooCommerce
+#: writes 0), compared lower-cased.
+PLACEHOLDER_CUSTOMERS = ("0", "-1", "guest", "gast", "invitado", "invite", "anonymous", "unknown")
+#: The share of rows from which one placeholder id is said.
+PLACEHOLDER_SHARE = 0.2
+
+
+def _warn_placeholder_customer(
+    con: duckdb.DuckDBPyConnection,
+    chosen: Mapping[str, str | None],
+    columns: Sequence[str],
+    report: ValidationReport,
+) -> None:
+    """Warn when one placeholder customer id (0, -1, guest …) holds a large share of
+    the rows: the guests' orders all become one customer in the mart (WooCommerce's
+    guest orders, customer_id 0, merged silently into one big customer)."""
+    column = chosen.get("customer_id")
+    if column is None:
+        return
+    value = _ident("customer_id__val")
+    words = ", ".join(_sql_str(word) for word in PLACEHOLDER_CUSTOMERS)
+    found = con.execute(
+        f"select arg_min({value}, _row), count(*), min(_row), (select count(*) from parsed) "
+        f"from parsed where lower({value}) in ({words}) group by lower({value}) "
+        "order by 2 desc limit 1"
+    ).fetchall()
+    if not found:
+        return
+    [(placeholder, count, row, total)] = found
+    if count < 2 or count < PLACEHOLDER_SHARE * total:
+        return
+    email = next(
+        (c for c in columns if "email" in normalize_name(c) and c not in chosen.values()), None
+    )
+    instead = f" (such as {email!r})" if email else ""
+    report.add_warning(
+        Problem(
+            f"customer id {placeholder!r} is on {count:,} of {total:,} rows: shops write it "
+            "for orders without an account (guest checkout), and all of them become one "
+            f"customer {placeholder!r} in the mart. If they are guests, map a column that "
+            f"tells them apart{instead} to customer_id (Data page mapping; --map "
+            "customer_id=COLUMN), or leave those rows out",
+            row=int(row),
+            column=column,
+            field="customer_id",
+            value=str(placeholder),
+        ),
+        "placeholder customer id",
+        int(count),
+    )
+
+
 #: An id as a spreadsheet or pandas writes a number it took for a decimal: 17850.0,
 #: 1.785E+04. Beside 17850 it is another customer.
 FLOAT_ID = r"[0-9]+\.0+|[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+"
@@ -2494,7 +3027,17 @@ def _warn_unit_price(amount: str, columns: Sequence[str], report: ValidationRepo
 NULL_WORDS = ("null", "n/a", "#n/a", "none", "nan", "nil")
 
 #: A cell that says a row is a sum, not a record (lower-cased, trimmed).
-TOTAL_WORD = r"((grand|sub)[ -]?)?totals?:?|sum:?|sum of .*|summe:?|gesamt:?|total general:?"
+TOTAL_WORD = (
+    r"((grand|sub)[ -]?)?totals?:?|sum:?|sum of .*|summe:?|gesamt:?|total general:?"
+    # a spreadsheet's grand total in German, French/Spanish, Portuguese, Italian, Dutch
+    r"|gesamtergebnis:?|total g[ée]n[ée]ral:?|total geral:?|totale complessivo:?|eindtotaal:?"
+)
+#: A subtotal's label, as a spreadsheet's Data > Subtotal writes it beside the group's
+#: value: "C001 Total" (English), "C001 Ergebnis" (German), "C001 Totaal" (Dutch), or
+#: before it, "Total C001" (French, Spanish, Portuguese), "Totale C001" (Italian).
+#: Group 1 is the group's value.
+SUBTOTAL_AFTER = r"(?i)^(.*\S)\s+(totals?|ergebnis|summe|sum|subtotal|totaal|totale)$"
+SUBTOTAL_BEFORE = r"(?i)^(?:totals?|totale|subtotal|summe|r[ée]sultat|sous-total)\s+(\S.*)$"
 
 
 def _leave_out_total_rows(
@@ -2512,6 +3055,7 @@ def _leave_out_total_rows(
     if customer is None or not columns:
         return
     _leave_out_labeled_total_rows(con, columns, customer, report)
+    _leave_out_subtotal_rows(con, chosen, report)
     _leave_out_unlabeled_total(con, chosen, report)
 
 
@@ -2559,6 +3103,97 @@ def _leave_out_labeled_total_rows(
     if len(found) > MAX_PROBLEMS:
         report.warning_count += len(found) - MAX_PROBLEMS
         report.warning_summary["totals rows left out"] += len(found) - MAX_PROBLEMS
+
+
+def _leave_out_subtotal_rows(
+    con: duckdb.DuckDBPyConnection, chosen: Mapping[str, str | None], report: ValidationReport
+) -> None:
+    """Leave out the rows a spreadsheet's Data > Subtotal adds after each group: the
+    customer (or id) cell says the group's value and a total word ("C001 Total", "C001
+    Ergebnis", "Total C001"), the date and the other id are empty, and the amount is
+    the sum of the group's rows right above it (the rows whose cell holds that value).
+    Loaded, each was a customer "C001 Total" holding the group's revenue a second time.
+    Each one is named in a warning, as a totals row is; a row that looks like one but
+    whose amount is not its group's sum is kept, and said."""
+    if not chosen.get("amount") or not chosen.get("transaction_date"):
+        return
+    amount = _ident("amount__val")
+    date = _ident("transaction_date__raw")
+    left: list[tuple[int, str, int]] = []
+    kept: list[tuple[int, str, int]] = []
+    for label_field, other in (
+        ("customer_id", "transaction_id"),
+        ("transaction_id", "customer_id"),
+    ):
+        if not chosen.get(label_field):
+            continue
+        raw, val = _ident(label_field + "__raw"), _ident(label_field + "__val")
+        empty = f" and {_ident(other + '__raw')} is null" if chosen.get(other) else ""
+        key = (
+            f"coalesce(nullif(regexp_extract({raw}, {_sql_str(SUBTOTAL_AFTER)}, 1), ''), "
+            f"nullif(regexp_extract({raw}, {_sql_str(SUBTOTAL_BEFORE)}, 1), ''))"
+        )
+        candidates = (
+            f"select _row, {key} as key from parsed where {date} is null{empty} "
+            f"and {amount} is not null and {raw} is not null"
+        )
+        # the date is empty on no row of a clean file: nothing more is computed
+        if not con.execute(f"select count(*) from ({candidates}) where key is not null").fetchall()[
+            0
+        ][0]:
+            continue
+        # Runs of consecutive rows with one group value, a subtotal's value being the
+        # one its label names: a subtotal closes its run, the rows before it are its group.
+        found = con.execute(
+            f"with c as (select * from ({candidates}) where key is not null), "
+            f"g as (select p._row, {amount} as amount, {raw} as label, c.key is not null as sub, "
+            f"  coalesce(c.key, {val}) as gkey from parsed p left join c using (_row)), "
+            "r as (select *, sum(changed) over (order by _row) as run from ("
+            "  select *, case when gkey is not distinct from lag(gkey) over (order by _row) "
+            "  then 0 else 1 end as changed from g)) "
+            "select r._row, r.label, r.amount, s.total, s.n from r join ("
+            "  select run, sum(amount) filter (where not sub) as total, "
+            "  count(*) filter (where not sub) as n, max(_row) as last, "
+            "  count(*) filter (where sub) as subs from r group by run) s using (run) "
+            "where r.sub and r._row = s.last and s.subs = 1 and s.n >= 1 order by r._row"
+        ).fetchall()
+        for row, label, value, total, n in found:
+            (left if value == total else kept).append((int(row), str(label), int(n)))
+        if left:
+            con.execute(
+                "delete from parsed where _row in (select unnest(?::BIGINT[]))",
+                [[row for row, _, _ in left]],
+            )
+            break
+    for row, label, n in left[:MAX_PROBLEMS]:
+        report.add_warning(
+            Problem(
+                f"looks like a subtotal row ({label!r}: its amount is the sum of the {n:,} "
+                "row(s) of that group above it): left out, so its amount is not counted twice",
+                row=row,
+                value=label,
+            ),
+            "totals rows left out",
+            1,
+        )
+    if len(left) > MAX_PROBLEMS:
+        report.warning_count += len(left) - MAX_PROBLEMS
+        report.warning_summary["totals rows left out"] += len(left) - MAX_PROBLEMS
+    for row, label, n in kept[:5]:
+        report.add_warning(
+            Problem(
+                f"looks like a subtotal row ({label!r}, with no date), but its amount is not "
+                f"the sum of the {n:,} row(s) of that group above it: kept as a row of its "
+                "own; if it is a subtotal (of another kind), delete such rows from the file",
+                row=row,
+                value=label,
+            ),
+            "subtotal rows kept?",
+            1,
+        )
+    if len(kept) > 5:
+        report.warning_count += len(kept) - 5
+        report.warning_summary["subtotal rows kept?"] += len(kept) - 5
 
 
 #: The rows an unlabeled totals row must sum: with fewer, a record that lacks its id,
@@ -2770,6 +3405,40 @@ def _refuse_id_controls(
     report.error_count += total - len(sample)
 
 
+def _amount_hint(value: str, decimal_mark: str | None) -> str:
+    """Why an amount's text is not read, when its text tells: a credit/debit mark
+    (15.50 CR), text that is no currency the loader knows (12 PCS, 100 EURO), or a
+    decimal mark other than the one given."""
+    mark = re.search(r"(?i)(?<![A-Za-z])(CR|DR)\.?\s*\)?\s*$", value)
+    if mark and re.search(r"\d", value):
+        return (
+            f" (the mark {mark.group(1)!r} (credit or debit) is not read: whether a credit is "
+            "a sale or a refund depends on whose books the file comes from; write refunds "
+            "with a minus sign (-15.50) and sales without the mark, and load the file again)"
+        )
+    other = re.sub(r"[\d\s.,'’()+\-−\u00a0\u202f\u2009]", "", value)
+    if other and re.search(r"\d", value):
+        return (
+            f" (the text {other!r} beside the number is not a currency the loader reads; "
+            "it reads the codes of common currencies (USD, EUR, GBP, CHF, SEK, JPY, INR …) "
+            "and the signs $ € £ ¥ ₹ R$ zł kr 円 before or after the number, and drops them: "
+            "remove the text, or write the currency as its code, and load the file again)"
+        )
+    if decimal_mark == "point" and re.search(r",\d{1,2}\s*\)?-?$", value):
+        return (
+            " (a decimal comma, but the decimal mark given is the point: give the comma "
+            "(--decimal-mark comma; on the Data page, the Decimal mark choice) or let it be "
+            "detected)"
+        )
+    if decimal_mark == "comma" and re.search(r",\d{3}", value) and "." in value:
+        return (
+            " (a comma between thousands, but the decimal mark given is the comma: give the "
+            "point (--decimal-mark point; on the Data page, the Decimal mark choice) or let "
+            "it be detected)"
+        )
+    return ""
+
+
 def _collect_problems(
     con: duckdb.DuckDBPyConnection,
     dataset: str,
@@ -2874,7 +3543,7 @@ def _collect_problems(
                                 " (too many digits: an amount has at most 16 digits before "
                                 f"the decimal point, up to {MAX_AMOUNT})"
                             )
-                        return ""
+                        return _amount_hint(value, report.decimal_mark)
                     if re.search(LEAP_SECOND, value):
                         return (
                             " (second 60 (a leap second) is not a time that can be read: "
@@ -3094,8 +3763,12 @@ def _collect_problems(
                 lambda _: "negative amount (a refund?)",
                 neg,
             )
-        if report.typed_numbers.get(str(chosen["amount"])) in {"FLOAT", "DOUBLE"}:
-            inexact_where = f"abs({val}) >= {FLOAT_EXACT_AMOUNT}"
+        float_type = report.typed_numbers.get(str(chosen["amount"]))
+        if float_type in {"FLOAT", "DOUBLE"}:
+            single = float_type == "FLOAT"  # 32 bits
+            inexact_where = (
+                f"abs({val}) >= {FLOAT32_EXACT_AMOUNT if single else FLOAT_EXACT_AMOUNT}"
+            )
             inexact = count(f"select count(*) from parsed where {inexact_where}")
             if inexact:
                 warn_rows(
@@ -3103,9 +3776,15 @@ def _collect_problems(
                     inexact_where,
                     "inexact amounts",
                     lambda _: (
-                        "a floating-point amount this large (10^13 or more) is not exact to "
-                        "the cent: the file's number type keeps about 16 digits; store "
-                        "amounts as a DECIMAL to keep every cent"
+                        "a 32-bit floating-point amount (float32, FLOAT) this large "
+                        f"({FLOAT32_EXACT_AMOUNT:,} or more) is not exact to the cent: the "
+                        "file's number type keeps about 7 digits, so the cents may have "
+                        "changed (1234567.89 is stored as 1234567.875); store amounts as a "
+                        "DECIMAL (or a 64-bit float) to keep every cent"
+                        if single
+                        else "a floating-point amount this large (10^13 or more) is not "
+                        "exact to the cent: the file's number type keeps about 16 digits; "
+                        "store amounts as a DECIMAL to keep every cent"
                     ),
                     inexact,
                 )
@@ -3175,6 +3854,7 @@ def validate_file(
     defaults: Mapping[str, str] | None = None,
     source_name: str | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    decimal_mark: str | None = None,
 ) -> ValidationReport:
     """The validation report for loading ``path`` into ``dataset``, saving nothing.
 
@@ -3193,6 +3873,7 @@ def validate_file(
                 date_format=date_format,
                 defaults=defaults,
                 source_name=source_name,
+                decimal_mark=decimal_mark,
             )
         except LoadRefusedError as exc:
             return exc.report

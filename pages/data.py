@@ -174,7 +174,7 @@ def _upload_tab() -> None:
     st.dataframe(preview, key="upload_preview", placeholder=common.NULL_CELL)
 
     st.markdown("**Map the file's columns to the mart's fields**")
-    suggested = loading.suggest_mapping(dataset, info.columns)
+    suggested = loading.suggest_mapping(dataset, info.columns, info.filled)
     if st.session_state.get("upload_last_file") != (dataset, path.name):
         # A new file (or dataset): start from the suggested mapping again.
         for name in loading.FIELDS[dataset]:
@@ -209,6 +209,18 @@ def _upload_tab() -> None:
         ).strip()
         or None
     )
+    decimal_mark = st.selectbox(
+        "Decimal mark of the amounts",
+        [None, "comma", "point"],
+        format_func=lambda m: {
+            None: "Detected from the file",
+            "comma": "Comma: 1.249,50 (a point groups thousands: 1.249 = 1249.00)",
+            "point": "Point: 1,249.50",
+        }[m],
+        key="upload_decimal_mark",
+        help="Only for amounts the file does not settle, such as 1.249 and 2.500 in a "
+        "file written with decimal commas: the load asks for it then.",
+    )
     left, right = st.columns([1, 2])
     mode = left.radio(
         "Save as",
@@ -228,7 +240,14 @@ def _upload_tab() -> None:
     # click would append its rows once more (or save the same rows again). Its report is
     # not shown again: checked against the new HEAD, every appended id would be "already
     # in the dataset".
-    saved_as = (dataset, path.name, mode, tuple(sorted(mapping.items())), date_format)
+    saved_as = (
+        dataset,
+        path.name,
+        mode,
+        tuple(sorted(mapping.items())),
+        date_format,
+        decimal_mark,
+    )
     earlier = st.session_state.get("upload_saved")
     if earlier is not None and earlier[0] == saved_as:
         st.success(earlier[1], icon=":material/check_circle:")
@@ -257,6 +276,7 @@ def _upload_tab() -> None:
             mapping=mapping,
             date_format=date_format,
             source_name=uploaded.name,
+            decimal_mark=decimal_mark,
         )
     st.markdown("**Validation report**")
     if report.generated:
@@ -295,6 +315,7 @@ def _upload_tab() -> None:
                     date_format=date_format,
                     message=message.strip() or None,
                     source_name=uploaded.name,
+                    decimal_mark=decimal_mark,
                 )
         except loading.LoadRefusedError as exc:
             _show_report(exc.report)
