@@ -163,6 +163,42 @@ def _uploaded(monkeypatch: pytest.MonkeyPatch, name: str, data: bytes) -> AppTes
     return at
 
 
+def test_the_decimal_mark_question_is_answered_on_the_page(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A German export with whole-euro amounts (1.249, 2.500): the load asks whether the
+    point groups thousands; the page's decimal mark answers it."""
+    csv = (
+        b"Buchungs-ID;Kunde;Datum;Betrag;Kategorie\n"
+        b"1;K1;15.01.2024;1.249;Audio\n"
+        b"2;K2;16.01.2024;2.500;Gaming\n"
+        b"3;K3;17.01.2024;315;Audio\n"
+    )
+    at = _uploaded(monkeypatch, "buchungen.csv", csv)
+    for field, column in (
+        ("transaction_id", "Buchungs-ID"),
+        ("customer_id", "Kunde"),
+        ("transaction_date", "Datum"),
+        ("amount", "Betrag"),
+        ("product_category", "Kategorie"),
+    ):
+        at.selectbox(key=f"upload_map_transactions_{field}").set_value(column)
+    at.text_input(key="upload_date_format").set_value("%d.%m.%Y")
+    at.run()
+    assert_clean(at)
+    [problems] = [table.value for table in at.table if "problem" in table.value.columns]
+    said = " ".join(problems["problem"].astype(str))
+    assert "decimal mark or a thousands separator" in said, said
+    assert at.button(key="upload_save").disabled
+    at.selectbox(key="upload_decimal_mark").set_value("comma").run()
+    assert_clean(at)
+    at.button(key="upload_save").click().run()
+    assert_clean(at)
+    assert any("Saved transactions v2" in s.value for s in at.success), texts(at)
+    frame = datasets.read_records(Workspace(workspace), "transactions")
+    assert list(frame["amount"]) == ["1249.00", "2500.00", "315.00"]
+
+
 def test_an_unreadable_upload_is_refused_with_a_sentence(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
