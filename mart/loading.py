@@ -1374,18 +1374,20 @@ def _read_parquet(
                 # a nested value is kept as JSON text ({"a": 1}), not DuckDB's {'a': 1}
                 return f"to_json({_ident(column)})::VARCHAR"
             zone = zones.get(column)
-            if zone and kind.upper() == "TIMESTAMP WITH TIME ZONE":
+            if zone and _ZONED_TIMESTAMP_TYPE.match(kind):
                 # The moment as the file's zone shows it ("2024-01-15 23:30:00
                 # America/New_York"): read like a CSV's zoned time, converted to UTC
                 # with a warning where that changes the date. DuckDB itself keeps only
                 # the UTC moment, and the date changed without a word.
                 offset = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", zone)
+                # pandas' default unit, nanoseconds, is TIMESTAMPTZ_NS: as microseconds
+                moment = f"{_ident(column)}::TIMESTAMPTZ"
                 local = (
                     # a fixed offset: the connection is in UTC, so this is the wall time
-                    f"{_ident(column)}::TIMESTAMP {offset.group(1)} "
+                    f"{moment}::TIMESTAMP {offset.group(1)} "
                     f"interval '{offset.group(2)}:{offset.group(3)}'"
                     if offset
-                    else f"timezone({_sql_str(zone)}, {_ident(column)})"
+                    else f"timezone({_sql_str(zone)}, {moment})"
                 )
                 return f"strftime({local}, '%Y-%m-%d %H:%M:%S.%f') || ' ' || {_sql_str(zone)}"
             if _FLOAT_TYPE.match(kind):
@@ -1421,6 +1423,11 @@ def _read_parquet(
 
 
 _FLOAT_TYPE = re.compile(r"^(DOUBLE|FLOAT|REAL)\b", re.IGNORECASE)
+#: DuckDB's types for a Parquet timestamp with a time zone, in each unit: TIMESTAMPTZ_NS
+#: for nanoseconds (pandas' default), TIMESTAMP WITH TIME ZONE for milli- and microseconds.
+_ZONED_TIMESTAMP_TYPE = re.compile(
+    r"^(TIMESTAMP(_[A-Z]+)? WITH TIME ZONE|TIMESTAMPTZ(_[A-Z]+)?)$", re.IGNORECASE
+)
 _NUMBER_TYPE = re.compile(
     r"^(DECIMAL|NUMERIC|DOUBLE|FLOAT|REAL|U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)\b", re.IGNORECASE
 )
