@@ -655,8 +655,28 @@ def mixed_encoding_problem(path: Path) -> Problem:
     )
 
 
+#: Excel for Mac's "CSV (Macintosh)": Mac Roman, lines ended by CR alone.
+MAC_ROMAN = "mac_roman"
+
+
+def _misread_letters(text: str) -> int:
+    """How many non-ASCII characters in ``text`` look like a wrong decoding: a symbol
+    inside a word (S¿ren) or a capital after a small letter or before one (CafŽ, JŸrgen).
+    Mac Roman read as cp1252 gives many, and cp1252 read as Mac Roman too (CafÈ)."""
+    count = 0
+    for before, char, after in zip(text, text[1:], text[2:] + " ", strict=False):
+        if char.isascii() or not before.isalpha():
+            continue
+        if (not char.isalpha() and after.isalpha()) or (
+            char.isupper() and (before.islower() or after.islower())
+        ):
+            count += 1
+    return count
+
+
 def _detect_encoding(path: Path, head: bytes) -> str:
-    """``utf-8``, ``utf-8-sig``, ``utf-16``, MIXED_UTF8 or, when not UTF-8, cp1252/latin-1."""
+    """``utf-8``, ``utf-8-sig``, ``utf-16``, MIXED_UTF8 or, when not UTF-8, cp1252/latin-1,
+    or MAC_ROMAN for a file whose lines end with CR alone that reads better so."""
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
     bomless = _utf16_without_bom(head)
@@ -674,6 +694,13 @@ def _detect_encoding(path: Path, head: bytes) -> str:
         # A pure cp1252 file rarely holds one by accident (an É before a »).
         if _has_utf8_multibyte(path):
             return MIXED_UTF8
+        if b"\r" in head and b"\n" not in head:
+            # Lines ended by CR alone: a classic Mac file, such as Excel for Mac's "CSV
+            # (Macintosh)", in Mac Roman (read as cp1252, Jürgen was JŸrgen). Unless the
+            # cp1252 reading has fewer letters out of place.
+            windows = head.decode("cp1252", errors="replace")
+            if _misread_letters(head.decode(MAC_ROMAN)) <= _misread_letters(windows):
+                return MAC_ROMAN
         try:
             with path.open("rb") as handle:
                 dec = codecs.getincrementaldecoder("cp1252")()
@@ -903,6 +930,15 @@ def read_source(
             info.encoding = encoding
             if encoding == MIXED_UTF8:
                 report.add_warning(mixed_encoding_problem(path), "mixed encodings")
+            if encoding == MAC_ROMAN:
+                report.add_warning(
+                    Problem(
+                        "the file is not UTF-8 and its lines end with CR alone, as Excel for "
+                        "Mac's 'CSV (Macintosh)' writes them: its accented letters were read "
+                        "as Mac Roman. Check them, and save the file as 'CSV UTF-8' to be sure"
+                    ),
+                    "encoding guessed",
+                )
             readable = path
             if encoding not in ("utf-8", "utf-8-sig"):
                 readable = tmpdir / "utf8.txt"

@@ -1,4 +1,7 @@
-"""Dates and encodings the loader read wrongly or refused with the wrong advice."""
+"""Dates and encodings the loader read wrongly or refused with the wrong advice:
+Parquet time-zone timestamps in nanoseconds, numeric dates with an offset (.NET's
+DateTimeOffset), Excel for Mac's Mac Roman CSV, 24-hour times with AM/PM, and common
+layouts (RFC 2822, eBay, SQL Server, 2024.01.15) with the hints their refusals give."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import datetime
 
 import pytest
 
+from mart.loading import _misread_letters
 from tests.datasets.conftest import load
 
 # --------------------------------------------------------------------------- Parquet
@@ -74,3 +78,54 @@ def test_parquet_nanosecond_event_times_in_new_york_warn(ws, tmp_path, stored):
     assert stored("events")[0]["event_timestamp"] == "2024-02-01T01:00:00"
     assert result.report.warning_summary == {"time zones converted": 1}
     assert result.report.warnings[0].problem == "time zone converted to UTC: 2024-02-01 01:00:00"
+
+
+# --------------------------------------------------------------------------- Mac Roman
+
+MAC_ROWS = [
+    "Order ID,Customer,Order Date,Category,Total",
+    '1001,Jürgen Müller,1/15/2024,Café & Bücher,"$1,249.00"',
+    "1002,Renée Bäcker,1/16/2024,Électronique,$129.90",
+    "1003,Zoë Müller,2/1/2024,Café & Küche,($49.00)",  # ë is 0x91: a C1 control in cp1252
+    "1004,Søren Öberg,2/13/2024,Jardin – extérieur,$15.50",
+]
+
+
+def test_excel_for_mac_csv_is_read_as_mac_roman_with_a_warning(ws, write_file, stored):
+    """Excel for Mac's "CSV (Macintosh)" was read as cp1252: Jürgen became JŸrgen, and
+    Zoë a customer with a control character (refused)."""
+    data = "\r".join(MAC_ROWS).encode("mac_roman") + b"\r"
+    result = load(ws, write_file("mac.csv", data))
+    assert result.report.encoding == "mac_roman"
+    rows = stored("transactions")
+    assert [row["customer_id"] for row in rows] == [
+        "Jürgen Müller",
+        "Renée Bäcker",
+        "Zoë Müller",
+        "Søren Öberg",
+    ]
+    assert rows[3]["product_category"] == "Jardin – extérieur"
+    assert result.report.warning_summary["encoding guessed"] == 1
+    assert any("Mac Roman" in warning.problem for warning in result.report.warnings)
+
+
+def test_a_cp1252_file_with_cr_line_endings_stays_cp1252(ws, write_file, stored):
+    """CR alone does not make a file Mac Roman: a cp1252 reading that looks right wins."""
+    data = "\r".join(MAC_ROWS).encode("cp1252") + b"\r"
+    result = load(ws, write_file("win.csv", data))
+    assert result.report.encoding == "cp1252"
+    assert stored("transactions")[0]["customer_id"] == "Jürgen Müller"
+    assert "encoding guessed" not in result.report.warning_summary
+
+
+def test_mac_roman_needs_cr_line_endings(ws, write_file, stored):
+    """The same Mac Roman bytes with LF endings are not guessed (cp1252, as before)."""
+    data = "\n".join(MAC_ROWS[:3]).encode("mac_roman") + b"\n"
+    result = load(ws, write_file("lf.csv", data))
+    assert result.report.encoding == "cp1252"
+
+
+def test_misread_letters_counts_wrong_decodings():
+    assert _misread_letters("Jürgen Müller, Café, Søren, MÜLLER, École") == 0
+    assert _misread_letters("JŸrgen MŸller, CafŽ, S¿ren") == 4
+    assert _misread_letters("CafÈ M¸ller") == 2
