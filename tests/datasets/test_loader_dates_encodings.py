@@ -10,7 +10,10 @@ import datetime
 import pytest
 
 from mart.loading import _misread_letters
-from tests.datasets.conftest import load
+from tests.datasets.conftest import HEADER, load, refused
+
+EVENTS = "customer_id,event_type,event_timestamp\n"
+
 
 # --------------------------------------------------------------------------- Parquet
 
@@ -78,6 +81,147 @@ def test_parquet_nanosecond_event_times_in_new_york_warn(ws, tmp_path, stored):
     assert stored("events")[0]["event_timestamp"] == "2024-02-01T01:00:00"
     assert result.report.warning_summary == {"time zones converted": 1}
     assert result.report.warnings[0].problem == "time zone converted to UTC: 2024-02-01 01:00:00"
+
+
+# --------------------------------------------------------------------------- offsets
+
+
+DOTNET_GB = HEADER + (
+    "T1,C1,16/01/2024 00:40:12 +01:00,10.00,A\nT2,C2,20/01/2024 12:40:12 +01:00,20.00,A\n"
+)
+DOTNET_US = HEADER + (
+    "T1,C1,1/16/2024 12:40:12 AM +01:00,10.00,A\nT2,C2,1/20/2024 12:40:12 PM +01:00,20.00,A\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [(DOTNET_GB, "%d/%m/%Y %H:%M:%S %z"), (DOTNET_US, "%m/%d/%Y %I:%M:%S %p %z")],
+    ids=["en-GB", "en-US"],
+)
+def test_numeric_dates_with_an_offset_read_in_the_order_the_column_shows(
+    ws, write_file, stored, text, named
+):
+    """.NET's DateTimeOffset (16/01/2024 00:40:12 +01:00) was refused as ambiguous,
+    though its days are 16 and 20; read now, converted to UTC with the warning."""
+    result = load(ws, write_file("dotnet.csv", text))
+    assert [row["transaction_date"] for row in stored("transactions")] == [
+        "2024-01-15",  # 00:40 at +01:00 is the 15th in UTC
+        "2024-01-20",
+    ]
+    assert result.report.warning_summary == {"date order inferred": 1, "time zones converted": 1}
+    order, zone = result.report.warnings
+    assert f"({named})" in order.problem
+    assert (zone.row, zone.problem) == (1, "time zone converted to UTC: the date is 2024-01-15")
+    # the format the warning names reads the file the same way, with the same warning
+    again = load(ws, write_file("again.csv", text), date_format=named)
+    assert [row["transaction_date"] for row in stored("transactions")] == [
+        "2024-01-15",
+        "2024-01-20",
+    ]
+    assert again.report.warning_summary == {"time zones converted": 1}
+
+
+def test_a_date_format_without_the_offset_gets_the_format_with_it(ws, write_file):
+    error = refused(ws, write_file("dotnet.csv", DOTNET_GB), date_format="%d/%m/%Y %H:%M:%S")
+    first = error.report.errors[0].problem
+    assert "with the format '%d/%m/%Y %H:%M:%S'" in first
+    assert "'%d/%m/%Y %H:%M:%S %z'" in first
+
+
+@pytest.mark.parametrize(
+    ("value", "formats"),
+    [
+        ("05/01/2024 10:00:00 +01:00", "%d/%m/%Y %H:%M:%S %z or %m/%d/%Y %H:%M:%S %z"),
+        ("05/01/2024 10:00:00 AM +01:00", "%d/%m/%Y %I:%M:%S %p %z or %m/%d/%Y %I:%M:%S %p %z"),
+        ("05/01/2024 10:00:00 PM", "%d/%m/%Y %I:%M:%S %p or %m/%d/%Y %I:%M:%S %p"),
+        ("05.01.2024", "%d.%m.%Y or %m.%d.%Y"),
+        ("05-01-2024 10:00", "%d-%m-%Y %H:%M or %m-%d-%Y %H:%M"),
+    ],
+)
+def test_the_ambiguous_date_hint_gives_formats_that_read_the_value(ws, write_file, value, formats):
+    """The hint gave %d/%m/%Y %H:%M:%S for values with an offset (which it does not
+    read), no %p for 12-hour times with seconds, and slashes for 05.01.2024."""
+    error = refused(ws, write_file("d.csv", HEADER + f"T1,C1,{value},1.00,A\n"))
+    [problem] = error.report.errors
+    assert "ambiguous" in problem.problem
+    assert f"give a date format such as {formats}," in problem.problem
+    for date_format in formats.split(" or "):
+        load(ws, write_file("d.csv", HEADER + f"T1,C1,{value},1.00,A\n"), date_format=date_format)
+
+
+def test_an_ambiguous_date_whose_formats_do_not_read_it_gets_no_format(ws, write_file):
+    error = refused(ws, write_file("d.csv", HEADER + "T1,C1,05/01/2024 25:00,1.00,A\n"))
+    [problem] = error.report.errors
+    assert "ambiguous" in problem.problem and "such as %" not in problem.problem
+
+
+def test_an_offset_no_place_has_is_refused_in_a_numeric_date_too(ws, write_file):
+    """strptime's %z reads +25:00; the ISO reading refused it, the .NET one too now."""
+    text = HEADER + "T1,C1,16/01/2024 00:40:12 +25:00,1.00,A\n"
+    [problem] = refused(ws, write_file("d.csv", text)).report.errors
+    assert "not one any place has" in problem.problem
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+@pytest.mark.parametrize(
+    ("value", "stored_date"),
+    [
+        ("Mon, 15 Jan 2024 23:00:00 -0500", "2024-01-16"),  # RFC 2822 (mail, RSS)
+        ("Mon, 15 Jan 2024 10:00:00 +0000", "2024-01-15"),
+        ("Mon, 15 Jan 2024 10:00:00 GMT", "2024-01-15"),  # HTTP date
+        ("Jan-15-24", "2024-01-15"),  # eBay
+        ("Jan-05-2024", "2024-01-05"),
+        ("Jan 15 2024 11:40PM", "2024-01-15"),  # SQL Server
+        ("Jan  5 2024 11:40 AM", "2024-01-05"),
+        ("2024.01.15", "2024-01-15"),
+        ("2024.01.15 10:00", "2024-01-15"),
+        ("2024-01-15 11:40:12 PM +0100", "2024-01-15"),
+    ],
+)
+def test_unambiguous_common_layouts_are_read(ws, write_file, stored, value, stored_date):
+    load(ws, write_file("d.csv", HEADER + f'T1,C1,"{value}",1.00,A\n'))
+    assert stored("transactions")[0]["transaction_date"] == stored_date
+
+
+def test_an_rfc_2822_offset_that_changes_the_date_is_warned(ws, write_file, stored):
+    text = HEADER + 'T1,C1,"Mon, 15 Jan 2024 23:00:00 -0500",1.00,A\n'
+    result = load(ws, write_file("d.csv", text))
+    assert result.report.warning_summary == {"time zones converted": 1}
+
+
+@pytest.mark.parametrize(
+    ("value", "moment"),
+    [
+        ("2024-01-15 00:30 AM", "2024-01-15T00:30:00"),
+        ("2024-01-15 0:30:15 am", "2024-01-15T00:30:15"),
+        ("2024-01-15 13:30 PM", "2024-01-15T13:30:00"),
+        ("15/01/2024 00:30 AM", "2024-01-15T00:30:00"),
+        ("2024-01-15 12:30 AM", "2024-01-15T00:30:00"),  # a 12-hour time, as before
+    ],
+)
+def test_a_24_hour_time_with_an_am_or_pm_that_agrees_is_read(ws, write_file, stored, value, moment):
+    """00:30 AM (.NET's "HH:mm tt") was refused as an "unknown time zone 'AM'"."""
+    load(ws, write_file("e.csv", EVENTS + f"C1,page_view,{value}\n"), dataset="events")
+    assert stored("events")[0]["event_timestamp"] == moment
+
+
+def test_a_24_hour_time_with_a_date_format_of_12_hours_is_read(ws, write_file, stored):
+    text = EVENTS + "C1,page_view,15/01/2024 00:30 AM\nC1,page_view,15/01/2024 1:30 PM\n"
+    load(ws, write_file("e.csv", text), dataset="events", date_format="%d/%m/%Y %I:%M %p")
+    assert [row["event_timestamp"] for row in stored("events")] == [
+        "2024-01-15T00:30:00",
+        "2024-01-15T13:30:00",
+    ]
+
+
+def test_an_hour_that_disagrees_with_am_pm_is_refused_as_such(ws, write_file):
+    text = EVENTS + "C1,page_view,2024-01-15 13:30 AM\n"
+    [problem] = refused(ws, write_file("e.csv", text), dataset="events").report.errors
+    assert "time zone" not in problem.problem
+    assert "a 12-hour time has an hour from 1 to 12" in problem.problem
 
 
 # --------------------------------------------------------------------------- Mac Roman
