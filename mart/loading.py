@@ -146,6 +146,25 @@ AUTO_DATE_FORMATS = (
     # Monday, January 15, 2024 (long dates)
     "%A, %B %d, %Y",
     "%a, %b %d, %Y",
+    # 2024.01.15: the year first, as in 2024/01/15
+    "%Y.%m.%d",
+    "%Y.%m.%d %H:%M:%S",
+    "%Y.%m.%d %H:%M",
+    # eBay's Jan-15-24 (%y first, as above), SQL Server's Jan 15 2024 11:40PM
+    "%b-%d-%y",
+    "%b-%d-%Y",
+    "%b %d %Y %I:%M%p",
+    "%b %d %Y %I:%M %p",
+    # an HTTP date (RFC 2822 in UTC): Mon, 15 Jan 2024 10:00:00 GMT
+    "%a, %d %b %Y %H:%M:%S GMT",
+)
+# Formats with an offset (%z), read apart (strptime then gives a moment, converted to
+# UTC): RFC 2822 mail and RSS dates (Mon, 15 Jan 2024 10:00:00 +0000), 12-hour clocks.
+AUTO_ZONED_DATE_FORMATS = (
+    "%a, %d %b %Y %H:%M:%S %z",
+    "%d %b %Y %H:%M:%S %z",
+    "%Y-%m-%d %I:%M:%S %p %z",
+    "%Y-%m-%d %I:%M %p %z",
 )
 # The event types the project knows (stg_events' accepted_values test, lower-cased there).
 EVENT_TYPES = ("page_view", "product_view", "add_to_cart", "purchase")
@@ -746,8 +765,28 @@ def mixed_encoding_problem(path: Path) -> Problem:
     )
 
 
+#: Excel for Mac's "CSV (Macintosh)": Mac Roman, lines ended by CR alone.
+MAC_ROMAN = "mac_roman"
+
+
+def _misread_letters(text: str) -> int:
+    """How many non-ASCII characters in ``text`` look like a wrong decoding: a symbol
+    inside a word (S¿ren) or a capital after a small letter or before one (CafŽ, JŸrgen).
+    Mac Roman read as cp1252 gives many, and cp1252 read as Mac Roman too (CafÈ)."""
+    count = 0
+    for before, char, after in zip(text, text[1:], text[2:] + " ", strict=False):
+        if char.isascii() or not before.isalpha():
+            continue
+        if (not char.isalpha() and after.isalpha()) or (
+            char.isupper() and (before.islower() or after.islower())
+        ):
+            count += 1
+    return count
+
+
 def _detect_encoding(path: Path, head: bytes) -> str:
-    """``utf-8``, ``utf-8-sig``, ``utf-16``, MIXED_UTF8 or, when not UTF-8, cp1252/latin-1."""
+    """``utf-8``, ``utf-8-sig``, ``utf-16``, MIXED_UTF8 or, when not UTF-8, cp1252/latin-1,
+    or MAC_ROMAN for a file whose lines end with CR alone that reads better so."""
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
     bomless = _utf16_without_bom(head)
@@ -765,6 +804,13 @@ def _detect_encoding(path: Path, head: bytes) -> str:
         # A pure cp1252 file rarely holds one by accident (an É before a »).
         if _has_utf8_multibyte(path):
             return MIXED_UTF8
+        if b"\r" in head and b"\n" not in head:
+            # Lines ended by CR alone: a classic Mac file, such as Excel for Mac's "CSV
+            # (Macintosh)", in Mac Roman (read as cp1252, Jürgen was JŸrgen). Unless the
+            # cp1252 reading has fewer letters out of place.
+            windows = head.decode("cp1252", errors="replace")
+            if _misread_letters(head.decode(MAC_ROMAN)) <= _misread_letters(windows):
+                return MAC_ROMAN
         try:
             with path.open("rb") as handle:
                 dec = codecs.getincrementaldecoder("cp1252")()
@@ -994,6 +1040,15 @@ def read_source(
             info.encoding = encoding
             if encoding == MIXED_UTF8:
                 report.add_warning(mixed_encoding_problem(path), "mixed encodings")
+            if encoding == MAC_ROMAN:
+                report.add_warning(
+                    Problem(
+                        "the file is not UTF-8 and its lines end with CR alone, as Excel for "
+                        "Mac's 'CSV (Macintosh)' writes them: its accented letters were read "
+                        "as Mac Roman. Check them, and save the file as 'CSV UTF-8' to be sure"
+                    ),
+                    "encoding guessed",
+                )
             readable = path
             if encoding not in ("utf-8", "utf-8-sig"):
                 readable = tmpdir / "utf8.txt"
@@ -1465,18 +1520,20 @@ def _read_parquet(
                 # a nested value is kept as JSON text ({"a": 1}), not DuckDB's {'a': 1}
                 return f"to_json({_ident(column)})::VARCHAR"
             zone = zones.get(column)
-            if zone and kind.upper() == "TIMESTAMP WITH TIME ZONE":
+            if zone and _ZONED_TIMESTAMP_TYPE.match(kind):
                 # The moment as the file's zone shows it ("2024-01-15 23:30:00
                 # America/New_York"): read like a CSV's zoned time, converted to UTC
                 # with a warning where that changes the date. DuckDB itself keeps only
                 # the UTC moment, and the date changed without a word.
                 offset = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", zone)
+                # pandas' default unit, nanoseconds, is TIMESTAMPTZ_NS: as microseconds
+                moment = f"{_ident(column)}::TIMESTAMPTZ"
                 local = (
                     # a fixed offset: the connection is in UTC, so this is the wall time
-                    f"{_ident(column)}::TIMESTAMP {offset.group(1)} "
+                    f"{moment}::TIMESTAMP {offset.group(1)} "
                     f"interval '{offset.group(2)}:{offset.group(3)}'"
                     if offset
-                    else f"timezone({_sql_str(zone)}, {_ident(column)})"
+                    else f"timezone({_sql_str(zone)}, {moment})"
                 )
                 return f"strftime({local}, '%Y-%m-%d %H:%M:%S.%f') || ' ' || {_sql_str(zone)}"
             if _FLOAT_TYPE.match(kind):
@@ -1512,6 +1569,11 @@ def _read_parquet(
 
 
 _FLOAT_TYPE = re.compile(r"^(DOUBLE|FLOAT|REAL)\b", re.IGNORECASE)
+#: DuckDB's types for a Parquet timestamp with a time zone, in each unit: TIMESTAMPTZ_NS
+#: for nanoseconds (pandas' default), TIMESTAMP WITH TIME ZONE for milli- and microseconds.
+_ZONED_TIMESTAMP_TYPE = re.compile(
+    r"^(TIMESTAMP(_[A-Z]+)? WITH TIME ZONE|TIMESTAMPTZ(_[A-Z]+)?)$", re.IGNORECASE
+)
 _NUMBER_TYPE = re.compile(
     r"^(DECIMAL|NUMERIC|DOUBLE|FLOAT|REAL|U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)\b", re.IGNORECASE
 )
@@ -1762,7 +1824,9 @@ def _order_formats(order: str) -> tuple[str, ...]:
     DuckDB's timestamp cast, tried first, read most such values as the year 1-31 and
     hid it, so "12/20/05" was read as 2005-12-20 and "12/10/05" beside it refused."""
     first, second = ("%d", "%m") if order == "dmy" else ("%m", "%d")
-    return tuple(f"{first}{sep}{second}{sep}%Y{time}" for sep in "/.-" for time in DATE_TIMES)
+    plain = tuple(f"{first}{sep}{second}{sep}%Y{time}" for sep in "/.-" for time in DATE_TIMES)
+    # with an offset: .NET's DateTimeOffset, 16/01/2024 00:40:12 +01:00
+    return plain + tuple(f"{fmt}{space}%z" for fmt in plain if "%M" in fmt for space in (" ", ""))
 
 
 def _choose_date_order(
@@ -1790,19 +1854,7 @@ def _choose_date_order(
     value = con.execute(f"select {text} from source where _row = ?", [row]).fetchall()[0][0]
     # The format in the words is the one this value has (15.01.2024: %d.%m.%Y), so it
     # can be copied into --date-format as it is.
-    shape = re.match(r"\s*\d{1,2}([/.\-])\d{1,2}[/.\-](\d{2,4})", str(value))
-    sep, year = (
-        (shape.group(1), "%Y" if len(shape.group(2)) == 4 else "%y") if shape else ("/", "%Y")
-    )
-    clock = ""
-    if re.search(r"\d:\d\d", str(value)):
-        clock = (
-            " %I:%M" + (":%S" if re.search(r"\d:\d\d:\d\d", str(value)) else "") + " %p"
-            if re.search(r"[AaPp][Mm]\s*$", str(value))
-            else " %H:%M" + (":%S" if re.search(r"\d:\d\d:\d\d", str(value)) else "")
-        )
-    day_first = f"%d{sep}%m{sep}{year}{clock}"
-    month_first = f"%m{sep}%d{sep}{year}{clock}"
+    day_first, month_first = _numeric_date_formats(str(value)) or ("%d/%m/%Y", "%m/%d/%Y")
     report.add_warning(
         Problem(
             "day/month order read as "
@@ -2252,8 +2304,9 @@ ZONED_TIME = re.compile(
 
 
 # A time of day followed by an offset or a word (group 3): where a value gives its zone.
+# (AM or PM between them, as .NET writes 1/16/2024 12:40:12 AM +01:00.)
 ZONE_SUFFIX = (
-    r"[0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*"
+    r"[0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(?:\s*[AaPp][Mm]\b)?\s*"
     r"([+-][0-9]{2}(:?[0-9]{2})?|[A-Za-z][A-Za-z0-9_/+-]*(:[0-9]{2})?)\s*$"
 )
 # A time of day: values with one and no zone are read as UTC.
@@ -2273,9 +2326,15 @@ ABBREVIATIONS_READ = (
 # An offset no place has: an hour of 15 or more, or minutes of 60 or more. DuckDB reads
 # them (+25:00 moved 2024-01-05 10:00 to the 4th); such a value is not read.
 IMPOSSIBLE_OFFSET = (
-    r"[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*[+-]((1[5-9]|[2-9][0-9])(:?[0-9]{2})?"
-    r"|[0-9]{2}:?[6-9][0-9])\s*$"
+    r"[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(\s*[AaPp][Mm])?\s*"
+    r"[+-]((1[5-9]|[2-9][0-9])(:?[0-9]{2})?|[0-9]{2}:?[6-9][0-9])\s*$"
 )
+# A 24-hour time with an AM or PM that agrees with it (00:30 AM, 13:30 PM: .NET's
+# "HH:mm tt"), which no 12-hour format reads: read without the AM or PM.
+HOUR_24_AM = r"([ T]0?0:[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?)\s*[Aa][Mm]\b"
+HOUR_24_PM = r"([ T](1[3-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?)\s*[Pp][Mm]\b"
+#: A strptime format with a zone (%z +01:00, %Z a zone name): it reads a moment.
+ZONED_FORMAT = re.compile(r"%[zZ]")
 
 
 def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[str] = ()) -> str:
@@ -2290,14 +2349,17 @@ def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[s
     # Parquet's time-zone timestamps are (the loader's connection is in UTC).
     # A zone DuckDB does not know makes the value unreadable: a plain TIMESTAMP
     # cast would drop any trailing text and keep the wall-clock time.
-    spaced = f"regexp_replace({value}, {_sql_str(SPACED_OFFSET)}, '\\1')"
-    abbreviation = f"upper(regexp_extract({value}, {_sql_str(ZONE_ABBREVIATION)}, 3))"
     read_as_is = ", ".join(_sql_str(word) for word in ("", *ABBREVIATIONS_READ))
-    iso = (
-        f"case when {abbreviation} in ({read_as_is}) "
-        f"and not regexp_matches({value}, {_sql_str(IMPOSSIBLE_OFFSET)}) then "
-        f"try_cast(try_cast({spaced} as TIMESTAMPTZ) as TIMESTAMP) end"
-    )
+
+    def iso(text: str) -> str:
+        spaced = f"regexp_replace({text}, {_sql_str(SPACED_OFFSET)}, '\\1')"
+        abbreviation = f"upper(regexp_extract({text}, {_sql_str(ZONE_ABBREVIATION)}, 3))"
+        return (
+            f"case when {abbreviation} in ({read_as_is}) "
+            f"and not regexp_matches({text}, {_sql_str(IMPOSSIBLE_OFFSET)}) then "
+            f"try_cast(try_cast({spaced} as TIMESTAMPTZ) as TIMESTAMP) end"
+        )
+
     in_range = f"isfinite(t) and year(t) between {MIN_YEAR} and {MAX_YEAR}"
 
     def read(parse: str) -> str:
@@ -2305,25 +2367,52 @@ def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[s
         # computes a later argument only for the rows still without a value)
         return f"list_filter([{parse}], lambda t: {in_range})[1]"
 
-    if date_format:
-        # The format first; ISO dates (2024-01-15), which read one way only, still read
-        # beside it: a file mixing 2024-01-15 and 1/3/24 could not be loaded at all.
-        readings = [f"try_strptime({value}, {_sql_str(date_format)})", iso]
-    else:
+    def strptime(text: str, formats: Sequence[str]) -> list[str]:
+        """try_strptime readings of ``formats``: those with a zone apart, as they read a
+        moment (converted to UTC; an offset no place has is not read)."""
+        plain = [fmt for fmt in formats if not ZONED_FORMAT.search(fmt)]
+        zoned = [fmt for fmt in formats if ZONED_FORMAT.search(fmt)]
+        found = []
+        for group, cast in ((plain, ""), (zoned, "::TIMESTAMP")):
+            if group:
+                listed = "[" + ", ".join(_sql_str(fmt) for fmt in group) + "]"
+                parse = f"try_strptime({text}, {listed}){cast}"
+                if cast:
+                    parse = (
+                        f"case when not regexp_matches({text}, {_sql_str(IMPOSSIBLE_OFFSET)}) "
+                        f"then {parse} end"
+                    )
+                found.append(parse)
+        return found
+
+    def readings_of(text: str, date_format: str | None) -> list[str]:
+        if date_format:
+            # The format first; ISO dates (2024-01-15), which read one way only, still
+            # read beside it: a file mixing 2024-01-15 and 1/3/24 could not be loaded.
+            return [*strptime(text, [date_format]), iso(text)]
         # The column's own day/month order (extra) before the other formats: a value
         # read by its first format costs far less than one that fails 17 first (a 1M-row
         # export: 15 s -> 10 s). Each reading is checked for its range on its own, so
         # one out of range (DuckDB's cast reads some short dates as the year 1 to 31)
         # does not hide the next.
-        readings = [iso]
-        for formats in (extra, AUTO_DATE_FORMATS):
-            if formats:
-                listed = "[" + ", ".join(_sql_str(fmt) for fmt in formats) + "]"
-                readings.append(f"try_strptime({value}, {listed})")
-    return (
-        f"case when regexp_matches({value}, '[0-9]') "
-        f"then coalesce({', '.join(read(parse) for parse in readings)}) end"
-    )
+        return [
+            iso(text),
+            *strptime(text, extra),
+            *strptime(text, AUTO_DATE_FORMATS),
+            *strptime(text, AUTO_ZONED_DATE_FORMATS),
+        ]
+
+    readings = [read(parse) for parse in readings_of(value, date_format)]
+    # 00:30 AM or 13:30 PM, last (only values nothing else read get here): read as the
+    # 24-hour time it is, with the format's %I as %H and without its %p
+    hour_24 = date_format and re.sub(r"\s*%p", "", date_format).replace("%I", "%H")
+    for pattern in (HOUR_24_AM, HOUR_24_PM):
+        text = f"regexp_replace({value}, {_sql_str(pattern)}, '\\1')"
+        again = ", ".join(read(parse) for parse in readings_of(text, hour_24))
+        readings.append(
+            f"case when regexp_matches({value}, {_sql_str(pattern)}) then coalesce({again}) end"
+        )
+    return f"case when regexp_matches({value}, '[0-9]') then coalesce({', '.join(readings)}) end"
 
 
 def _warn_time_zones(
@@ -2343,9 +2432,20 @@ def _warn_time_zones(
     kind = FIELD_KINDS[time_field]
     raw, val = _ident(time_field + "__raw"), _ident(time_field + "__val")
     wall = f"try_cast({raw} as TIMESTAMP)"  # DuckDB drops the zone here
+    # The wall time of a value with an offset, from the moment read: the cast above
+    # reads ISO text only (not 16/01/2024 00:40:12 +01:00, read by a date format).
+    minutes = (
+        "(case when z.zone[1] = '-' then -1 else 1 end) * (60 * z.zone[2:3]::INT + coalesce("
+        "nullif(regexp_extract(z.zone, '^[+-][0-9]{2}:?([0-9]{2})$', 1), '')::INT, 0))"
+    )
+    zone_wall = (
+        f"case when z.zone ~ '^[+-]' then z.utc + to_minutes({minutes}) "
+        "when lower(z.zone) = 'z' then z.utc "
+        "else coalesce(z.wall, timezone(tz.name, z.utc::TIMESTAMPTZ)) end"
+    )
     con.execute(
         "create or replace temp table time_zones as "
-        "select z._row, z.zone, tz.name as tz_name, z.wall, z.utc from ("
+        f"select z._row, z.zone, tz.name as tz_name, {zone_wall} as wall, z.utc from ("
         f"  select _row, regexp_extract({raw}, {_sql_str(ZONE_SUFFIX)}, 3) as zone, "
         f"  {wall} as wall, {val} as utc from parsed where {val} is not null"
         ") as z left join (select distinct name, lower(name) as key from pg_timezone_names()) "
@@ -2384,12 +2484,12 @@ def _warn_time_zones(
                     total,
                 )
         if kind == "date":
-            stored_wall, converted = f"cast({wall} as DATE)", f"cast({val} as DATE)"
+            stored_wall, converted = "cast(wall as DATE)", "cast(utc as DATE)"
         else:
-            stored_wall, converted = wall, val
+            stored_wall, converted = "wall", "utc"
         zoned_where = (
-            f"{val} is not null and {stored_wall} is not null and {stored_wall} <> {converted} "
-            f"and _row in (select _row from time_zones) and not ({guessed})"
+            "_row in (select _row from time_zones where wall is not null and "
+            f"{stored_wall} <> {converted}) and not ({guessed})"
         )
         zoned = count(f"select count(*) from parsed where {zoned_where}")
         if zoned:
@@ -2477,15 +2577,39 @@ def _unix_time(value: str) -> str:
     )
 
 
+#: A time of day at the end of a value: seconds (2), a fraction (3), AM/PM with the
+#: space before it (4, 5), an offset from UTC with the space before it (6, 7).
+CLOCK = re.compile(
+    r"[ T]\s*\d{1,2}:\d\d(:\d\d)?(\.\d+)?(?:(\s*)([AaPp][Mm]))?(\s*)([+-]\d{2}(:?\d{2})?)?\s*$"
+)
+
+
 def _clock_format(value: str) -> str:
-    """The strptime part for the time of day ``value`` carries (" %H:%M", " %H:%M:%S",
-    " %I:%M %p" …), "" when it has none."""
-    if not re.search(r"\d:\d\d", value):
+    """The strptime part for the time of day ``value`` carries after its date (" %H:%M",
+    " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p %z" …), "" when it has none."""
+    found = CLOCK.search(value)
+    if not found:
         return ""
-    seconds = ":%S" if re.search(r"\d:\d\d:\d\d", value) else ""
-    if re.search(r"[AaPp][Mm]\s*$", value):
-        return f" %I:%M{seconds} %p"
-    return f" %H:%M{seconds}"
+    seconds, fraction, before_ampm, ampm, before_offset, offset = found.group(1, 2, 3, 4, 5, 6)
+    part = (" %I" if ampm else " %H") + ":%M" + (":%S" if seconds else "")
+    if fraction:
+        part += ".%f" if len(fraction) <= 7 else ".%n"
+    if ampm:
+        part += (" " if before_ampm else "") + "%p"
+    if offset:
+        part += (" " if before_offset else "") + "%z"
+    return part
+
+
+def _numeric_date_formats(value: str) -> tuple[str, str] | None:
+    """The day-first and month-first formats of a numeric date as ``value`` writes it
+    (05.01.2024 10:00 PM +01:00: %d.%m.%Y %I:%M %p %z, %m.%d.%Y %I:%M %p %z), or None."""
+    shape = re.match(r"\s*\d{1,2}([/.\-])\d{1,2}[/.\-](\d{2,4})", value)
+    if not shape:
+        return None
+    sep, year = shape.group(1), "%Y" if len(shape.group(2)) == 4 else "%y"
+    clock = _clock_format(value)
+    return f"%d{sep}%m{sep}{year}{clock}", f"%m{sep}%d{sep}{year}{clock}"
 
 
 #: The type amounts are stored as (mart_amount), and the largest it holds.
@@ -3505,6 +3629,12 @@ def _collect_problems(
                     else "a date"
                 )
 
+                def reads(value: str, date_format: str) -> bool:
+                    """Whether ``date_format`` reads ``value`` (a format a hint gives)."""
+                    return con.execute(
+                        "select try_strptime(?, ?) is not null", [value, date_format]
+                    ).fetchall()[0][0]
+
                 def hint(value: str, kind: str = kind, column: str = str(column)) -> str:
                     """Why this value is not a date: the hint fits the value itself."""
                     if normalize_name(value) == normalize_name(column):
@@ -3569,13 +3699,20 @@ def _collect_problems(
                         clock = _clock_format(value)
                         if clock and not re.search(r"%[HIMSTXRrc]", date_format):
                             with_time = date_format + clock
-                            read = con.execute(
-                                "select try_strptime(?, ?)", [value, with_time]
-                            ).fetchall()[0][0]
-                            if read is not None:
+                            if reads(value, with_time):
                                 swapped += (
                                     " (the values carry a time of day, which the format has "
                                     f"no part for: give the format with it, {with_time!r})"
+                                )
+                        elif clock:
+                            # a time the format writes otherwise: an offset (+01:00) or
+                            # AM/PM it has no part for
+                            date_part = re.split(r"[ T]?%[HIkl]", date_format)[0]
+                            fitting = date_part + clock
+                            if fitting != date_format and reads(value, fitting):
+                                swapped += (
+                                    " (the format does not read this value's time of day "
+                                    f"as it is written; this format does: {fitting!r})"
                                 )
                         return f" with the format {date_format!r}{swapped}"
                     zoned = ZONED_TIME.fullmatch(value)
@@ -3590,6 +3727,11 @@ def _collect_problems(
                             "or Bangladesh, IST India, Ireland or Israel, CST US Central or "
                             "China; give an offset such as +01:00 or a zone name such as "
                             "Europe/London)"
+                        )
+                    if zoned and zoned.group(3).upper() in ("AM", "PM"):
+                        return (
+                            " (a 12-hour time has an hour from 1 to 12; a 24-hour time with "
+                            "AM or PM is read only when they agree, 00:30 AM or 13:30 PM)"
                         )
                     if zoned:
                         return (
@@ -3618,19 +3760,22 @@ def _collect_problems(
                             "2000-2068 and 69-99 as 1969-1999)"
                         )
                     if re.fullmatch(AMBIGUOUS_DATE, value):
-                        time = ""
-                        if re.search(r"\d:\d\d", value):
-                            time = (
-                                " %I:%M %p"
-                                if re.search(r"[AaPp][Mm]\s*$", value)
-                                else " %H:%M" + (":%S" if re.search(r"\d:\d\d:\d\d", value) else "")
-                            )
+                        # the formats of this value (05.01.2024: %d.%m.%Y), said only
+                        # when they read it
+                        formats = _numeric_date_formats(value) or ("%d/%m/%Y", "%m/%d/%Y")
+                        sep = formats[0][2]
+                        such = (
+                            f"such as {formats[0]} or {formats[1]}"
+                            if all(reads(value, fmt) for fmt in formats)
+                            else "that reads them (%d the day, %m the month, %Y the year, "
+                            "%H:%M:%S the time)"
+                        )
                         return (
                             " (day/month order is ambiguous: no day above 12 in the "
                             "column tells, or days above 12 come first in some values and "
-                            f"second in others; give a date format such as %d/%m/%Y{time} "
-                            f"or %m/%d/%Y{time}, or in letters dd/mm/yyyy: the Date format "
-                            "box on the Data page, --date-format on the command line)"
+                            f"second in others; give a date format {such}, or in letters "
+                            f"dd{sep}mm{sep}yyyy: the Date format box on the Data page, "
+                            "--date-format on the command line)"
                         )
                     return (
                         f" (a real date with a year from {MIN_YEAR} to {MAX_YEAR}, such as "
@@ -3825,7 +3970,7 @@ def _collect_problems(
                 future,
                 [today],
             )
-    if chosen.get(time_field) and not date_format:
+    if chosen.get(time_field):
         _warn_time_zones(con, time_field, count, warn_rows)
     if dataset == "events" and chosen.get("event_type"):
         raw = _ident("event_type__raw")
