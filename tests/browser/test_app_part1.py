@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from mart import datasets
 from mart.workspace import Workspace
@@ -132,6 +133,19 @@ def test_an_excel_workbook_upload_is_taken_and_refused_with_a_sentence(
     assert not page.get_by_test_id("stException").count()
 
 
+def _grid_has_focus(page: Page, grid: Locator, timeout_ms: int = 3000) -> bool:
+    """Whether the keyboard focus is (or comes, within ``timeout_ms``) inside ``grid``."""
+    try:
+        page.wait_for_function(
+            "el => el.contains(document.activeElement)",
+            arg=grid.element_handle(),
+            timeout=timeout_ms,
+        )
+    except PlaywrightTimeoutError:
+        return False
+    return True
+
+
 def open_amount_editor(page: Page, grid: Locator) -> Locator:
     """Open the cell editor on row 1's amount and return it.
 
@@ -145,6 +159,12 @@ def open_amount_editor(page: Page, grid: Locator) -> Locator:
         # Row 1, the "#" column (read-only; left of it is the row checkbox), then four
         # cells right: amount.
         page.mouse.click(box["x"] + 70, box["y"] + 35 + 17)
+        # The arrows must go to the grid: a click that lands before the canvas takes
+        # input leaves the focus on the Edit tab, whose arrows then switch tabs (CI once
+        # ended on another tab, and the grid was gone).
+        if not _grid_has_focus(page, grid):
+            page.wait_for_timeout(1000)
+            continue
         for _ in range(4):
             page.keyboard.press("ArrowRight")
         page.keyboard.press("Enter")  # open the cell editor
@@ -156,7 +176,7 @@ def open_amount_editor(page: Page, grid: Locator) -> Locator:
                 raise
             page.keyboard.press("Escape")
             page.wait_for_timeout(1000)
-    raise AssertionError("unreachable")
+    raise AssertionError("the grid never took the keyboard focus after 4 clicks")
 
 
 def test_edit_a_cell_in_the_grid_and_save(
