@@ -1841,8 +1841,12 @@ def _choose_date_order(
     pattern = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}([ T].*)?$"
     text = f"mart_clean({_ident(column)})"
     first_big, second_big, first_row, second_row = con.execute(
-        "select count(*) filter (where a > 12), count(*) filter (where b > 12), "
-        "min(_row) filter (where a > 12), min(_row) filter (where b > 12) from ("
+        # 13/13/2024 (both above 12) is no date either way: it tells nothing, and it is
+        # refused on its own (it made the whole column's order "ambiguous")
+        "select count(*) filter (where a > 12 and b <= 12), "
+        "count(*) filter (where b > 12 and a <= 12), "
+        "min(_row) filter (where a > 12 and b <= 12), "
+        "min(_row) filter (where b > 12 and a <= 12) from ("
         f"  select _row, try_cast(regexp_extract(t, {_sql_str(pattern)}, 1) as int) as a, "
         f"  try_cast(regexp_extract(t, {_sql_str(pattern)}, 2) as int) as b "
         f"  from (select _row, {text} as t from source) where regexp_full_match(t, "
@@ -2610,6 +2614,32 @@ def _numeric_date_formats(value: str) -> tuple[str, str] | None:
     sep, year = shape.group(1), "%Y" if len(shape.group(2)) == 4 else "%y"
     clock = _clock_format(value)
     return f"%d{sep}%m{sep}{year}{clock}", f"%m{sep}%d{sep}{year}{clock}"
+
+
+def _impossible_numeric_date(value: str, reads: Callable[[str, str], bool]) -> str:
+    """A hint for a numeric date that is no date in either day/month order (31/02/2024,
+    13/13/2024), or "". It was told its day/month order was ambiguous, in a column whose
+    order was settled: no format could read it."""
+    shape = re.match(r"\s*(\d{1,2})([/.\-])(\d{1,2})[/.\-](\d{2,4})(?![\d/.\-])", value)
+    if not shape:
+        return ""
+    first, sep, second, year = shape.groups()
+    written = shape.group(0).strip()
+    formats = [f"%d{sep}%m{sep}%{'Y' if len(year) == 4 else 'y'}"]
+    formats.append(formats[0].replace("%d", "%D").replace("%m", "%d").replace("%D", "%m"))
+    if len(year) not in (2, 4) or any(reads(written, fmt) for fmt in formats):
+        return ""
+    if int(first) == int(second):
+        either = f"(day {int(first)} of month {int(second)})"
+    else:
+        either = (
+            f"whether the day comes first (day {int(first)} of month {int(second)}) or "
+            f"second (day {int(second)} of month {int(first)})"
+        )
+    return (
+        f" (no such date: {written} names a day or month that does not exist {either}; "
+        "check the value in the file)"
+    )
 
 
 #: The type amounts are stored as (mart_amount), and the largest it holds.
@@ -3759,6 +3789,9 @@ def _collect_problems(
                             f"%d{sep}%m{sep}%y or %m{sep}%d{sep}%y, which reads 00-68 as "
                             "2000-2068 and 69-99 as 1969-1999)"
                         )
+                    impossible = _impossible_numeric_date(value, reads)
+                    if impossible:
+                        return impossible
                     if re.fullmatch(AMBIGUOUS_DATE, value):
                         # the formats of this value (05.01.2024: %d.%m.%Y), said only
                         # when they read it

@@ -273,3 +273,17 @@ def test_misread_letters_counts_wrong_decodings():
     assert _misread_letters("Jürgen Müller, Café, Søren, MÜLLER, École") == 0
     assert _misread_letters("JŸrgen MŸller, CafŽ, S¿ren") == 4
     assert _misread_letters("CafÈ M¸ller") == 2
+
+
+def test_a_date_that_exists_in_neither_order_is_not_called_ambiguous(ws, write_file):
+    """16/01 and 20/01 settle the column as day first; 31/02/2024 was then refused as
+    "day/month order is ambiguous … give a date format", which no format would read."""
+    body = "T1,C1,16/01/2024,1.00,A\nT2,C2,20/01/2024,1.00,A\nT3,C3,31/02/2024,1.00,A\n"
+    error = refused(ws, write_file("d.csv", HEADER + body + "T4,C4,13/13/2024 10:00,1.00,A\n"))
+    feb, thirteen = (problem.problem for problem in error.report.errors)
+    assert "ambiguous" not in feb and "no such date: 31/02/2024" in feb
+    assert "(day 31 of month 2) or second (day 2 of month 31)" in feb
+    assert "no such date: 13/13/2024" in thirteen and "(day 13 of month 13)" in thirteen
+    # A value that one order reads keeps its hint (the orders disagree in the column).
+    mixed = refused(ws, write_file("d.csv", HEADER + body.replace("31/02", "01/31")))
+    assert "no such date" not in mixed.report.errors[0].problem
