@@ -502,8 +502,9 @@ def suggest_mapping(
     Returns every field as a key, ``None`` where no column fits. A column is used for
     one field at most; exact names win over synonyms, and earlier synonyms over later.
     ``filled``: {column: (values, distinct values)} of the columns named like the id
-    (see :func:`id_fill`); an id column with more of both is then preferred to the one
-    the names chose (Stripe's mostly empty "Invoice ID" to its "id").
+    (see :func:`id_fill`); an id column with more distinct values and at least twice the
+    values is then preferred to the one the names chose, which is mostly empty then
+    (Stripe's "Invoice ID" to its "id").
     """
     check_dataset(dataset)
     normalized: dict[str, str] = {}
@@ -535,7 +536,9 @@ def suggest_mapping(
         others = [c for c in _named_like(name, columns) if c not in used and c in filled]
         best = max(others, key=lambda c: filled[c], default=None)
         values, distinct = filled[str(mapping[name])]
-        if best is not None and filled[best][0] > values and filled[best][1] > distinct:
+        # only a mostly empty one (half the values or fewer) gives way: a transaction_id
+        # missing in one row of four lost to a row number "id"
+        if best is not None and filled[best][0] >= 2 * values and filled[best][1] > distinct:
             mapping[name] = best
     return mapping
 

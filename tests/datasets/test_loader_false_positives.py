@@ -128,3 +128,21 @@ def test_a_comma_file_with_two_thousands_points_reads_whole_euros_alike(ws, writ
     report = load(ws, write_file("points.csv", text)).report
     assert [str(row["amount"]) for row in stored("transactions")] == ["1249.00", "1249000.00"]
     assert "point or thousands?" not in report.warning_summary
+
+
+# --------------------------------------------------------------------------- ids
+
+
+def test_a_transaction_id_with_a_gap_is_not_replaced_by_a_row_number(ws, write_file, stored):
+    """One empty transaction_id of four made the row number "id" (one more value, one
+    more distinct) the transaction id: T1, T2, T4 were stored as 1, 2, 4. Only a mostly
+    empty id column (Stripe's Invoice ID) gives way to a fuller one."""
+    text = (
+        "id,transaction_id,customer_id,transaction_date,amount\n"
+        "1,T1,C1,2024-01-15,10.00\n2,T2,C1,2024-01-15,10.00\n"
+        "3,,C2,2024-01-15,10.00\n4,T4,C2,2024-01-15,10.00\n"
+    )
+    report = load(ws, write_file("gap.csv", text)).report
+    assert report.mapping["transaction_id"] == "transaction_id"
+    assert "fuller id column used" not in report.warning_summary
+    assert [row["transaction_id"] for row in stored("transactions")] == ["T1", "T2", None, "T4"]
