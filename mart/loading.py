@@ -502,8 +502,9 @@ def suggest_mapping(
     Returns every field as a key, ``None`` where no column fits. A column is used for
     one field at most; exact names win over synonyms, and earlier synonyms over later.
     ``filled``: {column: (values, distinct values)} of the columns named like the id
-    (see :func:`id_fill`); an id column with more of both is then preferred to the one
-    the names chose (Stripe's mostly empty "Invoice ID" to its "id").
+    (see :func:`id_fill`); an id column with more distinct values and at least twice the
+    values is then preferred to the one the names chose, which is mostly empty then
+    (Stripe's "Invoice ID" to its "id").
     """
     check_dataset(dataset)
     normalized: dict[str, str] = {}
@@ -535,7 +536,9 @@ def suggest_mapping(
         others = [c for c in _named_like(name, columns) if c not in used and c in filled]
         best = max(others, key=lambda c: filled[c], default=None)
         values, distinct = filled[str(mapping[name])]
-        if best is not None and filled[best][0] > values and filled[best][1] > distinct:
+        # only a mostly empty one (half the values or fewer) gives way: a transaction_id
+        # missing in one row of four lost to a row number "id"
+        if best is not None and filled[best][0] >= 2 * values and filled[best][1] > distinct:
             mapping[name] = best
     return mapping
 
@@ -784,6 +787,27 @@ def _misread_letters(text: str) -> int:
     return count
 
 
+def _letters_in_words(text: str) -> int:
+    """How many non-ASCII characters in ``text`` read as they would be written: a letter
+    beside a letter (ü in Björk, É in Éric or CAFÉ), not a lowercase one inside capitals,
+    nor a modifier letter or a ligature; or a currency sign beside no letter (€ 10).
+    What decides between Mac Roman and cp1252 when neither has letters out of place:
+    cp1252's Björk, Éric and CAFÉ are Bjˆrk, …ric and CAF… in Mac Roman, € 10 is Ä 10."""
+    count = 0
+    padded = f" {text} "
+    for before, char, after in zip(padded, padded[1:], padded[2:], strict=False):
+        if char.isascii() or unicodedata.normalize("NFKC", char) != char:
+            continue
+        kind = unicodedata.category(char)
+        if kind in ("Lu", "Ll"):
+            inside_capitals = char.islower() and before.isupper() and after.isupper()
+            if (before.isalpha() or after.isalpha()) and not inside_capitals:
+                count += 1
+        elif kind == "Sc" and not before.isalpha() and not after.isalpha():
+            count += 1
+    return count
+
+
 def _detect_encoding(path: Path, head: bytes) -> str:
     """``utf-8``, ``utf-8-sig``, ``utf-16``, MIXED_UTF8 or, when not UTF-8, cp1252/latin-1,
     or MAC_ROMAN for a file whose lines end with CR alone that reads better so."""
@@ -807,9 +831,14 @@ def _detect_encoding(path: Path, head: bytes) -> str:
         if b"\r" in head and b"\n" not in head:
             # Lines ended by CR alone: a classic Mac file, such as Excel for Mac's "CSV
             # (Macintosh)", in Mac Roman (read as cp1252, Jürgen was JŸrgen). Unless the
-            # cp1252 reading has fewer letters out of place.
+            # cp1252 reading has fewer letters out of place, or as many and more letters
+            # that read as written (Björk, Éric, CAFÉ: Bjˆrk, …ric, CAF… in Mac Roman).
             windows = head.decode("cp1252", errors="replace")
-            if _misread_letters(head.decode(MAC_ROMAN)) <= _misread_letters(windows):
+            mac = head.decode(MAC_ROMAN)
+            if (_misread_letters(mac), -_letters_in_words(mac)) <= (
+                _misread_letters(windows),
+                -_letters_in_words(windows),
+            ):
                 return MAC_ROMAN
         try:
             with path.open("rb") as handle:
@@ -1526,8 +1555,9 @@ def _read_parquet(
                 # with a warning where that changes the date. DuckDB itself keeps only
                 # the UTC moment, and the date changed without a word.
                 offset = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", zone)
-                # pandas' default unit, nanoseconds, is TIMESTAMPTZ_NS: as microseconds
-                moment = f"{_ident(column)}::TIMESTAMPTZ"
+                # pandas' default unit, nanoseconds, is TIMESTAMPTZ_NS: as microseconds,
+                # cut (DuckDB's cast rounds: 23:59:59.999999999 UTC was the next day's 0:00)
+                moment = f"date_trunc('microseconds', {_ident(column)})::TIMESTAMPTZ"
                 local = (
                     # a fixed offset: the connection is in UTC, so this is the wall time
                     f"{moment}::TIMESTAMP {offset.group(1)} "
@@ -1800,10 +1830,19 @@ create or replace temp macro mart_amount(v) as coalesce(
     case when regexp_full_match(v, '{accounting_zero}') then 0::DECIMAL(18, 2) end);
 """
 
-# An amount that can only be written with a decimal comma (1.234,50 / 12,5 / 0,005),
-# or only with a decimal point (1,234.50 / 12.5 / 0.50), after currency and sign.
-_DECIMAL_COMMA_ONLY = r"[+-]?([0-9]{1,3}(\.[0-9]{3})+,[0-9]+|[0-9]+,[0-9]{1,2}|0,[0-9]+)"
-_DECIMAL_POINT_ONLY = r"[+-]?([0-9]{1,3}(,[0-9]{3})+\.[0-9]+|[0-9]+\.[0-9]{1,2}|0\.[0-9]+)"
+# An amount that can only be written with a decimal comma (1.234,50 / 12,5 / 0,005 /
+# 1249,750 / 3,4999, or 1.249.000 with points between thousands), or only with a
+# decimal point (1,234.50 / 12.5 / 0.50 / 1249.750 / 3.4999 / 1,249,000), after
+# currency and sign: no thousands separator has four digits before or after it, and a
+# mark written twice in one amount separates thousands.
+_DECIMAL_COMMA_ONLY = (
+    r"[+-]?([0-9]{1,3}(\.[0-9]{3})+,[0-9]+|[0-9]+,[0-9]{1,2}|0,[0-9]+"
+    r"|[0-9]{4,},[0-9]+|[0-9]+,[0-9]{4,}|[0-9]{1,3}(\.[0-9]{3}){2,})"
+)
+_DECIMAL_POINT_ONLY = (
+    r"[+-]?([0-9]{1,3}(,[0-9]{3})+\.[0-9]+|[0-9]+\.[0-9]{1,2}|0\.[0-9]+"
+    r"|[0-9]{4,}\.[0-9]+|[0-9]+\.[0-9]{4,}|[0-9]{1,3}(,[0-9]{3}){2,})"
+)
 # An amount a point can split either as decimals or as thousands: 1.000, 12.500, 250.000.
 _POINT_OR_THOUSANDS = r"[+-]?[1-9][0-9]{0,2}\.[0-9]{3}"
 # And a comma likewise: 1,234 is 1234 with a thousands comma, or 1.234 with a decimal one.
