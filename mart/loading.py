@@ -1815,6 +1815,7 @@ create or replace temp macro mart_amount_comma_s3(s) as case
     when regexp_full_match(s, '[+-]?[0-9]{1,3}(\.[0-9]{3})+(,[0-9]*)?')
         then replace(replace(s, '.', ''), ',', '.')
     when regexp_full_match(s, '[+-]?[0-9]*,[0-9]+') then replace(s, ',', '.')
+    when s like '%.%' then null  -- a point that groups no thousands: 12.50 is refused
     else s end;
 create or replace temp macro mart_amount_point_s3(s) as case
     when regexp_full_match(s, '[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9]*)?')
@@ -3622,6 +3623,12 @@ def _amount_hint(value: str, decimal_mark: str | None) -> str:
             " (a decimal comma, but the decimal mark given is the point: give the comma "
             "(--decimal-mark comma; on the Data page, the Decimal mark choice) or let it be "
             "detected)"
+        )
+    if decimal_mark == "comma" and re.search(r"\.(\d{1,2}|\d{4,})\s*\)?-?$", value):
+        return (
+            " (a decimal point, but the decimal mark given is the comma, where a point "
+            "only groups thousands (1.249,50): give the point (--decimal-mark point; on "
+            "the Data page, the Decimal mark choice) or let it be detected)"
         )
     if decimal_mark == "comma" and re.search(r",\d{3}", value) and "." in value:
         return (

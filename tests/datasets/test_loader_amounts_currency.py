@@ -193,6 +193,10 @@ def test_a_given_decimal_mark_reads_every_amount_that_way(ws, write_file, stored
     [problem] = refused(ws, write_file("p.csv", point), decimal_mark="point").report.errors
     assert problem.value == "12,50" and "decimal mark given is the point" in problem.problem
     text = 'customer_id,date,amount\nC1,2024-01-01,"1.234,50"\nC1,2024-01-02,"12,5"\n'
+    # With the comma given, a point groups thousands only: 12.50 was read as 12.50.
+    mixed = text + "C1,2024-01-03,12.50\n"
+    [problem] = refused(ws, write_file("m.csv", mixed), decimal_mark="comma").report.errors
+    assert problem.value == "12.50" and "decimal mark given is the comma" in problem.problem
     load(ws, write_file("c.csv", text), decimal_mark="comma")
     assert _amounts(stored) == ["1234.50", "12.50"]
 
