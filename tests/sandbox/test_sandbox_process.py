@@ -51,20 +51,26 @@ def test_a_query_that_ignores_the_time_limit_is_killed(
     assert box.run_sql(mart_db, "select 7 as seven").dataframe.seven.tolist() == [7]
 
 
+def _slow_children(tmp_path: Path, seconds: float) -> Path:
+    """A folder for PYTHONPATH whose sitecustomize makes each console child start
+    ``seconds`` late (as on a loaded machine); other processes are not slowed."""
+    folder = tmp_path / f"slow_{seconds:g}"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(
+        "import time\n"
+        "with open('/proc/self/cmdline', 'rb') as f:\n"
+        "    if b'mart.sandbox_process' in f.read():\n"
+        f"        time.sleep({seconds})\n"
+    )
+    return folder
+
+
 def test_the_time_limit_counts_from_when_a_slow_starting_child_takes_the_query(
     box: IsolatedSandbox, mart_db: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """On a loaded machine a cold child took seconds to start; the limit counted from the
     request, so a `select 1` with a 0.5 s limit was "killed at the time limit"."""
-    slow = tmp_path / "slow_start"
-    slow.mkdir()
-    (slow / "sitecustomize.py").write_text(
-        "import time\n"
-        "with open('/proc/self/cmdline', 'rb') as f:\n"
-        "    if b'mart.sandbox_process' in f.read():\n"
-        "        time.sleep(2.0)\n"
-    )
-    monkeypatch.setenv("PYTHONPATH", str(slow))
+    monkeypatch.setenv("PYTHONPATH", str(_slow_children(tmp_path, 2.0)))
     monkeypatch.setattr(sandbox_process, "GRACE_S", 0.2)
     started = time.perf_counter()
     result = box.run_sql(mart_db, "select 1 as one", timeout_s=0.5)
@@ -75,15 +81,7 @@ def test_the_time_limit_counts_from_when_a_slow_starting_child_takes_the_query(
 def test_a_child_that_never_takes_the_query_is_said_plainly(
     box: IsolatedSandbox, mart_db: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    slow = tmp_path / "stuck_start"
-    slow.mkdir()
-    (slow / "sitecustomize.py").write_text(
-        "import time\n"
-        "with open('/proc/self/cmdline', 'rb') as f:\n"
-        "    if b'mart.sandbox_process' in f.read():\n"
-        "        time.sleep(30)\n"
-    )
-    monkeypatch.setenv("PYTHONPATH", str(slow))
+    monkeypatch.setenv("PYTHONPATH", str(_slow_children(tmp_path, 30)))
     monkeypatch.setattr(sandbox_process, "START_TIMEOUT_S", 0.5)
     with pytest.raises(SandboxError, match="did not start within 0.5 s"):
         box.run_sql(mart_db, "select 1")
