@@ -8,8 +8,8 @@ The README's target is "seconds" for a 1M-row file.
 
 from __future__ import annotations
 
+import argparse
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -44,7 +44,9 @@ def write_files(folder: Path, rows: int) -> dict[str, Path]:
 
 
 def main() -> None:
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("rows", nargs="?", type=int, default=1_000_000, help="rows per file")
+    rows = parser.parse_args().rows
     with tempfile.TemporaryDirectory() as tmp:
         files = write_files(Path(tmp), rows)
         for label, path in files.items():
