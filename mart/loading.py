@@ -299,6 +299,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "preis",
         "importe",
         "montant",
+        "valor",
+        "monto",
     ),
     "product_category": (
         "productcategory",
@@ -310,6 +312,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "department",
         "productgroup",
         "itemcategory",
+        "lineitemcategory",
         "kategorie",
         "produktkategorie",
         "warengruppe",
@@ -399,6 +402,19 @@ class ValidationReport:
     @property
     def ok(self) -> bool:
         return self.error_count == 0
+
+    @property
+    def asks_decimal_mark(self) -> bool:
+        """Whether the load waits for the decimal mark (1.249 in a decimal-comma file):
+        the Data page points to its Decimal mark choice."""
+        return any(DECIMAL_MARK_QUESTION in problem.problem for problem in self.errors)
+
+    @property
+    def money_warnings(self) -> list[str]:
+        """The kinds of warning, of those given, that change what the mart's money adds
+        up to (currencies added unconverted, failed payments counted as sales …): the
+        Data page opens its warnings for them rather than leave them in a closed list."""
+        return [kind for kind in self.warning_summary if kind in MONEY_WARNING_KINDS]
 
     def add_error(self, problem: Problem, count: int = 1) -> None:
         self.error_count += count
@@ -635,6 +651,21 @@ class FileInfo:
     row_count: int = 0
     # {id-like column: (values, distinct values)}, for suggest_mapping (see id_fill)
     filled: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+#: Words in the decimal-mark question's problem (see _choose_decimal_mark).
+DECIMAL_MARK_QUESTION = "--decimal-mark"
+#: Warning kinds that change what the amounts add up to.
+MONEY_WARNING_KINDS = frozenset(
+    [
+        "mixed currencies",
+        "failed or refunded payments?",
+        "placeholder customer id",
+        "inexact amounts",
+        "point or thousands?",
+        "subtotal rows kept?",
+    ]
+)
 
 
 def refusal_advice(report: ValidationReport) -> str:
@@ -2276,6 +2307,8 @@ STATUS_COLUMN_NAMES = (
 #: English, German, French and Spanish.
 NOT_A_SALE = re.compile(
     r"fail|declin|refund|cancel|void|revers|denied|chargeback|disput|uncaptured|"
+    # not paid yet: Shopify's pending and authorized (partially_paid is paid in part)
+    r"pending|unpaid|authori[sz]ed|partially.?paid|"
     r"fehlgeschlag|abgelehnt|storn|erstatt|abgebrochen|"
     r"echou|refus|rembours|annul|"
     r"fallid|rechaz|reembols|devuel|cancelad|anulad"
@@ -2325,7 +2358,8 @@ def _warn_not_sales(
     )
     report.add_warning(
         Problem(
-            f"{total:,} row(s) look like payments that failed or were refunded or cancelled: "
+            f"{total:,} row(s) look like payments that failed, were refunded or cancelled, "
+            "or are not (all) paid yet: "
             + ", ".join(f"{what} ({n:,} row(s), first at row {row})" for what, n, row in found)
             + ". They are loaded as sales of their full amount (the loader reads no status); "
             "leave them out of the file, or subtract the refunds, if they should not count",
@@ -3249,6 +3283,10 @@ def _leave_out_total_rows(
     if customer is None or not columns:
         return
     _leave_out_labeled_total_rows(con, columns, customer, report)
+    if report.asks_decimal_mark:
+        # The amounts are read only once the mark is given: a subtotal's sum checked on
+        # 1.249 read as 1.25 found none, and advised deleting the rows for nothing.
+        return
     _leave_out_subtotal_rows(con, chosen, report)
     _leave_out_unlabeled_total(con, chosen, report)
 

@@ -73,6 +73,13 @@ def _show_report(report: loading.ValidationReport) -> None:
             icon=":material/block:",
         )
         # a static table: long problems wrap instead of being cut (at most 50 rows)
+        if report.asks_decimal_mark:
+            st.info(
+                "Answer it above, in **Decimal mark of the amounts**: *Comma* if the point "
+                "groups thousands (`1.249` = 1249.00), *Point* if it is the decimal mark "
+                "(`1.249` = 1.25). The file is checked again at once.",
+                icon=":material/arrow_upward:",
+            )
         st.table(_report_frame(report.errors).set_index("row"))
         if report.error_count > len(report.errors):
             st.caption(f"… and {report.error_count - len(report.errors):,} more.")
@@ -95,7 +102,15 @@ def _show_report(report: loading.ValidationReport) -> None:
             f"{report.warning_count:,} warning(s) ({summary}). {rows_load}{after}",
             icon=":material/warning:",
         )
-        with st.expander("Warnings by row"):
+        money = report.money_warnings
+        if money:
+            st.markdown(
+                "**Check these before saving: they change what the amounts add up to** ("
+                + ", ".join(money)
+                + ")."
+            )
+        # open when a warning changes the money: closed, it was read by nobody
+        with st.expander("Warnings by row", expanded=bool(money)):
             st.table(_report_frame(report.warnings).set_index("row"))
     if report.ok and not report.warning_count:
         st.success(f"All {report.row_count:,} rows read cleanly.", icon=":material/check:")

@@ -189,6 +189,8 @@ def test_the_decimal_mark_question_is_answered_on_the_page(
     [problems] = [table.value for table in at.table if "problem" in table.value.columns]
     said = " ".join(problems["problem"].astype(str))
     assert "decimal mark or a thousands separator" in said, said
+    # The page points to its own choice (the problem's text names the CLI flag first).
+    assert any("Decimal mark of the amounts" in str(i.value) for i in at.info), texts(at)
     assert at.button(key="upload_save").disabled
     at.selectbox(key="upload_decimal_mark").set_value("comma").run()
     assert_clean(at)
@@ -197,6 +199,31 @@ def test_the_decimal_mark_question_is_answered_on_the_page(
     assert any("Saved transactions v2" in s.value for s in at.success), texts(at)
     frame = datasets.read_records(Workspace(workspace), "transactions")
     assert list(frame["amount"]) == ["1249.00", "2500.00", "315.00"]
+
+
+def test_warnings_that_change_the_money_are_shown_open(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mixed currencies and unpaid payments were said only inside a closed "Warnings by
+    row"; the banner said "These rows load as they are", and Save was one click away."""
+    csv = (
+        b"id,Created,Amount,Currency,Status,Customer ID\n"
+        b"ch_1,2024-01-15,100.00,eur,Paid,cus_1\n"
+        b"ch_2,2024-01-16,100.00,usd,Refunded,cus_2\n"
+    )
+    at = _uploaded(monkeypatch, "stripe.csv", csv)
+    shown = texts(at)
+    assert "Check these before saving" in shown and "mixed currencies" in shown, shown
+    [expander] = [e for e in at.expander if e.label == "Warnings by row"]
+    assert expander.proto.expanded
+    # A file whose warnings do not touch the money keeps the list closed.
+    at.file_uploader(key="upload_file").set_value(
+        ("dates.csv", b"id,customer,date,amount\n1,C1,16/01/2024,1.00\n", "text/csv")
+    )
+    at.run()
+    assert_clean(at)
+    [expander] = [e for e in at.expander if e.label == "Warnings by row"]
+    assert not expander.proto.expanded and "Check these before saving" not in texts(at)
 
 
 def test_an_unreadable_upload_is_refused_with_a_sentence(

@@ -61,7 +61,7 @@ def test_failed_refunded_or_uncaptured_payments_are_said(ws, write_file, stored)
     )
     report = load(ws, write_file("s.csv", text)).report
     assert _amounts(stored) == ["10.00", "20.00", "30.00"]  # said, not decided
-    [warning] = [w for w in report.warnings if "failed or were refunded" in w.problem]
+    [warning] = [w for w in report.warnings if "failed, were refunded" in w.problem]
     assert "Status 'Failed'" in warning.problem and "Captured 'false'" in warning.problem
     assert report.warning_summary["failed or refunded payments?"] == 2  # row 3 once
     plain = "customer_id,date,amount,status\nC1,2024-01-15,1.00,completed\n"
@@ -320,3 +320,47 @@ def test_a_placeholder_customer_on_many_rows_is_said(ws, write_file):
     [warning] = [w for w in report.warnings if "guest checkout" in w.problem]
     assert (warning.row, warning.value) == (2, "0") and "'customer_email'" in warning.problem
     assert report.warning_summary["placeholder customer id"] == 2
+
+
+GERMAN_SUBTOTALS_WHOLE_EUROS = (
+    "Bestellnummer;Kundennummer;Datum;Betrag\n"
+    "1;K1;15.01.2024;1.249\n2;K1;16.01.2024;89\n;K1 Ergebnis;;1.338\n"
+    "3;K2;17.01.2024;2.500\n;K2 Ergebnis;;2.500\n;Gesamtergebnis;;3.838\n"
+)
+
+
+def test_subtotals_wait_for_the_decimal_mark(ws, write_file, stored):
+    """Before the decimal mark was given, 1.338 was read as 1.34, no subtotal matched its
+    group's sum, and the report advised deleting the subtotal rows for nothing."""
+    path = write_file("de.csv", GERMAN_SUBTOTALS_WHOLE_EUROS)
+    error = refused(ws, path)
+    assert error.report.asks_decimal_mark
+    assert "subtotal rows kept?" not in error.report.warning_summary
+    assert not [w for w in error.report.warnings if "subtotal" in w.problem]
+    result = load(ws, path, decimal_mark="comma")
+    assert not result.report.asks_decimal_mark
+    assert _amounts(stored) == ["1249.00", "89.00", "2500.00"]
+    assert result.report.warning_summary["totals rows left out"] == 3
+
+
+def test_money_warnings_are_named_for_the_page(ws, write_file):
+    text = (
+        "id,Created,Amount,Currency,Status,Customer ID\n"
+        "ch_1,2024-01-15,100.00,eur,Paid,cus_1\nch_2,2024-01-16,100.00,usd,Pending,cus_2\n"
+        "ch_3,2024-01-17,15.00,usd,Authorized,cus_3\n"
+    )
+    report = load(ws, write_file("s.csv", text)).report
+    assert report.money_warnings == ["mixed currencies", "failed or refunded payments?"]
+    [status] = [w for w in report.warnings if "not (all) paid yet" in w.problem]
+    assert "'Pending' (1 row(s)" in status.problem and "'Authorized'" in status.problem
+    clean = load(ws, write_file("c.csv", HEADER + "T1,C1,2024-01-15,1.00,A\n")).report
+    assert clean.money_warnings == [] and not clean.asks_decimal_mark
+
+
+def test_portuguese_and_spanish_amount_names_are_suggested():
+    assert suggest_mapping("transactions", ["id", "cliente", "valor"])["amount"] == "valor"
+    assert suggest_mapping("transactions", ["monto"])["amount"] == "monto"
+    assert (
+        suggest_mapping("transactions", ["Lineitem category"])["product_category"]
+        == "Lineitem category"
+    )
