@@ -2200,6 +2200,9 @@ def _check_currencies(
         code = _CURRENCY_SYMBOLS.get(currency.strip(), currency.strip().upper())
         total, first = named.get(code, (0, row))
         named[code] = (total + count, min(first, row))
+    if len(named) == 1:
+        [code] = named
+        _say_one_currency(code, "the amounts name it", column, report)
     if len(named) < 2:
         return
     parts = [
@@ -2244,6 +2247,23 @@ CURRENCY_COLUMN_NAMES = (
 )
 
 
+def _say_one_currency(code: str, where: str, column: str, report: ValidationReport) -> None:
+    """A file in one currency other than the dollar: its numbers load as they are, and
+    the app writes money with $ (CHF 1249.50 read cleanly and showed as $1,249.50)."""
+    if code in ("USD", "$"):
+        return
+    report.add_warning(
+        Problem(
+            f"the amounts are in {code} ({where}): the numbers load as they are and the "
+            "app writes money with $; nothing is converted",
+            column=column,
+            field="amount",
+        ),
+        "one currency, not USD",
+        1,
+    )
+
+
 def _check_currency_column(
     con: duckdb.DuckDBPyConnection,
     amount: str,
@@ -2267,6 +2287,8 @@ def _check_currency_column(
         f"select upper(v), count(*), min(_row) from (select _row, mart_value({_ident(column)}) "
         "as v from source) where v is not null group by all order by 3 limit 21"
     ).fetchall()
+    if len(found) == 1 and str(found[0][0]).strip():
+        _say_one_currency(str(found[0][0]).strip(), f"column {column!r} says", amount, report)
     if len(found) < 2:
         return
     parts = [f"{code} ({count:,} row(s), first at row {row})" for code, count, row in found[:20]]

@@ -364,3 +364,17 @@ def test_portuguese_and_spanish_amount_names_are_suggested():
         suggest_mapping("transactions", ["Lineitem category"])["product_category"]
         == "Lineitem category"
     )
+
+
+def test_one_currency_other_than_the_dollar_is_said_once(ws, write_file):
+    """CHF 1249.50 read cleanly ("no problems found") and the app showed $1,249.50."""
+    named = load(ws, write_file("a.csv", HEADER + "T1,C1,2024-01-15,CHF 1249.50,A\n")).report
+    [note] = [w for w in named.warnings if "the app writes money with $" in w.problem]
+    assert "in CHF (the amounts name it)" in note.problem
+    assert named.warning_summary["one currency, not USD"] == 1
+    column = "id,customer,date,amount,Currency\n1,C1,2024-01-15,12.50,eur\n2,C1,2024-01-16,1,eur\n"
+    said = load(ws, write_file("b.csv", column)).report
+    assert any("in EUR (column 'Currency' says)" in w.problem for w in said.warnings)
+    for dollars in (HEADER + "T1,C1,2024-01-15,$12.50,A\n", column.replace("eur", "usd")):
+        report = load(ws, write_file("c.csv", dollars)).report
+        assert "one currency, not USD" not in report.warning_summary
