@@ -658,18 +658,19 @@ def load_file(
                 "warnings": report.warning_count,
                 "mapping": report.mapping,
             }
+            notes = [f"{report.row_count} rows"]
+            if left := report.warning_summary.get("totals rows left out"):
+                notes.append(f"{left} totals row(s) left out")
+            if report.decimal_mark:
+                # what the question was answered with, for whoever reads the history
+                summary["decimal_mark"] = report.decimal_mark
+                notes.append(f"decimal {report.decimal_mark}")
             try:
                 version = create_version(
                     ws,
                     dataset,
                     write,
-                    message=message
-                    or f"{mode.capitalize()} from {name} ({report.row_count} rows"
-                    + (
-                        f", {left} totals row(s) left out)"
-                        if (left := report.warning_summary.get("totals rows left out"))
-                        else ")"
-                    ),
+                    message=message or f"{mode.capitalize()} from {name} ({', '.join(notes)})",
                     kind=f"load-{mode}",
                     source=name,
                     expected_head=base.id if mode == "append" else None,

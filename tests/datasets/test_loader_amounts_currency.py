@@ -175,8 +175,10 @@ def test_whole_euros_with_a_thousands_point_in_a_german_file_are_asked_about(
     assert "--decimal-mark comma" in problem.problem and "Decimal mark" in problem.problem
     assert "semicolons" in problem.problem and "'15.01.2024'" in problem.problem
     assert "the decimal mark" in refusal_advice(error.report)
-    load(ws, path, decimal_mark="comma")
+    saved = load(ws, path, decimal_mark="comma").version
     assert _amounts(stored) == ["1249.00", "15.00", "2500.00", "300.00"]
+    # the answer stays in the history: the version's message says it
+    assert saved.message == "Replace from de.csv (4 rows, decimal comma)"
     load(ws, path, decimal_mark="point")
     assert _amounts(stored) == ["1.25", "15.00", "2.50", "300.00"]
 
