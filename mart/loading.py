@@ -2385,7 +2385,8 @@ def _warn_not_sales(
             + ", ".join(f"{what} ({n:,} row(s), first at row {row})" for what, n, row in found)
             + ". They are loaded as sales of their full amount (the loader reads no status); "
             "leave them out of the file, or subtract the refunds, if they should not count",
-            row=min(row for _, _, row in found),
+            # about the whole file (each part names its first row), in the column that says it
+            column=status if matched else captured,
         ),
         "failed or refunded payments?",
         total,

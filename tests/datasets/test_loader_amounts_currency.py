@@ -64,6 +64,9 @@ def test_failed_refunded_or_uncaptured_payments_are_said(ws, write_file, stored)
     [warning] = [w for w in report.warnings if "failed, were refunded" in w.problem]
     assert "Status 'Failed'" in warning.problem and "Captured 'false'" in warning.problem
     assert report.warning_summary["failed or refunded payments?"] == 2  # row 3 once
+    # about the whole file, in the column that says it (it was placed on one row)
+    [said] = [w for w in report.warnings if "failed, were refunded" in w.problem]
+    assert said.row is None and said.column is not None
     plain = "customer_id,date,amount,status\nC1,2024-01-15,1.00,completed\n"
     assert (
         "failed or refunded payments?"
