@@ -254,6 +254,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "rechnungsdatum",
         "buchungsdatum",
         "fecha",
+        "data",  # Portuguese and Italian (last: an English "data" column is rarely a date)
     ),
     "event_timestamp": (
         "eventtimestamp",

@@ -363,7 +363,10 @@ def test_money_warnings_are_named_for_the_page(ws, write_file):
 
 
 def test_portuguese_and_spanish_amount_names_are_suggested():
-    assert suggest_mapping("transactions", ["id", "cliente", "valor"])["amount"] == "valor"
+    brazil = suggest_mapping("transactions", ["id", "cliente", "data", "valor"])
+    assert (brazil["amount"], brazil["transaction_date"]) == ("valor", "data")
+    # a file with both keeps "date" for the date
+    assert suggest_mapping("transactions", ["data", "date"])["transaction_date"] == "date"
     assert suggest_mapping("transactions", ["monto"])["amount"] == "monto"
     assert (
         suggest_mapping("transactions", ["Lineitem category"])["product_category"]
