@@ -72,7 +72,6 @@ def _show_report(report: loading.ValidationReport) -> None:
             f"changed. {fix}",
             icon=":material/block:",
         )
-        # a static table: long problems wrap instead of being cut (at most 50 rows)
         if report.asks_decimal_mark:
             st.info(
                 "Answer it above, in **Decimal mark of the amounts**: *Comma* if the point "
@@ -80,6 +79,7 @@ def _show_report(report: loading.ValidationReport) -> None:
                 "(`1.249` = 1.25). The file is checked again at once.",
                 icon=":material/arrow_upward:",
             )
+        # a static table: long problems wrap instead of being cut (at most 50 rows)
         st.table(_report_frame(report.errors).set_index("row"))
         if report.error_count > len(report.errors):
             st.caption(f"… and {report.error_count - len(report.errors):,} more.")
