@@ -675,11 +675,11 @@ def refusal_advice(report: ValidationReport) -> str:
     date_fields = set(TIME_FIELD.values())
     on_dates = any(problem.field in date_fields for problem in report.errors)
     # the question whether 1.249 is thousands is answered by the decimal mark
-    on_mark = any("--decimal-mark" in problem.problem for problem in report.errors)
+    on_mark = report.asks_decimal_mark
     on_fields = any(
         problem.field
         and problem.field not in date_fields
-        and "--decimal-mark" not in problem.problem
+        and DECIMAL_MARK_QUESTION not in problem.problem
         for problem in report.errors
     )
     choices = [
