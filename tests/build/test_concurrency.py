@@ -139,6 +139,18 @@ def test_a_killed_worker_fails_the_build_as_interrupted_and_the_next_build_works
     assert again.status == PUBLISHED, again.error
 
 
+def process_ended(pid: int) -> bool:
+    """``pid`` has exited: gone, or a zombie nobody reaped yet (the worker is reparented
+    when its builder is killed; in a container whose PID 1 does not reap, it stays a
+    zombie, and ``/proc/<pid>`` still exists)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    # The state follows the command in parentheses, which may itself contain ")".
+    return stat[stat.rindex(")") + 2 :].startswith(("Z", "X"))
+
+
 def test_a_killed_build_process_is_recovered_by_the_next_build(
     manager: BuildManager, module_ws: Workspace
 ) -> None:
@@ -171,7 +183,7 @@ def test_a_killed_build_process_is_recovered_by_the_next_build(
         if child.poll() is None:
             child.kill()
     # Its worker notices that its manager is gone and exits by itself.
-    wait_for(lambda: not Path(f"/proc/{worker_pid}").exists(), timeout=30)
+    wait_for(lambda: process_ended(worker_pid), timeout=30)
     assert manager.published().build_id == before.build_id  # type: ignore[union-attr]
     record = manager.request_build()
     assert record.status == PUBLISHED, record.error
