@@ -64,6 +64,19 @@ def _report_frame(problems: list[loading.Problem]) -> pd.DataFrame:
     )
 
 
+def _by_row(problems: list[loading.Problem]) -> pd.DataFrame:
+    """The problems as a table in the file's order: whole-file ones first, then by line
+    or row (the loader lists them kind by kind)."""
+    order = sorted(
+        range(len(problems)),
+        key=lambda i: (
+            problems[i].line is not None or problems[i].row is not None,
+            problems[i].line if problems[i].line is not None else problems[i].row or 0,
+        ),
+    )
+    return _report_frame([problems[i] for i in order])
+
+
 def _show_report(report: loading.ValidationReport) -> None:
     if report.error_count:
         fix = loading.refusal_advice(report)
@@ -85,7 +98,9 @@ def _show_report(report: loading.ValidationReport) -> None:
             st.caption(f"… and {report.error_count - len(report.errors):,} more.")
     if report.warning_count:
         kinds = {kind: n for kind, n in report.warning_summary.items() if n}
-        summary = ", ".join(f"{kind}: {n:,}" for kind, n in kinds.items())
+        # per kind, how many rows or values it concerns; no grand total: the list below
+        # has a line per kind and place, and a total of rows read as a count of its lines
+        summary = ", ".join(f"{kind} ({n:,})" for kind, n in kinds.items())
         tested = [kind for kind in kinds if kind in loading.DBT_TESTED_WARNINGS]
         if len(tested) == len(kinds):
             after = "; the dbt tests will report them."
@@ -99,7 +114,7 @@ def _show_report(report: loading.ValidationReport) -> None:
             else "These rows load as they are"
         )
         st.warning(
-            f"{report.warning_count:,} warning(s) ({summary}). {rows_load}{after}",
+            f"Warnings: {summary}. {rows_load}{after}",
             icon=":material/warning:",
         )
         money = report.money_warnings
@@ -111,7 +126,7 @@ def _show_report(report: loading.ValidationReport) -> None:
             )
         # open when a warning changes the money: closed, it was read by nobody
         with st.expander("Warnings by row", expanded=bool(money)):
-            st.table(_report_frame(report.warnings).set_index("row"))
+            st.table(_by_row(report.warnings).set_index("row"))
     if report.ok and not report.warning_count:
         st.success(f"All {report.row_count:,} rows read cleanly.", icon=":material/check:")
 

@@ -226,6 +226,23 @@ def test_warnings_that_change_the_money_are_shown_open(
     assert not expander.proto.expanded and "Check these before saving" not in texts(at)
 
 
+def test_upload_warnings_are_counted_by_kind_and_listed_in_file_order(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The banner said "4 warning(s)" (rows counted) above a list of other lines, and the
+    list ran kind by kind: row 4, row 3, row 2, row 5."""
+    csv = (
+        b"id,customer,date,amount\n1,C1,2024-01-15,10.00\n2,C2,2031-01-16,20.00\n"
+        b"3,C3,2024-01-17,-5.00\n4,C4,16/01/2024,5.00\n5,C4,2032-01-18,5.00\n"
+    )
+    at = _uploaded(monkeypatch, "mixed.csv", csv)
+    [banner] = [w.value for w in at.warning if "future dates" in w.value]
+    assert "future dates (2)" in banner and "negative amounts (1)" in banner, banner
+    assert "warning(s)" not in banner
+    [listed] = [table.value for table in at.table if "problem" in table.value.columns]
+    assert list(listed.index) == ["row 2", "row 3", "row 4", "row 5"]
+
+
 def test_an_unreadable_upload_is_refused_with_a_sentence(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
