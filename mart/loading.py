@@ -735,6 +735,7 @@ MONEY_WARNING_KINDS = frozenset(
     [
         "mixed currencies",
         "failed or refunded payments?",
+        "refunded amounts",
         "placeholder customer id",
         "inexact amounts",
         "point or thousands?",
@@ -955,6 +956,39 @@ def _detect_encoding(path: Path, head: bytes) -> str:
         except UnicodeDecodeError:
             return "latin-1"
     return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+
+
+#: The encodings a file that is not UTF-8 is read in, and how the warning names them.
+GUESSED_ENCODINGS = {
+    "cp1252": "Windows-1252 (cp1252), the encoding of Western European Windows exports",
+    "latin-1": "Latin-1 (ISO-8859-1)",
+}
+
+
+def _guessed_letters_problem(path: Path, encoding: str) -> Problem | None:
+    """The warning for a file read in a guessed encoding (GUESSED_ENCODINGS) whose
+    reading gave letters beyond ASCII (Müller, Café): how many, and the first line and
+    word, so the user can check them; None when it gave none (only a € or a dash), as
+    then no name can have come out wrong. ``path``: the file as UTF-8 (transcoded)."""
+    letters, first_line, word = 0, 0, ""
+    with path.open(encoding="utf-8", errors="replace", newline=None) as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.isascii():
+                continue
+            found = sum(1 for char in line if not char.isascii() and char.isalpha())
+            if found and not first_line:
+                first_line = number
+                char = next(c for c in line if not c.isascii() and c.isalpha())
+                word = next(w for w in re.split(r"[^\w'’-]+", line) if char in w)
+            letters += found
+    if not letters:
+        return None
+    return Problem(
+        f"the file is not UTF-8, so its encoding was guessed: its {letters:,} accented "
+        f"letter(s) (first on line {first_line}, in {word!r}) were read as "
+        f"{GUESSED_ENCODINGS[encoding]}. Check them, and save the file as 'CSV UTF-8' to "
+        "be sure"
+    )
 
 
 def _transcode(path: Path, encoding: str, target: Path) -> None:
@@ -1190,6 +1224,10 @@ def read_source(
                 _transcode(path, encoding, readable)
                 with readable.open("rb") as handle:
                     head = handle.read(SAMPLE_BYTES)
+            if encoding in GUESSED_ENCODINGS:
+                guessed = _guessed_letters_problem(readable, encoding)
+                if guessed:
+                    report.add_warning(guessed, "encoding guessed")
             if b"\r" in head and b"\n" not in head:  # old Mac line endings: CR only
                 converted = tmpdir / "lf.txt"
                 _cr_to_lf(readable, converted)
@@ -2468,6 +2506,59 @@ def _warn_not_sales(
     )
 
 
+#: Names (normalized, without a unit) of a column saying how much of a payment was
+#: refunded: Stripe's "Amount Refunded" (amount_refunded in its API, "Converted Amount
+#: Refunded" beside "Converted Amount"), Shopify's "Refunded Amount". Not a bare
+#: "Refunded": Stripe's is true or false, and 1 would read as 1.00.
+REFUNDED_COLUMN_NAMES = (
+    "amountrefunded",
+    "refundedamount",
+    "refundamount",
+    "totalrefunded",
+    "convertedamountrefunded",
+)
+
+
+def _warn_refunded_amounts(
+    con: duckdb.DuckDBPyConnection, amount: str, unmapped: Sequence[str], report: ValidationReport
+) -> None:
+    """Warn when an unmapped refunded-amount column (REFUNDED_COLUMN_NAMES) holds amounts
+    other than zero: each such row is loaded as a sale of its full amount, as the loader
+    subtracts nothing. Names the column, the rows and the total refunded; the amounts
+    themselves are left as they are (a status column is said by _warn_not_sales)."""
+    names: dict[str, str] = {}
+    for column in unmapped:
+        for key in (normalize_name(column), normalize_name(_NAME_UNIT.sub("", column) or column)):
+            names.setdefault(key, column)
+    found = [names[name] for name in REFUNDED_COLUMN_NAMES if name in names]
+    if not found:
+        return
+    # the refunds in the amount's own terms: Stripe's "Converted Amount Refunded" beside
+    # its "Converted Amount", else the first by name
+    converted = normalize_name(_NAME_UNIT.sub("", amount) or amount).startswith("converted")
+    column = next(
+        (c for c in found if normalize_name(c).startswith("converted") == converted), found[0]
+    )
+    refunded = f"mart_amount(mart_value({_ident(column)}))"
+    rows, total, first = con.execute(
+        f"select count(*), sum(v), min(_row) from (select _row, {refunded} as v from source "
+        "where _row in (select _row from parsed)) where v <> 0"
+    ).fetchall()[0]
+    if not rows:
+        return
+    report.add_warning(
+        Problem(
+            f"{rows:,} row(s) have a refunded amount in column {column!r} ({total:,.2f} "
+            f"refunded in all, first at row {first}): they are loaded as sales of their full "
+            "amount, as the loader subtracts nothing; subtract the refunds from the amounts, "
+            "or leave fully refunded rows out of the file, if they should not count",
+            column=column,
+        ),
+        "refunded amounts",
+        int(rows),
+    )
+
+
 # Excel's first line naming the delimiter: sep=;
 SEP_LINE = re.compile(r'\s*"?sep=(.)"?\s*', re.IGNORECASE)
 
@@ -3191,6 +3282,8 @@ def prepare_records(
     _warn_case_variants(con, chosen, report)
     _warn_float_ids(con, dataset, chosen, report)
     _warn_placeholder_customer(con, chosen, info.columns, report)
+    if dataset == "transactions" and chosen.get("amount"):
+        _warn_refunded_amounts(con, str(chosen["amount"]), [c for c, _ in extras], report)
 
     pairs = []
     for name in fields:
@@ -3446,11 +3539,17 @@ def _leave_out_labeled_total_rows(
         f"{_sql_str(TOTAL_WORD)}) then mart_clean({_ident(column)}) end"
         for column in columns
     )
+    # the column of that word: the first in the file's order, as the word is
+    word_columns = ", ".join(
+        f"case when regexp_full_match(lower(mart_clean({_ident(column)})), "
+        f"{_sql_str(TOTAL_WORD)}) then {_sql_str(column)} end"
+        for column in columns
+    )
     # Every word of TOTAL_WORD holds "tot", "sum" or "gesamt": rows without any are left
     # alone at once (the exact test trims and lower-cases every cell: 3 s at 1M rows)
     anywhere = "concat_ws(chr(31), " + ", ".join(_ident(column) for column in columns) + ")"
     found = con.execute(
-        f"select _row, coalesce({words}) from ("
+        f"select _row, coalesce({words}), coalesce({word_columns}) from ("
         f"  select * from source where regexp_matches({anywhere}, '(?i)tot|sum|gesamt')) "
         f"where (({said}) and mart_value({_ident(customer)}) is null) or "
         f"regexp_full_match(lower(mart_clean({_ident(customer)})), {_sql_str(TOTAL_WORD)}) "
@@ -3459,13 +3558,15 @@ def _leave_out_labeled_total_rows(
     if not found:
         return
     con.execute(
-        "delete from parsed where _row in (select unnest(?::BIGINT[]))", [[r for r, _ in found]]
+        "delete from parsed where _row in (select unnest(?::BIGINT[]))",
+        [[r for r, _, _ in found]],
     )
-    for row, word in found[:MAX_PROBLEMS]:
+    for row, word, column in found[:MAX_PROBLEMS]:
         report.add_warning(
             Problem(
                 f"looks like a totals row ({word!r}): left out, so its amount is not counted twice",
                 row=int(row),
+                column=str(column),
                 value=str(word),
             ),
             "totals rows left out",
@@ -3490,8 +3591,9 @@ def _leave_out_subtotal_rows(
         return
     amount = _ident("amount__val")
     date = _ident("transaction_date__raw")
-    left: list[tuple[int, str, int]] = []
-    kept: list[tuple[int, str, int]] = []
+    # (row, label, rows summed, the label's field)
+    left: list[tuple[int, str, int, str]] = []
+    kept: list[tuple[int, str, int, str]] = []
     for label_field, other in (
         ("customer_id", "transaction_id"),
         ("transaction_id", "customer_id"),
@@ -3529,19 +3631,22 @@ def _leave_out_subtotal_rows(
             "where r.sub and r._row = s.last and s.subs = 1 and s.n >= 1 order by r._row"
         ).fetchall()
         for row, label, value, total, n in found:
-            (left if value == total else kept).append((int(row), str(label), int(n)))
+            found_row = (int(row), str(label), int(n), label_field)
+            (left if value == total else kept).append(found_row)
         if left:
             con.execute(
                 "delete from parsed where _row in (select unnest(?::BIGINT[]))",
-                [[row for row, _, _ in left]],
+                [[row for row, _, _, _ in left]],
             )
             break
-    for row, label, n in left[:MAX_PROBLEMS]:
+    for row, label, n, label_field in left[:MAX_PROBLEMS]:
         report.add_warning(
             Problem(
                 f"looks like a subtotal row ({label!r}: its amount is the sum of the {n:,} "
                 "row(s) of that group above it): left out, so its amount is not counted twice",
                 row=row,
+                column=chosen[label_field],
+                field=label_field,
                 value=label,
             ),
             "totals rows left out",
@@ -3550,13 +3655,15 @@ def _leave_out_subtotal_rows(
     if len(left) > MAX_PROBLEMS:
         report.warning_count += len(left) - MAX_PROBLEMS
         report.warning_summary["totals rows left out"] += len(left) - MAX_PROBLEMS
-    for row, label, n in kept[:5]:
+    for row, label, n, label_field in kept[:5]:
         report.add_warning(
             Problem(
                 f"looks like a subtotal row ({label!r}, with no date), but its amount is not "
                 f"the sum of the {n:,} row(s) of that group above it: kept as a row of its "
                 "own; if it is a subtotal (of another kind), delete such rows from the file",
                 row=row,
+                column=chosen[label_field],
+                field=label_field,
                 value=label,
             ),
             "subtotal rows kept?",

@@ -6,6 +6,8 @@ column of a subtotal row's label."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from tests.datasets.conftest import HEADER, load, refused
@@ -180,3 +182,115 @@ def test_a_date_format_hint_keeps_the_t_between_date_and_time(ws, write_file, st
     assert "give the format with it, '%d/%m/%YT%H:%M'" in problem.problem
     load(ws, write_file("t.csv", text), dataset="events", date_format="%d/%m/%YT%H:%M")
     assert stored("events")[0]["event_timestamp"] == "2024-02-01T10:00:00"
+
+
+# --------------------------------------------------------------------------- refunds
+
+
+@pytest.mark.parametrize("name", ["Amount Refunded", "amount_refunded", "Refunded Amount"])
+def test_a_refunded_amount_column_is_said_among_the_money_warnings(ws, write_file, stored, name):
+    """Stripe's Amount Refunded (Shopify's Refunded Amount) was not read: a charge refunded
+    in part or whole loaded as a full sale without a word. Said, the amounts unchanged."""
+    text = (
+        f"id,Created,Amount,{name},Customer ID\n"
+        "ch_1,2024-01-15,100.00,0.00,cus_1\n"
+        "ch_2,2024-01-16,100.00,25.50,cus_2\n"
+        'ch_3,2024-01-17,"1,015.00","1,015.00",cus_3\n'
+        "ch_4,2024-01-18,40.00,,cus_4\n"
+    )
+    report = load(ws, write_file("stripe.csv", text)).report
+    assert report.money_warnings == ["refunded amounts"]
+    assert report.warning_summary == {"refunded amounts": 2}
+    [warning] = report.warnings
+    assert warning.column == name
+    assert f"2 row(s) have a refunded amount in column {name!r}" in warning.problem
+    assert "1,040.50 refunded in all, first at row 2" in warning.problem
+    assert [row["amount"] for row in stored("transactions")] == [
+        Decimal("100.00"),
+        Decimal("100.00"),
+        Decimal("1015.00"),
+        Decimal("40.00"),
+    ]
+
+
+def test_refunds_in_a_decimal_comma_file_are_read_with_its_mark(ws, write_file):
+    text = 'Name;Created at;Total;Refunded Amount;Email\n#1001;2024-01-15;"1.249,00";"249,50";a\n'
+    report = load(ws, write_file("shopify.csv", text)).report
+    [warning] = [w for w in report.warnings if w.column == "Refunded Amount"]
+    assert "(249.50 refunded in all, first at row 1)" in warning.problem
+
+
+def test_refund_columns_that_refund_nothing_say_nothing(ws, write_file):
+    """Guard: a refunded-amount column of zeros and blanks, Stripe's true/false Refunded,
+    and a text column named like a refund give no warning."""
+    text = (
+        "id,Created,Amount,Amount Refunded,Refunded,Refund Policy,Customer ID\n"
+        "ch_1,2024-01-15,100.00,0.00,false,30 days,cus_1\n"
+        "ch_2,2024-01-16,100.00,,true,1,cus_2\n"
+        "ch_3,2024-01-17,15.00,0,1,2,cus_3\n"
+    )
+    report = load(ws, write_file("stripe.csv", text)).report
+    assert report.warning_count == 0 and report.money_warnings == []
+
+
+# --------------------------------------------------------------------------- encodings
+
+
+@pytest.mark.parametrize(
+    ("encoding", "named"), [("cp1252", "Windows-1252 (cp1252)"), ("latin-1", "Latin-1")]
+)
+def test_a_guessed_western_encoding_is_said_when_it_decoded_letters(
+    ws, write_file, stored, encoding, named
+):
+    """Mac Roman's guess was said, cp1252's was not: a file in another code page (Greek,
+    Cyrillic, Central European) loads with wrong letters and no word. Said, naming the
+    count and the first line and word."""
+    text = "customer_id,transaction_date,amount\nC1,2024-01-15,1\nJürgen Müller,2024-01-16,2\n"
+    data = text.encode("cp1252")
+    if encoding == "cp1252":
+        result = load(ws, write_file("win.csv", data))
+        assert stored("transactions")[1]["customer_id"] == "Jürgen Müller"
+        report = result.report
+    else:  # 0x81 is no cp1252 character, so latin-1; as U+0081, a control: refused
+        report = refused(ws, write_file("win.csv", data + b"C\x81,2024-01-17,3\n")).report
+    assert report.encoding == encoding
+    assert report.warning_summary["encoding guessed"] == 1
+    [warning] = [w for w in report.warnings if "encoding was guessed" in w.problem]
+    assert "its 2 accented letter(s) (first on line 3, in 'Jürgen')" in warning.problem
+    assert named in warning.problem
+
+
+def test_ascii_utf8_and_symbol_only_cp1252_files_get_no_encoding_warning(ws, write_file):
+    """Guard: plain ASCII, valid UTF-8 and a cp1252 file whose only non-ASCII characters
+    are a euro sign and a dash (no letter to come out wrong) are not said."""
+    body = "customer_id,transaction_date,amount\n"
+    for name, data in (
+        ("ascii.csv", (body + "C1,2024-01-15,1\n").encode("ascii")),
+        ("utf8.csv", (body + "Jürgen,2024-01-15,1\n").encode("utf-8")),
+        ("sym.csv", (body + "A – B,2024-01-15,€1\n").encode("cp1252")),
+    ):
+        report = load(ws, write_file(name, data)).report
+        assert "encoding guessed" not in report.warning_summary, name
+
+
+# --------------------------------------------------------------------------- subtotals
+
+
+def test_subtotal_and_totals_warnings_name_the_labels_column(ws, write_file):
+    """A subtotal row's warning gave its label ('C001 Total') as the value but no column,
+    so the Data page's table showed it under no column; a totals row's word likewise."""
+    text = (
+        "Customer,Order Date,Order,Amount\n"
+        "C001,2024-01-15,1,10.00\nC001,2024-01-16,2,20.00\nC001 Total,,,30.00\n"
+        "C002,2024-01-16,3,5.00\nC002,2024-01-17,4,6.00\nC002 Total,,,7.00\n"
+        ",,Grand Total,41.00\n"
+    )
+    report = load(ws, write_file("sub.csv", text)).report
+    left, kept, grand = (next(w for w in report.warnings if w.row == row) for row in (3, 6, 7))
+    assert "subtotal row ('C001 Total'" in left.problem
+    assert (left.column, left.field, left.value) == ("Customer", "customer_id", "C001 Total")
+    assert "not the sum" in kept.problem
+    assert (kept.column, kept.field, kept.value) == ("Customer", "customer_id", "C002 Total")
+    assert "totals row ('Grand Total')" in grand.problem
+    assert (grand.column, grand.value) == ("Order", "Grand Total")
+    assert "column 'Customer' (customer_id): looks like a subtotal row" in str(left)
