@@ -31,9 +31,9 @@ Values:
   ``15 Jan 2024``, ``Jan 15, 2024`` are detected, and ISO's basic ``20240115T234012Z``,
   JavaScript's ``Mon Jan 15 2024 23:40:12 GMT+0100 (…)`` and long dates with a weekday
   (``Monday, 15 January 2024``, checked against the date) through ISO text.
-  ``15/01/2024`` could be day/month or
-  month/day, so such values need a date format (strptime syntax as DuckDB uses it,
-  e.g. ``%d/%m/%Y``, or spreadsheet letters, ``dd/mm/yyyy``) unless a day above 12 in
+  ``15/01/2024`` could be day/month or month/day, so such values need a date format
+  (strptime syntax as DuckDB uses it, e.g. ``%d/%m/%Y``, or spreadsheet letters,
+  ``dd/mm/yyyy``) unless a day above 12 in
   the column settles the order. A date field also accepts a timestamp (its date is
   kept). The report lists, per kind of text, one value and how it was read.
 * amounts: ``1234.56``, ``1,234.56``, ``$12.00``, ``€5``, ``USD 5``, ``(12.00)``
