@@ -28,9 +28,12 @@ Values:
 
 * dates and timestamps: ISO (``2024-01-15``, ``2024-01-15 10:00:00``,
   ``2024-01-15T10:00:00``) and the unambiguous ``2024/01/15``, ``20240115``,
-  ``15 Jan 2024``, ``Jan 15, 2024`` are detected. ``15/01/2024`` could be day/month or
-  month/day, so such values need a date format (strptime syntax as DuckDB uses it,
-  e.g. ``%d/%m/%Y``, or spreadsheet letters, ``dd/mm/yyyy``) unless a day above 12 in
+  ``15 Jan 2024``, ``Jan 15, 2024`` are detected, and ISO's basic ``20240115T234012Z``,
+  JavaScript's ``Mon Jan 15 2024 23:40:12 GMT+0100 (…)`` and long dates with a weekday
+  (``Monday, 15 January 2024``, checked against the date) through ISO text.
+  ``15/01/2024`` could be day/month or month/day, so such values need a date format
+  (strptime syntax as DuckDB uses it, e.g. ``%d/%m/%Y``, or spreadsheet letters,
+  ``dd/mm/yyyy``) unless a day above 12 in
   the column settles the order. A date field also accepts a timestamp (its date is
   kept). The report lists, per kind of text, one value and how it was read.
 * amounts: ``1234.56``, ``1,234.56``, ``$12.00``, ``€5``, ``USD 5``, ``(12.00)``
@@ -134,7 +137,7 @@ AUTO_DATE_FORMATS = (
     "%Y-%m-%d %I:%M %p",
     "%Y/%m/%d %I:%M:%S %p",
     "%Y/%m/%d %I:%M %p",
-    "%Y%m%d",
+    # 20240115 is read by mart_date_parts (only 8 digits, years COMPACT_YEARS)
     "%d %b %Y",
     "%d %B %Y",
     "%b %d, %Y",
@@ -143,9 +146,6 @@ AUTO_DATE_FORMATS = (
     # 15-Jan-2024 (spreadsheets and Oracle exports); %y first: %Y reads 24 as the year 24
     "%d-%b-%y",
     "%d-%b-%Y",
-    # Monday, January 15, 2024 (long dates)
-    "%A, %B %d, %Y",
-    "%a, %b %d, %Y",
     # 2024.01.15: the year first, as in 2024/01/15
     "%Y.%m.%d",
     "%Y.%m.%d %H:%M:%S",
@@ -155,17 +155,94 @@ AUTO_DATE_FORMATS = (
     "%b-%d-%Y",
     "%b %d %Y %I:%M%p",
     "%b %d %Y %I:%M %p",
-    # an HTTP date (RFC 2822 in UTC): Mon, 15 Jan 2024 10:00:00 GMT
-    "%a, %d %b %Y %H:%M:%S GMT",
 )
+# Dates with a weekday (Monday, January 15, 2024; an HTTP date, Mon, 15 Jan 2024
+# 10:00:00 GMT; RFC 2822's Mon, 15 Jan 2024 10:00:00 +0000; JavaScript's Date.toString())
+# are read by mart_date_parts, which checks the weekday: strptime ignores it, and read
+# "Tuesday, January 15, 2024" as the Monday it is not.
 # Formats with an offset (%z), read apart (strptime then gives a moment, converted to
 # UTC): RFC 2822 mail and RSS dates (Mon, 15 Jan 2024 10:00:00 +0000), 12-hour clocks.
 AUTO_ZONED_DATE_FORMATS = (
-    "%a, %d %b %Y %H:%M:%S %z",
     "%d %b %Y %H:%M:%S %z",
     "%Y-%m-%d %I:%M:%S %p %z",
     "%Y-%m-%d %I:%M %p %z",
 )
+
+# Layouts read once rewritten as ISO text, by the macro mart_date_parts: each gives its
+# weekday, if any, and its date and time in ISO form, which the readings above then
+# read (so an offset or zone is converted to UTC and warned about as any ISO value's).
+WEEKDAY_NAME = (
+    r"(?:mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?"
+    r"|sat(?:urday)?|sun(?:day)?)"
+)
+MONTH_NAME = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+#: The years a date written as 8 digits alone (20240115) may have: a column of such
+#: numbers may as well hold ids, and 10230405 is no year 1023.
+COMPACT_YEARS = (1900, 2100)
+#: ISO 8601's basic format: 20240115T234012Z, 20240115T2340+0100, 20240115T234012,5.
+BASIC_ISO = (
+    r"(?i)^\s*(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})?([.,]\d+)?\s*"
+    r"(Z|[+-]\d{2}(?::?\d{2})?)?\s*$"
+)
+#: JavaScript's Date.toString(): Mon Jan 15 2024 23:40:12 GMT+0100 (Central European
+#: Standard Time); the zone's name in brackets says nothing the offset does not.
+JS_DATE = (
+    rf"(?i)^\s*({WEEKDAY_NAME})\s+({MONTH_NAME})\s+(\d{{1,2}})\s+(\d{{4}})\s+"
+    r"(\d{1,2}:\d{2}:\d{2})\s+GMT([+-]\d{2})(\d{2})(?:\s+\([^()]*\))?\s*$"
+)
+# A time after a long date (", 10:00", " at 10:00 PM", " 10:00:00 +0000"): kept as it is
+# written, after the ISO date, for the readings to read.
+_LONG_TIME = r"(?:(?:\s*,\s*|\s+)(?:at\s+)?(\d{1,2}:\d{2}.*?))?\s*$"
+#: Monday, 15 January 2024; 15 January 2024 10:00; Mon, 15 Jan 2024 10:00:00 GMT.
+LONG_DAY_FIRST = (
+    rf"(?i)^\s*(?:({WEEKDAY_NAME})\.?,?\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\.?\s+"
+    rf"({MONTH_NAME})\.?,?\s+(\d{{4}}){_LONG_TIME}"
+)
+#: Monday, January 15, 2024; January 15, 2024 at 10:00 PM; Mon, Jan 15, 2024.
+LONG_MONTH_FIRST = (
+    rf"(?i)^\s*(?:({WEEKDAY_NAME})\.?,?\s+)?({MONTH_NAME})\.?\s+(\d{{1,2}})"
+    rf"(?:st|nd|rd|th)?,?\s+(\d{{4}}){_LONG_TIME}"
+)
+
+
+def _date_macros() -> str:
+    """SQL of the macro mart_date_parts(v): [weekday, ISO text] for a value in one of
+    the layouts above, NULL for any other (a first test leaves ISO values alone at
+    once), and mart_weekday_agrees(parts): whether its weekday, if any, is its date's."""
+    q = _sql_str
+    months = ", ".join(q(name[:3].lower()) for name in MONTHS)
+    month = f"lpad(list_position([{months}], lower(left(p.m, 3)))::VARCHAR, 2, '0')"
+    day = "lpad(p.d, 2, '0')"
+    time = "case when p.t <> '' then ' ' || p.t else '' end"
+    long_names = "['w', 'd', 'm', 'y', 't']"
+    return f"""
+create or replace temp macro mart_date_parts(v) as case
+  when not regexp_matches(v, '^\\s*([0-9]{{8}}|[0-9]{{1,2}}[^0-9:/.\\-]|[A-Za-z])') then null
+  when regexp_full_match(v, '\\s*[0-9]{{8}}\\s*') then mart_let(trim(v), lambda c:
+      case when c[1:4]::INT between {COMPACT_YEARS[0]} and {COMPACT_YEARS[1]}
+      then ['', c[1:4] || '-' || c[5:6] || '-' || c[7:8]] end)
+  when regexp_matches(v, {q(BASIC_ISO)}) then mart_let(
+      regexp_extract(v, {q(BASIC_ISO)}, ['y', 'm', 'd', 'h', 'n', 's', 'f', 'z']), lambda p:
+      ['', p.y || '-' || p.m || '-' || p.d || 'T' || p.h || ':' || p.n || ':'
+       || coalesce(nullif(p.s, ''), '00') || replace(p.f, ',', '.') || upper(p.z)])
+  when regexp_matches(v, {q(JS_DATE)}) then mart_let(
+      regexp_extract(v, {q(JS_DATE)}, ['w', 'm', 'd', 'y', 't', 'oh', 'om']), lambda p:
+      [p.w, p.y || '-' || {month} || '-' || {day} || 'T' || p.t || p.oh || ':' || p.om])
+  when regexp_matches(v, {q(LONG_DAY_FIRST)}) then mart_let(
+      regexp_extract(v, {q(LONG_DAY_FIRST)}, {long_names}), lambda p:
+      [p.w, p.y || '-' || {month} || '-' || {day} || {time}])
+  when regexp_matches(v, {q(LONG_MONTH_FIRST)}) then mart_let(
+      regexp_extract(v, {q(LONG_MONTH_FIRST)}, ['w', 'm', 'd', 'y', 't']), lambda p:
+      [p.w, p.y || '-' || {month} || '-' || {day} || {time}])
+  end;
+create or replace temp macro mart_weekday_agrees(parts) as parts[1] = '' or
+    lower(left(parts[1], 3)) = lower(left(dayname(try_cast(left(parts[2], 10) as DATE)), 3));
+"""
+
+
 # The event types the project knows (stg_events' accepted_values test, lower-cased there).
 EVENT_TYPES = ("page_view", "product_view", "add_to_cart", "purchase")
 
@@ -661,6 +738,7 @@ MONEY_WARNING_KINDS = frozenset(
     [
         "mixed currencies",
         "failed or refunded payments?",
+        "refunded amounts",
         "placeholder customer id",
         "inexact amounts",
         "point or thousands?",
@@ -881,6 +959,39 @@ def _detect_encoding(path: Path, head: bytes) -> str:
         except UnicodeDecodeError:
             return "latin-1"
     return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+
+
+#: The encodings a file that is not UTF-8 is read in, and how the warning names them.
+GUESSED_ENCODINGS = {
+    "cp1252": "Windows-1252 (cp1252), the encoding of Western European Windows exports",
+    "latin-1": "Latin-1 (ISO-8859-1)",
+}
+
+
+def _guessed_letters_problem(path: Path, encoding: str) -> Problem | None:
+    """The warning for a file read in a guessed encoding (GUESSED_ENCODINGS) whose
+    reading gave letters beyond ASCII (Müller, Café): how many, and the first line and
+    word, so the user can check them; None when it gave none (only a € or a dash), as
+    then no name can have come out wrong. ``path``: the file as UTF-8 (transcoded)."""
+    letters, first_line, word = 0, 0, ""
+    with path.open(encoding="utf-8", errors="replace", newline=None) as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.isascii():
+                continue
+            found = sum(1 for char in line if not char.isascii() and char.isalpha())
+            if found and not first_line:
+                first_line = number
+                char = next(c for c in line if not c.isascii() and c.isalpha())
+                word = next(w for w in re.split(r"[^\w'’-]+", line) if char in w)
+            letters += found
+    if not letters:
+        return None
+    return Problem(
+        f"the file is not UTF-8, so its encoding was guessed: its {letters:,} accented "
+        f"letter(s) (first on line {first_line}, in {word!r}) were read as "
+        f"{GUESSED_ENCODINGS[encoding]}. Check them, and save the file as 'CSV UTF-8' to "
+        "be sure"
+    )
 
 
 def _transcode(path: Path, encoding: str, target: Path) -> None:
@@ -1116,6 +1227,10 @@ def read_source(
                 _transcode(path, encoding, readable)
                 with readable.open("rb") as handle:
                     head = handle.read(SAMPLE_BYTES)
+            if encoding in GUESSED_ENCODINGS:
+                guessed = _guessed_letters_problem(readable, encoding)
+                if guessed:
+                    report.add_warning(guessed, "encoding guessed")
             if b"\r" in head and b"\n" not in head:  # old Mac line endings: CR only
                 converted = tmpdir / "lf.txt"
                 _cr_to_lf(readable, converted)
@@ -2394,6 +2509,59 @@ def _warn_not_sales(
     )
 
 
+#: Names (normalized, without a unit) of a column saying how much of a payment was
+#: refunded: Stripe's "Amount Refunded" (amount_refunded in its API, "Converted Amount
+#: Refunded" beside "Converted Amount"), Shopify's "Refunded Amount". Not a bare
+#: "Refunded": Stripe's is true or false, and 1 would read as 1.00.
+REFUNDED_COLUMN_NAMES = (
+    "amountrefunded",
+    "refundedamount",
+    "refundamount",
+    "totalrefunded",
+    "convertedamountrefunded",
+)
+
+
+def _warn_refunded_amounts(
+    con: duckdb.DuckDBPyConnection, amount: str, unmapped: Sequence[str], report: ValidationReport
+) -> None:
+    """Warn when an unmapped refunded-amount column (REFUNDED_COLUMN_NAMES) holds amounts
+    other than zero: each such row is loaded as a sale of its full amount, as the loader
+    subtracts nothing. Names the column, the rows and the total refunded; the amounts
+    themselves are left as they are (a status column is said by _warn_not_sales)."""
+    names: dict[str, str] = {}
+    for column in unmapped:
+        for key in (normalize_name(column), normalize_name(_NAME_UNIT.sub("", column) or column)):
+            names.setdefault(key, column)
+    found = [names[name] for name in REFUNDED_COLUMN_NAMES if name in names]
+    if not found:
+        return
+    # the refunds in the amount's own terms: Stripe's "Converted Amount Refunded" beside
+    # its "Converted Amount", else the first by name
+    converted = normalize_name(_NAME_UNIT.sub("", amount) or amount).startswith("converted")
+    column = next(
+        (c for c in found if normalize_name(c).startswith("converted") == converted), found[0]
+    )
+    refunded = f"mart_amount(mart_value({_ident(column)}))"
+    rows, total, first = con.execute(
+        f"select count(*), sum(v), min(_row) from (select _row, {refunded} as v from source "
+        "where _row in (select _row from parsed)) where v <> 0"
+    ).fetchall()[0]
+    if not rows:
+        return
+    report.add_warning(
+        Problem(
+            f"{rows:,} row(s) have a refunded amount in column {column!r} ({total:,.2f} "
+            f"refunded in all, first at row {first}): they are loaded as sales of their full "
+            "amount, as the loader subtracts nothing; subtract the refunds from the amounts, "
+            "or leave fully refunded rows out of the file, if they should not count",
+            column=column,
+        ),
+        "refunded amounts",
+        int(rows),
+    )
+
+
 # Excel's first line naming the delimiter: sep=;
 SEP_LINE = re.compile(r'\s*"?sep=(.)"?\s*', re.IGNORECASE)
 
@@ -2487,7 +2655,7 @@ def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[s
                 found.append(parse)
         return found
 
-    def readings_of(text: str, date_format: str | None) -> list[str]:
+    def readings_of(text: str, date_format: str | None, extra: Sequence[str] = ()) -> list[str]:
         if date_format:
             # The format first; ISO dates (2024-01-15), which read one way only, still
             # read beside it: a file mixing 2024-01-15 and 1/3/24 could not be loaded.
@@ -2504,16 +2672,24 @@ def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[s
             *strptime(text, AUTO_ZONED_DATE_FORMATS),
         ]
 
-    readings = [read(parse) for parse in readings_of(value, date_format)]
+    readings = [read(parse) for parse in readings_of(value, date_format, extra)]
     # 00:30 AM or 13:30 PM, last (only values nothing else read get here): read as the
     # 24-hour time it is, with the format's %I as %H and without its %p
     hour_24 = date_format and re.sub(r"\s*%p", "", date_format).replace("%I", "%H")
     for pattern in (HOUR_24_AM, HOUR_24_PM):
         text = f"regexp_replace({value}, {_sql_str(pattern)}, '\\1')"
-        again = ", ".join(read(parse) for parse in readings_of(text, hour_24))
+        again = ", ".join(read(parse) for parse in readings_of(text, hour_24, extra))
         readings.append(
             f"case when regexp_matches({value}, {_sql_str(pattern)}) then coalesce({again}) end"
         )
+    # Last, also beside a date format: the layouts mart_date_parts rewrites as ISO text
+    # (20240115T234012Z, Monday, 15 January 2024, JavaScript's Date.toString()), read as
+    # that text is, when the weekday they give, if any, is their date's.
+    again = ", ".join(read(parse) for parse in readings_of("mart_date_p[2]", None))
+    readings.append(
+        f"mart_let(mart_date_parts({value}), lambda mart_date_p: case when mart_date_p is not "
+        f"null and mart_weekday_agrees(mart_date_p) then coalesce({again}) end)"
+    )
     return f"case when regexp_matches({value}, '[0-9]') then coalesce({', '.join(readings)}) end"
 
 
@@ -2532,7 +2708,11 @@ def _warn_time_zones(
     others have one (they are read as UTC, which may not be what the file meant).
     """
     kind = FIELD_KINDS[time_field]
-    raw, val = _ident(time_field + "__raw"), _ident(time_field + "__val")
+    val = _ident(time_field + "__val")
+    # a layout read once rewritten as ISO text (mart_date_parts) is looked at so too:
+    # 20240115T234012+0100 and JavaScript's GMT+0100 give their offset as +0100 does
+    text = _ident(time_field + "__raw")
+    raw = f"coalesce(mart_date_parts({text})[2], {text})"
     wall = f"try_cast({raw} as TIMESTAMP)"  # DuckDB drops the zone here
     # The wall time of a value with an offset, from the moment read: the cast above
     # reads ISO text only (not 16/01/2024 00:40:12 +01:00, read by a date format).
@@ -2661,6 +2841,32 @@ UNIX_TIME_UNITS = {10: ("seconds", 1), 13: ("milliseconds", 10**3)}
 UNIX_TIME_UNITS |= {16: ("microseconds", 10**6), 19: ("nanoseconds", 10**9)}
 
 
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _weekday_contradiction(value: str, parts: Sequence[str] | None) -> str:
+    """The hint for a date ``value`` whose weekday is not its date's (``parts``, from
+    mart_date_parts: the weekday as written, and the value as ISO text), or ""."""
+    if not parts or not parts[0]:
+        return ""
+    try:
+        day = date.fromisoformat(str(parts[1])[:10])
+    except ValueError:
+        return ""
+    said = next(name for name in WEEKDAYS if name[:3].lower() == str(parts[0])[:3].lower())
+    if said == WEEKDAYS[day.weekday()]:
+        return ""
+    return (
+        f" ({value.strip()}: {day.day} {MONTHS[day.month - 1]} {day.year} was a "
+        f"{WEEKDAYS[day.weekday()]}, not a {said}; the weekday and the date disagree, so "
+        "neither is guessed: correct the one that is wrong in the file)"
+    )
+
+
 def _unix_time(value: str) -> str:
     """A hint for a date value that looks like a Unix time (1704067200, pandas' and
     JavaScript's 1704067200000), naming the moment it would be; "" when it does not.
@@ -2693,7 +2899,9 @@ def _clock_format(value: str) -> str:
     if not found:
         return ""
     seconds, fraction, before_ampm, ampm, before_offset, offset = found.group(1, 2, 3, 4, 5, 6)
-    part = (" %I" if ampm else " %H") + ":%M" + (":%S" if seconds else "")
+    # the date and the time as the value parts them: a space, or ISO's T (01/02/2024T10:00)
+    part = ("T" if found.group(0).startswith("T") else " ") + ("%I" if ampm else "%H")
+    part += ":%M" + (":%S" if seconds else "")
     if fraction:
         part += ".%f" if len(fraction) <= 7 else ".%n"
     if ampm:
@@ -2893,6 +3101,7 @@ def prepare_records(
         .replace("{currency_text}", CURRENCY_TEXT)
         .replace("{indian}", INDIAN_GROUPING)
     )
+    con.execute(_date_macros())
     if date_format:
         given = date_format
         try:
@@ -3076,6 +3285,8 @@ def prepare_records(
     _warn_case_variants(con, chosen, report)
     _warn_float_ids(con, dataset, chosen, report)
     _warn_placeholder_customer(con, chosen, info.columns, report)
+    if dataset == "transactions" and chosen.get("amount"):
+        _warn_refunded_amounts(con, str(chosen["amount"]), [c for c, _ in extras], report)
 
     pairs = []
     for name in fields:
@@ -3331,11 +3542,17 @@ def _leave_out_labeled_total_rows(
         f"{_sql_str(TOTAL_WORD)}) then mart_clean({_ident(column)}) end"
         for column in columns
     )
+    # the column of that word: the first in the file's order, as the word is
+    word_columns = ", ".join(
+        f"case when regexp_full_match(lower(mart_clean({_ident(column)})), "
+        f"{_sql_str(TOTAL_WORD)}) then {_sql_str(column)} end"
+        for column in columns
+    )
     # Every word of TOTAL_WORD holds "tot", "sum" or "gesamt": rows without any are left
     # alone at once (the exact test trims and lower-cases every cell: 3 s at 1M rows)
     anywhere = "concat_ws(chr(31), " + ", ".join(_ident(column) for column in columns) + ")"
     found = con.execute(
-        f"select _row, coalesce({words}) from ("
+        f"select _row, coalesce({words}), coalesce({word_columns}) from ("
         f"  select * from source where regexp_matches({anywhere}, '(?i)tot|sum|gesamt')) "
         f"where (({said}) and mart_value({_ident(customer)}) is null) or "
         f"regexp_full_match(lower(mart_clean({_ident(customer)})), {_sql_str(TOTAL_WORD)}) "
@@ -3344,13 +3561,15 @@ def _leave_out_labeled_total_rows(
     if not found:
         return
     con.execute(
-        "delete from parsed where _row in (select unnest(?::BIGINT[]))", [[r for r, _ in found]]
+        "delete from parsed where _row in (select unnest(?::BIGINT[]))",
+        [[r for r, _, _ in found]],
     )
-    for row, word in found[:MAX_PROBLEMS]:
+    for row, word, column in found[:MAX_PROBLEMS]:
         report.add_warning(
             Problem(
                 f"looks like a totals row ({word!r}): left out, so its amount is not counted twice",
                 row=int(row),
+                column=str(column),
                 value=str(word),
             ),
             "totals rows left out",
@@ -3375,8 +3594,9 @@ def _leave_out_subtotal_rows(
         return
     amount = _ident("amount__val")
     date = _ident("transaction_date__raw")
-    left: list[tuple[int, str, int]] = []
-    kept: list[tuple[int, str, int]] = []
+    # (row, label, rows summed, the label's field)
+    left: list[tuple[int, str, int, str]] = []
+    kept: list[tuple[int, str, int, str]] = []
     for label_field, other in (
         ("customer_id", "transaction_id"),
         ("transaction_id", "customer_id"),
@@ -3414,19 +3634,22 @@ def _leave_out_subtotal_rows(
             "where r.sub and r._row = s.last and s.subs = 1 and s.n >= 1 order by r._row"
         ).fetchall()
         for row, label, value, total, n in found:
-            (left if value == total else kept).append((int(row), str(label), int(n)))
+            found_row = (int(row), str(label), int(n), label_field)
+            (left if value == total else kept).append(found_row)
         if left:
             con.execute(
                 "delete from parsed where _row in (select unnest(?::BIGINT[]))",
-                [[row for row, _, _ in left]],
+                [[row for row, _, _, _ in left]],
             )
             break
-    for row, label, n in left[:MAX_PROBLEMS]:
+    for row, label, n, label_field in left[:MAX_PROBLEMS]:
         report.add_warning(
             Problem(
                 f"looks like a subtotal row ({label!r}: its amount is the sum of the {n:,} "
                 "row(s) of that group above it): left out, so its amount is not counted twice",
                 row=row,
+                column=chosen[label_field],
+                field=label_field,
                 value=label,
             ),
             "totals rows left out",
@@ -3435,13 +3658,15 @@ def _leave_out_subtotal_rows(
     if len(left) > MAX_PROBLEMS:
         report.warning_count += len(left) - MAX_PROBLEMS
         report.warning_summary["totals rows left out"] += len(left) - MAX_PROBLEMS
-    for row, label, n in kept[:5]:
+    for row, label, n, label_field in kept[:5]:
         report.add_warning(
             Problem(
                 f"looks like a subtotal row ({label!r}, with no date), but its amount is not "
                 f"the sum of the {n:,} row(s) of that group above it: kept as a row of its "
                 "own; if it is a subtotal (of another kind), delete such rows from the file",
                 row=row,
+                column=chosen[label_field],
+                field=label_field,
                 value=label,
             ),
             "subtotal rows kept?",
@@ -3812,7 +4037,14 @@ def _collect_problems(
                                 f"the decimal point, up to {MAX_AMOUNT})"
                             )
                         return _amount_hint(value, report.decimal_mark)
-                    if re.search(LEAP_SECOND, value):
+                    # a layout read once rewritten as ISO text is looked at in that
+                    # form too (20240630T235960Z holds a leap second as well)
+                    parts = con.execute("select mart_date_parts(?)", [value]).fetchall()[0][0]
+                    checked = str(parts[1]) if parts else value
+                    contradiction = _weekday_contradiction(value, parts)
+                    if contradiction:
+                        return contradiction
+                    if re.search(LEAP_SECOND, value) or re.search(LEAP_SECOND, checked):
                         return (
                             " (second 60 (a leap second) is not a time that can be read: "
                             "a stored time has seconds 00 to 59, and a time out of its range "
@@ -3822,6 +4054,13 @@ def _collect_problems(
                     epoch = _unix_time(value)
                     if epoch:
                         return epoch
+                    if re.fullmatch(r"\s*\d{8}\s*", value) and not date_format:
+                        return (
+                            " (8 digits alone are read as a date only when they are one "
+                            f"written YYYYMMDD with a year from {COMPACT_YEARS[0]} to "
+                            f"{COMPACT_YEARS[1]}, such as 20240131, as a column of such "
+                            "numbers may hold ids: is the right column mapped to the date?)"
+                        )
                     if date_format:
                         swapped = ""
                         numbers = re.match(r"\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d", value)
@@ -3853,7 +4092,7 @@ def _collect_problems(
                                     f"as it is written; this format does: {fitting!r})"
                                 )
                         return f" with the format {date_format!r}{swapped}"
-                    zoned = ZONED_TIME.fullmatch(value)
+                    zoned = ZONED_TIME.fullmatch(checked)
                     if (
                         zoned
                         and re.fullmatch(r"[A-Za-z]{2,5}", zoned.group(3))
@@ -3876,7 +4115,7 @@ def _collect_problems(
                             f" (unknown time zone {zoned.group(3)!r}: give an offset such "
                             "as +02:00 or a zone name such as Europe/Berlin)"
                         )
-                    if re.search(IMPOSSIBLE_OFFSET, value):
+                    if re.search(IMPOSSIBLE_OFFSET, checked):
                         return (
                             " (its offset from UTC is not one any place has: they run from "
                             "-12:00 to +14:00, with minutes below 60)"
