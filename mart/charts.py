@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 
 from mart.generate import CATEGORIES as GENERATED_CATEGORIES
 from mart.loading import EVENT_TYPES
-from mart.money import percent_text, round_half_away, tile_money, whole_dollars
+from mart.money import money_text, percent_text, round_half_away, tile_money, whole_dollars
 
 SEGMENTS: tuple[str, ...] = ("High Value", "Medium Value", "Low Value")
 
@@ -222,7 +222,7 @@ def segment_bars(frame: pd.DataFrame, measure: str = "count") -> go.Figure:
         shares = frame["share_of_customers"].tolist()
         title, y_title = "Customers per segment", "Customers"
         text = [
-            f"{value:,} ({percent_text(share, 0)})"
+            f"{value:,} ({percent_text(share)})"
             for value, share in zip(values, shares, strict=True)
         ]
         hover = "%{x}: %{y:,} customers<extra></extra>"
@@ -231,10 +231,10 @@ def segment_bars(frame: pd.DataFrame, measure: str = "count") -> go.Figure:
         shares = frame["share_of_revenue"].tolist()
         title, y_title = "Lifetime value per segment", "Lifetime value ($)"
         text = [
-            f"{short_dollars(value)}<br>({percent_text(share, 0)})"
+            f"{short_dollars(value)}<br>({percent_text(share)})"
             for value, share in zip(values, shares, strict=True)
         ]
-        hover = "%{x}: $%{y:,.2f}<extra></extra>"
+        hover = "%{x}: %{y:$,.2f}<extra></extra>"
     figure = go.Figure(
         go.Bar(
             x=segments,
@@ -252,7 +252,7 @@ def segment_bars(frame: pd.DataFrame, measure: str = "count") -> go.Figure:
     )
     _base(figure, title, "Segment", y_title)
     if measure == "value":
-        figure.update_yaxes(tickprefix="$", tickformat=",.0f")
+        figure.update_yaxes(tickformat="$,.0f")
     figure.update_layout(showlegend=False)
     return figure
 
@@ -309,7 +309,7 @@ def ltv_histogram(frame: pd.DataFrame) -> go.Figure:
             title_subtitle_text=f"last bar: {whole_dollars(overflow.iloc[0])} and above"
         )
     figure.update_layout(barmode="stack", bargap=0.02)
-    figure.update_xaxes(tickprefix="$", tickformat=",.0f")
+    figure.update_xaxes(tickformat="$,.0f")
     return figure
 
 
@@ -336,7 +336,7 @@ def ltv_box(stats: pd.DataFrame) -> go.Figure:
     _base(figure, title, "Segment", "Lifetime value ($)")
     # under the title: as the axis title it was cut off on both sides on a narrow screen
     figure.update_layout(title_subtitle_text="box: quartiles · whiskers: min to 95th pct")
-    figure.update_yaxes(tickprefix="$", tickformat=",.0f", rangemode="tozero")
+    figure.update_yaxes(tickformat="$,.0f", rangemode="tozero")
     figure.update_layout(showlegend=False)
     return figure
 
@@ -358,14 +358,14 @@ def top_customers_bar(frame: pd.DataFrame) -> go.Figure:
                 name=segment,
                 marker_color=colour_for(segment, index),
                 customdata=part["_full"].tolist(),
-                hovertemplate="%{customdata}: $%{x:,.2f}<extra>" + segment + "</extra>",
+                hovertemplate="%{customdata}: %{x:$,.2f}<extra>" + segment + "</extra>",
             )
         )
     _base(figure, title, "Lifetime value ($)", "Customer")
     figure.update_yaxes(
         categoryorder="array", categoryarray=rows["_label"].tolist(), type="category"
     )
-    figure.update_xaxes(tickprefix="$", tickformat=",.0f")
+    figure.update_xaxes(tickformat="$,.0f")
     figure.update_layout(height=max(320, 22 * len(frame) + 120))
     return figure
 
@@ -392,7 +392,7 @@ def favourite_category_bar(frame: pd.DataFrame) -> go.Figure:
             marker_color=[colours[name] for name in (categories[::-1] if across else categories)],
             customdata=customdata[::-1] if across else customdata,
             hovertemplate="%{customdata[0]}: %{" + count_axis + ":,} customers, "
-            "$%{customdata[1]:,.2f} lifetime value<extra></extra>",
+            "%{customdata[1]:$,.2f} lifetime value<extra></extra>",
             name="Customers",
         )
     )
@@ -465,7 +465,7 @@ def events_timeline(events: pd.DataFrame, transactions: pd.DataFrame) -> go.Figu
                     .fillna("")
                     .values.tolist()
                 ],
-                text=[f"${value:,.2f}" for value in amounts],
+                text=[money_text(value) for value in amounts],
                 hovertemplate="%{x|%Y-%m-%d} %{customdata[0]}<br>%{customdata[1]} %{text}"
                 "<extra>transaction</extra>",
             )
@@ -501,8 +501,11 @@ def events_timeline(events: pd.DataFrame, transactions: pd.DataFrame) -> go.Figu
 #: Up to this many month columns the heatmap labels its cells; wider, only the hover
 #: has the numbers (24 months of cohorts piled the labels up: "00%47%5%45%").
 HEATMAP_LABEL_COLUMNS = 12
-#: The cells of the month still running: a mid grey that reads on light and dark.
-IN_PROGRESS_GREY = "rgba(140, 140, 140, 0.55)"
+#: The cells of the month still running: an opaque mid grey, with dark text on it in
+#: light and dark themes alike (a half-transparent grey was light on white and dark on
+#: the dark theme, and plotly wrote white on it: hard to read on a projector).
+IN_PROGRESS_GREY = "#a6a6a6"
+IN_PROGRESS_TEXT = "#262730"
 #: At most this many tick labels on a month axis: 47 months since first purchase, one
 #: label each, ran into one another at 1024 px ("0123456789101112…" under the heatmap).
 MONTH_TICKS = 16
@@ -645,7 +648,7 @@ def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
                 colorscale=[[0, IN_PROGRESS_GREY], [1, IN_PROGRESS_GREY]],
                 showscale=False,
                 name="month in progress",
-                **shared,
+                **{**shared, "textfont": {**shared["textfont"], "color": IN_PROGRESS_TEXT}},
             )
         )
     _base(figure, title, "Months since first purchase", "Cohort (month of first purchase)")
@@ -668,13 +671,13 @@ def monthly_revenue_chart(frame: pd.DataFrame) -> go.Figure:
             y=frame["revenue"].tolist(),
             marker_color=PALETTE[0],
             customdata=frame[["transaction_count", "customer_count"]].values.tolist(),
-            hovertemplate="%{x|%b %Y}: $%{y:,.2f}<br>%{customdata[0]:,} transactions, "
+            hovertemplate="%{x|%b %Y}: %{y:$,.2f}<br>%{customdata[0]:,} transactions, "
             "%{customdata[1]:,} customers<extra></extra>",
             name="Revenue",
         )
     )
     _base(figure, title, "Month", "Revenue ($)")
-    figure.update_yaxes(tickprefix="$", tickformat=",.0f")
+    figure.update_yaxes(tickformat="$,.0f")
     months = pd.to_datetime(frame["transaction_month"])
     span = (
         (months.max().year - months.min().year) * 12 + months.max().month - months.min().month + 1
@@ -697,7 +700,9 @@ def segment_metric_bar(
     text = [
         "no customers"
         if pd.isna(value)
-        else f"{'$' if money else ''}{round_half_away(value, 2):,.2f}"
+        else money_text(value)
+        if money
+        else f"{round_half_away(value, 2):,.2f}"
         for value in frame[column]
     ]
     figure = go.Figure(
@@ -715,7 +720,7 @@ def segment_metric_bar(
     )
     _base(figure, title, "Segment", y_title)
     if money:
-        figure.update_yaxes(tickprefix="$", tickformat=",.2f")
+        figure.update_yaxes(tickformat="$,.2f")
     figure.update_layout(showlegend=False)
     return figure
 
@@ -729,18 +734,26 @@ def category_mix_chart(frame: pd.DataFrame, segments: Sequence[str] = SEGMENTS) 
     totals = frame.groupby("product_category")["revenue"].sum().sort_values(ascending=False)
     colours = category_colours(list(totals.index))
     names = dict(zip([str(c) for c in totals.index], chart_labels(list(totals.index)), strict=True))
+    # A segment whose refunds outweigh its sales (a mart published anyway) has no mix to
+    # show: its shares of a negative total drew "100% Audio" for -$25.50 of refunds.
+    net = frame.groupby("customer_segment")["revenue"].sum()
+    no_mix = [name for name in order if Decimal(str(net[name])) <= 0]
     figure = go.Figure()
     for category in totals.index:
         rows = frame[frame["product_category"] == category].set_index("customer_segment")
         shares = [
-            float(rows.loc[name, "share_of_segment_revenue"]) * 100 if name in rows.index else 0.0
+            None
+            if name in no_mix
+            else float(rows.loc[name, "share_of_segment_revenue"]) * 100
+            if name in rows.index
+            else 0.0
             for name in order
         ]
         # the hover's numbers as text, rounded half away from zero like the tables
         hover = [
             [
                 percent_text(rows.loc[name, "share_of_segment_revenue"]),
-                f"${round_half_away(rows.loc[name, 'revenue'], 2):,.2f}",
+                money_text(rows.loc[name, "revenue"]),
             ]
             if name in rows.index
             else ["0.0%", "$0.00"]
@@ -761,12 +774,17 @@ def category_mix_chart(frame: pd.DataFrame, segments: Sequence[str] = SEGMENTS) 
     # "relative": a negative share (a category whose refunds outweigh its sales, in a
     # mart published anyway) goes below zero instead of overlapping the others.
     figure.update_layout(barmode="relative")
-    shares = pd.to_numeric(frame["share_of_segment_revenue"], errors="coerce").astype(float)
+    drawn = frame[~frame["customer_segment"].isin(no_mix)]
+    shares = pd.to_numeric(drawn["share_of_segment_revenue"], errors="coerce").astype(float)
+    notes = [
+        f"{name}: refunds outweigh sales ({money_text(net[name])}), no mix to show"
+        for name in no_mix
+    ]
     if (shares < 0).any():
-        figure.update_layout(
-            title_subtitle_text="refunds: a negative share goes below 0, and the others "
-            "then add up to more than 100%"
-        )
+        notes.insert(0, "refunds: a negative share goes below 0, the others then add to over 100%")
+    if notes:
+        figure.update_layout(title_subtitle_text=" · ".join(notes))
+    if (shares < 0).any():
         figure.update_yaxes(ticksuffix="%")
     else:
         figure.update_yaxes(ticksuffix="%", range=[0, 100])

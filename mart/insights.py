@@ -26,7 +26,7 @@ from mart.artifacts import load_cached as load_artifacts
 from mart.db import cached_cursor, query_df
 from mart.db import table_preview as db_table_preview
 from mart.errors import InputError
-from mart.money import divide_money
+from mart.money import divide_money, money_text
 from mart.sandbox import QueryResult, run_sql
 from mart.workspace import DBT_PROJECT_DIR, project_vars
 
@@ -131,7 +131,7 @@ def validate_thresholds(high: float | Decimal, medium: float | Decimal) -> Thres
             f"${max(high_d, medium_d):,.2f} is more than that."
         )
     if medium_d < 0:
-        raise InputError(f"The medium threshold must be $0 or more, not ${medium_d:,.2f}.")
+        raise InputError(f"The medium threshold must be $0 or more, not {money_text(medium_d)}.")
     if high_d <= medium_d:
         raise InputError(
             f"The high threshold (${high_d:,.2f}) must be greater than the medium threshold "

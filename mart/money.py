@@ -69,6 +69,13 @@ def percent_text(share: Decimal | float | None, places: int = 1) -> str:
     return f"{round_half_away(Decimal(str(share)) * 100, places)}%"
 
 
+def money_text(value: Decimal | float | int | str) -> str:
+    """Money to the cent, the sign before the dollar: ``-$1,461.51`` (``f"${v:,.2f}"``
+    wrote ``$-1,461.51``), rounded half away from zero on the Decimal."""
+    rounded = round_half_away(value, 2)
+    return f"{'-' if rounded < 0 else ''}${abs(rounded):,.2f}"
+
+
 def whole_dollars(value: Decimal | float | int | str) -> str:
     """Money to the dollar for a chart label, half away from zero: ``$1,871``."""
     rounded = round_half_away(value)

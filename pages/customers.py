@@ -18,12 +18,11 @@ from mart.errors import BuildBusyError, MartError
 from ui import as_of, common
 from ui.common import NULL_DASH, cached, escape_markdown, manager, require_published, show_error
 
-MONEY = st.column_config.NumberColumn(format="$%,.2f")
 COUNT = st.column_config.NumberColumn(format="%,d")
 
 
 def _money(value: Decimal | float | None) -> str:
-    return "–" if value is None else f"${value:,.2f}"
+    return "–" if value is None else money.money_text(value)
 
 
 def _published_thresholds() -> insights.Thresholds:
@@ -181,13 +180,13 @@ def _segments() -> None:
         column_config={
             "customer_segment": "Segment",
             "customer_count": st.column_config.NumberColumn("Customers", format="%,d"),
-            "total_revenue": st.column_config.NumberColumn("Lifetime value", format="$%,.2f"),
+            "total_revenue": st.column_config.NumberColumn("Lifetime value ($)", format="%,.2f"),
             "share_of_customers": st.column_config.NumberColumn(
                 "Share of customers", format="%.1f%%"
             ),
             "share_of_revenue": st.column_config.NumberColumn("Share of value", format="%.1f%%"),
-            "avg_lifetime_value": st.column_config.NumberColumn("Avg LTV", format="$%,.2f"),
-            "avg_order_value": st.column_config.NumberColumn("Avg order value", format="$%,.2f"),
+            "avg_lifetime_value": st.column_config.NumberColumn("Avg LTV ($)", format="%,.2f"),
+            "avg_order_value": st.column_config.NumberColumn("Avg order value ($)", format="%,.2f"),
         },
     )
 
@@ -218,7 +217,7 @@ def _top_customers() -> None:
         column_config={
             "customer_id": "Customer",
             "customer_segment": "Segment",
-            "lifetime_value": st.column_config.NumberColumn("LTV", format="$%,.2f"),
+            "lifetime_value": st.column_config.NumberColumn("LTV ($)", format="%,.2f"),
             "transaction_count": st.column_config.NumberColumn(
                 "Txns", format="%,d", help="Transactions"
             ),
@@ -342,7 +341,7 @@ def _drill_down() -> None:
         placeholder=NULL_DASH,
         column_config={
             "customer_segment": "Segment",
-            "lifetime_value": st.column_config.NumberColumn("LTV", format="$%,.2f"),
+            "lifetime_value": st.column_config.NumberColumn("LTV ($)", format="%,.2f"),
             "transaction_count": "Transactions",
             "favorite_category": "Favourite",
             "is_repeat_customer": "Repeat",
@@ -366,7 +365,7 @@ def _drill_down() -> None:
             "transaction_id": "Id",
             "transaction_date": st.column_config.DateColumn("Date"),
             "product_category": "Category",
-            "amount": st.column_config.NumberColumn("Amount", format="$%,.2f"),
+            "amount": st.column_config.NumberColumn("Amount ($)", format="%,.2f"),
             "is_refund": "Refund",
         },
     )

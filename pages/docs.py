@@ -6,7 +6,6 @@ from html import escape
 from pathlib import Path
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from mart import insights
 from mart.artifacts import LAYER_LABELS, BuildArtifacts, columns_markdown
@@ -73,13 +72,29 @@ def _model_docs(artifacts: BuildArtifacts) -> None:
             st.code(details.raw_sql, language="sql")
 
 
-OPEN_SCRIPT = """
+#: The dbt docs site is laid out for at least this many pixels (its body is 960 px wide
+#: at the least, and the right of its pages was cut off in a narrower frame).
+DOCS_MIN_WIDTH = 980
+DOCS_HEIGHT = 770
+
+FRAME_SCRIPT = f"""
 <script>
-document.getElementById("open-docs").onclick = () => {
+document.getElementById("open-docs").onclick = () => {{
     const site = document.getElementById("docs-site").getAttribute("srcdoc");
-    const url = URL.createObjectURL(new Blob([site], {type: "text/html"}));
+    const url = URL.createObjectURL(new Blob([site], {{type: "text/html"}}));
     window.open(url, "_blank");
-};
+}};
+// Narrower than the site's layout: draw it at its width, scaled down to fit.
+function fitDocs() {{
+    const box = document.getElementById("docs-box");
+    const site = document.getElementById("docs-site");
+    const scale = Math.min(1, box.clientWidth / {DOCS_MIN_WIDTH});
+    site.style.width = scale < 1 ? "{DOCS_MIN_WIDTH}px" : "100%";
+    site.style.height = ({DOCS_HEIGHT} / scale) + "px";
+    site.style.transform = scale < 1 ? "scale(" + scale + ")" : "none";
+}}
+window.addEventListener("resize", fitDocs);
+fitDocs();
 </script>
 """
 
@@ -87,8 +102,9 @@ document.getElementById("open-docs").onclick = () => {
 def _with_open_button(site: str) -> str:
     """The docs site in an inner frame, under an "Open in a new tab" button.
 
-    The button opens the same HTML as a blob URL in a new tab (the component frame may
-    open pop-ups), so the site is sent to the browser once.
+    The button opens the same HTML as a blob URL in a new tab (the frame may open
+    pop-ups), so the site is sent to the browser once. Narrower than the site's layout
+    (a 1280 px screen with the sidebar open), the site is scaled down to fit.
     """
     button = (
         '<button id="open-docs" style="font: 14px sans-serif; padding: 4px 12px; '
@@ -96,12 +112,13 @@ def _with_open_button(site: str) -> str:
         'background: transparent; color: #8a96a3;">Open in a new tab ↗</button>'
     )
     frame = (
+        f'<div id="docs-box" style="width: 100%; height: {DOCS_HEIGHT}px; overflow: hidden; '
+        'border: 1px solid #8a96a3; border-radius: 6px; box-sizing: border-box;">'
         '<iframe id="docs-site" title="dbt docs" style="box-sizing: border-box; width: 100%; '
-        "height: 770px; "
-        f'border: 1px solid #8a96a3; border-radius: 6px;" srcdoc="{escape(site, quote=True)}">'
-        "</iframe>"
+        f'height: {DOCS_HEIGHT}px; border: 0; transform-origin: 0 0; display: block;" '
+        f'srcdoc="{escape(site, quote=True)}"></iframe></div>'
     )
-    return button + frame + OPEN_SCRIPT
+    return "<body style='margin: 0'>" + button + frame + FRAME_SCRIPT + "</body>"
 
 
 def _docs_site(build_id: int, db_path: Path) -> None:
@@ -130,7 +147,7 @@ def _docs_site(build_id: int, db_path: Path) -> None:
         key="docs_download",
         on_click="ignore",
     )
-    components.html(_with_open_button(html), height=820, scrolling=False)
+    st.iframe(_with_open_button(html), height=DOCS_HEIGHT + 50)
 
 
 st.title("Docs")

@@ -22,14 +22,14 @@ def _kpi_tiles(kpis: overview.Kpis) -> None:
         "Revenue",
         money.tile_money(kpis.revenue),
         help=f"Sum of lifetime value over {kpis.transactions:,} transactions: exactly "
-        f"${kpis.revenue:,.2f}.",
+        f"{money.money_text(kpis.revenue)}.",
     )
     common.tile(
         row,
         "Avg lifetime value",
         money.tile_money(kpis.avg_lifetime_value),
         help="Revenue divided by buying customers, rounded half away from zero: exactly "
-        f"${kpis.avg_lifetime_value:,.2f}.",
+        f"{money.money_text(kpis.avg_lifetime_value)}.",
     )
     common.tile(
         row,

@@ -100,14 +100,14 @@ def _behaviour() -> None:
             "customer_segment": "Segment",
             "customer_count": st.column_config.NumberColumn("Customers", format="%,d"),
             "transaction_count": st.column_config.NumberColumn("Transactions", format="%,d"),
-            "avg_order_value": st.column_config.NumberColumn("Avg order value", format="$%,.2f"),
+            "avg_order_value": st.column_config.NumberColumn("Avg order value ($)", format="%,.2f"),
             "avg_transactions_per_customer": st.column_config.NumberColumn(
                 "Transactions per customer", format="%.2f"
             ),
             "avg_categories_per_customer": st.column_config.NumberColumn(
                 "Categories per customer", format="%.2f"
             ),
-            "avg_lifetime_value": st.column_config.NumberColumn("Avg LTV", format="$%,.2f"),
+            "avg_lifetime_value": st.column_config.NumberColumn("Avg LTV ($)", format="%,.2f"),
         },
     )
 

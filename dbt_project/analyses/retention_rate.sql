@@ -29,4 +29,9 @@ select
         else 'cohort retention (month in progress)'
     end as measure
 from {{ ref('fct_cohort_retention') }}
-order by measure desc, cohort_month asc, months_since_first_purchase asc
+-- the two overall rates first, then each cohort's months in order (a month in
+-- progress where it falls, not ahead of every complete one)
+order by
+    cohort_month = 'overall' desc,
+    cohort_month asc,
+    months_since_first_purchase asc nulls first

@@ -109,7 +109,7 @@ def test_upload_through_file_uploader_with_other_column_names(
     save = at.button(key="upload_save")
     assert not save.disabled
     warned = " ".join(str(w.value) for w in at.warning)
-    assert "ids already in the dataset: 3" in warned, warned
+    assert "ids already in the dataset (3)" in warned, warned
     save.click().run()
     assert_clean(at)
     assert any("Saved transactions v3" in s.value for s in at.success), texts(at)

@@ -272,6 +272,15 @@ def test_docs_site_embedded_and_opens_in_a_new_tab(
     expect(
         outer.frame_locator("#docs-site").get_by_text("TechMart Customer Analytics Mart").first
     ).to_be_visible()
+    # Narrower than the site's layout (its body is at least 960 px): drawn scaled down to
+    # the frame's width; the right of its pages was cut off at 1280 px with the sidebar.
+    page.set_viewport_size({"width": 1024, "height": 900})
+    page.wait_for_timeout(500)
+    site_width, box_width = outer.locator("#docs-box").evaluate(
+        "box => [document.getElementById('docs-site').getBoundingClientRect().width,"
+        " box.clientWidth]"
+    )
+    assert box_width < 960 and site_width <= box_width + 1, (site_width, box_width)
     with page.context.expect_page() as opened:
         outer.get_by_text("Open in a new tab").click()
     new_tab = opened.value

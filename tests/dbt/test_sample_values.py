@@ -154,3 +154,11 @@ def test_analysis_retention_rate(sample_build):
         "repeat-purchase rate (2+ transactions)": D("0.5000"),
         "month-1 retention": D("1.0000"),
     }
+    # the overall rates first, then the cohorts in order: the months in progress came
+    # before every complete cohort row ("order by measure desc")
+    assert [row[5] for row in rows[:2]] == [
+        "repeat-purchase rate (2+ transactions)",
+        "month-1 retention",
+    ]
+    cohorts = [(row[0], row[1]) for row in rows[2:]]
+    assert cohorts == sorted(cohorts) and len(cohorts) > 2

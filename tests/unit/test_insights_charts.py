@@ -257,7 +257,7 @@ def test_segment_value_labels_stay_short_above_narrow_bars() -> None:
     frame = SEGMENTS.assign(total_revenue=[3512971.55, 467370.43, 340932.79])
     value = charts.segment_bars(frame, "value")
     assert [text.split("<br>")[0] for text in value.data[0].text] == ["$3.51M", "$467K", "$341K"]
-    assert value.data[0].hovertemplate.endswith("$%{y:,.2f}<extra></extra>")  # exact there
+    assert value.data[0].hovertemplate.endswith("%{y:$,.2f}<extra></extra>")  # exact there
 
 
 def test_segment_metric_bar() -> None:
@@ -355,6 +355,9 @@ def test_cohort_heatmap() -> None:
     scaled, grey = charts.cohort_heatmap(running).data
     assert grey.name == "month in progress" and not grey.showscale
     assert {stop[1] for stop in grey.colorscale} == {charts.IN_PROGRESS_GREY}
+    # dark text on an opaque grey (plotly wrote white on a half-transparent light grey)
+    assert grey.textfont.color == charts.IN_PROGRESS_TEXT
+    assert charts.IN_PROGRESS_GREY.startswith("#") and len(charts.IN_PROGRESS_GREY) == 7
     assert grey.z[0][2] == 0.0 and grey.z[1][1] == 0.0  # the running cells only
     assert grey.z[0][1] is None and grey.z[1][0] is None
     assert scaled.z[0][2] is None and scaled.z[1][1] is None  # not on the scale
@@ -448,6 +451,29 @@ def test_category_mix_with_refunds_shows_negative_shares_below_zero() -> None:
     plain = charts.category_mix_chart(mix.assign(share_of_segment_revenue=[0.75, 0.25]))
     assert tuple(plain.layout.yaxis.range) == (0, 100)
     assert not plain.layout.title.subtitle.text
+
+
+def test_category_mix_draws_no_shares_for_a_segment_of_refunds_only() -> None:
+    """A Low Value segment whose only transactions are refunds (-25.50 in Audio) was
+    drawn as "100% Audio": a share of a negative total. It now has no bar, and the
+    subtitle says why; the other segments keep theirs."""
+    mix = pd.DataFrame(
+        {
+            "customer_segment": ["High Value", "High Value", "Low Value"],
+            "product_category": ["Electronics", "Audio", "Audio"],
+            "transaction_count": [2, 1, 2],
+            "customer_count": [1, 1, 1],
+            "revenue": [Decimal("300.00"), Decimal("100.00"), Decimal("-25.50")],
+            "share_of_segment_revenue": [Decimal("0.75"), Decimal("0.25"), Decimal("1.0000")],
+        }
+    )
+    chart = charts.category_mix_chart(mix)
+    _assert_labelled(chart)
+    drawn = {trace.name: list(trace.y) for trace in chart.data}
+    assert drawn == {"Electronics": [75.0, None], "Audio": [25.0, None]}
+    assert list(chart.data[0].x) == ["High Value", "Low Value"]  # its label stays
+    assert "Low Value: refunds outweigh sales (-$25.50)" in chart.layout.title.subtitle.text
+    assert tuple(chart.layout.yaxis.range) == (0, 100)
 
 
 def test_events_timeline() -> None:
@@ -662,9 +688,12 @@ def test_labels_and_tiles_round_half_away_from_zero_like_the_tables() -> None:
         }
     )
     counts = charts.segment_bars(ties, "count")
-    assert list(counts.data[0].text) == ["2 (13%)", "6 (38%)", "8 (50%)"]
+    # the table's share, to one place: the label rounded the stored 0.1250 a second time
+    assert list(counts.data[0].text) == ["2 (12.5%)", "6 (37.5%)", "8 (50.0%)"]
     values = charts.segment_bars(ties, "value")
-    assert list(values.data[0].text) == ["$1,871<br>(64%)", "$104<br>(4%)", "$813<br>(32%)"]
+    assert list(values.data[0].text) == [
+        "$1,871<br>(64.3%)", "$104<br>(3.6%)", "$813<br>(32.2%)",
+    ]  # fmt: skip
     per_customer = charts.segment_metric_bar(
         ties, "avg_transactions_per_customer", "Transactions", "Per customer"
     )
@@ -804,3 +833,26 @@ def test_month_axes_label_every_month_only_while_the_labels_fit() -> None:
     # Beyond the listed steps, whole years.
     assert charts.month_step(600, 10) == 60
     assert charts.month_step(0, 10) == 1
+
+
+def test_negative_money_puts_the_sign_before_the_dollar() -> None:
+    """A refund-only segment's average order value was labelled "$-8.50", its hover and
+    the money axes too (f"${v:,.2f}", "$%{y:,.2f}", tickprefix "$")."""
+    from mart import money
+
+    assert money.money_text(Decimal("-1461.505")) == "-$1,461.51"
+    assert money.money_text(Decimal("-0.004")) == "$0.00"  # no "-$0.00"
+    assert money.money_text(1234.5) == "$1,234.50"
+    frame = pd.DataFrame(
+        {
+            "customer_segment": ["High Value", "Medium Value", "Low Value"],
+            "avg_order_value": [Decimal("250.00"), None, Decimal("-8.50")],
+        }
+    )
+    bar = charts.segment_metric_bar(frame, "avg_order_value", "AOV", "Order value ($)", True)
+    assert list(bar.data[0].text) == ["$250.00", "no customers", "-$8.50"]
+    assert bar.layout.yaxis.tickformat == "$,.2f" and not bar.layout.yaxis.tickprefix
+    # every money hover and axis of the module uses d3's currency, which signs first
+    source = Path(charts.__file__).read_text(encoding="utf-8")
+    assert "$%{" not in source and 'tickprefix="$"' not in source
+    assert 'f"${' not in source
