@@ -728,11 +728,45 @@ def check_file(
     return report
 
 
+def _warn_customer_case_against(
+    con: Any, report: ValidationReport, base: Version, base_path: Path
+) -> None:
+    """Warn about appended customer ids that differ only in letter case from one in
+    ``base`` (``c003`` beside ``C003``): the file alone was checked for such pairs, and
+    an append of ``" c003 "`` made a new customer without a word."""
+    key = "json_extract_string(raw_data, '$.customer_id')"
+    old = f"(select distinct {key} as id from read_parquet({_sql_path(base_path)}))"
+    found = con.execute(
+        f"select new.id, min(new._row), min(old.id) from "
+        f"(select _row, {key} as id from records where {key} is not null) as new "
+        f"join {old} as old on lower(new.id) = lower(old.id) and new.id <> old.id "
+        f"where new.id not in (select id from {old} where id is not null) "
+        "group by new.id order by min(new._row)"
+    ).fetchall()
+    for value, row, known in found[:5]:
+        report.add_warning(
+            Problem(
+                f"customer_id differs only in letter case from {known!r} in {base.label}: "
+                "they are different customers in the mart; if they are one, write them "
+                "the same way",
+                row=int(row),
+                field="customer_id",
+                value=str(value),
+            ),
+            "customer ids differing in case",
+        )
+    if len(found) > 5:
+        report.warning_count += len(found) - 5
+        report.warning_summary["customer ids differing in case"] += len(found) - 5
+
+
 def _warn_ids_already_in(
     con: Any, report: ValidationReport, dataset: str, base: Version, base_path: Path
 ) -> None:
     """Appending rows whose id is already in HEAD is let in (the unique test catches it),
-    but the report says so, as it does for duplicates inside the file."""
+    but the report says so, as it does for duplicates inside the file. So are appended
+    customer ids that differ only in letter case from one already there."""
+    _warn_customer_case_against(con, report, base, base_path)
     id_field = ID_FIELD[dataset]
     key = f"json_extract_string(raw_data, '$.{id_field}')"
     overlap = (

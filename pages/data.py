@@ -64,6 +64,19 @@ def _report_frame(problems: list[loading.Problem]) -> pd.DataFrame:
     )
 
 
+def _appended_again_text(count: int) -> str:
+    """What the page says after an append whose ids ``count`` rows already had."""
+    if count == 1:
+        return (
+            "1 appended row has an id that was already in the dataset. It was let in: "
+            "the next build's unique test will name it, and undo removes this version."
+        )
+    return (
+        f"{count:,} appended rows have an id that was already in the dataset. They were "
+        "let in: the next build's unique test will name them, and undo removes this version."
+    )
+
+
 def _by_row(problems: list[loading.Problem]) -> pd.DataFrame:
     """The problems as a table in the file's order: whole-file ones first, then by line
     or row (the loader lists them kind by kind)."""
@@ -356,11 +369,7 @@ def _upload_tab() -> None:
             saved_as,
             f"Saved {version.label} ({version.row_count:,} rows): "
             f"{common.escape_markdown(version.message)}.",
-            f"{appended_again:,} appended rows have an id that was already in the dataset. "
-            "They were let in: the next build's unique test will name them, and undo "
-            "removes this version."
-            if appended_again
-            else None,
+            _appended_again_text(appended_again) if appended_again else None,
         )
         st.session_state["upload_clear_message"] = True
         st.rerun()  # the page again, with the save said and the button gone

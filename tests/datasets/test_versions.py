@@ -536,6 +536,34 @@ def test_appending_ids_already_in_head_is_let_in_with_a_warning(workspace, tmp_p
     assert "ids already in the dataset" not in replaced.report.warning_summary
 
 
+def test_appended_customer_ids_differing_only_in_case_from_head_are_warned(workspace, tmp_path):
+    """An append of " c003 " beside HEAD's C003 made a new customer "c003" without a
+    word (the case check looked inside the file only)."""
+    from mart import datasets
+    from mart.workspace import Workspace
+
+    ws = Workspace.from_env(workspace)
+    csv = tmp_path / "more.csv"
+    csv.write_text(
+        "transaction_id,customer_id,transaction_date,amount\n"
+        "T101, c003 ,2024-02-26,10.00\n"
+        "T102,C001,2024-02-27,5.00\n"  # written as in HEAD: nothing to say
+        "T103,c003,2024-02-28,1.00\n"
+        "T104,NEW9,2024-02-28,1.00\n"
+    )
+    report = datasets.check_file(ws, "transactions", csv, mode="append")
+    assert report.ok
+    assert report.warning_summary["customer ids differing in case"] == 1
+    [warning] = [w for w in report.warnings if w.field == "customer_id"]
+    assert (warning.row, warning.value) == (1, "c003")
+    assert "'C003' in transactions v1" in warning.problem
+    result = datasets.load_file(ws, "transactions", csv, mode="append")
+    assert result.report.warning_summary["customer ids differing in case"] == 1
+    # replacing the rows compares the file with itself only
+    replaced = datasets.check_file(ws, "transactions", csv, mode="replace")
+    assert "customer ids differing in case" not in replaced.warning_summary
+
+
 def test_rebase_edits_leaves_out_records_the_newer_version_deleted(ws) -> None:
     """Edits to v(n) carried onto v(n+1), which deleted records 2 and 3: their update and
     delete are left out and named; the rest (and the inserts) are kept, and then save."""
