@@ -19,7 +19,9 @@ Values are printed exactly:
   and 64- and 128-bit integers beyond 2^53, come from the sandbox as exact Decimal and
   int objects, see :func:`mart.sandbox._frame`.)
 - DATE values print as ``2024-01-15``; timestamps as ISO 8601.
-- NULL is ``null`` in JSON, empty in CSV and ``NULL`` in the table.
+- NULL is ``null`` in JSON, empty in CSV and ``NULL`` in the table. A FLOAT/DOUBLE NaN
+  or infinity is ``nan``/``inf``/``-inf`` in the table and CSV, and ``null`` in JSON
+  (which has no such numbers).
 """
 
 from __future__ import annotations
@@ -188,9 +190,12 @@ def normalise(value: Any, column_type: str | None = None) -> Any:
         return [normalise(item) for item in list(value)]
     if isinstance(value, dict):
         return {str(key): normalise(item) for key, item in value.items()}
+    kind = (column_type or "").upper()
+    if isinstance(value, float) and math.isnan(value) and kind in ("FLOAT", "DOUBLE"):
+        # the sandbox gives NULL in such a column as None: this is NaN itself
+        return value
     if _is_missing(value):
         return None
-    kind = (column_type or "").upper()
     decimal = _DECIMAL.fullmatch(kind)
     if isinstance(value, Decimal):
         return value

@@ -35,10 +35,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -225,6 +227,9 @@ class QueryResult:
     # DATE columns: the dataframe holds them as timestamps at midnight (pandas has no
     # date type), and a page shows them as dates (2024-01-15, not 2024-01-15 00:00:00).
     date_columns: tuple[str, ...] = ()
+    # FLOAT/DOUBLE columns holding NaN or an infinity: a grid would show NaN as NULL
+    # and an infinity as an empty cell, so a page shows these columns as text.
+    non_finite_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -408,6 +413,24 @@ def _float_limits(relation: duckdb.DuckDBPyRelation) -> dict[int, float]:
     return limits
 
 
+#: DuckDB's types whose values pandas holds as floats, NaN and infinities included.
+FLOAT_TYPES = frozenset({"FLOAT", "DOUBLE"})
+
+
+def _non_finite(values: pd.Series) -> bool:
+    """Whether ``values`` (a FLOAT/DOUBLE column of a _frame, NULL as None) hold NaN or
+    an infinity."""
+    return any(isinstance(v, float) and not math.isfinite(v) for v in values if v is not None)
+
+
+def non_finite_text(value: Any) -> Any:
+    """A FLOAT/DOUBLE value as a grid or a CSV shows it when its column holds NaN or an
+    infinity: None (NULL) stays None, numbers become their text (nan, inf, 1.5)."""
+    if value is None:
+        return None
+    return repr(float(value))
+
+
 def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
     """The relation's rows, and the positions of the columns that hold exact Python
     objects (Decimal, int) because a float would change their values.
@@ -415,12 +438,31 @@ def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
     Types NumPy cannot hold (UHUGEINT, …) come as Python objects. A DECIMAL or a wide
     integer that pandas got as floats is fetched again, exactly, when one of its values
     is too large for a float (only then: it runs the query a second time)."""
+    # pandas holds NULL in a FLOAT/DOUBLE column as NaN, like NaN itself (`select
+    # 'nan'::double` showed NULL): the same run also says which values are NULL, and a
+    # column holding one becomes objects, None for NULL, so NaN stays NaN.
+    floats = [i for i, kind in enumerate(relation.types) if str(kind) in FLOAT_TYPES]
+    width = len(relation.columns)
+    fetch = relation
+    if floats:
+        tag = uuid.uuid4().hex
+        fetch = relation.project(
+            "*, " + ", ".join(f'#{i + 1} is null as "_mart_{tag}_{i}"' for i in floats)
+        )
     try:
-        frame = relation.df()
+        frame = fetch.df()
     except duckdb.NotImplementedException:
         return pd.DataFrame(relation.fetchall(), columns=relation.columns, dtype=object), list(
             range(len(relation.columns))
         )
+    if floats:
+        nulls = frame.iloc[:, width:].to_numpy(dtype=bool)
+        frame = frame.iloc[:, :width].copy()
+        for k, position in enumerate(floats):
+            if nulls[:, k].any():
+                values = frame.iloc[:, position].astype(object)
+                values[nulls[:, k]] = None
+                frame.isetitem(position, values)
     lossy = []
     for position, limit in _float_limits(relation).items():
         values = frame.iloc[:, position]
@@ -522,6 +564,22 @@ def _cut_long_text(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def result_csv(result: QueryResult) -> bytes:
+    """The console's CSV download of ``result``: safe for a spreadsheet, DECIMAL columns
+    written with their scale (212.50, not 212.5), a FLOAT/DOUBLE NaN or infinity as
+    ``nan`` or ``inf`` (they were empty, like a NULL, which stays an empty field)."""
+    out = spreadsheet_safe(result.dataframe)
+    for column in result.non_finite_columns:
+        if column in out.columns:
+            out[column] = out[column].map(non_finite_text)
+    for column, places in result.decimal_places.items():
+        if column in out.columns:
+            out[column] = out[column].map(
+                lambda value, places=places: "" if pd.isna(value) else f"{value:.{places}f}"
+            )
+    return out.to_csv(index=False).encode("utf-8")
 
 
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
@@ -691,6 +749,11 @@ def run_sql(
             frame, exact = (pd.DataFrame(), []) if limited is None else _frame(limited)
             decimals = {} if limited is None else _decimal_places(limited)
             dates = () if limited is None else _date_columns(limited)
+            float_positions = (
+                []
+                if limited is None
+                else [i for i, kind in enumerate(limited.types) if str(kind) in FLOAT_TYPES]
+            )
         except duckdb.Error as exc:
             if timed_out.is_set() or isinstance(exc, duckdb.InterruptException):
                 raise SandboxError(MSG_TIMEOUT.format(seconds=timeout_s)) from None
@@ -745,6 +808,13 @@ def run_sql(
         decimal_places=decimals,
         exact_columns=tuple(dict.fromkeys(str(frame.columns[position]) for position in exact)),
         date_columns=dates,
+        non_finite_columns=tuple(
+            dict.fromkeys(
+                str(frame.columns[position])
+                for position in float_positions
+                if position < frame.shape[1] and _non_finite(frame.iloc[:, position])
+            )
+        ),
     )
 
 
@@ -759,6 +829,11 @@ def display_frame(result: QueryResult) -> pd.DataFrame:
     carries the grid's data, takes only text keys, and the failure went to the log as a
     traceback before the grid fell back."""
     frame = money.exact_text(result.dataframe) if result.exact_columns else result.dataframe
+    if result.non_finite_columns:
+        frame = frame.copy()
+        for position in range(frame.shape[1]):
+            if str(frame.columns[position]) in result.non_finite_columns:
+                frame.isetitem(position, frame.iloc[:, position].map(non_finite_text))
     maps = [
         position
         for position in range(frame.shape[1])

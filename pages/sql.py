@@ -30,17 +30,6 @@ PICK_EXAMPLE = "— pick an example query —"
 CONSOLE_MAX_BYTES = 20_000_000
 
 
-def _csv(result: QueryResult) -> bytes:
-    """The result as CSV, DECIMAL columns written with their scale (212.50, not 212.5)."""
-    out = sandbox.spreadsheet_safe(result.dataframe)
-    for column, places in result.decimal_places.items():
-        if column in out.columns:
-            out[column] = out[column].map(
-                lambda value, places=places: "" if pd.isna(value) else f"{value:.{places}f}"
-            )
-    return out.to_csv(index=False).encode("utf-8")
-
-
 def _column_config(result: QueryResult) -> dict[str, Any]:
     """DECIMAL columns shown with their scale: money to the cent, a DECIMAL(9,4) share
     to four places; floats (DOUBLE) as they are. DATE columns as dates (the frame holds
@@ -70,7 +59,7 @@ def _result(result: QueryResult, name: str, key: str) -> None:
     )
     st.download_button(
         "Download CSV",
-        data=_csv(result),
+        data=sandbox.result_csv(result),
         file_name=f"{name}.csv",
         mime="text/csv",
         icon=":material/download:",

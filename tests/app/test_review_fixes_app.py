@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -256,6 +257,19 @@ def test_sql_console_shows_and_downloads_large_decimals_exactly(
     shown = next(frame.value for frame in at.dataframe if "money" in frame.value.columns)
     assert list(shown["money"]) == ["99999999999999.99"]
     assert float(shown["small"].iloc[0]) == 12.5
+
+
+def test_sql_console_shows_nan_apart_from_null(markdown_workspace: Path) -> None:
+    """`select 'nan'::double` showed NULL, as a NULL does; the CSV had both empty."""
+    at = open_page("pages/sql.py")
+    at.text_area(key="sql_text").set_value(
+        "select * from (values ('nan'::double, 1), (null, 2), ('inf'::double, 3)) t(x, k) "
+        "order by k"
+    )
+    next(b for b in at.button if "Run query" in str(b.label)).click().run()
+    assert not at.exception
+    shown = next(frame.value for frame in at.dataframe if "x" in frame.value.columns)
+    assert [None if pd.isna(v) else v for v in shown["x"]] == ["nan", None, "inf"]
 
 
 def test_sql_console_shows_dates_as_dates(markdown_workspace: Path) -> None:

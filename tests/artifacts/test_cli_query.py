@@ -125,6 +125,19 @@ def test_query_csv_and_table(builds, cli) -> None:
     assert lines[4].split()[:3] == ["C001", "360.49", "90.12"]
 
 
+def test_query_prints_nan_and_infinity_apart_from_null(builds, cli) -> None:
+    """NaN was NULL in the table and empty in CSV, like a NULL beside it."""
+    sql = "select 'nan'::double as n, '-inf'::double as i, null::double as z, 2.5 as d"
+    table = cli(builds.workspace, "query", sql)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[2].split() == ["nan", "-inf", "NULL", "2.5"]
+    done = cli(builds.workspace, "query", sql, "--format", "csv")
+    assert done.stdout.splitlines()[1] == "nan,-inf,,2.5"
+    # JSON has no such numbers: null, and the output stays valid JSON
+    as_json = cli(builds.workspace, "query", sql, "--format", "json")
+    assert json.loads(as_json.stdout) == [{"n": None, "i": None, "z": None, "d": 2.5}]
+
+
 def test_query_analysis_and_listing(builds, cli) -> None:
     done = cli(builds.workspace, "query", "--analysis", "top_customers", "--format", "json")
     assert done.returncode == 0, done.stderr

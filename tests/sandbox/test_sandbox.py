@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from mart import db, sandbox
@@ -265,6 +267,38 @@ def test_select_returns_correct_values(mart_db: Path) -> None:
     assert not result.truncated
     assert result.notice is None
     assert 0 <= result.elapsed_s < 10
+
+
+def test_nan_and_infinity_are_told_from_null(mart_db: Path) -> None:
+    """pandas holds NULL in a DOUBLE column as NaN: `select 'nan'::double` showed NULL.
+    The frame now holds NULL as None beside NaN, in the query's order, and the grid
+    shows such a column as text (NaN and inf drew NULL and an empty cell)."""
+    result = sandbox.run_sql(
+        mart_db,
+        "select * from (values ('nan'::double, 3, null::float, 'inf'::double, 1.0::double),"
+        " (null, 1, 2.5::float, 1.0, null), (1.5, 2, 'nan'::float, 2.0, 2.0)) t(x, y, z, w, v)"
+        " order by y desc",
+    )
+    frame = result.dataframe
+    assert list(frame["y"]) == [3, 2, 1]  # the query's order
+    x = list(frame["x"])
+    assert math.isnan(x[0]) and x[1] == 1.5 and x[2] is None
+    assert frame["z"][0] is None and math.isnan(frame["z"][1]) and frame["z"][2] == 2.5
+    assert list(frame["w"]) == [math.inf, 2.0, 1.0]
+    assert list(frame["v"]) == [1.0, 2.0, None]  # NULL, no NaN: not a text column
+    assert result.non_finite_columns == ("x", "z", "w")
+    shown = sandbox.display_frame(result)
+    assert [None if pd.isna(v) else v for v in shown["x"]] == ["nan", "1.5", None]
+    assert list(shown["w"]) == ["inf", "2.0", "1.0"]
+    assert list(shown["v"]) == [1.0, 2.0, None]
+    assert sandbox.result_csv(result).decode().splitlines()[1:] == [
+        "nan,3,,inf,1.0",
+        "1.5,2,nan,2.0,2.0",
+        ",1,2.5,1.0,",
+    ]
+    # duplicate names keep DuckDB's own renaming
+    again = sandbox.run_sql(mart_db, "select 1 as a, 2.5::double as a, null::double as a")
+    assert again.columns == ["a", "a_1", "a_2"] and list(again.dataframe.iloc[0]) == [1, 2.5, None]
 
 
 def test_cte_with_aggregates(mart_db: Path) -> None:
