@@ -284,6 +284,8 @@ def ltv_histogram(frame: pd.DataFrame) -> go.Figure:
         labels = [
             f"{whole_dollars(start)} and above"
             if overflow
+            else "below $0 (refunds outweigh purchases)"
+            if end <= 0
             else f"{whole_dollars(start)} – {whole_dollars(end)}"
             for start, end, overflow in zip(
                 rows["bin_start"], rows["bin_end"], rows["is_overflow"], strict=True
@@ -333,9 +335,35 @@ def ltv_box(stats: pd.DataFrame) -> go.Figure:
                 hovertemplate=None,
             )
         )
+    # the whisker stops at the 95th percentile: the maximum above it is a point of its
+    # own (hidden before: C002's $424.99 in the sample)
+    above = [
+        (index, row)
+        for index, row in enumerate(stats.itertuples(index=False))
+        if float(row.max) > float(row.p95)
+    ]
+    if above:
+        figure.add_trace(
+            go.Scatter(
+                x=[row.customer_segment for _, row in above],
+                y=[float(row.max) for _, row in above],
+                mode="markers",
+                marker={
+                    "symbol": "circle-open",
+                    "size": 9,
+                    "color": [colour_for(str(row.customer_segment), i) for i, row in above],
+                },
+                customdata=[money_text(row.max) for _, row in above],
+                hovertemplate="%{x}: max %{customdata}<extra></extra>",
+                name="max",
+            )
+        )
     _base(figure, title, "Segment", "Lifetime value ($)")
     # under the title: as the axis title it was cut off on both sides on a narrow screen
-    figure.update_layout(title_subtitle_text="box: quartiles · whiskers: min to 95th pct")
+    figure.update_layout(
+        title_subtitle_text="box: quartiles · whiskers: min to 95th pct"
+        + (" · ○ max" if above else "")
+    )
     figure.update_yaxes(tickformat="$,.0f", rangemode="tozero")
     figure.update_layout(showlegend=False)
     return figure

@@ -271,8 +271,10 @@ def ltv_histogram(db_path: DbPath, bins: int = 40) -> pd.DataFrame:
 
     Bins have a round width and cover up to the 95th percentile; the last bin holds
     everything above (``is_overflow``, its bin_end the maximum), so a few whales do not
-    squash the chart. Columns: bin_start, bin_end, customer_segment, customer_count,
-    is_overflow.
+    squash the chart. Customers whose refunds outweigh their purchases (a mart published
+    anyway) are in a bin of their own below $0 (bin_start one width below 0, bin_end 0):
+    they were counted in the first bin, from $0. Columns: bin_start, bin_end,
+    customer_segment, customer_count, is_overflow.
     """
     bins = max(1, min(int(bins), 200))
     bounds = _one(
@@ -293,8 +295,10 @@ def ltv_histogram(db_path: DbPath, bins: int = 40) -> pd.DataFrame:
         """
         with binned as (
             select
-                least(cast(floor(greatest(lifetime_value, 0) / $step) as integer), $cap)
-                    as bin_index,
+                case
+                    when lifetime_value < 0 then -1
+                    else least(cast(floor(lifetime_value / $step) as integer), $cap)
+                end as bin_index,
                 customer_segment
             from main.fct_customer_metrics
         )

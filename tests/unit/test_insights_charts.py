@@ -306,6 +306,12 @@ def test_ltv_histogram_and_box() -> None:
     box = charts.ltv_box(stats)
     _assert_labelled(box)
     assert box.data[0].type == "box" and list(box.data[0].median) == [360.49]
+    # the whisker ends at the 95th percentile; the maximum above it is a point of its own
+    [top] = [trace for trace in box.data if trace.name == "max"]
+    assert list(top.y) == [424.99] and list(top.customdata) == ["$424.99"]
+    assert box.layout.title.subtitle.text.endswith("○ max")
+    flat = charts.ltv_box(stats.assign(max=[418.0]))
+    assert [trace.type for trace in flat.data] == ["box"]
 
 
 def test_top_customers_and_favourites() -> None:

@@ -58,6 +58,25 @@ def test_the_histograms_last_bin_is_an_overflow_only_when_values_lie_beyond_it(
         db.close_all()
 
 
+def test_negative_lifetime_values_get_a_bin_below_zero(tmp_path: Path) -> None:
+    """A refunds-only customer (-25.50, in a mart published anyway) was counted in the
+    first bin, from $0, on an axis starting at $0: it now has a bin of its own below 0,
+    one width wide, which the chart labels as such."""
+    path = _customers(tmp_path / "refunds.duckdb", [-25.50, 0, 100, 200, 300, 400])
+    try:
+        frame = insights.ltv_histogram(path, 4)
+        assert frame["customer_count"].sum() == 6
+        first = frame.iloc[0]
+        assert (first["bin_start"], first["bin_end"], first["customer_count"]) == (-100.0, 0.0, 1)
+        assert frame.iloc[1]["bin_start"] == 0.0 and frame.iloc[1]["customer_count"] == 1
+        figure = charts.ltv_histogram(frame)
+        labels = [label for trace in figure.data for label in trace.customdata]
+        assert labels[0] == "below $0 (refunds outweigh purchases)"
+        assert "$0 – $100" in labels
+    finally:
+        db.close_all()
+
+
 def test_a_search_lists_the_customer_with_exactly_that_id_first(tmp_path: Path) -> None:
     """Searching "c1" finds C1, C10 and C11; C1 comes first though C10 and C11 are worth
     more (then by value)."""
