@@ -107,9 +107,9 @@ def stale_warning(current: overview.AsOf, key: str) -> None:
             f"The last purchase in the data is on {current.last_purchase}, "
             f"{current.gap_days:,} days before the as-of date {current.as_of_date}, so "
             "every buyer counts as churned. The current dataset versions run to "
-            f"{current.latest_activity}, after today: the next build's not_after_as_of_date "
-            "tests will name those records. Correct or remove them on Data first; a later "
-            "as-of date would only hide them.",
+            f"{current.latest_activity}, after today: every build's not_after_as_of_date "
+            "tests name those records until they are gone. Correct or remove them on Data "
+            "first; a later as-of date would only hide them.",
             icon=":material/event_busy:",
         )
         return
