@@ -391,9 +391,13 @@ class BuildRecord:
         )
         # Said of the tests run anyway, which the failing tests listed before include:
         # "1 of those tests fails too" read like one more failure.
-        verb = "fails" if failing == 1 else "fail"
         outcome = (
-            f"Of the tests run anyway, {failing} {verb} (among the failing tests named)."
+            (
+                f"1 of those {tested} tests fails; it is counted in the failing tests listed."
+                if failing == 1
+                else f"{failing} of those {tested} tests fail; they are counted in the "
+                "failing tests listed."
+            )
             if failing
             else "All of them pass."
         )
