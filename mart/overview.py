@@ -65,6 +65,8 @@ class Changes:
     added_examples: list[str]
     revenue_before: Decimal
     revenue_after: Decimal
+    #: The first removed customer ids (at most 10), as added_examples.
+    removed_examples: list[str] = field(default_factory=list)
 
     @property
     def revenue_change(self) -> Decimal:
@@ -297,12 +299,15 @@ def what_changed(db_path: Path_, before_path: Path_, before_build: int | None = 
             order by customers desc, from_segment, to_segment
             """
         ).df()
-        examples = [
-            str(row[0])
-            for row in con.execute(
-                "select customer_id from compared where is_added order by customer_id limit 10"
-            ).fetchall()
-        ]
+        examples, removed_examples = (
+            [
+                str(row[0])
+                for row in con.execute(
+                    f"select customer_id from compared where {flag} order by customer_id limit 10"
+                ).fetchall()
+            ]
+            for flag in ("is_added", "is_removed")
+        )
         revenue_after, revenue_before = con.execute(
             """
             select
@@ -318,6 +323,7 @@ def what_changed(db_path: Path_, before_path: Path_, before_build: int | None = 
         unchanged=int(unchanged),
         moves=moves,
         added_examples=examples,
+        removed_examples=removed_examples,
         revenue_before=Decimal(str(revenue_before)).quantize(CENTS),
         revenue_after=Decimal(str(revenue_after)).quantize(CENTS),
     )

@@ -75,8 +75,12 @@ def _changes(build_id: int) -> None:
     else:
         st.caption(f"Build #{build_id} compared with build #{before_id}.")
     row = common.tile_row()
-    common.tile(row, "Customers added", f"{changes.added:,}")
-    common.tile(row, "Customers removed", f"{changes.removed:,}")
+    every = (
+        "dim_customers: buyers and customers who only browsed, so it can be more than "
+        "the buying customers above"
+    )
+    common.tile(row, "Customers added", f"{changes.added:,}", help=f"Customers of {every}.")
+    common.tile(row, "Customers removed", f"{changes.removed:,}", help=f"Customers of {every}.")
     common.tile(row, "Changed segment", f"{changes.moved:,}")
     delta = changes.revenue_change
     common.tile(
@@ -107,6 +111,10 @@ def _changes(build_id: int) -> None:
         shown = ", ".join(changes.added_examples)
         more = changes.added - len(changes.added_examples)
         st.text(f"New customers: {shown}" + (f" and {more:,} more" if more > 0 else ""))
+    if changes.removed_examples:
+        shown = ", ".join(changes.removed_examples)
+        more = changes.removed - len(changes.removed_examples)
+        st.text(f"Removed customers: {shown}" + (f" and {more:,} more" if more > 0 else ""))
     if not (changes.added or changes.removed or changes.moved):
         st.caption("No customer was added, removed or moved between segments.")
 

@@ -105,7 +105,10 @@ def test_what_changed_between_two_builds(builds: tuple[BuildRecord, BuildRecord]
     assert changes.before_build == first.build_id
     assert (changes.added, changes.removed, changes.moved) == (1, 0, 1)
     assert changes.unchanged == 4
-    assert changes.added_examples == ["C999"]
+    assert changes.added_examples == ["C999"] and changes.removed_examples == []
+    # the other way round, the customer is removed, and named (only added ones were)
+    back = overview.what_changed(first.db_path, second.db_path, second.build_id)
+    assert (back.added, back.removed, back.removed_examples) == (0, 1, ["C999"])
     moves = changes.moves.to_dict("records")
     assert moves == [{"from_segment": "Medium Value", "to_segment": "High Value", "customers": 1}]
     assert changes.revenue_before == Decimal("1635.48")
