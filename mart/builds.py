@@ -391,16 +391,20 @@ class BuildRecord:
         )
         # Said of the tests run anyway, which the failing tests listed before include:
         # "1 of those tests fails too" read like one more failure.
-        outcome = (
-            (
-                f"1 of those {tested} tests fails; it is counted in the failing tests listed."
-                if failing == 1
-                else f"{failing} of those {tested} tests fail; they are counted in the "
+        if not failing:
+            outcome = "All of them pass."
+        elif tested == 1:
+            outcome = "The test run anyway fails; it is counted in the failing tests listed."
+        elif failing == 1:
+            outcome = (
+                f"Of the {tested} tests run anyway, 1 fails; it is counted in the failing "
+                "tests listed."
+            )
+        else:
+            outcome = (
+                f"Of the {tested} tests run anyway, {failing} fail; they are counted in the "
                 "failing tests listed."
             )
-            if failing
-            else "All of them pass."
-        )
         if broken:
             first = broken[0]
             reason = _first_error_line(str(first.get("message") or ""))

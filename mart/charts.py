@@ -764,8 +764,11 @@ def category_mix_chart(frame: pd.DataFrame, segments: Sequence[str] = SEGMENTS) 
     names = dict(zip([str(c) for c in totals.index], chart_labels(list(totals.index)), strict=True))
     # A segment whose refunds outweigh its sales (a mart published anyway) has no mix to
     # show: its shares of a negative total drew "100% Audio" for -$25.50 of refunds.
-    net = frame.groupby("customer_segment")["revenue"].sum()
-    no_mix = [name for name in order if Decimal(str(net[name])) <= 0]
+    net = {
+        name: round_half_away(value, 2)
+        for name, value in frame.groupby("customer_segment")["revenue"].sum().items()
+    }
+    no_mix = [name for name in order if net[name] <= 0]
     figure = go.Figure()
     for category in totals.index:
         rows = frame[frame["product_category"] == category].set_index("customer_segment")
@@ -805,7 +808,8 @@ def category_mix_chart(frame: pd.DataFrame, segments: Sequence[str] = SEGMENTS) 
     drawn = frame[~frame["customer_segment"].isin(no_mix)]
     shares = pd.to_numeric(drawn["share_of_segment_revenue"], errors="coerce").astype(float)
     notes = [
-        f"{name}: refunds outweigh sales ({money_text(net[name])}), no mix to show"
+        f"{name}: refunds {'outweigh' if net[name] < 0 else 'cancel out'} sales "
+        f"({money_text(net[name])}), no mix to show"
         for name in no_mix
     ]
     if (shares < 0).any():

@@ -20,8 +20,9 @@ Values are printed exactly:
   int objects, see :func:`mart.sandbox._frame`.)
 - DATE values print as ``2024-01-15``; timestamps as ISO 8601.
 - NULL is ``null`` in JSON, empty in CSV and ``NULL`` in the table. A FLOAT/DOUBLE NaN
-  or infinity is ``nan``/``inf``/``-inf`` in the table and CSV, and ``null`` in JSON
-  (which has no such numbers).
+  or infinity in a column of its own is ``nan``/``inf``/``-inf`` in the table and CSV,
+  and ``null`` in JSON (which has no such numbers); inside a list or a struct, a NaN is
+  still written as a NULL.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import pandas as pd
 from mart.errors import InputError, NotFoundError
 from mart.workspace import DBT_PROJECT_DIR, Workspace
 
+FLOAT_KINDS = ("FLOAT", "DOUBLE")  # DuckDB's types whose NaN is a value, not a NULL
 MSG_NOTHING_PUBLISHED = "No published build yet: run `python -m mart build` first."
 FORMATS = ("table", "csv", "json")
 MAX_CELL = 60  # characters per table cell before it is cut with "…"
@@ -191,9 +193,9 @@ def normalise(value: Any, column_type: str | None = None) -> Any:
     if isinstance(value, dict):
         return {str(key): normalise(item) for key, item in value.items()}
     kind = (column_type or "").upper()
-    if isinstance(value, float) and math.isnan(value) and kind in ("FLOAT", "DOUBLE"):
+    if isinstance(value, (float, np.floating)) and math.isnan(value) and kind in FLOAT_KINDS:
         # the sandbox gives NULL in such a column as None: this is NaN itself
-        return value
+        return float(value)
     if _is_missing(value):
         return None
     decimal = _DECIMAL.fullmatch(kind)
@@ -209,6 +211,8 @@ def normalise(value: Any, column_type: str | None = None) -> Any:
     if isinstance(value, (float, np.floating)):
         if kind in _INTEGER_TYPES and float(value).is_integer():
             return int(value)
+        if kind == "FLOAT":  # float32's shortest text: 1.1, not 1.100000023841858
+            return float(str(np.float32(value)))
         return float(value)
     if isinstance(value, pd.Timestamp):
         if kind == "DATE":

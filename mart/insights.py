@@ -128,14 +128,14 @@ def validate_thresholds(high: float | Decimal, medium: float | Decimal) -> Thres
     if max(high_d, medium_d) > MAX_THRESHOLD:
         raise InputError(
             f"Thresholds go up to ${MAX_THRESHOLD:,.2f}; "
-            f"${max(high_d, medium_d):,.2f} is more than that."
+            f"{money_text(max(high_d, medium_d))} is more than that."
         )
     if medium_d < 0:
         raise InputError(f"The medium threshold must be $0 or more, not {money_text(medium_d)}.")
     if high_d <= medium_d:
         raise InputError(
-            f"The high threshold (${high_d:,.2f}) must be greater than the medium threshold "
-            f"(${medium_d:,.2f})."
+            f"The high threshold ({money_text(high_d)}) must be greater than the medium "
+            f"threshold ({money_text(medium_d)})."
         )
     return Thresholds(high=high_d, medium=medium_d)
 
@@ -279,15 +279,17 @@ def ltv_histogram(db_path: DbPath, bins: int = 40) -> pd.DataFrame:
     bins = max(1, min(int(bins), 200))
     bounds = _one(
         db_path,
-        "select quantile_cont(lifetime_value, 0.95), max(lifetime_value) "
-        "from main.fct_customer_metrics",
+        "select quantile_cont(lifetime_value, 0.95), max(lifetime_value), "
+        "min(lifetime_value) from main.fct_customer_metrics",
     )
     if bounds is None or bounds[1] is None:
         return pd.DataFrame(
             columns=["bin_start", "bin_end", "customer_segment", "customer_count", "is_overflow"]
         )
-    p95, top = float(bounds[0]), float(bounds[1])
-    step = _nice_step(max(p95, 0.01) / bins)
+    p95, top, low = float(bounds[0]), float(bounds[1]), float(bounds[2])
+    # a 95th percentile of $0 or less (refunds in a mart published anyway) gave bins of a
+    # fraction of a cent, labelled "$0 – $0": then the widest value sets the width
+    step = _nice_step((p95 if p95 > 0 else max(abs(low), top, 1.0)) / bins)
     last = int(math.floor(top / step))
     cap = min(last, bins)
     frame = query_df(

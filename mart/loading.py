@@ -583,7 +583,17 @@ def normalize_name(name: str) -> str:
 
 
 # A unit after a column's name: "Total (EUR)", "Amount [$]", "Betrag in EUR".
-_NAME_UNIT = re.compile(r"\s*(\(.*\)|\[.*\]|\bin\s+[A-Za-z$€£¥]{1,3})\s*$")
+_NAME_UNIT = re.compile(r"(\(.*\)|\[.*\]|\bin\s+[A-Za-z$€£¥]{1,3})$")
+
+
+def _without_unit(name: str) -> str:
+    """``name`` without a trailing unit: "Amount (EUR)", "Betrag [€]", "Total in USD" ->
+    "Amount", "Betrag", "Total". Only the last 80 characters are searched, after the
+    trailing blanks are cut: the pattern with blanks around it took 4 s on a header cell
+    of 8,000 spaces (each start tried every blank after it)."""
+    bare = name.rstrip()
+    match = _NAME_UNIT.search(bare, max(0, len(bare) - 80))
+    return (bare[: match.start()] if match else bare).rstrip()
 
 
 def suggest_mapping(
@@ -605,7 +615,7 @@ def suggest_mapping(
     for column in columns:
         normalized.setdefault(normalize_name(column), column)
     for column in columns:  # then without a unit: "Total (EUR)" is a total
-        bare = _NAME_UNIT.sub("", column)
+        bare = _without_unit(column)
         if bare and bare != column:
             normalized.setdefault(normalize_name(bare), column)
     mapping: dict[str, str | None] = dict.fromkeys(FIELDS[dataset])
@@ -644,7 +654,7 @@ def _named_like(name: str, columns: Sequence[str]) -> list[str]:
     found = [
         (names.index(key), index, column)
         for index, column in enumerate(columns)
-        for key in {normalize_name(column), normalize_name(_NAME_UNIT.sub("", column) or column)}
+        for key in {normalize_name(column), normalize_name(_without_unit(column) or column)}
         if key in names
     ]
     return list(dict.fromkeys(column for _, _, column in sorted(found)))
@@ -983,6 +993,7 @@ def _guessed_letters_problem(path: Path, encoding: str) -> Problem | None:
                 first_line = number
                 char = next(c for c in line if not c.isascii() and c.isalpha())
                 word = next(w for w in re.split(r"[^\w'’-]+", line) if char in w)
+                word = word if len(word) <= 40 else word[:39] + "…"  # a whole line at worst
             letters += found
     if not letters:
         return None
@@ -2144,9 +2155,7 @@ def _decimal_comma_signs(
         ).fetchall()[0][0]
         if dotted:
             signs.append(f"its dates are written as {dotted!r}")
-    named = [
-        c for c in columns if normalize_name(_NAME_UNIT.sub("", c) or c) in DECIMAL_COMMA_NAMES
-    ]
+    named = [c for c in columns if normalize_name(_without_unit(c) or c) in DECIMAL_COMMA_NAMES]
     if named:
         signs.append("its column names are " + ", ".join(repr(c) for c in named[:3]))
     return signs
@@ -2392,7 +2401,7 @@ def _check_currency_column(
     word. As for currencies named inside the amounts (_check_currencies), nothing is
     converted. "Converted Currency" goes with "Converted Amount" (Stripe): it is the
     one read when that is the amount."""
-    names = {normalize_name(_NAME_UNIT.sub("", c) or c): c for c in reversed(unmapped)}
+    names = {normalize_name(_without_unit(c) or c): c for c in reversed(unmapped)}
     prefix = normalize_name(amount).removesuffix("amount")
     column = (names.get(prefix + "currency") if prefix else None) or next(
         (names[name] for name in CURRENCY_COLUMN_NAMES if name in names), None
@@ -2531,20 +2540,20 @@ def _warn_refunded_amounts(
     themselves are left as they are (a status column is said by _warn_not_sales)."""
     names: dict[str, str] = {}
     for column in unmapped:
-        for key in (normalize_name(column), normalize_name(_NAME_UNIT.sub("", column) or column)):
+        for key in (normalize_name(column), normalize_name(_without_unit(column) or column)):
             names.setdefault(key, column)
     found = [names[name] for name in REFUNDED_COLUMN_NAMES if name in names]
     if not found:
         return
     # the refunds in the amount's own terms: Stripe's "Converted Amount Refunded" beside
     # its "Converted Amount", else the first by name
-    converted = normalize_name(_NAME_UNIT.sub("", amount) or amount).startswith("converted")
+    converted = normalize_name(_without_unit(amount) or amount).startswith("converted")
     column = next(
         (c for c in found if normalize_name(c).startswith("converted") == converted), found[0]
     )
     refunded = f"mart_amount(mart_value({_ident(column)}))"
     rows, total, first = con.execute(
-        f"select count(*), sum(v), min(_row) from (select _row, {refunded} as v from source "
+        f"select count(*), sum(abs(v)), min(_row) from (select _row, {refunded} as v from source "
         "where _row in (select _row from parsed)) where v <> 0"
     ).fetchall()[0]
     if not rows:
@@ -2685,9 +2694,16 @@ def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[s
     # Last, also beside a date format: the layouts mart_date_parts rewrites as ISO text
     # (20240115T234012Z, Monday, 15 January 2024, JavaScript's Date.toString()), read as
     # that text is, when the weekday they give, if any, is their date's.
+    # Not 8 digits alone beside a date format: the format says their order (%d%m%Y), and
+    # one it does not read (a typo) is not to be read as YYYYMMDD instead.
+    parts = f"mart_date_parts({value})"
+    if date_format:
+        parts = (
+            f"case when regexp_full_match({value}, '\\s*[0-9]{{8}}\\s*') then null else {parts} end"
+        )
     again = ", ".join(read(parse) for parse in readings_of("mart_date_p[2]", None))
     readings.append(
-        f"mart_let(mart_date_parts({value}), lambda mart_date_p: case when mart_date_p is not "
+        f"mart_let({parts}, lambda mart_date_p: case when mart_date_p is not "
         f"null and mart_weekday_agrees(mart_date_p) then coalesce({again}) end)"
     )
     return f"case when regexp_matches({value}, '[0-9]') then coalesce({', '.join(readings)}) end"
@@ -3465,10 +3481,10 @@ def _warn_unit_price(amount: str, columns: Sequence[str], report: ValidationRepo
     amount of a line is then price × quantity, which the loader does not compute (the
     UCI Online Retail layout loaded 7.79 for a line of 46.74, and a returned line,
     quantity -1, as a sale)."""
-    if normalize_name(_NAME_UNIT.sub("", amount) or amount) not in UNIT_PRICE_NAMES:
+    if normalize_name(_without_unit(amount) or amount) not in UNIT_PRICE_NAMES:
         return
     quantity = next(
-        (c for c in columns if normalize_name(_NAME_UNIT.sub("", c) or c) in QUANTITY_NAMES), None
+        (c for c in columns if normalize_name(_without_unit(c) or c) in QUANTITY_NAMES), None
     )
     if quantity is None:
         return

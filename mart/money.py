@@ -76,6 +76,15 @@ def money_text(value: Decimal | float | int | str) -> str:
     return f"{'-' if rounded < 0 else ''}${abs(rounded):,.2f}"
 
 
+def percent_number(share: Decimal | float | None, places: int = 1) -> float | None:
+    """A share (0.1235) as the percentage a grid shows with ``%.1f``: 12.4, rounded half
+    away from zero first (the grid's toFixed rounds the float 12.35 down to 12.3, while
+    the bar beside it says 12.4%). None for a missing share."""
+    if share is None or pd.isna(share):
+        return None
+    return float(round_half_away(Decimal(str(share)) * 100, places))
+
+
 def whole_dollars(value: Decimal | float | int | str) -> str:
     """Money to the dollar for a chart label, half away from zero: ``$1,871``."""
     rounded = round_half_away(value)

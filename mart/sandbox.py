@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from mart import money
@@ -420,7 +421,11 @@ FLOAT_TYPES = frozenset({"FLOAT", "DOUBLE"})
 def _non_finite(values: pd.Series) -> bool:
     """Whether ``values`` (a FLOAT/DOUBLE column of a _frame, NULL as None) hold NaN or
     an infinity."""
-    return any(isinstance(v, float) and not math.isfinite(v) for v in values if v is not None)
+    return any(
+        isinstance(v, (float, np.floating)) and not math.isfinite(v)
+        for v in values
+        if v is not None
+    )
 
 
 def non_finite_text(value: Any) -> Any:
@@ -428,6 +433,8 @@ def non_finite_text(value: Any) -> Any:
     infinity: None (NULL) stays None, numbers become their text (nan, inf, 1.5)."""
     if value is None:
         return None
+    if isinstance(value, np.floating):
+        return str(value)  # the shortest text of its own precision: float32 1.1 is 1.1
     return repr(float(value))
 
 
@@ -460,7 +467,11 @@ def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
         frame = frame.iloc[:, :width].copy()
         for k, position in enumerate(floats):
             if nulls[:, k].any():
-                values = frame.iloc[:, position].astype(object)
+                # objects of the column's own type: FLOAT's float32 1.1 stays 1.1 (as
+                # a Python float it is 1.100000023841858)
+                values = pd.Series(
+                    list(frame.iloc[:, position].to_numpy()), index=frame.index, dtype=object
+                )
                 values[nulls[:, k]] = None
                 frame.isetitem(position, values)
     lossy = []

@@ -159,8 +159,8 @@ def _segments() -> None:
     right.plotly_chart(charts.segment_bars(frame, "value"), key="chart_segment_value")
     # Shares as percentages with one decimal each ("percent" mixed 84.3% and 7.83%).
     table = frame.assign(
-        share_of_customers=frame["share_of_customers"].astype(float) * 100,
-        share_of_revenue=frame["share_of_revenue"].astype(float) * 100,
+        share_of_customers=frame["share_of_customers"].map(money.percent_number),
+        share_of_revenue=frame["share_of_revenue"].map(money.percent_number),
     )
     st.dataframe(
         table[
@@ -236,7 +236,7 @@ def _count(value: Any, noun: str) -> str:
 
 
 def _customer_label(row: pd.Series) -> str:
-    return f"{row.customer_id} · {row.customer_segment} · ${row.lifetime_value:,.2f}"
+    return f"{row.customer_id} · {row.customer_segment} · {money.money_text(row.lifetime_value)}"
 
 
 def _drill_down() -> None:

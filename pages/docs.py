@@ -88,7 +88,8 @@ document.getElementById("open-docs").onclick = () => {{
 function fitDocs() {{
     const box = document.getElementById("docs-box");
     const site = document.getElementById("docs-site");
-    const scale = Math.min(1, box.clientWidth / {DOCS_MIN_WIDTH});
+    // not laid out yet (no width): drawn as it is until the resize that follows
+    const scale = box.clientWidth > 0 ? Math.min(1, box.clientWidth / {DOCS_MIN_WIDTH}) : 1;
     site.style.width = scale < 1 ? "{DOCS_MIN_WIDTH}px" : "100%";
     site.style.height = ({DOCS_HEIGHT} / scale) + "px";
     site.style.transform = scale < 1 ? "scale(" + scale + ")" : "none";
@@ -112,7 +113,7 @@ def _with_open_button(site: str) -> str:
         'background: transparent; color: #8a96a3;">Open in a new tab ↗</button>'
     )
     frame = (
-        f'<div id="docs-box" style="width: 100%; height: {DOCS_HEIGHT}px; overflow: hidden; '
+        f'<div id="docs-box" style="width: 100%; height: {DOCS_HEIGHT + 2}px; overflow: hidden; '
         'border: 1px solid #8a96a3; border-radius: 6px; box-sizing: border-box;">'
         '<iframe id="docs-site" title="dbt docs" style="box-sizing: border-box; width: 100%; '
         f'height: {DOCS_HEIGHT}px; border: 0; transform-origin: 0 0; display: block;" '

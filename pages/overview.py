@@ -75,12 +75,20 @@ def _changes(build_id: int) -> None:
     else:
         st.caption(f"Build #{build_id} compared with build #{before_id}.")
     row = common.tile_row()
-    every = (
-        "dim_customers: buyers and customers who only browsed, so it can be more than "
-        "the buying customers above"
+    every = "Customers in dim_customers (buyers, and customers who only browsed)"
+    common.tile(
+        row,
+        "Customers added",
+        f"{changes.added:,}",
+        help=f"{every} that the previous build did not have: it can be more than the "
+        "buying customers above.",
     )
-    common.tile(row, "Customers added", f"{changes.added:,}", help=f"Customers of {every}.")
-    common.tile(row, "Customers removed", f"{changes.removed:,}", help=f"Customers of {every}.")
+    common.tile(
+        row,
+        "Customers removed",
+        f"{changes.removed:,}",
+        help=f"{every} that the previous build had and this one has not.",
+    )
     common.tile(row, "Changed segment", f"{changes.moved:,}")
     delta = changes.revenue_change
     common.tile(
@@ -92,8 +100,8 @@ def _changes(build_id: int) -> None:
         else "no change",
         delta_color="normal" if delta else "off",
         delta_arrow="auto" if delta else "off",
-        help=f"Exactly ${changes.revenue_after:,.2f}, a change of "
-        f"{'+' if delta >= 0 else '-'}${abs(delta):,.2f}.",
+        help=f"Exactly {money.money_text(changes.revenue_after)}, a change of "
+        f"{'+' if delta >= 0 else '-'}{money.money_text(abs(delta))}.",
     )
     if not changes.moves.empty:
         st.markdown("**Segment moves**")

@@ -136,6 +136,15 @@ def test_query_prints_nan_and_infinity_apart_from_null(builds, cli) -> None:
     # JSON has no such numbers: null, and the output stays valid JSON
     as_json = cli(builds.workspace, "query", sql, "--format", "json")
     assert json.loads(as_json.stdout) == [{"n": None, "i": None, "z": None, "d": 2.5}]
+    # a FLOAT (float32) is written at its own precision, and its NaN is a number too
+    floats = cli(
+        builds.workspace,
+        "query",
+        "select 1.1::float as f, 'nan'::float as n union all select null, 0.1::float",
+        "--format",
+        "json",
+    )
+    assert json.loads(floats.stdout) == [{"f": 1.1, "n": None}, {"f": None, "n": 0.1}]
 
 
 def test_query_analysis_and_listing(builds, cli) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from mart import datasets, insights
+from mart import datasets, insights, money
 from mart.builds import BuildManager
 from mart.workspace import Workspace
 from tests.browser.conftest import SCREENSHOTS, VIEWPORT, published_build_id
@@ -145,7 +145,9 @@ def test_new_thresholds_change_the_segment_split(
     split = insights.segment_distribution(published_db(app_workspace))
     chart = page.get_by_test_id("stPlotlyChart").first
     for row in split.itertuples(index=False):
-        expect(chart).to_contain_text(f"{row.customer_count:,} ({row.share_of_customers:.0%})")
+        # the table's share, to one place (rounded half away from zero, as the table)
+        share = money.percent_text(row.share_of_customers)
+        expect(chart).to_contain_text(f"{row.customer_count:,} ({share})")
     no_errors(page)
     shot("part2-customers-new-thresholds")
 

@@ -78,6 +78,15 @@ def test_compact_dates_are_eight_digits_with_a_plausible_year(ws, write_file, st
     ]
 
 
+def test_a_given_date_format_is_not_replaced_by_yyyymmdd(ws, write_file):
+    """With --date-format %d%m%Y, 19990101 and 20201012 (which that format cannot read:
+    month 19, month 20) were read as YYYYMMDD without a word: the format says the order."""
+    body = "T1,C1,15012024,1.00,A\nT2,C1,19990101,1.00,A\nT3,C1,20201012,1.00,A\n"
+    error = refused(ws, write_file("ddmmyyyy.csv", HEADER + body), date_format="%d%m%Y")
+    assert [problem.row for problem in error.report.errors] == [2, 3]
+    assert all("with the format '%d%m%Y'" in p.problem for p in error.report.errors)
+
+
 def test_eight_digit_ids_and_numbers_outside_the_date_column_stay_text(ws, write_file, stored):
     """Guard: 8-digit customer ids and an extra column of 8-digit numbers are ids, not
     dates; only the mapped date column is read as a date."""

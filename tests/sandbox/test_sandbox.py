@@ -296,6 +296,14 @@ def test_nan_and_infinity_are_told_from_null(mart_db: Path) -> None:
         "1.5,2,nan,2.0,2.0",
         ",1,2.5,1.0,",
     ]
+    # a FLOAT (float32) column with a NULL keeps its own precision: 1.1, not the
+    # 1.100000023841858 a Python float of it writes
+    single = sandbox.run_sql(
+        mart_db,
+        "select * from (values (1.1::float, 1), (null, 2), ('nan'::float, 3)) t(f, k) order by k",
+    )
+    assert sandbox.result_csv(single).decode().splitlines()[1:] == ["1.1,1", ",2", "nan,3"]
+    assert list(sandbox.display_frame(single)["f"])[::2] == ["1.1", "nan"]
     # duplicate names keep DuckDB's own renaming
     again = sandbox.run_sql(mart_db, "select 1 as a, 2.5::double as a, null::double as a")
     assert again.columns == ["a", "a_1", "a_2"] and list(again.dataframe.iloc[0]) == [1, 2.5, None]

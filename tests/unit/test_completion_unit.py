@@ -98,7 +98,8 @@ def test_completion_note_counts_what_ran_anyway_and_what_failed() -> None:
     assert "skipped 2 models and snapshots downstream and 2 of their tests" in failed
     assert (
         "not published" in failed
-        and "1 of those 2 tests fails; it is counted in the failing tests listed." in failed
+        and "Of the 2 tests run anyway, 1 fails; it is counted in the failing tests listed."
+        in failed
     )
     published = _record("published", failure="tests", published_anyway=True).completion_note()
     assert published is not None and "this published mart" in published
@@ -132,7 +133,7 @@ def test_completion_note_names_a_model_that_failed_to_build() -> None:
         "9999999999999999990 to type INT64), so what depends on it was not built"
     ) in note, note
     # the two tests, not the model
-    assert "2 of those 2 tests fail; they are counted in the failing tests listed" in note
+    assert "Of the 2 tests run anyway, 2 fail; they are counted in the failing tests" in note
 
 
 def _event(seq: int, second: float, kind: str, **fields: Any) -> dict[str, Any]:

@@ -849,6 +849,9 @@ def test_negative_money_puts_the_sign_before_the_dollar() -> None:
     assert money.money_text(Decimal("-1461.505")) == "-$1,461.51"
     assert money.money_text(Decimal("-0.004")) == "$0.00"  # no "-$0.00"
     assert money.money_text(1234.5) == "$1,234.50"
+    # a grid's %.1f rounds the float 12.35 down; the bar's label says 12.4%
+    assert money.percent_number(Decimal("0.1235")) == 12.4 == money.percent_number(0.1235)
+    assert money.percent_number(None) is None and money.percent_number(float("nan")) is None
     frame = pd.DataFrame(
         {
             "customer_segment": ["High Value", "Medium Value", "Low Value"],

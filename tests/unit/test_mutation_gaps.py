@@ -73,6 +73,13 @@ def test_negative_lifetime_values_get_a_bin_below_zero(tmp_path: Path) -> None:
         labels = [label for trace in figure.data for label in trace.customdata]
         assert labels[0] == "below $0 (refunds outweigh purchases)"
         assert "$0 – $100" in labels
+        # refunds only: the 95th percentile is below 0, and bins of a fraction of a cent
+        # ("$0 – $0") gave way to one bar below $0 a sensible width wide
+        refunds = _customers(tmp_path / "only.duckdb", [-25.50, -10])
+        [(start, end, count)] = insights.ltv_histogram(refunds, 4)[
+            ["bin_start", "bin_end", "customer_count"]
+        ].itertuples(index=False)
+        assert (start, end, count) == (-10.0, 0.0, 2)
     finally:
         db.close_all()
 
