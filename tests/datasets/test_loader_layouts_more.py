@@ -303,3 +303,17 @@ def test_subtotal_and_totals_warnings_name_the_labels_column(ws, write_file):
     assert "totals row ('Grand Total')" in grand.problem
     assert (grand.column, grand.value) == ("Order", "Grand Total")
     assert "column 'Customer' (customer_id): looks like a subtotal row" in str(left)
+
+
+def test_units_are_cut_from_column_names_at_their_end_only() -> None:
+    """The unit of a column name ("Amount (EUR)") is found in its last characters only:
+    the pattern with blanks around it tried every blank of an 8,000-space header cell
+    from every start (4 s)."""
+    from mart.loading import _without_unit
+
+    assert _without_unit("Amount (EUR) ") == "Amount"
+    assert _without_unit("Betrag [€]") == "Betrag"
+    assert _without_unit("Total in USD") == "Total"
+    assert _without_unit("Amount (in US dollars, incl. tax)") == "Amount"
+    assert _without_unit("amount") == "amount" and _without_unit(" " * 8000) == ""
+    assert _without_unit("x" + " " * 8000 + "(EUR)") == "x"
