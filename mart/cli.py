@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -64,6 +65,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Control characters but the line breaks and tabs a message is laid out with, and the
+#: Unicode controls that reorder or break text on a terminal (U+202E showed a value
+#: reversed).
+_MESSAGE_CONTROLS = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def message_safe(text: str) -> str:
+    """An error message for the terminal: control characters written as escapes
+    (``\\x1b``), so a value quoted in it (``select error(chr(27) || '[2J')``, a cast of
+    such text) cannot clear the screen, set the title or overwrite the line."""
+    return _MESSAGE_CONTROLS.sub(
+        lambda match: (
+            f"\\u{ord(match.group()):04x}"
+            if ord(match.group()) > 0xFF
+            else f"\\x{ord(match.group()):02x}"
+        ),
+        text,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extras = parser.parse_known_args(argv)
@@ -82,16 +105,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {message_safe(str(exc))}", file=sys.stderr)
         return EXIT_REFUSED
     except BuildBusyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {message_safe(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except MartError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {message_safe(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:  # an internal failure: say so, keep the details for bug reports
-        print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"internal error: {type(exc).__name__}: {message_safe(str(exc))}", file=sys.stderr)
         if "--debug" in sys.argv or __import__("os").environ.get("MART_DEBUG"):
             traceback.print_exc()
         return EXIT_ERROR

@@ -182,12 +182,41 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
+#: DuckDB's infinity and -infinity timestamps, in microseconds: pandas holds them as the
+#: years 294247 and -290308, which were printed as such.
+_INFINITE_MICROS = {np.iinfo(np.int64).max: "infinity", -np.iinfo(np.int64).max: "-infinity"}
+
+
+def _timestamp_text(value: pd.Timestamp, date_only: bool) -> str:
+    """ISO text of a timestamp (its date for a DATE column), ``infinity`` for DuckDB's
+    infinite ones, and for years Python's datetime cannot hold (294247-01-10 raised
+    NotImplementedError) text built from its parts."""
+    micros = int(value.asm8.astype("datetime64[us]").astype(np.int64))
+    if micros in _INFINITE_MICROS:
+        return _INFINITE_MICROS[micros]
+    try:
+        return value.date().isoformat() if date_only else value.isoformat()
+    except (NotImplementedError, ValueError, OverflowError):
+        text = f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+        if date_only:
+            return text
+        text += f"T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+        return text + (f".{value.microsecond:06d}" if value.microsecond else "")
+
+
 def normalise(value: Any, column_type: str | None = None) -> Any:
     """A cell as a plain Python value: None, bool, int, float, Decimal, str, list, dict.
 
     ``column_type`` is DuckDB's type of the column when known; it restores a DECIMAL's
     scale and tells a DATE from a TIMESTAMP.
     """
+    if value is np.ma.masked:
+        return None
+    if isinstance(value, np.ma.MaskedArray):  # a list with a NULL in it: [1, NULL]
+        mask = np.ma.getmaskarray(value)
+        return [
+            None if gone else normalise(item) for item, gone in zip(value.data, mask, strict=True)
+        ]
     if isinstance(value, (list, tuple, np.ndarray)):
         return [normalise(item) for item in list(value)]
     if isinstance(value, dict):
@@ -215,9 +244,7 @@ def normalise(value: Any, column_type: str | None = None) -> Any:
             return float(str(np.float32(value)))
         return float(value)
     if isinstance(value, pd.Timestamp):
-        if kind == "DATE":
-            return value.date().isoformat()
-        return value.isoformat()
+        return _timestamp_text(value, kind == "DATE")
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     if isinstance(value, pd.Timedelta):
@@ -390,17 +417,23 @@ FORMATTERS = {"table": format_table, "csv": format_csv, "json": format_json}
 # -- running -----------------------------------------------------------------------------
 
 
-def column_types(db_path: Path, sql: str, count: int) -> list[str | None] | None:
+def column_types(
+    db_path: Path, sql: str, count: int, runner: Any = None
+) -> list[str | None] | None:
     """DuckDB's type of each result column of ``sql`` (a DESCRIBE through the sandbox).
 
-    None when the statement cannot be described (SHOW, PRAGMA, EXPLAIN, ...): values
-    are then printed from what pandas holds.
+    ``runner``: what runs it (an :class:`~mart.sandbox_process.IsolatedSandbox`, so a
+    DESCRIBE that evaluates a constant expression, ``list_reverse_sort(range(10^8))``,
+    runs in its child with the query's limits, not 29 s and 4.9 GB in this process);
+    default :mod:`mart.sandbox` itself. None when the statement cannot be described
+    (SHOW, PRAGMA, EXPLAIN, ...): values are then printed from what pandas holds.
     """
     from mart.errors import SandboxError
     from mart.sandbox import run_sql
 
+    run = runner.run_sql if runner is not None else run_sql
     try:
-        described = run_sql(db_path, f"describe {sql}", row_limit=max(count, 1) + 10)
+        described = run(db_path, f"describe {sql}", row_limit=max(count, 1) + 10)
     except SandboxError:
         return None
     frame = described.dataframe
@@ -449,7 +482,7 @@ def _query(args: argparse.Namespace, isolated: Any) -> int:
         sql = analysis_sql(build, args.analysis)
     result = isolated.run_sql(build.db_path, sql, row_limit=args.max_rows, timeout_s=args.timeout)
     columns = [str(column) for column in result.columns]
-    types = column_types(build.db_path, sql, len(columns)) if columns else None
+    types = column_types(build.db_path, sql, len(columns), runner=isolated) if columns else None
     rows = result_rows(result.dataframe, types)
     _write(FORMATTERS[args.format](columns, rows))
     if result.notice:

@@ -92,7 +92,10 @@ READ_PRAGMAS = frozenset(
 """PRAGMAs that only read; every other PRAGMA is refused."""
 
 # Table functions that read files (DuckDB's own and common extensions'). Any name
-# starting with ``read_`` or ending with ``_scan`` is treated the same way.
+# starting with one of FILE_PREFIXES or ending with ``_scan`` is treated the same way
+# (parquet_full_metadata and parquet_page_index were missing from the list: the
+# connection refused them, with DuckDB's words, but they opened the mart's own file).
+FILE_PREFIXES = ("read_", "parquet_", "iceberg_", "delta_", "st_read")
 FILE_FUNCTIONS = frozenset(
     {
         "glob",
@@ -161,6 +164,10 @@ MSG_PIVOT = (
     "A PIVOT must list its values in the console: without IN (...), DuckDB first creates "
     "a type from the column's values, a second statement. Write e.g. PIVOT t ON col "
     "IN ('a', 'b') USING count(*)."
+)
+MSG_DEEP = (
+    "The query nests its expressions too deeply to be checked (hundreds of calls inside "
+    "one another). Write it with fewer levels, e.g. with a CTE for the inner part."
 )
 MSG_NESTED = (
     "query() is not allowed in the console: it runs SQL text that cannot be checked "
@@ -274,7 +281,7 @@ def _refusal_in(node: Any) -> str | None:
             return MSG_OTHER.format(keyword=f"{name}()")
         if name == "query":
             return MSG_NESTED
-        if name in FILE_FUNCTIONS or name.startswith("read_") or name.endswith("_scan"):
+        if name in FILE_FUNCTIONS or name.startswith(FILE_PREFIXES) or name.endswith("_scan"):
             return MSG_FILES.format(what=f"{name}()")
         if node.get("type") == "BASE_TABLE":
             table = str(node.get("table_name", ""))
@@ -316,11 +323,15 @@ def _check_select(text: str) -> None:
     """Refuse a SELECT that reads files; the connection would refuse it too."""
     with _parser_cursor() as scratch:
         (serialized,) = scratch.execute("select json_serialize_sql(?)", [text]).fetchone()
-    tree = json.loads(serialized)
-    if tree.get("error"):
-        # Shorthands such as SHOW/DESCRIBE may not serialize; they read the catalog only.
-        return
-    refusal = _refusal_in(tree.get("statements", []))
+    try:
+        tree = json.loads(serialized)
+        if tree.get("error"):
+            # Shorthands such as SHOW/DESCRIBE may not serialize; they read the catalog only.
+            return
+        refusal = _refusal_in(tree.get("statements", []))
+    except RecursionError:
+        # 400 nested calls: Python's JSON reader (and the walk) stop at about 1,000 levels
+        raise SandboxError(MSG_DEEP) from None
     if refusal:
         raise SandboxError(refusal)
 

@@ -147,6 +147,63 @@ def test_query_prints_nan_and_infinity_apart_from_null(builds, cli) -> None:
     assert json.loads(floats.stdout) == [{"f": 1.1, "n": None}, {"f": None, "n": 0.1}]
 
 
+def test_query_prints_lists_with_nulls_and_dates_beyond_pythons_range(builds, cli) -> None:
+    """An adversarial review: `[1, null]` (a masked array from pandas) and a DATE in the
+    year 294247 ended in "internal error" (exit 2), and DuckDB's infinite timestamps were
+    printed as the years 294247 and -290308."""
+    sql = (
+        "select [1, null] as l, [[1.5, null], null]::double[][] as n, "
+        "'294247-01-10'::date as d, 'infinity'::timestamp as t, '-infinity'::timestamp as u, "
+        "'infinity'::timestamptz as z"
+    )
+    done = cli(builds.workspace, "query", sql, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [
+        {
+            "l": [1, None],
+            "n": [[1.5, None], None],
+            "d": "294247-01-10",
+            "t": "infinity",
+            "u": "-infinity",
+            "z": "infinity",
+        }
+    ]
+    table = cli(builds.workspace, "query", sql)
+    assert table.returncode == 0 and "294247-01-10" in table.stdout, table.stderr
+
+
+def test_column_types_are_described_by_the_runner_given() -> None:
+    """The DESCRIBE behind the printed types ran in the command's own process, without
+    the child's memory cap: `describe select len(list_reverse_sort(range(10^8)))` took
+    29 s and 4.9 GB there. It now goes to the runner the query went to."""
+    from mart.cli_query import column_types
+    from mart.sandbox import QueryResult
+
+    asked = []
+
+    class Runner:
+        def run_sql(self, db_path, sql, **kwargs):  # noqa: ANN001, ANN003, ANN202
+            asked.append(sql)
+            frame = pd.DataFrame({"column_name": ["n"], "column_type": ["INTEGER"]})
+            return QueryResult(["column_name", "column_type"], frame, 1, False, 0.0)
+
+    assert column_types(Path("nowhere.duckdb"), "select 1 as n", 1, runner=Runner()) == ["INTEGER"]
+    assert asked == ["describe select 1 as n"]
+
+
+def test_error_messages_cannot_drive_the_terminal(builds, cli) -> None:
+    """An error quoting a value (`error(chr(27) || '[2J')`) printed the escape raw on
+    stderr: it could clear the screen or overwrite the line with "all good"."""
+    done = cli(
+        builds.workspace,
+        "query",
+        "select error(chr(27) || '[31mRED' || chr(7) || chr(13) || 'fake' || chr(8238))",
+    )
+    assert done.returncode == 1
+    assert r"\x1b[31mRED\x07\x0dfake\u202e" in done.stderr
+    assert "\x1b" not in done.stderr and "\u202e" not in done.stderr  # the characters themselves
+
+
 def test_query_analysis_and_listing(builds, cli) -> None:
     done = cli(builds.workspace, "query", "--analysis", "top_customers", "--format", "json")
     assert done.returncode == 0, done.stderr

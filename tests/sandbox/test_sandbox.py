@@ -309,6 +309,24 @@ def test_nan_and_infinity_are_told_from_null(mart_db: Path) -> None:
     assert again.columns == ["a", "a_1", "a_2"] and list(again.dataframe.iloc[0]) == [1, 2.5, None]
 
 
+def test_deeply_nested_expressions_are_refused_plainly(mart_db: Path) -> None:
+    """400 nested calls raised RecursionError (Python's JSON reader) from run_sql: the
+    CLI and the app showed "RecursionError: maximum recursion depth exceeded"."""
+    message = _refusal(mart_db, "select " + "abs(" * 400 + "1" + ")" * 400)
+    assert message.startswith("The query nests its expressions too deeply")
+    assert (
+        sandbox.run_sql(mart_db, "select " + "abs(" * 50 + "-1" + ")" * 50).dataframe.iloc[0, 0]
+        == 1
+    )
+
+
+@pytest.mark.parametrize("function", ["parquet_full_metadata", "parquet_page_index"])
+def test_every_parquet_file_function_is_refused(mart_db: Path, function: str) -> None:
+    """Missing from the list, these reached DuckDB, which opened the mart's own file."""
+    message = _refusal(mart_db, f"select * from {function}('{mart_db}')")
+    assert message.startswith("Reading files is not allowed")
+
+
 def test_cte_with_aggregates(mart_db: Path) -> None:
     result = sandbox.run_sql(
         mart_db,
