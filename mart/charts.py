@@ -291,18 +291,28 @@ def ltv_histogram(frame: pd.DataFrame) -> go.Figure:
                 rows["bin_start"], rows["bin_end"], rows["is_overflow"], strict=True
             )
         ]
-        figure.add_trace(
-            go.Bar(
-                x=rows["bin_start"].tolist(),
-                y=rows["customer_count"].tolist(),
-                width=widths,
-                offset=0,
-                name=segment,
-                marker_color=colour_for(segment, index),
-                customdata=labels,
-                hovertemplate="%{customdata}: %{y:,} customers<extra>" + segment + "</extra>",
+        below = [bool(end <= 0) for end in rows["bin_end"]]
+        # the bar below $0 hatched (beside the bar from $0 it read as one bar), in a
+        # trace of its own so that the legend keeps the segment's plain colour
+        for hatched in (False, True):
+            keep = [flag == hatched for flag in below]
+            if not any(keep):
+                continue
+            figure.add_trace(
+                go.Bar(
+                    x=[x for x, k in zip(rows["bin_start"], keep, strict=True) if k],
+                    y=[y for y, k in zip(rows["customer_count"], keep, strict=True) if k],
+                    width=[w for w, k in zip(widths, keep, strict=True) if k],
+                    offset=0,
+                    name=segment,
+                    legendgroup=segment,
+                    showlegend=not hatched or not any(not flag for flag in below),
+                    marker_color=colour_for(segment, index),
+                    marker_pattern_shape="/" if hatched else "",
+                    customdata=[c for c, k in zip(labels, keep, strict=True) if k],
+                    hovertemplate="%{customdata}: %{y:,} customers<extra>" + segment + "</extra>",
+                )
             )
-        )
     overflow = frame.loc[frame["is_overflow"].astype(bool), "bin_start"]
     _base(figure, title, "Lifetime value ($)", "Customers")
     if not overflow.empty:

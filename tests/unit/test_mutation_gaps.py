@@ -71,8 +71,12 @@ def test_negative_lifetime_values_get_a_bin_below_zero(tmp_path: Path) -> None:
         assert frame.iloc[1]["bin_start"] == 0.0 and frame.iloc[1]["customer_count"] == 1
         figure = charts.ltv_histogram(frame)
         labels = [label for trace in figure.data for label in trace.customdata]
-        assert labels[0] == "below $0 (refunds outweigh purchases)"
+        assert "below $0 (refunds outweigh purchases)" in labels
         assert "$0 – $100" in labels
+        # told apart: hatched, in a trace of its own that leaves the legend plain
+        [plain, hatched] = figure.data
+        assert hatched.marker.pattern.shape == "/" and not hatched.showlegend
+        assert list(hatched.x) == [-100.0] and plain.showlegend
         # refunds only: the 95th percentile is below 0, and bins of a fraction of a cent
         # ("$0 – $0") gave way to one bar below $0 a sensible width wide
         refunds = _customers(tmp_path / "only.duckdb", [-25.50, -10])
