@@ -227,6 +227,12 @@ def normalise(value: Any, column_type: str | None = None) -> Any:
         return float(value)
     if _is_missing(value):
         return None
+    # inside a list, pandas leaves NumPy's own times; a timedelta64 is a NumPy integer,
+    # and `[interval 1 month]` ended in "internal error" as one
+    if isinstance(value, np.timedelta64):
+        value = pd.Timedelta(value)
+    elif isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
     decimal = _DECIMAL.fullmatch(kind)
     if isinstance(value, Decimal):
         return value

@@ -460,12 +460,19 @@ def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
     # 'nan'::double` showed NULL): the same run also says which values are NULL, and a
     # column holding one becomes objects, None for NULL, so NaN stays NaN.
     floats = [i for i, kind in enumerate(relation.types) if str(kind) in FLOAT_TYPES]
+    # An INTERVAL reaches pandas as a Timedelta, months turned into 30 days each
+    # (`interval 5 year` printed as "1800 days"): DuckDB's own text is fetched instead.
+    intervals = [i for i, kind in enumerate(relation.types) if str(kind) == "INTERVAL"]
     width = len(relation.columns)
     fetch = relation
-    if floats:
+    if floats or intervals:
         tag = uuid.uuid4().hex
         fetch = relation.project(
-            "*, " + ", ".join(f'#{i + 1} is null as "_mart_{tag}_{i}"' for i in floats)
+            ", ".join(
+                ["*"]
+                + [f'#{i + 1} is null as "_mart_{tag}_{i}"' for i in floats]
+                + [f'cast(#{i + 1} as varchar) as "_mart_{tag}_t{i}"' for i in intervals]
+            )
         )
     try:
         frame = fetch.df()
@@ -473,9 +480,19 @@ def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
         return pd.DataFrame(relation.fetchall(), columns=relation.columns, dtype=object), list(
             range(len(relation.columns))
         )
-    if floats:
-        nulls = frame.iloc[:, width:].to_numpy(dtype=bool)
+    if floats or intervals:
+        nulls = frame.iloc[:, width : width + len(floats)].to_numpy(dtype=bool)
+        texts = frame.iloc[:, width + len(floats) :]
         frame = frame.iloc[:, :width].copy()
+        for k, position in enumerate(intervals):
+            frame.isetitem(
+                position,
+                pd.Series(
+                    [None if pd.isna(v) else str(v) for v in texts.iloc[:, k]],
+                    index=frame.index,
+                    dtype=object,
+                ),
+            )
         for k, position in enumerate(floats):
             if nulls[:, k].any():
                 # objects of the column's own type: FLOAT's float32 1.1 stays 1.1 (as

@@ -170,6 +170,17 @@ def test_query_prints_lists_with_nulls_and_dates_beyond_pythons_range(builds, cl
     ]
     table = cli(builds.workspace, "query", sql)
     assert table.returncode == 0 and "294247-01-10" in table.stdout, table.stderr
+    # an INTERVAL as DuckDB writes it (pandas made `interval 5 year` 1800 days), and one
+    # inside a list (a NumPy timedelta, taken for an integer: "internal error")
+    spans = cli(
+        builds.workspace,
+        "query",
+        "select interval 5 year as y, null::interval as n, [interval 1 day] as l",
+        "--format",
+        "json",
+    )
+    assert spans.returncode == 0, spans.stderr
+    assert json.loads(spans.stdout) == [{"y": "5 years", "n": None, "l": ["1 days 00:00:00"]}]
 
 
 def test_column_types_are_described_by_the_runner_given() -> None:
