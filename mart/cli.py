@@ -65,26 +65,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: Control characters but the line breaks and tabs a message is laid out with, and the
-#: Unicode controls that reorder or break text on a terminal (U+202E showed a value
-#: reversed).
-_MESSAGE_CONTROLS = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-)
+#: Control characters, and the Unicode ones that reorder or break text on a terminal
+#: (U+202E showed a value reversed).
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str, keep_lines: bool = False) -> str:
+    """``text`` for the terminal, control characters written as escapes (``\\x1b``,
+    ``\\u202e``), so a value cannot move the cursor, change colours, set the title or
+    reverse what follows. ``keep_lines``: line breaks and tabs stay (an error message is
+    laid out with them; a table cell is not)."""
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        if keep_lines and char in "\n\t":
+            return char
+        code = ord(char)
+        return f"\\u{code:04x}" if code > 0xFF else f"\\x{code:02x}"
+
+    return _CONTROLS.sub(escape, text)
 
 
 def message_safe(text: str) -> str:
-    """An error message for the terminal: control characters written as escapes
-    (``\\x1b``), so a value quoted in it (``select error(chr(27) || '[2J')``, a cast of
-    such text) cannot clear the screen, set the title or overwrite the line."""
-    return _MESSAGE_CONTROLS.sub(
-        lambda match: (
-            f"\\u{ord(match.group()):04x}"
-            if ord(match.group()) > 0xFF
-            else f"\\x{ord(match.group()):02x}"
-        ),
-        text,
-    )
+    """An error message for the terminal (:func:`terminal_safe`, keeping its lines): a
+    value quoted in it (``select error(chr(27) || '[2J')``, a cast of such text) cannot
+    clear the screen, set the title or overwrite the line."""
+    return terminal_safe(text, keep_lines=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mart.cli import terminal_safe
 from mart.errors import InputError, NotFoundError
 from mart.workspace import DBT_PROJECT_DIR, Workspace
 
@@ -351,15 +352,6 @@ def display_width(text: str) -> int:
             continue
         width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
     return width
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def terminal_safe(text: str) -> str:
-    """``text`` with control characters written as escapes (``\\x1b``), so a value
-    cannot move the cursor, change colours or ring the bell in the terminal."""
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def _pad(text: str, width: int, right: bool) -> str:

@@ -265,6 +265,17 @@ def test_rows_cut_notice_goes_to_stderr(builds, cli) -> None:
     assert "first 3 rows" in done.stderr
 
 
+def test_table_cells_escape_text_direction_marks() -> None:
+    """A table cell escaped ESC and BEL but printed U+202E, which showed the rest of the
+    line reversed (an id could pose as another); one function now escapes both, for
+    cells and for error messages (which keep their line breaks)."""
+    from mart.cli import message_safe
+
+    line = format_table(["id"], [["C1\u202e3CC"]]).splitlines()[2]
+    assert line.strip() == "C1\\u202e3CC"
+    assert message_safe("a\x1b\nb\u2066") == "a\\x1b\nb\\u2066"
+
+
 def test_formatters_on_edge_values() -> None:
     frame = pd.DataFrame(
         {
