@@ -140,6 +140,14 @@ def chart_labels(values: Sequence[object], limit: int = MAX_LABEL_CHARS) -> list
     return labels
 
 
+TITLE_FIT = 28
+"""The longest chart title, in characters, that fits a half-width column at 800 px with
+the sidebar open; longer words go to the subtitle."""
+
+RETENTION_SUBTITLE = "customers buying again, by months since first purchase"
+MIX_SUBTITLE = "share of segment revenue"
+
+
 def _base(figure: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
     figure.update_layout(
         title={"text": title},
@@ -161,6 +169,12 @@ def _base(figure: go.Figure, title: str, x_title: str, y_title: str) -> go.Figur
     if y_title == "Customers":
         _whole_number_axis(figure)
     return figure
+
+
+def _subtitle(figure: go.Figure, text: str) -> None:
+    """A line under the title, with room above the plot: in the default margin it sat on
+    the top tick label ("share of segment revenue" over "100%")."""
+    figure.update_layout(title_subtitle_text=text, margin={**_MARGIN, "t": 80})
 
 
 def _whole_number_axis(figure: go.Figure) -> None:
@@ -317,9 +331,7 @@ def ltv_histogram(frame: pd.DataFrame) -> go.Figure:
     _base(figure, title, "Lifetime value ($)", "Customers")
     if not overflow.empty:
         # under the title: as part of the axis title it was cut off on a narrow screen
-        figure.update_layout(
-            title_subtitle_text=f"last bar: {whole_dollars(overflow.iloc[0])} and above"
-        )
+        _subtitle(figure, f"last bar: {whole_dollars(overflow.iloc[0])} and above")
     figure.update_layout(barmode="stack", bargap=0.02)
     figure.update_xaxes(tickformat="$,.0f")
     return figure
@@ -327,7 +339,7 @@ def ltv_histogram(frame: pd.DataFrame) -> go.Figure:
 
 def ltv_box(stats: pd.DataFrame) -> go.Figure:
     """Lifetime value per segment as boxes from precomputed quartiles (whiskers: min–p95)."""
-    title = "Lifetime value spread by segment"
+    title = "Spread of lifetime value"
     figure = go.Figure()
     for index, row in enumerate(stats.itertuples(index=False)):
         figure.add_trace(
@@ -370,10 +382,7 @@ def ltv_box(stats: pd.DataFrame) -> go.Figure:
         )
     _base(figure, title, "Segment", "Lifetime value ($)")
     # under the title: as the axis title it was cut off on both sides on a narrow screen
-    figure.update_layout(
-        title_subtitle_text="box: quartiles · whiskers: min to 95th pct"
-        + (" · ○ max" if above else "")
-    )
+    _subtitle(figure, "box: quartiles · whiskers: min to 95th pct" + (" · ○ max" if above else ""))
     figure.update_yaxes(tickformat="$,.0f", rangemode="tozero")
     figure.update_layout(showlegend=False)
     return figure
@@ -381,7 +390,7 @@ def ltv_box(stats: pd.DataFrame) -> go.Figure:
 
 def top_customers_bar(frame: pd.DataFrame) -> go.Figure:
     """The top customers' lifetime value, most valuable on top, coloured by segment."""
-    title = f"Top {len(frame)} customers by lifetime value"
+    title = f"Top {len(frame)} customers by LTV"
     figure = go.Figure()
     rows = frame.iloc[::-1].copy()  # horizontal bars draw bottom-up
     rows["_label"] = chart_labels(rows["customer_id"].tolist())
@@ -435,11 +444,11 @@ def favourite_category_bar(frame: pd.DataFrame) -> go.Figure:
         )
     )
     if across:
-        _base(figure, "Favourite category distribution", "Customers", "Favourite category")
+        _base(figure, "Favourite categories", "Customers", "Favourite category")
         figure.update_yaxes(type="category")
         figure.update_layout(showlegend=False, height=max(320, 26 * len(labels) + 140))
     else:
-        _base(figure, "Favourite category distribution", "Favourite category", "Customers")
+        _base(figure, "Favourite categories", "Favourite category", "Customers")
         figure.update_layout(showlegend=False, height=380)
     return figure
 
@@ -449,7 +458,7 @@ def favourite_category_bar(frame: pd.DataFrame) -> go.Figure:
 
 def events_timeline(events: pd.DataFrame, transactions: pd.DataFrame) -> go.Figure:
     """A customer's events by type over time, with transactions (sized by amount) on top."""
-    title = "Events and transactions over time"
+    title = "Activity over time"
     if events.empty and transactions.empty:
         return _empty(title, "No events or transactions for this customer", "Time", "Activity")
     figure = go.Figure()
@@ -589,7 +598,7 @@ def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
     second trace of grey cells (labelled "12%*"): on the scale, its low share read as
     every cohort having stopped buying (the darkest colour, as a real 0%).
     """
-    title = "Cohort retention: customers buying again, by months since first purchase"
+    title = "Cohort retention"
     if frame.empty:
         return _empty(title, "No purchases yet", "Months since first purchase", "Cohort")
     grid = frame.assign(
@@ -690,6 +699,8 @@ def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
             )
         )
     _base(figure, title, "Months since first purchase", "Cohort (month of first purchase)")
+    # the long half of the title below it: as one line it was cut off at 800 px
+    _subtitle(figure, RETENTION_SUBTITLE)
     figure.update_yaxes(autorange="reversed", type="category")
     columns = [int(value) for value in z.columns]
     span = (max(columns) - min(columns) + 1) if columns else 1
@@ -765,7 +776,7 @@ def segment_metric_bar(
 
 def category_mix_chart(frame: pd.DataFrame, segments: Sequence[str] = SEGMENTS) -> go.Figure:
     """Share of each segment's revenue by product category (100% stacked bars)."""
-    title = "Category mix by segment (share of segment revenue)"
+    title = "Category mix by segment"
     if frame.empty:
         return _empty(title, "No transactions yet", "Segment", "Share of segment revenue (%)")
     order = [name for name in segments if name in set(frame["customer_segment"])]
@@ -824,8 +835,7 @@ def category_mix_chart(frame: pd.DataFrame, segments: Sequence[str] = SEGMENTS) 
     ]
     if (shares < 0).any():
         notes.insert(0, "refunds: a negative share goes below 0, the others then add to over 100%")
-    if notes:
-        figure.update_layout(title_subtitle_text=" · ".join(notes))
+    _subtitle(figure, " · ".join([MIX_SUBTITLE, *notes]))
     if (shares < 0).any():
         figure.update_yaxes(ticksuffix="%")
     else:

@@ -248,12 +248,22 @@ class Layout:
     crossings: int
 
     def headers(self) -> list[tuple[float, str]]:
-        """One header per run of adjacent columns of the same layer: (centre x, label)."""
+        """One header per run of adjacent columns of the same layer: (centre x, label).
+
+        A layer that comes back after another (the marts built on the snapshot) is
+        headed "marts (cont.)", so the graph never shows the same header twice; tests
+        columns, beside each layer, keep their one word.
+        """
         found: list[tuple[float, str]] = []
         run: list[LayoutColumn] = []
+        seen: set[str] = set()
         for column in (*self.columns, None):
             if run and (column is None or column.key != run[0].key):
-                found.append(((run[0].x + run[-1].x) / 2, run[0].label))
+                label = run[0].label
+                if run[0].key != "tests" and run[0].key in seen:
+                    label = f"{label} (cont.)"
+                seen.add(run[0].key)
+                found.append(((run[0].x + run[-1].x) / 2, label))
                 run = []
             if column is not None:
                 run.append(column)

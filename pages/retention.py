@@ -66,7 +66,7 @@ def _behaviour() -> None:
     left, right = st.columns(2)
     left.plotly_chart(
         charts.segment_metric_bar(
-            frame, "avg_order_value", "Average order value by segment", "Order value ($)", True
+            frame, "avg_order_value", "Avg order value by segment", "Order value ($)", True
         ),
         key="chart_segment_aov",
     )
@@ -74,7 +74,7 @@ def _behaviour() -> None:
         charts.segment_metric_bar(
             frame,
             "avg_transactions_per_customer",
-            "Purchase frequency by segment",
+            "Purchase frequency",
             "Transactions per customer",
         ),
         key="chart_segment_frequency",

@@ -211,6 +211,10 @@ def test_thresholds_from_fields_read_as_shown() -> None:
 
 def _assert_labelled(figure: go.Figure) -> None:
     assert figure.layout.title.text
+    # Plotly never wraps a title: a longer one was cut off in a half-width column at 800 px
+    assert len(figure.layout.title.text) <= charts.TITLE_FIT, figure.layout.title.text
+    if figure.layout.title.subtitle.text:  # room for it above the plot's top tick label
+        assert figure.layout.margin.t >= 80
     assert figure.layout.xaxis.title.text
     assert figure.layout.yaxis.title.text
     # no hard-coded background or template: Streamlit's light/dark theme applies
@@ -456,7 +460,7 @@ def test_category_mix_with_refunds_shows_negative_shares_below_zero() -> None:
     }
     plain = charts.category_mix_chart(mix.assign(share_of_segment_revenue=[0.75, 0.25]))
     assert tuple(plain.layout.yaxis.range) == (0, 100)
-    assert not plain.layout.title.subtitle.text
+    assert plain.layout.title.subtitle.text == charts.MIX_SUBTITLE
 
 
 def test_category_mix_draws_no_shares_for_a_segment_of_refunds_only() -> None:
