@@ -263,14 +263,38 @@ def normalise(value: Any, column_type: str | None = None) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
+def _column_values(column: pd.Series, kind: str | None) -> list[Any]:
+    """A column's values as :func:`normalise` gives them, whole columns at a time where
+    the type allows: value by value, 10,000 rows of 300 columns took 20 s of a 22 s
+    ``query``. Integers and booleans without NULLs (a NULL makes pandas use floats or
+    objects), DOUBLEs (whose NaN is a value: NULL comes as None in an object column)
+    and plain text are already plain Python values; anything else goes value by value.
+    """
+    name = (kind or "").upper()
+    # NumPy's own dtypes only: pandas' nullable Int64 is of kind "i" too, with <NA> in it
+    plain = isinstance(column.dtype, np.dtype)
+    if plain and column.dtype.kind in "iub" and not _DECIMAL.fullmatch(name):
+        return column.tolist()
+    if plain and column.dtype.kind == "f" and name == "DOUBLE":
+        return column.tolist()
+    values = column.tolist() if column.dtype == object else list(column)
+    if all(type(value) is str for value in values):
+        return values
+    return [normalise(value, kind) for value in values]
+
+
 def result_rows(frame: pd.DataFrame, types: Sequence[str | None] | None = None) -> list[list[Any]]:
     """The frame's rows as lists of :func:`normalise`\\ d values."""
     kinds = list(types) if types is not None else []
     kinds += [None] * (frame.shape[1] - len(kinds))
-    return [
-        [normalise(value, kinds[index]) for index, value in enumerate(row)]
-        for row in frame.itertuples(index=False, name=None)
+    columns = [
+        _column_values(frame.iloc[:, index], kinds[index]) for index in range(frame.shape[1])
     ]
+    return (
+        [list(row) for row in zip(*columns, strict=True)]
+        if columns
+        else [[] for _ in range(len(frame))]
+    )
 
 
 def _json_value(value: Any) -> str:
@@ -346,6 +370,8 @@ def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def display_width(text: str) -> int:
     """Terminal columns ``text`` takes: wide (CJK, most emoji) characters take two,
     combining marks none."""
+    if text.isascii():  # most cells: 18 of the 45 s a 300-column table took to print
+        return len(text)
     width = 0
     for char in text:
         if unicodedata.combining(char):
