@@ -205,26 +205,33 @@ def _timestamp_text(value: pd.Timestamp, date_only: bool) -> str:
         return text + (f".{value.microsecond:06d}" if value.microsecond else "")
 
 
-def normalise(value: Any, column_type: str | None = None) -> Any:
+def normalise(value: Any, column_type: str | None = None, nested: bool = False) -> Any:
     """A cell as a plain Python value: None, bool, int, float, Decimal, str, list, dict.
 
     ``column_type`` is DuckDB's type of the column when known; it restores a DECIMAL's
-    scale and tells a DATE from a TIMESTAMP.
+    scale and tells a DATE from a TIMESTAMP. ``nested``: a value inside a list, struct
+    or map, where a NULL comes masked or as None, so a NaN is NaN itself.
     """
     if value is np.ma.masked:
         return None
     if isinstance(value, np.ma.MaskedArray):  # a list with a NULL in it: [1, NULL]
         mask = np.ma.getmaskarray(value)
         return [
-            None if gone else normalise(item) for item, gone in zip(value.data, mask, strict=True)
+            None if gone else normalise(item, nested=True)
+            for item, gone in zip(value.data, mask, strict=True)
         ]
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [normalise(item) for item in list(value)]
+        return [normalise(item, nested=True) for item in list(value)]
     if isinstance(value, dict):
-        return {str(key): normalise(item) for key, item in value.items()}
+        return {str(key): normalise(item, nested=True) for key, item in value.items()}
     kind = (column_type or "").upper()
-    if isinstance(value, (float, np.floating)) and math.isnan(value) and kind in FLOAT_KINDS:
-        # the sandbox gives NULL in such a column as None: this is NaN itself
+    if (
+        isinstance(value, (float, np.floating))
+        and math.isnan(value)
+        and (nested or kind in FLOAT_KINDS)
+    ):
+        # the sandbox gives NULL in such a column as None, and a list's NULL comes
+        # masked: this is NaN itself ([1.5, nan] printed as [1.5, null])
         return float(value)
     if _is_missing(value):
         return None
@@ -297,7 +304,10 @@ def result_rows(frame: pd.DataFrame, types: Sequence[str | None] | None = None) 
     )
 
 
-def _json_value(value: Any) -> str:
+def _json_value(value: Any, strict: bool = True) -> str:
+    """``value`` as JSON text; ``strict=False`` (a list or struct in a table or CSV cell)
+    writes a NaN or infinity as ``nan``, ``inf``, ``-inf`` instead of JSON's ``null``,
+    which is how the cell itself shows one."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -307,19 +317,28 @@ def _json_value(value: Any) -> str:
     if isinstance(value, Decimal):
         return format(value, "f") if value.is_finite() else "null"
     if isinstance(value, float):
-        return json.dumps(value) if math.isfinite(value) else "null"
+        if math.isfinite(value):
+            return json.dumps(value)
+        return "null" if strict else repr(value)
     if isinstance(value, list):
-        return "[" + ", ".join(_json_value(item) for item in value) + "]"
+        return "[" + ", ".join(_json_value(item, strict) for item in value) + "]"
     if isinstance(value, dict):
         return (
             "{"
             + ", ".join(
-                f"{json.dumps(key, ensure_ascii=False)}: {_json_value(item)}"
+                f"{json.dumps(key, ensure_ascii=False)}: {_json_value(item, strict)}"
                 for key, item in value.items()
             )
             + "}"
         )
     return json.dumps(str(value), ensure_ascii=False)
+
+
+def nested_text(value: Any) -> str:
+    """A list, struct or map as one line of text, as ``query`` prints it in a table or
+    CSV cell: ``[1.5, nan, null]``, ``{"a": 1}`` (the console's CSV download wrote
+    NumPy's ``[1.5 nan --]`` and Python's ``{'a': None}``)."""
+    return _json_value(normalise(value), strict=False)
 
 
 def _unique_names(columns: Sequence[str]) -> list[str]:
@@ -351,7 +370,7 @@ def _text(value: Any) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, (list, dict)):
-        return _json_value(value)
+        return _json_value(value, strict=False)
     if isinstance(value, float):
         return repr(value)
     return str(value)

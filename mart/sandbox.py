@@ -608,8 +608,15 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def result_csv(result: QueryResult) -> bytes:
     """The console's CSV download of ``result``: safe for a spreadsheet, DECIMAL columns
     written with their scale (212.50, not 212.5), a FLOAT/DOUBLE NaN or infinity as
-    ``nan`` or ``inf`` (they were empty, like a NULL, which stays an empty field)."""
+    ``nan`` or ``inf`` (they were empty, like a NULL, which stays an empty field), and
+    lists, structs and maps as ``query`` prints them (``[1.5, nan, null]``)."""
+    from mart.cli_query import nested_text
+
     out = spreadsheet_safe(result.dataframe)
+    for position in range(out.shape[1]):
+        values = out.iloc[:, position]
+        if values.dtype == object and values.map(_is_nested).any():
+            out.isetitem(position, values.map(lambda v: nested_text(v) if _is_nested(v) else v))
     for column in result.non_finite_columns:
         if column in out.columns:
             out[column] = out[column].map(non_finite_text)
@@ -619,6 +626,11 @@ def result_csv(result: QueryResult) -> bytes:
                 lambda value, places=places: "" if pd.isna(value) else f"{value:.{places}f}"
             )
     return out.to_csv(index=False).encode("utf-8")
+
+
+def _is_nested(value: Any) -> bool:
+    """A LIST, ARRAY, STRUCT or MAP value as the frame holds it."""
+    return isinstance(value, (list, tuple, dict, np.ndarray))
 
 
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
@@ -857,33 +869,32 @@ def run_sql(
     )
 
 
-def _has_map(value: Any) -> bool:
-    return isinstance(value, dict) and any(not isinstance(key, str) for key in value)
-
-
 def display_frame(result: QueryResult) -> pd.DataFrame:
     """The result for a browser grid, which holds numbers as floats: the exact columns
     become their exact text (DECIMALs with their scale), so no digit changes on screen.
-    A MAP column with keys that are not text is shown as text ({1: 2}): Arrow, which
-    carries the grid's data, takes only text keys, and the failure went to the log as a
-    traceback before the grid fell back."""
+    Lists, structs and maps are shown as the text ``query`` prints (``[1.5, nan, null]``):
+    the grid drew a list's NULL as 0 (NumPy's masked filler), its NaN and -inf as empty
+    pills, and a struct of them as ``{}``; and Arrow, which carries the grid's data,
+    takes only text map keys (``map {1: 2}`` went to the log as a traceback)."""
+    from mart.cli_query import nested_text
+
     frame = money.exact_text(result.dataframe) if result.exact_columns else result.dataframe
     if result.non_finite_columns:
         frame = frame.copy()
         for position in range(frame.shape[1]):
             if str(frame.columns[position]) in result.non_finite_columns:
                 frame.isetitem(position, frame.iloc[:, position].map(non_finite_text))
-    maps = [
+    nested = [
         position
         for position in range(frame.shape[1])
-        if frame.iloc[:, position].dtype == object and frame.iloc[:, position].map(_has_map).any()
+        if frame.iloc[:, position].dtype == object and frame.iloc[:, position].map(_is_nested).any()
     ]
-    if maps:
+    if nested:
         frame = frame.copy()
-        for position in maps:
+        for position in nested:
             frame.isetitem(
                 position,
-                frame.iloc[:, position].map(lambda v: None if v is None else str(v)),
+                frame.iloc[:, position].map(lambda v: nested_text(v) if _is_nested(v) else v),
             )
     return frame
 

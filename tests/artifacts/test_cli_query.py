@@ -147,6 +147,25 @@ def test_query_prints_nan_and_infinity_apart_from_null(builds, cli) -> None:
     assert json.loads(floats.stdout) == [{"f": 1.1, "n": None}, {"f": None, "n": 0.1}]
 
 
+def test_query_prints_nan_inside_lists_and_structs_apart_from_null(builds, cli) -> None:
+    """Inside a list or struct, NaN and infinity printed as null, like the NULL beside them."""
+    sql = (
+        "select [1.5, 'nan'::double, null, '-inf'::double] as l, "
+        "{'a': 'nan'::double, 'b': null::double} as s"
+    )
+    table = cli(builds.workspace, "query", sql)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[2].split("  ")[0] == "[1.5, nan, null, -inf]"
+    assert table.stdout.splitlines()[2].endswith('{"a": nan, "b": null}')
+    done = cli(builds.workspace, "query", sql, "--format", "csv")
+    assert done.stdout.splitlines()[1] == '"[1.5, nan, null, -inf]","{""a"": nan, ""b"": null}"'
+    # JSON has no such numbers: null, and the output stays valid JSON
+    as_json = cli(builds.workspace, "query", sql, "--format", "json")
+    assert json.loads(as_json.stdout) == [
+        {"l": [1.5, None, None, None], "s": {"a": None, "b": None}}
+    ]
+
+
 def test_query_prints_lists_with_nulls_and_dates_beyond_pythons_range(builds, cli) -> None:
     """An adversarial review: `[1, null]` (a masked array from pandas) and a DATE in the
     year 294247 ended in "internal error" (exit 2), and DuckDB's infinite timestamps were

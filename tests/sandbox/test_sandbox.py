@@ -269,6 +269,20 @@ def test_select_returns_correct_values(mart_db: Path) -> None:
     assert 0 <= result.elapsed_s < 10
 
 
+def test_csv_download_writes_lists_and_structs_as_query_prints_them(mart_db: Path) -> None:
+    """The console's CSV held NumPy's text of a list with a NULL (`[1.5 nan --]`) and
+    Python's of a struct (`{'a': None}`)."""
+    result = sandbox.run_sql(
+        mart_db,
+        "select [1.5, 'nan'::double, null] as l, {'a': null::int, 'b': 'x'} as s, "
+        "map {1: 2} as m, ['=1+1'] as f, null::int[] as n, 'plain' as t",
+    )
+    assert sandbox.result_csv(result).decode().splitlines() == [
+        "l,s,m,f,n,t",
+        '"[1.5, nan, null]","{""a"": null, ""b"": ""x""}","{""1"": 2}","[""=1+1""]",,plain',
+    ]
+
+
 def test_nan_and_infinity_are_told_from_null(mart_db: Path) -> None:
     """pandas holds NULL in a DOUBLE column as NaN: `select 'nan'::double` showed NULL.
     The frame now holds NULL as None beside NaN, in the query's order, and the grid
@@ -763,8 +777,21 @@ def test_maps_with_number_keys_are_shown_as_text(mart_db: Path) -> None:
 
     result = sandbox.run_sql(mart_db, "select map([1], [2]) as m, {'a': 1} as s, [1, 2] as l")
     shown = sandbox.display_frame(result)
-    assert shown.m[0] == "{1: 2}" and shown.s[0] == {"a": 1}
+    assert (shown.m[0], shown.s[0], shown.l[0]) == ('{"1": 2}', '{"a": 1}', "[1, 2]")
     pa.Table.from_pandas(shown)  # what st.dataframe does; raised ArrowTypeError before
+
+
+def test_lists_and_structs_show_nan_null_and_infinity_as_text(mart_db: Path) -> None:
+    """The grid drew [1.5, nan, NULL, -inf] as pills 1.5, (empty), 0, (empty): NumPy's
+    masked filler for the NULL. A struct of NaN and NULL was drawn as {}."""
+    result = sandbox.run_sql(
+        mart_db,
+        "select [1.5, 'nan'::double, null, '-inf'::double] as l, "
+        "{'a': 'nan'::double, 'b': null::double} as s union all select null, null",
+    )
+    shown = sandbox.display_frame(result)
+    assert shown.l[0] == "[1.5, nan, null, -inf]" and pd.isna(shown.l[1])
+    assert shown.s[0] == '{"a": nan, "b": null}' and pd.isna(shown.s[1])
 
 
 def test_names_copied_from_the_app_with_zero_width_spaces_still_run(mart_db: Path) -> None:
