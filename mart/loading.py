@@ -2576,6 +2576,9 @@ SEP_LINE = re.compile(r'\s*"?sep=(.)"?\s*', re.IGNORECASE)
 
 # "2024-01-15T10:00:00 +02:00": DuckDB reads the offset only without the space.
 SPACED_OFFSET = r"\s+([+-][0-9]{2}(:?[0-9]{2})?)$"
+#: UTC+05:30, UTC+0530, UTC-9:30 after a time: read as GMT+05:30 is (DuckDB's cast of
+#: the UTC form keeps the hours and drops the minutes).
+UTC_OFFSET = r"(?i)UTC([+-][0-9]{1,2}(:?[0-9]{2})?)\s*$"
 # An ISO date and time followed by a word: a time zone, if anything.
 ZONED_TIME = re.compile(
     r"\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([A-Za-z][\w/+-]*)"
@@ -2631,7 +2634,10 @@ def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[s
     read_as_is = ", ".join(_sql_str(word) for word in ("", *ABBREVIATIONS_READ))
 
     def iso(text: str) -> str:
-        spaced = f"regexp_replace({text}, {_sql_str(SPACED_OFFSET)}, '\\1')"
+        # UTC+05:30 as GMT+05:30: DuckDB reads the first with its minutes dropped (05:00
+        # UTC for 10:00 UTC+05:30), the second right
+        gmt = f"regexp_replace({text}, {_sql_str(UTC_OFFSET)}, 'GMT\\1')"
+        spaced = f"regexp_replace({gmt}, {_sql_str(SPACED_OFFSET)}, '\\1')"
         abbreviation = f"upper(regexp_extract({text}, {_sql_str(ZONE_ABBREVIATION)}, 3))"
         return (
             f"case when {abbreviation} in ({read_as_is}) "

@@ -1425,6 +1425,27 @@ def test_gmt_plus_offsets_count_as_a_zone_and_am_pm_is_no_zone(ws, write_file, s
     assert unzoned == [5]
 
 
+def test_utc_offsets_with_minutes_keep_their_minutes(ws, write_file, stored):
+    """DuckDB read "10:00:00 UTC+05:30" as 05:00 UTC (the hours only), and warned so,
+    while "GMT+05:30" read 04:30: India's, Newfoundland's and Nepal's offsets were off
+    by their minutes without a word."""
+    text = "customer_id,session_id,event_type,event_timestamp\n" + "".join(
+        f"C1,S1,page_view,2024-01-15T10:00:00 {zone}\n"
+        for zone in ("UTC+05:30", "utc+0530", "UTC-03:30", "UTC+5:45", "GMT+05:30", "UTC+5")
+    )
+    result = load(ws, write_file("utc.csv", text), dataset="events")
+    times = [row["event_timestamp"] for row in stored("events")]
+    assert times == [
+        "2024-01-15T04:30:00",
+        "2024-01-15T04:30:00",
+        "2024-01-15T13:30:00",
+        "2024-01-15T04:15:00",
+        "2024-01-15T04:30:00",
+        "2024-01-15T05:00:00",
+    ]
+    assert "2024-01-15 04:30:00" in str(result.report.warnings[0])
+
+
 def test_a_two_digit_year_gets_a_hint_that_works(ws, write_file, stored):
     """15/01/24 was said to be ambiguous in day/month order (15 is a day) and the hint
     gave %d/%m/%Y, which cannot read it."""
