@@ -468,6 +468,9 @@ class ValidationReport:
     # Parquet columns of a number type, and the type: their text has no thousands
     # separators or decimal commas to guess about.
     typed_numbers: dict[str, str] = field(default_factory=dict)
+    # Columns holding JSON objects or arrays (a JSON or Parquet file's nested values):
+    # {column: (rows with one, first such row, rows with a plain value, keys seen)}.
+    nested_values: dict[str, tuple[int, int, int, tuple[str, ...]]] = field(default_factory=dict)
     # A spreadsheet-style date format translated to strptime: "… read as %d/%m/%Y".
     date_format_note: str | None = None
     # The decimal mark given for the amounts ("point" or "comma"), None: detected.
@@ -1656,7 +1659,36 @@ def _read_json(
         f"  select (rowid + 1)::BIGINT as _row, json, json_extract_string(json, {paths}) as vals "
         f"  from json_raw) order by _row"
     )
+    report.nested_values = _json_nested_values(con, table, keys, header)
     con.execute("drop table json_raw")
+
+
+def _json_nested_values(
+    con: duckdb.DuckDBPyConnection, table: str, keys: Sequence[str], header: Sequence[str]
+) -> dict[str, tuple[int, int, int, tuple[str, ...]]]:
+    """The columns of a JSON file holding objects or arrays (see ``nested_values``).
+
+    An object or array comes out as its JSON text, so one pass over the text finds the
+    candidates (a value starting with { or [); the record itself (``json_raw``) then
+    tells a real object from a string that only looks like one."""
+    looks = [f"count(*) filter (where left({_ident(name)}, 1) in ('{{', '['))" for name in header]
+    counts = con.execute(f"select {', '.join(looks)} from {table}").fetchall()[0]
+    found: dict[str, tuple[int, int, int, tuple[str, ...]]] = {}
+    for key, name, candidates in zip(keys, header, counts, strict=True):
+        if not candidates:
+            continue
+        pointer = _sql_str("/" + key.replace("~", "~0").replace("/", "~1"))
+        nested, first, plain, inner = con.execute(
+            "select count(*) filter (where json_type(json, p) in ('OBJECT', 'ARRAY')), "
+            "min(rowid + 1) filter (where json_type(json, p) in ('OBJECT', 'ARRAY')), "
+            "count(*) filter (where json_type(json, p) not in ('OBJECT', 'ARRAY', 'NULL')), "
+            "list_sort(list_distinct(flatten(list(json_keys(json, p)) filter ("
+            "where json_type(json, p) = 'OBJECT'))))[:8] "
+            f"from (select json, rowid, {pointer} as p from json_raw)"
+        ).fetchall()[0]
+        if nested:
+            found[name] = (int(nested), int(first), int(plain), tuple(inner or ()))
+    return found
 
 
 _NESTED_TYPE = re.compile(r"^(STRUCT|MAP|UNION)\(|.*\]$", re.IGNORECASE)
@@ -1750,6 +1782,14 @@ def _read_parquet(
             f"create or replace temp table {table} as "
             f"select row_number() over ()::BIGINT as _row, {select} from {source}"
         )
+        for row, name in zip(described, header, strict=True):
+            if _NESTED_TYPE.match(str(row[1])):
+                nested, first = con.execute(
+                    f"select count({_ident(name)}), min(_row) filter "
+                    f"(where {_ident(name)} is not null) from {table}"
+                ).fetchall()[0]
+                if nested:
+                    report.nested_values[name] = (int(nested), int(first), 0, ())
     except duckdb.Error as exc:
         raise _refuse(
             report, Problem(f"the file cannot be read as Parquet: {_duckdb_message(exc)}")
@@ -3204,8 +3244,11 @@ def prepare_records(
                 "per line (JSON lines)"
             ),
         )
+    # after the check above: a file of records under a key says so, not that its list
+    # of records is no transaction date ({"data": [...]}: "data" is Portuguese for date)
+    nested_required = _refuse_nested_values(dataset, chosen, explicit, report)
     for name in REQUIRED[dataset]:
-        if chosen.get(name) is None and name not in defaults:
+        if chosen.get(name) is None and name not in defaults and name not in nested_required:
             report.add_error(
                 Problem(
                     f"required field {name} has no column"
@@ -3347,6 +3390,67 @@ def prepare_records(
     return report
 
 
+def _refuse_nested_values(
+    dataset: str,
+    chosen: dict[str, str | None],
+    explicit: set[str],
+    report: ValidationReport,
+) -> set[str]:
+    """Refuse a field fed JSON objects or arrays; return the required fields left
+    without a column for it (already said).
+
+    A customer id of {"id": "C1", "email": …} loaded as that text, and every build
+    passed: the dimension's customers were JSON. A suggested column holding nothing but
+    objects or arrays is not taken (an optional field is then left empty, with a
+    warning); a column mapped by hand, or one mixing them with plain values (C1 and
+    ["C1"] became two customers), is refused at the rows that hold them."""
+    said: set[str] = set()
+    flatten = (
+        "a key inside an object cannot be mapped: flatten the file first so the key is "
+        "a column of its own (pandas' json_normalize, jq, or a spreadsheet), then map it"
+    )
+    for name, column in list(chosen.items()):
+        if column is None or column not in report.nested_values:
+            continue
+        nested, first, plain, keys = report.nested_values[column]
+        inside = f" (keys: {', '.join(keys)})" if keys else ""
+        if name not in explicit and not plain:
+            chosen[name] = report.mapping[name] = None
+            if name in REQUIRED[dataset]:
+                said.add(name)
+                report.add_error(
+                    Problem(
+                        f"required field {name} has no column: {column!r} looks like it, but "
+                        f"holds JSON objects or arrays{inside}, not one value per row; " + flatten,
+                        field=name,
+                    )
+                )
+            else:
+                report.add_warning(
+                    Problem(
+                        f"column {column!r} looks like {name}, but holds JSON objects or "
+                        f"arrays{inside}, not one value per row: {name} is left empty ("
+                        + flatten
+                        + ")",
+                        field=name,
+                    ),
+                    "nested values",
+                )
+            continue
+        report.add_error(
+            Problem(
+                f"{name} needs one value per row, and column {column!r} holds a JSON "
+                f"object or array{inside} in {nested:,} row(s)"
+                + (f" of {nested + plain:,}" if plain else "")
+                + f"; {flatten}",
+                field=name,
+                column=column,
+                row=first,
+            )
+        )
+    return said
+
+
 def _warn_case_variants(
     con: duckdb.DuckDBPyConnection, chosen: Mapping[str, str | None], report: ValidationReport
 ) -> None:
@@ -3388,7 +3492,11 @@ def _warn_case_variants(
 
 #: Customer ids that stand for "no account" (a shop's guest checkout: WooCommerce
 #: writes 0), compared lower-cased.
-PLACEHOLDER_CUSTOMERS = ("0", "-1", "guest", "gast", "invitado", "invite", "anonymous", "unknown")
+PLACEHOLDER_CUSTOMERS = (
+    "0", "-1", "guest", "gast", "invitado", "invite", "anonymous", "unknown",
+    # analytics tools' words for a visitor they cannot name (GA4's "(not set)")
+    "(not set)", "not set", "undefined", "(none)", "(other)",
+)  # fmt: skip
 #: The share of rows from which one placeholder id is said.
 PLACEHOLDER_SHARE = 0.2
 
@@ -3421,10 +3529,15 @@ def _warn_placeholder_customer(
         (c for c in columns if "email" in normalize_name(c) and c not in chosen.values()), None
     )
     instead = f" (such as {email!r})" if email else ""
+    who = (
+        "analytics tools write it for visitors they cannot name (not signed in)"
+        if "event_type" in chosen
+        else "shops write it for orders without an account (guest checkout)"
+    )
     report.add_warning(
         Problem(
-            f"customer id {placeholder!r} is on {count:,} of {total:,} rows: shops write it "
-            "for orders without an account (guest checkout), and all of them become one "
+            f"customer id {placeholder!r} is on {count:,} of {total:,} rows: {who}, "
+            "and all of them become one "
             f"customer {placeholder!r} in the mart. If they are guests, map a column that "
             f"tells them apart{instead} to customer_id (Data page mapping; --map "
             "customer_id=COLUMN), or leave those rows out",
@@ -3451,7 +3564,9 @@ def _warn_float_ids(
 ) -> None:
     """Warn when ids look like whole numbers written as decimals or in scientific
     notation (17850.0, 1.785E+04): a float column's text, a different id from 17850."""
-    for name in ("customer_id", ID_FIELD[dataset]):
+    # a session id too: 1705312800 and 1705312800.0 were two sessions without a word
+    names = ("customer_id", ID_FIELD[dataset]) + (("session_id",) if dataset == "events" else ())
+    for name in names:
         column = chosen.get(name)
         if column is None:
             continue
@@ -4380,6 +4495,7 @@ def _collect_problems(
         other_where = f"{raw} is not null and lower({raw}) not in ({known})"
         other = count(f"select count(*) from parsed where {other_where}")
         if other:
+            _say_unknown_event_types(con, raw, other_where, other, chosen, report)
             warn_rows(
                 "event_type",
                 other_where,
@@ -4390,6 +4506,51 @@ def _collect_problems(
                 ),
                 other,
             )
+
+
+def _say_unknown_event_types(
+    con: duckdb.DuckDBPyConnection,
+    raw: str,
+    other_where: str,
+    other: int,
+    chosen: Mapping[str, str | None],
+    report: ValidationReport,
+) -> None:
+    """One warning, before the rows', naming the unknown event types with their counts;
+    when no row has a type the funnel knows, it says the column may be the wrong one
+    (Shopify's pixel events: `type` is "standard" on every row, the names are in `name`;
+    Segment's "Product Viewed"). The rows' warnings named only the first five rows."""
+    named = con.execute(
+        f"select {raw}, count(*) from parsed where {other_where} "
+        "group by all order by 2 desc, 1 limit 6"
+    ).fetchall()
+    distinct = con.execute(
+        f"select count(distinct {raw}) from parsed where {other_where}"
+    ).fetchall()[0][0]
+    listed = ", ".join(f"{value!r} ({number:,})" for value, number in named[:5])
+    if distinct > 5:
+        listed += f" and {distinct - 5:,} more"
+    total = con.execute(f"select count({raw}) from parsed").fetchall()[0][0]
+    known = ", ".join(EVENT_TYPES)
+    if other == total:
+        text = (
+            f"no row has an event type the funnel knows ({known}): column "
+            f"{chosen['event_type']!r} holds {listed}. Is it the right column? Map the one "
+            "with the event names to event_type, or rename the types in the file "
+            "(e.g. 'Product Viewed' to product_view); loaded as they are, the funnel "
+            "counts none of these events"
+        )
+    else:
+        text = (
+            f"{other:,} of {total:,} rows have an event type the funnel does not know: "
+            f"{listed}. They are kept (a dbt test will warn) and the funnel counts none "
+            "of them; rename them in the file to one of " + known + " to count them"
+        )
+    report.add_warning(
+        Problem(text, column=chosen["event_type"], field="event_type"),
+        "unknown event types",
+        0,
+    )
 
 
 def validate_file(

@@ -1,0 +1,157 @@
+"""Event exports of analytics tools (GA4, Segment, Shopify's pixel, Amplitude) that
+loaded wrong without a word: JSON objects or arrays taken as ids, GA4's "(not set)"
+visitor, float-written session ids, and a column of event types the funnel never knows."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tests.datasets.conftest import load, refused
+
+
+def _jsonl(records: list[dict]) -> str:
+    return "".join(json.dumps(record) + "\n" for record in records)
+
+
+def _event(number: int, **fields) -> dict:
+    return {
+        "event_type": "page_view",
+        "event_timestamp": f"2024-01-15T10:0{number}:00Z",
+        **fields,
+    }
+
+
+def test_a_customer_object_is_not_taken_for_a_customer_id(ws, write_file):
+    """{"user": {"id": "C1", "email": …}} was mapped to customer_id, loaded as its JSON
+    text, and every build passed with customers named {"id":"C1",…}."""
+    records = [_event(i, user={"id": f"C{i}", "email": f"c{i}@example.com"}) for i in range(3)]
+    error = refused(ws, write_file("nested.jsonl", _jsonl(records)), dataset="events")
+    text = str(error)
+    assert "required field customer_id has no column: 'user' looks like it" in text
+    assert "(keys: email, id)" in text and "flatten the file first" in text
+
+
+def test_an_object_or_array_mapped_by_hand_is_refused_at_its_row(ws, write_file):
+    records = [_event(i, customer_id="C1", properties={"session": "S1"}) for i in range(3)]
+    path = write_file("mapped.jsonl", _jsonl(records))
+    error = refused(ws, path, dataset="events", mapping={"session_id": "properties"})
+    assert error.report.errors[0].row == 1
+    assert "session_id needs one value per row, and column 'properties' holds a JSON" in str(error)
+
+
+def test_a_column_mixing_values_and_arrays_is_refused_where_they_are(ws, write_file):
+    """ "C1" and ["C1"] became two customers."""
+    records = [_event(0, customer_id="C1"), _event(1, customer_id=["C1"]), _event(2, customer_id=7)]
+    error = refused(ws, write_file("mixed.jsonl", _jsonl(records)), dataset="events")
+    [problem] = error.report.errors
+    assert (problem.row, problem.field) == (2, "customer_id")
+    assert "in 1 row(s) of 3" in problem.problem
+
+
+def test_an_optional_field_of_objects_is_left_empty_with_a_warning(ws, write_file, stored):
+    records = [_event(i, customer_id="C1", session_id={"id": "S1", "n": i}) for i in range(2)]
+    result = load(ws, write_file("session.jsonl", _jsonl(records)), dataset="events")
+    assert result.report.warning_summary["nested values"] == 1
+    assert "'session_id' looks like session_id, but holds JSON objects" in str(
+        result.report.warnings[0]
+    )
+    rows = stored("events")
+    assert [row["session_id"] for row in rows] == [None, None]
+    # the objects are kept, as the file's other columns are
+    assert json.loads(rows[0]["source_session_id"]) == {"id": "S1", "n": 0}
+
+
+def test_text_that_only_looks_like_json_is_a_value(ws, write_file, stored):
+    """A string "[C1]" in JSON, or [C1] in a CSV, is one value: only real objects and
+    arrays are refused."""
+    records = [_event(i, customer_id=f"[C{i}]", session_id="{S1}") for i in range(2)]
+    load(ws, write_file("strings.jsonl", _jsonl(records)), dataset="events")
+    assert [row["customer_id"] for row in stored("events")] == ["[C0]", "[C1]"]
+    csv = "customer_id,event_type,event_timestamp\n[C1],page_view,2024-01-15 10:00\n"
+    load(ws, write_file("brackets.csv", csv), dataset="events")
+    assert stored("events")[0]["customer_id"] == "[C1]"
+
+
+def test_a_parquet_struct_column_is_not_a_customer_id(ws, tmp_path):
+    table = pa.table(
+        {
+            "customer_id": [{"id": "C1"}, {"id": "C2"}],
+            "event_type": ["page_view", "purchase"],
+            "event_timestamp": ["2024-01-15 10:00", "2024-01-15 10:05"],
+        }
+    )
+    path = tmp_path / "struct.parquet"
+    pq.write_table(table, path)
+    error = refused(ws, path, dataset="events")
+    assert "'customer_id' looks like it, but holds JSON objects or arrays" in str(error)
+
+
+def test_ga4_not_set_visitors_get_the_placeholder_warning(ws, write_file):
+    """GA4 writes "(not set)" for visitors it cannot name: 20 of 40 rows became one
+    customer without a word ("anonymous" was warned)."""
+    rows = [
+        f"{'(not set)' if i % 2 else f'U{i}'},page_view,2024-01-15 10:{i:02d}:00\n"
+        for i in range(40)
+    ]
+    text = "user_id,event_name,event_timestamp\n" + "".join(rows)
+    result = load(ws, write_file("ga4.csv", text), dataset="events")
+    assert result.report.warning_summary["placeholder customer id"] == 20
+    warning = str(result.report.warnings[0])
+    assert "'(not set)' is on 20 of 40 rows: analytics tools write it for visitors" in warning
+
+
+def test_session_ids_written_as_decimals_are_warned(ws, write_file):
+    """1705312800 and 1705312800.0 were two sessions without a word (customer ids were
+    warned)."""
+    text = (
+        "customer_id,session_id,event_type,event_timestamp\n"
+        "C1,1705312800,page_view,2024-01-15 10:00\n"
+        "C1,1705312800.0,purchase,2024-01-15 10:05\n"
+    )
+    result = load(ws, write_file("sessions.csv", text), dataset="events")
+    assert result.report.warning_summary["ids written as decimals"] == 1
+    assert result.report.warnings[0].field == "session_id"
+
+
+def test_a_column_without_one_known_event_type_is_said_to_be_the_wrong_one(ws, write_file):
+    """Shopify's pixel events: `type` ("standard" on every row) was taken for the event
+    type, the names sat in `name`, and the load said only "unknown event type" for the
+    first five rows."""
+    records = [
+        {
+            "id": f"sh-{i}",
+            "clientId": "C1",
+            "name": ["page_viewed", "product_viewed"][i % 2],
+            "type": "standard",
+            "timestamp": f"2024-01-15T10:0{i}:00Z",
+        }
+        for i in range(4)
+    ]
+    result = load(ws, write_file("pixel.json", json.dumps(records)), dataset="events")
+    assert result.report.mapping["event_type"] == "type"
+    summary = result.report.warnings[0]
+    assert summary.row is None and summary.field == "event_type"
+    assert summary.problem.startswith(
+        "no row has an event type the funnel knows (page_view, product_view, add_to_cart, "
+        "purchase): column 'type' holds 'standard' (4). Is it the right column?"
+    )
+    # the summary adds no warning of its own to the counts: four rows, four warnings
+    assert result.report.warning_summary["unknown event types"] == 4
+
+
+def test_unknown_event_types_are_listed_with_their_counts(ws, write_file):
+    types = ["page_view", "Page View", "Page View", "pageview", "purchase"] + [
+        f"custom_{i}" for i in range(5)
+    ]
+    text = "customer_id,event_type,event_timestamp\n" + "".join(
+        f"C1,{kind},2024-01-15 10:{i:02d}\n" for i, kind in enumerate(types)
+    )
+    result = load(ws, write_file("types.csv", text), dataset="events")
+    summary = result.report.warnings[0].problem
+    assert summary.startswith(
+        "8 of 10 rows have an event type the funnel does not know: 'Page View' (2), "
+        "'custom_0' (1), 'custom_1' (1), 'custom_2' (1), 'custom_3' (1) and 2 more."
+    )
