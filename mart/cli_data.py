@@ -171,8 +171,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     load.add_argument(
         "--date-format",
         metavar="FMT",
-        help="format of the date column: strptime codes (%%d/%%m/%%Y, %%Y%%m%%d) or "
-        "spreadsheet letters (dd/mm/yyyy, mm/dd/yy hh:mm)",
+        help="format of the date column: strptime codes (%%d/%%m/%%Y, %%Y%%m%%d), "
+        "spreadsheet letters (dd/mm/yyyy, mm/dd/yy hh:mm), or unix for Unix times "
+        "(seconds to nanoseconds since 1970)",
     )
     load.add_argument(
         "--decimal-mark",

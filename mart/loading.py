@@ -2692,6 +2692,21 @@ def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[s
         # computes a later argument only for the rows still without a value)
         return f"list_filter([{parse}], lambda t: {in_range})[1]"
 
+    def unix(text: str) -> str:
+        """A Unix time, asked for by the date format ``unix``: its unit told by its
+        digits (up to 11 seconds, 12-14 milliseconds, 15-17 microseconds, 18-19
+        nanoseconds; a fraction of a second is kept to the microsecond)."""
+        digits = f"length(regexp_extract({text}, '[0-9]+'))"
+        number = f"try_cast(trim({text}) as DECIMAL(38, 9))"
+        per_micro = (
+            f"case when {digits} <= 11 then 1000000 when {digits} <= 14 then 1000 "
+            f"when {digits} <= 17 then 1 else 0.001 end"
+        )
+        return (
+            f"case when regexp_full_match({text}, '\\s*-?[0-9]{{1,19}}(\\.[0-9]+)?\\s*') "
+            f"then try(make_timestamp(cast(floor({number} * {per_micro}) as BIGINT))) end"
+        )
+
     def strptime(text: str, formats: Sequence[str]) -> list[str]:
         """try_strptime readings of ``formats``: those with a zone apart, as they read a
         moment (converted to UTC; an offset no place has is not read)."""
@@ -2711,6 +2726,8 @@ def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[s
         return found
 
     def readings_of(text: str, date_format: str | None, extra: Sequence[str] = ()) -> list[str]:
+        if date_format == UNIX_FORMAT:
+            return [unix(text), iso(text)]
         if date_format:
             # The format first; ISO dates (2024-01-15), which read one way only, still
             # read beside it: a file mixing 2024-01-15 and 1/3/24 could not be loaded.
@@ -2901,6 +2918,10 @@ LEAP_SECOND = r"\d:[0-5]\d:60(?![0-9])"
 #: unit and how many of it make a second.
 UNIX_TIME_UNITS = {10: ("seconds", 1), 13: ("milliseconds", 10**3)}
 UNIX_TIME_UNITS |= {16: ("microseconds", 10**6), 19: ("nanoseconds", 10**9)}
+#: The date format that reads Unix times (seconds, milliseconds, microseconds or
+#: nanoseconds since 1970, told by their digits), and the words that ask for it.
+UNIX_FORMAT = "unix"
+UNIX_FORMAT_WORDS = ("unix", "epoch", "%s")
 
 
 MONTHS = (
@@ -2941,9 +2962,9 @@ def _unix_time(value: str) -> str:
     moment = datetime(1970, 1, 1) + timedelta(seconds=seconds)
     return (
         f" (looks like a Unix time in {unit}: {found.group(1)} is {moment:%Y-%m-%d %H:%M:%S} "
-        "UTC; it is not converted, as a number in a date column may be something else: "
-        "convert the column to dates first, e.g. 2024-01-15 or 2024-01-15 10:00:00, and "
-        "load the file again)"
+        "UTC; it is not converted unasked, as a number in a date column may be something "
+        "else: if the column holds Unix times, give the date format unix (--date-format "
+        "unix, or the Date format box on the Data page))"
     )
 
 
@@ -3066,6 +3087,8 @@ def strptime_format(text: str) -> str:
     neither (a format with no codes would read no date at all).
     """
     text = text.strip()
+    if text.lower() in UNIX_FORMAT_WORDS:
+        return UNIX_FORMAT
     if "%" in text:
         return text
     out: list[str] = []
@@ -3109,6 +3132,8 @@ def _check_date_format(
 ) -> None:
     """Refuse a date format DuckDB's strptime cannot use (``%Q``) with a sentence,
     instead of the query error every date column would otherwise raise."""
+    if date_format == UNIX_FORMAT:
+        return
     try:
         con.execute(f"select try_strptime('2024-01-15', {_sql_str(date_format)})").fetchall()
     except duckdb.Error as exc:

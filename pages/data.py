@@ -248,7 +248,8 @@ def _upload_tab() -> None:
             key="upload_date_format",
             help="Spreadsheet letters (dd/mm/yyyy, mm/dd/yy hh:mm, dd.mm.yyyy) or strptime "
             "codes as DuckDB uses them (%d/%m/%Y, %m/%d/%Y %I:%M %p …). A column with a day "
-            "above 12 (15/01/2024) settles the order by itself.",
+            "above 12 (15/01/2024) settles the order by itself. `unix` reads Unix times "
+            "(seconds, milliseconds, microseconds or nanoseconds since 1970).",
         ).strip()
         or None
     )

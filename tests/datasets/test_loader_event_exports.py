@@ -155,3 +155,37 @@ def test_unknown_event_types_are_listed_with_their_counts(ws, write_file):
         "8 of 10 rows have an event type the funnel does not know: 'Page View' (2), "
         "'custom_0' (1), 'custom_1' (1), 'custom_2' (1), 'custom_3' (1) and 2 more."
     )
+
+
+def test_the_date_format_unix_reads_unix_times_in_every_unit(ws, write_file, stored):
+    """GA4's BigQuery export writes microseconds since 1970, Mixpanel seconds, pandas
+    milliseconds: refused with "convert the column first", and no date format read them."""
+    values = [
+        "1705312800",  # seconds
+        "999000000",  # nine digits of seconds: 2001
+        "1705312800.25",  # a fraction
+        "1705312800123",  # milliseconds
+        "1705312800123456",  # microseconds (GA4)
+        "1705312800123456789",  # nanoseconds, cut to the microsecond
+        "2024-01-15T10:00:00Z",  # ISO beside them
+    ]
+    text = "customer_id,event_type,event_timestamp\n" + "".join(
+        f"C1,page_view,{value}\n" for value in values
+    )
+    path = write_file("epoch.csv", text)
+    assert "give the date format unix" in str(refused(ws, path, dataset="events"))
+    for word in ("unix", "EPOCH", "%s"):
+        load(ws, path, dataset="events", date_format=word)
+        assert [row["event_timestamp"] for row in stored("events")] == [
+            "2024-01-15T10:00:00",
+            "2001-08-28T12:00:00",
+            "2024-01-15T10:00:00.250000",
+            "2024-01-15T10:00:00.123000",
+            "2024-01-15T10:00:00.123456",
+            "2024-01-15T10:00:00.123456",
+            "2024-01-15T10:00:00",
+        ]
+    # a transaction's date from a Unix time: its UTC date
+    transactions = "transaction_id,customer_id,transaction_date,amount\nT1,C1,1705362000,9.50\n"
+    load(ws, write_file("t.csv", transactions), date_format="unix")
+    assert stored("transactions")[0]["transaction_date"] == "2024-01-15"
