@@ -2950,6 +2950,35 @@ def _weekday_contradiction(value: str, parts: Sequence[str] | None) -> str:
     )
 
 
+#: A date and time in digits alone, by their number: GA4's "Date + hour (YYYYMMDDHH)".
+COMPACT_DATE_TIMES = {10: "%Y%m%d%H", 12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"}
+
+
+def _compact_date_time(value: str) -> str:
+    """A hint for digits that read as a date and time without separators (2024011510:
+    GA4's date and hour), naming the date format that reads them; "" when they do not.
+    Ten of them were said to be a Unix time of 2034, and following that loaded dates
+    ten years off."""
+    found = re.fullmatch(r"\s*(\d{10}|\d{12}|\d{14})\s*", value)
+    if not found:
+        return ""
+    digits = found.group(1)
+    fmt = COMPACT_DATE_TIMES[len(digits)]
+    try:
+        moment = datetime.strptime(digits, fmt)
+    except ValueError:
+        return ""
+    if not COMPACT_YEARS[0] <= moment.year <= COMPACT_YEARS[1]:
+        return ""
+    shown = f"{moment:%Y-%m-%d %H:%M:%S}"[: {10: 13, 12: 16, 14: 19}[len(digits)]]
+    shown += ":00" if len(digits) == 10 else ""
+    return (
+        f" (looks like a date and time without separators: {digits} as {fmt} is {shown}; "
+        f"give the date format {fmt} to read the column so, or unix if it holds Unix "
+        "times)"
+    )
+
+
 def _unix_time(value: str) -> str:
     """A hint for a date value that looks like a Unix time (1704067200, pandas' and
     JavaScript's 1704067200000), naming the moment it would be; "" when it does not.
@@ -4213,6 +4242,9 @@ def _collect_problems(
                             "is not moved to another; write it as 23:59:59, or as 00:00:00 "
                             "of the next day, and load the file again)"
                         )
+                    compact = _compact_date_time(value)
+                    if compact and not date_format:
+                        return compact
                     epoch = _unix_time(value)
                     if epoch:
                         return epoch

@@ -8,7 +8,9 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+from mart.loading import LoadRefusedError
 from tests.datasets.conftest import load, refused
 
 
@@ -189,3 +191,21 @@ def test_the_date_format_unix_reads_unix_times_in_every_unit(ws, write_file, sto
     transactions = "transaction_id,customer_id,transaction_date,amount\nT1,C1,1705362000,9.50\n"
     load(ws, write_file("t.csv", transactions), date_format="unix")
     assert stored("transactions")[0]["transaction_date"] == "2024-01-15"
+
+
+def test_a_date_and_hour_in_digits_is_not_called_a_unix_time(ws, write_file, stored):
+    """GA4's "Date + hour (YYYYMMDDHH)": 2024011510 was said to be a Unix time of 2034,
+    and following that hint loaded dates ten years off."""
+    text = "customer_id,event_type,event_timestamp\nC1,page_view,2024011510\n"
+    path = write_file("hour.csv", text)
+    error = str(refused(ws, path, dataset="events"))
+    assert "2024011510 as %Y%m%d%H is 2024-01-15 10:00; give the date format %Y%m%d%H" in error
+    assert "2034" not in error
+    load(ws, path, dataset="events", date_format="%Y%m%d%H")
+    assert stored("events")[0]["event_timestamp"] == "2024-01-15T10:00:00"
+    # a real Unix time still gets the Unix hint
+    unix = write_file(
+        "unix.csv", "customer_id,event_type,event_timestamp\nC1,purchase,1705312800\n"
+    )
+    with pytest.raises(LoadRefusedError, match="looks like a Unix time in seconds"):
+        load(ws, unix, dataset="events")
