@@ -3365,6 +3365,8 @@ def prepare_records(
         _check_currencies(con, str(chosen["amount"]), report)
         _check_currency_column(con, str(chosen["amount"]), [c for c, _ in extras], report)
         _warn_not_sales(con, [c for c, _ in extras], report)
+    if dataset == "events":
+        _warn_event_counts(con, [c for c, _ in extras], report)
     time_column = chosen.get(TIME_FIELD[dataset])
     order_formats = (
         _choose_date_order(con, str(time_column), report) if time_column and not date_format else ()
@@ -3675,6 +3677,43 @@ def _warn_unit_price(amount: str, columns: Sequence[str], report: ValidationRepo
         ),
         "unit price as amount",
     )
+
+
+#: Column names (normalized) of a count of events on one row: an analytics report's
+#: rows are groups of events (GA4's "Event count"), not events.
+EVENT_COUNT_NAMES = (
+    "eventcount", "eventcounts", "totalevents", "count", "hits", "pageviews", "views",
+    "screenpageviews", "uniqueevents", "occurrences",
+)  # fmt: skip
+
+
+def _warn_event_counts(
+    con: duckdb.DuckDBPyConnection, columns: Sequence[str], report: ValidationReport
+) -> None:
+    """Warn when an extra column counts events per row (GA4's report export: a row with
+    an "Event count" of 37 was loaded as one page_view, without a word)."""
+    for column in columns:
+        if normalize_name(_without_unit(column) or column) not in EVENT_COUNT_NAMES:
+            continue
+        value = f"try_cast(replace(trim({_ident(column)}), ',', '') as BIGINT)"
+        many, first, top, total = con.execute(
+            f"select count(*) filter (where {value} > 1), min(_row) filter (where {value} > 1), "
+            f"max({value}), sum({value}) from source"
+        ).fetchall()[0]
+        if not many:
+            continue
+        report.add_warning(
+            Problem(
+                f"column {column!r} counts events on {many:,} row(s) (up to {top:,}; "
+                f"{total:,} in all): this looks like a report of counted events, and each "
+                "row is loaded as one event, so the funnel and engagement count rows, not "
+                "events. Export the raw events (one row per event) to count them all",
+                row=int(first),
+                column=column,
+            ),
+            "counted events",
+        )
+        return
 
 
 #: Text that means "no value" in a mapped column (compared lower-cased, trimmed).

@@ -209,3 +209,27 @@ def test_a_date_and_hour_in_digits_is_not_called_a_unix_time(ws, write_file, sto
     )
     with pytest.raises(LoadRefusedError, match="looks like a Unix time in seconds"):
         load(ws, unix, dataset="events")
+
+
+def test_a_report_of_counted_events_is_warned(ws, write_file):
+    """GA4's report export: a row with an Event count of 37 was loaded as one page_view,
+    without a word."""
+    text = (
+        "Event name,Date,Effective user ID,Event count\n"
+        "page_view,20240115,C1,37\n"
+        "purchase,20240115,C1,1\n"
+        'add_to_cart,20240116,C2,"1,200"\n'
+    )
+    path = write_file("report.csv", text)
+    result = load(ws, path, dataset="events", mapping={"customer_id": "Effective user ID"})
+    [warning] = result.report.warnings
+    assert (warning.row, warning.column) == (1, "Event count")
+    assert "counts events on 2 row(s) (up to 1,200; 1,238 in all)" in warning.problem
+    plain = text.replace(",37\n", ",1\n").replace('"1,200"', "1")
+    again = load(
+        ws,
+        write_file("ones.csv", plain),
+        dataset="events",
+        mapping={"customer_id": "Effective user ID"},
+    )
+    assert not again.report.warnings
