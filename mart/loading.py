@@ -279,7 +279,18 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "numerodecommande",
         "id",
     ),
-    "event_id": ("eventid", "eventno", "eventnumber", "hitid", "id"),
+    # Amplitude's uuid and $insert_id, Segment's messageId: unique per event
+    "event_id": (
+        "eventid",
+        "eventno",
+        "eventnumber",
+        "hitid",
+        "eventuuid",
+        "messageid",
+        "insertid",
+        "uuid",
+        "id",
+    ),  # fmt: skip
     "customer_id": (
         "customerid",
         "custid",
@@ -647,6 +658,12 @@ def suggest_mapping(
         # missing in one row of four lost to a row number "id"
         if best is not None and filled[best][0] >= 2 * values and filled[best][1] > distinct:
             mapping[name] = best
+        # or one whose values repeat beside one as full whose values are all distinct:
+        # Amplitude's event_id counts per device (68 duplicates), its uuid is unique
+        elif (
+            best is not None and distinct < values and filled[best][1] == filled[best][0] >= values
+        ):
+            mapping[name] = best
     return mapping
 
 
@@ -696,13 +713,18 @@ def _say_fuller_id(
     by_name = suggest_mapping(dataset, info.columns)[name]
     if name in mapping or by_name is None or chosen[name] == by_name:
         return
-    values = info.filled[by_name][0]
+    values, distinct = info.filled[by_name]
+    why = (
+        f"holds a value in {values:,} of {info.row_count:,} rows only; {chosen[name]!r} "
+        "holds more values and more distinct ones"
+        if info.filled[str(chosen[name])][0] >= 2 * values
+        else f"repeats its values ({distinct:,} distinct in {values:,} rows); "
+        f"{chosen[name]!r} has a different value in every row"
+    )
     report.add_warning(
         Problem(
-            f"column {by_name!r} is named like a {name} but holds a value in "
-            f"{values:,} of {info.row_count:,} rows only; {chosen[name]!r} holds more "
-            f"values and more distinct ones, so it is used (to use {by_name!r}, map it by "
-            f"hand: Data page mapping; --map {name}=COLUMN)",
+            f"column {by_name!r} is named like a {name} but {why}, so it is used (to use "
+            f"{by_name!r}, map it by hand: Data page mapping; --map {name}=COLUMN)",
             column=str(chosen[name]),
             field=name,
         ),

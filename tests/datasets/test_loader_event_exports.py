@@ -233,3 +233,28 @@ def test_a_report_of_counted_events_is_warned(ws, write_file):
         mapping={"customer_id": "Effective user ID"},
     )
     assert not again.report.warnings
+
+
+def test_a_unique_id_column_is_preferred_to_an_event_id_that_repeats(ws, write_file, stored):
+    """Amplitude's event_id counts per device (it repeats across devices); its uuid and
+    $insert_id are unique. event_id was taken, and the build's unique test failed."""
+    records = [
+        {
+            "event_id": i % 3,
+            "$insert_id": f"ins-{i}",
+            "user_id": "C1",
+            "event_type": "page_view",
+            "event_time": f"2024-01-15 10:0{i}:00",
+        }
+        for i in range(6)
+    ]
+    result = load(ws, write_file("amplitude.jsonl", _jsonl(records)), dataset="events")
+    assert result.report.mapping["event_id"] == "$insert_id"
+    assert "'event_id' is named like a event_id but repeats its values (3 distinct in 6 rows)" in (
+        str(result.report.warnings[0])
+    )
+    assert [row["event_id"] for row in stored("events")][:2] == ["ins-0", "ins-1"]
+    # an event_id without repeats keeps its place
+    unique = [dict(record, event_id=i) for i, record in enumerate(records)]
+    again = load(ws, write_file("unique.jsonl", _jsonl(unique)), dataset="events")
+    assert again.report.mapping["event_id"] == "event_id"
