@@ -656,11 +656,7 @@ def suggest_mapping(
         values, distinct = filled[str(mapping[name])]
         # only a mostly empty one (half the values or fewer) gives way: a transaction_id
         # missing in one row of four lost to a row number "id"
-        if best is not None and filled[best][0] >= 2 * values and filled[best][1] > distinct:
-            mapping[name] = best
-        # or one whose values repeat beside one as full whose values are all distinct:
-        # Amplitude's event_id counts per device (68 duplicates), its uuid is unique
-        elif (
+        if best is not None and filled[best][0] >= 2 * values and filled[best][1] > distinct or (
             best is not None and distinct < values and filled[best][1] == filled[best][0] >= values
         ):
             mapping[name] = best
