@@ -654,12 +654,16 @@ def suggest_mapping(
         others = [c for c in _named_like(name, columns) if c not in used and c in filled]
         best = max(others, key=lambda c: filled[c], default=None)
         values, distinct = filled[str(mapping[name])]
-        # only a mostly empty one (half the values or fewer) gives way: a transaction_id
-        # missing in one row of four lost to a row number "id"
-        if best is not None and filled[best][0] >= 2 * values and filled[best][1] > distinct or (
-            best is not None and distinct < values and filled[best][1] == filled[best][0] >= values
-        ):
-            mapping[name] = best
+        if best is not None:
+            more, unique = filled[best]
+            # a mostly empty one (half the values or fewer) gives way: a transaction_id
+            # missing in one row of four lost to a row number "id"
+            fuller = more >= 2 * values and unique > distinct
+            # so does one whose values repeat, beside one as full whose values are all
+            # distinct: Amplitude's event_id counts per device, its $insert_id is unique
+            repeats = distinct < values and unique == more >= values
+            if fuller or repeats:
+                mapping[name] = best
     return mapping
 
 
