@@ -301,6 +301,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "client",
         "clientno",
         "userid",
+        "distinctid",  # Mixpanel's and PostHog's
         "user",
         "buyerid",
         "accountid",
@@ -482,6 +483,9 @@ class ValidationReport:
     # Columns holding JSON objects or arrays (a JSON or Parquet file's nested values):
     # {column: (rows with one, first such row, rows with a plain value, keys seen)}.
     nested_values: dict[str, tuple[int, int, int, tuple[str, ...]]] = field(default_factory=dict)
+    # Columns made from the keys of a JSON column's objects ("user.id"): kept in the
+    # stored record only when mapped (the object itself is kept whole).
+    derived_columns: list[str] = field(default_factory=list)
     # A spreadsheet-style date format translated to strptime: "… read as %d/%m/%Y".
     date_format_note: str | None = None
     # The decimal mark given for the amounts ("point" or "comma"), None: detected.
@@ -632,22 +636,30 @@ def suggest_mapping(
         bare = _without_unit(column)
         if bare and bare != column:
             normalized.setdefault(normalize_name(bare), column)
+    # Last, a key inside an object by its own name (properties.category), for the fields
+    # no whole name gave a column: "user.id" is a user id before it is an id.
+    inner: dict[str, str] = {}
+    for column in columns:
+        key = normalize_name(column.rsplit(".", 1)[1]) if "." in column.strip(".") else ""
+        if key and key != "id":  # user.id, session.id: no event's id
+            inner.setdefault(key, column)
     mapping: dict[str, str | None] = dict.fromkeys(FIELDS[dataset])
     used: set[str] = set()
     # Rank 0 is the canonical name itself; then each synonym in order. Fields are
     # filled rank by rank so that a specific synonym beats a generic one elsewhere.
     max_rank = max(len(SYNONYMS[name]) for name in FIELDS[dataset]) + 1
-    for rank in range(max_rank):
-        for name in FIELDS[dataset]:
-            if mapping[name] is not None:
-                continue
-            candidates = (normalize_name(name), *SYNONYMS[name])
-            if rank >= len(candidates):
-                continue
-            column = normalized.get(candidates[rank])
-            if column is not None and column not in used:
-                mapping[name] = column
-                used.add(column)
+    for names in (normalized, inner):
+        for rank in range(max_rank):
+            for name in FIELDS[dataset]:
+                if mapping[name] is not None:
+                    continue
+                candidates = (normalize_name(name), *SYNONYMS[name])
+                if rank >= len(candidates):
+                    continue
+                column = names.get(candidates[rank])
+                if column is not None and column not in used:
+                    mapping[name] = column
+                    used.add(column)
     name = ID_FIELD[dataset]
     if filled and mapping[name] in filled:
         # the fullest of the id's columns no other field took, the names' order breaking ties
@@ -1682,7 +1694,73 @@ def _read_json(
         f"  from json_raw) order by _row"
     )
     report.nested_values = _json_nested_values(con, table, keys, header)
+    report.derived_columns = _flatten_objects(con, table, keys, header, report)
     con.execute("drop table json_raw")
+
+
+#: How many keys of a column's objects become columns of their own, at most.
+MAX_OBJECT_KEYS = 50
+
+
+def _flatten_objects(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    keys: Sequence[str],
+    header: Sequence[str],
+    report: ValidationReport,
+) -> list[str]:
+    """Each key of a column holding JSON objects as a column of its own, named
+    ``column.key`` (``user.id``, ``properties.category``), one level down, in the order
+    the keys first appear: Segment's, Mixpanel's and Shopify's events keep the
+    customer, the category or the time inside an object, which could not be mapped.
+    A name the file already has is not made again. Returns the columns made."""
+    taken = set(header)
+    made: list[tuple[str, str]] = []
+    for key, name in zip(keys, header, strict=True):
+        found = report.nested_values.get(name)
+        if not found or not found[3]:  # no object in the column (arrays only)
+            continue
+        pointer = _sql_str("/" + key.replace("~", "~0").replace("/", "~1"))
+        inner = con.execute(
+            "select k from (select unnest(json_keys(json, p)) as k, "
+            "generate_subscripts(json_keys(json, p), 1) as i, rowid as r "
+            f"from (select json, rowid, {pointer} as p from json_raw) "
+            "where json_type(json, p) = 'OBJECT') group by k order by min(r), arg_min(i, r) "
+            "limit ?",
+            [MAX_OBJECT_KEYS],
+        ).fetchall()
+        for (sub,) in inner:
+            column = f"{name}.{sub}"
+            if not str(sub).strip() or column in taken:
+                continue
+            taken.add(column)
+            made.append((column, _json_path_text([key, str(sub)])))
+    if made:
+        select = ", ".join(f"{sql} as {_ident(column)}" for column, sql in made)
+        con.execute(
+            f"create or replace temp table {table} as select t.*, {select} from {table} as t "
+            "join (select rowid + 1 as _row, json from json_raw) as r using (_row) order by t._row"
+        )
+    return [column for column, _ in made]
+
+
+def _json_path_text(path: Sequence[str]) -> str:
+    """SQL for the text of the value at ``path`` (keys, outermost first) of each
+    record's ``json``, exact for long numbers as :func:`_json_text` is."""
+    pointer = _sql_str("/" + "/".join(k.replace("~", "~0").replace("/", "~1") for k in path))
+    text = f"json_extract_string(json, {pointer})"
+    structure: Any = "DECIMAL(38,20)"
+    for key in reversed(path):
+        structure = {key: structure}
+    value = f"json_transform(json, {_sql_str(json.dumps(structure))})"
+    for key in path:
+        value = f"struct_extract({value}, {_sql_str(key)})"
+    exact = f"rtrim(rtrim(cast({value} as VARCHAR), '0'), '.')"
+    return (
+        f"case when regexp_full_match({text}, '-?[0-9]{{16,}}(\\.[0-9]*)?|-?[0-9.]{{17,}}') "
+        f"then case when json_type(json, {pointer}) = 'DOUBLE' "
+        f"then coalesce({exact}, {text}) else {text} end else {text} end"
+    )
 
 
 def _json_nested_values(
@@ -3363,8 +3441,9 @@ def prepare_records(
     mapped_columns = {column for column in chosen.values() if column}
     reserved = set(fields) | {"record_number"}
     extras: list[tuple[str, str]] = []
+    derived = set(report.derived_columns)
     for column in info.columns:
-        if column in mapped_columns:
+        if column in mapped_columns or column in derived:
             continue
         key = column if column not in reserved else f"source_{column}"
         extras.append((column, key))
@@ -3483,16 +3562,35 @@ def _refuse_nested_values(
     warning); a column mapped by hand, or one mixing them with plain values (C1 and
     ["C1"] became two customers), is refused at the rows that hold them."""
     said: set[str] = set()
-    flatten = (
-        "a key inside an object cannot be mapped: flatten the file first so the key is "
-        "a column of its own (pandas' json_normalize, jq, or a spreadsheet), then map it"
-    )
     for name, column in list(chosen.items()):
         if column is None or column not in report.nested_values:
             continue
         nested, first, plain, keys = report.nested_values[column]
         inside = f" (keys: {', '.join(keys)})" if keys else ""
+        own = [c for c in report.derived_columns if c.startswith(f"{column}.")]
+        flatten = (
+            "map the column of the key you mean instead: "
+            + ", ".join(repr(c) for c in own[:6])
+            + (" …" if len(own) > 6 else "")
+            if own
+            else "a key inside an array cannot be mapped: flatten the file first so the "
+            "value is a column of its own (pandas' json_normalize, jq, or a spreadsheet), "
+            "then map it"
+        )
         if name not in explicit and not plain:
+            # objects named like the field with an id inside ({"customer_id": {"id": …}})
+            key_id = f"{column}.id"
+            if key_id in report.derived_columns and key_id not in chosen.values():
+                chosen[name] = report.mapping[name] = key_id
+                report.add_warning(
+                    Problem(
+                        f"column {column!r} holds JSON objects{inside}: {name} is read from "
+                        f"their key 'id', column {key_id!r}",
+                        field=name,
+                    ),
+                    "nested values",
+                )
+                continue
             chosen[name] = report.mapping[name] = None
             if name in REQUIRED[dataset]:
                 said.add(name)

@@ -26,14 +26,51 @@ def _event(number: int, **fields) -> dict:
     }
 
 
-def test_a_customer_object_is_not_taken_for_a_customer_id(ws, write_file):
+def test_keys_inside_objects_are_columns_of_their_own(ws, write_file, stored):
     """{"user": {"id": "C1", "email": …}} was mapped to customer_id, loaded as its JSON
-    text, and every build passed with customers named {"id":"C1",…}."""
-    records = [_event(i, user={"id": f"C{i}", "email": f"c{i}@example.com"}) for i in range(3)]
-    error = refused(ws, write_file("nested.jsonl", _jsonl(records)), dataset="events")
+    text, and every build passed with customers named {"id":"C1",…}. Each key of an
+    object is now a column (user.id), mapped by its name like any other."""
+    records = [
+        _event(
+            i,
+            user={"id": f"C{i}", "email": f"c{i}@example.com"},
+            properties={"category": "Audio", "price": "PRICE"},
+        )
+        for i in range(3)
+    ]
+    result = load(ws, write_file("nested.jsonl", _jsonl(records)), dataset="events")
+    mapping = result.report.mapping
+    assert (mapping["customer_id"], mapping["product_category"]) == (
+        "user.id",
+        "properties.category",
+    )
+    rows = stored("events")
+    assert [row["customer_id"] for row in rows] == ["C0", "C1", "C2"]
+    assert rows[0]["product_category"] == "Audio"
+    # the objects are kept whole; their keys' columns only when mapped
+    assert json.loads(rows[0]["user"]) == {"id": "C0", "email": "c0@example.com"}
+    assert "user.email" not in rows[0] and "properties.price" not in rows[0]
+    # a long number inside an object keeps its digits, as a top-level one does
+    path = write_file("price.jsonl", _jsonl(records).replace('"PRICE"', "9007199254740993.01"))
+    load(ws, path, dataset="events", mapping={"session_id": "properties.price"})
+    assert stored("events")[0]["session_id"] == "9007199254740993.01"
+
+
+def test_an_object_column_named_like_the_field_gives_its_id_key(ws, write_file, stored):
+    records = [_event(i, customer_id={"id": f"C{i}", "tier": "gold"}) for i in range(2)]
+    result = load(ws, write_file("cid.jsonl", _jsonl(records)), dataset="events")
+    assert result.report.mapping["customer_id"] == "customer_id.id"
+    assert "their key 'id', column 'customer_id.id'" in str(result.report.warnings[0])
+    assert [row["customer_id"] for row in stored("events")] == ["C0", "C1"]
+
+
+def test_an_array_column_is_not_taken_for_a_customer_id(ws, write_file):
+    records = [_event(i, user=[f"C{i}", "C9"]) for i in range(3)]
+    error = refused(ws, write_file("arrays.jsonl", _jsonl(records)), dataset="events")
     text = str(error)
     assert "required field customer_id has no column: 'user' looks like it" in text
-    assert "(keys: email, id)" in text and "flatten the file first" in text
+    assert "holds JSON objects or arrays, not one value per row" in text
+    assert "flatten the file first" in text
 
 
 def test_an_object_or_array_mapped_by_hand_is_refused_at_its_row(ws, write_file):
@@ -54,7 +91,7 @@ def test_a_column_mixing_values_and_arrays_is_refused_where_they_are(ws, write_f
 
 
 def test_an_optional_field_of_objects_is_left_empty_with_a_warning(ws, write_file, stored):
-    records = [_event(i, customer_id="C1", session_id={"id": "S1", "n": i}) for i in range(2)]
+    records = [_event(i, customer_id="C1", session_id={"key": "S1", "n": i}) for i in range(2)]
     result = load(ws, write_file("session.jsonl", _jsonl(records)), dataset="events")
     assert result.report.warning_summary["nested values"] == 1
     assert "'session_id' looks like session_id, but holds JSON objects" in str(
@@ -63,7 +100,7 @@ def test_an_optional_field_of_objects_is_left_empty_with_a_warning(ws, write_fil
     rows = stored("events")
     assert [row["session_id"] for row in rows] == [None, None]
     # the objects are kept, as the file's other columns are
-    assert json.loads(rows[0]["source_session_id"]) == {"id": "S1", "n": 0}
+    assert json.loads(rows[0]["source_session_id"]) == {"key": "S1", "n": 0}
 
 
 def test_text_that_only_looks_like_json_is_a_value(ws, write_file, stored):
