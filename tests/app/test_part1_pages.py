@@ -5,6 +5,7 @@ What AppTest cannot do (edit data_editor cells, see charts) is in tests/browser/
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -485,3 +486,44 @@ def test_uploads_are_pruned_to_the_newest(workspace: Path) -> None:
     left = set((Path(workspace) / "uploads").iterdir())
     assert len(left) == common.KEEP_UPLOADS
     assert paths[0] in left and paths[-1] in left and paths[1] not in left
+
+
+def test_upload_of_nested_json_events_maps_keys_inside_objects(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Mixpanel-style export: the customer, time and category sit inside
+    `properties`, the time in Unix seconds. The keys' columns are offered and suggested,
+    and the date format `unix` reads the times."""
+    monkeypatch.setenv("MART_AUTOBUILD", "0")
+    at = app_test()
+    at.run()
+    run_page(at, "pages/data.py", "Upload")
+    at.radio(key="upload_dataset").set_value("events").run()
+    records = [
+        {
+            "event": ["page_view", "purchase"][i % 2],
+            "properties": {
+                "distinct_id": f"U{i % 2}",
+                "time": 1705312800 + 60 * i,
+                "$insert_id": f"ins-{i}",
+                "category": "Audio",
+            },
+        }
+        for i in range(4)
+    ]
+    data = "".join(json.dumps(record) + "\n" for record in records).encode()
+    at.file_uploader(key="upload_file").set_value(("mixpanel.jsonl", data, "application/json"))
+    at.run()
+    assert_clean(at)
+    assert at.selectbox(key="upload_map_events_customer_id").value == "properties.distinct_id"
+    assert at.selectbox(key="upload_map_events_event_timestamp").value == "properties.time"
+    assert at.button(key="upload_save").disabled  # Unix times are not read unasked
+    at.text_input(key="upload_date_format").set_value("unix").run()
+    assert_clean(at)
+    assert not at.button(key="upload_save").disabled, texts(at)
+    at.button(key="upload_save").click().run()
+    assert_clean(at)
+    frame = datasets.read_records(Workspace(workspace), "events")
+    assert list(frame["customer_id"]) == ["U0", "U1", "U0", "U1"]
+    assert list(frame["event_timestamp"])[:2] == ["2024-01-15T10:00:00", "2024-01-15T10:01:00"]
+    assert list(frame["event_id"])[:1] == ["ins-0"]
