@@ -1397,19 +1397,20 @@ def test_an_ambiguous_zone_abbreviation_is_refused_with_a_hint(ws, write_file, z
     assert "give an offset such as +01:00 or a zone name such as Europe/London" in str(error)
 
 
+def _event_times(ws, write_file, stored, values: list[str]):
+    """Load one page_view event per timestamp text; the result and the stored times."""
+    text = "customer_id,session_id,event_type,event_timestamp\n" + "".join(
+        f"C1,S1,page_view,{value}\n" for value in values
+    )
+    result = load(ws, write_file("times.csv", text), dataset="events")
+    return result, [row["event_timestamp"] for row in stored("events")]
+
+
 def test_gmt_plus_offsets_count_as_a_zone_and_am_pm_is_no_zone(ws, write_file, stored):
     """ "12:00 GMT+2" was converted to 10:00 and yet warned "no time zone, read as UTC";
     EST, CET and JST (one meaning each) are still read."""
-    text = (
-        "customer_id,session_id,event_type,event_timestamp\n"
-        "C1,S1,page_view,2024-01-15 12:00 GMT+2\n"
-        "C1,S1,page_view,2024-01-15 12:00 UTC-03:00\n"
-        "C1,S1,page_view,2024-01-15 12:00 EST\n"
-        "C1,S1,page_view,2024-01-15 12:00 JST\n"
-        "C1,S1,page_view,2024-01-15 11:30 PM\n"
-    )
-    result = load(ws, write_file("gmt.csv", text), dataset="events")
-    times = [row["event_timestamp"] for row in stored("events")]
+    values = ["12:00 GMT+2", "12:00 UTC-03:00", "12:00 EST", "12:00 JST", "11:30 PM"]
+    result, times = _event_times(ws, write_file, stored, [f"2024-01-15 {v}" for v in values])
     assert times == [
         "2024-01-15T10:00:00",
         "2024-01-15T15:00:00",
@@ -1429,12 +1430,10 @@ def test_utc_offsets_with_minutes_keep_their_minutes(ws, write_file, stored):
     """DuckDB read "10:00:00 UTC+05:30" as 05:00 UTC (the hours only), and warned so,
     while "GMT+05:30" read 04:30: India's, Newfoundland's and Nepal's offsets were off
     by their minutes without a word."""
-    text = "customer_id,session_id,event_type,event_timestamp\n" + "".join(
-        f"C1,S1,page_view,2024-01-15T10:00:00 {zone}\n"
-        for zone in ("UTC+05:30", "utc+0530", "UTC-03:30", "UTC+5:45", "GMT+05:30", "UTC+5")
+    zones = ("UTC+05:30", "utc+0530", "UTC-03:30", "UTC+5:45", "GMT+05:30", "UTC+5")
+    result, times = _event_times(
+        ws, write_file, stored, [f"2024-01-15T10:00:00 {zone}" for zone in zones]
     )
-    result = load(ws, write_file("utc.csv", text), dataset="events")
-    times = [row["event_timestamp"] for row in stored("events")]
     assert times == [
         "2024-01-15T04:30:00",
         "2024-01-15T04:30:00",
