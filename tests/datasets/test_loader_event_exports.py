@@ -212,7 +212,12 @@ def test_the_date_format_unix_reads_unix_times_in_every_unit(ws, write_file, sto
         f"C1,page_view,{value}\n" for value in values
     )
     path = write_file("epoch.csv", text)
-    assert "give the date format unix" in str(refused(ws, path, dataset="events"))
+    error = refused(ws, path, dataset="events")
+    assert "give the date format unix" in str(error)
+    # one Unix hint per unit, not one 350-character hint per value
+    by_row = {problem.row: problem.problem for problem in error.report.errors}
+    assert by_row[3].endswith("(same reason as row 1)")
+    assert "looks like a Unix time in milliseconds" in by_row[4]
     for word in ("unix", "EPOCH", "%s"):
         load(ws, path, dataset="events", date_format=word)
         assert [row["event_timestamp"] for row in stored("events")] == [
