@@ -618,6 +618,7 @@ def suggest_mapping(
     dataset: str,
     columns: list[str],
     filled: Mapping[str, tuple[int, int]] | None = None,
+    joined: tuple[str, str, str] | None = None,
 ) -> dict[str, str | None]:
     """A column for each canonical field of ``dataset``, guessed from the names.
 
@@ -676,6 +677,11 @@ def suggest_mapping(
             repeats = distinct < values and unique == more >= values
             if fuller or repeats:
                 mapping[name] = best
+    # an event's moment from a date column and a time column joined (see read_source);
+    # a transaction needs only the date
+    moment = mapping.get("event_timestamp", "")
+    if joined and dataset == "events" and joined[0] in columns and moment in (None, *joined[1:]):
+        mapping["event_timestamp"] = joined[0]
     return mapping
 
 
@@ -776,6 +782,9 @@ class FileInfo:
     row_count: int = 0
     # {id-like column: (values, distinct values)}, for suggest_mapping (see id_fill)
     filled: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # A date column and a time-of-day column read together: (the joined column made,
+    # the date's, the time's); see _join_date_and_time.
+    joined: tuple[str, str, str] | None = None
 
 
 #: Words in the decimal-mark question's problem (see _choose_decimal_mark).
@@ -1360,6 +1369,9 @@ def read_source(
         if name != "_row"
     ]
     _refuse_control_bytes(con, table, info.columns, report)
+    info.joined = _join_date_and_time(con, table, info.columns, report)
+    if info.joined:
+        info.columns.append(info.joined[0])
     info.row_count = int(con.execute(f"select count(*) from {table}").fetchall()[0][0])
     report.file_format, report.encoding, report.delimiter = (
         info.file_format,
@@ -1370,6 +1382,72 @@ def read_source(
     if info.row_count == 0:
         raise _refuse(report, Problem("the file has a header but no data rows"))
     return info
+
+
+#: A time of day alone (10:05, 10:05:12, 10:05:12.250, 3:05 PM), and a date alone in
+#: digits (2024-01-15, 15/01/2024, 15.01.24): the two halves of a moment some exports
+#: write in two columns.
+TIME_OF_DAY_ONLY = r"\s*[0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(\s*[AaPp][Mm])?\s*"
+DATE_ONLY = (
+    r"\s*([0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4})\s*"
+)
+
+
+def _join_date_and_time(
+    con: duckdb.DuckDBPyConnection, table: str, columns: list[str], report: ValidationReport
+) -> tuple[str, str, str] | None:
+    """A column "<date> + <time>" joining a column of dates alone and one of times of day
+    alone (Date,Time,User ID,Event: the time column was taken for the event's moment
+    and refused, and no mapping could give both). Made when the file has exactly one
+    column of times of day and one of dates (or several, one named like a date).
+    Returns (the column made, the date column, the time column), or None."""
+
+    def kinds(names: Sequence[str], source: str) -> tuple[list[str], list[str]]:
+        """The columns of ``names`` holding only times of day, and only dates."""
+        if not names:
+            return [], []
+        checks = ", ".join(
+            f"count(nullif(trim({_ident(c)}), '')), "
+            f"count(*) filter (where regexp_full_match({_ident(c)}, "
+            f"{_sql_str(TIME_OF_DAY_ONLY)})), "
+            f"count(*) filter (where regexp_full_match({_ident(c)}, {_sql_str(DATE_ONLY)}))"
+            for c in names
+        )
+        counts = con.execute(f"select {checks} from {source}").fetchall()[0]
+        times, dates = [], []
+        for index, column in enumerate(names):
+            filled, clock, day = counts[3 * index : 3 * index + 3]
+            if filled and clock == filled:
+                times.append(column)
+            elif filled and day == filled:
+                dates.append(column)
+        return times, dates
+
+    # the first rows first: a 1M-row file with no time-of-day column pays for 1,000 rows
+    times, dates = kinds(columns, f"(select * from {table} order by _row limit 1000)")
+    if len(times) != 1 or not dates:
+        return None
+    times, dates = kinds([*times, *dates], table)
+    if len(times) != 1 or not dates:
+        return None
+    if len(dates) > 1:
+        dated = [c for c in dates if "dat" in normalize_name(c) or "fecha" in normalize_name(c)]
+        if len(dated) != 1:
+            return None
+        dates = dated
+    date_column, time_column = dates[0], times[0]
+    joined = f"{date_column} + {time_column}"
+    if joined in columns:
+        return None
+    con.execute(
+        f"create or replace temp table {table} as select *, "
+        f"case when nullif(trim({_ident(date_column)}), '') is not null "
+        f"and nullif(trim({_ident(time_column)}), '') is not null "
+        f"then trim({_ident(date_column)}) || ' ' || trim({_ident(time_column)}) end "
+        f"as {_ident(joined)} from {table} order by _row"
+    )
+    report.derived_columns.append(joined)
+    return joined, date_column, time_column
 
 
 def _copy_without_bom(source: Path, target: Path) -> None:
@@ -3332,7 +3410,18 @@ def prepare_records(
 
     info = read_source(con, path, report)
     info.filled = id_fill(con, info.columns)
-    chosen = suggest_mapping(dataset, info.columns, info.filled)
+    chosen = suggest_mapping(dataset, info.columns, info.filled, info.joined)
+    if chosen.get(TIME_FIELD[dataset]) == (info.joined or ("",))[0]:
+        joined, date_column, time_column = info.joined  # type: ignore[misc]
+        report.add_warning(
+            Problem(
+                f"{TIME_FIELD[dataset]} is read from {date_column!r} and {time_column!r} "
+                f"together (column {joined!r}): the file gives the date and the time of day "
+                "in two columns",
+                field=TIME_FIELD[dataset],
+            ),
+            "date and time joined",
+        )
     _say_fuller_id(dataset, info, chosen, mapping or {}, report)
     for name, column in (mapping or {}).items():
         chosen[name] = column or None

@@ -527,3 +527,23 @@ def test_upload_of_nested_json_events_maps_keys_inside_objects(
     assert list(frame["customer_id"]) == ["U0", "U1", "U0", "U1"]
     assert list(frame["event_timestamp"])[:2] == ["2024-01-15T10:00:00", "2024-01-15T10:01:00"]
     assert list(frame["event_id"])[:1] == ["ins-0"]
+
+
+def test_upload_of_events_with_a_date_and_a_time_column_suggests_them_joined(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MART_AUTOBUILD", "0")
+    at = app_test()
+    at.run()
+    run_page(at, "pages/data.py", "Upload")
+    at.radio(key="upload_dataset").set_value("events").run()
+    data = b"Date,Time,User ID,Event\n2024-01-15,10:00,C1,page_view\n2024-01-15,10:05,C1,purchase\n"
+    at.file_uploader(key="upload_file").set_value(("split.csv", data, "text/csv"))
+    at.run()
+    assert_clean(at)
+    assert at.selectbox(key="upload_map_events_event_timestamp").value == "Date + Time"
+    assert not at.button(key="upload_save").disabled, texts(at)
+    at.button(key="upload_save").click().run()
+    assert_clean(at)
+    frame = datasets.read_records(Workspace(workspace), "events")
+    assert list(frame["event_timestamp"]) == ["2024-01-15T10:00:00", "2024-01-15T10:05:00"]

@@ -300,3 +300,28 @@ def test_a_unique_id_column_is_preferred_to_an_event_id_that_repeats(ws, write_f
     unique = [dict(record, event_id=i) for i, record in enumerate(records)]
     again = load(ws, write_file("unique.jsonl", _jsonl(unique)), dataset="events")
     assert again.report.mapping["event_id"] == "event_id"
+
+
+def test_a_date_column_and_a_time_column_are_read_together(ws, write_file, stored):
+    """Date,Time,User ID,Event: the time of day was taken for the event's moment and
+    refused, and no mapping could give both."""
+    text = (
+        "Date,Time,User ID,Event\n"
+        "15/01/2024,10:00:05,C1,page_view\n"
+        "16/01/2024,3:05 PM,C1,purchase\n"
+        ",11:00,C2,page_view\n"
+    )
+    result = load(ws, write_file("split.csv", text), dataset="events")
+    assert result.report.mapping["event_timestamp"] == "Date + Time"
+    assert "read from 'Date' and 'Time' together" in str(result.report.warnings[0])
+    rows = stored("events")
+    assert [row["event_timestamp"] for row in rows] == [
+        "2024-01-15T10:00:05",
+        "2024-01-16T15:05:00",
+        None,  # no date: empty, as any empty required value (the dbt tests flag it)
+    ]
+    assert rows[0]["Date"] == "15/01/2024" and "Date + Time" not in rows[0]
+    # transactions need only the date: the Date column stays theirs
+    sales = "Date,Time,Customer,Amount\n2024-01-15,23:59,C1,5.00\n"
+    again = load(ws, write_file("sales.csv", sales))
+    assert again.report.mapping["transaction_date"] == "Date"
