@@ -1183,8 +1183,8 @@ def _clean_header(names: list[str], report: ValidationReport) -> list[str]:
             report,
             Problem(
                 f"the file has {len(names):,} columns, more than the {MAX_COLUMNS:,} a file "
-                "may have: save only the columns the dataset needs (an id, a customer, a "
-                "date, an amount …) and load that"
+                "may have: save only the columns the dataset needs (an id, a customer, a date "
+                "or time, an amount or an event type …) and load that"
             ),
         )
     result: list[str] = []
@@ -3380,6 +3380,10 @@ def prepare_records(
     path = Path(path)
     report = ValidationReport(dataset=dataset, source_name=source_name or path.name)
     report.decimal_mark = decimal_mark_option(decimal_mark)
+    if report.decimal_mark and "amount" not in FIELDS[dataset]:
+        raise InputError(
+            f"{dataset} have no amounts: the decimal mark is for the amounts of transactions."
+        )
     fields = FIELDS[dataset]
     defaults = dict(defaults or {})
     for name in list(defaults) + list(mapping or {}):
@@ -4006,7 +4010,7 @@ def _leave_out_labeled_total_rows(
     for row, word, column in found[:MAX_PROBLEMS]:
         report.add_warning(
             Problem(
-                f"looks like a totals row ({word!r}): left out, so its amount is not counted twice",
+                f"looks like a totals row ({word!r}): left out, so it is not counted twice",
                 row=int(row),
                 column=str(column),
                 value=str(word),
@@ -4085,7 +4089,7 @@ def _leave_out_subtotal_rows(
         report.add_warning(
             Problem(
                 f"looks like a subtotal row ({label!r}: its amount is the sum of the {n:,} "
-                "row(s) of that group above it): left out, so its amount is not counted twice",
+                "row(s) of that group above it): left out, so it is not counted twice",
                 row=row,
                 column=chosen[label_field],
                 field=label_field,
@@ -4151,7 +4155,7 @@ def _leave_out_unlabeled_total(
         Problem(
             f"looks like a totals row (no label, but no id, customer or date either, and "
             f"its amount is the sum of the {others:,} other rows' amounts): left out, so "
-            "its amount is not counted twice",
+            "it is not counted twice",
             row=int(row),
             column=chosen["amount"],
             field="amount",

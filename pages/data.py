@@ -253,17 +253,22 @@ def _upload_tab() -> None:
         ).strip()
         or None
     )
-    decimal_mark = st.selectbox(
-        "Decimal mark of the amounts",
-        [None, "comma", "point"],
-        format_func=lambda m: {
-            None: "Detected from the file",
-            "comma": "Comma: 1.249,50 (a point groups thousands: 1.249 = 1249.00)",
-            "point": "Point: 1,249.50",
-        }[m],
-        key="upload_decimal_mark",
-        help="Only for amounts the file does not settle, such as 1.249 and 2.500 in a "
-        "file written with decimal commas: the load asks for it then.",
+    # events have no amounts
+    decimal_mark = (
+        None
+        if dataset != "transactions"
+        else st.selectbox(
+            "Decimal mark of the amounts",
+            [None, "comma", "point"],
+            format_func=lambda m: {
+                None: "Detected from the file",
+                "comma": "Comma: 1.249,50 (a point groups thousands: 1.249 = 1249.00)",
+                "point": "Point: 1,249.50",
+            }[m],
+            key="upload_decimal_mark",
+            help="Only for amounts the file does not settle, such as 1.249 and 2.500 in a "
+            "file written with decimal commas: the load asks for it then.",
+        )
     )
     left, right = st.columns([1, 2])
     mode = left.radio(

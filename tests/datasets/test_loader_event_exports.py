@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from mart.errors import InputError
 from mart.loading import LoadRefusedError
 from tests.datasets.conftest import load, refused
 
@@ -325,3 +326,11 @@ def test_a_date_column_and_a_time_column_are_read_together(ws, write_file, store
     sales = "Date,Time,Customer,Amount\n2024-01-15,23:59,C1,5.00\n"
     again = load(ws, write_file("sales.csv", sales))
     assert again.report.mapping["transaction_date"] == "Date"
+
+
+def test_a_decimal_mark_for_events_is_refused_plainly(ws, write_file):
+    """--decimal-mark comma was taken for events (which have no amounts) and written
+    into the version's message ("decimal comma")."""
+    path = write_file("e.csv", "customer_id,event_type,event_timestamp\nC1,purchase,2024-01-15\n")
+    with pytest.raises(InputError, match="events have no amounts"):
+        load(ws, path, dataset="events", decimal_mark="comma")
