@@ -637,13 +637,14 @@ def suggest_mapping(
         bare = _without_unit(column)
         if bare and bare != column:
             normalized.setdefault(normalize_name(bare), column)
-    # Last, a key inside an object by its own name (properties.category), for the fields
-    # no whole name gave a column: "user.id" is a user id before it is an id.
+    # Last, a key of a property bag by its own name (properties.category), for the
+    # fields no whole name gave a column.
     inner: dict[str, str] = {}
     for column in columns:
-        key = normalize_name(column.rsplit(".", 1)[1]) if "." in column.strip(".") else ""
-        if key and key != "id":  # user.id, session.id: no event's id
-            inner.setdefault(key, column)
+        bag, _, key = column.rpartition(".")
+        # only in a property bag (not GA4's device.category); a bare id is no event's id
+        if normalize_name(bag) in PROPERTY_BAGS and normalize_name(key) not in ("", "id"):
+            inner.setdefault(normalize_name(key), column)
     mapping: dict[str, str | None] = dict.fromkeys(FIELDS[dataset])
     used: set[str] = set()
     # Rank 0 is the canonical name itself; then each synonym in order. Fields are
@@ -674,7 +675,14 @@ def suggest_mapping(
             fuller = more >= 2 * values and unique > distinct
             # so does one whose values repeat, beside one as full whose values are all
             # distinct: Amplitude's event_id counts per device, its $insert_id is unique
-            repeats = distinct < values and unique == more >= values
+            # (events only, and never for a bare "id": in transactions a repeated id
+            # is a real duplicate, which the unique test is there to catch)
+            repeats = (
+                dataset == "events"
+                and normalize_name(best) != "id"
+                and distinct < values
+                and unique == more >= values
+            )
             if fuller or repeats:
                 mapping[name] = best
     # an event's moment from a date column and a time column joined (see read_source);
@@ -1759,11 +1767,31 @@ def _read_json(
         raise _refuse(report, Problem("the JSON records have no fields"))
     header = _clean_header(keys, report)
     # JSON Pointer paths (RFC 6901): they reach every key, the empty one included.
-    pointers = ("/" + key.replace("~", "~0").replace("/", "~1") for key in keys)
-    paths = "[" + ", ".join(_sql_str(path) for path in pointers) + "]"
+    columns = [([key], name) for key, name in zip(keys, header, strict=True)]
+    _json_table(con, table, columns)
+    report.nested_values = _json_nested_values(con, table, columns)
+    derived = _object_keys(con, columns, report)
+    if derived:
+        # read again with the keys' columns: one parse of each record for all of them
+        _json_table(con, table, columns + derived)
+        report.nested_values |= _json_nested_values(con, table, derived)
+        report.derived_columns = [name for _, name in derived]
+    con.execute("drop table json_raw")
+
+
+def _json_pointer(path: Sequence[str]) -> str:
+    """The JSON Pointer (RFC 6901) of ``path``: it reaches every key, the empty one too."""
+    return "/" + "/".join(key.replace("~", "~0").replace("/", "~1") for key in path)
+
+
+def _json_table(
+    con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[tuple[Sequence[str], str]]
+) -> None:
+    """Table ``table``: ``_row`` and, for each (path, name) of ``columns``, the text of
+    the value at that path of each record of ``json_raw``, all read in one parse."""
+    paths = "[" + ", ".join(_sql_str(_json_pointer(path)) for path, _ in columns) + "]"
     select = ", ".join(
-        f"{_json_text(key, i + 1)} as {_ident(name)}"
-        for i, (key, name) in enumerate(zip(keys, header, strict=True))
+        f"{_json_text(path, i + 1)} as {_ident(name)}" for i, (path, name) in enumerate(columns)
     )
     con.execute(
         f"create or replace temp table {table} as "
@@ -1771,91 +1799,95 @@ def _read_json(
         f"  select (rowid + 1)::BIGINT as _row, json, json_extract_string(json, {paths}) as vals "
         f"  from json_raw) order by _row"
     )
-    report.nested_values = _json_nested_values(con, table, keys, header)
-    report.derived_columns = _flatten_objects(con, table, keys, header, report)
-    con.execute("drop table json_raw")
 
 
 #: How many keys of a column's objects become columns of their own, at most.
-MAX_OBJECT_KEYS = 50
+MAX_OBJECT_KEYS = 200
+#: Objects whose keys are looked up by the key alone too (properties.category is a
+#: product category): the property bags of Segment, Mixpanel, Amplitude and PostHog.
+#: GA4's device.category (desktop, mobile) is not one.
+PROPERTY_BAGS = (
+    "properties", "props", "eventproperties", "eventprops", "traits", "params",
+    "eventparams", "attributes", "payload",
+)  # fmt: skip
 
 
-def _flatten_objects(
+def _object_keys(
     con: duckdb.DuckDBPyConnection,
-    table: str,
-    keys: Sequence[str],
-    header: Sequence[str],
+    columns: Sequence[tuple[Sequence[str], str]],
     report: ValidationReport,
-) -> list[str]:
-    """Each key of a column holding JSON objects as a column of its own, named
-    ``column.key`` (``user.id``, ``properties.category``), one level down, in the order
-    the keys first appear: Segment's, Mixpanel's and Shopify's events keep the
+) -> list[tuple[list[str], str]]:
+    """Each key of a column holding JSON objects as a column of its own: (its path, its
+    name ``column.key``: ``user.id``, ``properties.category``), one level down, in the
+    order the keys first appear. Segment's, Mixpanel's and Shopify's events keep the
     customer, the category or the time inside an object, which could not be mapped.
-    A name the file already has is not made again. Returns the columns made."""
-    taken = set(header)
-    made: list[tuple[str, str]] = []
-    for key, name in zip(keys, header, strict=True):
+    A name already taken in any case gets _2, _3 …, with a warning (DuckDB's names
+    ignore case: user.ID beside user.id became user.ID_1 unasked)."""
+    taken = {name.lower() for _, name in columns}
+    made: list[tuple[list[str], str]] = []
+    for path, name in columns:
         found = report.nested_values.get(name)
         if not found or not found[3]:  # no object in the column (arrays only)
             continue
-        pointer = _sql_str("/" + key.replace("~", "~0").replace("/", "~1"))
         inner = con.execute(
             "select k from (select unnest(json_keys(json, p)) as k, "
             "generate_subscripts(json_keys(json, p), 1) as i, rowid as r "
-            f"from (select json, rowid, {pointer} as p from json_raw) "
+            f"from (select json, rowid, {_sql_str(_json_pointer(path))} as p from json_raw) "
             "where json_type(json, p) = 'OBJECT') group by k order by min(r), arg_min(i, r) "
             "limit ?",
-            [MAX_OBJECT_KEYS],
+            [MAX_OBJECT_KEYS + 1],
         ).fetchall()
-        for (sub,) in inner:
-            column = f"{name}.{sub}"
-            if not str(sub).strip() or column in taken:
+        if len(inner) > MAX_OBJECT_KEYS:
+            report.add_warning(
+                Problem(
+                    f"the objects of column {name!r} have more than {MAX_OBJECT_KEYS} keys: "
+                    f"the first {MAX_OBJECT_KEYS} (in the order they appear) are columns of "
+                    "their own; for another, move it out of the object in the file",
+                    column=name,
+                ),
+                "object keys left out",
+            )
+        for (sub,) in inner[:MAX_OBJECT_KEYS]:
+            if not str(sub).strip():
                 continue
-            taken.add(column)
-            made.append((column, _json_path_text([key, str(sub)])))
-    if made:
-        select = ", ".join(f"{sql} as {_ident(column)}" for column, sql in made)
-        con.execute(
-            f"create or replace temp table {table} as select t.*, {select} from {table} as t "
-            "join (select rowid + 1 as _row, json from json_raw) as r using (_row) order by t._row"
-        )
-    return [column for column, _ in made]
-
-
-def _json_path_text(path: Sequence[str]) -> str:
-    """SQL for the text of the value at ``path`` (keys, outermost first) of each
-    record's ``json``, exact for long numbers as :func:`_json_text` is."""
-    pointer = _sql_str("/" + "/".join(k.replace("~", "~0").replace("/", "~1") for k in path))
-    text = f"json_extract_string(json, {pointer})"
-    structure: Any = "DECIMAL(38,20)"
-    for key in reversed(path):
-        structure = {key: structure}
-    value = f"json_transform(json, {_sql_str(json.dumps(structure))})"
-    for key in path:
-        value = f"struct_extract({value}, {_sql_str(key)})"
-    exact = f"rtrim(rtrim(cast({value} as VARCHAR), '0'), '.')"
-    return (
-        f"case when regexp_full_match({text}, '-?[0-9]{{16,}}(\\.[0-9]*)?|-?[0-9.]{{17,}}') "
-        f"then case when json_type(json, {pointer}) = 'DOUBLE' "
-        f"then coalesce({exact}, {text}) else {text} end else {text} end"
-    )
+            column = wanted = f"{name}.{sub}"
+            number = 1
+            while column.lower() in taken:
+                number += 1
+                column = f"{wanted}_{number}"
+            if column != wanted:
+                report.add_warning(
+                    Problem(
+                        f"key {sub!r} of column {name!r} is column {column!r}: the name "
+                        f"{wanted!r} is taken by another column (names ignore case)",
+                        column=name,
+                    ),
+                    "columns renamed",
+                )
+            taken.add(column.lower())
+            made.append(([*path, str(sub)], column))
+    return made
 
 
 def _json_nested_values(
-    con: duckdb.DuckDBPyConnection, table: str, keys: Sequence[str], header: Sequence[str]
+    con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[tuple[Sequence[str], str]]
 ) -> dict[str, tuple[int, int, int, tuple[str, ...]]]:
     """The columns of a JSON file holding objects or arrays (see ``nested_values``).
 
     An object or array comes out as its JSON text, so one pass over the text finds the
     candidates (a value starting with { or [); the record itself (``json_raw``) then
     tells a real object from a string that only looks like one."""
-    looks = [f"count(*) filter (where left({_ident(name)}, 1) in ('{{', '['))" for name in header]
+    if not columns:
+        return {}
+    looks = [
+        f"count(*) filter (where left({_ident(name)}, 1) in ('{{', '['))" for _, name in columns
+    ]
     counts = con.execute(f"select {', '.join(looks)} from {table}").fetchall()[0]
     found: dict[str, tuple[int, int, int, tuple[str, ...]]] = {}
-    for key, name, candidates in zip(keys, header, counts, strict=True):
+    for (path, name), candidates in zip(columns, counts, strict=True):
         if not candidates:
             continue
-        pointer = _sql_str("/" + key.replace("~", "~0").replace("/", "~1"))
+        pointer = _sql_str(_json_pointer(path))
         nested, first, plain, inner = con.execute(
             "select count(*) filter (where json_type(json, p) in ('OBJECT', 'ARRAY')), "
             "min(rowid + 1) filter (where json_type(json, p) in ('OBJECT', 'ARRAY')), "
@@ -1872,27 +1904,29 @@ def _json_nested_values(
 _NESTED_TYPE = re.compile(r"^(STRUCT|MAP|UNION)\(|.*\]$", re.IGNORECASE)
 
 
-def _json_text(key: str, index: int) -> str:
-    """SQL for the text of ``key``'s value (``vals[index]``), exact for long numbers.
+def _json_text(path: Sequence[str], index: int) -> str:
+    """SQL for the text of the value at ``path`` (``vals[index]``), exact for long
+    numbers.
 
     DuckDB reads a JSON number as a DOUBLE when it extracts it as text: 16 digits or
     more come back changed (9007199254740993.01 as 9007199254740994.0). Those values are
     read again as a DECIMAL, which DuckDB takes from the number's own text, and written
     without trailing zeros; one too large for DECIMAL(38,20) keeps the DOUBLE's text."""
     text = f"vals[{index}]"
-    if not key:
+    if not all(path):
         return text  # json_transform cannot name the empty key
-    pointer = "/" + key.replace("~", "~0").replace("/", "~1")
-    structure = json.dumps({key: "DECIMAL(38,20)"})
-    exact = (
-        f"rtrim(rtrim(cast(struct_extract(json_transform(json, {_sql_str(structure)}), "
-        f"{_sql_str(key)}) as VARCHAR), '0'), '.')"
-    )
+    structure: Any = "DECIMAL(38,20)"
+    for key in reversed(path):
+        structure = {key: structure}
+    value = f"json_transform(json, {_sql_str(json.dumps(structure))})"
+    for key in path:
+        value = f"struct_extract({value}, {_sql_str(key)})"
+    exact = f"rtrim(rtrim(cast({value} as VARCHAR), '0'), '.')"
     # nested CASEs: the record is parsed again only for values that look like long
     # numbers (an AND would evaluate json_type on every value)
     return (
         f"case when regexp_full_match({text}, '-?[0-9]{{16,}}(\\.[0-9]*)?|-?[0-9.]{{17,}}') "
-        f"then case when json_type(json, {_sql_str(pointer)}) = 'DOUBLE' "
+        f"then case when json_type(json, {_sql_str(_json_pointer(path))}) = 'DOUBLE' "
         f"then coalesce({exact}, {text}) else {text} end else {text} end"
     )
 
@@ -2794,9 +2828,10 @@ SEP_LINE = re.compile(r'\s*"?sep=(.)"?\s*', re.IGNORECASE)
 
 # "2024-01-15T10:00:00 +02:00": DuckDB reads the offset only without the space.
 SPACED_OFFSET = r"\s+([+-][0-9]{2}(:?[0-9]{2})?)$"
-#: UTC+05:30, UTC+0530, UTC-9:30 after a time: read as GMT+05:30 is (DuckDB's cast of
-#: the UTC form keeps the hours and drops the minutes).
-UTC_OFFSET = r"(?i)UTC([+-][0-9]{1,2}(:?[0-9]{2})?)\s*$"
+#: UTC+05:30, UTC +0530, GMT +05:30, UTC-9:30 after a time: read as GMT+05:30 is
+#: (DuckDB's cast of the UTC form keeps the hours and drops the minutes, and reads no
+#: space before the offset).
+UTC_OFFSET = r"(?i)\b(?:UTC|GMT|UT)\s*([+-][0-9]{1,2}(:?[0-9]{2})?)(:00)?\s*$"
 # An ISO date and time followed by a word: a time zone, if anything.
 ZONED_TIME = re.compile(
     r"\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([A-Za-z][\w/+-]*)"
@@ -2826,7 +2861,7 @@ ABBREVIATIONS_READ = (
 # An offset no place has: an hour of 15 or more, or minutes of 60 or more. DuckDB reads
 # them (+25:00 moved 2024-01-05 10:00 to the 4th); such a value is not read.
 IMPOSSIBLE_OFFSET = (
-    r"[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(\s*[AaPp][Mm])?\s*"
+    r"[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(\s*[AaPp][Mm])?\s*(?:(?i:utc|gmt|ut)\s*)?"
     r"[+-]((1[5-9]|[2-9][0-9])(:?[0-9]{2})?|[0-9]{2}:?[6-9][0-9])\s*$"
 )
 # A 24-hour time with an AM or PM that agrees with it (00:30 AM, 13:30 PM: .NET's
@@ -2874,8 +2909,14 @@ def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[s
         """A Unix time, asked for by the date format ``unix``: its unit told by its
         digits (up to 11 seconds, 12-14 milliseconds, 15-17 microseconds, 18-19
         nanoseconds; a fraction of a second is kept to the microsecond)."""
-        digits = f"length(regexp_extract({text}, '[0-9]+'))"
-        number = f"try_cast(trim({text}) as DECIMAL(38, 9))"
+        # leading zeros are no digits of the number: 0001705312800 is in seconds
+        digits = f"length(ltrim(regexp_extract({text}, '[0-9]+'), '0'))"
+        # at most nine places, cut: a cast to DECIMAL(38, 9) rounded .9999999999 up to
+        # the next second
+        number = (
+            f"try_cast(regexp_extract({text}, '^\\s*(-?[0-9]+(\\.[0-9]{{1,9}})?)', 1) "
+            "as DECIMAL(38, 9))"
+        )
         per_micro = (
             f"case when {digits} <= 11 then 1000000 when {digits} <= 14 then 1000 "
             f"when {digits} <= 17 then 1 else 0.001 end"
@@ -2969,7 +3010,11 @@ def _warn_time_zones(
     # a layout read once rewritten as ISO text (mart_date_parts) is looked at so too:
     # 20240115T234012+0100 and JavaScript's GMT+0100 give their offset as +0100 does
     text = _ident(time_field + "__raw")
-    raw = f"coalesce(mart_date_parts({text})[2], {text})"
+    # UTC +05:30 as GMT+05:30, as it is read (see UTC_OFFSET): its zone is then found
+    raw = (
+        f"regexp_replace(coalesce(mart_date_parts({text})[2], {text}), "
+        f"{_sql_str(UTC_OFFSET)}, 'GMT\\1')"
+    )
     wall = f"try_cast({raw} as TIMESTAMP)"  # DuckDB drops the zone here
     # The wall time of a value with an offset, from the moment read: the cast above
     # reads ISO text only (not 16/01/2024 00:40:12 +01:00, read by a date format).
@@ -3100,6 +3145,8 @@ UNIX_TIME_UNITS |= {16: ("microseconds", 10**6), 19: ("nanoseconds", 10**9)}
 #: nanoseconds since 1970, told by their digits), and the words that ask for it.
 UNIX_FORMAT = "unix"
 UNIX_FORMAT_WORDS = ("unix", "epoch", "%s")
+#: Unix times read before this date are warned about (a unit or a layout taken wrong).
+UNIX_PLAUSIBLE_FROM = "1980-01-01"
 
 
 MONTHS = (
@@ -3640,6 +3687,13 @@ def prepare_records(
     return report
 
 
+def _nested_kind(report: ValidationReport, keys: Sequence[str]) -> str:
+    """What a nested column holds, in words: a Parquet STRUCT is not JSON."""
+    if report.file_format == "parquet":
+        return "nested values (a STRUCT, LIST or MAP)"
+    return "JSON objects" if keys else "JSON arrays"
+
+
 def _refuse_nested_values(
     dataset: str,
     chosen: dict[str, str | None],
@@ -3661,15 +3715,20 @@ def _refuse_nested_values(
         nested, first, plain, keys = report.nested_values[column]
         inside = f" (keys: {', '.join(keys)})" if keys else ""
         own = [c for c in report.derived_columns if c.startswith(f"{column}.")]
-        flatten = (
-            "map the column of the key you mean instead: "
-            + ", ".join(repr(c) for c in own[:6])
-            + (" …" if len(own) > 6 else "")
-            if own
-            else "a key inside an array cannot be mapped: flatten the file first so the "
-            "value is a column of its own (pandas' json_normalize, jq, or a spreadsheet), "
-            "then map it"
-        )
+        flatten = "flatten the file first (pandas' json_normalize, jq, or a spreadsheet) "
+        flatten += "so the value you mean is a column of its own, then map it"
+        if own:
+            flatten = (
+                "map the column of the key you mean instead: "
+                + ", ".join(repr(c) for c in own[:6])
+                + (" …" if len(own) > 6 else "")
+            )
+        elif report.file_format == "parquet":
+            flatten = f"the fields of a Parquet STRUCT or LIST cannot be mapped: {flatten}"
+        elif keys and "." in column:
+            flatten = f"only the keys one level down are columns of their own: {flatten}"
+        elif not keys:
+            flatten = f"a value inside an array cannot be mapped: {flatten}"
         if name not in explicit and not plain:
             # objects named like the field with an id inside ({"customer_id": {"id": …}})
             key_id = f"{column}.id"
@@ -3690,17 +3749,17 @@ def _refuse_nested_values(
                 report.add_error(
                     Problem(
                         f"required field {name} has no column: {column!r} looks like it, but "
-                        f"holds JSON objects or arrays{inside}, not one value per row; " + flatten,
+                        f"holds {_nested_kind(report, keys)}{inside}, not one value per row; "
+                        + flatten,
                         field=name,
                     )
                 )
             else:
                 report.add_warning(
                     Problem(
-                        f"column {column!r} looks like {name}, but holds JSON objects or "
-                        f"arrays{inside}, not one value per row: {name} is left empty ("
-                        + flatten
-                        + ")",
+                        f"column {column!r} looks like {name}, but holds "
+                        f"{_nested_kind(report, keys)}{inside}, not one value per row: {name} "
+                        "is left empty (" + flatten + ")",
                         field=name,
                     ),
                     "nested values",
@@ -3708,8 +3767,8 @@ def _refuse_nested_values(
             continue
         report.add_error(
             Problem(
-                f"{name} needs one value per row, and column {column!r} holds a JSON "
-                f"object or array{inside} in {nested:,} row(s)"
+                f"{name} needs one value per row, and column {column!r} holds "
+                f"{_nested_kind(report, keys)}{inside} in {nested:,} row(s)"
                 + (f" of {nested + plain:,}" if plain else "")
                 + f"; {flatten}",
                 field=name,
@@ -4495,7 +4554,7 @@ def _collect_problems(
                             "of the next day, and load the file again)"
                         )
                     compact = _compact_date_time(value)
-                    if compact and not date_format:
+                    if compact:
                         return compact
                     epoch = _unix_time(value)
                     if epoch:
@@ -4803,6 +4862,27 @@ def _collect_problems(
             )
     if chosen.get(time_field):
         _warn_time_zones(con, time_field, count, warn_rows)
+    if chosen.get(time_field) and date_format == UNIX_FORMAT:
+        # asked for, Unix times read as such whatever their digits: a date in digits
+        # (20240115) or a unit off reads as 1970-something without a word
+        raw, val = _ident(time_field + "__raw"), _ident(time_field + "__val")
+        early_where = (
+            f"{val} < DATE '{UNIX_PLAUSIBLE_FROM}' "
+            f"and regexp_full_match({raw}, '\\s*-?[0-9]+(\\.[0-9]+)?\\s*')"
+        )
+        early = count(f"select count(*) from parsed where {early_where}")
+        if early:
+            warn_rows(
+                time_field,
+                early_where,
+                "Unix times before " + UNIX_PLAUSIBLE_FROM[:4],
+                lambda moment: (
+                    f"read as a Unix time: {moment}, before {UNIX_PLAUSIBLE_FROM[:4]}; is it "
+                    "one, in the unit its digits say (10 seconds, 13 milliseconds, 16 "
+                    "microseconds), or a date written in digits (20240115)?"
+                ),
+                early,
+            )
     if dataset == "events" and chosen.get("event_type"):
         raw = _ident("event_type__raw")
         known = ", ".join(_sql_str(kind) for kind in EVENT_TYPES)

@@ -70,7 +70,8 @@ def test_an_array_column_is_not_taken_for_a_customer_id(ws, write_file):
     error = refused(ws, write_file("arrays.jsonl", _jsonl(records)), dataset="events")
     text = str(error)
     assert "required field customer_id has no column: 'user' looks like it" in text
-    assert "holds JSON objects or arrays, not one value per row" in text
+    assert "holds JSON arrays, not one value per row" in text
+    assert "a value inside an array cannot be mapped" in text
     assert "flatten the file first" in text
 
 
@@ -79,7 +80,9 @@ def test_an_object_or_array_mapped_by_hand_is_refused_at_its_row(ws, write_file)
     path = write_file("mapped.jsonl", _jsonl(records))
     error = refused(ws, path, dataset="events", mapping={"session_id": "properties"})
     assert error.report.errors[0].row == 1
-    assert "session_id needs one value per row, and column 'properties' holds a JSON" in str(error)
+    text = str(error)
+    assert "session_id needs one value per row, and column 'properties' holds JSON objects" in text
+    assert "map the column of the key you mean instead: 'properties.session'" in text
 
 
 def test_a_column_mixing_values_and_arrays_is_refused_where_they_are(ws, write_file):
@@ -126,7 +129,7 @@ def test_a_parquet_struct_column_is_not_a_customer_id(ws, tmp_path):
     path = tmp_path / "struct.parquet"
     pq.write_table(table, path)
     error = refused(ws, path, dataset="events")
-    assert "'customer_id' looks like it, but holds JSON objects or arrays" in str(error)
+    assert "'customer_id' looks like it, but holds nested values (a STRUCT" in str(error)
 
 
 def test_ga4_not_set_visitors_get_the_placeholder_warning(ws, write_file):
@@ -334,3 +337,105 @@ def test_a_decimal_mark_for_events_is_refused_plainly(ws, write_file):
     path = write_file("e.csv", "customer_id,event_type,event_timestamp\nC1,purchase,2024-01-15\n")
     with pytest.raises(InputError, match="events have no amounts"):
         load(ws, path, dataset="events", decimal_mark="comma")
+
+
+def test_objects_and_arrays_one_level_down_are_refused_too(ws, write_file):
+    """properties.customer_id held ["C1"] in one row and "C1" in the next: two
+    customers, and category {"name": "Books"} a category, with every test passing."""
+    records = [
+        _event(0, properties={"customer_id": ["C1"], "category": "Books"}),
+        _event(1, properties={"customer_id": "C1", "category": "Toys"}),
+    ]
+    error = refused(ws, write_file("deep.jsonl", _jsonl(records)), dataset="events")
+    [problem] = error.report.errors
+    assert (problem.row, problem.column) == (1, "properties.customer_id")
+    assert "holds JSON arrays in 1 row(s) of 2" in problem.problem
+    deeper = [_event(i, user={"id": {"value": f"C{i}", "type": "crm"}}) for i in range(2)]
+    error = refused(ws, write_file("deeper.jsonl", _jsonl(deeper)), dataset="events")
+    assert "'user.id' looks like it, but holds JSON objects (keys: type, value)" in str(error)
+    assert "only the keys one level down are columns of their own" in str(error)
+
+
+def test_keys_differing_in_case_get_names_of_their_own(ws, write_file, stored):
+    """DuckDB's names ignore case: user.ID beside user.id became user.ID_1 unasked, and
+    was stored though unmapped."""
+    records = [_event(i, user={"id": f"C{i}", "ID": f"X{i}"}) for i in range(2)]
+    result = load(ws, write_file("case.jsonl", _jsonl(records)), dataset="events")
+    assert result.report.mapping["customer_id"] == "user.id"
+    assert "key 'ID' of column 'user' is column 'user.ID_2'" in str(result.report.warnings[0])
+    assert set(stored("events")[0]) >= {"user"} and "user.ID_2" not in stored("events")[0]
+    again = load(
+        ws,
+        write_file("case2.jsonl", _jsonl(records)),
+        dataset="events",
+        mapping={"customer_id": "user.ID_2"},
+    )
+    assert again.report.mapping["customer_id"] == "user.ID_2"
+    assert [row["customer_id"] for row in stored("events")] == ["X0", "X1"]
+
+
+def test_only_property_bags_are_looked_up_by_the_key_alone(ws, write_file):
+    """GA4's device.category (desktop, mobile) became the product category."""
+    records = [
+        _event(i, customer_id="C1", device={"category": "desktop"}, properties={"kind": "x"})
+        for i in range(2)
+    ]
+    result = load(ws, write_file("ga4.jsonl", _jsonl(records)), dataset="events")
+    assert result.report.mapping["product_category"] is None
+    bag = [_event(i, customer_id="C1", properties={"category": "Audio"}) for i in range(2)]
+    result = load(ws, write_file("bag.jsonl", _jsonl(bag)), dataset="events")
+    assert result.report.mapping["product_category"] == "properties.category"
+
+
+def test_objects_with_more_keys_than_columns_are_said(ws, write_file, monkeypatch):
+    from mart import loading
+
+    monkeypatch.setattr(loading, "MAX_OBJECT_KEYS", 5)
+    records = [
+        _event(i, customer_id="C1", properties={f"k{n}": n for n in range(8)}) for i in range(2)
+    ]
+    result = load(ws, write_file("wide.jsonl", _jsonl(records)), dataset="events")
+    assert result.report.warning_summary["object keys left out"] == 1
+    assert "have more than 5 keys: the first 5" in str(result.report.warnings[0])
+    assert "properties.k4" in result.report.columns and "properties.k5" not in result.report.columns
+
+
+def test_a_repeated_transaction_id_beside_a_row_number_id_stays_a_duplicate(ws, write_file):
+    """The rule that prefers Amplitude's unique $insert_id to its repeating event_id
+    made a row-number id the transaction id, and a real duplicate was counted twice."""
+    text = (
+        "id,transaction_id,customer_id,transaction_date,amount\n"
+        "1,T1,C1,2024-01-15,10.00\n2,T2,C2,2024-01-15,20.00\n"
+        "3,T2,C2,2024-01-15,20.00\n4,T3,C3,2024-01-16,5.00\n"
+    )
+    result = load(ws, write_file("dup.csv", text))
+    assert result.report.mapping["transaction_id"] == "transaction_id"
+    assert result.report.warning_summary["duplicate ids"] == 2
+
+
+def test_utc_and_gmt_offsets_written_apart_are_read_and_warned(ws, write_file, stored):
+    values = ["10:00:00 UTC +05:30", "10:00:00 UTC+05:30:00", "10:00:00 GMT +05:30"]
+    text = "customer_id,event_type,event_timestamp\n" + "".join(
+        f"C1,page_view,2024-01-15 {value}\n" for value in values
+    )
+    result = load(ws, write_file("apart.csv", text), dataset="events")
+    assert [row["event_timestamp"] for row in stored("events")] == ["2024-01-15T04:30:00"] * 3
+    assert result.report.warning_summary == {"time zones converted": 3}
+    impossible = "customer_id,event_type,event_timestamp\nC1,purchase,2024-01-15 10:00 UTC+15:00\n"
+    with pytest.raises(LoadRefusedError, match="not one any place has"):
+        load(ws, write_file("plus15.csv", impossible), dataset="events")
+
+
+def test_unix_times_ignore_leading_zeros_cut_fractions_and_warn_before_1980(ws, write_file, stored):
+    values = ["0001705312800", "1705312800.9999999999", "20240115"]
+    text = "customer_id,event_type,event_timestamp\n" + "".join(
+        f"C1,page_view,{value}\n" for value in values
+    )
+    result = load(ws, write_file("u.csv", text), dataset="events", date_format="unix")
+    assert [row["event_timestamp"] for row in stored("events")] == [
+        "2024-01-15T10:00:00",
+        "2024-01-15T10:00:00.999999",
+        "1970-08-23T06:15:15",
+    ]
+    [warning] = result.report.warnings
+    assert warning.row == 3 and "before 1980" in warning.problem
