@@ -1344,6 +1344,23 @@ def read_source(
                     if line.strip():
                         break
                     leading += 1
+                # A report's notes above the header, under a ruler line (GA4's and
+                # Universal Analytics' "# ----", Adobe's "#====="): skipped, with a warning
+                sniffed = text_head
+                if leading < len(lines) and re.fullmatch(COMMENT_RULER, lines[leading]):
+                    notes = leading
+                    while leading < len(lines) and (
+                        not lines[leading].strip() or lines[leading].lstrip().startswith("#")
+                    ):
+                        leading += 1
+                    sniffed = "\n".join(lines[leading:])
+                    report.add_warning(
+                        Problem(
+                            f"lines {notes + 1} to {leading} are a report's notes above the "
+                            "header (they start with #): skipped"
+                        ),
+                        "notes above the header",
+                    )
                 # Excel writes "sep=;" as a first line to name the delimiter
                 named = SEP_LINE.fullmatch(lines[leading]) if leading < len(lines) else None
                 if named:
@@ -1354,7 +1371,7 @@ def read_source(
                     first = lines[leading] if leading < len(lines) else ""
                     header = next(csv.reader([first], delimiter=delimiter, quotechar='"'), [])
                 else:
-                    delimiter, header = _sniff_csv(text_head)
+                    delimiter, header = _sniff_csv(sniffed)
                 info.delimiter = delimiter
                 _read_csv(
                     con,
@@ -1456,6 +1473,10 @@ def _join_date_and_time(
     )
     report.derived_columns.append(joined)
     return joined, date_column, time_column
+
+
+#: The first line of a report's notes above its header: # and a ruler of - = # * _ ~.
+COMMENT_RULER = r"\ufeff?\s*#\s*[-=#*_~]{3,}\s*"
 
 
 def _copy_without_bom(source: Path, target: Path) -> None:

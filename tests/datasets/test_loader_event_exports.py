@@ -439,3 +439,31 @@ def test_unix_times_ignore_leading_zeros_cut_fractions_and_warn_before_1980(ws, 
     ]
     [warning] = result.report.warnings
     assert warning.row == 3 and "before 1980" in warning.problem
+
+
+def test_a_reports_notes_above_the_header_are_skipped(ws, write_file, stored):
+    """GA4's CSV export starts with # notes under a ruler line; the load was refused with
+    "delete those lines". A header whose first column is # is still a header."""
+    text = (
+        "# ----------------------------------------\n"
+        "# Free form 1\n"
+        "# Property: TechMart - GA4\n"
+        "# ----------------------------------------\n"
+        "#\n"
+        "# Start date: 20240115\n"
+        "\n"
+        "Event name,Date,Effective user ID\n"
+        "page_view,20240115,U1\n"
+        "purchase,20240116,U2\n"
+    )
+    result = load(
+        ws,
+        write_file("ga4.csv", text),
+        dataset="events",
+        mapping={"customer_id": "Effective user ID"},
+    )
+    assert result.report.warnings[0].problem.startswith("lines 1 to 7 are a report's notes")
+    assert [row["customer_id"] for row in stored("events")] == ["U1", "U2"]
+    numbered = "#,customer_id,event_type,event_timestamp\n1,C1,purchase,2024-01-15\n"
+    again = load(ws, write_file("numbered.csv", numbered), dataset="events")
+    assert "#" in again.report.columns and not again.report.warnings
