@@ -245,6 +245,25 @@ create or replace temp macro mart_weekday_agrees(parts) as parts[1] = '' or
 
 # The event types the project knows (stg_events' accepted_values test, lower-cased there).
 EVENT_TYPES = ("page_view", "product_view", "add_to_cart", "purchase")
+#: Other tools' names of the funnel's steps (compared with letters and digits only,
+#: lower-cased): GA4's view_item, Segment's "Product Viewed", "Product Added" and
+#: "Order Completed", Shopify's pixel events, Mixpanel's $mp_web_page_view, PostHog's
+#: $pageview, Universal Analytics' transaction. They are read as the funnel's types.
+EVENT_TYPE_ALIASES = {
+    "page_view": ("pageview", "pageviewed", "mpwebpageview", "viewpage"),
+    "product_view": (
+        "productview", "productviewed", "viewitem", "viewproduct", "productdetailview",
+        "viewproductdetails", "viewitemdetails", "detailview",
+    ),
+    "add_to_cart": (
+        "addtocart", "productadded", "productaddedtocart", "addedtocart", "addtobasket",
+        "addtobag", "cartadd",
+    ),
+    "purchase": (
+        "ordercompleted", "checkoutcompleted", "orderplaced", "completedorder",
+        "purchased", "transaction", "purchasecompleted",
+    ),
+}  # fmt: skip
 
 # The years a date may have (see _time_expr).
 MIN_YEAR, MAX_YEAR = 1000, 9999
@@ -3648,6 +3667,8 @@ def prepare_records(
         raws.append(f"{raw} as {_ident(name + '__raw')}")
         extra = order_formats if name == TIME_FIELD[dataset] else ()
         parse = _parse_expr(_ident(name + "__raw"), kind, date_format, extra)
+        if (dataset, name) == ("events", "event_type"):
+            parse = _event_type_expr(_ident(name + "__raw"))
         values += [_ident(name + "__raw"), f"{parse} as {_ident(name + '__val')}"]
     all_columns = ", ".join(f"coalesce({_ident(c)}, '')" for c in info.columns)
     raws.append(f"md5(concat_ws(chr(31), {all_columns})) as _hash")
@@ -4905,9 +4926,10 @@ def _collect_problems(
                 early,
             )
     if dataset == "events" and chosen.get("event_type"):
-        raw = _ident("event_type__raw")
+        raw, val = _ident("event_type__raw"), _ident("event_type__val")
         known = ", ".join(_sql_str(kind) for kind in EVENT_TYPES)
-        other_where = f"{raw} is not null and lower({raw}) not in ({known})"
+        _say_renamed_event_types(con, raw, val, known, chosen, report)
+        other_where = f"{val} is not null and lower({val}) not in ({known})"
         other = count(f"select count(*) from parsed where {other_where}")
         if other:
             _say_unknown_event_types(con, raw, other_where, other, chosen, report)
@@ -4921,6 +4943,51 @@ def _collect_problems(
                 ),
                 other,
             )
+
+
+def _event_type_expr(value: str) -> str:
+    """SQL for an event type: another tool's name of a funnel step as the funnel's
+    (see EVENT_TYPE_ALIASES), anything else as it is (staging lower-cases it)."""
+    known = ", ".join(_sql_str(kind) for kind in EVENT_TYPES)
+    letters = f"lower(regexp_replace({value}, '[^A-Za-z0-9]', '', 'g'))"
+    whens = " ".join(
+        f"when {letters} in ({', '.join(_sql_str(alias) for alias in aliases)}) "
+        f"then {_sql_str(kind)}"
+        for kind, aliases in EVENT_TYPE_ALIASES.items()
+    )
+    kept = f"{value} is null or lower({value}) in ({known})"
+    return f"case when {kept} then {value} {whens} else {value} end"
+
+
+def _say_renamed_event_types(
+    con: duckdb.DuckDBPyConnection,
+    raw: str,
+    val: str,
+    known: str,
+    chosen: Mapping[str, str | None],
+    report: ValidationReport,
+) -> None:
+    """One warning naming the event types read as the funnel's, with their counts."""
+    renamed = con.execute(
+        f"select {raw}, {val}, count(*) from parsed where {raw} is not null "
+        f"and lower({raw}) not in ({known}) and {val} in ({known}) "
+        "group by all order by 3 desc, 1"
+    ).fetchall()
+    if not renamed:
+        return
+    total = sum(int(number) for _, _, number in renamed)
+    listed = ", ".join(f"{old!r} as {new} ({number:,})" for old, new, number in renamed[:6])
+    if len(renamed) > 6:
+        listed += f" and {len(renamed) - 6:,} more"
+    report.add_warning(
+        Problem(
+            f"event types of another tool read as the funnel's: {listed}",
+            column=chosen["event_type"],
+            field="event_type",
+        ),
+        "event types renamed",
+        total,
+    )
 
 
 def _say_unknown_event_types(

@@ -185,19 +185,57 @@ def test_a_column_without_one_known_event_type_is_said_to_be_the_wrong_one(ws, w
     assert result.report.warning_summary["unknown event types"] == 4
 
 
-def test_unknown_event_types_are_listed_with_their_counts(ws, write_file):
+def test_unknown_event_types_are_listed_with_their_counts(ws, write_file, stored):
     types = ["page_view", "Page View", "Page View", "pageview", "purchase"] + [
-        f"custom_{i}" for i in range(5)
+        f"custom_{i}" for i in range(6)
     ]
     text = "customer_id,event_type,event_timestamp\n" + "".join(
         f"C1,{kind},2024-01-15 10:{i:02d}\n" for i, kind in enumerate(types)
     )
     result = load(ws, write_file("types.csv", text), dataset="events")
-    summary = result.report.warnings[0].problem
-    assert summary.startswith(
-        "8 of 10 rows have an event type the funnel does not know: 'Page View' (2), "
-        "'custom_0' (1), 'custom_1' (1), 'custom_2' (1), 'custom_3' (1) and 2 more."
+    renamed, unknown = (warning.problem for warning in result.report.warnings[:2])
+    assert renamed == (
+        "event types of another tool read as the funnel's: 'Page View' as page_view (2), "
+        "'pageview' as page_view (1)"
     )
+    assert unknown.startswith(
+        "6 of 11 rows have an event type the funnel does not know: 'custom_0' (1), "
+        "'custom_1' (1), 'custom_2' (1), 'custom_3' (1), 'custom_4' (1) and 1 more."
+    )
+    stored_types = [row["event_type"] for row in stored("events")]
+    assert stored_types[:5] == ["page_view", "page_view", "page_view", "page_view", "purchase"]
+
+
+def test_other_tools_names_of_the_funnel_steps_are_read_as_the_funnels(ws, write_file, stored):
+    """Segment's "Product Viewed", GA4's view_item, Shopify's product_added_to_cart and
+    checkout_completed, Mixpanel's $mp_web_page_view: kept as unknown types, and the
+    funnel counted none of them."""
+    names = [
+        "$mp_web_page_view",
+        "view_item",
+        "Product Viewed",
+        "product_added_to_cart",
+        "Order Completed",
+        "checkout_completed",
+        "PURCHASE",
+        "scroll",
+    ]
+    text = "customer_id,event_type,event_timestamp\n" + "".join(
+        f"C1,{name},2024-01-15 10:{i:02d}\n" for i, name in enumerate(names)
+    )
+    result = load(ws, write_file("tools.csv", text), dataset="events")
+    assert [row["event_type"] for row in stored("events")] == [
+        "page_view",
+        "product_view",
+        "product_view",
+        "add_to_cart",
+        "purchase",
+        "purchase",
+        "PURCHASE",  # the funnel's own name in capitals: staging lower-cases it
+        "scroll",
+    ]
+    assert result.report.warning_summary["event types renamed"] == 6
+    assert result.report.warning_summary["unknown event types"] == 1
 
 
 def test_the_date_format_unix_reads_unix_times_in_every_unit(ws, write_file, stored):
