@@ -638,6 +638,7 @@ def suggest_mapping(
     columns: list[str],
     filled: Mapping[str, tuple[int, int]] | None = None,
     joined: tuple[str, str, str] | None = None,
+    funnel: Mapping[str, float] | None = None,
 ) -> dict[str, str | None]:
     """A column for each canonical field of ``dataset``, guessed from the names.
 
@@ -706,6 +707,13 @@ def suggest_mapping(
                 mapping[name] = best
     # an event's moment from a date column and a time column joined (see read_source);
     # a transaction needs only the date
+    # the event type from the column whose values name the funnel's steps, when the
+    # column its name gave names none of them (see _funnel_columns)
+    if funnel and dataset == "events":
+        best = max(funnel, key=lambda c: funnel[c])
+        taken = set(mapping.values()) - {mapping["event_type"]}
+        if funnel[best] >= 0.5 and not funnel.get(str(mapping["event_type"])) and best not in taken:
+            mapping["event_type"] = best
     moment = mapping.get("event_timestamp", "")
     if joined and dataset == "events" and joined[0] in columns and moment in (None, *joined[1:]):
         mapping["event_timestamp"] = joined[0]
@@ -812,6 +820,8 @@ class FileInfo:
     # A date column and a time-of-day column read together: (the joined column made,
     # the date's, the time's); see _join_date_and_time.
     joined: tuple[str, str, str] | None = None
+    # {column: share of its first 1,000 values that name a funnel step}, where above 0
+    funnel: dict[str, float] = field(default_factory=dict)
 
 
 #: Words in the decimal-mark question's problem (see _choose_decimal_mark).
@@ -1416,6 +1426,7 @@ def read_source(
     info.joined = _join_date_and_time(con, table, info.columns, report)
     if info.joined:
         info.columns.append(info.joined[0])
+    info.funnel = _funnel_columns(con, table, info.columns)
     info.row_count = int(con.execute(f"select count(*) from {table}").fetchall()[0][0])
     report.file_format, report.encoding, report.delimiter = (
         info.file_format,
@@ -1492,6 +1503,29 @@ def _join_date_and_time(
     )
     report.derived_columns.append(joined)
     return joined, date_column, time_column
+
+
+def _funnel_columns(
+    con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]
+) -> dict[str, float]:
+    """{column: the share of its first 1,000 non-empty values that name a funnel step,
+    in the funnel's words or another tool's}, for the columns where it is above 0: what
+    tells the event type's column when its name does not (Shopify's pixel events:
+    `type` is "standard" on every row, the names sit in `name`)."""
+    if not columns:
+        return {}
+    names = [*EVENT_TYPES, *(alias for aliases in EVENT_TYPE_ALIASES.values() for alias in aliases)]
+    letters = sorted({re.sub(r"[^a-z0-9]", "", name.lower()) for name in names})
+    listed = ", ".join(_sql_str(name) for name in letters)
+    shares = ", ".join(
+        f"count(*) filter (where lower(regexp_replace({_ident(c)}, '[^A-Za-z0-9]', '', 'g')) "
+        f"in ({listed})) / greatest(count(nullif(trim({_ident(c)}), '')), 1)"
+        for c in columns
+    )
+    found = con.execute(
+        f"select {shares} from (select * from {table} order by _row limit 1000)"
+    ).fetchall()[0]
+    return {column: float(share) for column, share in zip(columns, found, strict=True) if share}
 
 
 #: The first line of a report's notes above its header: # and a ruler of - = # * _ ~.
@@ -3501,7 +3535,22 @@ def prepare_records(
 
     info = read_source(con, path, report)
     info.filled = id_fill(con, info.columns)
-    chosen = suggest_mapping(dataset, info.columns, info.filled, info.joined)
+    chosen = suggest_mapping(dataset, info.columns, info.filled, info.joined, info.funnel)
+    by_names = suggest_mapping(dataset, info.columns, info.filled, info.joined)
+    if dataset == "events" and chosen["event_type"] != by_names["event_type"]:
+        report.add_warning(
+            Problem(
+                f"event_type is read from {chosen['event_type']!r}, whose values name the "
+                "funnel's steps"
+                + (
+                    f"; {by_names['event_type']!r} is named like it but names none of them"
+                    if by_names["event_type"]
+                    else ""
+                ),
+                field="event_type",
+            ),
+            "event type column chosen by its values",
+        )
     if chosen.get(TIME_FIELD[dataset]) == (info.joined or ("",))[0]:
         joined, date_column, time_column = info.joined  # type: ignore[misc]
         report.add_warning(

@@ -217,7 +217,9 @@ def _upload_tab() -> None:
     st.dataframe(preview, key="upload_preview", placeholder=common.NULL_CELL)
 
     st.markdown("**Map the file's columns to the mart's fields**")
-    suggested = loading.suggest_mapping(dataset, info.columns, info.filled, info.joined)
+    suggested = loading.suggest_mapping(
+        dataset, info.columns, info.filled, info.joined, info.funnel
+    )
     if st.session_state.get("upload_last_file") != (dataset, path.name):
         # A new file (or dataset): start from the suggested mapping again.
         for name in loading.FIELDS[dataset]:

@@ -159,21 +159,42 @@ def test_session_ids_written_as_decimals_are_warned(ws, write_file):
     assert result.report.warnings[0].field == "session_id"
 
 
-def test_a_column_without_one_known_event_type_is_said_to_be_the_wrong_one(ws, write_file):
+def _pixel_events(names: list[str]) -> str:
+    return json.dumps(
+        [
+            {
+                "id": f"sh-{i}",
+                "clientId": "C1",
+                "name": name,
+                "type": "standard",
+                "timestamp": f"2024-01-15T10:0{i}:00Z",
+            }
+            for i, name in enumerate(names)
+        ]
+    )
+
+
+def test_the_event_type_column_is_the_one_whose_values_name_the_funnel(ws, write_file, stored):
     """Shopify's pixel events: `type` ("standard" on every row) was taken for the event
-    type, the names sat in `name`, and the load said only "unknown event type" for the
-    first five rows."""
-    records = [
-        {
-            "id": f"sh-{i}",
-            "clientId": "C1",
-            "name": ["page_viewed", "product_viewed"][i % 2],
-            "type": "standard",
-            "timestamp": f"2024-01-15T10:0{i}:00Z",
-        }
-        for i in range(4)
+    type, the names sat in `name`, and the load said only "unknown event type"."""
+    names = ["page_viewed", "product_viewed", "product_added_to_cart", "checkout_completed"]
+    result = load(ws, write_file("pixel.json", _pixel_events(names)), dataset="events")
+    assert result.report.mapping["event_type"] == "name"
+    assert str(result.report.warnings[0]).endswith(
+        "event_type is read from 'name', whose values name the funnel's steps; 'type' is "
+        "named like it but names none of them"
+    )
+    assert [row["event_type"] for row in stored("events")] == [
+        "page_view",
+        "product_view",
+        "add_to_cart",
+        "purchase",
     ]
-    result = load(ws, write_file("pixel.json", json.dumps(records)), dataset="events")
+
+
+def test_a_column_without_one_known_event_type_is_said_to_be_the_wrong_one(ws, write_file):
+    names = ["collection_viewed", "search_submitted", "cart_viewed", "collection_viewed"]
+    result = load(ws, write_file("pixel.json", _pixel_events(names)), dataset="events")
     assert result.report.mapping["event_type"] == "type"
     summary = result.report.warnings[0]
     assert summary.row is None and summary.field == "event_type"
