@@ -488,17 +488,23 @@ def test_uploads_are_pruned_to_the_newest(workspace: Path) -> None:
     assert paths[0] in left and paths[-1] in left and paths[1] not in left
 
 
+def _events_upload_tab(monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The Data page's Upload tab with the events dataset picked (no autobuild)."""
+    monkeypatch.setenv("MART_AUTOBUILD", "0")
+    at = app_test()
+    at.run()
+    run_page(at, "pages/data.py", "Upload")
+    at.radio(key="upload_dataset").set_value("events").run()
+    return at
+
+
 def test_upload_of_nested_json_events_maps_keys_inside_objects(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A Mixpanel-style export: the customer, time and category sit inside
     `properties`, the time in Unix seconds. The keys' columns are offered and suggested,
     and the date format `unix` reads the times."""
-    monkeypatch.setenv("MART_AUTOBUILD", "0")
-    at = app_test()
-    at.run()
-    run_page(at, "pages/data.py", "Upload")
-    at.radio(key="upload_dataset").set_value("events").run()
+    at = _events_upload_tab(monkeypatch)
     records = [
         {
             "event": ["page_view", "purchase"][i % 2],
@@ -532,11 +538,7 @@ def test_upload_of_nested_json_events_maps_keys_inside_objects(
 def test_upload_of_events_with_a_date_and_a_time_column_suggests_them_joined(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MART_AUTOBUILD", "0")
-    at = app_test()
-    at.run()
-    run_page(at, "pages/data.py", "Upload")
-    at.radio(key="upload_dataset").set_value("events").run()
+    at = _events_upload_tab(monkeypatch)
     data = b"Date,Time,User ID,Event\n2024-01-15,10:00,C1,page_view\n2024-01-15,10:05,C1,purchase\n"
     at.file_uploader(key="upload_file").set_value(("split.csv", data, "text/csv"))
     at.run()
