@@ -700,7 +700,7 @@ def suggest_mapping(
             repeats = (
                 dataset == "events"
                 and normalize_name(best) != "id"
-                and distinct < values
+                and 2 * distinct <= values  # a counter repeating, not one duplicate
                 and unique == more >= values
             )
             if fuller or repeats:
@@ -1379,14 +1379,19 @@ def read_source(
                 if leading < len(lines) and re.fullmatch(COMMENT_RULER, lines[leading]):
                     notes = leading
                     while leading < len(lines) and (
-                        not lines[leading].strip() or lines[leading].lstrip().startswith("#")
+                        not lines[leading].strip() or re.match(COMMENT_LINE, lines[leading])
                     ):
                         leading += 1
                     sniffed = "\n".join(lines[leading:])
+                    lines_said = (
+                        f"line {notes + 1} is"
+                        if leading == notes + 1
+                        else f"lines {notes + 1} to {leading} are"
+                    )
                     report.add_warning(
                         Problem(
-                            f"lines {notes + 1} to {leading} are a report's notes above the "
-                            "header (they start with #): skipped"
+                            f"{lines_said} a report's notes above the header (they start "
+                            "with #): skipped"
                         ),
                         "notes above the header",
                     )
@@ -1426,7 +1431,8 @@ def read_source(
     info.joined = _join_date_and_time(con, table, info.columns, report)
     if info.joined:
         info.columns.append(info.joined[0])
-    info.funnel = _funnel_columns(con, table, info.columns)
+    if report.dataset != "transactions":
+        info.funnel = _funnel_columns(con, table, info.columns)
     info.row_count = int(con.execute(f"select count(*) from {table}").fetchall()[0][0])
     report.file_format, report.encoding, report.delimiter = (
         info.file_format,
@@ -1442,7 +1448,10 @@ def read_source(
 #: A time of day alone (10:05, 10:05:12, 10:05:12.250, 3:05 PM), and a date alone in
 #: digits (2024-01-15, 15/01/2024, 15.01.24): the two halves of a moment some exports
 #: write in two columns.
-TIME_OF_DAY_ONLY = r"\s*[0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(\s*[AaPp][Mm])?\s*"
+TIME_OF_DAY_ONLY = r"\s*([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?(\s*[AaPp][Mm])?\s*"
+#: Words in the names of a time-of-day column and of a date column (normalized).
+TIME_WORDS = ("time", "hour", "uhrzeit", "zeit", "hora", "heure", "ora", "tijd", "clock")
+DATE_WORDS = ("date", "datum", "fecha", "data", "day", "tag", "jour", "giorno")
 DATE_ONLY = (
     r"\s*([0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4})\s*"
 )
@@ -1456,6 +1465,15 @@ def _join_date_and_time(
     and refused, and no mapping could give both). Made when the file has exactly one
     column of times of day and one of dates (or several, one named like a date).
     Returns (the column made, the date column, the time column), or None."""
+    if report.dataset == "transactions":
+        return None  # a transaction needs only its date
+    # by name first: a time named so (a duration, 00:03:12 or 24:38, is no time of day),
+    # and dates named so; a wide file pays for the names only
+    timed = [c for c in columns if any(word in normalize_name(c) for word in TIME_WORDS)]
+    dated = [c for c in columns if any(word in normalize_name(c) for word in DATE_WORDS)]
+    if not timed or not dated:
+        return None
+    columns = list(dict.fromkeys([*timed, *dated]))
 
     def kinds(names: Sequence[str], source: str) -> tuple[list[str], list[str]]:
         """The columns of ``names`` holding only times of day, and only dates."""
@@ -1512,24 +1530,39 @@ def _funnel_columns(
     in the funnel's words or another tool's}, for the columns where it is above 0: what
     tells the event type's column when its name does not (Shopify's pixel events:
     `type` is "standard" on every row, the names sit in `name`)."""
-    if not columns:
-        return {}
     names = [*EVENT_TYPES, *(alias for aliases in EVENT_TYPE_ALIASES.values() for alias in aliases)]
     letters = sorted({re.sub(r"[^a-z0-9]", "", name.lower()) for name in names})
     listed = ", ".join(_sql_str(name) for name in letters)
-    shares = ", ".join(
-        f"count(*) filter (where lower(regexp_replace({_ident(c)}, '[^A-Za-z0-9]', '', 'g')) "
-        f"in ({listed})) / greatest(count(nullif(trim({_ident(c)}), '')), 1)"
-        for c in columns
-    )
-    found = con.execute(
-        f"select {shares} from (select * from {table} order by _row limit 1000)"
-    ).fetchall()[0]
-    return {column: float(share) for column, share in zip(columns, found, strict=True) if share}
+
+    def shares(names: Sequence[str], source: str) -> dict[str, float]:
+        if not names:
+            return {}
+        found = con.execute(
+            "select "
+            + ", ".join(
+                f"count(*) filter (where lower(regexp_replace({_ident(c)}, '[^A-Za-z0-9]', '', "
+                f"'g')) in ({listed})) / greatest(count(nullif(trim({_ident(c)}), '')), 1)"
+                for c in names
+            )
+            + f" from {source}"
+        ).fetchall()[0]
+        return {column: float(share) for column, share in zip(names, found, strict=True)}
+
+    # the columns named like an event type over the whole file (one with funnel values
+    # only after row 1,000 keeps its place); the others over the first 1,000 rows, and
+    # only in a file of at most 200 columns (a wide one paid seconds for the names)
+    named = [c for c in columns if normalize_name(c) in ("eventtype", *SYNONYMS["event_type"])]
+    found = shares(named, table)
+    others = [c for c in columns if c not in named] if len(columns) <= 200 else []
+    found |= shares(others, f"(select * from {table} order by _row limit 1000)")
+    return {column: share for column, share in found.items() if share}
 
 
 #: The first line of a report's notes above its header: # and a ruler of - = # * _ ~.
 COMMENT_RULER = r"\ufeff?\s*#\s*[-=#*_~]{3,}\s*"
+#: A line of those notes: # then a space, more of the ruler, or nothing ("#,Name" and
+#: "#Order" are headers).
+COMMENT_LINE = r"\s*#(\s|[-=#*_~]|$)"
 
 
 def _copy_without_bom(source: Path, target: Path) -> None:
@@ -3502,9 +3535,14 @@ def prepare_records(
     report = ValidationReport(dataset=dataset, source_name=source_name or path.name)
     report.decimal_mark = decimal_mark_option(decimal_mark)
     if report.decimal_mark and "amount" not in FIELDS[dataset]:
-        raise InputError(
-            f"{dataset} have no amounts: the decimal mark is for the amounts of transactions."
+        report.add_warning(
+            Problem(
+                f"{dataset} have no amounts: the decimal mark given "
+                f"({report.decimal_mark}) is for the amounts of transactions, and is ignored"
+            ),
+            "options ignored",
         )
+        report.decimal_mark = None
     fields = FIELDS[dataset]
     defaults = dict(defaults or {})
     for name in list(defaults) + list(mapping or {}):
@@ -3536,35 +3574,11 @@ def prepare_records(
     info = read_source(con, path, report)
     info.filled = id_fill(con, info.columns)
     chosen = suggest_mapping(dataset, info.columns, info.filled, info.joined, info.funnel)
-    by_names = suggest_mapping(dataset, info.columns, info.filled, info.joined)
-    if dataset == "events" and chosen["event_type"] != by_names["event_type"]:
-        report.add_warning(
-            Problem(
-                f"event_type is read from {chosen['event_type']!r}, whose values name the "
-                "funnel's steps"
-                + (
-                    f"; {by_names['event_type']!r} is named like it but names none of them"
-                    if by_names["event_type"]
-                    else ""
-                ),
-                field="event_type",
-            ),
-            "event type column chosen by its values",
-        )
-    if chosen.get(TIME_FIELD[dataset]) == (info.joined or ("",))[0]:
-        joined, date_column, time_column = info.joined  # type: ignore[misc]
-        report.add_warning(
-            Problem(
-                f"{TIME_FIELD[dataset]} is read from {date_column!r} and {time_column!r} "
-                f"together (column {joined!r}): the file gives the date and the time of day "
-                "in two columns",
-                field=TIME_FIELD[dataset],
-            ),
-            "date and time joined",
-        )
+    suggested = dict(chosen)
     _say_fuller_id(dataset, info, chosen, mapping or {}, report)
     for name, column in (mapping or {}).items():
         chosen[name] = column or None
+    _say_columns_chosen_by_values(dataset, info, suggested, chosen, report)
     report.mapping = dict(chosen)
     by_lower = {column.lower(): column for column in info.columns}
     for name, column in chosen.items():
@@ -3719,7 +3733,10 @@ def prepare_records(
         if (dataset, name) == ("events", "event_type"):
             parse = _event_type_expr(_ident(name + "__raw"))
         values += [_ident(name + "__raw"), f"{parse} as {_ident(name + '__val')}"]
-    all_columns = ", ".join(f"coalesce({_ident(c)}, '')" for c in info.columns)
+    # the file's own columns only: a column made from others (Date + Time, user.id) is
+    # made or not depending on the whole file, and a row's generated id must not be
+    own = [c for c in info.columns if c not in set(report.derived_columns)]
+    all_columns = ", ".join(f"coalesce({_ident(c)}, '')" for c in own)
     raws.append(f"md5(concat_ws(chr(31), {all_columns})) as _hash")
     values.append("_hash")
     con.execute(
@@ -3783,6 +3800,44 @@ def _nested_kind(report: ValidationReport, keys: Sequence[str]) -> str:
     if report.file_format == "parquet":
         return "nested values (a STRUCT, LIST or MAP)"
     return "JSON objects" if keys else "JSON arrays"
+
+
+def _say_columns_chosen_by_values(
+    dataset: str,
+    info: FileInfo,
+    suggested: Mapping[str, str | None],
+    chosen: Mapping[str, str | None],
+    report: ValidationReport,
+) -> None:
+    """Say where a column the values chose is used (the funnel's names, a date and a
+    time joined): only when the mapping used keeps it, by hand or not."""
+    if dataset == "events" and chosen["event_type"] == suggested["event_type"]:
+        by_names = suggest_mapping(dataset, info.columns, info.filled, info.joined)
+        if chosen["event_type"] != by_names["event_type"]:
+            report.add_warning(
+                Problem(
+                    f"event_type is read from {chosen['event_type']!r}, whose values name the "
+                    "funnel's steps"
+                    + (
+                        f"; {by_names['event_type']!r} is named like it but names none of them"
+                        if by_names["event_type"]
+                        else ""
+                    ),
+                    field="event_type",
+                ),
+                "event type column chosen by its values",
+            )
+    if info.joined and chosen.get(TIME_FIELD[dataset]) == info.joined[0]:
+        joined, date_column, time_column = info.joined
+        report.add_warning(
+            Problem(
+                f"{TIME_FIELD[dataset]} is read from {date_column!r} and {time_column!r} "
+                f"together (column {joined!r}): the file gives the date and the time of day "
+                "in two columns",
+                field=TIME_FIELD[dataset],
+            ),
+            "date and time joined",
+        )
 
 
 def _refuse_nested_values(
@@ -4045,7 +4100,7 @@ def _warn_unit_price(amount: str, columns: Sequence[str], report: ValidationRepo
 #: Column names (normalized) of a count of events on one row: an analytics report's
 #: rows are groups of events (GA4's "Event count"), not events.
 EVENT_COUNT_NAMES = (
-    "eventcount", "eventcounts", "totalevents", "count", "hits", "pageviews", "views",
+    "eventcount", "eventcounts", "totalevents", "hits", "pageviews", "views",
     "screenpageviews", "uniqueevents", "occurrences",
 )  # fmt: skip
 

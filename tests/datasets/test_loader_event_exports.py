@@ -10,7 +10,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mart.errors import InputError
 from mart.loading import LoadRefusedError
 from tests.datasets.conftest import load, refused
 
@@ -390,12 +389,14 @@ def test_a_date_column_and_a_time_column_are_read_together(ws, write_file, store
     assert again.report.mapping["transaction_date"] == "Date"
 
 
-def test_a_decimal_mark_for_events_is_refused_plainly(ws, write_file):
+def test_a_decimal_mark_for_events_is_ignored_with_a_warning(ws, write_file):
     """--decimal-mark comma was taken for events (which have no amounts) and written
-    into the version's message ("decimal comma")."""
+    into the version's message ("decimal comma"). A script passing it for both datasets
+    still works."""
     path = write_file("e.csv", "customer_id,event_type,event_timestamp\nC1,purchase,2024-01-15\n")
-    with pytest.raises(InputError, match="events have no amounts"):
-        load(ws, path, dataset="events", decimal_mark="comma")
+    result = load(ws, path, dataset="events", decimal_mark="comma")
+    assert result.report.warning_summary == {"options ignored": 1}
+    assert "decimal" not in result.version.message
 
 
 def test_objects_and_arrays_one_level_down_are_refused_too(ws, write_file):
@@ -526,3 +527,50 @@ def test_a_reports_notes_above_the_header_are_skipped(ws, write_file, stored):
     numbered = "#,customer_id,event_type,event_timestamp\n1,C1,purchase,2024-01-15\n"
     again = load(ws, write_file("numbered.csv", numbered), dataset="events")
     assert "#" in again.report.columns and not again.report.warnings
+
+
+def test_generated_ids_do_not_depend_on_columns_made_from_others(ws, write_file):
+    """The keys' columns (user.id …) were hashed into a row's generated id: a key seen
+    only in a later row changed the ids of every row, and appending an overlapping
+    export doubled its rows without the 'already in the dataset' warning."""
+    first = [_event(i, user={"id": f"C{i}"}) for i in range(2)]
+    load(ws, write_file("first.jsonl", _jsonl(first)), dataset="events")
+    second = [*first, _event(3, user={"id": "C3", "tier": "gold"})]
+    result = load(ws, write_file("second.jsonl", _jsonl(second)), dataset="events", mode="append")
+    assert result.report.warning_summary["ids already in the dataset"] == 2
+
+
+def test_columns_chosen_by_values_keep_to_names_and_whole_files(ws, write_file):
+    """A duration (00:03:12, 24:38) was joined to the date as a time of day; event
+    types first seen after row 1,000 lost their column to a `hit_type` column; one
+    duplicate event_id gave way to a uuid column and went unwarned; and the warnings
+    said so even when a hand-made mapping had chosen otherwise."""
+    text = "event_id,user_id,event_type,date,session_duration\n" + "".join(
+        f"E{i},C1,page_view,2024-01-15,00:0{i}:12\n" for i in range(3)
+    )
+    result = load(ws, write_file("duration.csv", text), dataset="events")
+    assert result.report.mapping["event_timestamp"] == "date" and not result.report.warnings
+    rows = ["login,pageview"] * 1100 + ["purchase,transaction"] * 10
+    text = "event_id,customer_id,event_type,hit_type,event_timestamp\n" + "".join(
+        f"E{i},C1,{row},2024-01-15\n" for i, row in enumerate(rows)
+    )
+    result = load(ws, write_file("sorted.csv", text), dataset="events")
+    assert result.report.mapping["event_type"] == "event_type"
+    text = "event_id,uuid,customer_id,event_type,event_timestamp\n" + "".join(
+        f"E{min(i, 5)},u-{i},C1,page_view,2024-01-15\n" for i in range(7)
+    )
+    result = load(ws, write_file("dupe.csv", text), dataset="events")
+    assert result.report.mapping["event_id"] == "event_id"
+    assert result.report.warning_summary["duplicate ids"] == 2
+    split = "Date,Time,User ID,Event\n2024-01-15,10:00,C1,page_view\n"
+    result = load(
+        ws, write_file("split.csv", split), dataset="events", mapping={"event_timestamp": "Date"}
+    )
+    assert not result.report.warnings
+
+
+def test_a_hash_header_after_a_reports_notes_is_kept(ws, write_file):
+    text = "# ----\n# Orders\n#,Customer,Date,Amount\n1,C1,2024-01-15,12.50\n"
+    result = load(ws, write_file("numbered.csv", text))
+    assert result.report.warnings[0].problem.startswith("lines 1 to 2 are a report's notes")
+    assert result.report.columns[0] == "#"
