@@ -309,7 +309,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "insertid",
         "uuid",
         "id",
-    ),  # fmt: skip
+    ),
     "customer_id": (
         "customerid",
         "custid",
@@ -647,7 +647,9 @@ def suggest_mapping(
     ``filled``: {column: (values, distinct values)} of the columns named like the id
     (see :func:`id_fill`); an id column with more distinct values and at least twice the
     values is then preferred to the one the names chose, which is mostly empty then
-    (Stripe's "Invoice ID" to its "id").
+    (Stripe's "Invoice ID" to its "id"). ``joined`` and ``funnel`` (see
+    :class:`FileInfo`) let an event's moment come from a date and a time column joined,
+    and its type from the column whose values name the funnel's steps.
     """
     check_dataset(dataset)
     normalized: dict[str, str] = {}
@@ -705,8 +707,6 @@ def suggest_mapping(
             )
             if fuller or repeats:
                 mapping[name] = best
-    # an event's moment from a date column and a time column joined (see read_source);
-    # a transaction needs only the date
     # the event type from the column whose values name the funnel's steps, when the
     # column its name gave names none of them (see _funnel_columns)
     if funnel and dataset == "events":
@@ -714,6 +714,8 @@ def suggest_mapping(
         taken = set(mapping.values()) - {mapping["event_type"]}
         if funnel[best] >= 0.5 and not funnel.get(str(mapping["event_type"])) and best not in taken:
             mapping["event_type"] = best
+    # an event's moment from a date column and a time column joined (see read_source);
+    # a transaction needs only the date
     moment = mapping.get("event_timestamp", "")
     if joined and dataset == "events" and joined[0] in columns and moment in (None, *joined[1:]):
         mapping["event_timestamp"] = joined[0]
@@ -820,7 +822,9 @@ class FileInfo:
     # A date column and a time-of-day column read together: (the joined column made,
     # the date's, the time's); see _join_date_and_time.
     joined: tuple[str, str, str] | None = None
-    # {column: share of its first 1,000 values that name a funnel step}, where above 0
+    # {column: the share of its values naming a funnel step, where above 0}; see
+    # _funnel_columns
+
     funnel: dict[str, float] = field(default_factory=dict)
 
 
@@ -1462,8 +1466,9 @@ def _join_date_and_time(
 ) -> tuple[str, str, str] | None:
     """A column "<date> + <time>" joining a column of dates alone and one of times of day
     alone (Date,Time,User ID,Event: the time column was taken for the event's moment
-    and refused, and no mapping could give both). Made when the file has exactly one
-    column of times of day and one of dates (or several, one named like a date).
+    and refused, and no mapping could give both). Made, for events, when the file has
+    exactly one column named like a time holding times of day (hours 0-23) and one
+    named like a date holding dates (of several, the one with "dat" or "fecha").
     Returns (the column made, the date column, the time column), or None."""
     if report.dataset == "transactions":
         return None  # a transaction needs only its date
@@ -1526,8 +1531,8 @@ def _join_date_and_time(
 def _funnel_columns(
     con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]
 ) -> dict[str, float]:
-    """{column: the share of its first 1,000 non-empty values that name a funnel step,
-    in the funnel's words or another tool's}, for the columns where it is above 0: what
+    """{column: the share of its non-empty values that name a funnel step, in the
+    funnel's words or another tool's}, for the columns where it is above 0: what
     tells the event type's column when its name does not (Shopify's pixel events:
     `type` is "standard" on every row, the names sit in `name`)."""
     names = [*EVENT_TYPES, *(alias for aliases in EVENT_TYPE_ALIASES.values() for alias in aliases)]
@@ -1873,7 +1878,6 @@ def _read_json(
     if not keys:
         raise _refuse(report, Problem("the JSON records have no fields"))
     header = _clean_header(keys, report)
-    # JSON Pointer paths (RFC 6901): they reach every key, the empty one included.
     columns = [([key], name) for key, name in zip(keys, header, strict=True)]
     _json_table(con, table, columns)
     report.nested_values = _json_nested_values(con, table, columns)
@@ -2162,13 +2166,16 @@ def _parquet_time_zones(path: Path) -> dict[str, str]:
     return zones
 
 
-def preview_file(path: str | os.PathLike[str], limit: int = 20) -> tuple[FileInfo, pd.DataFrame]:
-    """How ``path`` reads (format, encoding, columns, rows) and its first ``limit`` rows.
+def preview_file(
+    path: str | os.PathLike[str], limit: int = 20, dataset: str = "(preview)"
+) -> tuple[FileInfo, pd.DataFrame]:
+    """How ``path`` reads (format, encoding, columns, rows) and its first ``limit`` rows,
+    for ``dataset`` when known (a transactions file gets no Date + Time column).
 
     Raises ``LoadRefusedError`` when the file cannot be read at all.
     """
     path = Path(path)
-    report = ValidationReport(dataset="(preview)", source_name=path.name)
+    report = ValidationReport(dataset=dataset, source_name=path.name)
     with connect() as con:
         info = read_source(con, path, report)
         info.filled = id_fill(con, info.columns)

@@ -202,7 +202,7 @@ def _upload_tab() -> None:
     path = common.save_upload(uploaded.name, uploaded.getvalue())
     try:
         with st.spinner(f"Reading {uploaded.name}…"):
-            info, preview = common.cached_pure(loading.preview_file, str(path), 10)
+            info, preview = common.cached_pure(loading.preview_file, str(path), 10, dataset)
     except loading.LoadRefusedError as exc:
         _show_report(exc.report)
         return
