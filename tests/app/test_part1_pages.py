@@ -549,3 +549,21 @@ def test_upload_of_events_with_a_date_and_a_time_column_suggests_them_joined(
     assert_clean(at)
     frame = datasets.read_records(Workspace(workspace), "events")
     assert list(frame["event_timestamp"]) == ["2024-01-15T10:00:00", "2024-01-15T10:05:00"]
+
+
+def test_upload_of_transactions_with_a_time_column_offers_no_joined_column(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction needs only its date: the Date + Time column made for events was
+    offered in the transactions mapping too."""
+    monkeypatch.setenv("MART_AUTOBUILD", "0")
+    at = app_test()
+    at.run()
+    run_page(at, "pages/data.py", "Upload")
+    data = b"Date,Time,Customer,Amount\n2024-01-15,10:00,C1,5.00\n"
+    at.file_uploader(key="upload_file").set_value(("sales.csv", data, "text/csv"))
+    at.run()
+    assert_clean(at)
+    options = at.selectbox(key="upload_map_transactions_transaction_date").options
+    assert "Date" in options and "Date + Time" not in options
+    assert at.selectbox(key="upload_map_transactions_transaction_date").value == "Date"
