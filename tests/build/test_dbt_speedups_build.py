@@ -35,15 +35,18 @@ def _three_builds(root: Path, speedups: str, monkeypatch: pytest.MonkeyPatch) ->
     manager = BuildManager(ws, docs=False)
     records = []
     # Every node runs (reuse=False): the third build's data equals the first's, and a
-    # reusing build would run nothing to compare.
+    # reusing build would run nothing to compare. One as-of date for all six builds: by
+    # default it is today, and the two workspaces' builds crossed midnight once (days
+    # since the last purchase differed by one).
+    as_of = {"as_of_date": "2024-03-01"}
     try:
-        records.append(manager.request_build(reuse=False))
+        records.append(manager.request_build(vars=as_of, reuse=False))
         scenarios.apply(ws, "negative_amount")
         scenarios.apply(ws, "unknown_event_type")
-        records.append(manager.request_build(reuse=False))
+        records.append(manager.request_build(vars=as_of, reuse=False))
         datasets.undo(ws, "transactions")
         datasets.undo(ws, "events")
-        records.append(manager.request_build(reuse=False))
+        records.append(manager.request_build(vars=as_of, reuse=False))
     finally:
         manager.shutdown()
     return records
