@@ -52,6 +52,7 @@ import pandas as pd
 from mart import money
 from mart.db import cached_cursor, query_df
 from mart.errors import SandboxError
+from mart.values import nested_as_text
 
 DEFAULT_ROW_LIMIT = 10_000
 DEFAULT_TIMEOUT_S = 10.0
@@ -610,13 +611,7 @@ def result_csv(result: QueryResult) -> bytes:
     written with their scale (212.50, not 212.5), a FLOAT/DOUBLE NaN or infinity as
     ``nan`` or ``inf`` (they were empty, like a NULL, which stays an empty field), and
     lists, structs and maps as ``query`` prints them (``[1.5, nan, null]``)."""
-    from mart.cli_query import nested_text
-
-    out = spreadsheet_safe(result.dataframe)
-    for position in range(out.shape[1]):
-        values = out.iloc[:, position]
-        if values.dtype == object and values.map(_is_nested).any():
-            out.isetitem(position, values.map(lambda v: nested_text(v) if _is_nested(v) else v))
+    out = nested_as_text(spreadsheet_safe(result.dataframe))
     for column in result.non_finite_columns:
         if column in out.columns:
             out[column] = out[column].map(non_finite_text)
@@ -626,11 +621,6 @@ def result_csv(result: QueryResult) -> bytes:
                 lambda value, places=places: "" if pd.isna(value) else f"{value:.{places}f}"
             )
     return out.to_csv(index=False).encode("utf-8")
-
-
-def _is_nested(value: Any) -> bool:
-    """A LIST, ARRAY, STRUCT or MAP value as the frame holds it."""
-    return isinstance(value, (list, tuple, dict, np.ndarray))
 
 
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
@@ -876,27 +866,13 @@ def display_frame(result: QueryResult) -> pd.DataFrame:
     the grid drew a list's NULL as 0 (NumPy's masked filler), its NaN and -inf as empty
     pills, and a struct of them as ``{}``; and Arrow, which carries the grid's data,
     takes only text map keys (``map {1: 2}`` went to the log as a traceback)."""
-    from mart.cli_query import nested_text
-
     frame = money.exact_text(result.dataframe) if result.exact_columns else result.dataframe
     if result.non_finite_columns:
         frame = frame.copy()
         for position in range(frame.shape[1]):
             if str(frame.columns[position]) in result.non_finite_columns:
                 frame.isetitem(position, frame.iloc[:, position].map(non_finite_text))
-    nested = [
-        position
-        for position in range(frame.shape[1])
-        if frame.iloc[:, position].dtype == object and frame.iloc[:, position].map(_is_nested).any()
-    ]
-    if nested:
-        frame = frame.copy()
-        for position in nested:
-            frame.isetitem(
-                position,
-                frame.iloc[:, position].map(lambda v: nested_text(v) if _is_nested(v) else v),
-            )
-    return frame
+    return nested_as_text(frame)
 
 
 _LINE = re.compile(r"\bLINE (\d+):")
