@@ -3050,6 +3050,12 @@ def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[s
             if group:
                 listed = "[" + ", ".join(_sql_str(fmt) for fmt in group) + "]"
                 parse = f"try_strptime({text}, {listed}){cast}"
+                if any("%Z" in fmt for fmt in group):
+                    # %Z reads UTC+05:30 as the ISO cast does, without its minutes, and
+                    # GMT+05:30 right; a format whose own text says UTC gets the value
+                    # as it is when the rewritten one does not match it
+                    gmt = f"regexp_replace({text}, {_sql_str(UTC_OFFSET)}, 'GMT\\1')"
+                    parse = f"coalesce(try_strptime({gmt}, {listed}){cast}, {parse})"
                 if cast:
                     parse = (
                         f"case when not regexp_matches({text}, {_sql_str(IMPOSSIBLE_OFFSET)}) "

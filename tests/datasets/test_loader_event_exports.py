@@ -574,3 +574,24 @@ def test_a_hash_header_after_a_reports_notes_is_kept(ws, write_file):
     result = load(ws, write_file("numbered.csv", text))
     assert result.report.warnings[0].problem.startswith("lines 1 to 2 are a report's notes")
     assert result.report.columns[0] == "#"
+
+
+def test_a_zone_name_format_reads_utc_offsets_with_their_minutes(ws, write_file, stored):
+    """With the date format %Z, "10:00 UTC+05:30" was stored as 05:00 UTC: DuckDB's
+    strptime reads the UTC form's hours and drops its minutes (GMT+05:30 read 04:30)."""
+    values = ["15/01/2024 10:00 UTC+05:30", "15/01/2024 10:00 UTC -03:30", "15/01/2024 10:00 UTC"]
+    text = "customer_id,event_type,event_timestamp\n" + "".join(
+        f"C1,page_view,{value}\n" for value in values
+    )
+    load(ws, write_file("z.csv", text), dataset="events", date_format="%d/%m/%Y %H:%M %Z")
+    assert [row["event_timestamp"] for row in stored("events")] == [
+        "2024-01-15T04:30:00",
+        "2024-01-15T13:30:00",
+        "2024-01-15T10:00:00",
+    ]
+    # a format that writes UTC itself still reads its values
+    literal = (
+        "customer_id,event_type,event_timestamp\nC1,page_view,15/01/2024 10:00 UTC Asia/Kolkata\n"
+    )
+    load(ws, write_file("lit.csv", literal), dataset="events", date_format="%d/%m/%Y %H:%M UTC %Z")
+    assert [row["event_timestamp"] for row in stored("events")] == ["2024-01-15T04:30:00"]
