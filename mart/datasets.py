@@ -131,6 +131,22 @@ class VersionDiff:
     added_keys: list[str]
     removed_keys: list[str]
     changed_keys: list[str]
+    #: added records whose id version ``a`` already has (an append of rows already in
+    #: the dataset), and removed ones whose id version ``b`` still has (a duplicate gone)
+    added_repeats: int = 0
+    removed_repeats: int = 0
+
+    def counts_text(self) -> str:
+        """``added 5 (5 with an id v2 already has), removed 0, changed 1, unchanged 8``."""
+
+        def repeats(count: int, version: int, verb: str) -> str:
+            return f" ({count:,} with an id v{version} {verb})" if count else ""
+
+        return (
+            f"added {self.added:,}{repeats(self.added_repeats, self.a, 'already has')}, "
+            f"removed {self.removed:,}{repeats(self.removed_repeats, self.b, 'still has')}, "
+            f"changed {self.changed:,}, unchanged {self.unchanged:,}"
+        )
 
     def examples(self) -> list[tuple[str, list[str], int]]:
         """(what, example ids, how many in all) for added, removed and changed records
@@ -148,8 +164,7 @@ class VersionDiff:
     def to_text(self) -> str:
         lines = [
             f"{self.dataset}: v{self.a} -> v{self.b} (matched by {self.key})",
-            f"  added {self.added}, removed {self.removed}, changed {self.changed}, "
-            f"unchanged {self.unchanged}",
+            f"  {self.counts_text()}",
         ]
         for what, keys, total in self.examples():
             more = f", ... ({total - len(keys)} more)" if total > len(keys) else ""
@@ -539,7 +554,8 @@ def diff(ws: Workspace, dataset: str, a: int, b: int, examples: int = 10) -> Ver
 
     Records are matched by transaction_id / event_id (the n-th record with an id
     matches the n-th with the same id in the other version); a record whose JSON
-    differs is changed.
+    differs is changed. An added record whose id the older version already has (an
+    append of rows already loaded) is counted in ``added_repeats`` too.
     """
     va, vb = get_version(ws, dataset, a), get_version(ws, dataset, b)
     key = _key_sql(dataset)
@@ -561,7 +577,12 @@ def diff(ws: Workspace, dataset: str, a: int, b: int, examples: int = 10) -> Ver
         counts = con.execute(
             "select count(*) filter (where ka is null), count(*) filter (where kb is null), "
             "count(*) filter (where ka is not null and kb is not null and ja <> jb), "
-            "count(*) filter (where ka is not null and kb is not null and ja = jb) from d"
+            "count(*) filter (where ka is not null and kb is not null and ja = jb), "
+            # nb > 1: a second record with its id, na > 1 likewise ('(no id)' is no id)
+            "count(*) filter (where ka is null and nb > 1 and kb <> '(no id)' and kb in "
+            "(select ka from d where ka is not null)), "
+            "count(*) filter (where kb is null and na > 1 and ka <> '(no id)' and ka in "
+            "(select kb from d where kb is not null)) from d"
         ).fetchall()[0]
 
         def keys(where: str, column: str) -> list[str]:
@@ -584,6 +605,8 @@ def diff(ws: Workspace, dataset: str, a: int, b: int, examples: int = 10) -> Ver
             added_keys=keys("ka is null", "kb"),
             removed_keys=keys("kb is null", "ka"),
             changed_keys=keys("ka is not null and kb is not null and ja <> jb", "ka"),
+            added_repeats=int(counts[4]),
+            removed_repeats=int(counts[5]),
         )
 
 

@@ -733,8 +733,7 @@ def _compare_versions(dataset: str, versions: list[int]) -> None:
         )
         st.markdown(
             f"**v{found.a} → v{found.b}** (records matched by `{found.key}`): "
-            f"{found.added:,} added, {found.removed:,} removed, {found.changed:,} changed, "
-            f"{found.unchanged:,} unchanged."
+            f"{found.counts_text()}."
         )
         for what, keys, total in found.examples():
             more = f" and {total - len(keys):,} more" if total > len(keys) else ""

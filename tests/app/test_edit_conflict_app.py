@@ -119,7 +119,7 @@ def test_history_compares_any_two_versions(edited_workspace: Path) -> None:
     at.selectbox(key="history_diff_b_transactions").set_value(head).run()
     assert not at.exception, [e.value for e in at.exception]
     shown = " ".join(str(m.value) for m in at.markdown) + " ".join(str(t.value) for t in at.text)
-    assert f"v1 → v{head}" in shown and "1 removed, 1 changed" in shown
+    assert f"v1 → v{head}" in shown and "removed 1, changed 1" in shown
     assert "Removed: T003" in shown and "Changed: T004" in shown
     at.selectbox(key="history_diff_b_transactions").set_value(1).run()
     assert any("Pick two different versions" in str(c.value) for c in at.caption)

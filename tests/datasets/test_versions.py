@@ -669,3 +669,20 @@ def test_undoing_half_of_a_generate_or_reset_names_the_other_half(ws, write_file
     loaded = datasets.head(ws, "transactions")
     datasets.undo(ws, "transactions")
     assert datasets.pairing_note(ws, "transactions", loaded) is None
+
+
+def test_diff_says_when_added_records_repeat_ids_already_there(ws, write_file):
+    """An append of rows already loaded was said to be "added 2" like new records."""
+    datasets.load_file(ws, "transactions", write_file("a.csv", CSV + "T1,C1,2024-01-01,1,A\n"))
+    first = datasets.head(ws, "transactions").id
+    again = write_file("b.csv", CSV + "T1,C1,2024-01-01,1,A\nT2,C2,2024-01-02,2,B\n")
+    datasets.load_file(ws, "transactions", again, mode="append")
+    second = datasets.head(ws, "transactions").id
+    result = datasets.diff(ws, "transactions", first, second)
+    assert (result.added, result.added_repeats, result.unchanged) == (2, 1, 1)
+    assert f"added 2 (1 with an id v{first} already has), removed 0" in result.to_text()
+    back = datasets.diff(ws, "transactions", second, first)
+    assert (back.removed, back.removed_repeats) == (2, 1)
+    assert f"removed 2 (1 with an id v{first} still has)" in back.to_text()
+    plain = datasets.diff(ws, "transactions", first, first)
+    assert plain.counts_text() == "added 0, removed 0, changed 0, unchanged 1"
