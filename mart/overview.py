@@ -12,6 +12,7 @@ marts) with plotly shapes, so no Graphviz binary is needed.
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -378,36 +379,23 @@ def layer_tables(db_path: Path_) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["layer", "table", "rows"])
 
 
-def _fold(text: str, limit: int, after: str = "", before: str = "") -> str:
-    """``text`` in lines (``<br>``) of at most ``limit`` characters where it can be
-    broken: after an ``after`` or before a ``before`` string. A box of the layers figure
-    is about 115 px wide on a 1024 px screen: one line of
-    ``dim_customer_segment_history · 1,016`` ran out of it into the arrows."""
-    if len(text) <= limit:
-        return text
-    pieces: list[str] = []
-    start = 0
-    for index in range(1, len(text)):
-        ends_after = bool(after) and index >= len(after) and text.endswith(after, 0, index)
-        starts_before = bool(before) and text.startswith(before, index)
-        if ends_after or starts_before:
-            pieces.append(text[start:index])
-            start = index
-    pieces.append(text[start:])
-    lines = [""]
-    for piece in (piece for piece in pieces if piece):
-        if lines[-1] and len(lines[-1]) + len(piece) > limit:
-            lines.append(piece.lstrip())
-        else:
-            lines[-1] += piece
-    return "<br>".join(line.rstrip() for line in lines)
+def _breakable(text: str) -> str:
+    """``text`` as HTML that may break after an underscore or before `` · ``, and only
+    there where it can (``dim_customer_segment_history · 1,016`` in a narrow box)."""
+    parts = [html.escape(part) for part in text.split("_")]
+    # the count stays with its dot: "· 6" alone on a line was hard to read
+    return "_<wbr>".join(parts).replace(" · ", "<wbr> ·\u00a0")
 
 
-def layers_figure(tables: pd.DataFrame | None = None, max_listed: int = 5) -> go.Figure:
-    """Bronze → staging → intermediate → marts as four boxes with arrows between them.
+def layers_html(tables: pd.DataFrame | None = None, max_listed: int = 5) -> str:
+    """Bronze → staging → intermediate → marts as four boxes with arrows between them,
+    as HTML whose boxes share the width they are given and whose lines wrap inside
+    them.
 
     ``tables`` (from :func:`layer_tables`) lists each layer's tables with row counts;
-    without it the boxes show only what each layer is for.
+    without it the boxes show only what each layer is for. (A Plotly figure of it
+    placed its text at fixed font sizes: at 800 px, ``fct_customer_metrics`` ran out of
+    its box.) Text takes the page's own colour, so it reads in light and dark themes.
     """
     colors = {
         "bronze": "#b0793b",
@@ -415,69 +403,45 @@ def layers_figure(tables: pd.DataFrame | None = None, max_listed: int = 5) -> go
         "intermediate": "#8e6cd8",
         "marts": "#2e9e6a",
     }
-    fig = go.Figure()
-    width, gap, height = 1.0, 0.3, 1.0
+    listed_tables = tables if tables is not None and not tables.empty else None
+    boxes = []
     for index, (key, title, purpose) in enumerate(LAYERS):
-        x0 = index * (width + gap)
-        fig.add_shape(
-            type="rect",
-            x0=x0,
-            x1=x0 + width,
-            y0=0,
-            y1=height,
-            line={"color": colors[key], "width": 2},
-            fillcolor=colors[key],
-            opacity=0.18,
-            layer="below",
-        )
-        lines = [
-            f"<b style='font-size:15px;color:{colors[key]}'>{title}</b>",
-            f"<i>{_fold(purpose, 18, after=' ')}</i>",
-            "",
-        ]
-        if tables is not None and not tables.empty:
-            listed = tables[tables["layer"] == key]
-            for row in listed.head(max_listed).itertuples(index=False):
-                lines.append(_fold(f"{row.table} · {row.rows:,}", 20, after="_", before=" · "))
+        color = colors[key]
+        lines = []
+        if listed_tables is not None:
+            listed = listed_tables[listed_tables["layer"] == key]
+            lines = [
+                f'<div style="overflow-wrap:anywhere;margin-top:0.2rem">'
+                f"{_breakable(f'{row.table} · {row.rows:,}')}</div>"
+                for row in listed.head(max_listed).itertuples(index=False)
+            ]
             if len(listed) > max_listed:
-                lines.append(f"… and {len(listed) - max_listed} more")
-        fig.add_annotation(
-            x=x0 + width / 2,
-            y=height / 2,
-            text="<br>".join(lines),
-            showarrow=False,
-            align="center",
-            font={"size": 12},
-        )
+                lines.append(f"<div>… and {len(listed) - max_listed} more</div>")
         if index:
-            fig.add_annotation(
-                x=x0 - 0.04,
-                y=height / 2,
-                ax=x0 - gap + 0.04,
-                ay=height / 2,
-                xref="x",
-                yref="y",
-                axref="x",
-                ayref="y",
-                showarrow=True,
-                arrowhead=3,
-                arrowsize=1.4,
-                arrowwidth=2,
-                arrowcolor="#888888",
-                text="",
+            boxes.append(
+                '<div class="mart-layers-arrow" aria-hidden="true" '
+                'style="align-self:center;color:#888888;font-size:1.4rem">→</div>'
             )
-    span = len(LAYERS) * width + (len(LAYERS) - 1) * gap
-    fig.update_xaxes(visible=False, range=[-0.05, span + 0.05])
-    fig.update_yaxes(visible=False, range=[-0.05, height + 0.05])
-    fig.update_layout(
-        height=300 if tables is not None and not tables.empty else 140,
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        showlegend=False,
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        dragmode=False,
+        boxes.append(
+            f'<div class="mart-layer" data-layer="{key}" style="flex:1 1 0;min-width:0;'
+            f"border:2px solid {color};background:{color}2e;border-radius:4px;"
+            "padding:0.8rem 0.25rem;text-align:center;"
+            'font-size:0.8rem;line-height:1.35;display:flex;flex-direction:column;justify-content:center">'
+            # the title shrinks with the window instead of breaking (Intermedia|te at 800 px)
+            f'<div style="font-weight:700;font-size:clamp(0.75rem,1.5vw,1rem);'
+            f'color:{color}">{title}</div>'
+            f'<div style="font-style:italic;opacity:0.75;margin-bottom:0.5rem">{purpose}</div>'
+            + "".join(lines)
+            + "</div>"
+        )
+    return (
+        '<div class="mart-layers" role="figure" aria-label="The layers of the mart: '
+        'bronze, staging, intermediate and marts" '
+        'style="display:flex;gap:0.4rem;align-items:stretch;'
+        f'min-height:{"15rem" if listed_tables is not None else "6rem"}">'
+        + "".join(boxes)
+        + "</div>"
     )
-    return fig
 
 
 def segments_figure(segments: dict[str, int]) -> go.Figure:

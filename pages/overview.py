@@ -138,11 +138,7 @@ def main() -> None:
     )
     current = common.published()
     tables = common.cached(overview.layer_tables) if current is not None else None
-    st.plotly_chart(
-        overview.layers_figure(tables),
-        config={"displayModeBar": False, "staticPlot": True},
-        key="overview_layers",
-    )
+    st.html(overview.layers_html(tables))
     if current is None and common.manager().running_build() is not None:
         st.info(
             "The mart is being built for the first time: progress is in the sidebar. "

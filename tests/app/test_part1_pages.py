@@ -274,6 +274,11 @@ def test_every_page_on_a_built_workspace(built_workspace: Path) -> None:
     for tab in DATA_TABS:
         run_page(at, "pages/data.py", tab)
     run_page(at, "pages/overview.py")
+    # the layers picture lists the published build's tables with their rows
+    [layers] = [
+        element.proto.body for element in at.get("html") if "mart-layers" in element.proto.body
+    ]
+    assert "raw_<wbr>transactions<wbr> ·\u00a08" in layers and 'data-layer="marts"' in layers
     metrics = {metric.label: metric.value for metric in at.metric}
     # The exercise's sample: 4 buyers + 1 browser, $1,635.48 over 8 transactions.
     # buyers, as on the Customers page (C005 only browsed; the help text counts it)
