@@ -444,3 +444,42 @@ def test_typed_query_and_search_outlive_a_visit_to_another_page(page: Page, app_
     nav.get_by_role("link", name="Lineage").click()
     expect(page.get_by_placeholder("name contains…")).to_have_value("dim_")
     no_errors(page)
+
+
+@pytest.mark.parametrize("width", [800, 1280])
+def test_the_layer_boxes_hold_their_table_names(
+    _browser: Browser, app_url: str, width: int
+) -> None:
+    """At 800 px with the sidebar open, the Overview's layer picture (then a Plotly
+    figure with fixed 20-character lines) let ``fct_customer_metrics`` run out of its
+    box. Every line of every box now ends inside it."""
+    context = _browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        tab = context.new_page()
+        tab.goto(app_url)
+        expect(tab.get_by_role("heading", name="Key figures", exact=False)).to_be_visible()
+        wait_idle(tab)
+        no_errors(tab)
+        boxes = tab.locator(".mart-layer")
+        expect(boxes).to_have_count(4)
+        outside = tab.evaluate(
+            """() => [...document.querySelectorAll('.mart-layer')].flatMap(box => {
+                const edge = box.getBoundingClientRect();
+                return [...box.querySelectorAll('div')]
+                    .filter(line => {
+                        const r = line.getBoundingClientRect();
+                        return r.left < edge.left - 0.5 || r.right > edge.right + 0.5
+                            || line.scrollWidth > line.clientWidth + 1;
+                    })
+                    .map(line => line.textContent);
+            })"""
+        )
+        listed = tab.evaluate(
+            "() => document.querySelector('.mart-layer[data-layer=\"marts\"]').textContent"
+        )
+        assert "dim_customers" in listed
+        assert not outside, f"out of their boxes at {width} px: {outside}"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(SCREENSHOTS / f"overview-layers-{width}.png"))
+    finally:
+        context.close()
