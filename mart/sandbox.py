@@ -26,9 +26,10 @@ Two layers, so that either alone keeps the mart and the machine safe:
    still cannot read or write files, load extensions or loosen a setting; DuckDB's
    errors for those are translated into the same plain messages.
 
-Bounds: at most ``row_limit`` rows come back (the query is wrapped in a LIMIT of
-``row_limit + 1`` so a huge result is never materialised; the extra row only tells
-that rows were cut), and a timer interrupts the query after ``timeout_s`` seconds.
+Bounds: at most ``row_limit`` rows come back, and fewer from a result so wide that
+they would be more than :data:`MAX_CELLS` values (the query is wrapped in a LIMIT of
+one row more, so a huge result is never materialised; the extra row only tells that
+rows were cut), and a timer interrupts the query after ``timeout_s`` seconds.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ MAX_NESTED_BYTES = 16_000_000
 #: In the console (``max_bytes`` set), text longer than this is cut for the grid: one
 #: 100 MB value crashed the browser tab.
 MAX_CELL_CHARS = 10_000
+#: The most values (rows × columns) a result brings back: fewer rows come back from a
+#: wide one. 10,000 rows of a 6,000-column PIVOT are 60 million Python values (several
+#: GB) and took minutes to print; 2 million print in about 3 s.
+MAX_CELLS = 2_000_000
 
 READ_PRAGMAS = frozenset(
     {
@@ -784,7 +789,12 @@ def run_sql(
         try:
             relation = cursor.sql(statement)
             wrapped = relation is not None
-            limited = None if relation is None else relation.limit(row_limit + 1)
+            rows_fit = (
+                row_limit
+                if relation is None
+                else min(row_limit, max(1, MAX_CELLS // max(1, len(relation.columns))))
+            )
+            limited = None if relation is None else relation.limit(rows_fit + 1)
             if limited is not None:
                 _check_nested_size(limited)
             frame, exact = (pd.DataFrame(), []) if limited is None else _frame(limited)
@@ -806,15 +816,21 @@ def run_sql(
             timer.cancel()
             timer.join()
     elapsed = time.perf_counter() - started
-    truncated = len(frame) > row_limit
+    truncated = len(frame) > rows_fit
     if truncated:
-        frame = frame.iloc[:row_limit]
-    notice = (
-        f"Showing the first {row_limit:,} rows: the result has more and the rest were cut. "
-        "Add a WHERE, a LIMIT or an aggregate to see what you need."
-        if truncated
-        else None
-    )
+        frame = frame.iloc[:rows_fit]
+    notice = None
+    if truncated and rows_fit < row_limit:
+        notice = (
+            f"Showing the first {rows_fit:,} rows: the result has more, and with "
+            f"{frame.shape[1]:,} columns at most {MAX_CELLS:,} values come back at once. "
+            "Select fewer columns, or add a WHERE or a LIMIT."
+        )
+    elif truncated:
+        notice = (
+            f"Showing the first {row_limit:,} rows: the result has more and the rest were "
+            "cut. Add a WHERE, a LIMIT or an aggregate to see what you need."
+        )
     if max_bytes is not None and len(frame):
         frame, cut = _cut_long_text(frame)
         cut_note = (

@@ -849,3 +849,30 @@ def test_sql_that_is_not_utf8_is_refused_with_a_plain_message(
     with pytest.raises(SandboxError, match=where) as refused:
         sandbox.run_sql(mart_db, sql)
     assert "Save it as UTF-8" in str(refused.value)
+
+
+def test_a_wide_result_comes_back_in_fewer_rows(mart_db: Path) -> None:
+    """10,000 rows of a 6,000-column result are 60 million values: `query` took minutes
+    and gigabytes to print them. At most MAX_CELLS values come back, the rows cut to
+    fit, with a notice saying why; a narrow result keeps the row limit."""
+    width = 1_000
+    sql = "select " + ", ".join(f"i + {k} as c{k}" for k in range(width)) + " from range(5000) t(i)"
+    result = sandbox.run_sql(mart_db, sql)
+    fit = sandbox.MAX_CELLS // width
+    assert result.row_count == fit < 5000 and result.truncated
+    assert result.dataframe.shape == (fit, width)
+    assert int(result.dataframe["c999"].iloc[-1]) == fit - 1 + 999
+    assert result.notice == (
+        f"Showing the first {fit:,} rows: the result has more, and with 1,000 columns at "
+        f"most {sandbox.MAX_CELLS:,} values come back at once. Select fewer columns, or add "
+        "a WHERE or a LIMIT."
+    )
+    # exactly as many rows as fit: nothing cut, no notice
+    exact = sql.replace("range(5000)", f"range({fit})")
+    whole = sandbox.run_sql(mart_db, exact)
+    assert (whole.row_count, whole.truncated, whole.notice) == (fit, False, None)
+    # a smaller row limit still wins, with its own notice
+    few = sandbox.run_sql(mart_db, sql, row_limit=10)
+    assert few.row_count == 10 and few.notice.startswith(
+        "Showing the first 10 rows: the result has more and"
+    )
