@@ -4587,6 +4587,40 @@ def _amount_hint(value: str, decimal_mark: str | None) -> str:
     return ""
 
 
+def _plain_parent_values(
+    con: duckdb.DuckDBPyConnection, report: ValidationReport, column: str, raw: str
+) -> str:
+    """For an empty key column of objects (``user.id``): where its object column holds a
+    plain value instead of an object (``"user": "C2"`` beside ``"user": {"id": "C1"}``),
+    text saying so, with the first such value; else "". (Such rows were said to be
+    only "empty", and the value that may be the one meant went unmentioned.)"""
+    if column not in report.derived_columns:
+        return ""
+    parents = [
+        name
+        for name in report.nested_values
+        if column.startswith(f"{name}.") and name not in report.derived_columns
+    ]
+    if not parents:
+        return ""
+    parent = max(parents, key=len)
+    quoted = _ident(parent)
+    [(plain, first_row, first_value)] = con.execute(
+        f"select count(*), min(_row), arg_min({quoted}, _row) from source "
+        f"where _row in (select _row from parsed where {raw} is null) "
+        f"and {quoted} is not null and left(ltrim({quoted}), 1) not in ('{{', '[')"
+    ).fetchall()
+    if not plain:
+        return ""
+    shown = str(first_value)
+    shown = shown if len(shown) <= 40 else shown[:39] + "…"
+    return (
+        f"; in {plain:,} of them column {parent!r} holds a plain value, not an object "
+        f"(row {first_row}: {shown!r}); to load such values, write them as objects in the "
+        "file"
+    )
+
+
 def _collect_problems(
     con: duckdb.DuckDBPyConnection,
     dataset: str,
@@ -4897,6 +4931,7 @@ def _collect_problems(
                 if words
                 else ""
             )
+            said += _plain_parent_values(con, report, str(column), raw)
             tested = name in REQUIRED[dataset] or name == ID_FIELD[dataset]
             if name in defaults:
                 note = f"; the default {defaults[name]!r} is used"

@@ -595,3 +595,30 @@ def test_a_zone_name_format_reads_utc_offsets_with_their_minutes(ws, write_file,
     )
     load(ws, write_file("lit.csv", literal), dataset="events", date_format="%d/%m/%Y %H:%M UTC %Z")
     assert [row["event_timestamp"] for row in stored("events")] == ["2024-01-15T04:30:00"]
+
+
+def test_an_empty_key_column_says_where_its_object_column_holds_a_plain_value(
+    ws, write_file, stored
+):
+    """{"user": "C2"} beside {"user": {"id": "C1"}}: row 2's user.id was said to be only
+    "empty", and the C2 it holds went unmentioned."""
+    records = [
+        {"event_type": "page_view", "user": {"id": "C1"}, "event_timestamp": "2024-01-15T10:00:00"},
+        {"event_type": "page_view", "user": "C2", "event_timestamp": "2024-01-15T11:00:00"},
+        {"event_type": "purchase", "user": {"id": "C3"}, "event_timestamp": "2024-01-15T12:00:00"},
+        {"event_type": "purchase", "user": {"name": "x"}, "event_timestamp": "2024-01-15T13:00:00"},
+    ]
+    text = "".join(json.dumps(record) + "\n" for record in records)
+    result = load(ws, write_file("mixed.jsonl", text), dataset="events")
+    assert result.report.mapping["customer_id"] == "user.id"
+    [empty] = [w for w in result.report.warnings if w.field == "customer_id"]
+    assert "empty in 2 row(s): 2, 4" in empty.problem
+    assert "in 1 of them column 'user' holds a plain value, not an object (row 2: 'C2')" in (
+        empty.problem
+    )
+    assert [row["customer_id"] for row in stored("events")] == ["C1", None, "C3", None]
+    # objects only: nothing more is said
+    clean = "".join(json.dumps(record) + "\n" for record in records if record["user"] != "C2")
+    result = load(ws, write_file("objects.jsonl", clean), dataset="events")
+    [empty] = [w for w in result.report.warnings if w.field == "customer_id"]
+    assert "plain value" not in empty.problem
