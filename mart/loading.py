@@ -1923,6 +1923,39 @@ PROPERTY_BAGS = (
 )  # fmt: skip
 
 
+def _warn_repeated_inner_keys(
+    con: duckdb.DuckDBPyConnection, path: Sequence[str], name: str, report: ValidationReport
+) -> None:
+    """Warn where an object of column ``name`` repeats a key (``"user": {"id": "C1",
+    "id": "C9"}``): its column takes the first value, as a record's own repeated key
+    does, and that was said only for the record's own keys."""
+    pointer = _sql_str(_json_pointer(path))
+    keys = f"json_keys(json, {pointer})"
+    where = f"json_type(json, {pointer}) = 'OBJECT' and len({keys}) <> len(list_distinct({keys}))"
+    repeated = con.execute(
+        f"select rowid + 1, {keys} from json_raw where {where} order by rowid limit ?",
+        [MAX_PROBLEMS],
+    ).fetchall()
+    if not repeated:
+        return
+    for row, names in repeated:
+        twice = sorted({key for key in names if names.count(key) > 1}, key=names.index)
+        report.add_warning(
+            Problem(
+                ("key " if len(twice) == 1 else "keys ")
+                + ", ".join(repr(key) for key in twice)
+                + (" appears" if len(twice) == 1 else " appear")
+                + f" more than once in this record's {name!r} object: the first value is used",
+                row=row,
+                column=name,
+            ),
+            "duplicate keys",
+        )
+    [(total,)] = con.execute(f"select count(*) from json_raw where {where}").fetchall()
+    report.warning_count += total - len(repeated)
+    report.warning_summary["duplicate keys"] += total - len(repeated)
+
+
 def _object_keys(
     con: duckdb.DuckDBPyConnection,
     columns: Sequence[tuple[Sequence[str], str]],
@@ -1948,6 +1981,7 @@ def _object_keys(
             "limit ?",
             [MAX_OBJECT_KEYS + 1],
         ).fetchall()
+        _warn_repeated_inner_keys(con, path, name, report)
         if len(inner) > MAX_OBJECT_KEYS:
             report.add_warning(
                 Problem(

@@ -622,3 +622,17 @@ def test_an_empty_key_column_says_where_its_object_column_holds_a_plain_value(
     result = load(ws, write_file("objects.jsonl", clean), dataset="events")
     [empty] = [w for w in result.report.warnings if w.field == "customer_id"]
     assert "plain value" not in empty.problem
+
+
+def test_a_key_repeated_inside_an_object_is_warned_like_a_records_own(ws, write_file, stored):
+    text = (
+        '{"event_type":"page_view","user":{"id":"C1","id":"C9"},"event_timestamp":"2024-01-15"}\n'
+        '{"event_type":"page_view","user":{"id":"C2"},"event_timestamp":"2024-01-15"}\n'
+    )
+    result = load(ws, write_file("dupkeys.jsonl", text), dataset="events")
+    assert result.report.mapping["customer_id"] == "user.id"
+    assert [row["customer_id"] for row in stored("events")] == ["C1", "C2"]
+    [warning] = result.report.warnings
+    assert (warning.row, warning.column) == (1, "user")
+    assert "key 'id' appears more than once in this record's 'user' object" in warning.problem
+    assert result.report.warning_summary == {"duplicate keys": 1}
