@@ -1623,10 +1623,12 @@ def _read_csv(
             if kind in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
                 fields = len(next(csv.reader([value], delimiter=delimiter, quotechar='"'), []))
                 if len(header) == 1 and fields > 1:
-                    # a title or notes above the header: the first line was the header
+                    # a title or notes above the header: the first line read (after
+                    # blank lines and a report's # notes) was the header
+                    where = "the first line" if not skip else f"line {int(skip) + 1}"
                     report.add_error(
                         Problem(
-                            f"the first line, {header[0]!r}, was read as the header, with "
+                            f"{where}, {header[0]!r}, was read as the header, with "
                             f"one column, and this line has {fields} fields: if the file "
                             "starts with a title or notes above the header, delete those "
                             "lines so that the header comes first",

@@ -212,6 +212,15 @@ def test_a_title_above_the_header_is_named_as_such(ws, write_file):
     assert "'Sales report Q1', was read as the header" in problem.problem
     assert "delete those lines" in problem.problem
     assert problem.value == "Customer ID,Date,Amount,Category"
+    assert problem.problem.startswith("the first line, 'Sales report Q1'")
+    # a title under a ruler of # (skipped as a report's notes) or under blank lines is
+    # named by its own line, not as "the first line"
+    for name, above, line in (("ruler.csv", "#########\n", 2), ("blank.csv", "\n\n", 3)):
+        text = above + "Sales report Q1\nCustomer ID,Date,Amount,Category\nC1,2024-01-01,10,A\n"
+        [problem] = refused(ws, write_file(name, text)).report.errors
+        assert problem.problem.startswith(f"line {line}, 'Sales report Q1', was read as"), (
+            problem.problem
+        )
 
 
 def test_values_in_an_unnamed_last_column_refuse_the_load(ws, write_file):
