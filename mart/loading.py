@@ -1984,35 +1984,47 @@ def _object_keys(
             [MAX_OBJECT_KEYS + 1],
         ).fetchall()
         _warn_repeated_inner_keys(con, path, name, report)
-        if len(inner) > MAX_OBJECT_KEYS:
+        for sub, column in _key_columns(name, [str(sub) for (sub,) in inner], taken, report):
+            made.append(([*path, sub], column))
+    return made
+
+
+def _key_columns(
+    name: str, keys: Sequence[str], taken: set[str], report: ValidationReport
+) -> list[tuple[str, str]]:
+    """(key, column name) for the keys of column ``name``'s objects or structs: at most
+    :data:`MAX_OBJECT_KEYS` (warned), ``name.key``, or ``name.key_2`` … where that name
+    is taken in any case (warned; ``taken`` holds the lower-cased names so far)."""
+    if len(keys) > MAX_OBJECT_KEYS:
+        report.add_warning(
+            Problem(
+                f"the objects of column {name!r} have more than {MAX_OBJECT_KEYS} keys: "
+                f"the first {MAX_OBJECT_KEYS} (in the order they appear) are columns of "
+                "their own; for another, move it out of the object in the file",
+                column=name,
+            ),
+            "object keys left out",
+        )
+    made = []
+    for sub in keys[:MAX_OBJECT_KEYS]:
+        if not sub.strip():
+            continue
+        column = wanted = f"{name}.{sub}"
+        number = 1
+        while column.lower() in taken:
+            number += 1
+            column = f"{wanted}_{number}"
+        if column != wanted:
             report.add_warning(
                 Problem(
-                    f"the objects of column {name!r} have more than {MAX_OBJECT_KEYS} keys: "
-                    f"the first {MAX_OBJECT_KEYS} (in the order they appear) are columns of "
-                    "their own; for another, move it out of the object in the file",
+                    f"key {sub!r} of column {name!r} is column {column!r}: the name "
+                    f"{wanted!r} is taken by another column (names ignore case)",
                     column=name,
                 ),
-                "object keys left out",
+                "columns renamed",
             )
-        for (sub,) in inner[:MAX_OBJECT_KEYS]:
-            if not str(sub).strip():
-                continue
-            column = wanted = f"{name}.{sub}"
-            number = 1
-            while column.lower() in taken:
-                number += 1
-                column = f"{wanted}_{number}"
-            if column != wanted:
-                report.add_warning(
-                    Problem(
-                        f"key {sub!r} of column {name!r} is column {column!r}: the name "
-                        f"{wanted!r} is taken by another column (names ignore case)",
-                        column=name,
-                    ),
-                    "columns renamed",
-                )
-            taken.add(column.lower())
-            made.append(([*path, str(sub)], column))
+        taken.add(column.lower())
+        made.append((sub, column))
     return made
 
 
@@ -2093,10 +2105,13 @@ def _read_parquet(
             header = _clean_header([row[0] for row in described], report)
         zones = _parquet_time_zones(path)
 
-        def text(column: str, kind: str) -> str:
+        def text(column: str, kind: str, value: str | None = None) -> str:
+            """SQL for the text of ``value`` (column ``column`` itself when None), of
+            DuckDB type ``kind``."""
+            value = value or _ident(column)
             if _NESTED_TYPE.match(kind):
                 # a nested value is kept as JSON text ({"a": 1}), not DuckDB's {'a': 1}
-                return f"to_json({_ident(column)})::VARCHAR"
+                return f"to_json({value})::VARCHAR"
             zone = zones.get(column)
             if zone and _ZONED_TIMESTAMP_TYPE.match(kind):
                 # The moment as the file's zone shows it ("2024-01-15 23:30:00
@@ -2106,7 +2121,7 @@ def _read_parquet(
                 offset = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", zone)
                 # pandas' default unit, nanoseconds, is TIMESTAMPTZ_NS: as microseconds,
                 # cut (DuckDB's cast rounds: 23:59:59.999999999 UTC was the next day's 0:00)
-                moment = f"date_trunc('microseconds', {_ident(column)})::TIMESTAMPTZ"
+                moment = f"date_trunc('microseconds', {value})::TIMESTAMPTZ"
                 local = (
                     # a fixed offset: the connection is in UTC, so this is the wall time
                     f"{moment}::TIMESTAMP {offset.group(1)} "
@@ -2120,35 +2135,58 @@ def _read_parquet(
                 # sum's 5.551115123125783e-17), which the amount reader refuses as a
                 # spreadsheet's: written out in full instead, to be rounded to the cent
                 # like any long decimal. A large one (1e+20) stays as it is, too large.
-                value = _ident(column)
                 return (
                     f"case when contains({value}::VARCHAR, 'e') and abs({value}) < 1e15 "
                     f"then rtrim(rtrim(cast({value} as DECIMAL(38, 20))::VARCHAR, '0'), '.') "
                     f"else {value}::VARCHAR end"
                 )
-            return f"{_ident(column)}::VARCHAR"
+            return f"{value}::VARCHAR"
 
-        select = ", ".join(
-            f"{text(row[0], str(row[1]))} as {_ident(name)}"
+        # Each field of a STRUCT column is a column of its own (``user.id``), as a JSON
+        # object's keys are: a warehouse's Parquet export keeps the customer or the
+        # category inside one, which could not be mapped.
+        types = con.sql(f"select * from {source}").types
+        taken = {name.lower() for name in header}
+        derived: list[tuple[str, str, str]] = []  # (SQL of the value, its type, name)
+        fields_of: dict[str, tuple[str, ...]] = {}
+        for row, name, kind in zip(described, header, types, strict=True):
+            if getattr(kind, "id", "") != "struct":
+                continue
+            fields = {str(field): inner for field, inner in kind.children}
+            fields_of[name] = tuple(sorted(fields)[:8])
+            for field, column in _key_columns(name, list(fields), taken, report):
+                value = f"struct_extract({_ident(row[0])}, {_sql_str(field)})"
+                derived.append((value, str(fields[field]), column))
+                if getattr(fields[field], "id", "") == "struct":  # a struct in a struct
+                    fields_of[column] = tuple(sorted(str(f) for f, _ in fields[field].children)[:8])
+        columns = [
+            (text(row[0], str(row[1])), str(row[1]), name)
             for row, name in zip(described, header, strict=True)
-        )
+        ] + [(text("", kind, value), kind, column) for value, kind, column in derived]
+        select = ", ".join(f"{sql} as {_ident(name)}" for sql, _, name in columns)
         report.typed_numbers = {
-            name: str(row[1]).upper().split("(")[0]
-            for row, name in zip(described, header, strict=True)
-            if _NUMBER_TYPE.match(str(row[1]))
+            name: kind.upper().split("(")[0]
+            for _, kind, name in columns
+            if _NUMBER_TYPE.match(kind)
         }
         con.execute(
             f"create or replace temp table {table} as "
             f"select row_number() over ()::BIGINT as _row, {select} from {source}"
         )
-        for row, name in zip(described, header, strict=True):
-            if _NESTED_TYPE.match(str(row[1])):
+        for _, kind, name in columns:
+            if _NESTED_TYPE.match(kind):
                 nested, first = con.execute(
                     f"select count({_ident(name)}), min(_row) filter "
                     f"(where {_ident(name)} is not null) from {table}"
                 ).fetchall()[0]
                 if nested:
-                    report.nested_values[name] = (int(nested), int(first), 0, ())
+                    report.nested_values[name] = (
+                        int(nested),
+                        int(first),
+                        0,
+                        fields_of.get(name, ()),
+                    )
+        report.derived_columns = [name for _, _, name in derived]
     except duckdb.Error as exc:
         raise _refuse(
             report, Problem(f"the file cannot be read as Parquet: {_duckdb_message(exc)}")
@@ -3847,7 +3885,7 @@ def prepare_records(
 def _nested_kind(report: ValidationReport, keys: Sequence[str]) -> str:
     """What a nested column holds, in words: a Parquet STRUCT is not JSON."""
     if report.file_format == "parquet":
-        return "nested values (a STRUCT, LIST or MAP)"
+        return "STRUCT values" if keys else "nested values (a LIST or MAP)"
     return "JSON objects" if keys else "JSON arrays"
 
 
@@ -3918,10 +3956,11 @@ def _refuse_nested_values(
                 + ", ".join(repr(c) for c in own[:6])
                 + (" …" if len(own) > 6 else "")
             )
-        elif report.file_format == "parquet":
-            flatten = f"the fields of a Parquet STRUCT or LIST cannot be mapped: {flatten}"
         elif keys and "." in column:
-            flatten = f"only the keys one level down are columns of their own: {flatten}"
+            what = "fields" if report.file_format == "parquet" else "keys"
+            flatten = f"only the {what} one level down are columns of their own: {flatten}"
+        elif report.file_format == "parquet":
+            flatten = f"the values of a Parquet LIST or MAP cannot be mapped: {flatten}"
         elif not keys:
             flatten = f"a value inside an array cannot be mapped: {flatten}"
         if name not in explicit and not plain:
@@ -3931,8 +3970,8 @@ def _refuse_nested_values(
                 chosen[name] = report.mapping[name] = key_id
                 report.add_warning(
                     Problem(
-                        f"column {column!r} holds JSON objects{inside}: {name} is read from "
-                        f"their key 'id', column {key_id!r}",
+                        f"column {column!r} holds {_nested_kind(report, keys)}{inside}: "
+                        f"{name} is read from their key 'id', column {key_id!r}",
                         field=name,
                     ),
                     "nested values",

@@ -117,7 +117,9 @@ def test_text_that_only_looks_like_json_is_a_value(ws, write_file, stored):
     assert stored("events")[0]["customer_id"] == "[C1]"
 
 
-def test_a_parquet_struct_column_is_not_a_customer_id(ws, tmp_path):
+def test_a_parquet_struct_column_is_not_a_customer_id(ws, tmp_path, stored):
+    """A STRUCT is never the value: its key id is read instead, as a JSON object's, and
+    a STRUCT without one is refused."""
     table = pa.table(
         {
             "customer_id": [{"id": "C1"}, {"id": "C2"}],
@@ -127,8 +129,68 @@ def test_a_parquet_struct_column_is_not_a_customer_id(ws, tmp_path):
     )
     path = tmp_path / "struct.parquet"
     pq.write_table(table, path)
-    error = refused(ws, path, dataset="events")
-    assert "'customer_id' looks like it, but holds nested values (a STRUCT" in str(error)
+    result = load(ws, path, dataset="events")
+    assert result.report.mapping["customer_id"] == "customer_id.id"
+    assert "column 'customer_id' holds STRUCT values (keys: id): customer_id is read" in str(
+        result.report.warnings[0]
+    )
+    assert [row["customer_id"] for row in stored("events")] == ["C1", "C2"]
+    table = table.set_column(0, "customer_id", pa.array([{"email": "a@x"}, {"email": "b@x"}]))
+    pq.write_table(table, path)
+    with pytest.raises(LoadRefusedError) as error:
+        load(ws, path, dataset="events")
+    assert "'customer_id' looks like it, but holds STRUCT values (keys: email)" in str(error.value)
+    assert "map the column of the key you mean instead: 'customer_id.email'" in str(error.value)
+
+
+def test_the_fields_of_a_parquet_struct_are_columns_of_their_own(ws, tmp_path, stored):
+    """A warehouse's Parquet export (Segment's or Mixpanel's tables, GA4's device and
+    geo) keeps the customer, the category or the time inside a STRUCT: they could not be
+    mapped, while the same records as JSON could."""
+    import datetime
+
+    utc = datetime.UTC
+    table = pa.table(
+        {
+            "event": ["Product Viewed", "Order Completed"],
+            "context": [
+                {
+                    "user_id": "C1",
+                    "page": {"path": "/a"},
+                    "sent_at": datetime.datetime(2024, 1, 15, 23, 30, tzinfo=utc),
+                },
+                {
+                    "user_id": "C2",
+                    "page": {"path": "/b"},
+                    "sent_at": datetime.datetime(2024, 1, 16, 9, 0, tzinfo=utc),
+                },
+            ],
+            "properties": [
+                {"category": "Audio", "price": 1.5},
+                {"category": "Video", "price": 2.25},
+            ],
+            "timestamp": ["2024-01-15 10:00:00", "2024-01-16 11:00:00"],
+            "tags": [["a"], ["b", "c"]],
+        }
+    )
+    path = tmp_path / "segment.parquet"
+    pq.write_table(table, path)
+    result = load(ws, path, dataset="events", mapping={"customer_id": "context.user_id"})
+    mapping = result.report.mapping
+    assert mapping["customer_id"] == "context.user_id"
+    assert mapping["product_category"] == "properties.category"  # the key alone, in a bag
+    assert mapping["event_timestamp"] == "timestamp"
+    rows = stored("events")
+    assert [row["customer_id"] for row in rows] == ["C1", "C2"]
+    assert [row["product_category"] for row in rows] == ["Audio", "Video"]
+    # the STRUCTs are kept whole as JSON text; their fields are not stored twice
+    assert json.loads(rows[0]["properties"]) == {"category": "Audio", "price": 1.5}
+    assert "properties.price" not in rows[0] and "context.user_id" not in rows[0]
+    # a STRUCT in a STRUCT is one column, refused as a value, with its fields named
+    with pytest.raises(LoadRefusedError) as error:
+        load(ws, path, dataset="events", mapping={"customer_id": "context.page"})
+    assert "holds STRUCT values (keys: path)" in str(error.value)
+    assert "only the fields one level down are columns of their own" in str(error.value)
 
 
 def test_ga4_not_set_visitors_get_the_placeholder_warning(ws, write_file):
