@@ -192,8 +192,8 @@ def as_of_behind(
 ) -> tuple[str, Any] | None:
     """(as_of_date, the data's latest date) when the ``as_of_date`` var is before the
     latest date in the dataset versions (default HEAD): a build with these vars fails
-    the not_after_as_of_date tests, and the day after that date fits. None when the
-    var is not set, the data is not past it, or the data runs past ``today`` (default:
+    the not_after_as_of_date tests, and a later date fits (:func:`as_of_that_fits`).
+    None when the var is not set, the data is not past it, or the data runs past ``today`` (default:
     the date now): records in the future are bad data, not data past a kept date.
     """
     from datetime import date
@@ -209,6 +209,18 @@ def as_of_behind(
     if latest is None or latest <= as_of_day or latest > (today or date.today()):
         return None
     return as_of, latest
+
+
+def as_of_that_fits(latest: Any, today: Any = None) -> Any:
+    """The as-of date to offer for data whose latest activity is ``latest``: the first
+    day of the next month, so the data's last month is complete (the day after it, the
+    offer before, left every cohort's month 1 still running: the sample's retention
+    showed one dash and two greyed cells), but not past ``today`` (default: the date
+    now) unless the day after ``latest`` already is."""
+    from datetime import date, timedelta
+
+    next_month = (latest.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return max(latest + timedelta(days=1), min(next_month, today or date.today()))
 
 
 DEFAULT_KEEP = 5
@@ -1514,7 +1526,7 @@ class BuildManager:
         names = [item["name"] for item in record.failing_tests if item.get("status") != "warn"]
         if not any(name.startswith("not_after_as_of_date") for name in names):
             return None
-        from datetime import date, timedelta
+        from datetime import date
 
         from mart import datasets
 
@@ -1543,7 +1555,7 @@ class BuildManager:
         source = record.vars_origin.get("from_build")
         kept = source is not None and "as_of_date" in (record.vars_origin.get("kept") or [])
         where = f"kept from build #{source}" if kept else "set for this build"
-        fits = (latest + timedelta(days=1)).isoformat()
+        fits = as_of_that_fits(latest, run_day).isoformat()
         return (
             f"The as-of date {as_of} ({where}) is before the data's latest activity, "
             f"{latest.isoformat()}. Rebuild as of {fits} or later (Overview: Change the "

@@ -206,9 +206,8 @@ class _Progress:
 def _warn_kept_as_of(manager: Any, published: Any, given: dict[str, Any]) -> None:
     """Say before the build when the as_of_date it keeps is behind the data (as the
     app's sidebar does): the build would fail the not_after_as_of_date tests."""
-    from datetime import timedelta
 
-    from mart.builds import as_of_behind
+    from mart.builds import as_of_behind, as_of_that_fits
 
     if published is None or "as_of_date" in given:
         return
@@ -216,7 +215,7 @@ def _warn_kept_as_of(manager: Any, published: Any, given: dict[str, Any]) -> Non
     if behind is None:
         return
     kept, latest = behind
-    fits = (latest + timedelta(days=1)).isoformat()
+    fits = as_of_that_fits(latest).isoformat()
     print(
         f"warning: the data now runs to {latest}, after the as-of date {kept} this build "
         f"keeps from build {published.build_id}; it will fail the not_after_as_of_date "

@@ -16,7 +16,7 @@ import html
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -179,9 +179,12 @@ class AsOf:
 
     @property
     def suggested(self) -> date | None:
-        """An as-of date that fits the data: the day after its last activity."""
+        """An as-of date that fits the data: the first day of the month after its last
+        activity, so that month is complete (:func:`mart.builds.as_of_that_fits`)."""
+        from mart.builds import as_of_that_fits
+
         latest = self.latest_activity
-        return latest + timedelta(days=1) if latest else None
+        return as_of_that_fits(latest) if latest else None
 
     def runs_past(self, today: date) -> bool:
         """Whether the data a next build reads has dates after ``today``: records in the
@@ -209,10 +212,13 @@ class AsOf:
         )
         if self.data_moved:
             return text + (
-                f"(the day after {self.latest_activity}, where the current dataset versions "
+                f"(just after {self.latest_activity}, where the current dataset versions "
                 "end: the next build reads them) to see them as they were then."
             )
-        return text + "(the day after the data's last activity) to see it as it was then."
+        return text + (
+            "(just after the data's last activity, with its last month complete) to see it "
+            "as it was then."
+        )
 
     def too_early(self, candidate: date) -> bool:
         """Whether ``candidate`` is before the latest date a next build reads (that build

@@ -143,9 +143,10 @@ def panel(current: overview.AsOf) -> None:
         # Keyed by the mart's as-of date: after a rebuild the picker starts from the
         # new date instead of keeping the one picked before.
         picker_key = f"overview_as_of_date_{current.as_of_date}"
-        # Start where a build can go: the mart's date, unless the data has moved past it
-        # (new data after a kept date), then the day after the data; never past today
-        # for future-dated records (that date would hide them from the tests).
+        # Start where a build can go: the mart's date, unless the data has moved past
+        # it (new data after a kept date), then the date offered for it
+        # (as_of_that_fits); never past today for future-dated records (that date
+        # would hide them from the tests).
         start = (
             current.suggested
             if (current.as_of_date is None or current.too_early(current.as_of_date))

@@ -9,13 +9,13 @@ cache, keyed by the published build id) moves to the new mart.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
 
 from mart import datasets
-from mart.builds import as_of_behind, failure_advice
+from mart.builds import as_of_behind, as_of_that_fits, failure_advice
 from mart.errors import BuildBusyError
 from mart.loading import DATASETS
 from ui import common
@@ -186,7 +186,7 @@ def _panel_body() -> None:
     )
     if behind is not None:
         as_of, latest = behind
-        fits = latest + timedelta(days=1)
+        fits = as_of_that_fits(latest)
         st.warning(
             f"The data now runs to {latest}, after the as-of date {as_of} a rebuild keeps "
             "from the published build: that build would fail the not_after_as_of_date "
@@ -200,8 +200,9 @@ def _panel_body() -> None:
             on_click=start_build,
             args=({"as_of_date": fits.isoformat()},),
             use_container_width=True,
-            help="Rebuild with as_of_date set to the day after the data's latest activity; "
-            "the other vars of the published build are kept.",
+            help="Rebuild with as_of_date set to the first day of the month after the data's "
+            "latest activity (or today, if sooner), so its last month is complete; the other "
+            "vars of the published build are kept.",
         )
     st.button(
         "Rebuild mart",

@@ -2,7 +2,8 @@
 
 The bundled sample ends in February 2024. Built with no as_of_date (the run date is
 "today"), every customer is churned; the Overview says so and offers a rebuild as of
-the day after the data's last activity, which then publishes with that var.
+the first day of the month after the data's last activity, which then publishes
+with that var.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def test_stale_data_warning_and_rebuild_as_of_its_end(built_workspace: Path) -> 
     status = overview.as_of_status(published.db_path)
     assert status.stale and status.last_activity is not None
     suggested = status.suggested
-    assert suggested is not None and suggested.isoformat() == "2024-02-26"
+    assert suggested is not None and suggested.isoformat() == "2024-03-01"
 
     at = _overview(built_workspace)
     warnings = " ".join(str(item.value) for item in at.warning)
@@ -69,21 +70,21 @@ def test_stale_data_warning_and_rebuild_as_of_its_end(built_workspace: Path) -> 
     assert button.label == f"Rebuild as of {suggested}"
     button.click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any("started with the as-of date 2024-02-26" in str(i.value) for i in at.info)
+    assert any("started with the as-of date 2024-03-01" in str(i.value) for i in at.info)
     wait_for_builds(built_workspace)
     at.run()  # the same session: the picker now starts from the mart's new date
     assert as_of_input(at).value == suggested
 
     rebuilt = app_manager(built_workspace).published()
     assert rebuilt is not None and rebuilt.build_id > published.build_id
-    assert rebuilt.vars.get("as_of_date") == "2024-02-26"
+    assert rebuilt.vars.get("as_of_date") == "2024-03-01"
     after = overview.as_of_status(rebuilt.db_path)
     assert after.as_of_date == suggested and not after.stale
 
     at = _overview(built_workspace)
     assert not [w for w in at.warning if "counts as churned" in str(w.value)]
     captions = " ".join(str(item.value) for item in at.caption)
-    assert "**2024-02-26** (set for this build)" in captions
+    assert "**2024-03-01** (set for this build)" in captions
 
     # Back to the run date: the var is dropped again.
     at.button(key="overview_as_of_today").click().run()
@@ -185,11 +186,11 @@ def test_new_data_after_a_kept_as_of_date_is_called_out_before_and_after_a_build
         at = _overview(root)
         sidebar = " ".join(str(w.value) for w in at.sidebar.warning)
         assert "The data now runs to 2024-06-10, after the as-of date 2024-03-01" in sidebar
-        assert at.button(key="sidebar_rebuild_as_of").label == "Rebuild as of 2024-06-11"
+        assert at.button(key="sidebar_rebuild_as_of").label == "Rebuild as of 2024-07-01"
         captions = " ".join(str(item.value) for item in at.caption)
         assert "the current dataset versions run to 2024-06-10" in captions
         # The picker starts past the new data, and refuses a date before it.
-        assert as_of_input(at).value == date(2024, 6, 11)
+        assert as_of_input(at).value == date(2024, 7, 1)
         as_of_input(at).set_value(date(2024, 5, 1)).run()
         assert any(
             "before the data's latest activity (2024-06-10)" in str(w.value) for w in at.warning
@@ -202,7 +203,7 @@ def test_new_data_after_a_kept_as_of_date_is_called_out_before_and_after_a_build
         assert failed is not None and failed.status == "failed"
         assert failed.hint is not None
         assert "The as-of date 2024-03-01 (kept from build #1) is before the data's" in failed.hint
-        assert "build --var as_of_date=2024-06-11" in (failed.error or "")
+        assert "build --var as_of_date=2024-07-01" in (failed.error or "")
         at.run()
         errors = " ".join(str(e.value) for e in at.sidebar.error)
         assert "kept from build" in errors and "latest activity" in errors  # (escaped text)
@@ -211,7 +212,7 @@ def test_new_data_after_a_kept_as_of_date_is_called_out_before_and_after_a_build
         assert not at.exception, [e.value for e in at.exception]
         wait_for_builds(root)
         published = app_manager(root).published()
-        assert published is not None and published.vars.get("as_of_date") == "2024-06-11"
+        assert published is not None and published.vars.get("as_of_date") == "2024-07-01"
         at.run()
         assert not [w for w in at.sidebar.warning if "The data now runs to" in str(w.value)]
 
@@ -250,7 +251,7 @@ def test_stale_mart_with_future_dated_data_offers_no_later_as_of_date(tmp_path: 
     )
     with published_workspace(tmp_path / "ws") as root:
         at = _overview(root)
-        assert at.button(key="overview_as_of_suggested").label == "Rebuild as of 2024-02-26"
+        assert at.button(key="overview_as_of_suggested").label == "Rebuild as of 2024-03-01"
 
         datasets.load_file(Workspace(root), "transactions", future, mode="append")
         at = _overview(root)
