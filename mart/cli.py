@@ -94,8 +94,12 @@ def message_safe(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args, extras = parser.parse_known_args(argv)
+    try:
+        parser = build_parser()
+        args, extras = parser.parse_known_args(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_ERROR
     if extras:  # what parse_args does, with the exit code of the command given
         parser.usage_exit = getattr(args, "usage_exit", EXIT_REFUSED)  # type: ignore[attr-defined]
         parser.error(f"unrecognized arguments: {' '.join(extras)}")

@@ -199,3 +199,18 @@ def test_the_reuse_note_names_the_builds_that_really_ran_the_nodes() -> None:
     del nodes[:2]
     note = record.reuse_note()
     assert note is not None and "are as in build 2, whose results they keep." in note
+
+
+def test_ctrl_c_while_the_command_line_reads_its_arguments_is_no_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """^C in the first second of `build`, `status` or `query` printed a KeyboardInterrupt
+    traceback through build_parser, outside main()'s handler."""
+    from mart import cli
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["status"]) == cli.EXIT_ERROR
+    assert capsys.readouterr().err == "interrupted\n"
