@@ -5,7 +5,9 @@ The source is the build's progress log (``builds/<N>/events.jsonl``, see
 published mart, load bronze, run dbt), ``node_started`` / ``node_finished`` each dbt
 node. :func:`timeline_frame` turns them into one row per bar; :func:`timeline_figure`
 draws the bars in seconds since the build started, one row per node in start order,
-coloured by outcome. Pure functions: no Streamlit, no I/O.
+coloured by outcome. Only a build still running has running nodes: a node that never
+finished in a build that ended (``build_finished``) is ``cancelled`` when the build
+was, else ``not finished``. Pure functions: no Streamlit, no I/O.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ STATUS_COLORS = {
     "failed": "#d64545",
     "warn": "#e0a020",
     "running": "#5b8def",
+    "cancelled": "#9a6fb0",  # a node cut off by a cancelled, failed or interrupted build
     "phase": "#6f8fb0",  # a blue grey: the grey of "skipped" was hard to tell from it
     "skipped": "#b8b8b8",
 }
@@ -40,13 +43,21 @@ PHASE_LABELS = {
 }
 
 
-def status_group(status: str | None) -> str:
-    """The colour group of a node status: ok, failed, warn, running or skipped.
+#: The status of a node that started but never finished in a build that ended.
+CANCELLED = "cancelled"
+NOT_FINISHED = "not finished"
 
-    A missing status (None, or NaN in a frame) means the node has not finished.
+
+def status_group(status: str | None) -> str:
+    """The colour group of a node status: ok, failed, warn, running, cancelled or skipped.
+
+    A missing status (None, or NaN in a frame) means the node is still running;
+    ``cancelled`` / ``not finished`` that its build ended before it did.
     """
     if status is None or (not isinstance(status, str) and pd.isna(status)):
         return "running"
+    if status in (CANCELLED, NOT_FINISHED):
+        return "cancelled"
     if status in ("success", "pass", "ok"):
         return "ok"
     if status in ("fail", "error", "runtime error"):
@@ -63,11 +74,16 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
-def timeline_frame(events: Iterable[dict[str, Any]]) -> pd.DataFrame:
+def timeline_frame(
+    events: Iterable[dict[str, Any]], build_status: str | None = None
+) -> pd.DataFrame:
     """One row per phase and per dbt node: name, kind, type, status, start and duration (s).
 
     ``start_s`` counts from the ``build_started`` event (else the first event). A node
-    that started but has not finished gets ``status`` None and runs to the last event.
+    that started but has not finished runs to the last event. Its ``status`` is None
+    (running) only while the build runs; once the build ended (a ``build_finished``
+    event, or ``build_status`` other than ``running``: the build's record) it is
+    ``cancelled`` when the build was cancelled, else ``not finished``.
     """
     events = list(events)
     stamps = [_time(event.get("ts")) for event in events]
@@ -92,6 +108,7 @@ def timeline_frame(events: Iterable[dict[str, Any]]) -> pd.DataFrame:
     started: dict[str, tuple[dict[str, Any], datetime]] = {}
     finished: dict[str, tuple[dict[str, Any], datetime]] = {}
     phase_end: datetime | None = None
+    ended_as: str | None = None if build_status in (None, "running") else build_status
     for event, stamp in zip(events, stamps, strict=True):
         if stamp is None:
             continue
@@ -109,6 +126,10 @@ def timeline_frame(events: Iterable[dict[str, Any]]) -> pd.DataFrame:
             finished[str(event.get("unique_id"))] = (event, stamp)
         elif kind == "build_finished":
             phase_end = stamp
+            ended_as = str(event.get("status") or ended_as or "ended")
+    unfinished = (
+        None if ended_as is None else (CANCELLED if ended_as == "cancelled" else NOT_FINISHED)
+    )
 
     # Engine phases: from the build's start to the first phase is the wait for a worker.
     if phases and seconds(phases[0][1]) > 0.05:
@@ -136,7 +157,7 @@ def timeline_frame(events: Iterable[dict[str, Any]]) -> pd.DataFrame:
                 "name": str(event.get("name") or unique_id),
                 "kind": "node",
                 "resource_type": str(event.get("resource_type") or ""),
-                "status": str(done[0].get("status")) if done else None,
+                "status": str(done[0].get("status")) if done else unfinished,
                 "start_s": seconds(stamp),
                 "duration_s": max(0.0, (until - stamp).total_seconds()),
                 "message": (done[0].get("message") if done else None),
@@ -192,12 +213,15 @@ def timeline_figure(
         "failed": "fail / error",
         "warn": "warn",
         "running": "running",
+        "cancelled": "cancelled / not finished",
         "skipped": "skipped",
     }
     for group, label in labels.items():
         part = shown[groups == group]
         if part.empty:
             continue
+        if group == "cancelled":  # one build's cut-off nodes are all one or the other
+            label = " / ".join(sorted(set(part["status"]), reverse=True))
         fig.add_trace(
             go.Bar(
                 name=label,

@@ -109,7 +109,7 @@ def _rebuild_everything(manager: object) -> None:
 def _timeline(record: BuildRecord) -> None:
     st.subheader("Timeline")
     events = common.manager().events(record.build_id)
-    frame = timeline.timeline_frame(events)
+    frame = timeline.timeline_frame(events, build_status=record.status)
     if frame.empty:
         st.caption("This build has no progress events (yet).")
         return

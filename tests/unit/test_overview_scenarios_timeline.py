@@ -225,10 +225,84 @@ def test_timeline_frame_from_synthetic_events() -> None:
     assert by_name.loc["engine: dbt build", "duration_s"] == pytest.approx(2.5)
     assert by_name.loc["a", "start_s"] == pytest.approx(2.0)
     assert by_name.loc["a", "duration_s"] == pytest.approx(1.25)
-    assert pd.isna(by_name.loc["b", "status"])  # still running at the last event
-    assert timeline.status_group(by_name.loc["b", "status"]) == "running"
+    # b never finished, and the build did: it is not running any more.
+    assert by_name.loc["b", "status"] == "not finished"
+    assert by_name.loc["b", "duration_s"] == pytest.approx(2.0)  # to the build's end
     assert timeline.status_group(None) == "running"
     assert timeline.timeline_frame([]).empty
+    # While the build runs (no build_finished yet), b is running.
+    running = timeline.timeline_frame(events[:-1]).set_index("name")
+    assert pd.isna(running.loc["b", "status"])
+    assert timeline.status_group(running.loc["b", "status"]) == "running"
+
+
+def _cut_off_build_events(finished_status: str | None) -> list[dict]:
+    """A build where one model finished and one was still running when it ended."""
+    events = [
+        {"ts": "2026-01-01T10:00:00+00:00", "type": "build_started"},
+        {"ts": "2026-01-01T10:00:00+00:00", "type": "phase", "phase": "dbt"},
+        {
+            "ts": "2026-01-01T10:00:01+00:00",
+            "type": "node_started",
+            "unique_id": "model.p.stg_transactions",
+            "name": "stg_transactions",
+            "resource_type": "model",
+        },
+        {
+            "ts": "2026-01-01T10:00:02+00:00",
+            "type": "node_finished",
+            "unique_id": "model.p.stg_transactions",
+            "name": "stg_transactions",
+            "resource_type": "model",
+            "status": "success",
+        },
+        {
+            "ts": "2026-01-01T10:00:02+00:00",
+            "type": "node_started",
+            "unique_id": "model.p.int_customer_category_spend",
+            "name": "int_customer_category_spend",
+            "resource_type": "model",
+        },
+    ]
+    if finished_status is not None:
+        events.append(
+            {"ts": "2026-01-01T10:00:05+00:00", "type": "build_finished", "status": finished_status}
+        )
+    return events
+
+
+@pytest.mark.parametrize(
+    ("finished_status", "record_status", "expected"),
+    [
+        ("cancelled", "cancelled", "cancelled"),
+        ("failed", "failed", "not finished"),
+        # Killed before it logged build_finished: the record says how it ended.
+        (None, "failed", "not finished"),
+        (None, "cancelled", "cancelled"),
+    ],
+)
+def test_timeline_cut_off_node_of_an_ended_build_is_not_running(
+    finished_status: str | None, record_status: str, expected: str
+) -> None:
+    events = _cut_off_build_events(finished_status)
+    frame = timeline.timeline_frame(events, build_status=record_status).set_index("name")
+    assert frame.loc["int_customer_category_spend", "status"] == expected
+    assert frame.loc["stg_transactions", "status"] == "success"
+    figure = timeline.timeline_figure(frame.reset_index())
+    legend = {trace.name for trace in figure.data}
+    assert "running" not in legend
+    assert expected in legend
+    [cut_off] = [trace for trace in figure.data if trace.name == expected]
+    assert list(cut_off.y) == ["int_customer_category_spend"]
+    assert cut_off.marker.color != timeline.STATUS_COLORS["running"]
+
+
+def test_timeline_running_build_still_shows_running_nodes() -> None:
+    events = _cut_off_build_events(None)
+    frame = timeline.timeline_frame(events, build_status="running")
+    legend = {trace.name for trace in timeline.timeline_figure(frame).data}
+    assert "running" in legend
+    assert not legend & {"cancelled", "not finished"}
 
 
 def test_history_and_tests_frames(
