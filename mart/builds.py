@@ -1373,6 +1373,10 @@ class BuildManager:
         try:
             self._finish(active, result, error, worker)
         finally:
+            # under the build lock: a "publish anyway" landing between a prune's read of
+            # the pointer and its deletions lost the file it had just published
+            with contextlib.suppress(Exception):
+                self.prune(locked=True)
             active.finished.set()
             active.lock.release()
             with self._state:
@@ -1380,8 +1384,6 @@ class BuildManager:
             if worker is not None:
                 worker.close_stdin()  # detached: it finishes the docs on its own
                 self._reap_later(worker, active.build_dir)
-            with contextlib.suppress(Exception):
-                self.prune()
             active.done.set()
             if self.prewarm_after_build:
                 with contextlib.suppress(Exception):
@@ -1940,12 +1942,23 @@ class BuildManager:
                 else:
                     entry.unlink(missing_ok=True)
 
-    def prune(self) -> list[int]:
+    def prune(self, locked: bool = False) -> list[int]:
         """Delete the files of all but the last ``keep`` builds (never the published one,
         nor the build the Overview compares it with: the one it replaced).
 
-        Records and events stay; ``files_pruned`` is set. Returns the pruned ids.
+        Records and events stay; ``files_pruned`` is set. Returns the pruned ids. Runs
+        under the build lock, which publishing takes too (``locked``: the caller holds
+        it); when another process holds it, nothing is pruned now (its build prunes when
+        it ends).
         """
+        if not locked:
+            lock = BuildLock(self.ws.lock_path)
+            if not lock.try_acquire():
+                return []
+            try:
+                return self.prune(locked=True)
+            finally:
+                lock.release()
         ids = self._build_ids()
         keep = set(ids[-self.keep :])
         current = self._current_id()

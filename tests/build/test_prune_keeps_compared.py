@@ -42,3 +42,28 @@ def test_prune_keeps_the_build_the_published_one_replaced(tmp_path: Path) -> Non
         assert not manager.get(second.build_id).files_pruned
     finally:
         manager.shutdown()
+
+
+def test_prune_waits_for_the_build_lock(tmp_path: Path) -> None:
+    """Pruning ran after the build lock was released: a "publish anyway" landing between
+    its read of the pointer and its deletions lost the file it had just published. It
+    now prunes under the lock, and not at all while another holder has it."""
+    from mart.builds import BuildLock
+
+    ws = Workspace(tmp_path / "workspace")
+    manager = BuildManager(ws, keep=5, prewarm_after_build=False)
+    try:
+        builds = [manager.request_build() for _ in range(3)]
+        assert [b.status for b in builds] == ["published"] * 3
+        manager.keep = 1
+        holder = BuildLock(ws.lock_path)
+        assert holder.try_acquire()
+        try:
+            assert manager.prune() == []
+            assert Path(manager.get(builds[0].build_id).db_path).exists()
+        finally:
+            holder.release()
+        assert manager.prune() == [builds[0].build_id]
+        assert not Path(manager.get(builds[0].build_id).db_path).exists()
+    finally:
+        manager.shutdown()
