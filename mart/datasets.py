@@ -524,6 +524,64 @@ def restore(ws: Workspace, dataset: str, version_id: int, message: str | None = 
     )
 
 
+def _records_of(ws: Workspace, dataset: str, version_id: int) -> int:
+    """The version whose records ``version_id`` holds: a restore's source, followed back
+    to a version that is not a restore (restores copy their source's file)."""
+    seen: set[int] = set()
+    while version_id not in seen:
+        seen.add(version_id)
+        try:
+            source = _read_meta(ws, dataset, version_id).restored_from
+        except NotFoundError:
+            break
+        if source is None:
+            break
+        version_id = int(source)
+    return version_id
+
+
+#: After a data change that the published mart does not have yet.
+REBUILD_HINT = "Click **Rebuild mart** in the sidebar to build the mart from this version."
+
+
+def rebuild_hint(ws: Workspace, built: Mapping[str, Any] | None) -> str:
+    """The sentence after a data change: rebuild, unless the published mart already has it.
+
+    ``built`` is the published build's ``datasets`` (``{name: {"version": N, ...}}``,
+    :attr:`mart.builds.BuildRecord.datasets`), None before the first build. When every
+    dataset's HEAD is the version that build used (after an undo, say), or a restore of
+    it (the same records under a new number), no rebuild is needed and this says so.
+    """
+    if not built:
+        return REBUILD_HINT
+    heads = {name: head(ws, name) for name in DATASETS}
+    used: dict[str, int] = {}
+    for name in DATASETS:
+        try:
+            used[name] = int((built.get(name) or {}).get("version"))
+        except (TypeError, ValueError):
+            return REBUILD_HINT
+    renumbered = [name for name in DATASETS if heads[name].id != used[name]]
+    if not renumbered:
+        versions = ", ".join(heads[name].label for name in DATASETS)
+        return (
+            f"The published mart was already built from these versions ({versions}): "
+            "no rebuild is needed."
+        )
+    if all(
+        _records_of(ws, name, heads[name].id) == _records_of(ws, name, used[name])
+        for name in renumbered
+    ):
+        pairs = ", ".join(
+            f"{heads[name].label} has the records of v{used[name]}" for name in renumbered
+        )
+        return (
+            f"The published mart already uses this data ({pairs}, which it was built "
+            "from): no rebuild is needed; one would only record the new version number."
+        )
+    return REBUILD_HINT
+
+
 def reset_to_sample(ws: Workspace, message: str | None = None) -> dict[str, Version]:
     """A new version of each dataset equal to the bundled sample data."""
     result = {}

@@ -25,7 +25,13 @@ DATASET_LABELS = {"transactions": "Transactions", "events": "Events"}
 
 
 def _rebuild_hint() -> None:
-    st.caption("Click **Rebuild mart** in the sidebar to build the mart from this version.")
+    """Rebuild, or (HEAD is what the published mart was built from) that none is needed."""
+    published = common.manager().published()
+    st.caption(
+        datasets.rebuild_hint(
+            common.workspace(), published.datasets if published is not None else None
+        )
+    )
 
 
 def _start_rebuild() -> None:

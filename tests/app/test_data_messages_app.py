@@ -1,0 +1,55 @@
+"""The Data page's messages after a change: the rebuild hint after Undo, and the save
+warning of grid edits (count, generated ids, defaulted categories).
+
+One workspace, the sample built and published once for the module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mart import datasets
+from mart.workspace import Workspace
+from tests.app.conftest import app_manager, app_test, published_workspace
+
+
+@pytest.fixture(scope="module")
+def messages_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with published_workspace(tmp_path_factory.mktemp("data_messages") / "workspace") as root:
+        yield root
+
+
+def _captions(at) -> str:  # noqa: ANN001
+    return "\n".join(str(element.value) for element in at.caption)
+
+
+def test_undo_back_to_the_published_version_does_not_ask_for_a_rebuild(
+    messages_workspace: Path,
+) -> None:
+    ws = Workspace(messages_workspace)
+    published = app_manager(messages_workspace).published()
+    built = int(published.datasets["transactions"]["version"])
+    assert datasets.head(ws, "transactions").id == built
+    datasets.apply_edits(ws, "transactions", built, updates={2: {"amount": "12.34"}})
+    at = app_test()
+    at.switch_page("pages/data.py")
+    at.session_state["data_tab"] = "History"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.button(key="history_undo_transactions").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = [str(element.value).replace("\\", "") for element in at.success]
+    assert any(f"transactions: HEAD is v{built} again." in text for text in said), said
+    captions = _captions(at)
+    assert "Rebuild mart" not in captions, captions
+    assert "The published mart was already built from these versions" in captions, captions
+    # Undoing once more goes below what the mart was built from: rebuild.
+    datasets.apply_edits(ws, "transactions", built, updates={2: {"amount": "12.35"}})
+    at.run()
+    at.selectbox(key="history_pick_transactions").set_value(built + 1).run()
+    at.button(key="history_restore_transactions").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Click **Rebuild mart** in the sidebar" in _captions(at)
