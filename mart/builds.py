@@ -1680,10 +1680,23 @@ class BuildManager:
         return None
 
     def _load(self, build_id: int) -> BuildRecord | None:
-        data = read_json(self._record_path(build_id))
-        if not data:
-            return None
-        record = BuildRecord.from_dict(data)
+        path = self._record_path(build_id)
+        try:
+            data = read_json(path)
+            if data is not None and not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not an object")
+            if not data:
+                return None
+            record = BuildRecord.from_dict(data)
+            if not isinstance(record.build_id, int) or record.status not in (
+                *STATUSES,
+                INTERRUPTED,
+            ):
+                raise ValueError(f"build_id {record.build_id!r}, status {record.status!r}")
+        except (OSError, ValueError, TypeError) as exc:
+            # one damaged record (a half-copied workspace, a full disk) made status,
+            # every build and the app's pages fail with only "Expecting ',' delimiter"
+            record = self._damaged_record(build_id, path, exc)
         # The file's place is this workspace's, whatever the record says: a workspace
         # copied or moved keeps the old absolute path in its records, and a build in the
         # copy would have started from, and pruned, the original's files.
@@ -1691,6 +1704,27 @@ class BuildManager:
         record.is_current = self._current_id() == build_id
         record.docs_ready = self._docs_ready(record.build_dir)
         return record
+
+    def _damaged_record(self, build_id: int, path: Path, exc: Exception) -> BuildRecord:
+        """A stand-in for a record that cannot be read: published if the pointer names
+        the build (its file may be fine), else failed; its error names the file."""
+        try:
+            when = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(path.stat().st_mtime))
+        except OSError:
+            when = now_iso()
+        published = self._current_id() == build_id
+        return BuildRecord(
+            build_id=build_id,
+            status=PUBLISHED if published else FAILED,
+            started_at=when,
+            finished_at=when,
+            failure=None if published else "error",
+            error=(
+                f"The record of build {build_id} ({path}) cannot be read "
+                f"({type(exc).__name__}: {exc}): its details (vars, dataset versions, test "
+                "results) are lost."
+            ),
+        )
 
     def _save(self, record: BuildRecord) -> None:
         atomic_write_json(self._record_path(record.build_id), record.to_dict())

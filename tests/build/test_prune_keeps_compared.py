@@ -67,3 +67,31 @@ def test_prune_waits_for_the_build_lock(tmp_path: Path) -> None:
         assert not Path(manager.get(builds[0].build_id).db_path).exists()
     finally:
         manager.shutdown()
+
+
+def test_a_damaged_build_record_is_named_and_blocks_nothing(tmp_path: Path) -> None:
+    """One truncated build.json made status, every build and the app's pages fail with
+    only "Expecting ',' delimiter"; the record now stands in as failed, naming its file,
+    and a damaged record of the published build keeps it published."""
+    ws = Workspace(tmp_path / "workspace")
+    manager = BuildManager(ws, prewarm_after_build=False)
+    try:
+        first = manager.request_build()
+        second = manager.request_build()
+        record_path = ws.build_dir(first.build_id) / "build.json"
+        record_path.write_text(record_path.read_text()[:100], encoding="utf-8")
+        damaged = manager.get(first.build_id)
+        assert damaged.status == "failed" and str(record_path) in (damaged.error or "")
+        assert "cannot be read (JSONDecodeError" in (damaged.error or "")
+        assert [r.build_id for r in manager.history()] == [second.build_id, first.build_id]
+        assert manager.status()["published"]["build_id"] == second.build_id
+        third = manager.request_build()
+        assert third.status == "published"
+        # the published build's own record, emptied: still published, its file still read
+        live = ws.build_dir(third.build_id) / "build.json"
+        live.write_text("", encoding="utf-8")
+        assert manager.published().build_id == third.build_id
+        assert manager.published_db_path() == Path(third.db_path)
+        assert manager.request_build().status == "published"
+    finally:
+        manager.shutdown()
