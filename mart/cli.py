@@ -123,6 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MartError as exc:
         print(f"error: {message_safe(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as exc:
+        # a full disk, a read-only workspace, a folder where a file should be: the
+        # system's reason and the path, not "internal error: OSError: [Errno 28] …"
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {message_safe((exc.strerror or str(exc)) + where)}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:  # an internal failure: say so, keep the details for bug reports
         print(f"internal error: {type(exc).__name__}: {message_safe(str(exc))}", file=sys.stderr)
         if "--debug" in sys.argv or __import__("os").environ.get("MART_DEBUG"):

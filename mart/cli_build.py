@@ -10,6 +10,7 @@ script can tell them apart). Per-node progress goes to stderr, the outcome to st
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from datetime import date
@@ -352,7 +353,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     from mart.builds import vars_text
 
     manager = _manager(args)
-    manager.recover()
+    # status only reads: a read-only workspace (or a full disk) leaves stale records
+    # as they are instead of failing the command
+    with contextlib.suppress(OSError):
+        manager.recover()
     status = manager.status()
     if args.json:
         print(json.dumps(status, indent=2, default=str))

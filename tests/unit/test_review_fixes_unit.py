@@ -214,3 +214,38 @@ def test_ctrl_c_while_the_command_line_reads_its_arguments_is_no_traceback(
     monkeypatch.setattr(cli, "build_parser", interrupted)
     assert cli.main(["status"]) == cli.EXIT_ERROR
     assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_a_system_error_is_said_plainly_and_status_reads_a_read_only_workspace(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A full disk printed "internal error: OSError: [Errno 28] …"; `status` on a
+    read-only workspace failed in its recovery step, which writes the lock file."""
+    import errno
+
+    from mart import builds, cli
+
+    def full(_args: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x.json"))
+
+    monkeypatch.setattr(cli, "build_parser", lambda: _parser_running(full))
+    assert cli.main(["anything"]) == cli.EXIT_ERROR
+    assert capsys.readouterr().err == f"error: No space left on device: {tmp_path / 'x.json'}\n"
+
+    def read_only(self: object) -> list[int]:
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / "build.lock"))
+
+    monkeypatch.undo()  # the real parser again
+    monkeypatch.setattr(builds.BuildManager, "recover", read_only)
+    assert cli.main(["--workspace", str(tmp_path / "ws"), "status"]) == 0
+    out = capsys.readouterr()
+    assert "published: nothing yet" in out.out and "error" not in out.err
+
+
+def _parser_running(func):  # noqa: ANN001, ANN202 - a stand-in parser for main()
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command")
+    parser.set_defaults(func=func)
+    return parser
