@@ -1371,7 +1371,10 @@ class BuildManager:
         except Exception as exc:  # the manager's own failure: record it, never hang
             error = f"{type(exc).__name__}: {exc}"
         try:
-            self._finish(active, result, error, worker)
+            try:
+                self._finish(active, result, error, worker)
+            except Exception as exc:  # a full disk while publishing: say so, free space
+                self._finish_failed(active, exc)
         finally:
             # under the build lock: a "publish anyway" landing between a prune's read of
             # the pointer and its deletions lost the file it had just published
@@ -1519,6 +1522,46 @@ class BuildManager:
             published=record.status == PUBLISHED,
         )
         self._notify(active, event)
+
+    def _finish_failed(self, active: _ActiveBuild, exc: Exception) -> None:
+        """The build's end could not be written (a full disk, a read-only folder): the
+        build is failed with the system's reason, and its own mart file, which nothing
+        can use now, is deleted to give the space back. (The thread died with a
+        traceback, the record said "running", and a later recovery called it
+        "interrupted".) A build the pointer already names stays published."""
+        record = active.record
+        if isinstance(exc, OSError):
+            reason = (exc.strerror or str(exc)) + (f": {exc.filename}" if exc.filename else "")
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+        if self._current_id() == record.build_id:
+            record.status = PUBLISHED
+        else:
+            for name in (DB_FILE_NAME, DB_FILE_NAME + ".wal"):
+                with contextlib.suppress(OSError):
+                    (active.build_dir / name).unlink(missing_ok=True)
+            record.status, record.failure = FAILED, "error"
+            record.error = f"The build could not be finished ({reason})." + (
+                STAYS_PUBLISHED
+                if self.published_db_path() is not None
+                else " Nothing is published yet."
+            )
+            record.files_pruned = True
+        record.finished_at = record.finished_at or now_iso()
+        record.duration_s = round(time.perf_counter() - active.started, 3)
+        with contextlib.suppress(Exception):
+            self._save(record)
+        with contextlib.suppress(Exception):
+            event = EventLog(active.build_dir / "events.jsonl", active.build_id).append(
+                "build_finished",
+                status=record.status,
+                duration_s=record.duration_s,
+                tests=record.tests,
+                failure=record.failure,
+                error=record.error,
+                published=record.status == PUBLISHED,
+            )
+            self._notify(active, event)
 
     def _as_of_hint(self, record: BuildRecord) -> str | None:
         """When not_after_as_of_date tests failed because the as_of_date var is before

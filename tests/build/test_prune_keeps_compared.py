@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mart import overview
 from mart.builds import BuildManager
 from mart.workspace import Workspace
@@ -92,6 +94,45 @@ def test_a_damaged_build_record_is_named_and_blocks_nothing(tmp_path: Path) -> N
         live.write_text("", encoding="utf-8")
         assert manager.published().build_id == third.build_id
         assert manager.published_db_path() == Path(third.db_path)
+        assert manager.request_build().status == "published"
+    finally:
+        manager.shutdown()
+
+
+def test_a_full_disk_while_publishing_fails_the_build_plainly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing the pointer on a full disk killed the build's thread with a traceback;
+    the record said "running" and a later recovery called it "interrupted". The build
+    now fails with the system's reason, the published build stays, and the failed
+    build's own file is deleted to give the space back."""
+    import errno
+    import threading
+
+    from mart import builds
+
+    ws = Workspace(tmp_path / "workspace")
+    manager = BuildManager(ws, prewarm_after_build=False)
+    crashed: list[object] = []
+    monkeypatch.setattr(threading, "excepthook", crashed.append)
+    try:
+        first = manager.request_build()
+        real = builds.atomic_write_text
+
+        def full(path: Path, text: str) -> None:
+            if path.name == "current":
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            real(path, text)
+
+        monkeypatch.setattr(builds, "atomic_write_text", full)
+        second = manager.request_build(reuse=False)
+        assert second.status == "failed" and second.failure == "error"
+        assert f"No space left on device: {ws.builds_dir / 'current'}" in (second.error or "")
+        assert "The previous build stays published." in (second.error or "")
+        assert not Path(second.db_path).exists()
+        assert manager.published().build_id == first.build_id
+        assert not crashed
+        monkeypatch.setattr(builds, "atomic_write_text", real)
         assert manager.request_build().status == "published"
     finally:
         manager.shutdown()
