@@ -223,6 +223,36 @@ def as_of_that_fits(latest: Any, today: Any = None) -> Any:
     return max(latest + timedelta(days=1), min(next_month, today or date.today()))
 
 
+#: DuckDB's file starts with three 4 KiB headers, then its blocks.
+_DUCKDB_HEADERS = 3 * 4096
+
+
+def damaged_file(path: Path) -> str | None:
+    """Why the DuckDB file at ``path`` cannot be built on ("is missing", "is cut short:
+    …"), or None when it is whole: its size must hold every block its header counts.
+    (A truncated file still opens and counts its rows; reading them fails.)"""
+    from mart import db
+
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return f"({path}) is missing"
+    except OSError as exc:
+        return f"({path}) cannot be read ({exc.strerror or exc})"
+    try:
+        info = db.query_df(path, "pragma database_size")
+        blocks, block_size = int(info["total_blocks"].iloc[0]), int(info["block_size"].iloc[0])
+    except Exception as exc:  # noqa: BLE001 - any failure to open it is damage
+        return f"({path}) cannot be opened ({type(exc).__name__}: {str(exc)[:200]})"
+    needed = _DUCKDB_HEADERS + blocks * block_size
+    if size < needed:
+        return (
+            f"({path}) is cut short: {size:,} bytes where its header counts {needed:,} "
+            "(a copy that did not finish, or a full disk)"
+        )
+    return None
+
+
 DEFAULT_KEEP = 5
 KEEP_ENV = "MART_KEEP_BUILDS"
 
@@ -326,6 +356,9 @@ class BuildRecord:
     # What to do about a failure, when the engine can tell (an as-of date before the
     # data: see as_of_hint); also at the end of ``error``.
     hint: str | None = None
+    # What the build had to work around before it started (a published file that is
+    # damaged or gone, so it started from an older build's file or from empty).
+    notes: list[str] = field(default_factory=list)
     # Filled in when read, not stored:
     is_current: bool = False
     docs_ready: bool = False
@@ -1242,11 +1275,8 @@ class BuildManager:
                 published if keep_published_vars else None,
                 project_var_names(self.project_dir),
             )
-            source_db = (
-                Path(published.db_path)
-                if published is not None and Path(published.db_path).exists()
-                else None
-            )
+            base, notes = self._base_build(published)
+            source_db = Path(base.db_path) if base is not None else None
             record = BuildRecord(
                 build_id=build_id,
                 status=RUNNING,
@@ -1267,8 +1297,9 @@ class BuildManager:
                 pid=os.getpid(),
                 host=self.host,
             )
-            if published is not None:
-                record.timings["based_on_build"] = published.build_id
+            record.notes = notes
+            if base is not None:
+                record.timings["based_on_build"] = base.build_id
             key = unit_tests_key(self.project_dir, self.profiles_dir, {**ENGINE_VARS, **user_vars})
             passed_in = None if unit_tests else self._unit_tests_passed_in(key)
             record.reuse = {"enabled": bool(reuse)}
@@ -1282,7 +1313,8 @@ class BuildManager:
                 "build_started",
                 datasets=record.datasets,
                 vars=user_vars,
-                based_on=published.build_id if published else None,
+                based_on=base.build_id if base is not None else None,
+                notes=notes,
             )
         except BaseException:
             lock.release()
@@ -1747,6 +1779,48 @@ class BuildManager:
         record.is_current = self._current_id() == build_id
         record.docs_ready = self._docs_ready(record.build_dir)
         return record
+
+    def _base_build(self, published: BuildRecord | None) -> tuple[BuildRecord | None, list[str]]:
+        """The build whose file the next build starts from, and notes on why it is not
+        the published one: the published build unless its file is gone or damaged (cut
+        short: a half-copied workspace, a full disk), else the latest earlier build that
+        was published and whose file is whole (keeping its snapshot history), else none.
+        A damaged file was copied, its unchanged nodes reused, and the build published
+        as passing with unreadable tables; every build after it failed."""
+        notes: list[str] = []
+        if published is not None:
+            problem = damaged_file(Path(published.db_path))
+            if problem is None:
+                return published, notes
+            notes.append(f"The published build {published.build_id}'s file {problem}.")
+        earlier = [
+            record
+            for record in self.history()
+            if record.status == PUBLISHED
+            and not record.files_pruned
+            and (published is None or record.build_id != published.build_id)
+        ]
+        if published is None:
+            if not earlier:
+                return None, notes  # the first build: nothing to start from
+            pointer, named = self.current_pointer, self._current_id()
+            notes.append(
+                f"{pointer} is missing"
+                if not pointer.exists()
+                else f"{pointer} names no build"
+                if named is None
+                else f"{pointer} names build {named}, which has no record"
+            )
+            notes[-1] += ": it was read as nothing published."
+        for record in earlier:
+            if damaged_file(Path(record.db_path)) is None:
+                notes.append(
+                    f"This build starts from build {record.build_id}'s file, the latest "
+                    "published one that is whole."
+                )
+                return record, notes
+        notes.append("This build starts from an empty file: snapshot history starts again.")
+        return None, notes
 
     def _damaged_record(self, build_id: int, path: Path, exc: Exception) -> BuildRecord:
         """A stand-in for a record that cannot be read: published if the pointer names

@@ -14,6 +14,7 @@ import contextlib
 import json
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from mart.errors import InputError
@@ -296,6 +297,8 @@ def _build(args: argparse.Namespace) -> int:
         manager.cancel(build_id)
         record = manager.wait(build_id, timeout=30)
     print(record.summary())
+    for note in record.notes:
+        print(f"warning: {note}", file=sys.stderr)
     origin = record.vars_origin or {}
     note = ""
     if origin.get("kept"):
@@ -350,7 +353,7 @@ def _tests_text(tests: dict[str, int]) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the workspace summary (``--json`` for the machine-readable form)."""
-    from mart.builds import vars_text
+    from mart.builds import damaged_file, vars_text
 
     manager = _manager(args)
     # status only reads: a read-only workspace (or a full disk) leaves stale records
@@ -381,6 +384,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         lines.append(f"  vars: {vars_text(published.get('vars'))}")
         lines.append(f"  {published['path']}")
+        damage = damaged_file(Path(published["path"]))
+        if damage is not None:
+            lines.append(
+                f"  warning: its file {damage}: queries may fail; the next build starts "
+                "from the latest published build whose file is whole"
+            )
     else:
         lines.append("published: nothing yet (run `python -m mart build`)")
     last = status["last_build"]

@@ -136,3 +136,51 @@ def test_a_full_disk_while_publishing_fails_the_build_plainly(
         assert manager.request_build().status == "published"
     finally:
         manager.shutdown()
+
+
+def test_a_damaged_published_file_is_not_built_on(tmp_path: Path) -> None:
+    """A published file cut short (a half-copied workspace) still opened and counted
+    its rows: the next build copied it, reused its unchanged nodes and was published
+    as passing with unreadable tables, and every build after that failed. The next
+    build now starts from the latest published build whose file is whole, and says so;
+    with none, from an empty file."""
+    import os
+
+    from mart import db
+    from mart.builds import damaged_file
+
+    ws = Workspace(tmp_path / "workspace")
+    manager = BuildManager(ws, prewarm_after_build=False)
+    try:
+        first = manager.request_build()
+        second = manager.request_build()
+        assert damaged_file(Path(second.db_path)) is None
+        db.close_path(Path(second.db_path))
+        os.truncate(second.db_path, 1_000_000)
+        assert "is cut short: 1,000,000 bytes" in (damaged_file(Path(second.db_path)) or "")
+        third = manager.request_build()
+        assert third.status == "published"
+        assert third.timings["based_on_build"] == first.build_id
+        assert third.notes[0].startswith(f"The published build {second.build_id}'s file (")
+        assert f"starts from build {first.build_id}'s file" in third.notes[1]
+        [(customers,)] = db.query_df(
+            Path(third.db_path), "select count(*) from dim_customers"
+        ).values
+        assert customers == 5
+        assert (
+            db.query_df(Path(third.db_path), "select * from dim_customers")["customer_id"].size == 5
+        )
+        # the published file gone, and no whole one left: from an empty file
+        for build in (first, third):
+            db.close_path(Path(build.db_path))
+            Path(build.db_path).unlink()
+        fourth = manager.request_build()
+        assert fourth.status == "published" and "based_on_build" not in fourth.timings
+        assert "is missing" in fourth.notes[0] and "from an empty file" in fourth.notes[-1]
+        # a pointer that names no build: read as nothing published, said so
+        manager.current_pointer.write_text("garbage\n", encoding="utf-8")
+        fifth = manager.request_build()
+        assert fifth.status == "published" and fifth.timings["based_on_build"] == fourth.build_id
+        assert "names no build: it was read as nothing published" in fifth.notes[0]
+    finally:
+        manager.shutdown()
