@@ -178,6 +178,10 @@ def _panel_body() -> None:
             f"Build #{latest.build_id} published{took}: all tests passed.",
             icon=":material/check_circle:",
         )
+    if running is None and latest is not None and latest.notes:
+        # what the build worked around (a damaged published file: it started from an
+        # older build's file or from empty)
+        st.warning(" ".join(latest.notes), icon=":material/build_circle:")
 
     behind = (
         as_of_behind(common.workspace(), published.vars or {})

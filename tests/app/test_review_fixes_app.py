@@ -285,3 +285,28 @@ def test_sql_console_shows_dates_as_dates(markdown_workspace: Path) -> None:
     config = json.loads(grid.proto.columns)
     assert config["day"]["type_config"] == {"type": "date", "format": "YYYY-MM-DD"}
     assert config["amount"]["type_config"]["format"] == "%.2f"
+
+
+def test_the_sidebar_says_what_a_build_worked_around(tmp_path: Path) -> None:
+    """A build that could not start from the published file (cut short) starts from an
+    older build's file and says so: the sidebar shows that note."""
+    import os
+
+    from mart import db
+
+    with published_workspace(tmp_path / "ws") as root:
+        manager = BuildManager(Workspace(root), prewarm_after_build=False)
+        try:
+            second = manager.request_build()
+            db.close_path(Path(second.db_path))
+            os.truncate(second.db_path, 1_000_000)
+            third = manager.request_build()
+        finally:
+            manager.shutdown()
+        assert third.notes
+        at = app_test()
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        warnings = " ".join(str(w.value) for w in at.sidebar.warning)
+        assert f"The published build {second.build_id}'s file" in warnings
+        assert "starts from build 1's file" in warnings
