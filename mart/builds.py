@@ -1915,8 +1915,22 @@ class BuildManager:
         return None
 
     def current_build(self) -> BuildRecord | None:
-        """The build a UI should show now: the running one, else the latest one."""
-        return self.running_build() or self._latest_record()
+        """The build a UI should show now: the running one, else the latest one.
+
+        A latest record still saying *running* whose process is gone (a command-line
+        build killed while the app was open) is marked interrupted first: the Build
+        page showed it running until the app restarted, while the sidebar did not."""
+        running = self.running_build()
+        if running is not None:
+            return running
+        latest = self._latest_record()
+        # (not a record of this process: one of its builds saves its record before it
+        # counts as active, and must not be called interrupted in between)
+        if latest is not None and latest.status == RUNNING and latest.pid != os.getpid():
+            with contextlib.suppress(OSError):  # a read-only workspace: leave it
+                if self.recover():
+                    latest = self._latest_record()
+        return latest
 
     def events(self, build_id: int, since: int = 0) -> list[dict[str, Any]]:
         """The build's progress events from ``seq`` ``since`` on (poll with the last seq+1)."""

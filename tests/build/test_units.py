@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 import threading
@@ -242,3 +243,33 @@ def test_kept_builds_come_from_mart_keep_builds(
     for bad in ("0", "-3", "two", "2.5"):
         monkeypatch.setenv("MART_KEEP_BUILDS", bad)
         assert BuildManager(ws).keep == 5
+
+
+def test_current_build_marks_a_dead_processes_running_record_interrupted(
+    workspace: Path,
+) -> None:
+    """A command-line build killed while the app was open: the Build page (which reads
+    current_build and the history) showed it running until the app restarted."""
+    ws = Workspace.from_env(workspace)
+    build_dir = ws.build_dir(1)
+    build_dir.mkdir(parents=True)
+    record = BuildRecord(
+        build_id=1,
+        status=RUNNING,
+        started_at="2024-01-01T00:00:00+00:00",
+        db_path=str(build_dir / "mart.duckdb"),
+        pid=_dead_pid(),
+        host=socket.gethostname(),
+    )
+    atomic_write_json(build_dir / "build.json", record.to_dict())
+    manager = BuildManager(ws)
+    current = manager.current_build()
+    assert current is not None and (current.status, current.failure) == (FAILED, INTERRUPTED)
+    assert manager.get(1).status == FAILED
+    # a running record of this very process is left alone (its build counts as active
+    # only after it saved the record)
+    record.build_id, record.pid = 2, os.getpid()
+    record.db_path = str(ws.build_dir(2) / "mart.duckdb")
+    ws.build_dir(2).mkdir(parents=True)
+    atomic_write_json(ws.build_dir(2) / "build.json", record.to_dict())
+    assert manager.current_build().status == RUNNING
