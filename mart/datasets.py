@@ -1363,24 +1363,33 @@ def apply_edits(
         texts: list[str] = []
         problems: list[str] = []
         notes: list[str] = []
+        warned_values = 0
         for number, changes in sorted(updates.items()):
             if number in delete_set:
                 continue
             original = json.loads(found[number], parse_float=Decimal)
             record = _edited_record(dataset, original, changes, f"record {number}", problems)
-            notes += _edit_notes(dataset, record, f"record {number}")
+            found_notes, found_values = _edit_notes(dataset, record, f"record {number}")
+            notes += found_notes
+            warned_values += found_values
             numbers.append(number)
             texts.append(dump_record(record))
         id_field = ID_FIELD[dataset]
         stamp = f"{time.time_ns():x}"
+        generated: list[str] = []  # ids made up for new rows without one
+        defaulted = 0  # new transactions whose empty product_category was saved as Unknown
         for index, values in enumerate(inserts, start=1):
             template: dict[str, Any] = dict.fromkeys(FIELDS[dataset])
-            if dataset == "transactions":
-                template["product_category"] = "Unknown"
             record = _edited_record(dataset, template, values, f"new row {index}", problems)
+            if dataset == "transactions" and record.get("product_category") is None:
+                record["product_category"] = "Unknown"  # as staging reads an empty one
+                defaulted += 1
             if record.get(id_field) is None:
                 record[id_field] = f"{ID_PREFIX[dataset]}{stamp}-{index}"
-            notes += _edit_notes(dataset, record, f"new row {index}")
+                generated.append(record[id_field])
+            found_notes, found_values = _edit_notes(dataset, record, f"new row {index}")
+            notes += found_notes
+            warned_values += found_values
             numbers.append(max_number + index)
             texts.append(dump_record(record))
         if problems:
@@ -1434,42 +1443,91 @@ def apply_edits(
                     "deleted": len(delete_set),
                     # let in on purpose, as a file load lets them in: said at save time
                     "warnings": notes,
+                    "warned_values": warned_values,
+                    # filled in on save, said too (edit_fill_note)
+                    "generated_ids": len(generated),
+                    "generated_id_examples": generated[:1] + generated[1:][-1:],
+                    "defaulted_categories": defaulted,
                 },
             )
         except ConflictError as exc:
             raise _keep_edits(ws, dataset, current.id, updates, inserts, delete_set, exc) from None
 
 
-def _edit_notes(dataset: str, record: Mapping[str, Any], where: str) -> list[str]:
+def _edit_notes(dataset: str, record: Mapping[str, Any], where: str) -> tuple[list[str], int]:
     """What a saved record will make a dbt test fail on, said when it is saved: empty
-    required fields, a negative amount, a date after today (a file load warns the same)."""
+    required fields, a negative amount, a date after today (a file load warns the same).
+    (the notes, how many values they name: each empty field counts)."""
     notes = []
+    values = 0
     empty = [name for name in REQUIRED[dataset] if record.get(name) in (None, "")]
     if empty:
         notes.append(f"{where}: {', '.join(empty)} empty")
+        values += len(empty)
     amount = record.get("amount")
     if isinstance(amount, Decimal) and amount < 0:
         notes.append(f"{where}: negative amount {amount} (a refund?)")
+        values += 1
     moment = record.get(TIME_FIELD[dataset])
     today = datetime.now(UTC).date().isoformat()
     if isinstance(moment, str) and moment[:10] > today:
         notes.append(f"{where}: {TIME_FIELD[dataset]} {moment[:10]} is after today ({today})")
-    return notes
+        values += 1
+    return notes, values
+
+
+def _count(number: int, noun: str, plural: str | None = None) -> str:
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
 
 
 def edit_warnings(version: Version, limit: int = MAX_EDIT_PROBLEMS) -> str | None:
-    """The save-time warnings of an edit version as one sentence, or None."""
+    """The save-time warnings of an edit version as one sentence, or None.
+
+    Counts the values the notes name (three empty fields of one row are three) and the
+    rows they are in, so the count matches the list."""
     notes = list(version.summary.get("warnings") or [])
     if not notes:
         return None
     shown = "; ".join(notes[:limit]) + (
         f"; … and {len(notes) - limit} more" if len(notes) > limit else ""
     )
+    rows = _count(len({note.split(": ", 1)[0] for note in notes}), "row")
+    values = version.summary.get("warned_values")
+    counted = (
+        f"{_count(int(values), 'value')} in {rows}"
+        if values
+        else f"values in {rows}"  # a version saved before the values were counted
+    )
     return (
-        f"Saved, but {len(notes)} value(s) will fail a dbt test in the next build: {shown}. "
+        f"Saved, but {counted} will fail a dbt test in the next build: {shown}. "
         "They are let in on purpose (the build names them and the last good mart stays "
         "published); edit them again or undo this version to take them back."
     )
+
+
+def edit_fill_note(version: Version) -> str | None:
+    """What saving an edit version filled in for new rows, or None: the ids it generated
+    (for rows without one) and the empty product categories it saved as Unknown."""
+    parts = []
+    generated = int(version.summary.get("generated_ids") or 0)
+    if generated:
+        id_name = ID_FIELD[version.dataset]
+        examples = list(version.summary.get("generated_id_examples") or [])
+        shown = (
+            f" ({examples[0]})"
+            if generated == 1 and examples
+            else f" ({examples[0]} … {examples[-1]})"
+            if len(examples) > 1
+            else ""
+        )
+        parts.append(
+            f"{_count(generated, 'new row')} had no {id_name}: "
+            f"{'one was' if generated == 1 else 'ids were'} generated{shown}"
+        )
+    defaulted = int(version.summary.get("defaulted_categories") or 0)
+    if defaulted:
+        parts.append(f"{_count(defaulted, 'new row')} had no product_category: saved as Unknown")
+    return ("Filled in: " + "; ".join(parts) + ".") if parts else None
 
 
 def _keep_edits(

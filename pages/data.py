@@ -441,9 +441,10 @@ def _save_edits(dataset: str, base: int, changes: dict[str, Any], message: str) 
     # widget exists in this one, and a key merely dropped left the text in the browser.
     st.session_state[f"edit_clear_message_{dataset}"] = True
     st.session_state[f"edit_base_{dataset}"] = version.id
+    filled = datasets.edit_fill_note(version)  # generated ids, categories saved as Unknown
     st.session_state[f"edit_saved_{dataset}"] = (
         f"Saved {version.label}: {common.escape_markdown(version.message)} "
-        f"({version.row_count:,} rows)."
+        f"({version.row_count:,} rows)." + (f" {common.escape_markdown(filled)}" if filled else "")
     )
     st.session_state[f"edit_warned_{dataset}"] = datasets.edit_warnings(version)
     st.rerun()

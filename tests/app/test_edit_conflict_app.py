@@ -150,7 +150,7 @@ def test_a_save_with_values_a_test_will_fail_says_so(edited_workspace: Path) -> 
     ws = Workspace(edited_workspace)
     assert datasets.head(ws, "transactions").id == head + 1  # saved
     warnings = " ".join(str(w.value) for w in at.warning).replace("\\", "")
-    assert "3 value(s) will fail a dbt test in the next build" in warnings, warnings
+    assert "3 values in 2 rows will fail a dbt test in the next build" in warnings, warnings
     assert "record 2: customer_id empty" in warnings
     assert "record 2: negative amount -5.00" in warnings
     assert "new row 1: transaction_date 2099-01-01 is after today" in warnings

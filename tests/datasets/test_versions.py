@@ -241,7 +241,9 @@ def test_an_edit_that_a_test_will_fail_is_saved_with_warnings(ws):
         inserts=[{"customer_id": "C9", "transaction_date": "2999-01-01", "amount": "2"}],
     )
     text = datasets.edit_warnings(version)
-    assert text is not None and text.startswith("Saved, but 3 value(s) will fail a dbt test")
+    assert text is not None and text.startswith(
+        "Saved, but 3 values in 3 rows will fail a dbt test"
+    )
     assert "record 1: customer_id empty" in text and "record 2: negative amount -1.00" in text
     assert "new row 1: transaction_date 2999-01-01 is after today" in text
     clean = datasets.apply_edits(ws, "transactions", version.id, updates={1: {"customer_id": "C1"}})
