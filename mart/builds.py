@@ -223,6 +223,20 @@ def as_of_that_fits(latest: Any, today: Any = None) -> Any:
     return max(latest + timedelta(days=1), min(next_month, today or date.today()))
 
 
+def _mark_published_anyway(record: BuildRecord) -> None:
+    """``record``, a build whose tests failed, as published anyway: the advice (correct
+    the rows, or publish anyway) and "The previous build stays published." are done
+    with now."""
+    record.status = PUBLISHED
+    record.published_anyway = True
+    error = record.error or ""
+    if record.hint:
+        error = error.replace(f" {record.hint}", "")
+    record.error = error.replace(STAYS_PUBLISHED, " Published anyway.").replace(
+        NONE_PUBLISHED, " Published anyway."
+    )
+
+
 #: DuckDB's file starts with three 4 KiB headers, then its blocks.
 _DUCKDB_HEADERS = 3 * 4096
 
@@ -1698,15 +1712,7 @@ class BuildManager:
                     f"Build {build_id}'s files were pruned; rebuild instead of publishing it."
                 )
             if record.status == FAILED:
-                record.status = PUBLISHED
-                record.published_anyway = True
-                # the advice (correct the rows, or publish anyway) is done with now
-                error = record.error or ""
-                if record.hint:
-                    error = error.replace(f" {record.hint}", "")
-                record.error = error.replace(STAYS_PUBLISHED, " Published anyway.").replace(
-                    NONE_PUBLISHED, " Published anyway."
-                )
+                _mark_published_anyway(record)
             live = self._current_id()
             if live != build_id:
                 record.replaced = live
@@ -2019,8 +2025,27 @@ class BuildManager:
         if all_stale and live is not None:
             record = self._load(live)
             if record is not None and record.status == FAILED and record.failure == "tests":
-                # Killed while publishing it anyway, between the pointer and the record.
-                record.status, record.published_anyway = PUBLISHED, True
+                # Killed while publishing it anyway, between the pointer and the record:
+                # finished as publish() would have (its time, the build it replaced, no
+                # "The previous build stays published." left in its error)
+                _mark_published_anyway(record)
+                try:
+                    moved = self.current_pointer.stat().st_mtime
+                    record.published_at = time.strftime(
+                        "%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(moved)
+                    )
+                except OSError:
+                    record.published_at = now_iso()
+                before = [
+                    other
+                    for other in self.history()
+                    if other.build_id != live
+                    and other.published_at
+                    and other.published_at <= record.published_at
+                ]
+                if before:
+                    latest = max(before, key=lambda other: other.published_at or "")
+                    record.replaced = latest.build_id
                 self._save(record)
                 marked.append(live)
         for build_id in self._build_ids():

@@ -162,12 +162,23 @@ def test_recover_publishes_a_build_killed_after_the_pointer_named_it(workspace: 
 
 def test_recover_finishes_a_publish_anyway_killed_after_the_pointer(workspace: Path) -> None:
     ws = Workspace.from_env(workspace)
-    _write_record(ws, build_id=1, status=FAILED, failure="tests", error="1 test failed.")
+    _write_record(ws, build_id=1, status=PUBLISHED, published_at="2024-01-01T00:01:00+00:00")
+    _write_record(
+        ws,
+        build_id=2,
+        status=FAILED,
+        failure="tests",
+        error="1 test failed. The previous build stays published.",
+    )
     manager = BuildManager(ws)
-    manager.current_pointer.write_text("1\n")
-    assert manager.recover() == [1]
-    record = manager.get(1)
+    manager.current_pointer.write_text("2\n")
+    assert manager.recover() == [2]
+    record = manager.get(2)
     assert (record.status, record.published_anyway) == (PUBLISHED, True)
+    # finished as publish() does: its time, the build it replaced, no stale sentence
+    assert record.published_at is not None and record.published_at > "2024-01-01T00:01"
+    assert record.replaced == 1
+    assert record.error == "1 test failed. Published anyway."
 
 
 def test_a_record_names_the_files_of_its_own_workspace(workspace: Path, tmp_path: Path) -> None:
