@@ -769,8 +769,10 @@ def segment_metric_bar(
     )
     _base(figure, title, "Segment", y_title)
     if money:
-        figure.update_yaxes(tickformat="$,.2f")
-    figure.update_layout(showlegend=False)
+        # ticks without trailing zeros ($350, $2.5): "$350.00" took room the bars need,
+        # and at 800 px two bars' labels ($305.08, $318.75) ran into each other
+        figure.update_yaxes(tickformat="$,.2~f")
+    figure.update_layout(showlegend=False, bargap=0.12)
     return figure
 
 

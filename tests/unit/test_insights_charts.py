@@ -864,7 +864,9 @@ def test_negative_money_puts_the_sign_before_the_dollar() -> None:
     )
     bar = charts.segment_metric_bar(frame, "avg_order_value", "AOV", "Order value ($)", True)
     assert list(bar.data[0].text) == ["$250.00", "no customers", "-$8.50"]
-    assert bar.layout.yaxis.tickformat == "$,.2f" and not bar.layout.yaxis.tickprefix
+    # d3 currency, without trailing zeros on the ticks ($350, not $350.00: room for the bars)
+    assert bar.layout.yaxis.tickformat == "$,.2~f" and not bar.layout.yaxis.tickprefix
+    assert bar.layout.bargap == 0.12
     # every money hover and axis of the module uses d3's currency, which signs first
     source = Path(charts.__file__).read_text(encoding="utf-8")
     assert "$%{" not in source and 'tickprefix="$"' not in source
