@@ -474,22 +474,39 @@ def _hover(node: Node) -> str:
 
 LABEL_WRAP = 16
 """Labels longer than this many characters are split over two lines in the figure."""
+LABEL_LINE = 28
+"""The most characters a line of a label takes (about 170 px at 11 px, inside the 230 px
+between two columns); longer names are cut with "…" (the hover has them whole)."""
 
 
-def wrap_label(label: str, width: int = LABEL_WRAP) -> str:
+def wrap_label(label: str, width: int = LABEL_WRAP, line: int = LABEL_LINE) -> str:
     """``label`` on two lines (``<br>``) when it is longer than ``width``.
 
     It breaks after the ``_`` or ``.`` nearest the middle, so the lines are about equal
     (``int_customer_`` / ``category_spend``); a name without one is left whole. Plotly
     centres each line on the node, so neighbouring columns' labels no longer run into
-    each other.
+    each other. A name without one longer than ``line`` is cut there; a name too long
+    for two lines of ``line`` characters (a test's:
+    ``accepted_values_dim_customers_customer_segment__High_Value__…``) fills the first
+    line up to an underscore and ends the second with "…": two lines of 42 ran past the
+    figure's left edge and into the next column.
     """
     if len(label) <= width:
         return html.escape(label)
     cuts = [index + 1 for index, char in enumerate(label[:-1]) if char in "_."]
     if not cuts:
-        return html.escape(label)
+        if len(label) <= line:
+            return html.escape(label)
+        rest = label[line:]
+        second = rest if len(rest) <= line else rest[: line - 1] + "…"
+        return f"{html.escape(label[:line])}<br>{html.escape(second)}"
     cut = min(cuts, key=lambda index: abs(index - len(label) / 2))
+    if max(cut, len(label) - cut) > line:
+        fitting = [index for index in cuts if index <= line]
+        cut = fitting[-1] if fitting else line
+        rest = label[cut:]
+        second = rest if len(rest) <= line else rest[: line - 1] + "…"
+        return f"{html.escape(label[:cut])}<br>{html.escape(second)}"
     return f"{html.escape(label[:cut])}<br>{html.escape(label[cut:])}"
 
 

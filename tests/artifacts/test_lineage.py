@@ -225,10 +225,18 @@ def test_long_labels_wrap_at_the_underscore_nearest_the_middle() -> None:
     assert lineage.wrap_label("stg_events") == "stg_events"
     assert lineage.wrap_label("int_customer_category_spend") == "int_customer_<br>category_spend"
     assert lineage.wrap_label("bronze.raw_transactions") == "bronze.raw_<br>transactions"
+    assert lineage.wrap_label("averylongnamewithoutbreaks") == "averylongnamewithoutbreaks"
     assert lineage.wrap_label("averyveryverylongnamewithoutbreaks") == (
-        "averyveryverylongnamewithoutbreaks"
+        "averyveryverylongnamewithout<br>breaks"
     )
     assert lineage.wrap_label("a_<b>_bold_name_here") == "a_&lt;b&gt;_bold_<br>name_here"
+    # a test's long name: two lines of at most 28 characters (two of 42 ran past the
+    # figure's left edge and across the next column)
+    long = "accepted_values_dim_customers_customer_segment__High_Value__Medium_Value__Low_Value"
+    wrapped = lineage.wrap_label(long)
+    assert wrapped == "accepted_values_dim_<br>customers_customer_segment_…"
+    assert all(len(line) <= lineage.LABEL_LINE for line in wrapped.split("<br>"))
+    assert lineage.wrap_label("x" * 70) == "x" * 28 + "<br>" + "x" * 27 + "…"
 
 
 def test_plotly_figure(failing_artifacts: BuildArtifacts) -> None:
