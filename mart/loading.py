@@ -54,6 +54,7 @@ the line after a CSV header; CSV syntax errors are reported by file line).
 
 from __future__ import annotations
 
+import calendar
 import codecs
 import contextlib
 import csv
@@ -3479,6 +3480,39 @@ def _impossible_numeric_date(value: str, reads: Callable[[str, str], bool]) -> s
     )
 
 
+def _impossible_year_first_date(value: str, date_format: str | None) -> str:
+    """A hint for a year-first date that names no real day (2024-02-30, 2023-02-29,
+    2024-04-31, 2024-13-01, 2024/02/30, 20240230, with or without a time), saying why
+    (February 2024 has 29 days); "" for anything else, or when ``date_format`` reads the
+    parts in another order."""
+    if date_format and not re.fullmatch(r"[^%]*%Y[^%]*%m[^%]*%d.*", date_format):
+        return ""
+    shape = re.fullmatch(r"\s*(\d{4})([-/.]?)(\d{1,2})\2(\d{1,2})(?:[T ]\s*\d.*)?\s*", value)
+    if not shape or (not shape.group(2) and len(value.strip()) != 8):
+        return ""
+    year, month, day = int(shape.group(1)), int(shape.group(3)), int(shape.group(4))
+    low, high = (MIN_YEAR, MAX_YEAR) if shape.group(2) else COMPACT_YEARS
+    if not low <= year <= high:
+        return ""
+    written = f"{shape.group(1)}{shape.group(2)}{shape.group(3)}{shape.group(2)}{shape.group(4)}"
+    if not shape.group(2) and not (1 <= month <= 12 and 1 <= day <= 31):
+        return ""  # 8 digits that are no date at all may be an id: said elsewhere
+    if not 1 <= month <= 12:
+        why = f"{written} has month {month}, and months run from 1 to 12"
+    elif day == 0:
+        why = f"{written} has day 0, and days start at 1"
+    else:
+        days = calendar.monthrange(year, month)[1]
+        if day <= days:
+            return ""  # a real date: something else is wrong with the value
+        leap = f"{year} is not a leap year: " if month == 2 and not calendar.isleap(year) else ""
+        why = (
+            f"{leap}{calendar.month_name[month]} {year} has {days} days, so {written} does "
+            "not exist"
+        )
+    return f" (no such date: {why}; check the value in the file)"
+
+
 #: The type amounts are stored as (mart_amount), and the largest it holds.
 AMOUNT_TYPE = "DECIMAL(18,2)"
 MAX_AMOUNT = "9999999999999999.99"
@@ -4827,6 +4861,9 @@ def _collect_problems(
                     epoch = _unix_time(value)
                     if epoch:
                         return epoch
+                    impossible = _impossible_year_first_date(value, date_format)
+                    if impossible:
+                        return impossible
                     if re.fullmatch(r"\s*\d{8}\s*", value) and not date_format:
                         return (
                             " (8 digits alone are read as a date only when they are one "

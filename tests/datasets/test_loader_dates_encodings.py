@@ -288,3 +288,44 @@ def test_a_date_that_exists_in_neither_order_is_not_called_ambiguous(ws, write_f
     # A value that one order reads keeps its hint (the orders disagree in the column).
     mixed = refused(ws, write_file("d.csv", HEADER + body.replace("31/02", "01/31")))
     assert "no such date" not in mixed.report.errors[0].problem
+
+
+def test_an_iso_date_that_does_not_exist_says_no_such_date(ws, write_file):
+    """13/13/2024 was told "no such date", 2024-02-30 only the generic "a real date with
+    a year from 1000 to 9999" hint."""
+    values = [
+        "2024-02-30",
+        "2023-02-29",
+        "2024-04-31",
+        "2024-13-01",
+        "2024-01-00",
+        "2024/06/31 10:00",
+        "2024-02-30T10:00:00Z",
+        "20230229",
+        "2024-01-15",
+    ]
+    body = "".join(f"T{n},C1,{value},1.00,A\n" for n, value in enumerate(values, start=1))
+    error = refused(ws, write_file("iso.csv", HEADER + body))
+    said = {problem.value: problem.problem for problem in error.report.errors}
+    assert set(said) == set(values[:-1])
+    assert (
+        "no such date: February 2024 has 29 days, so 2024-02-30 does not exist"
+        in said["2024-02-30"]
+    )
+    assert "2023 is not a leap year: February 2023 has 28 days" in said["2023-02-29"]
+    assert "April 2024 has 30 days, so 2024-04-31" in said["2024-04-31"]
+    assert "no such date: 2024-13-01 has month 13" in said["2024-13-01"]
+    assert "no such date: 2024-01-00 has day 0" in said["2024-01-00"]
+    assert "June 2024 has 30 days, so 2024/06/31 does not exist" in said["2024/06/31 10:00"]
+    assert "same reason as row 1" in said["2024-02-30T10:00:00Z"]  # February 2024 too
+    assert "February 2023 has 28 days, so 20230229" in said["20230229"]
+    assert not any("a real date with a year" in text for text in said.values()), said
+    # With a format that reads the year, month and day in this order, the same hint;
+    # another order keeps its own (2024-02-30 is day 2 of month 30 there).
+    own = refused(ws, write_file("iso.csv", HEADER + body), date_format="%Y-%m-%d")
+    assert "February 2024 has 29 days" in own.report.errors[0].problem
+    other = refused(ws, write_file("iso.csv", HEADER + body), date_format="%Y-%d-%m")
+    assert "no such date" not in other.report.errors[0].problem
+    # 8 digits that are no date at all keep the hint that they may be ids.
+    ids = refused(ws, write_file("ids.csv", HEADER + "T1,C1,20241399,1.00,A\n"))
+    assert "may hold ids" in ids.report.errors[0].problem

@@ -845,7 +845,7 @@ def test_each_bad_date_gets_the_hint_that_fits_it(ws, write_file):
     path = write_file("d.csv", "customer_id,date,amount\nC1,05/01/2024,1\nC2,2024-02-30,1\n")
     ambiguous, impossible = refused(ws, path).report.errors
     assert "ambiguous" in ambiguous.problem
-    assert "ambiguous" not in impossible.problem and "a real date" in impossible.problem
+    assert "ambiguous" not in impossible.problem and "no such date" in impossible.problem
 
 
 def test_a_wrong_date_format_is_reported(ws, write_file):
@@ -903,7 +903,7 @@ def test_a_long_hint_is_said_once_then_named_by_its_first_row(ws, write_file):
     rows = "C1,05/01/2024,1\nC2,2024-02-30,1\nC3,06/01/2024,1\nC4,07/01/24,1\nC5,08/01/24,1\n"
     errors = refused(ws, write_file("d.csv", "customer_id,date,amount\n" + rows)).report.errors
     said = {problem.row: problem.problem for problem in errors}
-    assert "ambiguous" in said[1] and "a real date" in said[2] and "two-digit" in said[4]
+    assert "ambiguous" in said[1] and "no such date" in said[2] and "two-digit" in said[4]
     assert said[3] == "cannot read as a date (same reason as row 1)"
     assert said[5] == "cannot read as a date (same reason as row 4)"
 
