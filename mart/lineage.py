@@ -608,7 +608,7 @@ def to_plotly(
                         "color": [
                             STATUS_COLOURS[status_group(node.worst_test_status)]
                             if node.test_count and not node.is_test
-                            else palette["background"]
+                            else "rgba(0,0,0,0)"
                             for node in members
                         ],
                         "width": [3 if node.test_count else 1 for node in members],
@@ -639,8 +639,11 @@ def to_plotly(
     right_labels = any(node.resource_type == "analysis" for node in graph.nodes.values())
     figure.update_layout(
         title={"text": title, "font": {"color": palette["text"], "size": 16}, "x": 0.01},
-        paper_bgcolor=palette["background"],
-        plot_bgcolor=palette["background"],
+        # dark: the page's own background (Streamlit's dark theme is a warm grey, and
+        # the palette's navy drew the graph as a panel of another colour); light, or a
+        # theme not known yet: white, readable on either
+        paper_bgcolor="rgba(0,0,0,0)" if dark else palette["background"],
+        plot_bgcolor="rgba(0,0,0,0)" if dark else palette["background"],
         font={"color": palette["text"], "family": "DejaVu Sans, Helvetica, Arial, sans-serif"},
         showlegend=True,
         legend={
@@ -649,7 +652,7 @@ def to_plotly(
             "y": -0.02,
             "x": 0,
             "font": {"color": palette["text"]},
-            "bgcolor": palette["background"],
+            "bgcolor": "rgba(0,0,0,0)",
             "title": {"text": "last status (outline: worst test) ", "font": {"size": 11}},
         },
         hoverlabel={"bgcolor": palette["background"], "font": {"color": palette["text"]}},

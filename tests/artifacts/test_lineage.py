@@ -260,7 +260,10 @@ def test_plotly_figure(failing_artifacts: BuildArtifacts) -> None:
     headers = [annotation.text for annotation in figure.layout.annotations]
     assert "<b>staging</b>" in headers
     dark = lineage.to_plotly(graph, dark=True)
-    assert dark.layout.paper_bgcolor == lineage.DARK["background"]
+    # dark: the page's own background shows through (the palette's navy drew a panel of
+    # another colour on Streamlit's warm grey); light stays white, readable either way
+    assert dark.layout.paper_bgcolor == "rgba(0,0,0,0)" == dark.layout.plot_bgcolor
+    assert dark.layout.font.color == lineage.DARK["text"]
     # The analyses (the last column) are named to their right, in a margin, so their
     # names never run into the exposure's beside them; staggering keeps that.
     from mart import charts
