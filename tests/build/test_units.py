@@ -284,3 +284,28 @@ def test_current_build_marks_a_dead_processes_running_record_interrupted(
     ws.build_dir(2).mkdir(parents=True)
     atomic_write_json(ws.build_dir(2) / "build.json", record.to_dict())
     assert manager.current_build().status == RUNNING
+
+
+def test_a_waiting_build_is_told_when_another_holder_takes_the_lock(tmp_path: Path) -> None:
+    """A third build waiting behind two kept saying it waited for the first after the
+    second had taken the lock. (The hand-over is played by rewriting who holds it.)"""
+    path = tmp_path / "build.lock"
+    holder, waiter = BuildLock(path), BuildLock(path)
+    assert holder.try_acquire()
+    holder.describe({"build_id": 1, "pid": 11})
+    told: list[object] = []
+
+    def hand_over() -> None:
+        time.sleep(0.3)
+        holder.describe({})  # the moment between two holders: an empty file
+        time.sleep(0.3)
+        holder.describe({"build_id": 2, "pid": 22})
+        time.sleep(0.6)
+        holder.release()
+
+    thread = threading.Thread(target=hand_over)
+    thread.start()
+    assert waiter.acquire(wait=True, on_wait=told.append, poll_s=0.01)
+    thread.join()
+    waiter.release()
+    assert [item["build_id"] for item in told] == [1, 2]  # type: ignore[index]
