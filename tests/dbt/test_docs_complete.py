@@ -4,6 +4,7 @@ the model actually produces (compared with the built tables, not only the YAML).
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 
@@ -46,3 +47,41 @@ def test_exposure_ends_the_lineage_at_the_app(sample_build):
     depends = set(exposures[0]["depends_on"]["nodes"])
     assert "model.techmart.fct_customer_metrics" in depends
     assert "model.techmart.fct_cohort_retention" in depends
+
+
+def test_overview_names_the_money_types_the_mart_has(sample_build):
+    """The overview said "Money is DECIMAL(18,2) from staging to the marts", but sums
+    (lifetime_value) are DECIMAL(38,2): each type it gives is that of the columns it
+    names, in every built table that has them, and every money column is named."""
+    db_path, target, _ = sample_build
+    manifest = json.loads((target / "manifest.json").read_text())
+    [overview] = [
+        doc["block_contents"]
+        for doc in manifest["docs"].values()
+        if doc["name"] == "__overview__" and doc["package_name"] == "techmart"
+    ]
+    text = " ".join(overview.split())
+    claims = {
+        column.strip(" `"): kind
+        for columns, kind in re.findall(r"\(([^)]*)\) (?:is|are) (DECIMAL\(\d+,\d+\))", text)
+        for column in columns.split(",")
+    }
+    assert "lifetime_value" in claims, text
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        built = connection.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where data_type like 'DECIMAL(%,2)'"
+        ).fetchall()
+    wrong = [
+        f"{table}.{column} is {kind}, the overview says {claims[column]}"
+        for table, column, kind in built
+        if column in claims and claims[column] != kind
+    ]
+    assert not wrong, "\n".join(wrong)
+    # Money columns (scale 2, not a count's average) the overview does not name.
+    unnamed = {
+        column
+        for _, column, _ in built
+        if column not in claims and not column.startswith(("avg_categories", "avg_transactions"))
+    }
+    assert not unnamed, sorted(unnamed)
