@@ -237,28 +237,36 @@ def _mark_published_anyway(record: BuildRecord) -> None:
     )
 
 
-#: DuckDB's file starts with three 4 KiB headers, then its blocks.
-_DUCKDB_HEADERS = 3 * 4096
+#: DuckDB's file starts with three 4 KiB headers (the main one, then two database
+#: headers, the one with the higher iteration current), then its blocks.
+_DUCKDB_HEADER = 4096
 
 
 def damaged_file(path: Path) -> str | None:
     """Why the DuckDB file at ``path`` cannot be built on ("is missing", "is cut short:
-    …"), or None when it is whole: its size must hold every block its header counts.
-    (A truncated file still opens and counts its rows; reading them fails.)"""
-    from mart import db
+    …"), or None when it is whole: its size must hold every block its current database
+    header counts. (A truncated file still opens and counts its rows; reading them
+    fails.) The header is read as bytes: a DuckDB connection here would hold the file
+    in this process with a configuration other readers of it may not share."""
+    import struct
 
     try:
         size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(3 * _DUCKDB_HEADER)
     except FileNotFoundError:
         return f"({path}) is missing"
     except OSError as exc:
         return f"({path}) cannot be read ({exc.strerror or exc})"
-    try:
-        info = db.query_df(path, "pragma database_size")
-        blocks, block_size = int(info["total_blocks"].iloc[0]), int(info["block_size"].iloc[0])
-    except Exception as exc:  # noqa: BLE001 - any failure to open it is damage
-        return f"({path}) cannot be opened ({type(exc).__name__}: {str(exc)[:200]})"
-    needed = _DUCKDB_HEADERS + blocks * block_size
+    if len(head) < 3 * _DUCKDB_HEADER or head[8:12] != b"DUCK":
+        return f"({path}) is not a whole DuckDB file ({size:,} bytes)"
+    # each database header: checksum, iteration, meta block, free list, block count,
+    # block size (little-endian 64-bit)
+    headers = [struct.unpack_from("<QQqqQQ", head, offset) for offset in (4096, 8192)]
+    _, _, _, _, blocks, block_size = max(headers, key=lambda header: header[1])
+    if not 4096 <= block_size <= 1 << 30 or blocks > 1 << 40:
+        return None  # a layout this check does not know: not called damaged
+    needed = 3 * _DUCKDB_HEADER + blocks * block_size
     if size < needed:
         return (
             f"({path}) is cut short: {size:,} bytes where its header counts {needed:,} "
@@ -640,14 +648,22 @@ class BuildLock:
         on_wait: Callable[[dict[str, Any] | None], None] | None = None,
         poll_s: float = 0.05,
     ) -> bool:
-        """Take the lock, waiting if ``wait``; ``on_wait(holder)`` is told once whom for."""
-        told = False
+        """Take the lock, waiting if ``wait``; ``on_wait(holder)`` is told whom for, once
+        per holder (a third build waiting behind two kept saying it waited for the first
+        after the second had taken the lock)."""
+        told: tuple[Any, Any] | None = None
+        polls = 0
         while not self.try_acquire():
             if not wait:
                 return False
-            if not told and on_wait is not None:
-                on_wait(self.holder(self.path))
-                told = True
+            if on_wait is not None and (told is None or polls % 20 == 0):
+                holder = self.holder(self.path)
+                who = (holder or {}).get("build_id"), (holder or {}).get("pid")
+                # (between two holders the file is empty for a moment: not a new one)
+                if told is None or (holder and who != told):
+                    on_wait(holder)
+                    told = who
+            polls += 1
             time.sleep(poll_s)
         return True
 
