@@ -488,7 +488,9 @@ def _edit_tab() -> None:
         editor_key = f"edit_grid_{dataset}_{base}_{abs(hash(tuple(sorted(filters.items())))):x}"
         state = st.session_state.get(editor_key) or {}
 
-    cols = st.columns([2, 2, 3])
+    # the date range takes the most: its "yyyy/mm/dd – yyyy/mm/dd" was cut at 1280 px
+    # (at 1024 px it now fits too)
+    cols = st.columns([1.8, 3.6, 2.4])
     customer = cols[0].text_input(
         "Customer id", key=f"edit_customer_{dataset}", disabled=pending, placeholder="exact id"
     )
