@@ -1573,6 +1573,11 @@ class BuildManager:
             self._save(record)
         else:
             self._save(record)
+        self._log_finished(active)
+
+    def _log_finished(self, active: _ActiveBuild) -> None:
+        """The build's last event, from its record, to the log and the listener."""
+        record = active.record
         # A fresh log object: the worker appended since ours counted the lines.
         event = EventLog(active.build_dir / "events.jsonl", active.build_id).append(
             "build_finished",
@@ -1614,16 +1619,7 @@ class BuildManager:
         with contextlib.suppress(Exception):
             self._save(record)
         with contextlib.suppress(Exception):
-            event = EventLog(active.build_dir / "events.jsonl", active.build_id).append(
-                "build_finished",
-                status=record.status,
-                duration_s=record.duration_s,
-                tests=record.tests,
-                failure=record.failure,
-                error=record.error,
-                published=record.status == PUBLISHED,
-            )
-            self._notify(active, event)
+            self._log_finished(active)
 
     def _as_of_hint(self, record: BuildRecord) -> str | None:
         """When not_after_as_of_date tests failed because the as_of_date var is before

@@ -1848,28 +1848,7 @@ def _read_json(
             report.add_error(Problem("each record must be a JSON object", row=row, value=text))
         report.error_count += count - len(not_objects)
         raise LoadRefusedError(report)
-    repeated_where = "len(json_keys(json)) <> len(list_distinct(json_keys(json)))"
-    repeated = con.execute(
-        f"select rowid + 1, json_keys(json) from json_raw where {repeated_where} "
-        "order by rowid limit ?",
-        [MAX_PROBLEMS],
-    ).fetchall()
-    if repeated:
-        total = con.execute(f"select count(*) from json_raw where {repeated_where}").fetchall()
-        for row, names in repeated:
-            twice = sorted({name for name in names if names.count(name) > 1}, key=names.index)
-            report.add_warning(
-                Problem(
-                    ("key " if len(twice) == 1 else "keys ")
-                    + ", ".join(repr(name) for name in twice)
-                    + (" appears" if len(twice) == 1 else " appear")
-                    + " more than once in this record: the first value is used",
-                    row=row,
-                ),
-                "duplicate keys",
-            )
-        report.warning_count += total[0][0] - len(repeated)
-        report.warning_summary["duplicate keys"] += total[0][0] - len(repeated)
+    _warn_repeated_keys(con, report)
     keys = [
         key
         for (key,) in con.execute(
@@ -1926,15 +1905,25 @@ PROPERTY_BAGS = (
 )  # fmt: skip
 
 
-def _warn_repeated_inner_keys(
-    con: duckdb.DuckDBPyConnection, path: Sequence[str], name: str, report: ValidationReport
+def _warn_repeated_keys(
+    con: duckdb.DuckDBPyConnection,
+    report: ValidationReport,
+    path: Sequence[str] | None = None,
+    name: str | None = None,
 ) -> None:
-    """Warn where an object of column ``name`` repeats a key (``"user": {"id": "C1",
-    "id": "C9"}``): its column takes the first value, as a record's own repeated key
-    does, and that was said only for the record's own keys."""
-    pointer = _sql_str(_json_pointer(path))
-    keys = f"json_keys(json, {pointer})"
-    where = f"json_type(json, {pointer}) = 'OBJECT' and len({keys}) <> len(list_distinct({keys}))"
+    """Warn where a record repeats a key, or (``path``) where the object of column
+    ``name`` does (``"user": {"id": "C1", "id": "C9"}``): the first value is used."""
+    if path is None:
+        keys = "json_keys(json)"
+        where = f"len({keys}) <> len(list_distinct({keys}))"
+        inside = "this record"
+    else:
+        pointer = _sql_str(_json_pointer(path))
+        keys = f"json_keys(json, {pointer})"
+        where = (
+            f"json_type(json, {pointer}) = 'OBJECT' and len({keys}) <> len(list_distinct({keys}))"
+        )
+        inside = f"this record's {name!r} object"
     repeated = con.execute(
         f"select rowid + 1, {keys} from json_raw where {where} order by rowid limit ?",
         [MAX_PROBLEMS],
@@ -1948,7 +1937,7 @@ def _warn_repeated_inner_keys(
                 ("key " if len(twice) == 1 else "keys ")
                 + ", ".join(repr(key) for key in twice)
                 + (" appears" if len(twice) == 1 else " appear")
-                + f" more than once in this record's {name!r} object: the first value is used",
+                + f" more than once in {inside}: the first value is used",
                 row=row,
                 column=name,
             ),
@@ -1984,7 +1973,7 @@ def _object_keys(
             "limit ?",
             [MAX_OBJECT_KEYS + 1],
         ).fetchall()
-        _warn_repeated_inner_keys(con, path, name, report)
+        _warn_repeated_keys(con, report, path, name)
         for sub, column in _key_columns(name, [str(sub) for (sub,) in inner], taken, report):
             made.append(([*path, sub], column))
     return made
