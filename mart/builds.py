@@ -244,10 +244,13 @@ _DUCKDB_HEADER = 4096
 
 def damaged_file(path: Path) -> str | None:
     """Why the DuckDB file at ``path`` cannot be built on ("is missing", "is cut short:
-    …"), or None when it is whole: its size must hold every block its current database
-    header counts. (A truncated file still opens and counts its rows; reading them
-    fails.) The header is read as bytes: a DuckDB connection here would hold the file
-    in this process with a configuration other readers of it may not share."""
+    …"), or None when it looks whole: a DuckDB file is its three headers and then whole
+    blocks, so a copy cut off mid-way (a half-copied workspace, a full disk) ends
+    inside a block. (A truncated file still opens and counts its rows; reading them
+    fails.) The header's block count is no lower bound: DuckDB cuts free blocks off the
+    end of the file and keeps counting them. The header is read as bytes: a DuckDB
+    connection here would hold the file in this process with a configuration other
+    readers of it may not share."""
     import struct
 
     try:
@@ -264,13 +267,16 @@ def damaged_file(path: Path) -> str | None:
     # block size (little-endian 64-bit)
     headers = [struct.unpack_from("<QQqqQQ", head, offset) for offset in (4096, 8192)]
     _, _, _, _, blocks, block_size = max(headers, key=lambda header: header[1])
-    if not 4096 <= block_size <= 1 << 30 or blocks > 1 << 40:
+    if not 4096 <= block_size <= 1 << 30:
         return None  # a layout this check does not know: not called damaged
-    needed = 3 * _DUCKDB_HEADER + blocks * block_size
-    if size < needed:
+    body = size - 3 * _DUCKDB_HEADER
+    if body % block_size or (blocks and not body):
+        whole = body // block_size
         return (
-            f"({path}) is cut short: {size:,} bytes where its header counts {needed:,} "
-            "(a copy that did not finish, or a full disk)"
+            f"({path}) is cut short: {size:,} bytes, which ends inside block {whole + 1} "
+            f"of {block_size:,} bytes (a copy that did not finish, or a full disk)"
+            if body % block_size
+            else f"({path}) is cut short: it has no blocks where its header counts {blocks}"
         )
     return None
 

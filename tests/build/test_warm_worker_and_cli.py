@@ -152,7 +152,7 @@ def test_cli_build_keeps_the_published_vars_like_the_app(workspace: Path) -> Non
         "warning: the data now runs to 2024-06-10, after the as-of date 2024-03-01 this "
         "build keeps from build 2"
     ) in behind.stderr
-    assert "--var as_of_date=2024-06-11" in behind.stderr
+    assert "--var as_of_date=2024-07-01" in behind.stderr
     assert "kept from build #2" in behind.stdout  # the failure's hint, in the summary
     assert "note: the last build" not in behind.stderr  # build 1 published
 
