@@ -10,6 +10,7 @@ points.
 from __future__ import annotations
 
 import html
+import math
 import numbers
 import re
 import zlib
@@ -912,6 +913,7 @@ TEST_ID_PREFIXES = ("test.", "unit_test.")
 # Label geometry in pixels, for placing node labels where they collide least (plotly
 # does not move text out of each other's way). Estimates for the 11 px font.
 LABEL_CHAR_PX, LABEL_LINE_PX, LABEL_GAP_PX, MARKER_PX = 6.3, 14.0, 9.0, 16.0
+LABEL_PAD_PX = 4.0
 # The plot area's width the collisions are reckoned for: about the chart's width at
 # 1280 px with the sidebar open. Wider screens have more room; a narrower one scrolls
 # the chart sideways (lineage.min_width_px).
@@ -923,6 +925,40 @@ def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float,
     width = min(a[2], b[2]) - max(a[0], b[0])
     height = min(a[3], b[3]) - max(a[1], b[1])
     return width * height if width > 0 and height > 0 else 0.0
+
+
+def _inside_length(
+    segment: tuple[float, float, float, float], rect: tuple[float, float, float, float]
+) -> float:
+    """Length of the segment (x0, y0, x1, y1) that runs inside the rectangle (x0, y0,
+    x1, y1): Liang-Barsky clipping."""
+    x0, y0, x1, y1 = segment
+    dx, dy = x1 - x0, y1 - y0
+    low, high = 0.0, 1.0
+    for p, q in (
+        (-dx, x0 - rect[0]),
+        (dx, rect[2] - x0),
+        (-dy, y0 - rect[1]),
+        (dy, rect[3] - y0),
+    ):
+        if p == 0:
+            if q < 0:
+                return 0.0
+            continue
+        t = q / p
+        if p < 0:
+            low = max(low, t)
+        else:
+            high = min(high, t)
+        if low >= high:
+            return 0.0
+    return (high - low) * math.hypot(dx, dy)
+
+
+# An edge through a label costs this many square pixels per pixel of edge inside it:
+# less than a label over a label (unreadable), enough to pick the side edges leave free.
+EDGE_THROUGH_LABEL = 1.0
+SIDES = ("top center", "bottom center")
 
 
 def stagger_node_labels(figure: go.Figure, label_tests: bool = True) -> go.Figure:
@@ -987,7 +1023,8 @@ def stagger_node_labels(figure: go.Figure, label_tests: bool = True) -> go.Figur
                     float(x) * x_px,
                     float(y) * y_px,
                     width,
-                    len(lines) * LABEL_LINE_PX,
+                    # (and a little: two labels that touch read as one)
+                    len(lines) * LABEL_LINE_PX + (LABEL_PAD_PX if lines else 0.0),
                     fixed,
                 )
             )
@@ -1003,6 +1040,35 @@ def stagger_node_labels(figure: go.Figure, label_tests: bool = True) -> go.Figur
     def default(node: tuple) -> str:
         return "top center" if rank[round(node[2] / x_px, 3)] % 2 == 0 else "bottom center"
 
+    # The edges as pixel segments, each with its box (to skip the far ones quickly).
+    segments: list[tuple[float, float, float, float]] = []
+    for trace in figure.data:
+        if getattr(trace, "mode", None) != "lines+markers" or trace.x is None:
+            continue
+        points = list(zip(trace.x, trace.y, strict=True))
+        for (ax, ay), (bx, by) in zip(points, points[1:], strict=False):
+            if None not in (ax, ay, bx, by):
+                segments.append(
+                    (float(ax) * x_px, float(ay) * y_px, float(bx) * x_px, float(by) * y_px)
+                )
+
+    def through(rect: tuple[float, float, float, float]) -> float:
+        total = 0.0
+        for seg in segments:
+            if (
+                max(seg[0], seg[2]) < rect[0]
+                or min(seg[0], seg[2]) > rect[2]
+                or max(seg[1], seg[3]) < rect[1]
+                or min(seg[1], seg[3]) > rect[3]
+            ):
+                continue
+            total += _inside_length(seg, rect)
+        return total
+
+    # (the edges do not move: each node's two sides are costed against them once)
+    edge_cost = [
+        {side: EDGE_THROUGH_LABEL * through(box(node, side)) for side in SIDES} for node in nodes
+    ]
     sides = [node[6] or default(node) for node in nodes]
     markers = [
         (x - MARKER_PX / 2, y - MARKER_PX / 2, x + MARKER_PX / 2, y + MARKER_PX / 2)
@@ -1016,7 +1082,7 @@ def stagger_node_labels(figure: go.Figure, label_tests: bool = True) -> go.Figur
 
             def cost(side: str, i: int = i, node: tuple = node) -> float:
                 mine = box(node, side)
-                total = 0.0
+                total = edge_cost[i][side]
                 for j, other in enumerate(nodes):
                     if j == i:
                         continue
@@ -1025,9 +1091,8 @@ def stagger_node_labels(figure: go.Figure, label_tests: bool = True) -> go.Figur
                     total += 2 * _overlap(mine, markers[j])
                 return total
 
-            options = ("top center", "bottom center")
-            costs = {side: cost(side) for side in options}
-            best = min(options, key=lambda side: (costs[side], side != default(node)))
+            costs = {side: cost(side) for side in SIDES}
+            best = min(SIDES, key=lambda side: (costs[side], side != default(node)))
             if costs[best] < costs[sides[i]]:
                 sides[i] = best
                 changed = True

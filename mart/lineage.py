@@ -517,6 +517,29 @@ COLUMN_MIN_PX = 90
 MARGIN_PX = 80
 
 
+EDGE_STEPS = 12
+"""Points per curved edge of the interactive figure (plus its start)."""
+
+
+def plotly_edge(
+    start: tuple[float, float], end: tuple[float, float], px_x: float, px_y: float
+) -> list[tuple[float, float]]:
+    """An edge of the interactive figure in layout units: a curve that leaves its parent
+    and reaches its child level (as the SVG's do), so it runs beside the labels above or
+    below its two nodes, not through them; it stops short of the child's marker so the
+    arrowhead shows. ``px_x``/``px_y`` are pixels per layout unit."""
+    (x0, y0), (x3, y3) = start, end
+    gap = 13.0 / px_x  # the marker's radius and a little
+    if x3 - x0 > 2 * gap:
+        x3 -= gap
+        bend = (x3 - x0) / 2
+        return _bezier(((x0, y0), (x0 + bend, y0), (x3 - bend, y3), (x3, y3)), EDGE_STEPS)
+    # same column or backwards (a layout never draws one): a straight line, cut short
+    dx, dy = (x3 - x0) * px_x, (y3 - y0) * px_y
+    length = math.hypot(dx, dy) or 1.0
+    return [(x0, y0), (x3 - dx / length * 13.0 / px_x, y3 - dy / length * 13.0 / px_y)]
+
+
 def min_width_px(place: Layout) -> int:
     """The narrowest the figure of ``place`` reads well: below it (1024 px projector
     with the sidebar open: 560 px for eight columns) labels overlap, so the page
@@ -547,14 +570,10 @@ def to_plotly(
     for parent, child in graph.edges:
         if parent not in place.positions or child not in place.positions:
             continue
-        (x0, y0), (x1, y1) = place.positions[parent], place.positions[child]
-        dx, dy = (x1 - x0) * px_x, (y1 - y0) * px_y
-        length = math.hypot(dx, dy) or 1.0
-        gap = 13.0  # stop short of the marker so the arrowhead shows
-        x1s, y1s = x1 - dx / length * gap / px_x, y1 - dy / length * gap / px_y
-        edge_x += [x0, x1s, None]
-        edge_y += [y0, y1s, None]
-        sizes += [0, 9, 0]
+        points = plotly_edge(place.positions[parent], place.positions[child], px_x, px_y)
+        edge_x += [x for x, _ in points] + [None]
+        edge_y += [y for _, y in points] + [None]
+        sizes += [0] * (len(points) - 1) + [9, 0]
     figure = go.Figure()
     figure.add_trace(
         go.Scatter(

@@ -301,8 +301,9 @@ def _page(build_id: int, db_path: Path) -> None:
     )
     crowded = show_tests and len(graph.nodes) > 40
     figure = lineage.to_plotly(graph, place, title=title, dark=_dark_theme(), selected=selected)
-    # the height first: the labels are placed by their size in pixels
-    figure.update_layout(height=int(max(480, place.height * 80 + 200)))
+    # the height first: the labels are placed by their size in pixels; a row has room
+    # for two labels of two lines facing each other (unless test labels are left out)
+    figure.update_layout(height=int(max(480, place.height * (80 if crowded else 96) + 200)))
     figure = charts.stagger_node_labels(figure, label_tests=not crowded)
     common.scroll_below(LINEAGE_CHART, min_width=lineage.min_width_px(place))
     st.plotly_chart(

@@ -239,6 +239,33 @@ def test_long_labels_wrap_at_the_underscore_nearest_the_middle() -> None:
     assert lineage.wrap_label("x" * 70) == "x" * 28 + "<br>" + "x" * 27 + "…"
 
 
+def test_plotly_edges_curve_level_into_their_nodes(failing_artifacts: BuildArtifacts) -> None:
+    """An edge leaves its parent and reaches its child level, beside the labels drawn
+    above or below the two nodes, not through them; it stops short of the child's
+    marker (the arrowhead shows) and carries the arrowhead on its last point only."""
+    px_x, px_y = 230.0, 52.0
+    points = lineage.plotly_edge((0.0, 0.0), (2.0, 3.0), px_x, px_y)
+    assert len(points) == lineage.EDGE_STEPS + 1
+    assert points[0] == (0.0, 0.0)
+    end_x, end_y = points[-1]
+    assert end_y == 3.0 and 2.0 - 14 / px_x < end_x < 2.0 - 12 / px_x
+    # level at both ends: the first and last steps are flatter than the straight line
+    slope = 3.0 / 2.0
+    first = (points[1][1] - points[0][1]) / (points[1][0] - points[0][0])
+    last = (points[-1][1] - points[-2][1]) / (points[-1][0] - points[-2][0])
+    assert first < slope / 3 and last < slope / 3
+    assert all(0.0 <= y <= 3.0 for _, y in points)
+    graph = lineage.filter_graph(failing_artifacts.graph)
+    place = lineage.layout(graph)
+    edges = next(t for t in lineage.to_plotly(graph, place).data if t.name == "depends on")
+    drawn = [
+        edge for edge in graph.edges if edge[0] in place.positions and edge[1] in place.positions
+    ]
+    assert list(edges.x).count(None) == len(drawn)
+    assert sum(size == 9 for size in edges.marker.size) == len(drawn)
+    assert len(edges.x) == len(edges.y) == len(edges.marker.size)
+
+
 def test_plotly_figure(failing_artifacts: BuildArtifacts) -> None:
     graph = lineage.filter_graph(failing_artifacts.graph)
     figure = lineage.to_plotly(graph, title="Lineage of build 2")

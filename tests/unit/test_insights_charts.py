@@ -584,6 +584,39 @@ def test_stagger_moves_a_label_off_the_next_columns_label() -> None:
     assert list(figure.data[0].textposition) == ["top center", "bottom center", "top center"]
 
 
+def test_stagger_puts_a_label_on_the_side_no_edge_crosses() -> None:
+    """Column 1's node (an even column would label it above) has an edge passing just
+    above it from column 0 to column 2: its label goes below, out of the edge's way."""
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(x=[0, 2, None], y=[0.8, 0.8, None], mode="lines+markers", name="edges")
+    )
+    figure.add_trace(
+        go.Scatter(x=[1, 3], y=[1.0, 1.0], mode="markers+text", text=["crossed_node", "free"])
+    )
+    figure.update_layout(height=480, margin={"t": 60, "b": 60})
+    figure.update_xaxes(range=[-0.75, 7.75])
+    figure.update_yaxes(range=[3.6, -1.3])
+    charts.stagger_node_labels(figure)
+    crossed, free = figure.data[1].textposition
+    assert crossed == "bottom center"
+    assert free == "bottom center"  # an odd column's own side: nothing to move it
+    # Without the edge, the even column keeps its side.
+    figure.data[0].y = [3.0, 3.0, None]
+    figure.data[1].textposition = None
+    charts.stagger_node_labels(figure)
+    assert figure.data[1].textposition[0] == "top center"
+
+
+def test_inside_length_clips_a_segment_to_a_box() -> None:
+    box = (0.0, 0.0, 10.0, 4.0)
+    assert charts._inside_length((-5.0, 2.0, 15.0, 2.0), box) == pytest.approx(10.0)
+    assert charts._inside_length((5.0, -10.0, 5.0, 10.0), box) == pytest.approx(4.0)
+    assert charts._inside_length((-5.0, 6.0, 15.0, 6.0), box) == 0.0
+    assert charts._inside_length((2.0, 1.0, 3.0, 1.0), box) == pytest.approx(1.0)
+    assert charts._inside_length((20.0, 1.0, 30.0, 1.0), box) == 0.0
+
+
 def test_stagger_can_leave_tests_unlabelled() -> None:
     figure = go.Figure(
         go.Scatter(
