@@ -45,7 +45,7 @@ import pandas as pd
 
 from mart.cli import terminal_safe
 from mart.errors import InputError, NotFoundError
-from mart.values import DECIMAL_TYPE, json_value, normalise
+from mart.values import DECIMAL_TYPE, csv_text, json_value, normalise
 from mart.workspace import DBT_PROJECT_DIR, Workspace
 
 MSG_NOTHING_PUBLISHED = "No published build yet: run `python -m mart build` first."
@@ -234,7 +234,7 @@ def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         columns=list(columns),
         dtype=object,
     )
-    return frame.to_csv(index=False, lineterminator="\n")
+    return csv_text(frame)
 
 
 def display_width(text: str) -> int:
@@ -392,7 +392,13 @@ def _query(args: argparse.Namespace, isolated: Any) -> int:
         sql = analysis_sql(build, args.analysis)
     result = isolated.run_sql(build.db_path, sql, row_limit=args.max_rows, timeout_s=args.timeout)
     columns = [str(column) for column in result.columns]
-    types = column_types(build.db_path, sql, len(columns), runner=isolated) if columns else None
+    # the types the query itself gave; a DESCRIBE of the text (a second run) only when
+    # it gave none (a DESCRIBE of ";select …" failed, and 12.50 printed as 12.5)
+    types: list[str | None] | None = (
+        list(result.column_types) if len(result.column_types) == len(columns) else None
+    )
+    if types is None and columns:
+        types = column_types(build.db_path, sql, len(columns), runner=isolated)
     rows = result_rows(result.dataframe, types)
     _write(FORMATTERS[args.format](columns, rows))
     if result.notice:

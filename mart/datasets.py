@@ -55,6 +55,7 @@ from mart.loading import (
     ID_FIELD,
     ID_FIELDS,
     ID_PREFIX,
+    ID_VARIANTS,
     NULL_WORDS,
     REQUIRED,
     TIME_FIELD,
@@ -742,6 +743,8 @@ def load_file(
             notes = [f"{report.row_count} rows"]
             if left := report.warning_summary.get("totals rows left out"):
                 notes.append(f"{left} totals row(s) left out")
+            if left := report.left_out_line_items:
+                notes.append(f"{left} line item row(s) left out")
             if report.decimal_mark:
                 # what the question was answered with, for whoever reads the history
                 summary["decimal_mark"] = report.decimal_mark
@@ -812,33 +815,36 @@ def check_file(
 def _warn_customer_case_against(
     con: Any, report: ValidationReport, base: Version, base_path: Path
 ) -> None:
-    """Warn about appended customer ids that differ only in letter case from one in
-    ``base`` (``c003`` beside ``C003``): the file alone was checked for such pairs, and
-    an append of ``" c003 "`` made a new customer without a word."""
-    key = "json_extract_string(raw_data, '$.customer_id')"
-    old = f"(select distinct {key} as id from read_parquet({_sql_path(base_path)}))"
-    found = con.execute(
-        f"select new.id, min(new._row), min(old.id) from "
-        f"(select _row, {key} as id from records where {key} is not null) as new "
-        f"join {old} as old on lower(new.id) = lower(old.id) and new.id <> old.id "
-        f"where new.id not in (select id from {old} where id is not null) "
-        "group by new.id order by min(new._row)"
-    ).fetchall()
-    for value, row, known in found[:5]:
-        report.add_warning(
-            Problem(
-                f"customer_id differs only in letter case from {known!r} in {base.label}: "
-                "they are different customers in the mart; if they are one, write them "
-                "the same way",
-                row=int(row),
-                field="customer_id",
-                value=str(value),
-            ),
-            "customer ids differing in case",
-        )
-    if len(found) > 5:
-        report.warning_count += len(found) - 5
-        report.warning_summary["customer ids differing in case"] += len(found) - 5
+    """Warn about appended customer ids that differ only in letter case (``c003`` beside
+    ``C003``) or in leading zeros (``123`` beside ``00123``) from one in ``base``: the
+    file alone was checked for such pairs, and an append of ``" c003 "`` made a new
+    customer without a word."""
+    column = "json_extract_string(raw_data, '$.customer_id')"
+    for summary, words, key_sql in ID_VARIANTS:
+        new_key, old_key = key_sql.format(v="new.id"), key_sql.format(v="old.id")
+        old = f"(select distinct {column} as id from read_parquet({_sql_path(base_path)}))"
+        found = con.execute(
+            f"select new.id, min(new._row), min(old.id) from "
+            f"(select _row, {column} as id from records where {column} is not null) as new "
+            f"join {old} as old on {new_key} = {old_key} and new.id <> old.id "
+            f"where new.id not in (select id from {old} where id is not null) "
+            "group by new.id order by min(new._row)"
+        ).fetchall()
+        for value, row, known in found[:5]:
+            report.add_warning(
+                Problem(
+                    f"customer_id differs only in {words} from {known!r} in {base.label}: "
+                    "they are different customers in the mart; if they are one, write them "
+                    "the same way",
+                    row=int(row),
+                    field="customer_id",
+                    value=str(value),
+                ),
+                summary,
+            )
+        if len(found) > 5:
+            report.warning_count += len(found) - 5
+            report.warning_summary[summary] += len(found) - 5
 
 
 def _warn_ids_already_in(

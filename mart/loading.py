@@ -68,7 +68,7 @@ import unicodedata
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -506,6 +506,8 @@ class ValidationReport:
     # Columns made from the keys of a JSON column's objects ("user.id"): kept in the
     # stored record only when mapped (the object itself is kept whole).
     derived_columns: list[str] = field(default_factory=list)
+    # Rows left out as an order's further line items (see _leave_out_line_item_rows).
+    left_out_line_items: int = 0
     # A spreadsheet-style date format translated to strptime: "… read as %d/%m/%Y".
     date_format_note: str | None = None
     # The decimal mark given for the amounts ("point" or "comma"), None: detected.
@@ -665,6 +667,7 @@ def suggest_mapping(
     inner: dict[str, str] = {}
     for column in columns:
         bag, _, key = column.rpartition(".")
+        bag = bag.rpartition(".")[2]  # the object right above: context.traits.user_id
         # only in a property bag (not GA4's device.category); a bare id is no event's id
         if normalize_name(bag) in PROPERTY_BAGS and normalize_name(key) not in ("", "id"):
             inner.setdefault(normalize_name(key), column)
@@ -978,6 +981,7 @@ def mixed_encoding_problem(path: Path) -> Problem:
 
 #: Excel for Mac's "CSV (Macintosh)": Mac Roman, lines ended by CR alone.
 MAC_ROMAN = "mac_roman"
+DOS_LATIN = "cp850"
 
 
 def _misread_letters(text: str) -> int:
@@ -1053,16 +1057,36 @@ def _detect_encoding(path: Path, head: bytes) -> str:
                 dec = codecs.getincrementaldecoder("cp1252")()
                 while chunk := handle.read(1 << 22):
                     dec.decode(chunk)
-            return "cp1252"
+            windows = "cp1252"
         except UnicodeDecodeError:
-            return "latin-1"
+            windows = "latin-1"
+        # Excel's "CSV (MS-DOS)" is in DOS code page 850: read as cp1252, Café and Bär
+        # were Caf‚ and B„r, and Bücher (a byte cp1252 lacks) B\x81cher in Latin-1.
+        # Taken only when its reading has no character out of place, and reads better:
+        # fewer out of place (a control character counts as one), or as many and more
+        # letters that read as written (Mac Roman read either way is out of place).
+        ours, dos = head.decode(windows, errors="replace"), head.decode(DOS_LATIN)
+        misread = _misread_letters(dos)
+        if not misread and (misread, -_letters_in_words(dos)) < (
+            _misread_letters(ours) + _c1_controls(ours),
+            -_letters_in_words(ours),
+        ):
+            return DOS_LATIN
+        return windows
     return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+
+
+def _c1_controls(text: str) -> int:
+    """How many C1 control characters (U+0080–U+009F) ``text`` holds: no file means
+    them; a byte that is a letter in another code page read as Latin-1 gives them."""
+    return sum(1 for char in text if "\x80" <= char <= "\x9f")
 
 
 #: The encodings a file that is not UTF-8 is read in, and how the warning names them.
 GUESSED_ENCODINGS = {
     "cp1252": "Windows-1252 (cp1252), the encoding of Western European Windows exports",
     "latin-1": "Latin-1 (ISO-8859-1)",
+    "cp850": "DOS code page 850, the encoding of Excel's 'CSV (MS-DOS)'",
 }
 
 
@@ -1863,12 +1887,19 @@ def _read_json(
     columns = [([key], name) for key, name in zip(keys, header, strict=True)]
     _json_table(con, table, columns)
     report.nested_values = _json_nested_values(con, table, columns)
-    derived = _object_keys(con, columns, report)
-    if derived:
+    derived = _object_keys(con, columns, report, {name.lower() for _, name in columns})
+    level = 1
+    while derived:
         # read again with the keys' columns: one parse of each record for all of them
-        _json_table(con, table, columns + derived)
+        columns = columns + derived
+        _json_table(con, table, columns)
         report.nested_values |= _json_nested_values(con, table, derived)
-        report.derived_columns = [name for _, name in derived]
+        report.derived_columns += [name for _, name in derived]
+        level += 1
+        if level > MAX_OBJECT_DEPTH:
+            break
+        # objects inside those objects: their keys one level further down
+        derived = _object_keys(con, derived, report, {name.lower() for _, name in columns})
     con.execute("drop table json_raw")
 
 
@@ -1896,6 +1927,9 @@ def _json_table(
 
 #: How many keys of a column's objects become columns of their own, at most.
 MAX_OBJECT_KEYS = 200
+#: How far down objects' keys (a Parquet file's STRUCTs' fields) become columns:
+#: ``user.id``, ``context.traits.user_id``, ``a.b.c.d``; deeper ones stay inside.
+MAX_OBJECT_DEPTH = 3
 #: Objects whose keys are looked up by the key alone too (properties.category is a
 #: product category): the property bags of Segment, Mixpanel, Amplitude and PostHog.
 #: GA4's device.category (desktop, mobile) is not one.
@@ -1952,14 +1986,15 @@ def _object_keys(
     con: duckdb.DuckDBPyConnection,
     columns: Sequence[tuple[Sequence[str], str]],
     report: ValidationReport,
+    taken: set[str],
 ) -> list[tuple[list[str], str]]:
     """Each key of a column holding JSON objects as a column of its own: (its path, its
     name ``column.key``: ``user.id``, ``properties.category``), one level down, in the
     order the keys first appear. Segment's, Mixpanel's and Shopify's events keep the
     customer, the category or the time inside an object, which could not be mapped.
-    A name already taken in any case gets _2, _3 …, with a warning (DuckDB's names
-    ignore case: user.ID beside user.id became user.ID_1 unasked)."""
-    taken = {name.lower() for _, name in columns}
+    A name already taken in any case (``taken``: every column's name so far, lower-cased;
+    the new ones are added) gets _2, _3 …, with a warning (DuckDB's names ignore case:
+    user.ID beside user.id became user.ID_1 unasked)."""
     made: list[tuple[list[str], str]] = []
     for path, name in columns:
         found = report.nested_values.get(name)
@@ -2058,9 +2093,14 @@ def _json_text(path: Sequence[str], index: int) -> str:
     numbers.
 
     DuckDB reads a JSON number as a DOUBLE when it extracts it as text: 16 digits or
-    more come back changed (9007199254740993.01 as 9007199254740994.0). Those values are
-    read again as a DECIMAL, which DuckDB takes from the number's own text, and written
-    without trailing zeros; one too large for DECIMAL(38,20) keeps the DOUBLE's text."""
+    more come back changed (9007199254740993.01 as 9007199254740994.0), and so does a
+    long fraction, whose DOUBLE's shortest text may round to another cent
+    (2.674999999999999999 came back as 2.675, then 2.68). Those values (the DOUBLE's
+    text long, with three decimals or more, or an exponent) are read again as a
+    DECIMAL, which DuckDB takes from the number's own text, and written without
+    trailing zeros; one too large for DECIMAL(38,20) keeps the DOUBLE's text. A DOUBLE
+    whose text has two decimals or fewer is the file's number to far less than a
+    cent."""
     text = f"vals[{index}]"
     if not all(path):
         return text  # json_transform cannot name the empty key
@@ -2074,7 +2114,8 @@ def _json_text(path: Sequence[str], index: int) -> str:
     # nested CASEs: the record is parsed again only for values that look like long
     # numbers (an AND would evaluate json_type on every value)
     return (
-        f"case when regexp_full_match({text}, '-?[0-9]{{16,}}(\\.[0-9]*)?|-?[0-9.]{{17,}}') "
+        f"case when regexp_full_match({text}, "
+        "'-?[0-9]{16,}(\\.[0-9]*)?|-?[0-9.]{17,}|-?[0-9]*\\.[0-9]{3,}|-?[0-9.]+[eE][-+]?[0-9]+') "
         f"then case when json_type(json, {_sql_str(_json_pointer(path))}) = 'DOUBLE' "
         f"then coalesce({exact}, {text}) else {text} end else {text} end"
     )
@@ -2139,16 +2180,21 @@ def _read_parquet(
         taken = {name.lower() for name in header}
         derived: list[tuple[str, str, str]] = []  # (SQL of the value, its type, name)
         fields_of: dict[str, tuple[str, ...]] = {}
-        for row, name, kind in zip(described, header, types, strict=True):
-            if getattr(kind, "id", "") != "struct":
-                continue
+
+        def split(name: str, kind: Any, value_sql: str, level: int) -> None:
             fields = {str(field): inner for field, inner in kind.children}
             fields_of[name] = tuple(sorted(fields)[:8])
+            if level > MAX_OBJECT_DEPTH:  # named in the refusal, not split
+                return
             for field, column in _key_columns(name, list(fields), taken, report):
-                value = f"struct_extract({_ident(row[0])}, {_sql_str(field)})"
+                value = f"struct_extract({value_sql}, {_sql_str(field)})"
                 derived.append((value, str(fields[field]), column))
                 if getattr(fields[field], "id", "") == "struct":  # a struct in a struct
-                    fields_of[column] = tuple(sorted(str(f) for f, _ in fields[field].children)[:8])
+                    split(column, fields[field], value, level + 1)
+
+        for row, name, kind in zip(described, header, types, strict=True):
+            if getattr(kind, "id", "") == "struct":
+                split(name, kind, _ident(row[0]), 1)
         columns = [
             (text(row[0], str(row[1])), str(row[1]), name)
             for row, name in zip(described, header, strict=True)
@@ -2368,9 +2414,12 @@ create or replace temp macro mart_clean(v) as case
     else nullif(trim(v, mart_trimmed_chars()), '') end;
 create or replace temp macro mart_null_word(v) as
     lower(mart_clean(v)) in ({null_words});
+create or replace temp macro mart_unguard(v) as case
+    when starts_with(v, '="') and ends_with(v, '"') and length(v) >= 3
+    then replace(v[3:-2], '""', '"') else v end;
 create or replace temp macro mart_value(v) as
-    case when mart_null_word(v) then null
-    else mart_clean(regexp_replace(v, '{direction_controls}', '', 'g')) end;
+    case when mart_null_word(mart_unguard(v)) then null
+    else mart_clean(mart_unguard(regexp_replace(v, '{direction_controls}', '', 'g'))) end;
 create or replace temp macro mart_amount_s1(v) as case
     when regexp_full_match(v, '[0-9.,+-]+') then v else mart_let(
     regexp_replace(replace(trim(v), '−', '-'),
@@ -2892,6 +2941,61 @@ NOT_A_SALE = re.compile(
 )
 
 
+#: Stripe's API objects, whose amounts are in the currency's smallest unit (cents).
+MINOR_UNIT_OBJECTS = (
+    "charge", "payment_intent", "invoice", "refund", "balance_transaction",
+    "checkout.session", "payout", "invoiceitem", "subscription",
+)  # fmt: skip
+#: An amount column named so holds cents (``amount_cents``, ``price_in_cents``,
+#: ``total_minor``).
+MINOR_UNIT_NAME = re.compile(r"(cents?|minor|minorunits?|pence|centimes)$")
+
+
+def _warn_minor_units(
+    con: duckdb.DuckDBPyConnection, amount: str, columns: Sequence[str], report: ValidationReport
+) -> None:
+    """Warn when the amounts look like cents, each a whole number: the amount column is
+    named so (``amount_cents``), or the records are Stripe API objects (an ``object``
+    column saying ``charge``), whose ``amount`` 1250 is $12.50. They were loaded as
+    dollars, 100 times too much, with no word (a customer turned High Value)."""
+    name = normalize_name(_without_unit(amount) or amount)
+    why = f"column {amount!r} is named as cents" if MINOR_UNIT_NAME.search(name) else ""
+    if not why:
+        kinds = [c for c in columns if normalize_name(c) == "object"]
+        if kinds:
+            [(kind, count)] = con.execute(
+                f"select mode(v), count(v) from (select lower(mart_value({_ident(kinds[0])})) "
+                "as v from source)"
+            ).fetchall()
+            if kind in MINOR_UNIT_OBJECTS and count:
+                why = (
+                    f"the records are Stripe {kind} objects (column {kinds[0]!r}), whose "
+                    "amounts are in cents"
+                )
+    if not why:
+        return
+    value = f"mart_value({_ident(amount)})"
+    whole, fractions, first = con.execute(
+        f"select count(*) filter (where regexp_full_match({value}, '-?[0-9]+')), "
+        f"count(*) filter (where {value} is not null "
+        f"and not regexp_full_match({value}, '-?[0-9]+')), min(_row) filter "
+        f"(where regexp_full_match({value}, '-?[0-9]+')) from source"
+    ).fetchall()[0]
+    if not whole or fractions:
+        return
+    report.add_warning(
+        Problem(
+            f"the amounts look like cents: {why}, and all {whole:,} are whole numbers. "
+            "They are loaded as they are (1250 as 1,250.00, not 12.50); if they are "
+            "cents, divide them by 100 in the file first",
+            row=int(first),
+            column=amount,
+            field="amount",
+        ),
+        "amounts in cents",
+    )
+
+
 def _warn_not_sales(
     con: duckdb.DuckDBPyConnection, unmapped: Sequence[str], report: ValidationReport
 ) -> None:
@@ -3132,9 +3236,15 @@ def _time_expr(value: str, kind: str, date_format: str | None, extra: Sequence[s
         if date_format == UNIX_FORMAT:
             return [unix(text), iso(text)]
         if date_format:
-            # The format first; ISO dates (2024-01-15), which read one way only, still
-            # read beside it: a file mixing 2024-01-15 and 1/3/24 could not be loaded.
-            return [*strptime(text, [date_format]), iso(text)]
+            # The format first; the layouts that read one way only (ISO 2024-01-15,
+            # 2024/02/15, 15-Feb-2024, Feb 15, 2024) still read beside it: a file mixing
+            # them with 1/3/24 could not be loaded, the format given or not.
+            return [
+                *strptime(text, [date_format]),
+                iso(text),
+                *strptime(text, AUTO_DATE_FORMATS),
+                *strptime(text, AUTO_ZONED_DATE_FORMATS),
+            ]
         # The column's own day/month order (extra) before the other formats: a value
         # read by its first format costs far less than one that fails 17 first (a 1M-row
         # export: 15 s -> 10 s). Each reading is checked for its range on its own, so
@@ -3819,6 +3929,8 @@ def prepare_records(
         _check_currencies(con, str(chosen["amount"]), report)
         _check_currency_column(con, str(chosen["amount"]), [c for c, _ in extras], report)
         _warn_not_sales(con, [c for c, _ in extras], report)
+        _warn_minor_units(con, str(chosen["amount"]), info.columns, report)
+    _warn_text_guards(con, chosen, report)
     if dataset == "events":
         _warn_event_counts(con, [c for c, _ in extras], report)
     time_column = chosen.get(TIME_FIELD[dataset])
@@ -3855,6 +3967,8 @@ def prepare_records(
     )
 
     _leave_out_total_rows(con, info.columns, chosen, report)
+    if dataset == "transactions":
+        _leave_out_line_item_rows(con, info.columns, chosen, report)
     control_ids = _warn_direction_controls(con, dataset, chosen, report)
     _collect_problems(
         con, dataset, chosen, defaults, date_format, report, today or date.today(), control_ids
@@ -3970,7 +4084,13 @@ def _refuse_nested_values(
             continue
         nested, first, plain, keys = report.nested_values[column]
         inside = f" (keys: {', '.join(keys)})" if keys else ""
-        own = [c for c in report.derived_columns if c.startswith(f"{column}.")]
+        # the keys' columns that hold plain values (customer_id.id.value, not the
+        # customer_id.id of {"id": {"value": …}})
+        own = [
+            c
+            for c in report.derived_columns
+            if c.startswith(f"{column}.") and c not in report.nested_values
+        ]
         flatten = "flatten the file first (pandas' json_normalize, jq, or a spreadsheet) "
         flatten += "so the value you mean is a column of its own, then map it"
         if own:
@@ -3981,7 +4101,10 @@ def _refuse_nested_values(
             )
         elif keys and "." in column:
             what = "fields" if report.file_format == "parquet" else "keys"
-            flatten = f"only the {what} one level down are columns of their own: {flatten}"
+            flatten = (
+                f"only the {what} up to {MAX_OBJECT_DEPTH} levels down are columns of their "
+                f"own: {flatten}"
+            )
         elif report.file_format == "parquet":
             flatten = f"the values of a Parquet LIST or MAP cannot be mapped: {flatten}"
         elif not keys:
@@ -3989,7 +4112,11 @@ def _refuse_nested_values(
         if name not in explicit and not plain:
             # objects named like the field with an id inside ({"customer_id": {"id": …}})
             key_id = f"{column}.id"
-            if key_id in report.derived_columns and key_id not in chosen.values():
+            if (
+                key_id in report.derived_columns
+                and key_id not in chosen.values()
+                and key_id not in report.nested_values  # an object again: not one value
+            ):
                 chosen[name] = report.mapping[name] = key_id
                 report.add_warning(
                     Problem(
@@ -4036,43 +4163,95 @@ def _refuse_nested_values(
     return said
 
 
+#: Ways one customer id may be written twice: (the warnings' summary, what the two
+#: differ in, SQL of the key they share, over ``{v}``: NULL where the way does not
+#: apply). "C1" beside "c1"; "00123" (a spreadsheet's zero-padded text) beside "123"
+#: (the same id read as a number somewhere).
+ID_VARIANTS = (
+    ("customer ids differing in case", "letter case", "lower({v})"),
+    (
+        "customer ids differing in leading zeros",
+        "leading zeros",
+        "case when regexp_full_match({v}, '[0-9]+') "
+        "then coalesce(nullif(ltrim({v}, '0'), ''), '0') end",
+    ),
+)
+
+
+def _warn_text_guards(
+    con: duckdb.DuckDBPyConnection, chosen: Mapping[str, str | None], report: ValidationReport
+) -> None:
+    """Say where the values of a mapped column were written as ="00123": a spreadsheet's
+    guard that keeps a text's leading zeros, read without it (00123), so "00123" and
+    ="00123" are one customer (they were two)."""
+    columns = sorted({column for column in chosen.values() if column})
+    if not columns:
+        return
+    guarded = "starts_with({c}, '=\"') and ends_with({c}, '\"') and length({c}) >= 3"
+    counts = con.execute(
+        "select "
+        + ", ".join(
+            f"count(*) filter (where {guarded.format(c=_ident(c))}), "
+            f"min(_row) filter (where {guarded.format(c=_ident(c))})"
+            for c in columns
+        )
+        + " from source"
+    ).fetchall()[0]
+    for index, column in enumerate(columns):
+        count, first = counts[2 * index], counts[2 * index + 1]
+        if count:
+            report.add_warning(
+                Problem(
+                    f'{count:,} value(s) are written as ="…", a spreadsheet\'s guard for '
+                    'text like 00123: read without it (="00123" is 00123)',
+                    row=int(first),
+                    column=column,
+                ),
+                "spreadsheet text guards",
+            )
+
+
 def _warn_case_variants(
     con: duckdb.DuckDBPyConnection, chosen: Mapping[str, str | None], report: ValidationReport
 ) -> None:
-    """Warn when customer ids differ only in letter case ("C1" and "c1"): the mart keeps
-    them apart as two customers, which is right for some systems and a typing slip in
-    others, so it is said, not decided."""
+    """Warn when customer ids differ only in letter case ("C1" and "c1") or in leading
+    zeros ("00123" and "123"): the mart keeps them apart as two customers, which is
+    right for some systems and a typing slip (or a spreadsheet's reading) in others, so
+    it is said, not decided."""
     column = chosen.get("customer_id")
     if column is None:
         return
     value = _ident("customer_id__val")
-    found = con.execute(
-        f"select count(*), sum(variants), min(first_row) from ("
-        f"  select count(distinct {value}) as variants, min(_row) as first_row from parsed "
-        f"  where {value} is not null group by lower({value}) having count(distinct {value}) > 1)"
-    ).fetchall()[0]
-    groups, variants, first_row = found
-    if not groups:
-        return
-    examples = [
-        str(v)
-        for (v,) in con.execute(
-            f"select distinct {value} from parsed where lower({value}) = ("
-            f"  select lower({value}) from parsed where _row = ?) order by 1 limit 3",
-            [first_row],
-        ).fetchall()
-    ]
-    report.add_warning(
-        Problem(
-            f"{groups:,} customer id(s) are written in {int(variants):,} ways that differ only "
-            f"in letter case ({' and '.join(repr(e) for e in examples)}): they are different "
-            "customers in the mart; if they are one, write them the same way",
-            row=int(first_row),
-            column=column,
-            field="customer_id",
-        ),
-        "customer ids differing in case",
-    )
+    for summary, words, key_sql in ID_VARIANTS:
+        key = key_sql.format(v=value)
+        found = con.execute(
+            f"select count(*), sum(variants), min(first_row) from ("
+            f"  select count(distinct {value}) as variants, min(_row) as first_row "
+            f"  from parsed where {value} is not null and {key} is not null "
+            f"  group by {key} having count(distinct {value}) > 1)"
+        ).fetchall()[0]
+        groups, variants, first_row = found
+        if not groups:
+            continue
+        examples = [
+            str(v)
+            for (v,) in con.execute(
+                f"select distinct {value} from parsed where {key} = ("
+                f"  select {key} from parsed where _row = ?) order by 1 limit 3",
+                [first_row],
+            ).fetchall()
+        ]
+        report.add_warning(
+            Problem(
+                f"{groups:,} customer id(s) are written in {int(variants):,} ways that differ "
+                f"only in {words} ({' and '.join(repr(e) for e in examples)}): they are "
+                "different customers in the mart; if they are one, write them the same way",
+                row=int(first_row),
+                column=column,
+                field="customer_id",
+            ),
+            summary,
+        )
 
 
 #: Customer ids that stand for "no account" (a shop's guest checkout: WooCommerce
@@ -4161,11 +4340,15 @@ def _warn_float_ids(
             f"where regexp_full_match({value}, {_sql_str(FLOAT_ID)})"
         ).fetchall()[0]
         if count:
+            try:  # the file's own example: 1.0 and 1, not a fixed 17850.0 and 17850
+                whole = format(Decimal(str(first)).to_integral_value().normalize(), "f")
+            except (InvalidOperation, ValueError):
+                whole = "17850"
             report.add_warning(
                 Problem(
                     f"{count:,} id(s) look like numbers written as decimals or in scientific "
                     f"notation, as a spreadsheet or a float column writes them ({first!r}): "
-                    "they are kept as written, so 17850.0 and 17850 would be two; format "
+                    f"they are kept as written, so {first} and {whole} would be two; format "
                     "the column as text (or whole numbers) and export again",
                     row=int(first_row),
                     column=column,
@@ -4254,6 +4437,17 @@ TOTAL_WORD = (
     # a spreadsheet's grand total in German, French/Spanish, Portuguese, Italian, Dutch
     r"|gesamtergebnis:?|total g[ée]n[ée]ral:?|total geral:?|totale complessivo:?|eindtotaal:?"
 )
+#: More labels of a totals row, taken only beside an empty customer: "Total revenue",
+#: "TOTAL (USD)", "Total Sales:", "Totaux", "Gesamtsumme". (A customer named "Total
+#: Wine" is a customer.)
+TOTAL_LABEL = TOTAL_WORD + r"|total[ (][^0-9]{0,30}|totaux:?|gesamtsumme:?|summe gesamt:?"
+#: The same in the customer's own cell, in a row without a date: "Total" and a word for
+#: money, not any name ("Total ACME" is a spreadsheet's subtotal of customer ACME).
+TOTAL_MONEY_LABEL = (
+    TOTAL_WORD
+    + r"|total ?(\([^0-9()]{1,12}\)|revenue|sales|amounts?|value|spend|spent|orders|payments)"
+    + r"( ?\([^0-9()]{1,12}\))?:?|totaux:?|gesamtsumme:?|summe gesamt:?"
+)
 #: A subtotal's label, as a spreadsheet's Data > Subtotal writes it beside the group's
 #: value: "C001 Total" (English), "C001 Ergebnis" (German), "C001 Totaal" (Dutch), or
 #: before it, "Total C001" (French, Spanish, Portuguese), "Totale C001" (Italian).
@@ -4276,7 +4470,8 @@ def _leave_out_total_rows(
     customer = chosen.get("customer_id")
     if customer is None or not columns:
         return
-    _leave_out_labeled_total_rows(con, columns, customer, report)
+    moment = chosen.get("transaction_date") or chosen.get("event_timestamp")
+    _leave_out_labeled_total_rows(con, columns, customer, moment, report)
     if report.asks_decimal_mark:
         # The amounts are read only once the mark is given: a subtotal's sum checked on
         # 1.249 read as 1.25 found none, and advised deleting the rows for nothing.
@@ -4289,25 +4484,28 @@ def _leave_out_labeled_total_rows(
     con: duckdb.DuckDBPyConnection,
     columns: Sequence[str],
     customer: str,
+    moment: str | None,
     report: ValidationReport,
 ) -> None:
-    """The totals rows a word such as Total names (see _leave_out_total_rows)."""
+    """The totals rows a word such as Total names (see _leave_out_total_rows). In the
+    customer's own cell the longer labels (TOTAL_MONEY_LABEL: "Total revenue") count only
+    in a row without a date: a customer "Total Wine" buys on some day."""
     said = " or ".join(
-        f"regexp_full_match(lower(mart_clean({_ident(column)})), {_sql_str(TOTAL_WORD)})"
+        f"regexp_full_match(lower(mart_clean({_ident(column)})), {_sql_str(TOTAL_LABEL)})"
         for column in columns
     )
     words = ", ".join(
         f"case when regexp_full_match(lower(mart_clean({_ident(column)})), "
-        f"{_sql_str(TOTAL_WORD)}) then mart_clean({_ident(column)}) end"
+        f"{_sql_str(TOTAL_LABEL)}) then mart_clean({_ident(column)}) end"
         for column in columns
     )
     # the column of that word: the first in the file's order, as the word is
     word_columns = ", ".join(
         f"case when regexp_full_match(lower(mart_clean({_ident(column)})), "
-        f"{_sql_str(TOTAL_WORD)}) then {_sql_str(column)} end"
+        f"{_sql_str(TOTAL_LABEL)}) then {_sql_str(column)} end"
         for column in columns
     )
-    # Every word of TOTAL_WORD holds "tot", "sum" or "gesamt": rows without any are left
+    # Every word of TOTAL_LABEL holds "tot", "sum" or "gesamt": rows without any are left
     # alone at once (the exact test trims and lower-cases every cell: 3 s at 1M rows)
     anywhere = "concat_ws(chr(31), " + ", ".join(_ident(column) for column in columns) + ")"
     found = con.execute(
@@ -4315,7 +4513,13 @@ def _leave_out_labeled_total_rows(
         f"  select * from source where regexp_matches({anywhere}, '(?i)tot|sum|gesamt')) "
         f"where (({said}) and mart_value({_ident(customer)}) is null) or "
         f"regexp_full_match(lower(mart_clean({_ident(customer)})), {_sql_str(TOTAL_WORD)}) "
-        "order by _row"
+        + (
+            f"or (mart_value({_ident(moment)}) is null and regexp_full_match("
+            f"lower(mart_clean({_ident(customer)})), {_sql_str(TOTAL_MONEY_LABEL)})) "
+            if moment
+            else ""
+        )
+        + "order by _row"
     ).fetchall()
     if not found:
         return
@@ -4337,6 +4541,58 @@ def _leave_out_labeled_total_rows(
     if len(found) > MAX_PROBLEMS:
         report.warning_count += len(found) - MAX_PROBLEMS
         report.warning_summary["totals rows left out"] += len(found) - MAX_PROBLEMS
+
+
+#: The column naming an order in an export with a row per line item (Shopify's Name,
+#: #1001), compared as normalize_name gives them.
+ORDER_NAME_COLUMNS = ("name", "ordername", "ordernumber", "orderno", "order")
+
+
+def _leave_out_line_item_rows(
+    con: duckdb.DuckDBPyConnection,
+    columns: Sequence[str],
+    chosen: Mapping[str, str | None],
+    report: ValidationReport,
+) -> None:
+    """Leave out an order's further line items in an export with a row per line item
+    (Shopify's orders export: Lineitem columns, the order's Name on every row, and its
+    Id, Total and Financial Status only on the first). Loaded, each was a transaction
+    without an id or amount: the build failed its tests, and published anyway, a
+    customer had 3 transactions for 2 orders. One warning names them."""
+    names = {normalize_name(column): column for column in reversed(columns)}
+    amount = chosen.get("amount")
+    if amount is None or not any(name.startswith("lineitem") for name in names):
+        return
+    order = next((names[name] for name in ORDER_NAME_COLUMNS if name in names), None)
+    if order is None or order == amount:
+        return
+    key = f"mart_value(s.{_ident(order)})"
+    found = con.execute(
+        f"select p._row, {key} from parsed p join source s on s._row = p._row "
+        f"where p.{_ident('amount__raw')} is null and {key} is not null "
+        f"and exists (select 1 from source f join parsed q on q._row = f._row "
+        f"  where q._row < p._row and q.{_ident('amount__raw')} is not null "
+        f"  and mart_value(f.{_ident(order)}) = {key}) order by p._row"
+    ).fetchall()
+    if not found:
+        return
+    con.execute(
+        "delete from parsed where _row in (select unnest(?::BIGINT[]))", [[r for r, _ in found]]
+    )
+    report.left_out_line_items = len(found)
+    rows = ", ".join(str(row) for row, _ in found[:5]) + (" …" if len(found) > 5 else "")
+    report.add_warning(
+        Problem(
+            f"{len(found):,} row(s) are further line items of an order above, with no "
+            f"amount ({'rows' if len(found) > 1 else 'row'} {rows}; the first of order "
+            f"{found[0][1]!r} in column {order!r}): "
+            "left out, as the order's total is on its first row, and the lines are no "
+            "transactions of their own",
+            row=int(found[0][0]),
+            column=order,
+        ),
+        "line item rows left out",
+    )
 
 
 def _leave_out_subtotal_rows(
@@ -4694,11 +4950,8 @@ def _plain_parent_values(
     only "empty", and the value that may be the one meant went unmentioned.)"""
     if column not in report.derived_columns:
         return ""
-    parents = [
-        name
-        for name in report.nested_values
-        if column.startswith(f"{name}.") and name not in report.derived_columns
-    ]
+    # the nearest: user.id for user.id.value (user.id may itself be a key's column)
+    parents = [name for name in report.nested_values if column.startswith(f"{name}.")]
     if not parents:
         return ""
     parent = max(parents, key=len)

@@ -53,7 +53,7 @@ import pandas as pd
 from mart import money
 from mart.db import cached_cursor, query_df
 from mart.errors import SandboxError
-from mart.values import nested_as_text
+from mart.values import csv_text, nested_as_text, normalise
 
 DEFAULT_ROW_LIMIT = 10_000
 DEFAULT_TIMEOUT_S = 10.0
@@ -119,6 +119,10 @@ FILE_FUNCTIONS = frozenset(
     }
 )
 
+# Table functions that take a table's name as a string, which may also be a file's
+# path (query_table('/tmp/x.csv')); refused as query() is: write the name itself.
+TABLE_NAME_FUNCTIONS = frozenset({"query_table", "histogram", "histogram_values"})
+
 # Functions callable from a SELECT that change state or run serialized plans. The locked
 # configuration already stops most of them (logging, profiling, grammar extensions);
 # refusing them here gives a plain message and covers the rest (checkpoints, log
@@ -178,6 +182,14 @@ MSG_DEEP = (
 MSG_NESTED = (
     "query() is not allowed in the console: it runs SQL text that cannot be checked "
     "first. Write that query directly instead."
+)
+MSG_NESTED_OVER = (
+    "The result holds more than the {limit:,.0f} MB of list, struct or map values the "
+    "console handles. Unnest or aggregate them, or select fewer rows."
+)
+MSG_TABLE_NAME = (
+    "{name}() is not allowed in the console: it takes a table's name as text, which may "
+    "be a file's path. Write the table's name in the query itself instead."
 )
 MSG_MEMORY = (
     "The query needs more memory than the console gives a query (2 GB, and 4 GB more "
@@ -244,6 +256,9 @@ class QueryResult:
     # FLOAT/DOUBLE columns holding NaN or an infinity: a grid would show NaN as NULL
     # and an infinity as an empty cell, so a page shows these columns as text.
     non_finite_columns: tuple[str, ...] = ()
+    # DuckDB's type of each column, as the query itself gave them (empty when the
+    # statement gave no relation).
+    column_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -287,6 +302,10 @@ def _refusal_in(node: Any) -> str | None:
             return MSG_OTHER.format(keyword=f"{name}()")
         if name == "query":
             return MSG_NESTED
+        if name in TABLE_NAME_FUNCTIONS:
+            # a table named by a string, which may be a file's path: query_table opened
+            # the mart's own file and listed the spill folder before DuckDB's lock said no
+            return MSG_TABLE_NAME.format(name=name)
         if name in FILE_FUNCTIONS or name.startswith(FILE_PREFIXES) or name.endswith("_scan"):
             return MSG_FILES.format(what=f"{name}()")
         if node.get("type") == "BASE_TABLE":
@@ -468,7 +487,9 @@ def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
     floats = [i for i, kind in enumerate(relation.types) if str(kind) in FLOAT_TYPES]
     # An INTERVAL reaches pandas as a Timedelta, months turned into 30 days each
     # (`interval 5 year` printed as "1800 days"): DuckDB's own text is fetched instead.
-    intervals = [i for i, kind in enumerate(relation.types) if str(kind) == "INTERVAL"]
+    # A BIT reaches Python as DuckDB's inner bytes ('101'::bit printed as \x05fd): its
+    # text (101) is fetched the same way.
+    intervals = [i for i, kind in enumerate(relation.types) if str(kind) in ("INTERVAL", "BIT")]
     width = len(relation.columns)
     fetch = relation
     if floats or intervals:
@@ -508,7 +529,14 @@ def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
                 )
                 values[nulls[:, k]] = None
                 frame.isetitem(position, values)
-    lossy = []
+    # A list or map of DECIMALs or wide integers reaches pandas as floats ([33.41,
+    # 136.9], [1e+16]): such a column is fetched again, exactly, as Python values.
+    lossy = [
+        position
+        for position, kind in enumerate(relation.types)
+        if getattr(kind, "id", "") in ("list", "array", "map")
+        and re.search(r"DECIMAL|HUGEINT", str(kind))
+    ]
     for position, limit in _float_limits(relation).items():
         values = frame.iloc[:, position]
         if pd.api.types.is_float_dtype(values) and bool((values.abs() >= limit).any()):
@@ -558,6 +586,17 @@ def _bytes_sql(expr: str, kind: Any, depth: int = 0) -> str:
             for field, sub in kind.children
         ]
         return " + ".join(parts) or "0"
+    if kind_id == "union":
+        # one member holds the value; the others are NULL and count nothing (union
+        # values counted 8 bytes, and a 26 MB list inside one went through)
+        parts = [
+            _bytes_sql(
+                f"union_extract({expr}, '{tag.replace(chr(39), chr(39) * 2)}')", sub, depth + 1
+            )
+            for tag, sub in kind.children
+            if tag  # the union's own tag
+        ]
+        return " + ".join(parts) or "0"
     if kind_id == "map":
         (_, key), (_, value) = kind.children
         keys = duckdb.list_type(key)
@@ -587,6 +626,38 @@ def _check_nested_size(relation: duckdb.DuckDBPyRelation) -> None:
         raise SandboxError(MSG_NESTED_TOO_BIG.format(size=size / 1e6, limit=MAX_NESTED_BYTES / 1e6))
 
 
+def _fetched_nested_bytes(frame: pd.DataFrame, positions: list[int], budget: int) -> int:
+    """About how many bytes the fetched values of the nested columns at ``positions``
+    take, counted as :func:`_bytes_sql` counts them, stopping once past ``budget``.
+
+    The count inside DuckDB runs before the fetch, as a query of its own: a query whose
+    values differ between two runs (``random()``, ``current_query()``) passed it small
+    and came back large; this count of what came back closes that gap."""
+    total = 0
+    stack: list[Any] = []
+    for position in positions:
+        stack.extend(frame.iloc[:, position].tolist())
+        while stack:
+            value = stack.pop()
+            if isinstance(value, (str, bytes, bytearray)):
+                total += len(value)
+            elif isinstance(value, dict):
+                total += 8 * len(value)
+                stack.extend(value.values())
+                stack.extend(value.keys())
+            elif isinstance(value, (list, tuple, np.ndarray)):
+                total += 8 * len(value)
+                if len(value) and not isinstance(value, np.ndarray):
+                    stack.extend(value)
+                elif len(value) and value.dtype == object:
+                    stack.extend(value.tolist())
+            else:
+                total += 8
+            if total > budget:
+                return total
+    return total
+
+
 def _cut_long_text(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """``frame`` with text longer than :data:`MAX_CELL_CHARS` cut (ending in …), and
     how many values were cut."""
@@ -595,6 +666,19 @@ def _cut_long_text(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         values = frame.iloc[:, position]
         if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
             continue
+        if values.map(lambda value: isinstance(value, (bytes, bytearray, memoryview))).any():
+            # a BLOB as the text query prints (\x6162…), which the grid and the CSV can
+            # show (they wrote bytearray(b'ab…')); a 250 MB one was never cut
+            values = values.map(
+                lambda value: (
+                    normalise(bytes(value[: MAX_CELL_CHARS // 2 + 1]))
+                    if isinstance(value, (bytes, bytearray, memoryview))
+                    else value
+                )
+            )
+            if cut == 0:
+                frame = frame.copy()
+            frame.isetitem(position, values)
         long = values.map(lambda value: isinstance(value, str) and len(value) > MAX_CELL_CHARS)
         count = int(long.sum())
         if count:
@@ -625,7 +709,7 @@ def result_csv(result: QueryResult) -> bytes:
             out[column] = out[column].map(
                 lambda value, places=places: "" if pd.isna(value) else f"{value:.{places}f}"
             )
-    return out.to_csv(index=False).encode("utf-8")
+    return csv_text(out).encode("utf-8")
 
 
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
@@ -798,6 +882,16 @@ def run_sql(
             if limited is not None:
                 _check_nested_size(limited)
             frame, exact = (pd.DataFrame(), []) if limited is None else _frame(limited)
+            if limited is not None:
+                nested = [
+                    i
+                    for i, kind in enumerate(limited.types)
+                    if getattr(kind, "id", "") in _NESTED_IDS
+                ]
+                if nested:
+                    size = _fetched_nested_bytes(frame, nested, MAX_NESTED_BYTES)
+                    if size > MAX_NESTED_BYTES:
+                        raise SandboxError(MSG_NESTED_OVER.format(limit=MAX_NESTED_BYTES / 1e6))
             decimals = {} if limited is None else _decimal_places(limited)
             dates = () if limited is None else _date_columns(limited)
             float_positions = (
@@ -805,6 +899,7 @@ def run_sql(
                 if limited is None
                 else [i for i, kind in enumerate(limited.types) if str(kind) in FLOAT_TYPES]
             )
+            kinds = () if limited is None else tuple(str(kind) for kind in limited.types)
         except duckdb.Error as exc:
             if timed_out.is_set() or isinstance(exc, duckdb.InterruptException):
                 raise SandboxError(MSG_TIMEOUT.format(seconds=timeout_s)) from None
@@ -865,6 +960,7 @@ def run_sql(
         decimal_places=decimals,
         exact_columns=tuple(dict.fromkeys(str(frame.columns[position]) for position in exact)),
         date_columns=dates,
+        column_types=kinds,
         non_finite_columns=tuple(
             dict.fromkeys(
                 str(frame.columns[position])

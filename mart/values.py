@@ -196,3 +196,15 @@ def nested_as_text(frame: pd.DataFrame) -> pd.DataFrame:
             out.iloc[:, position].map(lambda v: nested_text(v) if is_nested(v) else v),
         )
     return out
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """``frame`` as CSV with a header row, lines ended by LF; by CRLF when a value holds
+    a carriage return, so that value is quoted (pandas quotes a field holding its line
+    ending only: ``a\rb`` went out bare and read back as two lines)."""
+    has_cr = any(
+        frame.iloc[:, position].map(lambda v: isinstance(v, str) and "\r" in v).any()
+        for position in range(frame.shape[1])
+        if not pd.api.types.is_numeric_dtype(frame.iloc[:, position])
+    ) or any("\r" in str(column) for column in frame.columns)
+    return frame.to_csv(index=False, lineterminator="\r\n" if has_cr else "\n")

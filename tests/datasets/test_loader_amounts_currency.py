@@ -386,3 +386,75 @@ def test_one_currency_other_than_the_dollar_is_said_once(ws, write_file):
     for dollars in (HEADER + "T1,C1,2024-01-15,$12.50,A\n", column.replace("eur", "usd")):
         report = load(ws, write_file("c.csv", dollars)).report
         assert "one currency, not USD" not in report.warning_summary
+
+
+def test_amounts_in_cents_are_warned(ws, write_file, stored):
+    """Stripe's API objects keep amounts in cents: 1250 was loaded as 1,250.00 (not
+    12.50) with no word, and a customer turned High Value. So was a column named
+    amount_cents, mapped by hand."""
+    stripe = (
+        '{"id": "ch_1", "object": "charge", "amount": 1250, "amount_captured": 1250, '
+        '"currency": "usd", "customer": "cus_A", "created": 1705312800}\n'
+        '{"id": "ch_2", "object": "charge", "amount": 99999, "amount_captured": 99999, '
+        '"currency": "usd", "customer": "cus_B", "created": 1705399200}\n'
+    )
+    result = load(ws, write_file("charges.jsonl", stripe), date_format="unix")
+    [said] = [w for w in result.report.warnings if "cents" in w.problem]
+    assert "Stripe charge objects (column 'object')" in said.problem
+    assert "all 2 are whole numbers" in said.problem and said.row == 1
+    assert [str(row["amount"]) for row in stored("transactions")] == ["1250.00", "99999.00"]
+    cents = "order_id,customer_id,date,amount_cents\nO1,C1,2024-01-05,1250\nO2,C1,2024-01-06,99\n"
+    result = load(ws, write_file("cents.csv", cents), mapping={"amount": "amount_cents"})
+    assert result.report.warning_summary["amounts in cents"] == 1
+    # dollars with cents, even in a charge: not said
+    dollars = stripe.replace("1250,", "12.50,").replace('"amount": 99999', '"amount": 999.99')
+    result = load(ws, write_file("dollars.jsonl", dollars), date_format="unix")
+    assert "amounts in cents" not in result.report.warning_summary
+    plain = "order_id,customer_id,date,amount\nO1,C1,2024-01-05,1250\n"
+    assert "amounts in cents" not in load(ws, write_file("p.csv", plain)).report.warning_summary
+
+
+@pytest.mark.parametrize(
+    "label", ["Total revenue", "Total Sales:", "TOTAL (USD)", "Gesamtsumme", "Totaux"]
+)
+def test_totals_rows_with_longer_labels_are_left_out(ws, write_file, stored, label):
+    """A totals row labelled "Total revenue" (or "TOTAL (USD)", "Gesamtsumme" …) was
+    loaded as a record: in the customer's cell (with no date), or in another cell beside
+    an empty customer. A customer named "Total Wine", buying on a day, is a customer."""
+    body = (
+        "transaction_id,customer_id,transaction_date,amount,product_category\n"
+        "T1,C1,2024-01-05,10.00,A\n"
+        "T2,Total Wine,2024-01-05,20.00,B\n"
+        f",{label},,30.00,\n"
+        f",,,30.00,{label}\n"
+    )
+    result = load(ws, write_file("totals.csv", body))
+    assert [row["customer_id"] for row in stored("transactions")] == ["C1", "Total Wine"]
+    assert result.report.warning_summary["totals rows left out"] == 2
+
+
+def test_shopify_line_item_rows_are_left_out(ws, write_file, stored):
+    """Shopify writes an order's second line item as a row of its own, with the order's
+    Name but no Id or Total: it was loaded as a transaction with neither (the build
+    failed, and published anyway, 3 transactions for 2 orders)."""
+    body = (
+        "Name,Email,Financial Status,Total,Created at,Lineitem quantity,Lineitem name,Id\n"
+        "#1001,a@x.com,paid,1559.26,2024-01-05 10:00:00 +0000,1,Laptop,5001\n"
+        "#1001,a@x.com,,,2024-01-05 10:00:00 +0000,1,Mouse,\n"
+        "#1001,a@x.com,,,2024-01-05 10:00:00 +0000,1,Bag,\n"
+        "#1002,b@x.com,paid,20.00,2024-01-06 10:00:00 +0000,2,Cable,5002\n"
+    )
+    result = load(ws, write_file("orders_export.csv", body))
+    rows = stored("transactions")
+    assert [(row["transaction_id"], str(row["amount"])) for row in rows] == [
+        ("5001", "1559.26"),
+        ("5002", "20.00"),
+    ]
+    [said] = [w for w in result.report.warnings if "line items" in w.problem]
+    assert "rows 2, 3; the first of order '#1001' in column 'Name'" in said.problem
+    assert "2 line item row(s) left out" in result.version.message
+    # without line item columns, a row without an amount is kept (and said empty)
+    plain = body.replace("Lineitem quantity,Lineitem name", "Qty,Product")
+    result = load(ws, write_file("plain.csv", plain))
+    assert len(stored("transactions")) == 4
+    assert "line item rows left out" not in result.report.warning_summary

@@ -270,6 +270,31 @@ def test_mac_roman_needs_cr_line_endings(ws, write_file, stored):
     assert result.report.encoding == "cp1252"
 
 
+DOS_ROWS = [
+    "transaction_id,customer_id,transaction_date,amount,product_category",
+    "T1,Bücher Åberg,2024-01-05,10.00,Café",
+    "T2,Jürgen Müller,2024-01-05,11.00,Bär & Co",
+    "T3,Élan Straße,2024-01-05,12.00,Maßband",
+]
+
+
+def test_excel_ms_dos_csv_is_read_as_code_page_850_with_a_warning(ws, write_file, stored):
+    """Excel's "CSV (MS-DOS)" (code page 850) loaded with "no problems found" as
+    Caf‚ and B„r (cp1252), or B\x81cher with control characters (Latin-1)."""
+    data = "\r\n".join(DOS_ROWS).encode("cp850") + b"\r\n"
+    result = load(ws, write_file("dos.csv", data))
+    assert result.report.encoding == "cp850"
+    rows = stored("transactions")
+    assert [row["customer_id"] for row in rows] == ["Bücher Åberg", "Jürgen Müller", "Élan Straße"]
+    assert [row["product_category"] for row in rows] == ["Café", "Bär & Co", "Maßband"]
+    assert any("code page 850" in warning.problem for warning in result.report.warnings)
+    # the same text in cp1252 stays cp1252, with its dash and euro sign
+    windows = DOS_ROWS + ["T4,C4,2024-01-05,1.00,Jardin – extérieur € 10"]
+    result = load(ws, write_file("win.csv", "\r\n".join(windows).encode("cp1252")))
+    assert result.report.encoding == "cp1252"
+    assert stored("transactions")[3]["product_category"] == "Jardin – extérieur € 10"
+
+
 def test_misread_letters_counts_wrong_decodings():
     assert _misread_letters("Jürgen Müller, Café, Søren, MÜLLER, École") == 0
     assert _misread_letters("JŸrgen MŸller, CafŽ, S¿ren") == 4
@@ -329,3 +354,18 @@ def test_an_iso_date_that_does_not_exist_says_no_such_date(ws, write_file):
     # 8 digits that are no date at all keep the hint that they may be ids.
     ids = refused(ws, write_file("ids.csv", HEADER + "T1,C1,20241399,1.00,A\n"))
     assert "may hold ids" in ids.report.errors[0].problem
+
+
+def test_a_given_date_format_still_reads_the_layouts_that_read_one_way(ws, write_file, stored):
+    """With --date-format %m/%d/%Y, 15-Feb-2024, Feb-15-24 and 2024-02-15 10:00 PM were
+    "cannot read as a date with the format", while 15 Feb 2024 still read: a file mixing
+    them could be loaded neither with the format nor without it (ambiguous)."""
+    body = (
+        "transaction_id,customer_id,transaction_date,amount\n"
+        "T1,C1,01/02/2024,1\nT2,C1,15 Feb 2024,1\nT3,C1,15-Feb-2024,1\n"
+        'T4,C1,"Feb 15, 2024",1\nT5,C1,2024-02-15 10:00 PM,1\nT6,C1,2024/02/15,1\n'
+        "T7,C1,Feb-15-24,1\n"
+    )
+    load(ws, write_file("mixed.csv", body), date_format="%m/%d/%Y")
+    dates = [row["transaction_date"] for row in stored("transactions")]
+    assert dates == ["2024-01-02"] + ["2024-02-15"] * 6

@@ -190,7 +190,7 @@ def test_the_fields_of_a_parquet_struct_are_columns_of_their_own(ws, tmp_path, s
     with pytest.raises(LoadRefusedError) as error:
         load(ws, path, dataset="events", mapping={"customer_id": "context.page"})
     assert "holds STRUCT values (keys: path)" in str(error.value)
-    assert "only the fields one level down are columns of their own" in str(error.value)
+    assert "map the column of the key you mean instead: 'context.page.path'" in str(error.value)
 
 
 def test_ga4_not_set_visitors_get_the_placeholder_warning(ws, write_file):
@@ -472,10 +472,81 @@ def test_objects_and_arrays_one_level_down_are_refused_too(ws, write_file):
     [problem] = error.report.errors
     assert (problem.row, problem.column) == (1, "properties.customer_id")
     assert "holds JSON arrays in 1 row(s) of 2" in problem.problem
-    deeper = [_event(i, user={"id": {"value": f"C{i}", "type": "crm"}}) for i in range(2)]
-    error = refused(ws, write_file("deeper.jsonl", _jsonl(deeper)), dataset="events")
-    assert "'user.id' looks like it, but holds JSON objects (keys: type, value)" in str(error)
-    assert "only the keys one level down are columns of their own" in str(error)
+    # four levels down: deeper than keys become columns (three levels)
+    deeper = [
+        _event(i, user={"id": {"crm": {"ref": {"value": f"C{i}"}}}}, customer_id="x")
+        for i in range(2)
+    ]
+    error = refused(
+        ws,
+        write_file("deeper.jsonl", _jsonl(deeper)),
+        dataset="events",
+        mapping={"customer_id": "user.id.crm.ref"},
+    )
+    assert "'user.id.crm.ref' holds JSON objects (keys: value)" in str(error)
+    assert "only the keys up to 3 levels down are columns of their own" in str(error)
+
+
+def test_keys_two_and_three_levels_down_are_columns_too(ws, write_file, stored):
+    """{"context": {"traits": {"user_id": "C1"}}}: a Segment event keeps the customer two
+    levels down, and {"user": {"id": {"value": …}}} a CRM reference; they could not be
+    mapped (only keys one level down were columns)."""
+    records = [
+        _event(
+            i,
+            context={"traits": {"user_id": f"C{i}", "plan": "pro"}, "ip": "10.0.0.1"},
+            properties={"item": {"category": {"name": "Audio"}}},
+        )
+        for i in range(3)
+    ]
+    result = load(ws, write_file("seg.jsonl", _jsonl(records)), dataset="events")
+    assert result.report.mapping["customer_id"] == "context.traits.user_id"
+    assert "context.traits.user_id" in result.report.derived_columns
+    assert "properties.item.category.name" in result.report.derived_columns
+    rows = stored("events")
+    assert [row["customer_id"] for row in rows] == ["C0", "C1", "C2"]
+    # the objects are kept whole as JSON text; their keys are not stored twice
+    assert json.loads(rows[0]["context"])["traits"]["plan"] == "pro"
+    assert not any(key.startswith("context.") for key in rows[0])
+
+
+def test_an_id_key_holding_objects_is_not_read_as_the_id(ws, write_file, stored):
+    """{"customer_id": {"id": {"value": "C1", "type": "crm"}}}: the key 'id' was read as
+    the customer id, and each customer stored as '{"value":"C0","type":"crm"}'. It is
+    refused with the keys' columns to map instead."""
+    crm = [_event(i, customer_id={"id": {"value": f"C{i}", "type": "crm"}}) for i in range(2)]
+    error = refused(ws, write_file("crm.jsonl", _jsonl(crm)), dataset="events")
+    assert "map the column of the key you mean instead: 'customer_id.id.value', " in str(error)
+    load(
+        ws,
+        write_file("crm2.jsonl", _jsonl(crm)),
+        dataset="events",
+        mapping={"customer_id": "customer_id.id.value"},
+    )
+    assert [row["customer_id"] for row in stored("events")] == ["C0", "C1"]
+
+
+def test_structs_in_structs_are_split_three_levels_down(ws, tmp_path, stored):
+    table = pa.table(
+        {
+            "event_type": ["page_view", "purchase"],
+            "event_timestamp": ["2024-01-15 10:00:00", "2024-01-16 11:00:00"],
+            "context": [
+                {"traits": {"user": {"id": "C1", "deep": {"x": 1}}}},
+                {"traits": {"user": {"id": "C2", "deep": {"x": 2}}}},
+            ],
+        }
+    )
+    path = tmp_path / "nested.parquet"
+    pq.write_table(table, path)
+    result = load(ws, path, dataset="events", mapping={"customer_id": "context.traits.user.id"})
+    assert [row["customer_id"] for row in stored("events")] == ["C1", "C2"]
+    assert "context.traits.user.deep" in result.report.derived_columns
+    assert "context.traits.user.deep.x" not in result.report.derived_columns
+    with pytest.raises(LoadRefusedError) as error:
+        load(ws, path, dataset="events", mapping={"customer_id": "context.traits.user.deep"})
+    assert "holds STRUCT values (keys: x)" in str(error.value)
+    assert "only the fields up to 3 levels down are columns of their own" in str(error.value)
 
 
 def test_keys_differing_in_case_get_names_of_their_own(ws, write_file, stored):

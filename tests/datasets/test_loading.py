@@ -114,11 +114,12 @@ def test_non_utf8_encodings(ws, write_file, stored, encoding, expected_encoding)
 
 
 def test_latin1_bytes_that_are_not_cp1252(ws, write_file, stored):
-    # 0x81 is undefined in cp1252, so the file can only be latin-1.
-    data = b"customer_id,date,amount,Note\nA\xe9,2024-01-01,1,x\x81y\n"
+    # 0x81 is undefined in cp1252, so the file is latin-1 (or code page 850, whose
+    # reading here puts a ³ inside M³ller: not taken).
+    data = b"customer_id,date,amount,Note\nM\xfcller,2024-01-01,1,x\x81y\n"
     result = load(ws, write_file("l1.csv", data))
     assert result.report.encoding == "latin-1"
-    assert stored("transactions")[0]["customer_id"] == "Aé"
+    assert stored("transactions")[0]["customer_id"] == "Müller"
 
 
 def test_unicode_values_survive(ws, write_file, stored):
@@ -1047,6 +1048,51 @@ def test_long_json_numbers_are_read_from_their_own_text(ws, write_file, stored):
         "12.50",
     ]
     assert rows[0]["ratio"] == "0.1" and rows[0]["huge"] == "1e30"  # short ones as they were
+
+
+def test_long_json_fractions_are_rounded_from_their_own_text(ws, write_file, stored):
+    """2.674999999999999999 is a DOUBLE whose shortest text is 2.675: it was rounded to
+    2.68, a cent off the file's number, and the warning showed a value the file does not
+    hold. Numbers with three decimals or more (or an exponent) are read from their text."""
+    path = write_file(
+        "fractions.jsonl",
+        '{"customer_id": "C1", "date": "2024-01-05", "amount": 2.674999999999999999}\n'
+        '{"customer_id": "C1", "date": "2024-01-05", "amount": 100.0049999999999999}\n'
+        '{"customer_id": "C1", "date": "2024-01-05", "amount": 1234567.894999999999}\n'
+        '{"customer_id": "C1", "date": "2024-01-05", "amount": 1.005}\n'
+        '{"customer_id": "C1", "date": "2024-01-05", "amount": 1.2345e1}\n',
+    )
+    result = load(ws, path)
+    assert [str(row["amount"]) for row in stored("transactions")] == [
+        "2.67",
+        "100.00",
+        "1234567.89",
+        "1.01",
+        "12.35",
+    ]
+    shown = [problem.value for problem in result.report.warnings if problem.row == 1]
+    assert shown == ["2.674999999999999999"]
+
+
+def test_spreadsheet_text_guards_are_read_without_the_guard(ws, write_file, stored):
+    """="00123" (a spreadsheet's guard keeping the leading zeros) was stored as typed: one
+    customer written ="00123" and 00123 became two, with "no problems found"."""
+    path = write_file(
+        "guarded.csv",
+        "transaction_id,customer_id,transaction_date,amount\n"
+        '="0001",="00123",2024-01-05,10.00\n'
+        "0003,00123,2024-01-06,5.00\n"
+        '"=""0004""","=""00123""",2024-01-06,1.00\n'
+        '0005,"=""a""""b""",2024-01-06,1.00\n'
+        "0006,=x,2024-01-06,1.00\n",
+    )
+    result = load(ws, path)
+    rows = stored("transactions")
+    assert [row["customer_id"] for row in rows] == ["00123", "00123", "00123", 'a"b', "=x"]
+    assert [row["transaction_id"] for row in rows] == ["0001", "0003", "0004", "0005", "0006"]
+    assert result.report.warning_summary["spreadsheet text guards"] == 2
+    said = {w.column: w for w in result.report.warnings if "guard" in w.problem}
+    assert "3 value(s)" in said["customer_id"].problem and said["customer_id"].row == 1
 
 
 def test_json_lines(ws, write_file, stored):
@@ -2038,6 +2084,10 @@ def test_ids_written_as_decimals_are_warned_about(ws, write_file):
     [warning] = [w for w in report.warnings if "written as decimals" in w.problem]
     assert (warning.row, warning.value, warning.field) == (1, "17850.0", "customer_id")
     assert report.warning_summary["ids written as decimals"] == 2
+    # the example is the file's own (it was a fixed "17850.0 and 17850" for any id)
+    path = write_file("ids2.csv", "transaction_id,customer_id,date,amount\n7.0,C1,2024-01-01,10\n")
+    [warning] = [w for w in load(ws, path).report.warnings if "written as decimals" in w.problem]
+    assert "so 7.0 and 7 would be two" in warning.problem
 
 
 @pytest.mark.parametrize("offset", ["+25:00", "+99:59", "+05:99", "-1530"])

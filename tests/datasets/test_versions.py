@@ -566,6 +566,42 @@ def test_appended_customer_ids_differing_only_in_case_from_head_are_warned(works
     assert "customer ids differing in case" not in replaced.warning_summary
 
 
+def test_customer_ids_differing_in_leading_zeros_are_warned(workspace, tmp_path):
+    """00123 and 123 (a spreadsheet's zero-padded text beside the same id read as a
+    number) loaded as two customers with "no problems found": in one file, and in an
+    append beside HEAD's 00123."""
+    from mart import datasets
+    from mart.workspace import Workspace
+
+    ws = Workspace.from_env(workspace)
+    first = tmp_path / "first.csv"
+    first.write_text(
+        "transaction_id,customer_id,transaction_date,amount\n"
+        "T1,00123,2024-01-05,10.00\n"
+        "T2,123,2024-01-06,12.00\n"
+        "T3,0042,2024-01-06,1.00\n"
+        "T4,0,2024-01-06,1.00\n"
+        "T5,A0123,2024-01-06,1.00\n"
+    )
+    report = datasets.check_file(ws, "transactions", first, mode="replace")
+    assert report.ok
+    assert report.warning_summary["customer ids differing in leading zeros"] == 1
+    [warning] = [w for w in report.warnings if "leading zeros" in w.problem]
+    assert "'00123' and '123'" in warning.problem and warning.row == 1
+    datasets.load_file(ws, "transactions", first, mode="replace")
+    more = tmp_path / "more.csv"
+    more.write_text(
+        "transaction_id,customer_id,transaction_date,amount\n"
+        "T6,42,2024-02-26,10.00\n"
+        "T7,00123,2024-02-27,5.00\n"  # written as in HEAD: nothing to say
+        "T8,000,2024-02-27,5.00\n"  # 0 in HEAD
+    )
+    report = datasets.check_file(ws, "transactions", more, mode="append")
+    assert report.warning_summary["customer ids differing in leading zeros"] == 2
+    said = {w.value: w.problem for w in report.warnings if "leading zeros" in w.problem}
+    assert "'0042' in transactions v" in said["42"] and "'0' in" in said["000"]
+
+
 def test_rebase_edits_leaves_out_records_the_newer_version_deleted(ws) -> None:
     """Edits to v(n) carried onto v(n+1), which deleted records 2 and 3: their update and
     delete are left out and named; the rest (and the inserts) are kept, and then save."""

@@ -876,3 +876,92 @@ def test_a_wide_result_comes_back_in_fewer_rows(mart_db: Path) -> None:
     assert few.row_count == 10 and few.notice.startswith(
         "Showing the first 10 rows: the result has more and"
     )
+
+
+def test_a_huge_list_inside_a_union_is_refused(mart_db: Path) -> None:
+    """A UNION's value counted 8 bytes: a 24 MB list inside one went past the size check
+    and took the app 17 s to show and 12 s to write as CSV."""
+    message = _refusal(mart_db, "select union_value(k := range(3000000)) as u")
+    assert "about 24 MB of list, struct or map values" in message
+    small = sandbox.run_sql(mart_db, "select union_value(k := [1, 2]) as u, 1 as n")
+    assert small.row_count == 1
+
+
+def test_a_list_larger_when_fetched_than_when_measured_is_refused(mart_db: Path) -> None:
+    """The size is summed in DuckDB by a query of its own: one whose values differ
+    between the two runs (current_query(), random()) passed it small and came back
+    large. What came back is counted too."""
+    sql = (
+        "select case when current_query() like '%' || 'coalesce(su' || 'm(%' "
+        "then [] else range(3000000) end as l"
+    )
+    message = _refusal(mart_db, sql)
+    assert "more than the 16 MB of list, struct or map values" in message
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select * from query_table('fct_customer_metrics')",
+        "select * from histogram('fct_customer_metrics', lifetime_value)",
+        "select * from histogram_values('fct_customer_metrics', lifetime_value)",
+    ],
+)
+def test_table_functions_taking_a_name_as_text_are_refused(mart_db: Path, sql: str) -> None:
+    """query_table('/path/mart.duckdb') opened the mart's own file, and a glob listed the
+    spill folder, before DuckDB's lock refused: a table named by text may be a path."""
+    message = _refusal(mart_db, sql)
+    assert "takes a table's name as text, which may be a file's path" in message
+
+
+def test_decimals_and_wide_integers_inside_lists_stay_exact(mart_db: Path) -> None:
+    """A list of DECIMALs reached pandas as floats: [33.41, 136.9], [1e+16]."""
+    from mart.values import nested_text
+
+    result = sandbox.run_sql(
+        mart_db,
+        "select [9999999999999999.99::decimal(18,2), 136.90] as d, "
+        "[170141183460469231731687303715884105727::hugeint] as h, "
+        "map {'a': 1.50::decimal(4,2)} as m",
+    )
+    row = result.dataframe.iloc[0]
+    assert nested_text(row["d"]) == "[9999999999999999.99, 136.90]"
+    assert nested_text(row["h"]) == "[170141183460469231731687303715884105727]"
+    assert nested_text(row["m"]) == '{"a": 1.50}'
+
+
+def test_bits_and_blobs_are_text_and_cut_in_the_console(mart_db: Path) -> None:
+    """'101'::bit printed DuckDB's inner bytes (\\x05fd); the console's CSV wrote a BLOB
+    as bytearray(b'ab\\x00'), and a 25 MB BLOB went to the browser whole."""
+    plain = sandbox.run_sql(mart_db, "select '101'::bit as t")
+    assert plain.dataframe.iloc[0]["t"] == "101"
+    console = sandbox.run_sql(
+        mart_db,
+        "select repeat('x', 25000000)::blob as b, 'ab\\x00'::blob as c",
+        max_bytes=20_000_000,
+    )
+    big, small = console.dataframe.iloc[0]["b"], console.dataframe.iloc[0]["c"]
+    assert small == "\\x616200"
+    assert big.startswith("\\x7878") and big.endswith("…") and len(big) <= 10_001
+    assert "1 in the result" in console.notice or "2 in the result" in console.notice
+    assert sandbox.result_csv(console).decode().splitlines()[1].endswith(",\\x616200")
+
+
+def test_a_carriage_return_in_a_value_is_quoted_in_csv(mart_db: Path) -> None:
+    """pandas quotes a field holding its line ending only: a\\rb went out bare, and a
+    CSV reader read it as two lines."""
+    import csv
+    import io
+
+    from mart.cli_query import format_csv
+
+    result = sandbox.run_sql(mart_db, "select 'a' || chr(13) || 'b' as r, 2 as n")
+    for text in (sandbox.result_csv(result).decode(), format_csv(["r", "n"], [["a\rb", 2]])):
+        assert list(csv.reader(io.StringIO(text, newline=""))) == [["r", "n"], ["a\rb", "2"]]
+
+
+def test_the_result_carries_the_query_s_own_column_types(mart_db: Path) -> None:
+    """query described the raw text again for the types: a DESCRIBE of ';select …'
+    failed, and 12.50 printed as 12.5, a date as a timestamp."""
+    result = sandbox.run_sql(mart_db, ";select 12.50::decimal(10,2) as d, '2024-01-15'::date as dt")
+    assert result.column_types == ("DECIMAL(10,2)", "DATE")
