@@ -491,22 +491,39 @@ def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
     # text (101) is fetched the same way.
     intervals = [i for i, kind in enumerate(relation.types) if str(kind) in ("INTERVAL", "BIT")]
     width = len(relation.columns)
-    fetch = relation
-    if floats or intervals:
+    # Types NumPy cannot hold (UHUGEINT, BIGNUM): NULL in the fetch, then their Python
+    # values from a second run. (The whole result used to come as Python objects then,
+    # and the other columns lost their own handling: an interval printed as "360 days",
+    # a TIMESTAMP_NS lost its nanoseconds.)
+    unsupported = [i for i in range(width) if not _numpy_holds(relation, i)]
+
+    def fetch_frame() -> pd.DataFrame:
         tag = uuid.uuid4().hex
-        fetch = relation.project(
+        own = [
+            # (an interval's, a BIT's column comes as its text below)
+            f'NULL as "_mart_{tag}_u{i}"' if i in unsupported or i in intervals else f"#{i + 1}"
+            for i in range(width)
+        ]
+        if not (floats or intervals or unsupported):
+            return relation.df()
+        fetched = relation.project(
             ", ".join(
-                ["*"]
+                own
                 + [f'#{i + 1} is null as "_mart_{tag}_{i}"' for i in floats]
                 + [f'cast(#{i + 1} as varchar) as "_mart_{tag}_t{i}"' for i in intervals]
             )
-        )
+        ).df()
+        fetched.columns = [*relation.columns, *fetched.columns[width:]]
+        return fetched
+
     try:
-        frame = fetch.df()
-    except duckdb.NotImplementedException:
-        return pd.DataFrame(relation.fetchall(), columns=relation.columns, dtype=object), list(
-            range(len(relation.columns))
-        )
+        frame = fetch_frame()
+    except duckdb.ConversionException:
+        # an infinite DATE ('infinity'::date) has no NumPy time: DATE columns as text
+        intervals += [
+            i for i, kind in enumerate(relation.types) if str(kind) == "DATE" and i not in intervals
+        ]
+        frame = fetch_frame()
     if floats or intervals:
         nulls = frame.iloc[:, width : width + len(floats)].to_numpy(dtype=bool)
         texts = frame.iloc[:, width + len(floats) :]
@@ -531,7 +548,7 @@ def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
                 frame.isetitem(position, values)
     # A list or map of DECIMALs or wide integers reaches pandas as floats ([33.41,
     # 136.9], [1e+16]): such a column is fetched again, exactly, as Python values.
-    lossy = [
+    lossy = unsupported + [
         position
         for position, kind in enumerate(relation.types)
         if getattr(kind, "id", "") in ("list", "array", "map")
@@ -552,6 +569,18 @@ def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
 
 
 _NESTED_IDS = frozenset({"list", "array", "struct", "map", "union"})
+
+
+def _numpy_holds(relation: duckdb.DuckDBPyRelation, position: int) -> bool:
+    """Whether column ``position`` of ``relation`` converts to NumPy (DuckDB refuses
+    UHUGEINT and BIGNUM by type, so no row needs to run)."""
+    if str(relation.types[position]).split("(")[0] not in ("UHUGEINT", "BIGNUM", "VARINT"):
+        return True
+    try:
+        relation.project(f"#{position + 1}").limit(0).df()
+    except duckdb.NotImplementedException:
+        return False
+    return True
 
 
 def _quote(name: str) -> str:
@@ -894,6 +923,12 @@ def run_sql(
                         raise SandboxError(MSG_NESTED_OVER.format(limit=MAX_NESTED_BYTES / 1e6))
             decimals = {} if limited is None else _decimal_places(limited)
             dates = () if limited is None else _date_columns(limited)
+            # an infinite DATE made its column text (see _frame): not shown as a date
+            dates = tuple(
+                column
+                for column in dates
+                if column in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[column])
+            )
             float_positions = (
                 []
                 if limited is None

@@ -965,3 +965,33 @@ def test_the_result_carries_the_query_s_own_column_types(mart_db: Path) -> None:
     failed, and 12.50 printed as 12.5, a date as a timestamp."""
     result = sandbox.run_sql(mart_db, ";select 12.50::decimal(10,2) as d, '2024-01-15'::date as dt")
     assert result.column_types == ("DECIMAL(10,2)", "DATE")
+
+
+def test_a_type_numpy_cannot_hold_leaves_the_other_columns_alone(mart_db: Path) -> None:
+    """A UHUGEINT column made the whole result Python objects: an interval beside it
+    printed as "360 days, 0:00:00", a TIMESTAMP_NS lost its nanoseconds, infinity
+    became 9999-12-31."""
+    from mart.cli_query import result_rows
+
+    result = sandbox.run_sql(
+        mart_db,
+        "select interval '1 year' as i, 340282366920938463463374607431768211455::uhugeint as u,"
+        " '2024-01-01 10:00:00.123456789'::timestamp_ns as ns, 'infinity'::timestamp as ts",
+    )
+    [row] = result_rows(result.dataframe, list(result.column_types))
+    assert row == [
+        "1 year",
+        340282366920938463463374607431768211455,
+        "2024-01-01T10:00:00.123456789",
+        "infinity",
+    ]
+
+
+def test_an_infinite_date_is_a_value_not_an_error(mart_db: Path) -> None:
+    """select 'infinity'::date failed with "Could not convert DATE (infinity) to
+    microseconds"."""
+    from mart.cli_query import result_rows
+
+    result = sandbox.run_sql(mart_db, "select 'infinity'::date as d, '2024-01-15'::date as e")
+    assert result_rows(result.dataframe, list(result.column_types)) == [["infinity", "2024-01-15"]]
+    assert result.date_columns == ()  # text now: the console does not draw it as a date
