@@ -228,7 +228,14 @@ _ADMIN_TYPES = {"COPY", "EXPORT", "ATTACH", "DETACH", "LOAD", "SET", "VARIABLE_S
 
 _LEADING_NOISE = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.DOTALL)
 _WORD = re.compile(r"[A-Za-z_]+")
-_EXPLAIN = re.compile(r"explain(?:\s+analy[sz]e)?\b", re.IGNORECASE)
+# EXPLAIN, and its ANALYZE or its options in parentheses ((format json), (analyze)),
+# with comments between them
+_EXPLAIN = re.compile(
+    r"explain\b(?:(?:\s|/\*.*?\*/|--[^\n]*(?:\n|$))*(?:analy[sz]e\b|\([^()]*\)))?",
+    re.IGNORECASE | re.DOTALL,
+)
+#: A string literal ('it''s', E'…', $tag$…$tag$): zero-width spaces inside are kept.
+_LITERAL = re.compile(r"'(?:[^']|'')*'?|\$([A-Za-z_]*)\$.*?(?:\$\1\$|$)", re.DOTALL)
 _PRAGMA = re.compile(r"pragma\s+(\w+)", re.IGNORECASE)
 _PIVOT_WORD = re.compile(r"\bpivot\b", re.IGNORECASE)
 _PATH_LIKE = re.compile(r"[/\\.:~]")
@@ -775,13 +782,28 @@ def _check_text(sql: str) -> None:
             raise SandboxError(MSG_NOT_UTF8.format(shown=shown, line=line))
 
 
+def _drop_zero_width(sql: str) -> str:
+    """``sql`` without the zero-width spaces outside its string literals (a name copied
+    from the app carries them); inside a literal they are the user's ('a\u200bb' = 'ab'
+    was true)."""
+    if "\u200b" not in sql:
+        return sql
+    out, end = [], 0
+    for literal in _LITERAL.finditer(sql):
+        out.append(sql[end : literal.start()].replace("\u200b", ""))
+        out.append(literal.group(0))
+        end = literal.end()
+    out.append(sql[end:].replace("\u200b", ""))
+    return "".join(out)
+
+
 def _accept(sql: str) -> tuple[str, str]:
     """The kind and the text of the one read-only statement in ``sql``; else refuse.
 
     Zero-width spaces are removed first: the app puts them after the underscores of
     long names so they wrap (the sidebar's failing tests, the Docs tables), and a name
     copied from there into the console gave "syntax error at or near stg_"."""
-    sql = (sql or "").replace("\u200b", "")
+    sql = _drop_zero_width(sql or "")
     if not sql or not sql.strip():
         raise SandboxError(MSG_EMPTY)
     if len(sql) > MAX_SQL_CHARS:

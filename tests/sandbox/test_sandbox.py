@@ -995,3 +995,33 @@ def test_an_infinite_date_is_a_value_not_an_error(mart_db: Path) -> None:
     result = sandbox.run_sql(mart_db, "select 'infinity'::date as d, '2024-01-15'::date as e")
     assert result_rows(result.dataframe, list(result.column_types)) == [["infinity", "2024-01-15"]]
     assert result.date_columns == ()  # text now: the console does not draw it as a date
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "explain (format json) select 1",
+        "explain (analyze) select 1",
+        "EXPLAIN /* why */ ANALYZE select 1",
+        "explain\n-- a note\nanalyse select 1",
+    ],
+)
+def test_explain_with_options_or_comments_is_accepted(mart_db: Path, sql: str) -> None:
+    """These are valid DuckDB; they were refused with a syntax error quoting text the
+    user never typed ('at or near "format"')."""
+    result = sandbox.run_sql(mart_db, sql)
+    assert result.row_count >= 1
+    assert "refused" in _refusal(mart_db, sql.replace("select 1", "delete from fct_customer_metrics"))
+
+
+def test_zero_width_spaces_are_kept_inside_string_literals(mart_db: Path) -> None:
+    """They are dropped from names copied from the app (stg_<ZWSP>events), but were
+    dropped inside literals too: 'a<ZWSP>b' = 'ab' was true."""
+    zw = "\u200b"
+    result = sandbox.run_sql(
+        mart_db,
+        f"select length('a{zw}b') as n, 'a{zw}b' = 'ab' as same, $$x{zw}$$ as d, "
+        f"count(*) as c from fct_{zw}customer_metrics",
+    )
+    row = result.dataframe.iloc[0]
+    assert (int(row["n"]), bool(row["same"]), row["d"]) == (3, False, f"x{zw}")
