@@ -96,6 +96,11 @@
     (({{ numerator }}) // ({{ denominator }}))
 {%- endmacro %}
 
+{#- Snowflake rounds a quotient of integers to 6 decimals before floor() sees it: a
+    quotient within 5e-7 below a whole number (a denominator over 2,000,000: twice the
+    revenue in cents past $10,000) came out one too many. Subtracting the remainder
+    first leaves a division with no remainder, exact in any scale. (The operands are not
+    negative where it is used: money.sql passes absolute units.) -#}
 {% macro snowflake__integer_divide(numerator, denominator) %}
-    floor(({{ numerator }}) / ({{ denominator }}))
+    ((({{ numerator }}) - mod(({{ numerator }}), ({{ denominator }}))) / ({{ denominator }}))
 {%- endmacro %}
