@@ -1062,18 +1062,35 @@ def _detect_encoding(path: Path, head: bytes) -> str:
             windows = "latin-1"
         # Excel's "CSV (MS-DOS)" is in DOS code page 850: read as cp1252, Café and Bär
         # were Caf‚ and B„r, and Bücher (a byte cp1252 lacks) B\x81cher in Latin-1.
-        # Taken only when its reading has no character out of place, and reads better:
-        # fewer out of place (a control character counts as one), or as many and more
-        # letters that read as written (Mac Roman read either way is out of place).
+        # Taken only when the cp1252 (or Latin-1) reading shows code page 850's letters
+        # misread (_dos_signs), and code page 850's reading has no letter out of place.
+        # Typographic punctuation alone (O’Brien, “Deluxe”, Jan–Mar, wait…) is cp1252's.
         ours, dos = head.decode(windows, errors="replace"), head.decode(DOS_LATIN)
-        misread = _misread_letters(dos)
-        if not misread and (misread, -_letters_in_words(dos)) < (
-            _misread_letters(ours) + _c1_controls(ours),
-            -_letters_in_words(ours),
-        ):
+        if _dos_signs(ours) and not _misread_letters(dos):
             return DOS_LATIN
         return windows
     return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+
+
+#: cp1252's reading of code page 850 letters that no cp1252 text has right after a
+#: letter: ‚ (é) and „ (ä), low quotes that open a quotation. (Caf‚, B„r)
+_DOS_AFTER_LETTER = "‚„"
+#: ... and that no cp1252 text has between two letters: ” (ö), “ (ô), ‡ (ç), Š (è) …
+#: (K”ln), not the apostrophes ’ ‘ nor the dashes – —, which cp1252 text has there.
+_DOS_INSIDE_WORD = "“”‡†ˆ‰‹›ŠŒŽšœžŸƒ•™˜"
+
+
+def _dos_signs(text: str) -> int:
+    """How many characters of ``text`` (a cp1252 or Latin-1 reading) look like code page
+    850's letters misread: a C1 control character, ‚ or „ right after a letter, or one of
+    _DOS_INSIDE_WORD between two letters."""
+    count = _c1_controls(text)
+    for before, char, after in zip(text, text[1:], text[2:] + " ", strict=False):
+        if before.isalpha() and (
+            char in _DOS_AFTER_LETTER or (char in _DOS_INSIDE_WORD and after.isalpha())
+        ):
+            count += 1
+    return count
 
 
 def _c1_controls(text: str) -> int:
@@ -2096,7 +2113,7 @@ def _json_text(path: Sequence[str], index: int) -> str:
     more come back changed (9007199254740993.01 as 9007199254740994.0), and so does a
     long fraction, whose DOUBLE's shortest text may round to another cent
     (2.674999999999999999 came back as 2.675, then 2.68). Those values (the DOUBLE's
-    text long, with three decimals or more, or an exponent) are read again as a
+    text long, or with three decimals or more) are read again as a
     DECIMAL, which DuckDB takes from the number's own text, and written without
     trailing zeros; one too large for DECIMAL(38,20) keeps the DOUBLE's text. A DOUBLE
     whose text has two decimals or fewer is the file's number to far less than a
@@ -2115,7 +2132,7 @@ def _json_text(path: Sequence[str], index: int) -> str:
     # numbers (an AND would evaluate json_type on every value)
     return (
         f"case when regexp_full_match({text}, "
-        "'-?[0-9]{16,}(\\.[0-9]*)?|-?[0-9.]{17,}|-?[0-9]*\\.[0-9]{3,}|-?[0-9.]+[eE][-+]?[0-9]+') "
+        "'-?[0-9]{16,}(\\.[0-9]*)?|-?[0-9.]{17,}|-?[0-9]*\\.[0-9]{3,}') "
         f"then case when json_type(json, {_sql_str(_json_pointer(path))}) = 'DOUBLE' "
         f"then coalesce({exact}, {text}) else {text} end else {text} end"
     )
@@ -2419,7 +2436,7 @@ create or replace temp macro mart_unguard(v) as case
     then replace(v[3:-2], '""', '"') else v end;
 create or replace temp macro mart_value(v) as
     case when mart_null_word(mart_unguard(v)) then null
-    else mart_clean(mart_unguard(regexp_replace(v, '{direction_controls}', '', 'g'))) end;
+    else mart_clean(regexp_replace(mart_unguard(v), '{direction_controls}', '', 'g')) end;
 create or replace temp macro mart_amount_s1(v) as case
     when regexp_full_match(v, '[0-9.,+-]+') then v else mart_let(
     regexp_replace(replace(trim(v), '−', '-'),
@@ -2948,7 +2965,11 @@ MINOR_UNIT_OBJECTS = (
 )  # fmt: skip
 #: An amount column named so holds cents (``amount_cents``, ``price_in_cents``,
 #: ``total_minor``).
-MINOR_UNIT_NAME = re.compile(r"(cents?|minor|minorunits?|pence|centimes)$")
+MINOR_UNIT_NAME = re.compile(
+    r"(^|[^a-z])(cents?|minor(\W*units?)?|pence|centimes)([^a-z]|$)", re.IGNORECASE
+)
+#: Currencies without minor units: a whole amount of yen is yen, not cents.
+ZERO_DECIMAL_CURRENCIES = ("jpy", "krw", "vnd", "clp", "isk", "ugx", "xof", "xaf", "pyg")
 
 
 def _warn_minor_units(
@@ -2958,10 +2979,16 @@ def _warn_minor_units(
     named so (``amount_cents``), or the records are Stripe API objects (an ``object``
     column saying ``charge``), whose ``amount`` 1250 is $12.50. They were loaded as
     dollars, 100 times too much, with no word (a customer turned High Value)."""
-    name = normalize_name(_without_unit(amount) or amount)
-    why = f"column {amount!r} is named as cents" if MINOR_UNIT_NAME.search(name) else ""
+    why = f"column {amount!r} is named as cents" if MINOR_UNIT_NAME.search(amount) else ""
     if not why:
         kinds = [c for c in columns if normalize_name(c) == "object"]
+        currency = [c for c in columns if normalize_name(c) == "currency"]
+        if currency:
+            [(code,)] = con.execute(
+                f"select lower(mode(mart_value({_ident(currency[0])}))) from source"
+            ).fetchall()
+            if code in ZERO_DECIMAL_CURRENCIES:
+                kinds = []  # Stripe's yen are whole yen
         if kinds:
             [(kind, count)] = con.execute(
                 f"select mode(v), count(v) from (select lower(mart_value({_ident(kinds[0])})) "
@@ -4341,14 +4368,21 @@ def _warn_float_ids(
         ).fetchall()[0]
         if count:
             try:  # the file's own example: 1.0 and 1, not a fixed 17850.0 and 17850
-                whole = format(Decimal(str(first)).to_integral_value().normalize(), "f")
+                number = Decimal(str(first))
+                whole = (
+                    format(number.to_integral_value().normalize(), "f")
+                    if number == number.to_integral_value()
+                    else None
+                )
             except (InvalidOperation, ValueError):
-                whole = "17850"
+                whole = None
             report.add_warning(
                 Problem(
                     f"{count:,} id(s) look like numbers written as decimals or in scientific "
                     f"notation, as a spreadsheet or a float column writes them ({first!r}): "
-                    f"they are kept as written, so {first} and {whole} would be two; format "
+                    "they are kept as written, so "
+                    + (f"{first} and {whole}" if whole else "one id written two ways")
+                    + " would be two; format "
                     "the column as text (or whole numbers) and export again",
                     row=int(first_row),
                     column=column,
@@ -4489,11 +4523,18 @@ def _leave_out_labeled_total_rows(
 ) -> None:
     """The totals rows a word such as Total names (see _leave_out_total_rows). In the
     customer's own cell the longer labels (TOTAL_MONEY_LABEL: "Total revenue") count only
-    in a row without a date: a customer "Total Wine" buys on some day."""
-    said = " or ".join(
-        f"regexp_full_match(lower(mart_clean({_ident(column)})), {_sql_str(TOTAL_LABEL)})"
-        for column in columns
-    )
+    in a row without a date: a customer "Total Wine" buys on some day. So do the longer
+    labels in other cells (TOTAL_LABEL): a product "Total Gym Equipment" has a date."""
+
+    def said_by(pattern: str) -> str:
+        return " or ".join(
+            f"regexp_full_match(lower(mart_clean({_ident(column)})), {_sql_str(pattern)})"
+            for column in columns
+        )
+
+    said = said_by(TOTAL_WORD)
+    if moment:
+        said = f"{said} or (mart_value({_ident(moment)}) is null and ({said_by(TOTAL_LABEL)}))"
     words = ", ".join(
         f"case when regexp_full_match(lower(mart_clean({_ident(column)})), "
         f"{_sql_str(TOTAL_LABEL)}) then mart_clean({_ident(column)}) end"
@@ -4569,13 +4610,17 @@ def _leave_out_line_item_rows(
     # one pass: each order's first row with an amount, by a window over the order
     # (an EXISTS per row took minutes on a 200k-row export)
     amount_raw = f"p.{_ident('amount__raw')}"
+    # a row with a transaction id of its own is an order of its own (Shopify's Id is on
+    # the order's first row only)
+    own_id = " and i is null" if chosen.get("transaction_id") else ""
     found = con.execute(
         f"select _row, k from ("
         f"  select p._row, mart_value(s.{_ident(order)}) as k, {amount_raw} as a, "
-        f"  min(case when {amount_raw} is not null then p._row end) over "
+        + (f"p.{_ident('transaction_id__raw')} as i, " if own_id else "")
+        + f"  min(case when {amount_raw} is not null then p._row end) over "
         f"    (partition by mart_value(s.{_ident(order)})) as first_priced "
         f"  from parsed p join source s on s._row = p._row) "
-        f"where a is null and k is not null and first_priced < _row order by _row"
+        f"where a is null and k is not null and first_priced < _row{own_id} order by _row"
     ).fetchall()
     if not found:
         return

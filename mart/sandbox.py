@@ -44,6 +44,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -235,7 +236,13 @@ _EXPLAIN = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 #: A string literal ('it''s', E'…', $tag$…$tag$): zero-width spaces inside are kept.
-_LITERAL = re.compile(r"'(?:[^']|'')*'?|\$([A-Za-z_]*)\$.*?(?:\$\1\$|$)", re.DOTALL)
+#: Comments and quoted names are matched too, so an apostrophe inside one (-- don't)
+#: does not open a literal; zero-width spaces in them are dropped like any others.
+_LITERAL = re.compile(
+    r"(--[^\n]*|/\*.*?(?:\*/|$)|\"(?:[^\"]|\"\")*\"?)"
+    r"|'(?:[^']|'')*'?|\$([A-Za-z_]*)\$.*?(?:\$\2\$|$)",
+    re.DOTALL,
+)
 _PRAGMA = re.compile(r"pragma\s+(\w+)", re.IGNORECASE)
 _PIVOT_WORD = re.compile(r"\bpivot\b", re.IGNORECASE)
 _PATH_LIKE = re.compile(r"[/\\.:~]")
@@ -498,26 +505,36 @@ def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
     # text (101) is fetched the same way.
     intervals = [i for i, kind in enumerate(relation.types) if str(kind) in ("INTERVAL", "BIT")]
     width = len(relation.columns)
-    # Types NumPy cannot hold (UHUGEINT, BIGNUM): NULL in the fetch, then their Python
-    # values from a second run. (The whole result used to come as Python objects then,
-    # and the other columns lost their own handling: an interval printed as "360 days",
-    # a TIMESTAMP_NS lost its nanoseconds.)
-    unsupported = [i for i in range(width) if not _numpy_holds(relation, i)]
+    # Types NumPy cannot hold (UHUGEINT, BIGNUM, also inside a list), and lists or maps
+    # of DECIMALs or HUGEINTs, which reach pandas as floats ([33.41, 136.9], [1e+16]):
+    # fetched in the same run as JSON text, read back exactly (Decimal, int). A second
+    # run pasted beside the first paired values with other rows when the order of rows
+    # differed between runs (a GROUP BY without ORDER BY).
+    exact_json = [
+        i
+        for i, kind in enumerate(relation.types)
+        if re.search(r"UHUGEINT|BIGNUM|VARINT", str(kind))
+        or (
+            getattr(kind, "id", "") in ("list", "array", "map")
+            and re.search(r"DECIMAL|HUGEINT", str(kind))
+        )
+    ]
 
     def fetch_frame() -> pd.DataFrame:
         tag = uuid.uuid4().hex
         own = [
-            # (an interval's, a BIT's column comes as its text below)
-            f'NULL as "_mart_{tag}_u{i}"' if i in unsupported or i in intervals else f"#{i + 1}"
+            # (an interval's, a BIT's, an exact column's value comes as text below)
+            f'NULL as "_mart_{tag}_u{i}"' if i in exact_json or i in intervals else f"#{i + 1}"
             for i in range(width)
         ]
-        if not (floats or intervals or unsupported):
+        if not (floats or intervals or exact_json):
             return relation.df()
         fetched = relation.project(
             ", ".join(
                 own
                 + [f'#{i + 1} is null as "_mart_{tag}_{i}"' for i in floats]
                 + [f'cast(#{i + 1} as varchar) as "_mart_{tag}_t{i}"' for i in intervals]
+                + [f'to_json(#{i + 1})::varchar as "_mart_{tag}_j{i}"' for i in exact_json]
             )
         ).df()
         fetched.columns = [*relation.columns, *fetched.columns[width:]]
@@ -531,15 +548,28 @@ def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
             i for i, kind in enumerate(relation.types) if str(kind) == "DATE" and i not in intervals
         ]
         frame = fetch_frame()
-    if floats or intervals:
+    if floats or intervals or exact_json:
         nulls = frame.iloc[:, width : width + len(floats)].to_numpy(dtype=bool)
-        texts = frame.iloc[:, width + len(floats) :]
+        texts = frame.iloc[:, width + len(floats) : width + len(floats) + len(intervals)]
+        jsons = frame.iloc[:, width + len(floats) + len(intervals) :]
         frame = frame.iloc[:, :width].copy()
         for k, position in enumerate(intervals):
             frame.isetitem(
                 position,
                 pd.Series(
                     [None if pd.isna(v) else str(v) for v in texts.iloc[:, k]],
+                    index=frame.index,
+                    dtype=object,
+                ),
+            )
+        for k, position in enumerate(exact_json):
+            frame.isetitem(
+                position,
+                pd.Series(
+                    [
+                        None if pd.isna(v) else json.loads(str(v), parse_float=Decimal)
+                        for v in jsons.iloc[:, k]
+                    ],
                     index=frame.index,
                     dtype=object,
                 ),
@@ -553,41 +583,23 @@ def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
                 )
                 values[nulls[:, k]] = None
                 frame.isetitem(position, values)
-    # A list or map of DECIMALs or wide integers reaches pandas as floats ([33.41,
-    # 136.9], [1e+16]): such a column is fetched again, exactly, as Python values.
-    lossy = unsupported + [
-        position
-        for position, kind in enumerate(relation.types)
-        if getattr(kind, "id", "") in ("list", "array", "map")
-        and re.search(r"DECIMAL|HUGEINT", str(kind))
-    ]
+    lossy = list(exact_json)
+    refetch = []
     for position, limit in _float_limits(relation).items():
         values = frame.iloc[:, position]
         if pd.api.types.is_float_dtype(values) and bool((values.abs() >= limit).any()):
-            lossy.append(position)
-    if lossy:
+            refetch.append(position)
+    if refetch:
         rows = relation.fetchall()
-        for position in lossy:
+        for position in refetch:
             frame.isetitem(
                 position,
                 pd.Series([row[position] for row in rows], index=frame.index, dtype=object),
             )
-    return frame, lossy
+    return frame, lossy + refetch
 
 
 _NESTED_IDS = frozenset({"list", "array", "struct", "map", "union"})
-
-
-def _numpy_holds(relation: duckdb.DuckDBPyRelation, position: int) -> bool:
-    """Whether column ``position`` of ``relation`` converts to NumPy (DuckDB refuses
-    UHUGEINT and BIGNUM by type, so no row needs to run)."""
-    if str(relation.types[position]).split("(")[0] not in ("UHUGEINT", "BIGNUM", "VARINT"):
-        return True
-    try:
-        relation.project(f"#{position + 1}").limit(0).df()
-    except duckdb.NotImplementedException:
-        return False
-    return True
 
 
 def _quote(name: str) -> str:
@@ -662,6 +674,11 @@ def _check_nested_size(relation: duckdb.DuckDBPyRelation) -> None:
         raise SandboxError(MSG_NESTED_TOO_BIG.format(size=size / 1e6, limit=MAX_NESTED_BYTES / 1e6))
 
 
+def _holds_more(value: Any) -> bool:
+    """A value a list or struct holds that counts more than its 8 bytes."""
+    return isinstance(value, (str, bytes, bytearray, dict, list, tuple, np.ndarray))
+
+
 def _fetched_nested_bytes(frame: pd.DataFrame, positions: list[int], budget: int) -> int:
     """About how many bytes the fetched values of the nested columns at ``positions``
     take, counted as :func:`_bytes_sql` counts them, stopping once past ``budget``.
@@ -675,18 +692,24 @@ def _fetched_nested_bytes(frame: pd.DataFrame, positions: list[int], budget: int
         stack.extend(frame.iloc[:, position].tolist())
         while stack:
             value = stack.pop()
-            if isinstance(value, (str, bytes, bytearray)):
+            if isinstance(value, str):
+                total += len(value.encode("utf-8", "surrogatepass"))
+            elif isinstance(value, (bytes, bytearray)):
                 total += len(value)
             elif isinstance(value, dict):
-                total += 8 * len(value)
-                stack.extend(value.values())
-                stack.extend(value.keys())
+                # a struct: its fields' values (8 for a number), as _bytes_sql counts
+                for item in value.values():
+                    if _holds_more(item):
+                        stack.append(item)
+                    else:
+                        total += 8
             elif isinstance(value, (list, tuple, np.ndarray)):
+                # 8 per item, and what an item holds beyond that (text, lists)
                 total += 8 * len(value)
-                if len(value) and not isinstance(value, np.ndarray):
-                    stack.extend(value)
-                elif len(value) and value.dtype == object:
-                    stack.extend(value.tolist())
+                items = value.tolist() if isinstance(value, np.ndarray) else value
+                if isinstance(value, np.ndarray) and value.dtype != object:
+                    items = []
+                stack.extend(item for item in items if _holds_more(item))
             else:
                 total += 8
             if total > budget:
@@ -791,7 +814,8 @@ def _drop_zero_width(sql: str) -> str:
     out, end = [], 0
     for literal in _LITERAL.finditer(sql):
         out.append(sql[end : literal.start()].replace("\u200b", ""))
-        out.append(literal.group(0))
+        kept = literal.group(0)
+        out.append(kept.replace("\u200b", "") if literal.group(1) else kept)
         end = literal.end()
     out.append(sql[end:].replace("\u200b", ""))
     return "".join(out)

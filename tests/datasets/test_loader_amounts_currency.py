@@ -412,6 +412,16 @@ def test_amounts_in_cents_are_warned(ws, write_file, stored):
     assert "amounts in cents" not in result.report.warning_summary
     plain = "order_id,customer_id,date,amount\nO1,C1,2024-01-05,1250\n"
     assert "amounts in cents" not in load(ws, write_file("p.csv", plain)).report.warning_summary
+    # the unit in the name's parentheses; not a percent; not Stripe's whole yen
+    unit = cents.replace("amount_cents", "Amount (cents)")
+    result = load(ws, write_file("unit.csv", unit), mapping={"amount": "Amount (cents)"})
+    assert result.report.warning_summary["amounts in cents"] == 1
+    percent = cents.replace("amount_cents", "amount_percent")
+    result = load(ws, write_file("pc.csv", percent), mapping={"amount": "amount_percent"})
+    assert "amounts in cents" not in result.report.warning_summary
+    yen = stripe.replace('"usd"', '"jpy"')
+    result = load(ws, write_file("yen.jsonl", yen), date_format="unix")
+    assert "amounts in cents" not in result.report.warning_summary
 
 
 @pytest.mark.parametrize(
@@ -431,6 +441,10 @@ def test_totals_rows_with_longer_labels_are_left_out(ws, write_file, stored, lab
     result = load(ws, write_file("totals.csv", body))
     assert [row["customer_id"] for row in stored("transactions")] == ["C1", "Total Wine"]
     assert result.report.warning_summary["totals rows left out"] == 2
+    # a product named so, in a row with an id and a date, is a record
+    product = body.replace(f",,,30.00,{label}", f"T9,,2024-01-06,25.00,{label} Gym")
+    load(ws, write_file("product.csv", product))
+    assert len(stored("transactions")) == 3
 
 
 def test_shopify_line_item_rows_are_left_out(ws, write_file, stored):
@@ -453,6 +467,14 @@ def test_shopify_line_item_rows_are_left_out(ws, write_file, stored):
     [said] = [w for w in result.report.warnings if "line items" in w.problem]
     assert "rows 2, 3; the first of order '#1001' in column 'Name'" in said.problem
     assert "2 line item row(s) left out" in result.version.message
+    # a row with a transaction id of its own is an order of its own, even without an
+    # amount and with a name (here a customer's) an earlier row has
+    named = (
+        "Order ID,Customer ID,Name,Date,Total,Lineitem name\n"
+        "O1,C1,Ann Lee,2024-01-05,30.00,Mug\nO3,C1,Ann Lee,2024-02-10,,Tea\n"
+    )
+    load(ws, write_file("named.csv", named))
+    assert [row["transaction_id"] for row in stored("transactions")] == ["O1", "O3"]
     # without line item columns, a row without an amount is kept (and said empty)
     plain = body.replace("Lineitem quantity,Lineitem name", "Qty,Product")
     result = load(ws, write_file("plain.csv", plain))

@@ -369,3 +369,17 @@ def test_a_given_date_format_still_reads_the_layouts_that_read_one_way(ws, write
     load(ws, write_file("mixed.csv", body), date_format="%m/%d/%Y")
     dates = [row["transaction_date"] for row in stored("transactions")]
     assert dates == ["2024-01-02"] + ["2024-02-15"] * 6
+
+
+def test_typographic_punctuation_keeps_a_cp1252_file_cp1252(ws, write_file, stored):
+    """Curly quotes, dashes, an ellipsis, a bullet and µ are cp1252's own: a file with
+    them was read as code page 850 (O’Brien as OÆBrien, “Deluxe” as ôDeluxeö)."""
+    data = (
+        b"order_id,customer_id,order_date,amount,note\n"
+        b"1,O\x92Brien,2024-01-05,10.00,\x93Deluxe\x94 Shop\n"
+        b"2,Smith\x97Jones,2024-01-06,12.50,Jan\x96Mar wait\x85 \x95priority 5\xb5g\n"
+    )
+    result = load(ws, write_file("punct.csv", data))
+    assert result.report.encoding == "cp1252"
+    rows = stored("transactions")
+    assert [row["customer_id"] for row in rows] == ["O\u2019Brien", "Smith\u2014Jones"]

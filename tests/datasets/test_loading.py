@@ -1072,6 +1072,10 @@ def test_long_json_fractions_are_rounded_from_their_own_text(ws, write_file, sto
     ]
     shown = [problem.value for problem in result.report.warnings if problem.row == 1]
     assert shown == ["2.674999999999999999"]
+    # a tiny number with an exponent keeps its text (as DECIMAL(38,20) it was 0)
+    tiny = '[{"customer_id": "C1", "date": "2024-01-05", "amount": 10.5, "weight": 1e-21}]'
+    load(ws, write_file("tiny.json", tiny))
+    assert stored("transactions")[0]["weight"] == "1e-21"
 
 
 def test_spreadsheet_text_guards_are_read_without_the_guard(ws, write_file, stored):

@@ -1027,3 +1027,36 @@ def test_zero_width_spaces_are_kept_inside_string_literals(mart_db: Path) -> Non
     )
     row = result.dataframe.iloc[0]
     assert (int(row["n"]), bool(row["same"]), row["d"]) == (3, False, f"x{zw}")
+
+
+def test_exact_lists_come_from_the_same_run_as_their_rows(tmp_path: Path) -> None:
+    """Lists of DECIMALs were fetched again and pasted beside the first run's rows: a
+    GROUP BY without ORDER BY gave its rows in another order, and every customer got
+    another customer's amounts. Lists of UHUGEINT failed; a list of 1.1 million
+    DECIMALs (8.8 MB) was refused as over 16 MB."""
+    path = tmp_path / "groups.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "create table tx as select (range % 2000)::varchar as customer_id, "
+            "((range % 2000) * 1.00)::decimal(18,2) as amount from range(400000)"
+        )
+    for _ in range(3):
+        frame = sandbox.run_sql(
+            path, "select customer_id, list(amount) as amounts from tx group by customer_id"
+        ).dataframe
+        wrong = [
+            customer
+            for customer, amounts in zip(frame["customer_id"], frame["amounts"], strict=True)
+            if {str(amount) for amount in amounts} != {f"{int(customer)}.00"}
+        ]
+        assert wrong == []
+    row = sandbox.run_sql(path, "select [1::uhugeint] as u, [2::bignum] as b").dataframe.iloc[0]
+    assert (list(row["u"]), list(row["b"])) == ([1], [2])
+    big = sandbox.run_sql(path, "select list(range::decimal(18,2)) as l from range(1100000)")
+    assert len(big.dataframe.iloc[0]["l"]) == 1_100_000
+
+
+def test_zero_width_spaces_after_an_apostrophe_in_a_comment_are_dropped(mart_db: Path) -> None:
+    """-- don't opened a "literal" that kept the zero-width space of the name after it."""
+    result = sandbox.run_sql(mart_db, "-- don't\nselect i_\u200bx from (select 1 as i_x)")
+    assert int(result.dataframe.iloc[0, 0]) == 1
