@@ -548,6 +548,11 @@ def _frame(relation: duckdb.DuckDBPyRelation) -> tuple[pd.DataFrame, list[int]]:
             i for i, kind in enumerate(relation.types) if str(kind) == "DATE" and i not in intervals
         ]
         frame = fetch_frame()
+    except duckdb.NotImplementedException:
+        # another type NumPy cannot hold: every value as a Python object, from one run
+        return pd.DataFrame(relation.fetchall(), columns=relation.columns, dtype=object), list(
+            range(width)
+        )
     if floats or intervals or exact_json:
         nulls = frame.iloc[:, width : width + len(floats)].to_numpy(dtype=bool)
         texts = frame.iloc[:, width + len(floats) : width + len(floats) + len(intervals)]
